@@ -1,0 +1,237 @@
+//! The berth binary: parses flags, sets up tracing and runs the server's roles.
+//!
+//! This is the only crate that reads flags, the environment and files of its own choosing. Today
+//! `berth server` opens the store (SQLite in the data dir, or etcd) and compacts it; the
+//! Kubernetes API, controllers, kubelet and DNS join as their crates land (ARCHITECTURE.md).
+#![allow(clippy::print_stderr, reason = "the ready line and fatal errors are the CLI's own output")]
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context;
+use berth_store::{CompactionPolicy, EtcdConfig, EtcdStore, SqliteStore, Store};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Kubernetes workloads, StatefulSets first, from one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane on this machine.
+    Server(ServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// Where berth keeps its state (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// `sqlite` (a file in the data dir) or `etcd://HOST:PORT[,HOST:PORT…]`.
+    #[arg(long, default_value = "sqlite", value_parser = parse_store)]
+    store: StoreSpec,
+    /// Keep at least this much store history (watchers further behind must re-list).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    history: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StoreSpec {
+    Sqlite,
+    Etcd { endpoints: Vec<String> },
+}
+
+/// Key prefix of berth's data in etcd, like kube-apiserver's `/registry`.
+const ETCD_PREFIX: &str = "/berth";
+
+fn parse_store(spec: &str) -> Result<StoreSpec, String> {
+    if spec == "sqlite" {
+        return Ok(StoreSpec::Sqlite);
+    }
+    let Some(hosts) = spec.strip_prefix("etcd://") else {
+        return Err(format!("{spec:?} is neither `sqlite` nor `etcd://HOST:PORT[,HOST:PORT…]`"));
+    };
+    let endpoints: Vec<String> = hosts.split(',').map(str::trim).map(str::to_owned).collect();
+    for endpoint in &endpoints {
+        let port = endpoint.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+        if !matches!(port, Some((host, Ok(_))) if !host.is_empty()) {
+            return Err(format!("etcd endpoint {endpoint:?} is not HOST:PORT"));
+        }
+    }
+    let endpoints = endpoints.into_iter().map(|e| format!("http://{e}")).collect();
+    Ok(StoreSpec::Etcd { endpoints })
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) =
+        text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let number: u64 =
+        number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("{text:?} is not a duration like 90s, 5m or 1h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// A failure worth exit code 2: the user gave us something we cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // clap explains over several lines and adds usage; say it in one.
+            let rendered = error.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more"))
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect();
+            eprintln!("berth: {}", message.join(" ").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("berth: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => server(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("berth: {error:#}");
+            if error.chain().any(|cause| {
+                cause.is::<BadInput>()
+                    || matches!(
+                        cause.downcast_ref::<berth_store::Error>(),
+                        Some(berth_store::Error::BadFile { .. })
+                    )
+            }) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    create_data_dir(&args.data_dir)?;
+    let (store, description): (Arc<dyn Store>, String) = match &args.store {
+        StoreSpec::Sqlite => {
+            let path = args.data_dir.join("store.db");
+            let store = SqliteStore::open(&path)?;
+            (Arc::new(store), format!("sqlite {}", path.display()))
+        }
+        StoreSpec::Etcd { endpoints } => {
+            let config =
+                EtcdConfig { endpoints: endpoints.clone(), prefix: ETCD_PREFIX.to_owned() };
+            let store = EtcdStore::connect(config).await?;
+            (Arc::new(store), format!("etcd {}", endpoints.join(",")))
+        }
+    };
+    let compactor = berth_store::spawn_compactor(
+        store.clone(),
+        CompactionPolicy {
+            interval: Duration::from_secs(60),
+            retain: args.history,
+            min_revisions: 1000,
+        },
+    );
+    let revision = store.current_revision().await?;
+    eprintln!(
+        "berth: store ready in {} ms ({description}, revision {revision}); the Kubernetes API is not served yet",
+        started.elapsed().as_millis()
+    );
+    shutdown_signal().await?;
+    compactor.abort();
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() && !dir.is_dir() {
+        return Err(BadInput(format!("--data-dir {} is not a directory", dir.display())).into());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data dir {}", dir.display()))
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listening for SIGINT"),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_flag_parses_sqlite_and_etcd_endpoints() {
+        assert_eq!(parse_store("sqlite"), Ok(StoreSpec::Sqlite));
+        assert_eq!(
+            parse_store("etcd://127.0.0.1:2379,10.0.0.2:2379"),
+            Ok(StoreSpec::Etcd {
+                endpoints: vec!["http://127.0.0.1:2379".into(), "http://10.0.0.2:2379".into()]
+            })
+        );
+        assert!(parse_store("etcd://nohost").unwrap_err().contains("HOST:PORT"));
+        assert!(parse_store("etcd://:2379").is_err());
+        assert!(parse_store("postgres://x").unwrap_err().contains("neither"));
+    }
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-5m").is_err());
+    }
+}

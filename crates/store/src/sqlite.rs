@@ -1,0 +1,848 @@
+//! SQLite backend: the default store, one file in the data dir.
+//!
+//! Layout (format 1, `PRAGMA user_version`): `log` holds one row per revision (the key, the new
+//! value or NULL for a delete, the key's create revision and the revision it replaced); `kv`
+//! points each live key at its current `log` row, so current reads never scan history; `meta`
+//! holds the revision, the compacted revision and how far compaction has physically cleaned.
+//!
+//! One writer thread owns the write connection. It takes every write waiting in its queue,
+//! applies them in one transaction (each still checked against its own compare-and-swap guard)
+//! and commits once: one fsync acknowledges the whole group (`synchronous=FULL` in WAL mode), so
+//! concurrent writers share fsyncs. After the commit it publishes the changes to the watch feed,
+//! then answers the writers. Reads run on a small pool of connections in WAL snapshot isolation.
+//! Compaction is cut into short transactions that the writer runs between write groups.
+//!
+//! A second process opening the same file is refused (an exclusive lock on `<file>.lock`); a file
+//! that is not a berth store is refused with its path named, never reset.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+        mpsc,
+    },
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::{
+    Deleted, Error, Event, KeyValue, RangePage, RangeRequest, Result, Revision, Store, check_size,
+    prefix_end,
+    watch::{History, Hub, Watch},
+};
+
+/// `PRAGMA application_id` of a berth store: "bert".
+const APPLICATION_ID: i64 = 0x6265_7274;
+/// The on-disk format this code reads and writes.
+const FORMAT: i64 = 1;
+/// At most this many writes share one transaction.
+const MAX_GROUP: usize = 512;
+/// Revisions cleaned per compaction transaction.
+const COMPACT_CHUNK: i64 = 2000;
+/// Read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE log (
+    rev INTEGER PRIMARY KEY,
+    key BLOB NOT NULL,
+    value BLOB,
+    create_rev INTEGER NOT NULL,
+    prev_rev INTEGER NOT NULL
+);
+CREATE INDEX log_key_rev ON log (key, rev);
+CREATE TABLE kv (key BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0), ('cleaned', 0);
+";
+
+/// The SQLite-backed store. Cheap to clone; the file closes when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    /// `None` once closing.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Readers,
+    hub: Arc<Hub>,
+    revisions: Arc<Revisions>,
+}
+
+/// The committed and compacted revisions, set by the writer before it answers anyone.
+#[derive(Debug)]
+struct Revisions {
+    revision: AtomicI64,
+    compacted: AtomicI64,
+}
+
+impl Revisions {
+    fn revision(&self) -> Revision {
+        Revision(self.revision.load(Ordering::Acquire))
+    }
+
+    fn compacted(&self) -> Revision {
+        Revision(self.compacted.load(Ordering::Acquire))
+    }
+}
+
+/// A pool of read connections; reads run off the async runtime.
+#[derive(Debug, Clone)]
+struct Readers {
+    shared: Arc<ReaderPool>,
+}
+
+#[derive(Debug)]
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+#[derive(Debug)]
+enum Job {
+    Write { op: WriteOp, reply: oneshot::Sender<Result<Written>> },
+    Compact { revision: Revision, reply: oneshot::Sender<Result<()>> },
+}
+
+#[derive(Debug)]
+enum WriteOp {
+    Create { key: String, value: Bytes },
+    Update { key: String, value: Bytes, expected: Revision },
+    Delete { key: String, expected: Option<Revision> },
+}
+
+#[derive(Debug)]
+enum Written {
+    Put(KeyValue),
+    Deleted(Deleted),
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating it if the file does not exist or is empty.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let lock = lock_file(path)?;
+        let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
+        prepare_writer(path, &conn)?;
+        let (revision, compacted, cleaned) = read_meta(path, &conn)?;
+        let (jobs, queue) = mpsc::channel();
+        let revisions = Arc::new(Revisions {
+            revision: AtomicI64::new(revision.0),
+            compacted: AtomicI64::new(compacted.0),
+        });
+        let inner = Arc::new(Inner {
+            path: path.to_owned(),
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(None),
+            readers: Readers {
+                shared: Arc::new(ReaderPool {
+                    path: path.to_owned(),
+                    idle: Mutex::new(Vec::new()),
+                }),
+            },
+            hub: Arc::new(Hub::new(revision)),
+            revisions: revisions.clone(),
+        });
+        let writer = Writer {
+            path: path.to_owned(),
+            conn,
+            revision,
+            compacted,
+            cleaned,
+            hub: inner.hub.clone(),
+            revisions,
+            _lock: lock,
+        };
+        let handle = std::thread::Builder::new()
+            .name("berth-sqlite-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(|e| Error::Backend {
+                context: format!("sqlite store {}: starting the writer thread", path.display()),
+                source: Box::new(e),
+            })?;
+        *inner.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        tracing::info!(path = %path.display(), %revision, %compacted, "sqlite store opened");
+        Ok(SqliteStore { inner })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<Written> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.send(Job::Write { op, reply })?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+}
+
+// === impl Inner: reads ===
+
+impl Inner {
+    fn send(&self, job: Job) -> Result<()> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.as_ref().ok_or(Error::Closed)?.send(job).map_err(|_| Error::Closed)
+    }
+}
+
+impl Drop for Inner {
+    /// Waits for the writer to finish what it was given and release the file, so the store can
+    /// be reopened as soon as the last handle is gone.
+    fn drop(&mut self) {
+        self.jobs.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(writer) = self.writer.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Readers {
+    /// Runs `read` on a pooled connection in one read transaction, off the async runtime.
+    async fn read<T, F>(&self, read: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path, &rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let pool = self.shared.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => open_reader(&pool.path)?,
+            };
+            let result = (|| {
+                let tx = conn.transaction().map_err(|e| sql_error(&pool.path, e))?;
+                let value = read(&pool.path, &tx)?;
+                tx.finish().map_err(|e| sql_error(&pool.path, e))?;
+                Ok(value)
+            })();
+            let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        });
+        task.await.map_err(|e| Error::Backend {
+            context: format!("sqlite store {}: read task", self.shared.path.display()),
+            source: Box::new(e),
+        })?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
+    conn.execute_batch("PRAGMA query_only = 1; PRAGMA busy_timeout = 5000;")
+        .map_err(|e| sql_error(path, e))?;
+    Ok(conn)
+}
+
+/// The revision and compacted revision as of the transaction's snapshot.
+fn snapshot_revisions(path: &Path, tx: &rusqlite::Transaction<'_>) -> Result<(Revision, Revision)> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT (SELECT value FROM meta WHERE name = 'revision'),
+                    (SELECT value FROM meta WHERE name = 'compacted')",
+        )
+        .map_err(|e| sql_error(path, e))?;
+    stmt.query_row([], |row| Ok((Revision(row.get(0)?), Revision(row.get(1)?))))
+        .map_err(|e| sql_error(path, e))
+}
+
+fn key_value(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyValue> {
+    let key: Vec<u8> = row.get(0)?;
+    let value: Vec<u8> = row.get(1)?;
+    Ok(KeyValue {
+        key: String::from_utf8(key).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, e.into())
+        })?,
+        value: Bytes::from(value),
+        create_revision: Revision(row.get(2)?),
+        mod_revision: Revision(row.get(3)?),
+    })
+}
+
+/// The keys under a prefix, optionally after a given key, as SQL bounds `?1` and `?2`.
+#[derive(Debug)]
+struct KeyRange {
+    lower_exclusive: bool,
+    lower: Vec<u8>,
+    /// `None`: no upper bound (bound as NULL).
+    upper: Option<Vec<u8>>,
+}
+
+impl KeyRange {
+    fn new(prefix: &str, start_after: Option<&str>) -> KeyRange {
+        let (lower_exclusive, lower) = match start_after {
+            Some(after) if after >= prefix => (true, after.as_bytes().to_vec()),
+            _ => (false, prefix.as_bytes().to_vec()),
+        };
+        KeyRange { lower_exclusive, lower, upper: prefix_end(prefix.as_bytes()) }
+    }
+
+    /// The `WHERE` clause on `column`, reading the bounds from `?1` and `?2`.
+    fn clause(&self, column: &str) -> String {
+        let op = if self.lower_exclusive { ">" } else { ">=" };
+        match self.upper {
+            Some(_) => format!("{column} {op} ?1 AND {column} < ?2"),
+            None => format!("{column} {op} ?1 AND ?2 IS NULL"),
+        }
+    }
+}
+
+fn sql_limit(limit: Option<usize>) -> i64 {
+    // One extra row tells whether more follow; -1 is SQLite's "no limit".
+    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX - 1) + 1)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn current_revision(&self) -> Result<Revision> {
+        Ok(self.inner.revisions.revision())
+    }
+
+    async fn compacted_revision(&self) -> Result<Revision> {
+        Ok(self.inner.revisions.compacted())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let key = key.to_owned();
+        self.inner
+            .readers
+            .read(move |path, tx| {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT k.key, l.value, l.create_rev, k.rev
+                         FROM kv k JOIN log l ON l.rev = k.rev WHERE k.key = ?1",
+                    )
+                    .map_err(|e| sql_error(&path, e))?;
+                stmt.query_row([key.as_bytes()], key_value)
+                    .optional()
+                    .map_err(|e| sql_error(path, e))
+            })
+            .await
+    }
+
+    async fn range(&self, request: &RangeRequest) -> Result<RangePage> {
+        let request = request.clone();
+        self.inner
+            .readers
+            .read(move |path, tx| {
+                let (current, compacted) = snapshot_revisions(path, tx)?;
+                let revision = request.revision.unwrap_or(current);
+                if revision < compacted {
+                    return Err(Error::Compacted { requested: revision, compacted });
+                }
+                if revision > current {
+                    return Err(Error::FutureRevision { requested: revision, current });
+                }
+                let keys = KeyRange::new(&request.prefix, request.start_after.as_deref());
+                let sql = if revision == current {
+                    let bounds = keys.clause("k.key");
+                    format!(
+                        "SELECT k.key, l.value, l.create_rev, k.rev
+                         FROM kv k JOIN log l ON l.rev = k.rev
+                         WHERE {bounds} ORDER BY k.key LIMIT ?3"
+                    )
+                } else {
+                    let bounds = keys.clause("key");
+                    // The newest version of each key at or before the revision, deletes dropped.
+                    format!(
+                        "SELECT l.key, l.value, l.create_rev, l.rev
+                         FROM (SELECT key, max(rev) AS rev FROM log
+                               WHERE {bounds} AND rev <= ?4 GROUP BY key) m
+                         JOIN log l ON l.rev = m.rev
+                         WHERE l.value IS NOT NULL ORDER BY l.key LIMIT ?3"
+                    )
+                };
+                let mut stmt = tx.prepare_cached(&sql).map_err(|e| sql_error(path, e))?;
+                let limit = sql_limit(request.limit);
+                let rows = if revision == current {
+                    stmt.query_map(params![keys.lower, keys.upper, limit], key_value)
+                } else {
+                    stmt.query_map(params![keys.lower, keys.upper, limit, revision.0], key_value)
+                };
+                let mut kvs = rows
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(|e| sql_error(path, e))?;
+                let more = request.limit.is_some_and(|limit| kvs.len() > limit);
+                if more {
+                    kvs.pop();
+                }
+                Ok(RangePage { kvs, more, revision })
+            })
+            .await
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        check_size(key, &value)?;
+        match self.write(WriteOp::Create { key: key.to_owned(), value }).await? {
+            Written::Put(kv) => Ok(kv),
+            Written::Deleted(_) => unreachable!("a create answers with the created value"),
+        }
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        check_size(key, &value)?;
+        match self.write(WriteOp::Update { key: key.to_owned(), value, expected }).await? {
+            Written::Put(kv) => Ok(kv),
+            Written::Deleted(_) => unreachable!("an update answers with the new value"),
+        }
+    }
+
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<Deleted> {
+        match self.write(WriteOp::Delete { key: key.to_owned(), expected }).await? {
+            Written::Deleted(deleted) => Ok(deleted),
+            Written::Put(_) => unreachable!("a delete answers with the deleted value"),
+        }
+    }
+
+    async fn watch(&self, prefix: &str, after: Revision) -> Result<Watch> {
+        let compacted = self.inner.revisions.compacted();
+        if after < compacted {
+            return Err(Error::Compacted { requested: after, compacted });
+        }
+        Ok(self.inner.hub.watch(Arc::new(self.inner.readers.clone()), prefix, after))
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.send(Job::Compact { revision, reply })?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+}
+
+#[async_trait]
+impl History for Readers {
+    async fn history(
+        &self,
+        prefix: &str,
+        after: Revision,
+        upto: Revision,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let prefix = prefix.to_owned();
+        self.read(move |path, tx| {
+            let (_, compacted) = snapshot_revisions(path, tx)?;
+            if after < compacted {
+                return Err(Error::Compacted { requested: after, compacted });
+            }
+            let keys = KeyRange::new(&prefix, None);
+            let bounds = keys.clause("l.key");
+            let sql = format!(
+                "SELECT l.rev, l.key, l.value, l.create_rev, l.prev_rev, p.value, p.create_rev
+                 FROM log l LEFT JOIN log p ON p.rev = l.prev_rev
+                 WHERE {bounds} AND l.rev > ?3 AND l.rev <= ?4 ORDER BY l.rev LIMIT ?5"
+            );
+            let mut stmt = tx.prepare_cached(&sql).map_err(|e| sql_error(path, e))?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            stmt.query_map(params![keys.lower, keys.upper, after.0, upto.0, limit], history_event)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| sql_error(path, e))
+        })
+        .await
+    }
+}
+
+fn history_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let revision = Revision(row.get(0)?);
+    let key: Vec<u8> = row.get(1)?;
+    let key = String::from_utf8(key).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, e.into())
+    })?;
+    let value: Option<Vec<u8>> = row.get(2)?;
+    let create_revision = Revision(row.get(3)?);
+    let prev_revision = Revision(row.get(4)?);
+    let prev_value: Option<Vec<u8>> = row.get(5)?;
+    let prev = match prev_value {
+        Some(prev_value) => Some(KeyValue {
+            key: key.clone(),
+            value: Bytes::from(prev_value),
+            create_revision: Revision(row.get(6)?),
+            mod_revision: prev_revision,
+        }),
+        None => None,
+    };
+    Ok(match (value, prev) {
+        (Some(value), prev) => Event::Put {
+            kv: KeyValue {
+                key,
+                value: Bytes::from(value),
+                create_revision,
+                mod_revision: revision,
+            },
+            prev,
+        },
+        (None, Some(prev)) => Event::Delete { revision, prev },
+        (None, None) => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                5,
+                "delete without a previous value".into(),
+                rusqlite::types::Type::Null,
+            ));
+        }
+    })
+}
+
+// === Writer ===
+
+struct Writer {
+    path: PathBuf,
+    conn: Connection,
+    revision: Revision,
+    compacted: Revision,
+    /// Compaction has physically removed old versions up to here.
+    cleaned: Revision,
+    hub: Arc<Hub>,
+    revisions: Arc<Revisions>,
+    /// Held for as long as the writer has the file open.
+    _lock: File,
+}
+
+impl Writer {
+    fn run(mut self, queue: mpsc::Receiver<Job>) {
+        loop {
+            // Clean old history only when no write is waiting, one short transaction at a time.
+            let first = if self.cleaned < self.compacted {
+                match queue.try_recv() {
+                    Ok(job) => job,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        if let Err(error) = self.clean_chunk() {
+                            tracing::error!(%error, "compaction cleanup failed");
+                            self.cleaned = self.compacted;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match queue.recv() {
+                    Ok(job) => job,
+                    Err(mpsc::RecvError) => break,
+                }
+            };
+            let mut group = Vec::new();
+            let mut compactions = Vec::new();
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Write { op, reply } => group.push((op, reply)),
+                    Job::Compact { revision, reply } => compactions.push((revision, reply)),
+                }
+                if group.len() < MAX_GROUP {
+                    next = queue.try_recv().ok();
+                }
+            }
+            if !group.is_empty() {
+                self.write_group(group);
+            }
+            for (revision, reply) in compactions {
+                let _ = reply.send(self.start_compaction(revision));
+            }
+        }
+        tracing::debug!(path = %self.path.display(), "sqlite writer stopped");
+    }
+
+    /// Applies a group of writes in one transaction and one fsync.
+    fn write_group(&mut self, group: Vec<(WriteOp, oneshot::Sender<Result<Written>>)>) {
+        let start = self.revision;
+        let (ops, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        match self.apply(&ops) {
+            Ok(outcomes) => {
+                let events: Vec<Event> = outcomes.iter().filter_map(|(_, e)| e.clone()).collect();
+                self.revisions.revision.store(self.revision.0, Ordering::Release);
+                self.hub.publish(events);
+                for ((outcome, _), reply) in outcomes.into_iter().zip(replies) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                self.revision = start;
+                tracing::error!(%error, path = %self.path.display(), "write group failed");
+                for reply in replies {
+                    let _ = reply.send(Err(sql_error(&self.path, clone_sql_error(&error))));
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &mut self,
+        ops: &[WriteOp],
+    ) -> rusqlite::Result<Vec<(Result<Written>, Option<Event>)>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        let mut revision = self.revision;
+        for op in ops {
+            let outcome = apply_one(&tx, op, revision)?;
+            if outcome.1.is_some() {
+                revision = revision.next();
+            }
+            outcomes.push(outcome);
+        }
+        if revision != self.revision {
+            tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
+                .execute([revision.0])?;
+        }
+        tx.commit()?;
+        self.revision = revision;
+        Ok(outcomes)
+    }
+
+    fn start_compaction(&mut self, revision: Revision) -> Result<()> {
+        if revision <= self.compacted {
+            return Ok(());
+        }
+        if revision > self.revision {
+            return Err(Error::FutureRevision { requested: revision, current: self.revision });
+        }
+        self.conn
+            .execute("UPDATE meta SET value = ?1 WHERE name = 'compacted'", [revision.0])
+            .map_err(|e| sql_error(&self.path, e))?;
+        self.compacted = revision;
+        self.revisions.compacted.store(revision.0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes versions made obsolete by compaction in one short transaction: at or before the
+    /// compacted revision, every delete and every version that a later one (still at or before
+    /// it) replaced. Range reads at the compacted revision still find each key's version.
+    fn clean_chunk(&mut self) -> rusqlite::Result<()> {
+        let low = self.cleaned.0;
+        let high = (low + COMPACT_CHUNK).min(self.compacted.0);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "DELETE FROM log WHERE rev > ?1 AND rev <= ?2 AND (value IS NULL OR EXISTS
+               (SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= ?3))",
+        )?
+        .execute(params![low, high, self.compacted.0])?;
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'cleaned'")?.execute([high])?;
+        tx.commit()?;
+        self.cleaned = Revision(high);
+        Ok(())
+    }
+}
+
+/// One write inside the group's transaction: the outcome for the caller and, if it changed
+/// anything, the event (whose revision is `last + 1`).
+fn apply_one(
+    tx: &rusqlite::Transaction<'_>,
+    op: &WriteOp,
+    last: Revision,
+) -> rusqlite::Result<(Result<Written>, Option<Event>)> {
+    let key = match op {
+        WriteOp::Create { key, .. } | WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } => {
+            key
+        }
+    };
+    let current = tx
+        .prepare_cached(
+            "SELECT k.key, l.value, l.create_rev, k.rev
+             FROM kv k JOIN log l ON l.rev = k.rev WHERE k.key = ?1",
+        )?
+        .query_row([key.as_bytes()], key_value)
+        .optional()?;
+    let revision = last.next();
+    let refused = |error: Error| Ok((Err(error), None));
+    let (value, create_revision) = match (op, &current) {
+        (WriteOp::Create { .. }, Some(current)) => {
+            return refused(Error::AlreadyExists {
+                key: key.clone(),
+                current: Box::new(current.clone()),
+            });
+        }
+        (WriteOp::Update { .. } | WriteOp::Delete { .. }, None) => {
+            return refused(Error::NotFound { key: key.clone() });
+        }
+        (
+            WriteOp::Update { expected, .. } | WriteOp::Delete { expected: Some(expected), .. },
+            Some(current),
+        ) if current.mod_revision != *expected => {
+            return refused(Error::Conflict {
+                key: key.clone(),
+                expected: *expected,
+                current: Box::new(current.clone()),
+            });
+        }
+        (WriteOp::Create { value, .. }, None) => (Some(value), revision),
+        (WriteOp::Update { value, .. }, Some(current)) => (Some(value), current.create_revision),
+        (WriteOp::Delete { .. }, Some(current)) => (None, current.create_revision),
+    };
+    let prev_revision = current.as_ref().map_or(0, |c| c.mod_revision.0);
+    tx.prepare_cached(
+        "INSERT INTO log (rev, key, value, create_rev, prev_rev) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        revision.0,
+        key.as_bytes(),
+        value.map(|v| &v[..]),
+        create_revision.0,
+        prev_revision
+    ])?;
+    Ok(match (value, current) {
+        (Some(value), prev) => {
+            tx.prepare_cached(
+                "INSERT INTO kv (key, rev) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET rev = excluded.rev",
+            )?
+            .execute(params![key.as_bytes(), revision.0])?;
+            let kv = KeyValue {
+                key: key.clone(),
+                value: value.clone(),
+                create_revision,
+                mod_revision: revision,
+            };
+            (Ok(Written::Put(kv.clone())), Some(Event::Put { kv, prev }))
+        }
+        (None, Some(prev)) => {
+            tx.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key.as_bytes()])?;
+            let deleted = Deleted { revision, prev: prev.clone() };
+            (Ok(Written::Deleted(deleted)), Some(Event::Delete { revision, prev }))
+        }
+        (None, None) => unreachable!("a delete of a missing key was refused above"),
+    })
+}
+
+// === Opening and checking the file ===
+
+fn lock_file(path: &Path) -> Result<File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file =
+        File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| {
+            Error::Backend {
+                context: format!(
+                    "sqlite store {}: opening {}",
+                    path.display(),
+                    lock_path.display()
+                ),
+                source: Box::new(e),
+            }
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path: path.to_owned() }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Backend {
+            context: format!("sqlite store {}: locking {}", path.display(), lock_path.display()),
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// Checks that the file is a berth store of a format we read (creating it if it is new), and
+/// sets the writer's pragmas.
+fn prepare_writer(path: &Path, conn: &Connection) -> Result<()> {
+    let bad = |reason: String| Error::BadFile { path: path.to_owned(), reason };
+    let application_id: i64 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    let format: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    let fresh = application_id == 0 && tables == 0;
+    if !fresh {
+        if application_id != APPLICATION_ID {
+            return Err(bad(format!(
+                "a SQLite database of another application (application_id {application_id:#x}), not a berth store"
+            )));
+        }
+        if format > FORMAT {
+            return Err(bad(format!(
+                "store format {format} is newer than this berth understands ({FORMAT}); upgrade berth"
+            )));
+        }
+        if format < 1 {
+            return Err(bad(format!("unknown store format {format}")));
+        }
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(bad(format!("cannot switch to WAL mode (journal_mode is {mode})")));
+    }
+    // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives a power cut.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA journal_size_limit = 67108864;",
+    )
+    .map_err(|e| sql_error(path, e))?;
+    if fresh {
+        let init = format!(
+            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT}; COMMIT;"
+        );
+        conn.execute_batch(&init).map_err(|e| sql_error(path, e))?;
+    }
+    Ok(())
+}
+
+fn read_meta(path: &Path, conn: &Connection) -> Result<(Revision, Revision, Revision)> {
+    let get = |name: &str| -> Result<Revision> {
+        conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |row| row.get(0))
+            .optional()
+            .map_err(|e| sql_error(path, e))?
+            .map(Revision)
+            .ok_or_else(|| Error::BadFile {
+                path: path.to_owned(),
+                reason: format!("the store's meta table has no {name:?} row"),
+            })
+    };
+    let revision = get("revision")?;
+    let compacted = get("compacted")?;
+    let cleaned = get("cleaned")?;
+    let newest: Option<i64> = conn
+        .query_row("SELECT max(rev) FROM log", [], |row| row.get(0))
+        .map_err(|e| sql_error(path, e))?;
+    if newest.is_some_and(|newest| newest > revision.0) || compacted > revision {
+        return Err(Error::BadFile {
+            path: path.to_owned(),
+            reason: format!(
+                "inconsistent revisions (meta revision {revision}, compacted {compacted}, newest log entry {newest:?})"
+            ),
+        });
+    }
+    Ok((revision, compacted, cleaned))
+}
+
+fn sql_error(path: &Path, error: rusqlite::Error) -> Error {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            Error::BadFile { path: path.to_owned(), reason: "not a SQLite database".into() }
+        }
+        Some(ErrorCode::DatabaseCorrupt) => Error::BadFile {
+            path: path.to_owned(),
+            reason: format!("the database is corrupt ({error})"),
+        },
+        _ => Error::Backend {
+            context: format!("sqlite store {}", path.display()),
+            source: Box::new(error),
+        },
+    }
+}
+
+/// rusqlite errors are not `Clone`; a failed group answers every writer with the same cause.
+fn clone_sql_error(error: &rusqlite::Error) -> rusqlite::Error {
+    match error {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}

@@ -1,0 +1,138 @@
+//! SQLite backend specifics: reopening, the single-process lock, and files it must refuse.
+
+use std::path::Path;
+
+use berth_store::{Error, RangeRequest, Revision, SqliteStore, Store};
+use bytes::Bytes;
+
+fn open(path: &Path) -> SqliteStore {
+    SqliteStore::open(path).unwrap()
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_revisions_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let (kept, compacted) = {
+        let store = open(&path);
+        let a = store.create("/a", Bytes::from_static(b"1")).await.unwrap();
+        let a = store.update("/a", Bytes::from_static(b"2"), a.mod_revision).await.unwrap();
+        let b = store.create("/b", Bytes::from_static(b"b")).await.unwrap();
+        store.compact(a.mod_revision).await.unwrap();
+        store.delete("/b", Some(b.mod_revision)).await.unwrap();
+        (store.create("/c", Bytes::from_static(b"c")).await.unwrap(), a.mod_revision)
+    };
+    let store = open(&path);
+    assert_eq!(store.current_revision().await.unwrap(), kept.mod_revision);
+    assert_eq!(store.compacted_revision().await.unwrap(), compacted);
+    assert_eq!(store.get("/c").await.unwrap(), Some(kept.clone()));
+    assert_eq!(store.get("/b").await.unwrap(), None);
+    // History after the compacted revision is still there to watch.
+    let mut watch = store.watch("/", compacted).await.unwrap();
+    let mut revisions = Vec::new();
+    for _ in 0..3 {
+        revisions.push(watch.next().await.unwrap().revision());
+    }
+    let first = compacted.0 + 1;
+    assert_eq!(revisions, vec![Revision(first), Revision(first + 1), Revision(first + 2)]);
+    // And the next write continues the sequence.
+    let d = store.create("/d", Bytes::from_static(b"d")).await.unwrap();
+    assert_eq!(d.mod_revision, kept.mod_revision.next());
+}
+
+#[tokio::test]
+async fn a_second_opener_is_refused_while_the_first_has_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let first = open(&path);
+    first.create("/k", Bytes::from_static(b"v")).await.unwrap();
+    match SqliteStore::open(&path) {
+        Err(error @ Error::Locked { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains("in use"), "{message}");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(first);
+    let again = open(&path);
+    assert!(again.get("/k").await.unwrap().is_some());
+}
+
+/// Opening must fail with a message naming the file, and leave the file exactly as it was.
+fn assert_refused(path: &Path, expect_in_message: &str) {
+    let before = std::fs::read(path).unwrap();
+    match SqliteStore::open(path) {
+        Err(error @ Error::BadFile { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains(expect_in_message), "{message}");
+        }
+        other => panic!("expected BadFile for {}, got {other:?}", path.display()),
+    }
+    assert_eq!(std::fs::read(path).unwrap(), before, "a refused file must not be changed");
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, b"this is a text file, not a database\n".repeat(200)).unwrap();
+    assert_refused(&path, "not a SQLite database");
+}
+
+#[test]
+fn a_sqlite_file_of_another_application_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ada');")
+        .unwrap();
+    drop(conn);
+    assert_refused(&path, "not a berth store");
+}
+
+#[tokio::test]
+async fn a_store_from_a_newer_berth_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(open(&path));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+    drop(conn);
+    assert_refused(&path, "newer than this berth understands");
+}
+
+#[tokio::test]
+async fn a_damaged_file_gives_an_error_naming_it_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let store = open(&path);
+        for i in 0..500 {
+            store.create(&format!("/k/{i:04}"), Bytes::from(vec![b'v'; 2000])).await.unwrap();
+        }
+    }
+    // Scribble over pages in the middle of the file (not the header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 64 * 1024, "the store should span many pages");
+    for b in &mut bytes[16 * 1024..48 * 1024] {
+        *b = 0xa5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    let error = match SqliteStore::open(&path) {
+        Err(error) => error,
+        Ok(store) => {
+            let result = store.range(&RangeRequest::prefix("/k/")).await;
+            let result = match result {
+                Ok(_) => store.create("/k/new", Bytes::from_static(b"x")).await.map(|_| ()),
+                Err(error) => Err(error),
+            };
+            result.expect_err("reading a damaged store must fail")
+        }
+    };
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(matches!(error, Error::BadFile { .. }), "{error:?}");
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test with the real components (etcd, kubectl …), lints, and a benchmark smoke run.
+# BERTH_REAL=1 turns "component missing" from a skip into a failure: nothing is optional here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+command -v kubectl >/dev/null || { echo "test: kubectl must be on PATH" >&2; exit 1; }
+command -v etcd >/dev/null || { echo "test: etcd must be on PATH" >&2; exit 1; }
+
+export BERTH_REAL=1
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
+# The benchmarks are not timed tests; this only keeps them running. Numbers: docs/benchmarks.md.
+cargo run --release --locked -p berth-bench --bin store -- --quick

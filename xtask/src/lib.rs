@@ -1,0 +1,1 @@
+//! Repository checks; see tests/tidy.rs.
