@@ -9,6 +9,12 @@
 //! and the compaction marker at `p#compacted`. The two never collide (`/` and `#` differ), and
 //! stores with different, non-nested prefixes can share one etcd.
 //!
+//! Where etcd shows through the trait: revisions are shared with everything else in the cluster
+//! (a fresh etcd is at revision 1, and other prefixes' writes use revisions too); `compact`
+//! writes the marker, so it takes a revision of its own; and a revision in which another client
+//! changed several of our keys at once (a multi-key txn, a prefix delete) resets every watcher,
+//! because the watch feed carries one event per revision.
+//!
 //! Suggested reading order: [`EtcdStore::connect`], the [`Store`] impl, the [`History`] impl,
 //! then the feed task.
 
@@ -82,7 +88,7 @@ struct Inner {
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EtcdStore")
+        f.debug_struct("Inner")
             .field("cluster", &self.context)
             .field("prefix", &self.keys.data)
             .field("hub", &self.hub)
@@ -274,7 +280,7 @@ impl Store for EtcdStore {
         // Compact etcd first, then record it: if we crash in between, the marker lags and the
         // next compaction repeats the work, rather than claiming history etcd still has.
         let mut kv = inner.kv.clone();
-        match inner.rpc(kv.compact(revision.0, None)).await {
+        match rpc(kv.compact(revision.0, None)).await {
             Ok(_) => {}
             // Another server (or an etcd compactor) got further first: fine.
             Err(e) if e.is(ETCD_COMPACTED) => {}
@@ -291,25 +297,18 @@ impl Inner {
         backend(&self.context, error)
     }
 
-    /// Runs one request under [`REQUEST_TIMEOUT`].
-    async fn rpc<T>(
-        &self,
-        request: impl Future<Output = Result<T, etcd_client::Error>>,
-    ) -> Result<T, RpcError> {
-        rpc(request).await
-    }
-
+    /// Runs one request, mapping any failure to [`Error::Backend`].
     async fn call<T>(
         &self,
         request: impl Future<Output = Result<T, etcd_client::Error>>,
     ) -> Result<T> {
-        self.rpc(request).await.map_err(|e| self.backend(e))
+        rpc(request).await.map_err(|e| self.backend(e))
     }
 
     /// Runs a write transaction for `key`, mapping etcd's size limit to [`Error::TooLarge`].
     async fn txn(&self, txn: Txn, key: &str, value: &Bytes) -> Result<TxnResponse> {
         let mut kv = self.kv.clone();
-        match self.rpc(kv.txn(txn)).await {
+        match rpc(kv.txn(txn)).await {
             Ok(response) => Ok(response),
             Err(e) if e.is(ETCD_TOO_LARGE) || e.is(GRPC_TOO_LARGE) => Err(Error::TooLarge {
                 key: key.to_owned(),
@@ -372,7 +371,7 @@ impl Inner {
                 None => options.with_from_key(),
             };
             let mut kv = self.kv.clone();
-            let mut response = match self.rpc(kv.get(start.clone(), Some(options))).await {
+            let mut response = match rpc(kv.get(start.clone(), Some(options))).await {
                 Ok(response) => response,
                 Err(e) => return Err(self.read_error(e, Revision(revision)).await),
             };

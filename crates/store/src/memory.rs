@@ -116,7 +116,10 @@ impl Store for MemoryStore {
         let state = self.inner.state();
         let revision = request.revision.unwrap_or(state.revision);
         state.check_revision(revision)?;
-        let start = request.start_after.as_deref().unwrap_or(&request.prefix);
+        let start = match request.start_after.as_deref() {
+            Some(after) if after > request.prefix.as_str() => after,
+            _ => request.prefix.as_str(),
+        };
         let mut kvs = Vec::new();
         let mut more = false;
         let after = |key: &String| request.start_after.as_ref().is_none_or(|s| key > s);

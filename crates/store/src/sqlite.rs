@@ -323,7 +323,7 @@ impl Store for SqliteStore {
                         "SELECT k.key, l.value, l.create_rev, k.rev
                          FROM kv k JOIN log l ON l.rev = k.rev WHERE k.key = ?1",
                     )
-                    .map_err(|e| sql_error(&path, e))?;
+                    .map_err(|e| sql_error(path, e))?;
                 stmt.query_row([key.as_bytes()], key_value)
                     .optional()
                     .map_err(|e| sql_error(path, e))

@@ -136,3 +136,50 @@ async fn a_damaged_file_gives_an_error_naming_it_never_a_panic() {
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(matches!(error, Error::BadFile { .. }), "{error:?}");
 }
+
+/// Compaction records the compacted revision at once and removes the obsolete rows afterwards, in
+/// short transactions; once that is done, reads at and after the compacted revision, and watches
+/// from it, must still see every version they are entitled to.
+#[tokio::test]
+async fn compaction_cleanup_removes_old_versions_and_keeps_what_reads_need() {
+    use berth_store::Event;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = open(&path);
+    let mut hot = store.create("/c/hot", Bytes::from_static(b"0")).await.unwrap();
+    for i in 1..=5000 {
+        hot = store.update("/c/hot", Bytes::from(i.to_string()), hot.mod_revision).await.unwrap();
+    }
+    let gone = store.create("/c/gone", Bytes::from_static(b"g")).await.unwrap();
+    store.delete("/c/gone", None).await.unwrap();
+    let cold = store.create("/c/cold", Bytes::from_static(b"c")).await.unwrap();
+    let compacted = store.current_revision().await.unwrap();
+    let after =
+        store.update("/c/hot", Bytes::from_static(b"after"), hot.mod_revision).await.unwrap();
+    store.compact(compacted).await.unwrap();
+
+    // Watch the cleanup finish from a second connection.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let cleaned = || -> i64 {
+        conn.query_row("SELECT value FROM meta WHERE name = 'cleaned'", [], |r| r.get(0)).unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cleaned() < compacted.0 {
+        assert!(tokio::time::Instant::now() < deadline, "cleanup stalled at {}", cleaned());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).unwrap();
+    // Left: hot at the compacted revision, cold, and the update after it.
+    assert_eq!(rows, 3, "obsolete versions should be gone");
+    assert!(gone.mod_revision < compacted);
+
+    let at = RangeRequest { revision: Some(compacted), ..RangeRequest::prefix("/c/") };
+    let keys: Vec<_> = store.range(&at).await.unwrap().kvs;
+    assert_eq!(keys, vec![cold.clone(), hot.clone()]);
+    assert_eq!(
+        store.range(&RangeRequest::prefix("/c/")).await.unwrap().kvs,
+        vec![cold, after.clone()]
+    );
+    let mut watch = store.watch("/c/", compacted).await.unwrap();
+    assert_eq!(watch.next().await.unwrap(), Event::Put { kv: after, prev: Some(hot) });
+}

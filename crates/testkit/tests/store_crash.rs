@@ -67,6 +67,7 @@ async fn sqlite_keeps_every_acknowledged_write_after_sigkill() {
 }
 
 #[tokio::test]
+#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
 async fn etcd_keeps_every_acknowledged_write_after_sigkill_of_writer_and_etcd() {
     let mut etcd = match EtcdProcess::start().await {
         Ok(etcd) => etcd,

@@ -38,6 +38,7 @@ pub(crate) fn etcd_config(etcd: &EtcdProcess) -> EtcdConfig {
 }
 
 /// Starts a real etcd, unless it is missing and not required.
+#[allow(clippy::print_stderr, reason = "a skipped backend must be visible in the test output")]
 pub(crate) async fn real_etcd() -> Option<EtcdProcess> {
     match EtcdProcess::start().await {
         Ok(etcd) => Some(etcd),

@@ -4,7 +4,11 @@
 //! `KEY REVISION`, written only after the store answered the create, so a line that reached the
 //! parent is an acknowledged write. The parent kills this process with SIGKILL at a random
 //! moment and checks that every printed key survived.
-#![allow(clippy::print_stdout, reason = "stdout is this program's protocol with the test")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "stdout is this program's protocol with the test; usage goes to stderr"
+)]
 
 use std::{
     io::Write,
