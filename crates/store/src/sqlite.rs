@@ -3,7 +3,10 @@
 //! Layout (format 1, `PRAGMA user_version`): `log` holds one row per revision (the key, the new
 //! value or NULL for a delete, the key's create revision and the revision it replaced); `kv`
 //! points each live key at its current `log` row, so current reads never scan history; `meta`
-//! holds the revision, the compacted revision and how far compaction has physically cleaned.
+//! holds the compacted revision and how far compaction has physically cleaned. The current
+//! revision is not stored: it is the newest `log` row, or the compacted revision if cleanup
+//! removed that row (cleanup never touches rows after the compacted revision), which saves a
+//! page write per commit.
 //!
 //! One writer thread owns the write connection. It takes every write waiting in its queue,
 //! applies them in one transaction (each still checked against its own compare-and-swap guard)
@@ -16,6 +19,7 @@
 //! that is not a berth store is refused with its path named, never reset.
 
 use std::{
+    collections::HashMap,
     fs::File,
     path::{Path, PathBuf},
     sync::{
@@ -42,6 +46,10 @@ const APPLICATION_ID: i64 = 0x6265_7274;
 const FORMAT: i64 = 1;
 /// At most this many writes share one transaction.
 const MAX_GROUP: usize = 512;
+/// How long a group waits for one more write when several writers are active.
+const GROUP_LINGER: std::time::Duration = std::time::Duration::from_micros(50);
+/// How often the writer looks for the next write before it sleeps.
+const SPIN_BEFORE_SLEEP: usize = 200;
 /// Revisions cleaned per compaction transaction.
 const COMPACT_CHUNK: i64 = 2000;
 /// Read connections kept open.
@@ -56,9 +64,8 @@ CREATE TABLE log (
     create_rev INTEGER NOT NULL,
     prev_rev INTEGER NOT NULL
 );
-CREATE INDEX log_key_rev ON log (key, rev);
 CREATE TABLE kv (key BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0), ('cleaned', 0);
+INSERT INTO meta (name, value) VALUES ('compacted', 0), ('cleaned', 0);
 ";
 
 /// The SQLite-backed store. Cheap to clone; the file closes when the last clone is dropped.
@@ -157,6 +164,7 @@ impl SqliteStore {
             revision,
             compacted,
             cleaned,
+            written_since_compacted: None,
             hub: inner.hub.clone(),
             revisions,
             _lock: lock,
@@ -249,8 +257,8 @@ fn open_reader(path: &Path) -> Result<Connection> {
 fn snapshot_revisions(path: &Path, tx: &rusqlite::Transaction<'_>) -> Result<(Revision, Revision)> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT (SELECT value FROM meta WHERE name = 'revision'),
-                    (SELECT value FROM meta WHERE name = 'compacted')",
+            "SELECT max(coalesce((SELECT max(rev) FROM log), 0), c.value), c.value
+             FROM meta c WHERE c.name = 'compacted'",
         )
         .map_err(|e| sql_error(path, e))?;
     stmt.query_row([], |row| Ok((Revision(row.get(0)?), Revision(row.get(1)?))))
@@ -353,14 +361,26 @@ impl Store for SqliteStore {
                          WHERE {bounds} ORDER BY k.key LIMIT ?3"
                     )
                 } else {
-                    let bounds = keys.clause("key");
-                    // The newest version of each key at or before the revision, deletes dropped.
+                    let bounds = keys.clause("k.key");
+                    // Keys unchanged since the revision are as `kv` has them. For a key changed
+                    // since, its first change after the revision names (`prev_rev`) the version
+                    // it had then, or 0 if it had none. No index on `log.key` is needed (it would
+                    // cost every write a B-tree update), and the work grows with the changes
+                    // since the revision, which paging keeps recent.
+                    let changed_bounds = keys.clause("key");
                     format!(
-                        "SELECT l.key, l.value, l.create_rev, l.rev
-                         FROM (SELECT key, max(rev) AS rev FROM log
-                               WHERE {bounds} AND rev <= ?4 GROUP BY key) m
-                         JOIN log l ON l.rev = m.rev
-                         WHERE l.value IS NOT NULL ORDER BY l.key LIMIT ?3"
+                        "WITH changed AS (
+                             SELECT key, min(rev) AS first FROM log
+                             WHERE rev > ?4 AND {changed_bounds} GROUP BY key
+                         )
+                         SELECT v.key, v.value, v.create_rev, v.rev FROM (
+                             SELECT l.prev_rev AS rev FROM changed c JOIN log l ON l.rev = c.first
+                             WHERE l.prev_rev != 0
+                             UNION ALL
+                             SELECT k.rev FROM kv k
+                             WHERE {bounds} AND k.key NOT IN (SELECT key FROM changed)
+                         ) a JOIN log v ON v.rev = a.rev
+                         ORDER BY v.key LIMIT ?3"
                     )
                 };
                 let mut stmt = tx.prepare_cached(&sql).map_err(|e| sql_error(path, e))?;
@@ -501,6 +521,9 @@ struct Writer {
     compacted: Revision,
     /// Compaction has physically removed old versions up to here.
     cleaned: Revision,
+    /// While cleanup runs: every key written after the compacted revision, with its first
+    /// revision after it. Built on the first cleanup step, then kept up to date by each write.
+    written_since_compacted: Option<HashMap<Vec<u8>, Revision>>,
     hub: Arc<Hub>,
     revisions: Arc<Revisions>,
     /// Held for as long as the writer has the file open.
@@ -524,9 +547,9 @@ impl Writer {
                     Err(mpsc::TryRecvError::Disconnected) => break,
                 }
             } else {
-                match queue.recv() {
-                    Ok(job) => job,
-                    Err(mpsc::RecvError) => break,
+                match next_job(&queue) {
+                    Some(job) => job,
+                    None => break,
                 }
             };
             let mut group = Vec::new();
@@ -538,7 +561,14 @@ impl Writer {
                     Job::Compact { revision, reply } => compactions.push((revision, reply)),
                 }
                 if group.len() < MAX_GROUP {
-                    next = queue.try_recv().ok();
+                    next = match queue.try_recv() {
+                        Ok(job) => Some(job),
+                        // Several writers are active: the ones just answered are about to send
+                        // again, so wait a moment for them and share one fsync, rather than
+                        // settling into two half-size groups. A lone writer never waits.
+                        Err(_) if group.len() > 1 => queue.recv_timeout(GROUP_LINGER).ok(),
+                        Err(_) => None,
+                    };
                 }
             }
             if !group.is_empty() {
@@ -558,6 +588,11 @@ impl Writer {
         match self.apply(&ops) {
             Ok(outcomes) => {
                 let events: Vec<Event> = outcomes.iter().filter_map(|(_, e)| e.clone()).collect();
+                if let Some(written) = &mut self.written_since_compacted {
+                    for event in &events {
+                        written.entry(event.key().as_bytes().to_vec()).or_insert(event.revision());
+                    }
+                }
                 self.revisions.revision.store(self.revision.0, Ordering::Release);
                 self.hub.publish(events);
                 for ((outcome, _), reply) in outcomes.into_iter().zip(replies) {
@@ -589,10 +624,6 @@ impl Writer {
             }
             outcomes.push(outcome);
         }
-        if revision != self.revision {
-            tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
-                .execute([revision.0])?;
-        }
         tx.commit()?;
         self.revision = revision;
         Ok(outcomes)
@@ -609,27 +640,103 @@ impl Writer {
             .execute("UPDATE meta SET value = ?1 WHERE name = 'compacted'", [revision.0])
             .map_err(|e| sql_error(&self.path, e))?;
         self.compacted = revision;
+        self.written_since_compacted = None;
         self.revisions.compacted.store(revision.0, Ordering::Release);
         Ok(())
     }
 
     /// Removes versions made obsolete by compaction in one short transaction: at or before the
-    /// compacted revision, every delete and every version that a later one (still at or before
-    /// it) replaced. Range reads at the compacted revision still find each key's version.
+    /// compacted revision, every delete and every version other than the key's newest one at
+    /// it. Range reads at the compacted revision still find each key's version, and the first
+    /// change after it still finds its previous value.
     fn clean_chunk(&mut self) -> rusqlite::Result<()> {
+        let target = self.compacted;
+        let written = match &mut self.written_since_compacted {
+            Some(written) => written,
+            None => {
+                let mut written = HashMap::new();
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT key, min(rev) FROM log WHERE rev > ?1 GROUP BY key")?;
+                let rows =
+                    stmt.query_map([target.0], |row| Ok((row.get(0)?, Revision(row.get(1)?))))?;
+                for row in rows {
+                    let (key, first): (Vec<u8>, Revision) = row?;
+                    written.insert(key, first);
+                }
+                self.written_since_compacted.insert(written)
+            }
+        };
         let low = self.cleaned.0;
-        let high = (low + COMPACT_CHUNK).min(self.compacted.0);
+        let high = (low + COMPACT_CHUNK).min(target.0);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "DELETE FROM log WHERE rev > ?1 AND rev <= ?2 AND (value IS NULL OR EXISTS
-               (SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= ?3))",
-        )?
-        .execute(params![low, high, self.compacted.0])?;
+        let rows: Vec<(i64, Vec<u8>, bool)> = tx
+            .prepare_cached("SELECT rev, key, value IS NULL FROM log WHERE rev > ?1 AND rev <= ?2")?
+            .query_map([low, high], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut newest_at_target: HashMap<Vec<u8>, Option<i64>> = HashMap::new();
+        let mut obsolete = Vec::new();
+        for (rev, key, deleted) in rows {
+            let keep = !deleted
+                && match newest_at_target.get(&key) {
+                    Some(newest) => *newest == Some(rev),
+                    None => {
+                        let newest = newest_version_at(&tx, written, &key)?;
+                        newest_at_target.insert(key, newest);
+                        newest == Some(rev)
+                    }
+                };
+            if !keep {
+                obsolete.push(rev);
+            }
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM log WHERE rev = ?1")?;
+        for rev in obsolete {
+            delete.execute([rev])?;
+        }
+        drop(delete);
         tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'cleaned'")?.execute([high])?;
         tx.commit()?;
         self.cleaned = Revision(high);
+        if self.cleaned >= self.compacted {
+            self.written_since_compacted = None;
+        }
         Ok(())
     }
+}
+
+/// The revision of `key`'s live version at the compacted revision, if it had one: named by its
+/// first write after that revision (`prev_rev`), or else still the current one in `kv`.
+fn newest_version_at(
+    tx: &rusqlite::Transaction<'_>,
+    written_since: &HashMap<Vec<u8>, Revision>,
+    key: &[u8],
+) -> rusqlite::Result<Option<i64>> {
+    match written_since.get(key) {
+        Some(first) => {
+            let prev: i64 = tx
+                .prepare_cached("SELECT prev_rev FROM log WHERE rev = ?1")?
+                .query_row([first.0], |row| row.get(0))?;
+            Ok((prev != 0).then_some(prev))
+        }
+        None => tx
+            .prepare_cached("SELECT rev FROM kv WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional(),
+    }
+}
+
+/// The next job, spinning briefly before sleeping: a writer that was just answered usually sends
+/// its next write within microseconds, and catching it awake saves a thread wake-up per write.
+fn next_job(queue: &mpsc::Receiver<Job>) -> Option<Job> {
+    for _ in 0..SPIN_BEFORE_SLEEP {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+        }
+    }
+    queue.recv().ok()
 }
 
 /// One write inside the group's transaction: the outcome for the caller and, if it changed
@@ -801,20 +908,18 @@ fn read_meta(path: &Path, conn: &Connection) -> Result<(Revision, Revision, Revi
                 reason: format!("the store's meta table has no {name:?} row"),
             })
     };
-    let revision = get("revision")?;
     let compacted = get("compacted")?;
     let cleaned = get("cleaned")?;
     let newest: Option<i64> = conn
         .query_row("SELECT max(rev) FROM log", [], |row| row.get(0))
         .map_err(|e| sql_error(path, e))?;
-    if newest.is_some_and(|newest| newest > revision.0) || compacted > revision {
+    if cleaned > compacted {
         return Err(Error::BadFile {
             path: path.to_owned(),
-            reason: format!(
-                "inconsistent revisions (meta revision {revision}, compacted {compacted}, newest log entry {newest:?})"
-            ),
+            reason: format!("inconsistent meta: cleaned {cleaned} is past compacted {compacted}"),
         });
     }
+    let revision = Revision(newest.unwrap_or(0)).max(compacted);
     Ok((revision, compacted, cleaned))
 }
 

@@ -152,11 +152,18 @@ async fn compaction_cleanup_removes_old_versions_and_keeps_what_reads_need() {
     }
     let gone = store.create("/c/gone", Bytes::from_static(b"g")).await.unwrap();
     store.delete("/c/gone", None).await.unwrap();
+    let reborn = store.create("/c/reborn", Bytes::from_static(b"r1")).await.unwrap();
+    store.delete("/c/reborn", Some(reborn.mod_revision)).await.unwrap();
+    let late = store.create("/c/late", Bytes::from_static(b"l1")).await.unwrap();
     let cold = store.create("/c/cold", Bytes::from_static(b"c")).await.unwrap();
     let compacted = store.current_revision().await.unwrap();
-    let after =
-        store.update("/c/hot", Bytes::from_static(b"after"), hot.mod_revision).await.unwrap();
+    let after = store.update("/c/hot", Bytes::from_static(b"after"), hot.mod_revision).await;
+    let after = after.unwrap();
     store.compact(compacted).await.unwrap();
+    // Writes while the cleanup runs.
+    let late2 = store.update("/c/late", Bytes::from_static(b"l2"), late.mod_revision).await;
+    let late2 = late2.unwrap();
+    let reborn2 = store.create("/c/reborn", Bytes::from_static(b"r2")).await.unwrap();
 
     // Watch the cleanup finish from a second connection.
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -169,17 +176,18 @@ async fn compaction_cleanup_removes_old_versions_and_keeps_what_reads_need() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).unwrap();
-    // Left: hot at the compacted revision, cold, and the update after it.
-    assert_eq!(rows, 3, "obsolete versions should be gone");
+    // Left: hot, late and cold as they were at the compacted revision, and the three writes
+    // after it.
+    assert_eq!(rows, 6, "obsolete versions should be gone");
     assert!(gone.mod_revision < compacted);
 
     let at = RangeRequest { revision: Some(compacted), ..RangeRequest::prefix("/c/") };
     let keys: Vec<_> = store.range(&at).await.unwrap().kvs;
-    assert_eq!(keys, vec![cold.clone(), hot.clone()]);
-    assert_eq!(
-        store.range(&RangeRequest::prefix("/c/")).await.unwrap().kvs,
-        vec![cold, after.clone()]
-    );
+    assert_eq!(keys, vec![cold.clone(), hot.clone(), late.clone()]);
+    let now = store.range(&RangeRequest::prefix("/c/")).await.unwrap().kvs;
+    assert_eq!(now, vec![cold, after.clone(), late2.clone(), reborn2.clone()]);
     let mut watch = store.watch("/c/", compacted).await.unwrap();
     assert_eq!(watch.next().await.unwrap(), Event::Put { kv: after, prev: Some(hot) });
+    assert_eq!(watch.next().await.unwrap(), Event::Put { kv: late2, prev: Some(late) });
+    assert_eq!(watch.next().await.unwrap(), Event::Put { kv: reborn2, prev: None });
 }
