@@ -885,7 +885,8 @@ fn prepare_writer(path: &Path, conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA wal_autocheckpoint = 4000;",
     )
     .map_err(|e| sql_error(path, e))?;
     if fresh {
