@@ -1,0 +1,1 @@
+//! The Kubernetes object model berth serves (being written).

@@ -1,0 +1,3 @@
+//! The Kubernetes API server (being written).
+
+mod discovery;
