@@ -1,11 +1,13 @@
 //! The berth binary: parses flags, sets up tracing and runs the server's roles.
 //!
 //! This is the only crate that reads flags, the environment and files of its own choosing. Today
-//! `berth server` opens the store (SQLite in the data dir, or etcd) and compacts it; the
-//! Kubernetes API, controllers, kubelet and DNS join as their crates land (ARCHITECTURE.md).
+//! `berth server` opens the store (SQLite in the data dir, or etcd), compacts it and serves the
+//! Kubernetes API over HTTPS; controllers, kubelet and DNS join as their crates land
+//! (ARCHITECTURE.md).
 #![allow(clippy::print_stderr, reason = "the ready line and fatal errors are the CLI's own output")]
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
@@ -13,6 +15,7 @@ use std::{
 };
 
 use anyhow::Context;
+use berth_apiserver::ApiServerConfig;
 use berth_store::{CompactionPolicy, EtcdConfig, EtcdStore, SqliteStore, Store};
 use clap::{Parser, Subcommand};
 
@@ -38,6 +41,9 @@ struct ServerArgs {
     /// Where berth keeps its state (created if missing).
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
+    /// The address the Kubernetes API listens on (HTTPS).
+    #[arg(long, default_value = "127.0.0.1:6443", value_name = "IP:PORT")]
+    listen: SocketAddr,
     /// `sqlite` (a file in the data dir) or `etcd://HOST:PORT[,HOST:PORT…]`.
     #[arg(long, default_value = "sqlite", value_parser = parse_store)]
     store: StoreSpec,
@@ -142,6 +148,9 @@ fn main() -> ExitCode {
                         cause.downcast_ref::<berth_store::Error>(),
                         Some(berth_store::Error::BadFile { .. })
                     )
+                    || cause
+                        .downcast_ref::<berth_apiserver::Error>()
+                        .is_some_and(berth_apiserver::Error::is_bad_data)
             }) {
                 ExitCode::from(2)
             } else {
@@ -175,12 +184,19 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             min_revisions: 1000,
         },
     );
-    let revision = store.current_revision().await?;
+    let api = berth_apiserver::start(
+        ApiServerConfig { listen: args.listen, data_dir: args.data_dir.clone() },
+        store.clone(),
+    )
+    .await?;
     eprintln!(
-        "berth: store ready in {} ms ({description}, revision {revision}); the Kubernetes API is not served yet",
-        started.elapsed().as_millis()
+        "berth: ready in {} ms at https://{} ({description}); export KUBECONFIG={}",
+        started.elapsed().as_millis(),
+        api.local_addr(),
+        api.kubeconfig_path().display()
     );
     shutdown_signal().await?;
+    api.shutdown().await;
     compactor.abort();
     tracing::info!("shutting down");
     Ok(())

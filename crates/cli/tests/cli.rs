@@ -60,17 +60,21 @@ fn server_starts_refuses_a_second_instance_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let mut server = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["server", "--data-dir", data_dir.to_str().unwrap()])
+        .args(["server", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("start berth");
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
     let mut ready = String::new();
     stderr.read_line(&mut ready).unwrap();
-    assert!(ready.starts_with("berth: store ready in "), "{ready}");
+    assert!(ready.starts_with("berth: ready in "), "{ready}");
     assert!(ready.contains("store.db"), "{ready}");
+    let kubeconfig = data_dir.join("kubeconfig.yaml");
+    assert!(ready.trim_end().ends_with(&format!("export KUBECONFIG={}", kubeconfig.display())));
+    assert!(kubeconfig.exists());
 
-    let second = berth(&["server", "--data-dir", data_dir.to_str().unwrap()]);
+    let second =
+        berth(&["server", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     let message = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{message}");
     assert!(message.contains("in use by another berth process"), "{message}");

@@ -1,0 +1,197 @@
+//! The HTTPS listener: TLS (rustls, ring), HTTP/2 via ALPN and HTTP/1.1 with upgrades (exec
+//! and attach need them), one task per connection.
+//!
+//! Client certificates are optional in the handshake (a bearer token works too); when one is
+//! sent, rustls verifies it against our CA and the connection's `auth::Peer` carries its
+//! identity into every request on that connection.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::auth::{Authenticator, Peer};
+use crate::metrics::Metrics;
+use crate::router::{AppState, router};
+use crate::{Error, pki};
+
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request headers must arrive within this (HTTP/1.1).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long open connections get to finish after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Where to listen and where the PKI and kubeconfig live.
+#[derive(Clone, Debug)]
+pub struct ApiServerConfig {
+    /// The address to listen on; port 0 picks a free port (see [`ApiServer::local_addr`]).
+    pub listen: SocketAddr,
+    /// The data dir: the PKI goes to `pki/`, the admin kubeconfig to `kubeconfig.yaml`.
+    pub data_dir: PathBuf,
+}
+
+/// A running API server. [`ApiServer::shutdown`] stops it and waits; dropping it stops it
+/// without waiting.
+#[derive(Debug)]
+pub struct ApiServer {
+    local_addr: SocketAddr,
+    kubeconfig: PathBuf,
+    stop: watch::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The admin kubeconfig, `DIR/kubeconfig.yaml`.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Stops accepting connections, lets open ones finish their requests (for a few seconds
+    /// at most) and returns once the listener is closed.
+    pub async fn shutdown(self) {
+        let ApiServer { stop, task, .. } = self;
+        stop.send_replace(());
+        if let Err(error) = task.await {
+            tracing::warn!(%error, "the API server task failed");
+        }
+    }
+}
+
+/// Prepares the PKI and kubeconfig in `config.data_dir`, binds `config.listen` and serves the
+/// Kubernetes API from `store` in a spawned task.
+pub async fn start(
+    config: ApiServerConfig,
+    store: Arc<dyn berth_store::Store>,
+) -> Result<ApiServer, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let pki = pki::prepare(&config.data_dir, config.listen.ip(), &provider)?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(pki.roots()), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|source| Error::Verifier { source })?;
+    let mut tls = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| {
+            builder
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(vec![pki.server_cert.clone()], pki.server_key.clone_key())
+        })
+        .map_err(|source| Error::Tls { source })?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
+    let bind = |source| Error::Bind { addr: config.listen, source };
+    let listener = TcpListener::bind(config.listen).await.map_err(bind)?;
+    let local_addr = listener.local_addr().map_err(bind)?;
+    let kubeconfig = config.data_dir.join("kubeconfig.yaml");
+    pki::write_kubeconfig(&kubeconfig, local_addr, &pki)?;
+
+    let state = AppState { store, metrics: Arc::new(Metrics::default()) };
+    let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
+    let (stop, stopped) = watch::channel(());
+    let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
+    tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
+    Ok(ApiServer { local_addr, kubeconfig, stop, task })
+}
+
+/// The accept loop, until `stopped` fires (or its sender is dropped).
+async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    mut stopped: watch::Receiver<()>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let connection = connection(stream, remote, acceptor.clone(), app.clone(), stopped.clone());
+                    connections.spawn(connection);
+                }
+                Err(error) => {
+                    // Out of file descriptors, most likely: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::debug!(
+            open = connections.len(),
+            "closing connections that outlived the grace period"
+        );
+    }
+    // Dropping the set aborts what is left.
+}
+
+/// One connection: the TLS handshake, then HTTP until the client leaves or shutdown.
+async fn connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    mut stopped: watch::Receiver<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::debug!(%remote, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            return;
+        }
+    };
+    // rustls hands out peer certificates only once they verified against our CA.
+    let peer = match tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()) {
+        Some(certificate) => Peer::from_certificate(certificate),
+        None => Peer::default(),
+    };
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(peer.clone());
+        app.clone().oneshot(request)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%remote, %error, "connection ended with an error");
+    }
+}
