@@ -31,7 +31,6 @@ pub(crate) async fn limit(request: Request, next: Next) -> Response {
 }
 
 /// The whole request body, or the `Status` to answer when it is too large or broken off.
-#[cfg_attr(not(test), expect(dead_code, reason = "the CRUD handlers read bodies with it"))]
 pub(crate) async fn read(body: Body) -> Result<Bytes, Status> {
     match body.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

@@ -1,20 +1,27 @@
-//! The Kubernetes API server: HTTPS, authentication, health, version and metrics so far;
-//! discovery, CRUD and watch slot into the router as they are written.
+//! The Kubernetes API server: HTTPS, authentication, health, version, metrics, discovery, and
+//! the generic resource handlers (create, get, list, watch, update, merge/JSON patch, delete).
 //!
 //! Entry point: [`start`] with an [`ApiServerConfig`] and a store. It prepares the PKI and the
 //! admin kubeconfig in the data dir (`pki.rs`), binds, and serves in a spawned task
 //! (`server.rs`). Requests pass, outermost first: `metrics::observe` (span, counters),
 //! `auth::authenticate` (client certificate or bearer token, else 401), `body::limit`
-//! (3 MiB), then the routes in `router.rs`. Every error answer is a `status::Status`.
+//! (3 MiB), then the routes in `router.rs`; every resource path falls through to
+//! `resources::serve`. Every error answer is a `status::Status`.
 
 mod auth;
 mod body;
 mod discovery;
 mod metrics;
+mod objects;
+mod openapi;
+mod patch;
 mod pki;
+mod request;
+mod resources;
 mod router;
 mod server;
 mod status;
+mod table;
 mod x509;
 
 use std::io;
@@ -80,6 +87,11 @@ pub enum Error {
     Tls {
         #[source]
         source: rustls::Error,
+    },
+    #[error("cannot create the built-in namespaces")]
+    Store {
+        #[source]
+        source: berth_store::Error,
     },
     #[error("cannot listen on {addr}")]
     Bind {

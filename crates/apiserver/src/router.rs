@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::auth::{self, Authenticator};
 use crate::metrics::{self, Metrics};
 use crate::status::Status;
-use crate::{body, discovery};
+use crate::{body, discovery, openapi, resources};
 
 /// How long readiness waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,7 +52,8 @@ pub(crate) fn router(state: AppState, authenticator: Arc<Authenticator>) -> Rout
         .route("/livez", get(live))
         .route("/metrics", get(metrics::serve))
         .merge(discovery::routes())
-        .fallback(not_found)
+        .merge(openapi::routes())
+        .fallback(resources::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
@@ -143,10 +144,6 @@ fn not_ready() -> Response {
 
 fn text(code: StatusCode, body: &'static str) -> Response {
     (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
-}
-
-async fn not_found() -> Status {
-    Status::path_not_found()
 }
 
 async fn method_not_allowed() -> Status {

@@ -104,6 +104,7 @@ pub async fn start(
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     pki::write_kubeconfig(&kubeconfig, local_addr, &pki)?;
 
+    crate::resources::bootstrap(&*store).await.map_err(|source| Error::Store { source })?;
     let state = AppState { store, metrics: Arc::new(Metrics::default()) };
     let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
     let (stop, stopped) = watch::channel(());

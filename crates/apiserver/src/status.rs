@@ -7,6 +7,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use berth_api::kinds::ResourceType;
 use serde::Serialize;
 
 /// A `metav1.Status` with `status: Failure`, and the HTTP code it is sent with.
@@ -15,7 +16,7 @@ pub(crate) struct Status {
     code: StatusCode,
     reason: &'static str,
     message: String,
-    details: Option<Details>,
+    details: Option<Box<Details>>,
 }
 
 /// `metav1.StatusDetails`: which object the failure is about.
@@ -27,6 +28,16 @@ pub(crate) struct Details {
     pub(crate) group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) kind: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) causes: Vec<Cause>,
+}
+
+/// `metav1.StatusCause`: one field's problem in a 422.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct Cause {
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
+    pub(crate) field: String,
 }
 
 #[derive(Serialize)]
@@ -53,7 +64,7 @@ impl Status {
     }
 
     pub(crate) fn with_details(mut self, details: Details) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -91,6 +102,143 @@ impl Status {
         )
     }
 
+    /// `pods "web-0" not found` (404).
+    pub(crate) fn not_found(resource: &ResourceType, name: &str) -> Self {
+        Status::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{} {name:?} not found", qualified(resource)),
+        )
+        .with_details(object_details(resource, name))
+    }
+
+    /// `namespaces "x" not found`, for an object created in a namespace that does not exist.
+    pub(crate) fn namespace_not_found(namespace: &str) -> Self {
+        Status::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("namespaces {namespace:?} not found"),
+        )
+        .with_details(Details {
+            name: Some(namespace.to_owned()),
+            kind: Some("namespaces".to_owned()),
+            ..Details::default()
+        })
+    }
+
+    /// `pods "web-0" already exists` (409).
+    pub(crate) fn already_exists(resource: &ResourceType, name: &str) -> Self {
+        Status::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} {name:?} already exists", qualified(resource)),
+        )
+        .with_details(object_details(resource, name))
+    }
+
+    /// An optimistic-concurrency failure (409 Conflict).
+    pub(crate) fn conflict(resource: &ResourceType, name: &str, why: &str) -> Self {
+        Status::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} {name:?}: {why}", qualified(resource)),
+        )
+        .with_details(object_details(resource, name))
+    }
+
+    /// The stale-resourceVersion conflict kubectl tells users to retry.
+    pub(crate) fn modified(resource: &ResourceType, name: &str) -> Self {
+        Status::conflict(
+            resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// A malformed request (400).
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Status::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    /// `StatefulSet.apps "web" is invalid: <field>: <problem>` (422) with one cause per field.
+    pub(crate) fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
+        let kind = match resource.group {
+            "" => resource.kind.to_owned(),
+            group => format!("{}.{group}", resource.kind),
+        };
+        let list: Vec<String> =
+            causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let message = match list.as_slice() {
+            [one] => format!("{kind} {name:?} is invalid: {one}"),
+            many => format!("{kind} {name:?} is invalid: [{}]", many.join(", ")),
+        };
+        let mut details = object_details(resource, name);
+        details.kind = Some(resource.kind.to_owned());
+        details.causes = causes;
+        Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(details)
+    }
+
+    /// A body in a format the server does not read (415).
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
+        Status::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/merge-patch+json, application/json-patch+json (got {content_type})"
+            ),
+        )
+    }
+
+    /// History the request needs is compacted (410 Gone; `reason: Expired`).
+    pub(crate) fn expired(message: impl Into<String>) -> Self {
+        Status::new(StatusCode::GONE, "Expired", message)
+    }
+
+    /// The request conflicts with the object's state, e.g. a terminating namespace (403/409).
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Status::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// Something failed on our side; the cause is logged, not sent.
+    pub(crate) fn internal() -> Self {
+        Status::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "an error on the server has prevented the request from succeeding",
+        )
+    }
+
+    /// Maps a store failure for `name` of `resource`. Logs what the client is not told.
+    pub(crate) fn from_store(
+        error: berth_store::Error,
+        resource: &ResourceType,
+        name: &str,
+    ) -> Self {
+        use berth_store::Error as E;
+        match error {
+            E::NotFound { .. } => Status::not_found(resource, name),
+            E::AlreadyExists { .. } => Status::already_exists(resource, name),
+            E::Conflict { .. } => Status::modified(resource, name),
+            E::Compacted { requested, compacted } => {
+                Status::expired(format!("too old resource version: {requested} ({compacted})"))
+            }
+            E::FutureRevision { requested, current } => Status::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: {current}"),
+            ),
+            E::TooLarge { .. } => Status::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "etcdserver: request is too large",
+            ),
+            other => {
+                tracing::error!(error = %other, resource = resource.plural, name, "store failure");
+                Status::internal()
+            }
+        }
+    }
+
     /// The JSON body, exactly as kube-apiserver lays it out.
     pub(crate) fn to_json(&self) -> Vec<u8> {
         let body = Body {
@@ -100,7 +248,7 @@ impl Status {
             status: "Failure",
             message: &self.message,
             reason: self.reason,
-            details: self.details.as_ref(),
+            details: self.details.as_deref(),
             code: self.code.as_u16(),
         };
         // A struct of strings and integers always serializes.
@@ -111,6 +259,23 @@ impl Status {
 impl IntoResponse for Status {
     fn into_response(self) -> Response {
         (self.code, [(header::CONTENT_TYPE, "application/json")], self.to_json()).into_response()
+    }
+}
+
+/// `pods`, or `statefulsets.apps`: how kube-apiserver names a resource in messages.
+pub(crate) fn qualified(resource: &ResourceType) -> String {
+    match resource.group {
+        "" => resource.plural.to_owned(),
+        group => format!("{}.{group}", resource.plural),
+    }
+}
+
+fn object_details(resource: &ResourceType, name: &str) -> Details {
+    Details {
+        name: Some(name.to_owned()),
+        group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
+        kind: Some(resource.plural.to_owned()),
+        causes: Vec::new(),
     }
 }
 

@@ -1,0 +1,796 @@
+//! Resource handlers: create, get, list, watch, update, patch and delete, over the store.
+//!
+//! Every served resource goes through these generic handlers; objects are JSON values. The
+//! stored form is the object without `metadata.resourceVersion`, which is filled from the
+//! store's mod revision on the way out, so the two can never disagree. Keys are
+//! `/registry/<group or core>/<resource>/<namespace>/<name>` (cluster-scoped: no namespace).
+//!
+//! Suggested reading order: [`serve`] (dispatch), then each verb.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_api::kinds::ResourceType;
+use berth_api::selector::{FieldSelector, LabelSelector};
+use berth_store::{Event, KeyValue, RangeRequest, Revision, Store};
+use bytes::Bytes;
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::request::{self, Query, ResourcePath};
+use crate::router::AppState;
+use crate::status::{Cause, Status};
+use crate::{body, objects, table};
+
+/// Pages a list without `limit` reads from the store at a time.
+const LIST_PAGE: usize = 500;
+/// How often a watch that asked for bookmarks gets one.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+type Result<T, E = Status> = std::result::Result<T, E>;
+
+/// Every resource request: routes by method and path shape.
+pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(path) = request::parse_path(parts.uri.path()) else {
+        return Status::path_not_found().into_response();
+    };
+    let query = Query::parse(parts.uri.query());
+    let store = state.store.clone();
+    let cx = Context { store, path, query, headers: parts.headers };
+    let result = match (&parts.method, cx.path.name.is_some()) {
+        (&Method::GET, true) => get(&cx).await,
+        (&Method::GET, false) if cx.query.flag("watch") => return watch(cx).await,
+        (&Method::GET, false) => list(&cx).await,
+        (&Method::POST, false) => create(&cx, body).await,
+        (&Method::PUT, true) => update(&cx, body).await,
+        (&Method::PATCH, true) => patch(&cx, body).await,
+        (&Method::DELETE, true) => delete(&cx, body).await,
+        _ => Err(Status::method_not_allowed()),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// One request's parsed parts.
+struct Context {
+    store: Arc<dyn Store>,
+    path: ResourcePath,
+    query: Query,
+    headers: HeaderMap,
+}
+
+impl Context {
+    fn resource(&self) -> &'static ResourceType {
+        self.path.resource
+    }
+
+    fn name(&self) -> &str {
+        self.path.name.as_deref().unwrap_or_default()
+    }
+
+    fn key(&self, name: &str) -> String {
+        key(self.resource(), self.path.namespace.as_deref(), name)
+    }
+
+    /// Subresources other than `status` are served elsewhere (or not yet).
+    fn check_subresource(&self) -> Result<Option<&str>> {
+        match self.path.subresource.as_deref() {
+            None => Ok(None),
+            Some("status") => Ok(Some("status")),
+            Some(other) => Err(Status::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                format!("{}/{other} is not served yet", self.resource().plural),
+            )),
+        }
+    }
+
+    fn wants_table(&self) -> bool {
+        self.headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|accept| {
+            accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
+        })
+    }
+}
+
+/// The store key of one object.
+pub(crate) fn key(resource: &ResourceType, namespace: Option<&str>, name: &str) -> String {
+    format!("{}{name}", prefix(resource, namespace))
+}
+
+/// The store prefix of a resource's objects, in one namespace or all.
+pub(crate) fn prefix(resource: &ResourceType, namespace: Option<&str>) -> String {
+    let group = if resource.group.is_empty() { "core" } else { resource.group };
+    match namespace {
+        Some(ns) => format!("/registry/{group}/{}/{ns}/", resource.plural),
+        None => format!("/registry/{group}/{}/", resource.plural),
+    }
+}
+
+// === get, list ===
+
+async fn get(cx: &Context) -> Result<Response> {
+    cx.check_subresource()?;
+    let kv = cx.store.get(&cx.key(cx.name())).await;
+    let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), cx.name()))?;
+    let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), cx.name())) };
+    let object = decode(&kv)?;
+    if cx.wants_table() {
+        let rv = kv.mod_revision.to_string();
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::build(cx.resource(), &[object], &rv, &cx.query),
+        ));
+    }
+    Ok(json_response(StatusCode::OK, &object))
+}
+
+async fn list(cx: &Context) -> Result<Response> {
+    let labels = label_selector(&cx.query)?;
+    let fields = field_selector(&cx.query)?;
+    let limit = match cx.query.get("limit") {
+        Some(limit) => Some(
+            limit
+                .parse::<usize>()
+                .map_err(|_| Status::bad_request(format!("invalid limit {limit:?}")))?,
+        )
+        .filter(|l| *l > 0),
+        None => None,
+    };
+    let prefix = prefix(cx.resource(), cx.path.namespace.as_deref());
+    let (mut start_after, mut revision) = (None, None);
+    if let Some(token) = cx.query.get("continue") {
+        let (rv, start) = decode_continue(token)?;
+        revision = Some(rv);
+        start_after = Some(format!("{prefix}{start}"));
+    } else if let Some(rv) = cx.query.get("resourceVersion").filter(|rv| *rv != "0")
+        && cx.query.get("resourceVersionMatch") == Some("Exact")
+    {
+        revision = Some(parse_rv(rv)?);
+    }
+    let mut items = Vec::new();
+    let mut page_revision = None;
+    let mut continue_token = None;
+    loop {
+        let request = RangeRequest {
+            prefix: prefix.clone(),
+            start_after: start_after.clone(),
+            limit: Some(limit.map_or(LIST_PAGE, |l| l - items.len()).max(1)),
+            revision: revision.or(page_revision),
+        };
+        let page = cx.store.range(&request).await.map_err(|e| match e {
+            berth_store::Error::Compacted { .. } if cx.query.get("continue").is_some() => {
+                Status::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                )
+            }
+            other => Status::from_store(other, cx.resource(), ""),
+        })?;
+        page_revision = Some(page.revision);
+        start_after = page.kvs.last().map(|kv| kv.key.clone()).or(start_after);
+        for kv in &page.kvs {
+            let object = decode(kv)?;
+            if labels.matches_object(&object) && fields.matches(&object) {
+                items.push(object);
+            }
+        }
+        let full = limit.is_some_and(|l| items.len() >= l);
+        if !page.more {
+            break;
+        }
+        if full {
+            let last = start_after.as_deref().unwrap_or_default();
+            continue_token = Some(encode_continue(page.revision, &last[prefix.len()..]));
+            break;
+        }
+    }
+    let rv = page_revision.unwrap_or_default().to_string();
+    if cx.wants_table() {
+        let mut table = table::build(cx.resource(), &items, &rv, &cx.query);
+        if let Some(token) = &continue_token {
+            table["metadata"]["continue"] = json!(token);
+        }
+        return Ok(json_response(StatusCode::OK, &table));
+    }
+    let mut metadata = json!({ "resourceVersion": rv });
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
+    }
+    let list = json!({
+        "kind": format!("{}List", cx.resource().kind),
+        "apiVersion": cx.resource().api_version(),
+        "metadata": metadata,
+        "items": items,
+    });
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+fn label_selector(query: &Query) -> Result<LabelSelector> {
+    LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
+        .map_err(|e| Status::bad_request(format!("unable to parse requirement: {e}")))
+}
+
+fn field_selector(query: &Query) -> Result<FieldSelector> {
+    FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
+        .map_err(Status::bad_request)
+}
+
+/// Continue tokens carry the list's revision and the last key, as kube-apiserver's do
+/// (base64 of `{"v":"meta.k8s.io/v1","rv":…,"start":…}`).
+fn encode_continue(revision: Revision, start: &str) -> String {
+    use base64::Engine;
+    let token = json!({ "v": "meta.k8s.io/v1", "rv": revision.0, "start": start });
+    base64::engine::general_purpose::URL_SAFE.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(Revision, String)> {
+    use base64::Engine;
+    let invalid = || {
+        Status::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| invalid())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let rv = value.get("rv").and_then(Value::as_i64).filter(|rv| *rv > 0).ok_or_else(invalid)?;
+    let start = value.get("start").and_then(Value::as_str).ok_or_else(invalid)?;
+    Ok((Revision(rv), start.to_owned()))
+}
+
+fn parse_rv(rv: &str) -> Result<Revision> {
+    rv.parse::<i64>()
+        .ok()
+        .filter(|rv| *rv >= 0)
+        .map(Revision)
+        .ok_or_else(|| Status::bad_request(format!("invalid resource version {rv:?}")))
+}
+
+// === watch ===
+
+/// A watch: chunked JSON lines (`{"type":…,"object":…}`), kept open until the client leaves
+/// or `timeoutSeconds` passes. Without a resourceVersion (or with "0") it starts with an
+/// `ADDED` event for every current object, as kube-apiserver does.
+async fn watch(cx: Context) -> Response {
+    match start_watch(&cx).await {
+        Ok(events) => {
+            let stream = futures::stream::unfold(events, |mut events| async move {
+                let line = events.next_line().await?;
+                Some((Ok::<_, std::convert::Infallible>(line), events))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CACHE_CONTROL, "no-cache, private")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| Status::internal().into_response())
+        }
+        Err(status) => status.into_response(),
+    }
+}
+
+/// The state of one open watch.
+struct WatchStream {
+    resource: &'static ResourceType,
+    labels: LabelSelector,
+    fields: FieldSelector,
+    table: bool,
+    query: Query,
+    initial: std::vec::IntoIter<Value>,
+    watch: Option<berth_store::Watch>,
+    bookmarks: bool,
+    deadline: Option<tokio::time::Instant>,
+    next_bookmark: tokio::time::Instant,
+    /// Set after an ERROR event: the stream ends.
+    done: bool,
+}
+
+async fn start_watch(cx: &Context) -> Result<WatchStream> {
+    let labels = label_selector(&cx.query)?;
+    let fields = field_selector(&cx.query)?;
+    let prefix = prefix(cx.resource(), cx.path.namespace.as_deref());
+    let mut initial = Vec::new();
+    let after = match cx.query.get("resourceVersion").filter(|rv| *rv != "0") {
+        Some(rv) => parse_rv(rv)?,
+        None => {
+            let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
+            let page = page.map_err(|e| Status::from_store(e, cx.resource(), ""))?;
+            for kv in &page.kvs {
+                let object = decode(kv)?;
+                if labels.matches_object(&object) && fields.matches(&object) {
+                    initial.push(event_json("ADDED", object));
+                }
+            }
+            page.revision
+        }
+    };
+    let watch = match cx.store.watch(&prefix, after).await {
+        Ok(watch) => Some(watch),
+        Err(berth_store::Error::Compacted { requested, compacted }) => {
+            // Kubernetes answers 200 and then an ERROR event with a 410 Status.
+            initial.push(expired_event(requested, compacted));
+            None
+        }
+        Err(other) => return Err(Status::from_store(other, cx.resource(), "")),
+    };
+    let timeout = cx.query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok());
+    let now = tokio::time::Instant::now();
+    Ok(WatchStream {
+        resource: cx.resource(),
+        labels,
+        fields,
+        table: cx.wants_table(),
+        query: cx.query.clone(),
+        initial: initial.into_iter(),
+        watch,
+        bookmarks: cx.query.flag("allowWatchBookmarks"),
+        deadline: timeout.map(|t| now + Duration::from_secs(t)),
+        next_bookmark: now + BOOKMARK_INTERVAL,
+        done: false,
+    })
+}
+
+fn event_json(kind: &str, object: Value) -> Value {
+    json!({ "type": kind, "object": object })
+}
+
+fn expired_event(requested: Revision, compacted: Revision) -> Value {
+    let status = Status::expired(format!("too old resource version: {requested} ({compacted})"));
+    let status: Value = serde_json::from_slice(&status.to_json()).unwrap_or(Value::Null);
+    event_json("ERROR", status)
+}
+
+impl WatchStream {
+    /// The next line to send, or `None` when the watch is over.
+    async fn next_line(&mut self) -> Option<Bytes> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(event) = self.initial.next() {
+                if event["type"] == "ERROR" {
+                    self.done = true;
+                }
+                return Some(self.line(event));
+            }
+            let watch = self.watch.as_mut()?;
+            let deadline = self.deadline.unwrap_or_else(|| {
+                tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365)
+            });
+            let wake = if self.bookmarks { deadline.min(self.next_bookmark) } else { deadline };
+            let event = tokio::select! {
+                event = watch.next() => event,
+                () = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    self.next_bookmark = tokio::time::Instant::now() + BOOKMARK_INTERVAL;
+                    if let Some(revision) = watch.synced_revision() {
+                        let bookmark = json!({
+                            "kind": self.resource.kind,
+                            "apiVersion": self.resource.api_version(),
+                            "metadata": { "resourceVersion": revision.to_string() },
+                        });
+                        return Some(self.line(event_json("BOOKMARK", bookmark)));
+                    }
+                    continue;
+                }
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(berth_store::Error::Compacted { requested, compacted }) => {
+                    self.done = true;
+                    return Some(self.line(expired_event(requested, compacted)));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "watch ended by a store error");
+                    return None;
+                }
+            };
+            if let Some(json) = self.translate(&event) {
+                return Some(self.line(json));
+            }
+        }
+    }
+
+    /// A store event as the watcher sees it through its selectors: an update that moves an
+    /// object into the selection is ADDED, out of it DELETED.
+    fn translate(&self, event: &Event) -> Option<Value> {
+        let selected =
+            |object: &Value| self.labels.matches_object(object) && self.fields.matches(object);
+        match event {
+            Event::Put { kv, prev } => {
+                let object = decode(kv).ok()?;
+                let was = prev.as_ref().and_then(|p| decode(p).ok()).is_some_and(|p| selected(&p));
+                match (was, selected(&object)) {
+                    (false, true) => Some(event_json("ADDED", object)),
+                    (true, true) => Some(event_json("MODIFIED", object)),
+                    (true, false) => Some(event_json("DELETED", object)),
+                    (false, false) => None,
+                }
+            }
+            Event::Delete { revision, prev } => {
+                let mut object = decode(prev).ok()?;
+                if !selected(&object) {
+                    return None;
+                }
+                objects::set_resource_version(&mut object, *revision);
+                Some(event_json("DELETED", object))
+            }
+        }
+    }
+
+    fn line(&self, mut event: Value) -> Bytes {
+        if self.table && event["type"] != "ERROR" && event["type"] != "BOOKMARK" {
+            let object = event["object"].take();
+            let rv = object
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            event["object"] = table::build(self.resource, &[object], &rv, &self.query);
+        }
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+}
+
+// === create ===
+
+async fn create(cx: &Context, body: Body) -> Result<Response> {
+    if cx.path.subresource.is_some() {
+        return Err(Status::method_not_allowed());
+    }
+    let mut object = read_object(cx, body).await?;
+    let resource = cx.resource();
+    objects::check_type(resource, &mut object)?;
+    let metadata = objects::metadata_mut(&mut object)?;
+    if let Some(ns) = &cx.path.namespace {
+        match metadata.get("namespace").and_then(Value::as_str) {
+            Some(body_ns) if !body_ns.is_empty() && body_ns != ns => {
+                return Err(Status::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {
+                metadata.insert("namespace".into(), json!(ns));
+            }
+        }
+    } else {
+        metadata.remove("namespace");
+    }
+    let name = match metadata.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        Some(name) => name.to_owned(),
+        None => {
+            match metadata.get("generateName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                Some(base) => {
+                    let name = generate_name(base);
+                    metadata.insert("name".into(), json!(name));
+                    name
+                }
+                None => {
+                    return Err(Status::invalid(
+                        resource,
+                        "",
+                        vec![Cause {
+                            reason: "FieldValueRequired",
+                            message: "Required value: name or generateName is required".into(),
+                            field: "metadata.name".into(),
+                        }],
+                    ));
+                }
+            }
+        }
+    };
+    objects::validate_name(resource, &name)?;
+    if let Some(ns) = &cx.path.namespace {
+        check_namespace(cx, ns).await?;
+    }
+    metadata.insert("uid".into(), json!(objects::new_uid()));
+    metadata.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
+    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
+    {
+        metadata.remove(field);
+    }
+    if object.get("spec").is_some() && resource.kind != "Namespace" {
+        objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
+    }
+    objects::default_on_create(resource, &mut object);
+    if cx.query.dry_run() {
+        return Ok(json_response(StatusCode::CREATED, &object));
+    }
+    let bytes = encode(&object)?;
+    let kv = cx.store.create(&cx.key(&name), bytes).await;
+    let kv = kv.map_err(|e| Status::from_store(e, resource, &name))?;
+    objects::set_resource_version(&mut object, kv.mod_revision);
+    Ok(json_response(StatusCode::CREATED, &object))
+}
+
+/// New content needs a namespace that exists and is not being deleted.
+async fn check_namespace(cx: &Context, namespace: &str) -> Result<()> {
+    let namespaces = berth_api::kinds::find("", "v1", "namespaces").ok_or_else(Status::internal)?;
+    let kv = cx.store.get(&key(namespaces, None, namespace)).await;
+    let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
+    let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
+    let object = decode(&kv)?;
+    if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        return Err(Status::forbidden(format!(
+            "unable to create new content in namespace {namespace} because it is being terminated"
+        )));
+    }
+    Ok(())
+}
+
+fn generate_name(base: &str) -> String {
+    // kube-apiserver's alphabet: no vowels (no words), no lookalikes.
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    let suffix: String =
+        (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let base = &base[..base.len().min(58)];
+    format!("{base}{suffix}")
+}
+
+// === update, patch ===
+
+async fn update(cx: &Context, body: Body) -> Result<Response> {
+    let subresource = cx.check_subresource()?;
+    let object = read_object(cx, body).await?;
+    let expected = object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|rv| !rv.is_empty())
+        .map(parse_rv)
+        .transpose()?;
+    let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    if body_name != cx.name() {
+        return Err(Status::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            cx.name()
+        )));
+    }
+    write_back(cx, subresource, expected, |_current| Ok(object.clone())).await
+}
+
+async fn patch(cx: &Context, body: Body) -> Result<Response> {
+    let subresource = cx.check_subresource()?;
+    let content_type = content_type(&cx.headers);
+    let bytes = body::read(body).await?;
+    let patch: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
+    let apply: fn(&mut Value, &Value) -> Result<(), String> = match content_type.as_str() {
+        "application/merge-patch+json" => |target, patch| {
+            crate::patch::merge(target, patch);
+            Ok(())
+        },
+        "application/json-patch+json" => crate::patch::json_patch,
+        other => return Err(Status::unsupported_media_type(other)),
+    };
+    write_back(cx, subresource, None, |current| {
+        let mut patched = current.clone();
+        apply(&mut patched, &patch)
+            .map_err(|e| Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e))?;
+        Ok(patched)
+    })
+    .await
+}
+
+/// Reads the current object, lets `change` produce the new one, keeps what a client cannot
+/// change, and writes it back with a compare-and-swap: against `expected` when the client named
+/// a resourceVersion (a conflict is the client's), otherwise against what was read (a conflict
+/// is retried).
+async fn write_back(
+    cx: &Context,
+    subresource: Option<&str>,
+    expected: Option<Revision>,
+    change: impl Fn(&Value) -> Result<Value>,
+) -> Result<Response> {
+    let resource = cx.resource();
+    let name = cx.name().to_owned();
+    let key = cx.key(&name);
+    loop {
+        let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+        let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
+        if expected.is_some_and(|e| e != kv.mod_revision) {
+            return Err(Status::modified(resource, &name));
+        }
+        let mut current = decode(&kv)?;
+        let mut updated = change(&current)?;
+        objects::check_type(resource, &mut updated)?;
+        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        if updated == current {
+            objects::set_resource_version(&mut current, kv.mod_revision);
+            return Ok(json_response(StatusCode::OK, &current));
+        }
+        if cx.query.dry_run() {
+            return Ok(json_response(StatusCode::OK, &updated));
+        }
+        let bytes = encode(&updated)?;
+        match cx.store.update(&key, bytes, kv.mod_revision).await {
+            Ok(written) => {
+                objects::set_resource_version(&mut updated, written.mod_revision);
+                return Ok(json_response(StatusCode::OK, &updated));
+            }
+            Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
+            Err(error) => return Err(Status::from_store(error, resource, &name)),
+        }
+    }
+}
+
+// === delete ===
+
+async fn delete(cx: &Context, body: Body) -> Result<Response> {
+    if cx.path.subresource.is_some() {
+        return Err(Status::method_not_allowed());
+    }
+    let resource = cx.resource();
+    let name = cx.name().to_owned();
+    let options = body::read(body).await?;
+    let options: Value = if options.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&options)
+            .map_err(|e| Status::bad_request(format!("error decoding DeleteOptions: {e}")))?
+    };
+    let key = cx.key(&name);
+    loop {
+        let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+        let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
+        let mut object = decode(&kv)?;
+        check_preconditions(resource, &name, &options, &object, kv.mod_revision)?;
+        let finalizers = object
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        let namespace_finalizers = resource.kind == "Namespace"
+            && object
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
+        if finalizers || namespace_finalizers {
+            // Someone must finish the deletion: mark it and keep the object.
+            if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+                objects::set_resource_version(&mut object, kv.mod_revision);
+                return Ok(json_response(StatusCode::OK, &object));
+            }
+            let metadata = objects::metadata_mut(&mut object)?;
+            metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
+            metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if resource.kind == "Namespace" {
+                object["status"]["phase"] = json!("Terminating");
+            }
+            if cx.query.dry_run() {
+                return Ok(json_response(StatusCode::OK, &object));
+            }
+            match cx.store.update(&key, encode(&object)?, kv.mod_revision).await {
+                Ok(written) => {
+                    objects::set_resource_version(&mut object, written.mod_revision);
+                    return Ok(json_response(StatusCode::OK, &object));
+                }
+                Err(berth_store::Error::Conflict { .. }) => continue,
+                Err(error) => return Err(Status::from_store(error, resource, &name)),
+            }
+        }
+        if cx.query.dry_run() {
+            return Ok(json_response(StatusCode::OK, &object));
+        }
+        match cx.store.delete(&key, Some(kv.mod_revision)).await {
+            Ok(deleted) => {
+                objects::set_resource_version(&mut object, deleted.revision);
+                return Ok(json_response(StatusCode::OK, &object));
+            }
+            Err(berth_store::Error::Conflict { .. }) => continue,
+            Err(error) => return Err(Status::from_store(error, resource, &name)),
+        }
+    }
+}
+
+fn check_preconditions(
+    resource: &ResourceType,
+    name: &str,
+    options: &Value,
+    object: &Value,
+    revision: Revision,
+) -> Result<()> {
+    let Some(preconditions) = options.get("preconditions") else { return Ok(()) };
+    if let Some(uid) = preconditions.get("uid").and_then(Value::as_str) {
+        let actual = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+        if uid != actual {
+            return Err(Status::conflict(
+                resource,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = preconditions.get("resourceVersion").and_then(Value::as_str)
+        && rv != revision.to_string()
+    {
+        return Err(Status::conflict(
+            resource,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// === bodies ===
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads a JSON object body; a missing Content-Type is JSON, as kube-apiserver treats it.
+async fn read_object(cx: &Context, body: Body) -> Result<Value> {
+    let content_type = content_type(&cx.headers);
+    if !(content_type.is_empty() || content_type == "application/json") {
+        return Err(Status::unsupported_media_type(&content_type));
+    }
+    let bytes = body::read(body).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Status::bad_request(format!("the object provided is unrecognized or malformed: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(Status::bad_request("the object provided is not a JSON object"));
+    }
+    Ok(value)
+}
+
+fn decode(kv: &KeyValue) -> Result<Value> {
+    let mut object: Value = serde_json::from_slice(&kv.value).map_err(|error| {
+        tracing::error!(key = %kv.key, %error, "stored object is not JSON");
+        Status::internal()
+    })?;
+    objects::set_resource_version(&mut object, kv.mod_revision);
+    Ok(object)
+}
+
+/// The stored form: without resourceVersion (the store's revision is the truth).
+fn encode(object: &Value) -> Result<Bytes> {
+    let mut stored = object.clone();
+    if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("resourceVersion");
+    }
+    serde_json::to_vec(&stored).map(Bytes::from).map_err(|_| Status::internal())
+}
+
+fn json_response(code: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Creates the namespaces every Kubernetes cluster has, if they are missing.
+pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
+    let Some(namespaces) = berth_api::kinds::find("", "v1", "namespaces") else { return Ok(()) };
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let mut object = json!({
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "uid": objects::new_uid(),
+                "creationTimestamp": objects::now_rfc3339(),
+                "labels": { "kubernetes.io/metadata.name": name },
+            },
+        });
+        objects::default_on_create(namespaces, &mut object);
+        let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
+        match store.create(&key(namespaces, None, name), bytes).await {
+            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
