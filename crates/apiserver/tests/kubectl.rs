@@ -1,0 +1,228 @@
+//! Resources through the real `kubectl`: create, get (Tables, JSON, selectors, paging, all
+//! namespaces), label, annotate, patch, watch and delete, and the errors kubectl prints — each
+//! compared with what kubectl prints against Kubernetes v1.33.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Kubectl, start};
+use serde_json::Value;
+
+fn write(dir: &Path, name: &str, yaml: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const CONFIGMAP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: demo
+  labels: {app: web}
+data:
+  k: v
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmap_lifecycle_prints_what_kubernetes_prints() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let k = |args: &'static [&'static str]| {
+        let kubectl = &kubectl;
+        let config = config.clone();
+        async move { kubectl.ok(&config, args).await }
+    };
+
+    // The built-in namespaces, as a server-side Table.
+    let namespaces = k(&["get", "ns"]).await;
+    let lines: Vec<&str> = namespaces.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["NAME", "STATUS", "AGE"]);
+    let names: Vec<&str> =
+        lines[1..].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(names, ["default", "kube-node-lease", "kube-public", "kube-system"]);
+    assert!(
+        lines[1..].iter().all(|l| l.split_whitespace().nth(1) == Some("Active")),
+        "{namespaces}"
+    );
+
+    let file = write(dir.path(), "cm.yaml", CONFIGMAP);
+    assert_eq!(kubectl.ok(&config, &["create", "-f", &file]).await, "configmap/demo created\n");
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "-f", &file]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "Error from server (AlreadyExists): error when creating \"{file}\": configmaps \"demo\" already exists"
+        )
+    );
+
+    let table = k(&["get", "cm"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "DATA", "AGE"]);
+    assert_eq!(rows[1][..2], ["demo", "1"]);
+    assert_eq!(rows.len(), 2, "{table}");
+
+    let object: Value =
+        serde_json::from_str(&k(&["get", "cm", "demo", "-o", "json"]).await).unwrap();
+    assert_eq!(object["kind"], "ConfigMap");
+    assert_eq!(object["metadata"]["namespace"], "default");
+    assert_eq!(object["data"]["k"], "v");
+    assert_eq!(object["metadata"]["uid"].as_str().unwrap().len(), 36);
+    let rv: i64 = object["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(rv > 0);
+    assert!(object["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
+
+    assert_eq!(k(&["label", "cm", "demo", "tier=x"]).await, "configmap/demo labeled\n");
+    assert_eq!(k(&["annotate", "cm", "demo", "note=hi"]).await, "configmap/demo annotated\n");
+    assert_eq!(
+        k(&["get", "cm", "-l", "tier=x,app in (web)", "-o", "name"]).await,
+        "configmap/demo\n"
+    );
+    assert_eq!(k(&["get", "cm", "-l", "tier!=x", "-o", "name"]).await, "");
+    let labels = k(&["get", "cm", "--show-labels"]).await;
+    assert!(labels.lines().next().unwrap().ends_with("LABELS"), "{labels}");
+    assert!(labels.contains("app=web,tier=x"), "{labels}");
+
+    k(&["patch", "cm", "demo", "--type=merge", "-p", r#"{"data":{"k2":"v2"}}"#]).await;
+    k(&["patch", "cm", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/data/k"}]"#]).await;
+    let data = k(&["get", "cm", "demo", "-o", "jsonpath={.data}"]).await;
+    assert_eq!(data, r#"{"k2":"v2"}"#);
+    let patched: Value =
+        serde_json::from_str(&k(&["get", "cm", "demo", "-o", "json"]).await).unwrap();
+    assert_eq!(patched["metadata"]["annotations"]["note"], "hi");
+    assert_eq!(patched["metadata"]["uid"], object["metadata"]["uid"], "identity survives updates");
+    assert_eq!(patched["metadata"]["creationTimestamp"], object["metadata"]["creationTimestamp"]);
+
+    let (ok, _, stderr) = kubectl.run(&config, &["get", "cm", "nope"]).await;
+    assert!(!ok);
+    assert_eq!(stderr.trim(), r#"Error from server (NotFound): configmaps "nope" not found"#);
+
+    assert_eq!(k(&["delete", "cm", "demo"]).await, "configmap \"demo\" deleted\n");
+    let (ok, stdout, stderr) = kubectl.run(&config, &["get", "cm"]).await;
+    assert!(ok && stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim(), "No resources found in default namespace.");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_manifests_get_kubernetes_errors() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+
+    let bad_name = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
+    );
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "-f", &bad_name]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#
+    );
+
+    let good = write(dir.path(), "cm.yaml", CONFIGMAP);
+    let (ok, _, stderr) = kubectl.run(&config, &["-n", "nope", "create", "-f", &good]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            r#"Error from server (NotFound): error when creating "{good}": namespaces "nope" not found"#
+        )
+    );
+
+    let service = write(
+        dir.path(),
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1web\nspec:\n  ports: [{port: 80}]\n",
+    );
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "-f", &service]).await;
+    assert!(!ok);
+    assert!(
+        stderr.starts_with(r#"The Service "1web" is invalid: metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character"#),
+        "{stderr}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_and_span_namespaces() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let mut manifest = String::from("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n");
+    for (ns, name) in
+        [("default", "a"), ("default", "b"), ("default", "c"), ("other", "d"), ("other", "e")]
+    {
+        manifest.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\ndata:\n  x: y\n"
+        ));
+    }
+    let file = write(dir.path(), "many.yaml", &manifest);
+    kubectl.ok(&config, &["create", "-f", &file]).await;
+
+    // Pages of two: kubectl follows the continue tokens.
+    let paged = kubectl.ok(&config, &["get", "cm", "--chunk-size=2", "-o", "name"]).await;
+    assert_eq!(paged, "configmap/a\nconfigmap/b\nconfigmap/c\n");
+    let all = kubectl.ok(&config, &["get", "cm", "-A", "--chunk-size=2"]).await;
+    let rows: Vec<Vec<&str>> = all.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAMESPACE", "NAME", "DATA", "AGE"]);
+    let listed: Vec<(&str, &str)> = rows[1..].iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        listed,
+        [("default", "a"), ("default", "b"), ("default", "c"), ("other", "d"), ("other", "e")]
+    );
+    let by_name = kubectl
+        .ok(&config, &["get", "cm", "-A", "--field-selector", "metadata.name=d", "-o", "name"])
+        .await;
+    assert_eq!(by_name, "configmap/d\n");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_streams_added_modified_deleted() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let file = write(dir.path(), "cm.yaml", CONFIGMAP);
+
+    let watcher = tokio::process::Command::new(kubectl.binary())
+        .args(["get", "cm", "-w", "--output-watch-events", "--request-timeout=8s"])
+        .env("HOME", kubectl.home())
+        .env("KUBECONFIG", &config)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Let the watch open before changing anything.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kubectl.ok(&config, &["create", "-f", &file]).await;
+    kubectl.ok(&config, &["label", "cm", "demo", "z=1"]).await;
+    kubectl.ok(&config, &["delete", "cm", "demo"]).await;
+    let output = tokio::time::timeout(Duration::from_secs(30), watcher.wait_with_output())
+        .await
+        .expect("the watch ends with its request timeout")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<(&str, &str)> = stdout
+        .lines()
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next().unwrap_or_default(), words.next().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [("EVENT", "NAME"), ("ADDED", "demo"), ("MODIFIED", "demo"), ("DELETED", "demo")],
+        "{stdout}"
+    );
+    server.shutdown().await;
+}
