@@ -16,6 +16,7 @@ mod objects;
 mod openapi;
 mod patch;
 mod pki;
+mod protobuf;
 mod request;
 mod resources;
 mod router;

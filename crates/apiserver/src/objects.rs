@@ -137,6 +137,36 @@ pub(crate) fn default_on_create(resource: &ResourceType, object: &mut Value) {
         }
         object["status"] = json!({ "phase": "Active" });
     }
+    normalize(resource, object);
+}
+
+/// Rules kube-apiserver applies on every write: a namespace carries its name as the
+/// `kubernetes.io/metadata.name` label; a secret's `stringData` moves into `data` (base64)
+/// and its type defaults to `Opaque`.
+pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
+    match (resource.group, resource.kind) {
+        ("", "Namespace") => {
+            if let Some(name) = object.pointer("/metadata/name").cloned() {
+                object["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+            }
+        }
+        ("", "Secret") => {
+            use base64::Engine;
+            if let Some(Value::Object(plain)) =
+                object.as_object_mut().and_then(|o| o.remove("stringData"))
+            {
+                for (key, value) in plain {
+                    let text = value.as_str().unwrap_or_default();
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                    object["data"][key] = json!(encoded);
+                }
+            }
+            if object.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+                object["type"] = json!("Opaque");
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Keeps what an update cannot change (identity, creation, deletion, generation), splits main

@@ -601,6 +601,7 @@ async fn write_back(
         let mut updated = change(&current)?;
         objects::check_type(resource, &mut updated)?;
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        objects::normalize(resource, &mut updated);
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
             return Ok(json_response(StatusCode::OK, &current));
@@ -732,9 +733,20 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a JSON object body; a missing Content-Type is JSON, as kube-apiserver treats it.
+/// Reads an object body: JSON (also when the Content-Type is missing, as kube-apiserver
+/// treats it) or the protobuf kubectl's typed clients send.
 async fn read_object(cx: &Context, body: Body) -> Result<Value> {
     let content_type = content_type(&cx.headers);
+    if content_type == "application/vnd.kubernetes.protobuf" {
+        let bytes = body::read(body).await?;
+        return crate::protobuf::decode(&bytes).map_err(|message| {
+            if message.contains("not supported") {
+                Status::unsupported_media_type(&content_type)
+            } else {
+                Status::bad_request(message)
+            }
+        });
+    }
     if !(content_type.is_empty() || content_type == "application/json") {
         return Err(Status::unsupported_media_type(&content_type));
     }

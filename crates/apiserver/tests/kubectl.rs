@@ -226,3 +226,50 @@ async fn get_watch_streams_added_modified_deleted() {
     );
     server.shutdown().await;
 }
+
+/// `kubectl create namespace|configmap|secret` send protobuf bodies (kubectl 1.32+); the seed
+/// tutorial starts with the first of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_send_protobuf_and_work() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    assert_eq!(
+        kubectl.ok(&config, &["create", "namespace", "statefulset01"]).await,
+        "namespace/statefulset01 created\n"
+    );
+    let ns: Value = serde_json::from_str(
+        &kubectl.ok(&config, &["get", "ns", "statefulset01", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(ns["status"]["phase"], "Active");
+    assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "statefulset01");
+    let args = [
+        "-n",
+        "statefulset01",
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=b",
+        "--from-literal=c=d",
+    ];
+    assert_eq!(kubectl.ok(&config, &args).await, "configmap/cfg created\n");
+    let args = ["-n", "statefulset01", "create", "secret", "generic", "sec", "--from-literal=p=q"];
+    assert_eq!(kubectl.ok(&config, &args).await, "secret/sec created\n");
+    let secrets = kubectl.ok(&config, &["-n", "statefulset01", "get", "secret"]).await;
+    let rows: Vec<Vec<&str>> = secrets.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "TYPE", "DATA", "AGE"]);
+    assert_eq!(rows[1][..3], ["sec", "Opaque", "1"]);
+    let data = kubectl
+        .ok(&config, &["-n", "statefulset01", "get", "cm", "cfg", "-o", "jsonpath={.data}"])
+        .await;
+    assert_eq!(data, r#"{"a":"b","c":"d"}"#);
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "namespace", "statefulset01"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"Error from server (AlreadyExists): namespaces "statefulset01" already exists"#
+    );
+    server.shutdown().await;
+}
