@@ -2,12 +2,14 @@
 //!
 //! - [`kinds`]: the registry of every served resource (group, version, kind, names, scope,
 //!   short names, categories, verbs, subresources), as Kubernetes v1.33 reports it.
+//! - [`defaults`]: the values kube-apiserver fills in when a field is left out.
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
 //!   and legacy, the per-group-version resource lists) and the `Accept` negotiation between them.
 
+pub mod defaults;
 pub mod discovery;
 pub mod kinds;
 pub mod selector;

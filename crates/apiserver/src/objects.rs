@@ -137,13 +137,20 @@ pub(crate) fn default_on_create(resource: &ResourceType, object: &mut Value) {
         }
         object["status"] = json!({ "phase": "Active" });
     }
+    if (resource.group, resource.kind) == ("", "Pod")
+        && object.get("status").is_none_or(Value::is_null)
+    {
+        object["status"] = json!({ "phase": "Pending" });
+    }
     normalize(resource, object);
 }
 
-/// Rules kube-apiserver applies on every write: a namespace carries its name as the
+/// Rules kube-apiserver applies on every write: field defaults (`api::defaults`); a namespace
+/// carries its name as the
 /// `kubernetes.io/metadata.name` label; a secret's `stringData` moves into `data` (base64)
 /// and its type defaults to `Opaque`.
 pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
+    berth_api::defaults::apply(resource.group, resource.kind, object);
     match (resource.group, resource.kind) {
         ("", "Namespace") => {
             if let Some(name) = object.pointer("/metadata/name").cloned() {

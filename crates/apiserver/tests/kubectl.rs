@@ -273,3 +273,95 @@ async fn typed_create_commands_send_protobuf_and_work() {
     );
     server.shutdown().await;
 }
+
+const HEADLESS_SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: headless-svc
+  labels:
+    app: nginx
+spec:
+  ports:
+    - name: nginx
+      port: 80
+  selector:
+    app: nginx
+  clusterIP: None
+";
+
+const STATEFULSET: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: statefulset-nginx
+spec:
+  serviceName: headless-svc
+  replicas: 3
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+        - name: container-0
+          image: r.deso.tech/library/nginx
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteMany]
+      resources:
+        requests:
+          storage: 1Gi
+";
+
+/// The seed tutorial's first steps, up to the StatefulSet's creation, with the output kubectl
+/// prints against Kubernetes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_tutorial_service_and_statefulset_apply() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    kubectl.ok(&config, &["create", "namespace", "statefulset01"]).await;
+    kubectl
+        .ok(&config, &["config", "set-context", "--current", "--namespace", "statefulset01"])
+        .await;
+
+    let service = write(dir.path(), "statefulset-headless.yaml", HEADLESS_SERVICE);
+    assert_eq!(
+        kubectl.ok(&config, &["apply", "-f", &service]).await,
+        "service/headless-svc created\n"
+    );
+    assert_eq!(
+        kubectl.ok(&config, &["apply", "-f", &service]).await,
+        "service/headless-svc unchanged\n"
+    );
+    let table = kubectl.ok(&config, &["get", "svc"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
+    assert_eq!(rows[1][..5], ["headless-svc", "ClusterIP", "None", "<none>", "80/TCP"]);
+
+    let statefulset = write(dir.path(), "statefulset-nginx.yaml", STATEFULSET);
+    assert_eq!(
+        kubectl.ok(&config, &["apply", "-f", &statefulset]).await,
+        "statefulset.apps/statefulset-nginx created\n"
+    );
+    let table = kubectl.ok(&config, &["get", "statefulset"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "READY", "AGE"]);
+    assert_eq!(rows[1][..2], ["statefulset-nginx", "0/3"]);
+    let applied: Value = serde_json::from_str(
+        &kubectl.ok(&config, &["get", "sts", "statefulset-nginx", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(applied["spec"]["updateStrategy"]["rollingUpdate"]["partition"], 0);
+    assert_eq!(applied["spec"]["podManagementPolicy"], "OrderedReady");
+    assert_eq!(applied["metadata"]["generation"], 1);
+    let last_applied =
+        &applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"];
+    assert!(last_applied.as_str().is_some_and(|a| a.contains("statefulset-nginx")), "{applied}");
+    server.shutdown().await;
+}
