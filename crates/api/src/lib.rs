@@ -3,6 +3,7 @@
 //! - [`kinds`]: the registry of every served resource (group, version, kind, names, scope,
 //!   short names, categories, verbs, subresources), as Kubernetes v1.33 reports it.
 //! - [`defaults`]: the values kube-apiserver fills in when a field is left out.
+//! - [`strategic`]: strategic merge patch, driven by the v1.33 definitions' patch metadata.
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
@@ -13,4 +14,5 @@ pub mod defaults;
 pub mod discovery;
 pub mod kinds;
 pub mod selector;
+pub mod strategic;
 pub mod table;

@@ -561,13 +561,32 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let bytes = body::read(body).await?;
     let patch: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
-    let apply: fn(&mut Value, &Value) -> Result<(), String> = match content_type.as_str() {
-        "application/merge-patch+json" => |target, patch| {
-            crate::patch::merge(target, patch);
-            Ok(())
-        },
-        "application/json-patch+json" => crate::patch::json_patch,
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Merge,
+        Json,
+        Strategic,
+    }
+    let kind = match content_type.as_str() {
+        "application/merge-patch+json" => Kind::Merge,
+        "application/json-patch+json" => Kind::Json,
+        "application/strategic-merge-patch+json" => Kind::Strategic,
         other => return Err(Status::unsupported_media_type(other)),
+    };
+    let resource = cx.resource();
+    let apply = move |target: &mut Value, patch: &Value| -> Result<(), String> {
+        match kind {
+            Kind::Merge => {
+                crate::patch::merge(target, patch);
+                Ok(())
+            }
+            Kind::Json => crate::patch::json_patch(target, patch),
+            Kind::Strategic => {
+                let (group, version, kind) = (resource.group, resource.version, resource.kind);
+                *target = berth_api::strategic::apply(group, version, kind, target, patch)?;
+                Ok(())
+            }
+        }
     };
     write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();

@@ -365,3 +365,41 @@ async fn seed_tutorial_service_and_statefulset_apply() {
     assert!(last_applied.as_str().is_some_and(|a| a.contains("statefulset-nginx")), "{applied}");
     server.shutdown().await;
 }
+
+/// Client-side apply of a changed manifest and `kubectl patch` (strategic merge by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reapply_and_strategic_merge_patch() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let statefulset = write(dir.path(), "sts.yaml", STATEFULSET);
+    kubectl.ok(&config, &["apply", "-f", &statefulset]).await;
+    let changed =
+        write(dir.path(), "sts2.yaml", &STATEFULSET.replace("replicas: 3", "replicas: 2"));
+    assert_eq!(
+        kubectl.ok(&config, &["apply", "-f", &changed]).await,
+        "statefulset.apps/statefulset-nginx configured\n"
+    );
+    let patch = r#"{"spec":{"template":{"spec":{"containers":[{"name":"container-0","image":"nginx:2"}]}}}}"#;
+    assert_eq!(
+        kubectl.ok(&config, &["patch", "sts", "statefulset-nginx", "-p", patch]).await,
+        "statefulset.apps/statefulset-nginx patched\n"
+    );
+    let object: Value = serde_json::from_str(
+        &kubectl.ok(&config, &["get", "sts", "statefulset-nginx", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(object["spec"]["replicas"], 2);
+    let containers = object["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 1, "merged by name, not appended");
+    assert_eq!(containers[0]["image"], "nginx:2");
+    // As in Kubernetes: the default stored at creation stays; defaults only fill unset fields.
+    assert_eq!(containers[0]["imagePullPolicy"], "Always");
+    assert_eq!(
+        containers[0]["terminationMessagePath"], "/dev/termination-log",
+        "unnamed fields stay"
+    );
+    assert_eq!(object["metadata"]["generation"], 3, "two spec changes after creation");
+    server.shutdown().await;
+}
