@@ -20,6 +20,7 @@ mod protobuf;
 mod request;
 mod resources;
 mod router;
+mod scale;
 mod server;
 mod status;
 mod table;

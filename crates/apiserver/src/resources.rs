@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::request::{self, Query, ResourcePath};
 use crate::router::AppState;
 use crate::status::{Cause, Status};
-use crate::{body, objects, table};
+use crate::{body, objects, scale, table};
 
 /// Pages a list without `limit` reads from the store at a time.
 const LIST_PAGE: usize = 500;
@@ -81,6 +81,7 @@ impl Context {
         match self.path.subresource.as_deref() {
             None => Ok(None),
             Some("status") => Ok(Some("status")),
+            Some("scale") => Ok(Some("scale")),
             Some(other) => Err(Status::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
@@ -113,11 +114,14 @@ pub(crate) fn prefix(resource: &ResourceType, namespace: Option<&str>) -> String
 // === get, list ===
 
 async fn get(cx: &Context) -> Result<Response> {
-    cx.check_subresource()?;
+    let subresource = cx.check_subresource()?;
     let kv = cx.store.get(&cx.key(cx.name())).await;
     let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), cx.name()))?;
     let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), cx.name())) };
     let object = decode(&kv)?;
+    if subresource == Some("scale") {
+        return Ok(json_response(StatusCode::OK, &scale::view(&object)));
+    }
     if cx.wants_table() {
         let rv = kv.mod_revision.to_string();
         return Ok(json_response(
@@ -539,6 +543,18 @@ fn generate_name(base: &str) -> String {
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
     let object = read_object(cx, body).await?;
+    if subresource == Some("scale") {
+        let expected = object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|rv| !rv.is_empty())
+            .map(parse_rv)
+            .transpose()?;
+        let written =
+            write_back(cx, None, expected, |current| scale::with_replicas(current, &object))
+                .await?;
+        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
+    }
     let expected = object
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
@@ -552,7 +568,8 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
             cx.name()
         )));
     }
-    write_back(cx, subresource, expected, |_current| Ok(object.clone())).await
+    let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
+    Ok(json_response(StatusCode::OK, &written))
 }
 
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
@@ -582,19 +599,33 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
             }
             Kind::Json => crate::patch::json_patch(target, patch),
             Kind::Strategic => {
-                let (group, version, kind) = (resource.group, resource.version, resource.kind);
+                let (group, version, kind) = if subresource == Some("scale") {
+                    ("autoscaling", "v1", "Scale")
+                } else {
+                    (resource.group, resource.version, resource.kind)
+                };
                 *target = berth_api::strategic::apply(group, version, kind, target, patch)?;
                 Ok(())
             }
         }
     };
-    write_back(cx, subresource, None, |current| {
+    let invalid = |e: String| Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e);
+    if subresource == Some("scale") {
+        let written = write_back(cx, None, None, |current| {
+            let mut view = scale::view(current);
+            apply(&mut view, &patch).map_err(invalid)?;
+            scale::with_replicas(current, &view)
+        })
+        .await?;
+        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
+    }
+    let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
-        apply(&mut patched, &patch)
-            .map_err(|e| Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e))?;
+        apply(&mut patched, &patch).map_err(invalid)?;
         Ok(patched)
     })
-    .await
+    .await?;
+    Ok(json_response(StatusCode::OK, &written))
 }
 
 /// Reads the current object, lets `change` produce the new one, keeps what a client cannot
@@ -606,7 +637,7 @@ async fn write_back(
     subresource: Option<&str>,
     expected: Option<Revision>,
     change: impl Fn(&Value) -> Result<Value>,
-) -> Result<Response> {
+) -> Result<Value> {
     let resource = cx.resource();
     let name = cx.name().to_owned();
     let key = cx.key(&name);
@@ -623,16 +654,16 @@ async fn write_back(
         objects::normalize(resource, &mut updated);
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
-            return Ok(json_response(StatusCode::OK, &current));
+            return Ok(current);
         }
         if cx.query.dry_run() {
-            return Ok(json_response(StatusCode::OK, &updated));
+            return Ok(updated);
         }
         let bytes = encode(&updated)?;
         match cx.store.update(&key, bytes, kv.mod_revision).await {
             Ok(written) => {
                 objects::set_resource_version(&mut updated, written.mod_revision);
-                return Ok(json_response(StatusCode::OK, &updated));
+                return Ok(updated);
             }
             Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
             Err(error) => return Err(Status::from_store(error, resource, &name)),

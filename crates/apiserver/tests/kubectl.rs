@@ -401,5 +401,35 @@ async fn reapply_and_strategic_merge_patch() {
         "unnamed fields stay"
     );
     assert_eq!(object["metadata"]["generation"], 3, "two spec changes after creation");
+
+    // kubectl scale patches the scale subresource.
+    assert_eq!(
+        kubectl.ok(&config, &["scale", "sts", "statefulset-nginx", "--replicas=5"]).await,
+        "statefulset.apps/statefulset-nginx scaled\n"
+    );
+    let scale: Value = serde_json::from_str(
+        &kubectl
+            .ok(
+                &config,
+                &[
+                    "get",
+                    "--raw",
+                    "/apis/apps/v1/namespaces/default/statefulsets/statefulset-nginx/scale",
+                ],
+            )
+            .await,
+    )
+    .unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 5);
+    assert_eq!(scale["status"]["selector"], "app=nginx");
+    let (ok, _, stderr) = kubectl
+        .run(
+            &config,
+            &["scale", "sts", "statefulset-nginx", "--replicas=1", "--current-replicas=3"],
+        )
+        .await;
+    assert!(!ok);
+    assert_eq!(stderr.trim(), "error: Expected replicas to be 3, was 5");
     server.shutdown().await;
 }

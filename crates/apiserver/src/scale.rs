@@ -1,0 +1,91 @@
+//! The `scale` subresource: an `autoscaling/v1` `Scale` view of a workload's replicas, which
+//! `kubectl scale` reads and patches.
+
+use serde_json::{Value, json};
+
+use crate::status::Status;
+
+/// The Scale of `object` (a StatefulSet, Deployment or ReplicaSet).
+pub(crate) fn view(object: &Value) -> Value {
+    let metadata = &object["metadata"];
+    let mut scale_meta = serde_json::Map::new();
+    for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+        if let Some(value) = metadata.get(field) {
+            scale_meta.insert(field.into(), value.clone());
+        }
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": scale_meta,
+        "spec": { "replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0)) },
+        "status": {
+            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector_string(object.pointer("/spec/selector")),
+        },
+    })
+}
+
+/// `object` with the replicas a Scale asks for.
+pub(crate) fn with_replicas(object: &Value, scale: &Value) -> Result<Value, Status> {
+    let replicas = match scale.pointer("/spec/replicas") {
+        None | Some(Value::Null) => 0,
+        Some(value) => value.as_i64().filter(|r| *r >= 0).ok_or_else(|| {
+            Status::bad_request(format!(
+                "spec.replicas must be a non-negative integer, got {value}"
+            ))
+        })?,
+    };
+    let mut updated = object.clone();
+    updated["spec"]["replicas"] = json!(replicas);
+    Ok(updated)
+}
+
+/// A label selector in its string form (`app=nginx,tier in (a,b)`), as Scale reports it.
+fn selector_string(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else { return String::new() };
+    let mut parts = Vec::new();
+    if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (key, value) in labels {
+            parts.push(format!("{key}={}", value.as_str().unwrap_or_default()));
+        }
+    }
+    if let Some(expressions) = selector.get("matchExpressions").and_then(Value::as_array) {
+        for expression in expressions {
+            let key = expression["key"].as_str().unwrap_or_default();
+            let values: Vec<&str> = expression["values"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            parts.push(match expression["operator"].as_str().unwrap_or_default() {
+                "In" => format!("{key} in ({})", values.join(",")),
+                "NotIn" => format!("{key} notin ({})", values.join(",")),
+                "Exists" => key.to_owned(),
+                "DoesNotExist" => format!("!{key}"),
+                _ => continue,
+            });
+        }
+    }
+    parts.sort();
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_reflects_replicas_and_selector() {
+        let sts = json!({"metadata": {"name": "web", "namespace": "s", "uid": "u", "resourceVersion": "7"},
+                         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "nginx"},
+                                  "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}},
+                         "status": {"replicas": 2}});
+        let scale = view(&sts);
+        assert_eq!(scale["spec"]["replicas"], 3);
+        assert_eq!(scale["status"], json!({"replicas": 2, "selector": "app=nginx,tier in (a,b)"}));
+        assert_eq!(scale["metadata"]["resourceVersion"], "7");
+        let scaled = with_replicas(&sts, &json!({"spec": {"replicas": 5}})).unwrap();
+        assert_eq!(scaled["spec"]["replicas"], 5);
+        assert!(with_replicas(&sts, &json!({"spec": {"replicas": -1}})).is_err());
+    }
+}
