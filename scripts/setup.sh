@@ -23,3 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (a Rust toolchain) is required" >&2; exit 1; }
+
+# The Python `kubernetes` client, which the tests drive against berth, in a venv of our own.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/target/python"
+if ! "$venv/bin/python3" -c "import kubernetes" 2>/dev/null; then
+  echo "setup: installing the Python kubernetes client into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes==37.0.2"
+fi

@@ -9,6 +9,7 @@ command -v kubectl >/dev/null || { echo "test: kubectl must be on PATH" >&2; exi
 command -v etcd >/dev/null || { echo "test: etcd must be on PATH" >&2; exit 1; }
 
 export BERTH_REAL=1
+export BERTH_PYTHON="$PWD/target/python/bin/python3"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

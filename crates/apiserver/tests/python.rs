@@ -1,0 +1,52 @@
+//! The Python `kubernetes` client from PyPI against the API server: `python/client.py` lists,
+//! watches, creates a StatefulSet, patches, reads and deletes it, asserting each answer.
+
+mod common;
+
+use std::time::Duration;
+
+use common::start;
+
+/// The Python with the `kubernetes` package: `BERTH_PYTHON` (set by scripts/test.sh to the
+/// venv scripts/setup.sh makes), else `python3`. `None` (skip) when the package is missing and
+/// `BERTH_REAL` is unset.
+#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
+fn python() -> Option<String> {
+    let python = std::env::var("BERTH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import kubernetes"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    match found {
+        true => Some(python),
+        false if std::env::var_os("BERTH_REAL").is_none() => {
+            eprintln!(
+                "skipping: {python} cannot import kubernetes (set BERTH_REAL=1 to make this fail)"
+            );
+            None
+        }
+        false => panic!("BERTH_REAL=1 and {python} cannot import the kubernetes package"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_lists_watches_creates_patches_and_deletes() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .env("KUBECONFIG", server.kubeconfig_path())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), output)
+        .await
+        .expect("the Python client finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client.py failed:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "ok");
+    server.shutdown().await;
+}
