@@ -93,6 +93,17 @@ pub async fn raw(
     request_line: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    raw_with_body(data_dir, addr, request_line, headers, &[]).await
+}
+
+/// As [`raw`], with a request body (sent with its Content-Length).
+pub async fn raw_with_body(
+    data_dir: &Path,
+    addr: SocketAddr,
+    request_line: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let ca = CertificateDer::from_pem_file(data_dir.join("pki/ca.crt")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca).unwrap();
@@ -111,8 +122,12 @@ pub async fn raw(
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     request.push_str("\r\n");
     tls.write_all(request.as_bytes()).await.unwrap();
+    tls.write_all(body).await.unwrap();
     let mut response = Vec::new();
     // The server may close without a TLS close_notify once it has answered.
     let _ = tls.read_to_end(&mut response).await;
