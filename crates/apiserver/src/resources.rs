@@ -543,24 +543,19 @@ fn generate_name(base: &str) -> String {
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
     let object = read_object(cx, body).await?;
-    if subresource == Some("scale") {
-        let expected = object
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .filter(|rv| !rv.is_empty())
-            .map(parse_rv)
-            .transpose()?;
-        let written =
-            write_back(cx, None, expected, |current| scale::with_replicas(current, &object))
-                .await?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
-    }
+    // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .filter(|rv| !rv.is_empty())
         .map(parse_rv)
         .transpose()?;
+    if subresource == Some("scale") {
+        let written =
+            write_back(cx, None, expected, |current| scale::with_replicas(current, &object))
+                .await?;
+        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
+    }
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
         return Err(Status::bad_request(format!(
