@@ -203,12 +203,13 @@ async fn list(cx: &Context) -> Result<Response> {
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
-    let list = json!({
+    let mut list = json!({
         "kind": format!("{}List", cx.resource().kind),
         "apiVersion": cx.resource().api_version(),
         "metadata": metadata,
-        "items": items,
     });
+    // Moved in, not copied through `json!` (which would serialize every item again).
+    list["items"] = Value::Array(items);
     Ok(json_response(StatusCode::OK, &list))
 }
 
