@@ -15,3 +15,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 # The benchmarks are not timed tests; this only keeps them running. Numbers: docs/benchmarks.md.
 cargo run --release --locked -p berth-bench --bin store -- --quick
+cargo build --release --locked -p berth
+cargo run --release --locked -p berth-bench --bin apiserver -- --quick
