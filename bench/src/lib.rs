@@ -163,6 +163,62 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// p50 and p99 rows for a latency figure beside its floor; `p99_goal` in milliseconds.
+pub fn latency_rows(
+    name: &str,
+    figure: &Histogram<u64>,
+    floor_name: &str,
+    floor: &Histogram<u64>,
+    p99_goal: Option<f64>,
+) -> [Row; 2] {
+    [("p50", 0.5), ("p99", 0.99)].map(|(label, quantile)| {
+        let row = Row::new(format!("{name} {label}"), Unit::Millis, quantile_ms(figure, quantile))
+            .floor(format!("{floor_name} {label}"), quantile_ms(floor, quantile));
+        match p99_goal {
+            Some(goal) if label == "p99" => row.goal(Goal::AtMost(goal)),
+            _ => row,
+        }
+    })
+}
+
+/// One progress line: a latency's p50 and p99.
+pub fn latency_line(name: &str, histogram: &Histogram<u64>) -> String {
+    format!(
+        "  {name:<32} p50 {:>7.2} ms   p99 {:>7.2} ms",
+        quantile_ms(histogram, 0.5),
+        quantile_ms(histogram, 0.99)
+    )
+}
+
+/// Operations and the time they took, summed over rounds.
+#[derive(Debug, Default)]
+pub struct Rate {
+    operations: usize,
+    elapsed: std::time::Duration,
+}
+
+impl Rate {
+    /// Adds one round; returns that round's rate.
+    pub fn add(&mut self, operations: usize, elapsed: std::time::Duration) -> f64 {
+        self.operations += operations;
+        self.elapsed += elapsed;
+        operations as f64 / elapsed.as_secs_f64()
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Records a latency in microseconds (at least 1).
+pub fn record(
+    histogram: &mut Histogram<u64>,
+    elapsed: std::time::Duration,
+) -> Result<(), hdrhistogram::RecordError> {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+    histogram.record(micros)
+}
+
 /// A latency histogram in microseconds, from 1 µs to one minute, three significant digits.
 pub fn latency_histogram() -> Histogram<u64> {
     // The bounds are constants that hdrhistogram accepts.

@@ -26,7 +26,7 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use berth_apiserver::ApiServerConfig;
-use berth_bench::{Goal, Row, Unit, latency_histogram, quantile_ms, render, thousands};
+use berth_bench::{Goal, Rate, Row, Unit, latency_histogram, quantile_ms, render, thousands};
 use berth_store::{EtcdConfig, EtcdStore, Event, KeyValue, RangeRequest, SqliteStore, Store};
 use berth_testkit::etcd::EtcdProcess;
 use bytes::Bytes;
@@ -1582,7 +1582,7 @@ fn render_memory(rows: &[Memory]) -> String {
 
 // === helpers ===
 
-/// p50 and p99 rows for a latency figure beside its floor; `p99_goal` in milliseconds.
+/// p50 and p99 rows for a figure beside its floor, from their latency histograms.
 fn latency_rows(
     name: &str,
     figure: &Measured,
@@ -1590,49 +1590,14 @@ fn latency_rows(
     floor: &Measured,
     p99_goal: Option<f64>,
 ) -> [Row; 2] {
-    [("p50", 0.5), ("p99", 0.99)].map(|(label, quantile)| {
-        let row = Row::new(
-            format!("{name} {label}"),
-            Unit::Millis,
-            quantile_ms(&figure.latency, quantile),
-        )
-        .floor(format!("{floor_name} {label}"), quantile_ms(&floor.latency, quantile));
-        match p99_goal {
-            Some(goal) if label == "p99" => row.goal(Goal::AtMost(goal)),
-            _ => row,
-        }
-    })
+    berth_bench::latency_rows(name, &figure.latency, floor_name, &floor.latency, p99_goal)
 }
 
 fn print_latency(name: &str, histogram: &Histogram<u64>) {
-    println!(
-        "  {name:<32} p50 {:>7.2} ms   p99 {:>7.2} ms",
-        quantile_ms(histogram, 0.5),
-        quantile_ms(histogram, 0.99)
-    );
-}
-
-/// Operations and the time they took, summed over rounds.
-#[derive(Debug, Default)]
-struct Rate {
-    operations: usize,
-    elapsed: Duration,
-}
-
-impl Rate {
-    /// Adds one round; returns that round's rate.
-    fn add(&mut self, operations: usize, elapsed: Duration) -> f64 {
-        self.operations += operations;
-        self.elapsed += elapsed;
-        operations as f64 / elapsed.as_secs_f64()
-    }
-
-    fn per_second(&self) -> f64 {
-        self.operations as f64 / self.elapsed.as_secs_f64()
-    }
+    println!("{}", berth_bench::latency_line(name, histogram));
 }
 
 fn record(histogram: &mut Histogram<u64>, elapsed: Duration) -> Result<()> {
-    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
-    histogram.record(micros).with_context(|| format!("recording a latency of {elapsed:?}"))
+    berth_bench::record(histogram, elapsed)
+        .with_context(|| format!("recording a latency of {elapsed:?}"))
 }

@@ -13,7 +13,9 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use berth_bench::{Goal, Row, Unit, latency_histogram, quantile_ms, render, thousands};
+use berth_bench::{
+    Goal, Rate, Row, Unit, latency_histogram, latency_rows, quantile_ms, render, thousands,
+};
 use berth_store::{EtcdConfig, EtcdStore, Event, KeyValue, RangeRequest, SqliteStore, Store};
 use berth_testkit::etcd::EtcdProcess;
 use bytes::Bytes;
@@ -717,50 +719,8 @@ async fn watch_latency(
 
 // === helpers ===
 
-/// p50 and p99 rows for a latency figure beside its floor; `p99_goal` in milliseconds.
-fn latency_rows(
-    name: &str,
-    figure: &Histogram<u64>,
-    floor_name: &str,
-    floor: &Histogram<u64>,
-    p99_goal: Option<f64>,
-) -> [Row; 2] {
-    [("p50", 0.5), ("p99", 0.99)].map(|(label, quantile)| {
-        let row = Row::new(format!("{name} {label}"), Unit::Millis, quantile_ms(figure, quantile))
-            .floor(format!("{floor_name} {label}"), quantile_ms(floor, quantile));
-        match p99_goal {
-            Some(goal) if label == "p99" => row.goal(Goal::AtMost(goal)),
-            _ => row,
-        }
-    })
-}
-
 fn print_latency(name: &str, histogram: &Histogram<u64>) {
-    println!(
-        "  {name:<32} p50 {:>6.2} ms   p99 {:>6.2} ms",
-        quantile_ms(histogram, 0.5),
-        quantile_ms(histogram, 0.99)
-    );
-}
-
-/// Operations and the time they took, summed over rounds.
-#[derive(Debug, Default)]
-struct Rate {
-    operations: usize,
-    elapsed: Duration,
-}
-
-impl Rate {
-    /// Adds one round; returns that round's rate.
-    fn add(&mut self, operations: usize, elapsed: Duration) -> f64 {
-        self.operations += operations;
-        self.elapsed += elapsed;
-        operations as f64 / elapsed.as_secs_f64()
-    }
-
-    fn per_second(&self) -> f64 {
-        self.operations as f64 / self.elapsed.as_secs_f64()
-    }
+    println!("{}", berth_bench::latency_line(name, histogram));
 }
 
 /// A [`VALUE_BYTES`]-byte value that starts with `index` (little endian), so a watcher can tell
@@ -776,8 +736,8 @@ fn index(value: &[u8]) -> Option<u64> {
 }
 
 fn record(histogram: &mut Histogram<u64>, elapsed: Duration) -> Result<()> {
-    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
-    histogram.record(micros).with_context(|| format!("recording a latency of {elapsed:?}"))
+    berth_bench::record(histogram, elapsed)
+        .with_context(|| format!("recording a latency of {elapsed:?}"))
 }
 
 /// Runs blocking SQLite work off the async runtime.
