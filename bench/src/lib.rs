@@ -15,6 +15,10 @@ pub enum Unit {
     PerSecond,
     /// A latency in milliseconds: lower is better.
     Millis,
+    /// Memory in MiB: lower is better.
+    MiB,
+    /// Memory in kilobytes of 1,000 bytes: lower is better.
+    Kb,
 }
 
 /// What a figure should reach.
@@ -143,11 +147,13 @@ pub fn render(rows: &[Row]) -> String {
     out
 }
 
-/// `1234567.8` as `1,234,568` for rates; milliseconds with two decimals.
+/// `1234567.8` as `1,234,568` for rates; milliseconds with two decimals; memory with one.
 pub fn format_value(unit: Unit, value: f64) -> String {
     match unit {
         Unit::PerSecond => thousands(value.round() as u64),
         Unit::Millis => format!("{value:.2} ms"),
+        Unit::MiB => format!("{value:.1} MiB"),
+        Unit::Kb => format!("{value:.1} KB"),
     }
 }
 

@@ -241,7 +241,7 @@ async fn run(args: Args) -> Result<()> {
     print!("{}", render(&rows));
     if !memory.is_empty() {
         println!();
-        print!("{}", render_memory(&memory));
+        print!("{}", render(&memory));
     }
     dir.close().context("removing the temp dir")?;
     Ok(())
@@ -1229,11 +1229,7 @@ fn pod(name: &str) -> Value {
 
 // === the binary: cold start and memory ===
 
-async fn binary_section(
-    berth: &Path,
-    dir: &Path,
-    counts: Counts,
-) -> Result<(Vec<Row>, Vec<Memory>)> {
+async fn binary_section(berth: &Path, dir: &Path, counts: Counts) -> Result<(Vec<Row>, Vec<Row>)> {
     // The floor: the same binary started and run to exit, with nothing to do.
     let mut floor = Vec::new();
     for _ in 0..counts.starts {
@@ -1274,13 +1270,11 @@ async fn binary_section(
                 millis(server.ready_after),
                 rss / 1024.0
             );
-            memory.push(Memory {
-                name: format!("RSS idle after a restart, {} pods stored", counts.stored_pods),
-                unit: MemoryUnit::MiB,
-                value: rss / 1024.0,
-                floor: None,
-                goal: None,
-            });
+            memory.push(Row::new(
+                format!("RSS idle after a restart, {} pods stored", counts.stored_pods),
+                Unit::MiB,
+                rss / 1024.0,
+            ));
         }
         server.stop().await?;
     }
@@ -1313,7 +1307,7 @@ async fn binary_section(
 }
 
 /// Idle RSS of a fresh server, then after creating `stored_pods` pods through its API.
-async fn memory_figures(server: &Spawned, data: &Path, counts: Counts) -> Result<Vec<Memory>> {
+async fn memory_figures(server: &Spawned, data: &Path, counts: Counts) -> Result<Vec<Row>> {
     sleep(counts.settle).await;
     let idle = server.rss_kib()?;
     let api = Api::connect(&tls_connector(data)?, server.addr, Some(admin_token(data)?)).await?;
@@ -1357,34 +1351,21 @@ async fn memory_figures(server: &Spawned, data: &Path, counts: Counts) -> Result
         peak / 1024.0
     );
     Ok(vec![
-        Memory {
-            name: "RSS idle, fresh data dir".into(),
-            unit: MemoryUnit::MiB,
-            value: idle / 1024.0,
-            floor: None,
-            goal: Some(IDLE_RSS_GOAL_MIB),
-        },
-        Memory {
-            name: format!("RSS after creating {} pods", counts.stored_pods),
-            unit: MemoryUnit::MiB,
-            value: after / 1024.0,
-            floor: None,
-            goal: None,
-        },
-        Memory {
-            name: format!("peak RSS (VmHWM) after creating {} pods", counts.stored_pods),
-            unit: MemoryUnit::MiB,
-            value: peak / 1024.0,
-            floor: None,
-            goal: None,
-        },
-        Memory {
-            name: "RSS growth per stored pod".into(),
-            unit: MemoryUnit::Kb,
-            value: per_pod_kb,
-            floor: Some(("stored object size".into(), stored_bytes as f64 / 1000.0)),
-            goal: Some(RSS_PER_POD_GOAL_KB),
-        },
+        Row::new("RSS idle, fresh data dir", Unit::MiB, idle / 1024.0)
+            .goal(Goal::AtMost(IDLE_RSS_GOAL_MIB)),
+        Row::new(
+            format!("RSS after creating {} pods", counts.stored_pods),
+            Unit::MiB,
+            after / 1024.0,
+        ),
+        Row::new(
+            format!("peak RSS (VmHWM) after creating {} pods", counts.stored_pods),
+            Unit::MiB,
+            peak / 1024.0,
+        ),
+        Row::new("RSS growth per stored pod", Unit::Kb, per_pod_kb)
+            .floor("stored object size", stored_bytes as f64 / 1000.0)
+            .goal(Goal::AtMost(RSS_PER_POD_GOAL_KB)),
     ])
 }
 
@@ -1504,80 +1485,6 @@ fn median_and_worst(durations: &[Duration]) -> (f64, f64) {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-// === the memory table ===
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MemoryUnit {
-    MiB,
-    /// Kilobytes of 1,000 bytes.
-    Kb,
-}
-
-/// A memory figure: `berth_bench::Unit` has only rates and latencies, so these get a table of
-/// their own with the same columns.
-#[derive(Debug)]
-struct Memory {
-    name: String,
-    unit: MemoryUnit,
-    value: f64,
-    floor: Option<(String, f64)>,
-    /// At most this, in `unit`.
-    goal: Option<f64>,
-}
-
-fn render_memory(rows: &[Memory]) -> String {
-    let format = |unit, value: f64| match unit {
-        MemoryUnit::MiB => format!("{value:.1} MiB"),
-        MemoryUnit::Kb => format!("{value:.1} KB"),
-    };
-    let mut cells =
-        vec![["memory", "berth", "floor", "floor value", "ratio", "goal", ""].map(String::from)];
-    for row in rows {
-        let (floor, floor_value, ratio) = match &row.floor {
-            Some((name, value)) => {
-                (name.clone(), format(row.unit, *value), format!("{:.2}", row.value / value))
-            }
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        let (goal, verdict) = match row.goal {
-            Some(goal) => (
-                format!("<= {}", format(row.unit, goal)),
-                if row.value <= goal { "OK" } else { "MISS" },
-            ),
-            None => ("-".into(), ""),
-        };
-        cells.push([
-            row.name.clone(),
-            format(row.unit, row.value),
-            floor,
-            floor_value,
-            ratio,
-            goal,
-            verdict.into(),
-        ]);
-    }
-    let mut widths = [0; 7];
-    for line in &cells {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for line in &cells {
-        let mut text = String::new();
-        for (column, (cell, width)) in line.iter().zip(widths).enumerate() {
-            if matches!(column, 1 | 3 | 4) {
-                text.push_str(&format!("{cell:>width$}  "));
-            } else {
-                text.push_str(&format!("{cell:<width$}  "));
-            }
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 // === helpers ===
