@@ -408,7 +408,13 @@ impl WatchStream {
         match event {
             Event::Put { kv, prev } => {
                 let object = decode(kv).ok()?;
-                let was = prev.as_ref().and_then(|p| decode(p).ok()).is_some_and(|p| selected(&p));
+                // Without selectors every object is selected: skip decoding the previous one.
+                let unfiltered = self.labels.is_empty() && self.fields.is_empty();
+                let was = match prev {
+                    Some(_) if unfiltered => true,
+                    Some(prev) => decode(prev).is_ok_and(|p| selected(&p)),
+                    None => false,
+                };
                 match (was, selected(&object)) {
                     (false, true) => Some(event_json("ADDED", object)),
                     (true, true) => Some(event_json("MODIFIED", object)),
