@@ -76,7 +76,6 @@ pub struct SqliteStore {
 
 #[derive(Debug)]
 struct Inner {
-    path: PathBuf,
     /// `None` once closing.
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -85,18 +84,14 @@ struct Inner {
     revisions: Arc<Revisions>,
 }
 
-/// The committed and compacted revisions, set by the writer before it answers anyone.
+/// The compacted revision, set by the writer before it answers anyone. (The current revision
+/// is the watch feed's: the writer publishes every commit before answering.)
 #[derive(Debug)]
 struct Revisions {
-    revision: AtomicI64,
     compacted: AtomicI64,
 }
 
 impl Revisions {
-    fn revision(&self) -> Revision {
-        Revision(self.revision.load(Ordering::Acquire))
-    }
-
     fn compacted(&self) -> Revision {
         Revision(self.compacted.load(Ordering::Acquire))
     }
@@ -141,12 +136,8 @@ impl SqliteStore {
         prepare_writer(path, &conn)?;
         let (revision, compacted, cleaned) = read_meta(path, &conn)?;
         let (jobs, queue) = mpsc::channel();
-        let revisions = Arc::new(Revisions {
-            revision: AtomicI64::new(revision.0),
-            compacted: AtomicI64::new(compacted.0),
-        });
+        let revisions = Arc::new(Revisions { compacted: AtomicI64::new(compacted.0) });
         let inner = Arc::new(Inner {
-            path: path.to_owned(),
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(None),
             readers: Readers {
@@ -182,7 +173,7 @@ impl SqliteStore {
     }
 
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.readers.shared.path
     }
 
     async fn write(&self, op: WriteOp) -> Result<Written> {
@@ -314,7 +305,7 @@ fn sql_limit(limit: Option<usize>) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn current_revision(&self) -> Result<Revision> {
-        Ok(self.inner.revisions.revision())
+        Ok(self.inner.hub.published())
     }
 
     async fn compacted_revision(&self) -> Result<Revision> {
@@ -593,7 +584,6 @@ impl Writer {
                         written.entry(event.key().as_bytes().to_vec()).or_insert(event.revision());
                     }
                 }
-                self.revisions.revision.store(self.revision.0, Ordering::Release);
                 self.hub.publish(events);
                 for ((outcome, _), reply) in outcomes.into_iter().zip(replies) {
                     let _ = reply.send(outcome);
