@@ -41,7 +41,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
     };
     let query = Query::parse(parts.uri.query());
     let store = state.store.clone();
-    let cx = Context { store, path, query, headers: parts.headers };
+    let cx = Context { store, path, query, headers: parts.headers, stopping: state.stopping };
     let result = match (&parts.method, cx.path.name.is_some()) {
         (&Method::GET, true) => get(&cx).await,
         (&Method::GET, false) if cx.query.flag("watch") => return watch(cx).await,
@@ -61,6 +61,7 @@ struct Context {
     path: ResourcePath,
     query: Query,
     headers: HeaderMap,
+    stopping: tokio::sync::watch::Receiver<()>,
 }
 
 impl Context {
@@ -261,10 +262,16 @@ fn parse_rv(rv: &str) -> Result<Revision> {
 async fn watch(cx: Context) -> Response {
     match start_watch(&cx).await {
         Ok(events) => {
-            let stream = futures::stream::unfold(events, |mut events| async move {
-                let line = events.next_line().await?;
-                Some((Ok::<_, std::convert::Infallible>(line), events))
-            });
+            let mut stopping = cx.stopping.clone();
+            let stream = futures::StreamExt::take_until(
+                futures::stream::unfold(events, |mut events| async move {
+                    let line = events.next_line().await?;
+                    Some((Ok::<_, std::convert::Infallible>(line), events))
+                }),
+                async move {
+                    let _ = stopping.changed().await;
+                },
+            );
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/json")

@@ -28,6 +28,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Changes when the server stops: open watches end then instead of holding shutdown up.
+    pub(crate) stopping: tokio::sync::watch::Receiver<()>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -164,6 +166,7 @@ mod tests {
         let state = AppState {
             store: Arc::new(berth_store::MemoryStore::new()),
             metrics: Arc::new(Metrics::default()),
+            stopping: tokio::sync::watch::channel(()).1,
         };
         router(state, Arc::new(Authenticator::new("secret-token-0123456789abcdef0123".into())))
     }

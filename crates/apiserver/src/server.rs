@@ -105,9 +105,10 @@ pub async fn start(
     pki::write_kubeconfig(&kubeconfig, local_addr, &pki)?;
 
     crate::resources::bootstrap(&*store).await.map_err(|source| Error::Store { source })?;
-    let state = AppState { store, metrics: Arc::new(Metrics::default()) };
-    let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
     let (stop, stopped) = watch::channel(());
+    let state =
+        AppState { store, metrics: Arc::new(Metrics::default()), stopping: stopped.clone() };
+    let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
     Ok(ApiServer { local_addr, kubeconfig, stop, task })

@@ -1,3 +1,5 @@
-//! Dev-only test harness: starts real components (etcd, ...) in temp dirs on loopback.
+//! Dev-only test harness: an in-process cluster ([`cluster::Cluster`]) and real components
+//! (etcd, ...) started in temp dirs on loopback.
 
+pub mod cluster;
 pub mod etcd;

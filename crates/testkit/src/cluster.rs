@@ -1,0 +1,126 @@
+//! An in-process cluster for tests: a store, the API server on a free loopback port in a temp
+//! data dir, and a kube client for it. Controllers and kubelets are started by the tests on top,
+//! with [`Cluster::client`] — exactly as `berth server` wires them.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_apiserver::{ApiServer, ApiServerConfig};
+use berth_store::{MemoryStore, Store};
+
+/// A running API server over a store, with its kubeconfig and a client.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    api: Option<ApiServer>,
+    client: kube::Client,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("dir", &self.dir.path()).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A cluster on a fresh in-memory store.
+    pub async fn start() -> Cluster {
+        Cluster::start_with(Arc::new(MemoryStore::new())).await
+    }
+
+    /// A cluster on `store`.
+    pub async fn start_with(store: Arc<dyn Store>) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let api = start_api(dir.path(), store.clone()).await;
+        let client = client(api.kubeconfig_path()).await;
+        Cluster { dir, store, api: Some(api), client }
+    }
+
+    /// A client authenticated as the admin.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The admin kubeconfig (for kubectl).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.api().kubeconfig_path().to_owned()
+    }
+
+    /// The data dir the API server keeps its PKI in; tests may put other state under it.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the API server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.api().local_addr()
+    }
+
+    /// The store under the API server (for assertions only: components never touch it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Stops the API server and starts a new one on the same store and data dir, as a berth
+    /// restart would. Clients made before are stale (the port changes); take a new one.
+    pub async fn restart_api(&mut self) {
+        if let Some(api) = self.api.take() {
+            api.shutdown().await;
+        }
+        let api = start_api(self.dir.path(), self.store.clone()).await;
+        self.client = client(api.kubeconfig_path()).await;
+        self.api = Some(api);
+    }
+
+    /// Stops the API server.
+    pub async fn shutdown(mut self) {
+        if let Some(api) = self.api.take() {
+            api.shutdown().await;
+        }
+    }
+
+    fn api(&self) -> &ApiServer {
+        self.api.as_ref().expect("the API server is running")
+    }
+}
+
+async fn start_api(dir: &Path, store: Arc<dyn Store>) -> ApiServer {
+    let config = ApiServerConfig {
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+        data_dir: dir.to_owned(),
+    };
+    berth_apiserver::start(config, store).await.expect("the API server starts")
+}
+
+/// A kube client from a kubeconfig file.
+pub async fn client(kubeconfig: &Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).expect("readable kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("usable kubeconfig");
+    kube::Client::try_from(config).expect("a client")
+}
+
+/// How long [`eventually`] waits before it gives up. Generous: it bounds a hang, it is not a
+/// performance assertion (those live in bench/).
+pub const EVENTUALLY: Duration = Duration::from_secs(30);
+
+/// Polls `check` every 20 ms until it returns `Some`, and returns that; panics naming `what`
+/// after [`EVENTUALLY`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
