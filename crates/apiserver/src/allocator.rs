@@ -699,11 +699,11 @@ mod tests {
         release(&store, services, &owner).await;
         let mut again = json!({ "metadata": { "uid": "u9" }, "spec": { "clusterIP": ips[0] } });
         assert!(on_create(&store, cidr, services, &mut again, false).await.is_err());
-        // The first service's IP is released only by its owner.
+        // Each IP is released by its owner only.
         let mut freed = json!({ "metadata": { "uid": "u9" }, "spec": {} });
-        for n in 0..6 {
+        for (n, ip) in ips.iter().enumerate() {
             let svc =
-                json!({ "metadata": { "uid": format!("u{n}") }, "spec": { "clusterIP": ips[n] } });
+                json!({ "metadata": { "uid": format!("u{n}") }, "spec": { "clusterIP": ip } });
             release(&store, services, &svc).await;
         }
         on_create(&store, cidr, services, &mut freed, false).await.unwrap();

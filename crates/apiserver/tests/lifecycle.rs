@@ -113,7 +113,7 @@ fn dechunk(text: &str) -> String {
             return out;
         }
         out.push_str(&after[..size]);
-        rest = &after[size..].trim_start_matches("\r\n");
+        rest = after[size..].trim_start_matches("\r\n");
     }
 }
 
