@@ -464,6 +464,12 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     }
     let mut object = read_object(cx, body).await?;
     let resource = cx.resource();
+    let warnings = objects::unknown_fields(
+        resource,
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     objects::check_type(resource, &mut object)?;
     let metadata = objects::metadata_mut(&mut object)?;
     if let Some(ns) = &cx.path.namespace {
@@ -517,14 +523,15 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
     objects::default_on_create(resource, &mut object);
+    objects::validate(resource, &object, berth_api::validation::Write::Create)?;
     if cx.query.dry_run() {
-        return Ok(json_response(StatusCode::CREATED, &object));
+        return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let bytes = encode(&object)?;
     let kv = cx.store.create(&cx.key(&name), bytes).await;
     let kv = kv.map_err(|e| Status::from_store(e, resource, &name))?;
     objects::set_resource_version(&mut object, kv.mod_revision);
-    Ok(json_response(StatusCode::CREATED, &object))
+    Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings))
 }
 
 /// New content needs a namespace that exists and is not being deleted.
@@ -556,7 +563,7 @@ fn generate_name(base: &str) -> String {
 
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
-    let object = read_object(cx, body).await?;
+    let mut object = read_object(cx, body).await?;
     // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -570,6 +577,12 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    let warnings = objects::unknown_fields(
+        cx.resource(),
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
         return Err(Status::bad_request(format!(
@@ -578,7 +591,7 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         )));
     }
     let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
@@ -661,6 +674,13 @@ async fn write_back(
         objects::check_type(resource, &mut updated)?;
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
         objects::normalize(resource, &mut updated);
+        objects::check_update(
+            resource,
+            &current,
+            &mut updated,
+            subresource,
+            cx.query.get("fieldValidation"),
+        )?;
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
             return Ok(current);
