@@ -167,7 +167,6 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
     let bearer = format!("Bearer {}", token(data.path()));
     let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
     let send = |line: String, body: Value| {
-        let headers = headers;
         let data = data.path().to_owned();
         async move {
             let body = serde_json::to_vec(&body).unwrap();
