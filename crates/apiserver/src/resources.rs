@@ -650,6 +650,12 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     }
     let mut object = read_object(cx, body).await?;
     let resource = cx.resource();
+    let warnings = objects::unknown_fields(
+        resource,
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     objects::check_type(resource, &mut object)?;
     let metadata = objects::metadata_mut(&mut object)?;
     if let Some(ns) = &cx.path.namespace {
@@ -702,6 +708,7 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     objects::default_on_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
+    objects::validate(resource, &object, berth_api::validation::Write::Create)?;
     let dry_run = cx.query.dry_run();
     if !dry_run && cx.store.get(&cx.key(&name)).await.ok().flatten().is_some() {
         // Refused before allocating anything for it.
@@ -710,7 +717,7 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     let reserved =
         allocator::on_create(&*cx.store, cx.service_cidr, resource, &mut object, dry_run).await?;
     if dry_run {
-        return Ok(json_response(StatusCode::CREATED, &object));
+        return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let bytes = encode(&object)?;
     let kv = match cx.store.create(&cx.key(&name), bytes).await {
@@ -721,7 +728,7 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
         }
     };
     objects::set_resource_version(&mut object, kv.mod_revision);
-    Ok(json_response(StatusCode::CREATED, &object))
+    Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings))
 }
 
 fn generate_name(base: &str) -> String {
@@ -738,7 +745,7 @@ fn generate_name(base: &str) -> String {
 
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
-    let object = read_object(cx, body).await?;
+    let mut object = read_object(cx, body).await?;
     // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -752,6 +759,12 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    let warnings = objects::unknown_fields(
+        cx.resource(),
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
         return Err(Status::bad_request(format!(
@@ -760,7 +773,7 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         )));
     }
     let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
@@ -843,6 +856,13 @@ pub(crate) async fn write_back(
         objects::check_type(resource, &mut updated)?;
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
         objects::normalize(resource, &mut updated);
+        objects::check_update(
+            resource,
+            &current,
+            &mut updated,
+            subresource,
+            cx.query.get("fieldValidation"),
+        )?;
         deletion::check_new_finalizers(resource, &current, &updated)?;
         let dry_run = cx.query.dry_run();
         if deletion::deletes_on_update(resource, &current, &updated) {
