@@ -8,6 +8,7 @@
 //! (3 MiB), then the routes in `router.rs`; every resource path falls through to
 //! `resources::serve`. Every error answer is a `status::Status`.
 
+mod apply;
 mod auth;
 mod body;
 mod discovery;

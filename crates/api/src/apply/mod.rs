@@ -270,6 +270,43 @@ fn without_managed(object: &Value) -> Value {
     copy
 }
 
+/// Kubernetes' `IgnoreManagedFieldsTimestampsTransformer`: a write that changes nothing but
+/// the times of managedFields entries keeps the old times, so that it stays a no-op (a
+/// re-apply of an unchanged manifest does not bump the resourceVersion).
+pub fn keep_times_of_noop(live: &Value, new: &mut Value) {
+    let bare = |object: &Value| {
+        let mut copy = without_managed(object);
+        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+        }
+        copy
+    };
+    if bare(live) != bare(new) {
+        return;
+    }
+    let timeless = |object: &Value| {
+        Managed::decode(object).ok().map(|managed| {
+            let mut entries: Vec<Entry> =
+                managed.entries.into_iter().map(|e| Entry { time: None, ..e }).collect();
+            entries.sort_by(|a, b| {
+                (&a.manager, a.operation, &a.subresource).cmp(&(
+                    &b.manager,
+                    b.operation,
+                    &b.subresource,
+                ))
+            });
+            entries
+        })
+    };
+    let old = live.pointer("/metadata/managedFields").cloned();
+    if timeless(live).is_some_and(|entries| Some(entries) == timeless(new))
+        && let (Some(old), Some(metadata)) =
+            (old, new.get_mut("metadata").and_then(Value::as_object_mut))
+    {
+        metadata.insert("managedFields".into(), old);
+    }
+}
+
 /// `managedFields: [{}]` (entries without manager or fields) strips them all, as in
 /// Kubernetes; an empty list or none keeps the live ones.
 fn strips_all(object: &Value) -> bool {

@@ -299,3 +299,24 @@ fn reapplying_unchanged_changes_nothing() {
     let again = apply(&writer("Service", "kubectl", T1), Some(&created), &config, false).unwrap();
     assert_eq!(again, created);
 }
+
+#[test]
+fn a_write_that_only_moves_times_keeps_the_old_ones() {
+    let mut config = sts(3, "nginx:1");
+    config["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "d"}}]);
+    let mut live = apply(&writer("StatefulSet", "kubectl", T0), None, &config, false).unwrap();
+    // The server defaults inside an atomic list: the re-applied list differs until defaulted.
+    live["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+    let mut again =
+        apply(&writer("StatefulSet", "kubectl", T1), Some(&live), &config, false).unwrap();
+    assert_eq!(again["metadata"]["managedFields"][0]["time"], T1);
+    again["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+    keep_times_of_noop(&live, &mut again);
+    assert_eq!(again, live);
+    // A real change keeps the new time.
+    let mut changed = again.clone();
+    changed["spec"]["replicas"] = json!(4);
+    changed["metadata"]["managedFields"][0]["time"] = json!(T1);
+    keep_times_of_noop(&live, &mut changed);
+    assert_eq!(changed["metadata"]["managedFields"][0]["time"], T1);
+}
