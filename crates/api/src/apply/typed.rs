@@ -218,11 +218,8 @@ pub(crate) fn merge(lhs: Option<&Value>, rhs: &Value, ty: Ty) -> Result<Value, S
         Value::Array(items) if has_items(ty) => {
             let right = index(ty, items)?;
             let left = match lhs {
-                Some(Value::Array(existing)) => match index(ty, existing) {
-                    Ok(left) => left,
-                    // A stored list the schema cannot key is replaced.
-                    Err(_) => Vec::new(),
-                },
+                // A stored list the schema cannot key is replaced.
+                Some(Value::Array(existing)) => index(ty, existing).unwrap_or_default(),
                 _ => Vec::new(),
             };
             let mut out = Vec::with_capacity(left.len().max(right.len()));
