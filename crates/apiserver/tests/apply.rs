@@ -307,3 +307,80 @@ async fn kubectl_apply_server_side_on_the_tutorial_manifests() {
     assert_eq!(kubectl.ok(&config, &["apply", "-f", &cm2]).await, "configmap/csa unchanged\n");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subresource_writes_have_their_own_entries_and_bad_bodies_are_client_errors() {
+    use rand::{Rng, SeedableRng};
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    let config = statefulset(3, "nginx:1.27").replace("statefulset-nginx", "web");
+    let apply = format!("PATCH {sts}?fieldManager=ci");
+    let (code, created) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+    assert_eq!(code, 201, "{created}");
+
+    // A status write by a controller: an Update entry for the status subresource.
+    let mut object = created.clone();
+    object["status"] = json!({"replicas": 2, "availableReplicas": 1});
+    let put = format!("PUT {sts}/status");
+    let body = serde_json::to_vec(&object).unwrap();
+    let (code, updated) = request(dir, addr, &put, "application/json", "ctrl/1.0", &body).await;
+    assert_eq!(code, 200, "{updated}");
+    let entry = updated["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "ctrl")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["subresource"], "status");
+    assert_eq!(entry["operation"], "Update");
+    let status = &entry["fieldsV1"]["f:status"];
+    assert!(status.get("f:replicas").is_some() && status.get("f:availableReplicas").is_some());
+    assert!(entry["fieldsV1"].get("f:spec").is_none(), "{entry}");
+
+    // Scaling takes the replicas from the applier, who then conflicts with the scaler.
+    let scale = format!("PATCH {sts}/scale");
+    let merge = "application/merge-patch+json";
+    let (code, answer) =
+        request(dir, addr, &scale, merge, "scaler/1", br#"{"spec":{"replicas":4}}"#).await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, status) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"scaler\" with subresource \"scale\" using apps/v1: .spec.replicas"
+    );
+
+    // Random and truncated apply bodies are client errors, never a crash or a 5xx.
+    let seed: u64 = rand::rng().random();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let valid = config.as_bytes();
+    for i in 0..80 {
+        let body: Vec<u8> = match i % 4 {
+            0 => (0..rng.random_range(0..200)).map(|_| rng.random()).collect(),
+            1 => valid[..rng.random_range(0..valid.len())].to_vec(),
+            2 => {
+                let mut mutated = valid.to_vec();
+                for _ in 0..3 {
+                    let at = rng.random_range(0..mutated.len());
+                    const NOISE: &[u8] = b"{}[]:-\n \"'&*!";
+                    mutated[at] = NOISE[rng.random_range(0..NOISE.len())];
+                }
+                mutated
+            }
+            _ => {
+                format!("spec:\n  ports:\n  - name: x\nmetadata: {}\n", "{".repeat(i)).into_bytes()
+            }
+        };
+        let target = if i % 2 == 0 { apply.clone() } else { format!("{apply}x&force=true") };
+        let (code, answer) = request(dir, addr, &target, APPLY, "x", &body).await;
+        assert!(
+            (200..500).contains(&code),
+            "seed {seed}: {body:?} → {code} {answer}",
+            body = String::from_utf8_lossy(&body)
+        );
+    }
+    server.shutdown().await;
+}
