@@ -291,6 +291,39 @@ async fn kubectl_apply_server_side_on_the_tutorial_manifests() {
     assert_eq!(object["spec"]["replicas"], 2);
     assert!(!managers(&object).iter().any(|(m, _)| m == "kubectl-patch"), "{object}");
 
+    // From client-side to server-side apply, as Kubernetes' docs show it: the first
+    // server-side apply that changes a client-side-applied field conflicts. (Without claim
+    // templates: that atomic list is defaulted by the server, so a re-applied template differs
+    // and conflicts too, as in Kubernetes.)
+    let other = |replicas| {
+        let full = statefulset(replicas, "nginx:1.27").replace("statefulset-nginx", "csa");
+        full[..full.find("  volumeClaimTemplates:").unwrap()].to_owned()
+    };
+    let csa_sts = write("csa.yaml", &other(3));
+    let out = kubectl.ok(&config, &["apply", "-f", &csa_sts]).await;
+    assert_eq!(out, "statefulset.apps/csa created\n");
+    let csa_ssa = write("csa2.yaml", &other(5));
+    let (ok, _, stderr) = kubectl.run(&config, &["apply", "--server-side", "-f", &csa_ssa]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+        ),
+        "{stderr}"
+    );
+    let force = ["apply", "--server-side", "--force-conflicts", "-f", &csa_ssa];
+    assert_eq!(kubectl.ok(&config, &force).await, "statefulset.apps/csa serverside-applied\n");
+    let migrated = get("statefulset", "csa").await;
+    assert_eq!(migrated["spec"]["replicas"], 5);
+    // kubectl then moves the client-side entry into its own Apply entry and keeps the
+    // last-applied annotation up to date under a manager of its own.
+    let expected = [("kubectl", "Apply"), ("kubectl-last-applied", "Apply")];
+    let expected: Vec<(String, String)> =
+        expected.iter().map(|(m, o)| ((*m).to_owned(), (*o).to_owned())).collect();
+    assert_eq!(managers(&migrated), expected, "{migrated}");
+    let out = kubectl.ok(&config, &["apply", "--server-side", "-f", &csa_ssa]).await;
+    assert_eq!(out, "statefulset.apps/csa serverside-applied\n");
+
     // Client-side apply still works beside it, and records its own Update entry.
     let cm = write(
         "cm.yaml",
