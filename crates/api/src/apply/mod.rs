@@ -240,12 +240,16 @@ impl Writer<'_> {
 
     /// Drops the fields nobody owns from a set.
     fn strip(&self, set: &mut Set) {
-        let mut ignored = Set::new();
-        for path in IGNORED {
-            let path: Vec<Element> = path.iter().map(|p| Element::Field((*p).into())).collect();
-            ignored.insert(&path);
-        }
-        *set = set.difference(&ignored);
+        static IGNORED_SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
+        let ignored = IGNORED_SET.get_or_init(|| {
+            let mut ignored = Set::new();
+            for path in IGNORED {
+                let path: Vec<Element> = path.iter().map(|p| Element::Field((*p).into())).collect();
+                ignored.insert(&path);
+            }
+            ignored
+        });
+        *set = set.difference(ignored);
         for field in self.reset {
             set.remove_field(field);
         }
@@ -274,14 +278,7 @@ fn without_managed(object: &Value) -> Value {
 /// the times of managedFields entries keeps the old times, so that it stays a no-op (a
 /// re-apply of an unchanged manifest does not bump the resourceVersion).
 pub fn keep_times_of_noop(live: &Value, new: &mut Value) {
-    let bare = |object: &Value| {
-        let mut copy = without_managed(object);
-        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove("resourceVersion");
-        }
-        copy
-    };
-    if bare(live) != bare(new) {
+    if !same_but_managed(live, new) {
         return;
     }
     let timeless = |object: &Value| {
@@ -305,6 +302,23 @@ pub fn keep_times_of_noop(live: &Value, new: &mut Value) {
     {
         metadata.insert("managedFields".into(), old);
     }
+}
+
+/// Whether two objects are equal apart from managedFields and resourceVersion (no copies:
+/// this runs on every write).
+fn same_but_managed(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let skipped = |key: &str| key == "managedFields" || key == "resourceVersion";
+    let metadata_equal = |x: Option<&Value>, y: Option<&Value>| {
+        let empty = Map::new();
+        let x = x.and_then(Value::as_object).unwrap_or(&empty);
+        let y = y.and_then(Value::as_object).unwrap_or(&empty);
+        x.iter().filter(|(k, _)| !skipped(k)).all(|(k, v)| y.get(k) == Some(v))
+            && y.iter().filter(|(k, _)| !skipped(k)).all(|(k, _)| x.contains_key(k))
+    };
+    metadata_equal(a.get("metadata"), b.get("metadata"))
+        && a.iter().filter(|(k, _)| *k != "metadata").all(|(k, v)| b.get(k) == Some(v))
+        && b.iter().filter(|(k, _)| *k != "metadata").all(|(k, _)| a.contains_key(k))
 }
 
 /// `managedFields: [{}]` (entries without manager or fields) strips them all, as in
@@ -333,8 +347,8 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
     } else {
         live_managed()
     };
-    let live = live.map(without_managed);
-    let comparison = writer.compare(live.as_ref(), &without_managed(new));
+    // managedFields is an atomic list whose path is ignored: no need to compare copies.
+    let comparison = writer.compare(live, new);
     let mut changed = comparison.added.clone();
     changed.union(&comparison.modified);
     for entry in &mut managed.entries {
