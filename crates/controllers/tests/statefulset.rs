@@ -422,3 +422,39 @@ async fn recovers_after_an_api_and_controller_restart_without_duplicates() {
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn orphans_matching_the_selector_are_adopted() {
+    let cluster = Cluster::start().await;
+    let controllers = start_controller(&cluster);
+    let client = cluster.client();
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    // A pod left behind by `kubectl delete statefulset web --cascade=orphan`.
+    let orphan: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "web-0", "labels": {"app": "nginx"}},
+        "spec": {"containers": [{"name": "nginx", "image": "nginx:1"}]}}))
+        .unwrap();
+    let orphan = pods.create(&PostParams::default(), &orphan).await.unwrap();
+    make_ready(&pods, "web-0").await;
+    let set = sets.create(&PostParams::default(), &web(2, json!({}))).await.unwrap();
+    let adopted = eventually("web-0 adopted", || async {
+        pod(&pods, "web-0")
+            .await
+            .filter(|p| p.metadata.owner_references.as_ref().is_some_and(|r| !r.is_empty()))
+    })
+    .await;
+    assert_eq!(uid(&adopted), uid(&orphan));
+    assert_eq!(adopted.metadata.owner_references.unwrap()[0].uid, set.metadata.uid.unwrap());
+    // The adopted pod had no identity labels; they are put back.
+    eventually("web-0 labelled", || async {
+        let pod = pod(&pods, "web-0").await?;
+        let labels = pod.metadata.labels?;
+        (labels.get("statefulset.kubernetes.io/pod-name").map(String::as_str) == Some("web-0"))
+            .then_some(())
+    })
+    .await;
+    wait_and_ready(&pods, "web-1", None).await;
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}

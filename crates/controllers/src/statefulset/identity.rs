@@ -276,6 +276,30 @@ pub(crate) fn claim_is_stale(claim: &PersistentVolumeClaim, pod_name: &str) -> b
     claim.metadata.owner_references.iter().flatten().any(|r| r.kind == "Pod" && r.name == pod_name)
 }
 
+/// Whether `labels` match a label selector (`matchLabels` and `matchExpressions`); an empty
+/// selector matches nothing here, as adoption must never take every pod of a namespace.
+pub(crate) fn selector_matches(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let match_labels = selector.match_labels.clone().unwrap_or_default();
+    let expressions = selector.match_expressions.clone().unwrap_or_default();
+    if match_labels.is_empty() && expressions.is_empty() {
+        return false;
+    }
+    match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && expressions.iter().all(|e| {
+            let values = e.values.clone().unwrap_or_default();
+            match e.operator.as_str() {
+                "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
+                "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
+                "Exists" => labels.contains_key(&e.key),
+                "DoesNotExist" => !labels.contains_key(&e.key),
+                _ => false,
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +326,26 @@ mod tests {
             }),
             status: None,
         }
+    }
+
+    #[test]
+    fn selectors_match_labels_and_expressions() {
+        let selector = serde_json::from_value(serde_json::json!({
+            "matchLabels": {"app": "nginx"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]},
+                                 {"key": "canary", "operator": "DoesNotExist"}]
+        }))
+        .unwrap();
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        assert!(selector_matches(&selector, &labels(&[("app", "nginx"), ("tier", "web")])));
+        assert!(!selector_matches(&selector, &labels(&[("app", "nginx"), ("tier", "db")])));
+        assert!(!selector_matches(
+            &selector,
+            &labels(&[("app", "nginx"), ("tier", "web"), ("canary", "1")])
+        ));
+        assert!(!selector_matches(&Default::default(), &labels(&[("app", "nginx")])));
     }
 
     #[test]

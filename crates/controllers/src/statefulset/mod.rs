@@ -19,6 +19,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
+use kube::Resource as _;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
@@ -116,11 +117,10 @@ pub(crate) async fn run(context: Context) {
                         watcher::Event::Apply(pod)
                         | watcher::Event::InitApply(pod)
                         | watcher::Event::Delete(pod),
-                    ) => {
-                        if let Some(key) = controller_key(&pod.metadata) {
-                            shared.queue.add(key);
-                        }
-                    }
+                    ) => match controller_key(&pod.metadata) {
+                        Some(key) => shared.queue.add(key),
+                        None => shared.enqueue_possible_adopter(&pod.metadata),
+                    },
                     Ok(watcher::Event::InitDone) => shared.enqueue_all(),
                     Ok(watcher::Event::Init) => {}
                     Err(error) => tracing::debug!(%error, "pod watch"),
@@ -162,11 +162,10 @@ pub(crate) async fn run(context: Context) {
                     watcher::Event::Apply(revision)
                     | watcher::Event::InitApply(revision)
                     | watcher::Event::Delete(revision),
-                ) => {
-                    if let Some(key) = controller_key(&revision.metadata) {
-                        shared.queue.add(key);
-                    }
-                }
+                ) => match controller_key(&revision.metadata) {
+                    Some(key) => shared.queue.add(key),
+                    None => shared.enqueue_possible_adopter(&revision.metadata),
+                },
                 Ok(watcher::Event::InitDone) => shared.enqueue_all(),
                 Ok(watcher::Event::Init) => {}
                 Err(error) => tracing::debug!(%error, "controllerrevision watch"),
@@ -395,6 +394,24 @@ impl Shared {
         }
     }
 
+    /// An orphan pod or revision may be adopted by a set of its namespace whose selector
+    /// matches it.
+    fn enqueue_possible_adopter(&self, metadata: &kube::api::ObjectMeta) {
+        if metadata.deletion_timestamp.is_some() {
+            return;
+        }
+        let labels = metadata.labels.clone().unwrap_or_default();
+        for set in self.sets.state() {
+            if set.metadata.namespace != metadata.namespace {
+                continue;
+            }
+            let Some(spec) = set.spec.as_ref() else { continue };
+            if identity::selector_matches(&spec.selector, &labels) {
+                self.queue.add(key_of(&set.metadata));
+            }
+        }
+    }
+
     /// A claim concerns the sets whose templates would name it (`<template>-<set>-<ordinal>`).
     fn enqueue_claim_owners(&self, claim: &PersistentVolumeClaim) {
         if let Some(key) = controller_key(&claim.metadata) {
@@ -494,7 +511,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let namespace = key.namespace.as_str();
 
-    let pods: Vec<Pod> = shared
+    let mut pods: Vec<Pod> = shared
         .pods
         .state()
         .into_iter()
@@ -512,6 +529,12 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         })
         .map(|r| (*r).clone())
         .collect();
+    if set.metadata.deletion_timestamp.is_none() {
+        let member = |p: &Pod| identity::ordinal_of(&key.name, p).is_some();
+        pods.extend(adopt(shared, &set, &shared.pods, member).await?);
+        revisions
+            .extend(adopt(shared, &set, &shared.revisions, |_: &ControllerRevision| true).await?);
+    }
     revision::sort(&mut revisions);
     let claims: BTreeMap<String, PersistentVolumeClaim> = shared
         .claims
@@ -587,6 +610,65 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         }
     }
     Ok(requeue_after)
+}
+
+/// Adopts the orphans of the set's namespace that its selector matches (and `belongs` accepts)
+/// by adding a controller reference to the set (`ControllerRefManager.ClaimPods`,
+/// `AdoptOrphanRevisions`); returns them adopted.
+async fn adopt<K>(
+    shared: &Shared,
+    set: &StatefulSet,
+    cache: &Store<K>,
+    belongs: impl Fn(&K) -> bool,
+) -> Result<Vec<K>, Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + 'static,
+{
+    let namespace = set.metadata.namespace.clone().unwrap_or_default();
+    let Some(spec) = set.spec.as_ref() else { return Ok(Vec::new()) };
+    let orphans: Vec<Arc<K>> = cache
+        .state()
+        .into_iter()
+        .filter(|o| {
+            let meta = o.meta();
+            meta.namespace.as_deref() == Some(namespace.as_str())
+                && meta.deletion_timestamp.is_none()
+                && !meta.owner_references.iter().flatten().any(|r| r.controller == Some(true))
+                && identity::selector_matches(
+                    &spec.selector,
+                    &meta.labels.clone().unwrap_or_default(),
+                )
+                && belongs(o)
+        })
+        .collect();
+    let api: Api<K> = Api::namespaced(shared.client.clone(), &namespace);
+    let mut adopted = Vec::new();
+    for orphan in orphans {
+        let meta = orphan.meta();
+        let name = meta.name.clone().unwrap_or_default();
+        let mut references = meta.owner_references.clone().unwrap_or_default();
+        references.push(identity::set_owner_ref(set));
+        let patch = serde_json::json!({ "metadata": { "ownerReferences": references } });
+        tracing::info!(kind = %K::kind(&()), %name, "adopting orphan");
+        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(object) => adopted.push(object),
+            Err(error) if api_code(&error) == Some(404) => {}
+            Err(source) => {
+                return Err(Error::Api {
+                    action: "adopt",
+                    kind: "object",
+                    namespace,
+                    name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(adopted)
 }
 
 /// Finds, bumps or creates the update revision (`getStatefulSetRevisions`); returns it and the
