@@ -212,6 +212,8 @@ async fn scale_down_in_reverse_order_and_failed_pods_are_replaced() {
         has_event(&client, "SuccessfulDelete", "delete Pod web-2 in StatefulSet web successful")
             .await
     );
+    let message = "StatefulSet default/web is recreating failed Pod web-0";
+    assert!(has_event(&client, "RecreatingFailedPod", message).await);
     let status = eventually("status of 1 replica", || async {
         let status = status_of(&sets).await;
         (status.replicas == 1 && status.ready_replicas == Some(1)).then_some(status)

@@ -19,7 +19,6 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
-use kube::Resource as _;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
@@ -867,6 +866,22 @@ impl Executor<'_> {
                     ..DeleteParams::default()
                 };
                 tracing::info!(pod = %name, ?reason, "deleting pod");
+                // Kubernetes announces the replacement of a finished pod before deleting it.
+                match reason {
+                    DeleteReason::Failed => {
+                        let message = format!(
+                            "StatefulSet {namespace}/{set_name} is recreating failed Pod {name}"
+                        );
+                        self.event(EventType::Warning, "RecreatingFailedPod", message).await;
+                    }
+                    DeleteReason::Succeeded => {
+                        let message = format!(
+                            "StatefulSet {namespace}/{set_name} is recreating terminated Pod {name}"
+                        );
+                        self.event(EventType::Normal, "RecreatingTerminatedPod", message).await;
+                    }
+                    DeleteReason::ScaleDown | DeleteReason::Update | DeleteReason::Stuck => {}
+                }
                 match api.delete(&name, &params).await {
                     Ok(_) => {
                         self.shared

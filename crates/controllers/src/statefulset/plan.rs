@@ -41,8 +41,10 @@ pub(crate) struct Observed {
 /// Why a pod is deleted (the executor's log and events say it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeleteReason {
-    /// It failed or succeeded; a new one replaces it once it is gone.
-    Finished,
+    /// It failed; a new one replaces it once it is gone.
+    Failed,
+    /// It succeeded (containers exited 0, e.g. after a node reboot); replaced the same way.
+    Succeeded,
     /// Its ordinal is out of range.
     ScaleDown,
     /// The rolling update replaces it with the update revision.
@@ -330,7 +332,11 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
                 step.push(Action::DeletePod {
                     name: name(pod),
                     uid: uid(pod),
-                    reason: DeleteReason::Finished,
+                    reason: if phase(pod) == "Failed" {
+                        DeleteReason::Failed
+                    } else {
+                        DeleteReason::Succeeded
+                    },
                 });
             }
             steps.push(step);

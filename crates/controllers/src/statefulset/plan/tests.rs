@@ -219,7 +219,7 @@ fn plans() {
             pods: vec![pod(0, "a", "failed")],
             claims: vec![www(0)],
             update: "a",
-            actions: &["delete web-0 (Finished)"],
+            actions: &["delete web-0 (Failed)"],
         },
         Case {
             name: "a terminating pod blocks OrderedReady",
