@@ -359,24 +359,26 @@ mod tests {
 
     #[test]
     fn retention_matrix() {
-        let set_ref = |s: &StatefulSet| set_owner_ref(s);
-        let pod_ref = pod_owner_ref("web-1", "pod-uid");
-        // (whenDeleted, whenScaled, in range, wanted references)
-        let cases: &[(&str, &str, bool, &dyn Fn(&StatefulSet) -> Vec<OwnerReference>)] = &[
-            ("Retain", "Retain", true, &|_| vec![]),
-            ("Retain", "Retain", false, &|_| vec![]),
-            ("Delete", "Retain", true, &|s| vec![set_ref(s)]),
-            ("Delete", "Retain", false, &|s| vec![set_ref(s)]),
-            ("Retain", "Delete", true, &|_| vec![]),
-            ("Retain", "Delete", false, &|_| vec![pod_ref.clone()]),
-            ("Delete", "Delete", true, &|s| vec![set_ref(s)]),
-            ("Delete", "Delete", false, &|_| vec![pod_ref.clone()]),
+        // (whenDeleted, whenScaled, in range, the owner wanted: "", "set" or "pod")
+        let cases = [
+            ("Retain", "Retain", true, ""),
+            ("Retain", "Retain", false, ""),
+            ("Delete", "Retain", true, "set"),
+            ("Delete", "Retain", false, "set"),
+            ("Retain", "Delete", true, ""),
+            ("Retain", "Delete", false, "pod"),
+            ("Delete", "Delete", true, "set"),
+            ("Delete", "Delete", false, "pod"),
         ];
         for (when_deleted, when_scaled, in_range, wanted) in cases {
             let set = set(when_deleted, when_scaled);
             let claim = PersistentVolumeClaim::default();
-            let wanted = wanted(&set);
-            let got = claim_owners(&claim, &set, "web-1", "pod-uid", *in_range);
+            let wanted = match wanted {
+                "set" => vec![set_owner_ref(&set)],
+                "pod" => vec![pod_owner_ref("web-1", "pod-uid")],
+                _ => vec![],
+            };
+            let got = claim_owners(&claim, &set, "web-1", "pod-uid", in_range);
             let expected = if wanted.is_empty() {
                 ClaimOwners::Keep
             } else {
@@ -388,10 +390,7 @@ mod tests {
                 metadata: ObjectMeta { owner_references: Some(wanted), ..ObjectMeta::default() },
                 ..PersistentVolumeClaim::default()
             };
-            assert_eq!(
-                claim_owners(&claim, &set, "web-1", "pod-uid", *in_range),
-                ClaimOwners::Keep
-            );
+            assert_eq!(claim_owners(&claim, &set, "web-1", "pod-uid", in_range), ClaimOwners::Keep);
         }
     }
 

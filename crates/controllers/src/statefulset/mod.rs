@@ -47,7 +47,7 @@ pub(crate) enum Error {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("claim {claim} of pod {namespace}/{pod} is being deleted")]
     ClaimTerminating { namespace: String, pod: String, claim: String },
@@ -603,7 +603,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
                     kind: "controllerrevision",
                     namespace: namespace.into(),
                     name,
-                    source,
+                    source: Box::new(source),
                 });
             }
         }
@@ -662,7 +662,7 @@ where
                     kind: "object",
                     namespace,
                     name,
-                    source,
+                    source: Box::new(source),
                 });
             }
         }
@@ -685,7 +685,7 @@ async fn update_revision(
         kind: "controllerrevision",
         namespace: key.namespace.clone(),
         name: name.into(),
-        source,
+        source: Box::new(source),
     };
     match revision::decide(set, revisions) {
         revision::UpdateRevision::Newest(index) => Ok((revisions[index].clone(), collision_count)),
@@ -796,7 +796,7 @@ impl Executor<'_> {
             kind,
             namespace: namespace.into(),
             name: name.into(),
-            source,
+            source: Box::new(source),
         };
         match action {
             Action::CreateClaim { claim, pod } => {
@@ -963,7 +963,7 @@ impl Executor<'_> {
             kind: "statefulset",
             namespace: self.key.namespace.clone(),
             name: self.key.name.clone(),
-            source,
+            source: Box::new(source),
         };
         for attempt in 0.. {
             let previous = set.metadata.resource_version.clone().unwrap_or_default();

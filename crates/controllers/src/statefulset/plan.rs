@@ -269,7 +269,7 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
             condemned.push((ordinal, pod));
         }
     }
-    condemned.sort_by(|a, b| b.0.cmp(&a.0));
+    condemned.sort_by_key(|c| std::cmp::Reverse(c.0));
 
     let mut status = StatefulSetStatus {
         observed_generation: set.metadata.generation,
