@@ -460,3 +460,135 @@ async fn orphans_matching_the_selector_are_adopted() {
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn min_ready_seconds_gates_the_next_pod_and_availability() {
+    let cluster = Cluster::start().await;
+    let controllers = start_controller(&cluster);
+    let client = cluster.client();
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    sets.create(&PostParams::default(), &web(2, json!({"minReadySeconds": 2}))).await.unwrap();
+    wait_and_ready(&pods, "web-0", None).await;
+    let status = eventually("web-0 ready, not yet available", || async {
+        let s = status_of(&sets).await;
+        (s.ready_replicas == Some(1)).then_some(s)
+    })
+    .await;
+    assert_eq!(status.available_replicas, Some(0));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(pod(&pods, "web-1").await.is_none(), "web-1 before web-0 is available");
+    // After minReadySeconds the controller comes back by itself.
+    wait_and_ready(&pods, "web-1", None).await;
+    eventually("1 available", || async {
+        (status_of(&sets).await.available_replicas == Some(1)).then_some(())
+    })
+    .await;
+    eventually("2 available", || async {
+        (status_of(&sets).await.available_replicas == Some(2)).then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn on_delete_updates_only_the_pods_the_user_deletes() {
+    let cluster = Cluster::start().await;
+    let controllers = start_controller(&cluster);
+    let client = cluster.client();
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    sets.create(&PostParams::default(), &web(2, json!({"updateStrategy": {"type": "OnDelete"}})))
+        .await
+        .unwrap();
+    wait_and_ready(&pods, "web-0", None).await;
+    wait_and_ready(&pods, "web-1", None).await;
+    let first = eventually("status", || async {
+        let s = status_of(&sets).await;
+        (s.ready_replicas == Some(2)).then_some(s.update_revision).flatten()
+    })
+    .await;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:2"}]}}}});
+    sets.patch("web", &PatchParams::default(), &Patch::Strategic(patch)).await.unwrap();
+    let status = eventually("new update revision", || async {
+        let s = status_of(&sets).await;
+        (s.update_revision.as_deref() != Some(first.as_str())).then_some(s)
+    })
+    .await;
+    let second = status.update_revision.clone().unwrap();
+    assert_eq!(status.current_revision.as_deref(), Some(first.as_str()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for name in ["web-0", "web-1"] {
+        assert_eq!(revision_of(&pod(&pods, name).await.unwrap()), first, "{name}");
+    }
+    let web1 = pod(&pods, "web-1").await.unwrap();
+    pods.delete("web-1", &DeleteParams::default()).await.unwrap();
+    let web1 = wait_and_ready(&pods, "web-1", Some(&uid(&web1))).await;
+    assert_eq!(revision_of(&web1), second);
+    let status = eventually("one updated", || async {
+        let s = status_of(&sets).await;
+        (s.updated_replicas == Some(1) && s.ready_replicas == Some(2)).then_some(s)
+    })
+    .await;
+    // OnDelete never advances the current revision.
+    assert_eq!(status.current_revision.as_deref(), Some(first.as_str()));
+    assert_eq!(revision_of(&pod(&pods, "web-0").await.unwrap()), first);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rollout_resumes_after_an_api_and_controller_restart() {
+    let mut cluster = Cluster::start().await;
+    let controllers = start_controller(&cluster);
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(cluster.client(), "default");
+    sets.create(&PostParams::default(), &web(3, json!({}))).await.unwrap();
+    for name in ["web-0", "web-1", "web-2"] {
+        wait_and_ready(&pods, name, None).await;
+    }
+    let first = eventually("status", || async {
+        let s = status_of(&sets).await;
+        (s.ready_replicas == Some(3)).then_some(s.update_revision).flatten()
+    })
+    .await;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:2"}]}}}});
+    sets.patch("web", &PatchParams::default(), &Patch::Strategic(patch)).await.unwrap();
+    eventually("web-2 updated", || async {
+        pod(&pods, "web-2")
+            .await
+            .filter(|p| revision_of(p) != first && p.metadata.deletion_timestamp.is_none())
+    })
+    .await;
+    // berth restarts mid-rollout.
+    controllers.shutdown().await;
+    cluster.restart_api().await;
+    let controllers = start_controller(&cluster);
+    let client = cluster.client();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    make_ready(&pods, "web-2").await;
+    for name in ["web-1", "web-0"] {
+        eventually(&format!("{name} updated"), || async {
+            pod(&pods, name)
+                .await
+                .filter(|p| revision_of(p) != first && p.metadata.deletion_timestamp.is_none())
+        })
+        .await;
+        make_ready(&pods, name).await;
+    }
+    let status = eventually("rollout complete", || async {
+        let s = status_of(&sets).await;
+        (s.current_revision == s.update_revision && s.ready_replicas == Some(3)).then_some(s)
+    })
+    .await;
+    assert_ne!(status.current_revision.as_deref(), Some(first.as_str()));
+    assert_eq!(names(&pods).await, ["web-0", "web-1", "web-2"]);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    assert_eq!(claims.list(&ListParams::default()).await.unwrap().items.len(), 3);
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+    assert_eq!(revisions.list(&ListParams::default()).await.unwrap().items.len(), 2);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}

@@ -199,11 +199,14 @@ fn count(status: &mut StatefulSetStatus, pods: &[&Pod], min_ready: i32, now: Tim
     status.updated_replicas = Some(updated);
 }
 
-/// `completeRollingUpdate`: a finished rolling update makes the update revision current.
+/// `completeRollingUpdate`: a finished rolling update (every wanted replica exists, is updated
+/// and Ready) makes the update revision current.
 pub(crate) fn complete_rolling_update(set: &StatefulSet, status: &mut StatefulSetStatus) {
+    let wanted = identity::replicas(set);
     if strategy(set) == "RollingUpdate"
-        && status.updated_replicas.unwrap_or(0) == status.replicas
-        && status.ready_replicas.unwrap_or(0) == status.replicas
+        && status.updated_replicas.unwrap_or(0) == wanted
+        && status.ready_replicas.unwrap_or(0) == wanted
+        && status.replicas == wanted
     {
         status.current_replicas = status.updated_replicas;
         status.current_revision = status.update_revision.clone();
@@ -221,7 +224,6 @@ pub(crate) fn status_changed(set: &StatefulSet, status: &StatefulSetStatus) -> b
         || status.available_replicas.unwrap_or(0) != old.available_replicas.unwrap_or(0)
         || status.current_revision != old.current_revision
         || status.update_revision != old.update_revision
-        || status.collision_count.unwrap_or(0) != old.collision_count.unwrap_or(0)
 }
 
 fn strategy(set: &StatefulSet) -> &str {
