@@ -6,7 +6,10 @@
 //! from the event that woke it, so a missed event or a restart costs nothing but a resync.
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
+mod endpoints;
+mod endpointslice;
 mod events;
+mod volume;
 
 use std::sync::Arc;
 
@@ -21,16 +24,27 @@ pub enum Controller {
     /// Never constructed yet; the controllers join as their modules land.
     #[doc(hidden)]
     Placeholder,
+    /// The default StorageClass, the local-path provisioner, the PV binder (phases, reclaim)
+    /// and the pvc-/pv-protection finalizers.
+    Volume,
+    /// Endpoints for Services with a selector.
+    Endpoints,
+    /// EndpointSlices for Services with a selector.
+    EndpointSlice,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[];
+    pub const ALL: &'static [Controller] =
+        &[Controller::Volume, Controller::Endpoints, Controller::EndpointSlice];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
+            Controller::Volume => "persistentvolume-controller",
+            Controller::Endpoints => "endpoint-controller",
+            Controller::EndpointSlice => "endpointslice-controller",
         }
     }
 }
@@ -51,7 +65,6 @@ impl Default for Config {
 /// What every controller gets: the API client and the configuration.
 #[derive(Clone)]
 pub(crate) struct Context {
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) client: kube::Client,
     #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
@@ -93,9 +106,12 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         .controllers
         .iter()
         .map(|&controller| {
-            let _context = context.clone();
+            let context = context.clone();
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
+                Controller::Volume => tokio::spawn(volume::run(context)),
+                Controller::Endpoints => tokio::spawn(endpoints::run(context)),
+                Controller::EndpointSlice => tokio::spawn(endpointslice::run(context)),
             };
             (controller, task)
         })
