@@ -85,12 +85,16 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     .await;
     let value = serde_json::to_value(&found).unwrap();
     assert_eq!(value["metadata"]["labels"]["service.kubernetes.io/headless"], "");
-    assert_eq!(value["metadata"]["labels"]["endpoints.kubernetes.io/managed-by"], "endpoint-controller");
-    assert_eq!(value["metadata"]["labels"]["app"], "nginx");
     assert_eq!(
-        value["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"],
-        "2026-01-01T00:00:00Z"
+        value["metadata"]["labels"]["endpoints.kubernetes.io/managed-by"],
+        "endpoint-controller"
     );
+    assert_eq!(value["metadata"]["labels"]["app"], "nginx");
+    let trigger =
+        value["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"]
+            .as_str()
+            .unwrap();
+    assert!(trigger.parse::<k8s_openapi::jiff::Timestamp>().is_ok(), "{trigger}");
     let subset = &value["subsets"][0];
     assert_eq!(subset["addresses"][0]["ip"], "10.244.0.10");
     assert_eq!(subset["addresses"][0]["hostname"], "web-0");
@@ -121,13 +125,26 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     assert_eq!(owner["uid"], json!(service.metadata.uid));
     assert_eq!(owner["controller"], true);
     assert_eq!(value["ports"], json!([{ "name": "web", "port": 8080, "protocol": "TCP" }]));
-    let web0 = value["endpoints"].as_array().unwrap().iter().find(|e| e["targetRef"]["name"] == "web-0").unwrap();
+    let web0 = value["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["targetRef"]["name"] == "web-0")
+        .unwrap();
     assert_eq!(web0["addresses"], json!(["10.244.0.10"]));
     assert_eq!(web0["hostname"], "web-0");
     assert_eq!(web0["nodeName"], "node-a");
     assert_eq!(web0["conditions"], json!({ "ready": true, "serving": true, "terminating": false }));
-    let web1 = value["endpoints"].as_array().unwrap().iter().find(|e| e["targetRef"]["name"] == "web-1").unwrap();
-    assert_eq!(web1["conditions"], json!({ "ready": false, "serving": false, "terminating": false }));
+    let web1 = value["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["targetRef"]["name"] == "web-1")
+        .unwrap();
+    assert_eq!(
+        web1["conditions"],
+        json!({ "ready": false, "serving": false, "terminating": false })
+    );
 
     // web-1 becomes Ready: both views follow.
     let mut web1 = pods.get("web-1").await.unwrap();
@@ -142,7 +159,10 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     eventually("both endpoints ready in the slice", || async {
         let list = slices.list(&selector).await.ok()?;
         (list.items.len() == 1
-            && list.items[0].endpoints.iter().all(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true)))
+            && list.items[0]
+                .endpoints
+                .iter()
+                .all(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true)))
         .then_some(())
     })
     .await;
@@ -150,7 +170,10 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     // Nothing for the selector-less Service.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(endpoints.get_opt("manual").await.unwrap().is_none());
-    let manual_slices = slices.list(&ListParams::default().labels("kubernetes.io/service-name=manual")).await.unwrap();
+    let manual_slices = slices
+        .list(&ListParams::default().labels("kubernetes.io/service-name=manual"))
+        .await
+        .unwrap();
     assert!(manual_slices.items.is_empty());
     controllers.shutdown().await;
     cluster.shutdown().await;
