@@ -445,3 +445,172 @@ async fn apply(
         cache::revision_of(&written.metadata),
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Pod, Service};
+    use serde_json::{Value, json};
+
+    use super::{EndpointsChange, plan_service, subsets_for};
+
+    fn service(extra: Value) -> Service {
+        let mut value = json!({
+            "metadata": { "name": "nginx", "namespace": "default" },
+            "spec": { "clusterIP": "None", "selector": { "app": "nginx" },
+                      "ports": [{ "name": "web", "port": 80, "targetPort": "web" },
+                                { "name": "metrics", "port": 9000, "targetPort": 9100 }] },
+        });
+        if let (Value::Object(spec), Value::Object(extra)) = (&mut value["spec"], extra) {
+            spec.extend(extra);
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// A pod: name, IP, ready, terminating, the container port named `web`.
+    fn pod(name: &str, ip: &str, ready: bool, terminating: bool, web: Option<i32>) -> Pod {
+        let ports: Vec<Value> =
+            web.into_iter().map(|p| json!({ "name": "web", "containerPort": p })).collect();
+        let mut value = json!({
+            "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}") },
+            "spec": { "hostname": name, "subdomain": "nginx", "nodeName": "node-a",
+                      "containers": [{ "name": "c", "ports": ports }] },
+            "status": { "phase": "Running", "podIP": ip,
+                        "conditions": [{ "type": "Ready", "status": if ready { "True" } else { "False" } }] },
+        });
+        if terminating {
+            value["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// A subset as (ready IPs, not-ready IPs, ports as name:port).
+    type Shape = (Vec<String>, Vec<String>, Vec<String>);
+
+    fn shape(service: &Service, pods: &[Pod]) -> Vec<Shape> {
+        let pods: Vec<&Pod> = pods.iter().collect();
+        let ips = |list: &Option<Vec<k8s_openapi::api::core::v1::EndpointAddress>>| {
+            list.iter().flatten().map(|a| a.ip.clone()).collect::<Vec<_>>()
+        };
+        subsets_for(service, &pods)
+            .0
+            .iter()
+            .map(|s| {
+                let ports = s
+                    .ports
+                    .iter()
+                    .flatten()
+                    .map(|p| format!("{}:{}", p.name.clone().unwrap_or_default(), p.port))
+                    .collect();
+                (ips(&s.addresses), ips(&s.not_ready_addresses), ports)
+            })
+            .collect()
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn subsets_follow_readiness_ports_and_termination() {
+        let cases: Vec<(&str, Service, Vec<Pod>, Vec<Shape>)> = vec![
+            (
+                "ready and not ready pods share a subset; named ports resolve per pod",
+                service(json!({})),
+                vec![
+                    pod("a", "10.0.0.1", true, false, Some(8080)),
+                    pod("b", "10.0.0.2", false, false, Some(8080)),
+                ],
+                vec![(
+                    strings(&["10.0.0.1"]),
+                    strings(&["10.0.0.2"]),
+                    strings(&["metrics:9100", "web:8080"]),
+                )],
+            ),
+            (
+                "a pod whose named port differs gets a subset of its own",
+                service(json!({})),
+                vec![
+                    pod("a", "10.0.0.1", true, false, Some(8080)),
+                    pod("b", "10.0.0.2", true, false, Some(8081)),
+                ],
+                vec![
+                    (strings(&["10.0.0.1"]), vec![], strings(&["metrics:9100", "web:8080"])),
+                    (strings(&["10.0.0.2"]), vec![], strings(&["metrics:9100", "web:8081"])),
+                ],
+            ),
+            (
+                "a pod without the named port only has the numeric one",
+                service(json!({})),
+                vec![pod("a", "10.0.0.1", true, false, None)],
+                vec![(strings(&["10.0.0.1"]), vec![], strings(&["metrics:9100"]))],
+            ),
+            (
+                "terminating pods are left out",
+                service(json!({})),
+                vec![
+                    pod("a", "10.0.0.1", true, true, Some(8080)),
+                    pod("b", "", true, false, Some(8080)),
+                ],
+                vec![],
+            ),
+            (
+                "publishNotReadyAddresses: every pod with an IP is ready, terminating ones too",
+                service(json!({ "publishNotReadyAddresses": true })),
+                vec![
+                    pod("a", "10.0.0.1", false, true, Some(8080)),
+                    pod("b", "10.0.0.2", false, false, Some(8080)),
+                ],
+                vec![(
+                    strings(&["10.0.0.1", "10.0.0.2"]),
+                    vec![],
+                    strings(&["metrics:9100", "web:8080"]),
+                )],
+            ),
+            (
+                "a headless Service without ports lists addresses only",
+                service(json!({ "ports": [] })),
+                vec![pod("a", "10.0.0.1", true, false, None)],
+                vec![(strings(&["10.0.0.1"]), vec![], vec![])],
+            ),
+            (
+                "a ClusterIP Service without ports lists nothing",
+                service(json!({ "ports": [], "clusterIP": "10.96.0.5" })),
+                vec![pod("a", "10.0.0.1", true, false, None)],
+                vec![],
+            ),
+        ];
+        for (name, service, pods, expected) in cases {
+            assert_eq!(shape(&service, &pods), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn hostnames_only_under_the_subdomain_service() {
+        let mut other = service(json!({}));
+        other.metadata.name = Some("other".to_owned());
+        let pods = [pod("a", "10.0.0.1", true, false, Some(8080))];
+        let pods: Vec<&Pod> = pods.iter().collect();
+        let hostname = |service: &Service| {
+            subsets_for(service, &pods).0[0].addresses.as_ref().unwrap()[0].hostname.clone()
+        };
+        assert_eq!(hostname(&service(json!({}))), Some("a".to_owned()));
+        assert_eq!(hostname(&other), None);
+    }
+
+    #[test]
+    fn an_up_to_date_endpoints_object_is_left_alone() {
+        let service = service(json!({}));
+        let pods = [pod("a", "10.0.0.1", true, false, Some(8080))];
+        let pods: Vec<&Pod> = pods.iter().collect();
+        let Some(EndpointsChange::Create(created)) = plan_service(&service, &pods, None) else {
+            panic!("a new Service gets its Endpoints created");
+        };
+        assert_eq!(plan_service(&service, &pods, Some(&created)), None);
+        let none: Vec<&Pod> = Vec::new();
+        let Some(EndpointsChange::Update(emptied)) = plan_service(&service, &none, Some(&created))
+        else {
+            panic!("losing its pods updates the Endpoints");
+        };
+        assert_eq!(emptied.subsets, None);
+    }
+}

@@ -425,3 +425,131 @@ async fn apply(
         Some(cache::revision_of(&written.metadata)),
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Pod, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use serde_json::json;
+
+    use super::{SliceChange, plan_service};
+
+    fn service() -> Service {
+        serde_json::from_value(json!({
+            "metadata": { "name": "web", "namespace": "default", "uid": "svc-uid" },
+            "spec": { "selector": { "app": "web" }, "ports": [{ "name": "http", "port": 80 }] },
+        }))
+        .unwrap()
+    }
+
+    fn pod(index: usize) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": format!("web-{index:03}"), "namespace": "default", "uid": format!("uid-{index}") },
+            "spec": { "containers": [] },
+            "status": { "phase": "Running", "podIP": format!("10.0.{}.{}", index / 200, index % 200 + 1),
+                        "conditions": [{ "type": "Ready", "status": "True" }] },
+        }))
+        .unwrap()
+    }
+
+    /// Applies a plan to a list of slices the way the API would (names for created ones).
+    fn apply(slices: &mut Vec<EndpointSlice>, changes: Vec<SliceChange>) {
+        for change in changes {
+            match change {
+                SliceChange::Create(mut slice) => {
+                    slice.metadata.name = Some(format!("web-{}", slices.len() + 100));
+                    slices.push(slice);
+                }
+                SliceChange::Update(slice) => {
+                    let at =
+                        slices.iter().position(|s| s.metadata.name == slice.metadata.name).unwrap();
+                    slices[at] = slice;
+                }
+                SliceChange::Delete { name, .. } => {
+                    slices.retain(|s| s.metadata.name.as_deref() != Some(&name))
+                }
+            }
+        }
+    }
+
+    fn sizes(slices: &[EndpointSlice]) -> Vec<usize> {
+        let mut sizes: Vec<usize> = slices.iter().map(|s| s.endpoints.len()).collect();
+        sizes.sort();
+        sizes
+    }
+
+    #[test]
+    fn slices_hold_at_most_a_hundred_endpoints_and_keep_them_in_place() {
+        let service = service();
+        let pods: Vec<Pod> = (0..250).map(pod).collect();
+        let mut slices = Vec::new();
+        let refs: Vec<&Pod> = pods.iter().collect();
+        apply(&mut slices, plan_service(&service, &refs, vec![]));
+        assert_eq!(sizes(&slices), vec![50, 100, 100]);
+        let first = &slices[0];
+        assert_eq!(first.address_type, "IPv4");
+        assert_eq!(first.metadata.generate_name.as_deref(), Some("web-"));
+        let labels = first.metadata.labels.clone().unwrap();
+        assert_eq!(labels["kubernetes.io/service-name"], "web");
+        assert_eq!(
+            labels["endpointslice.kubernetes.io/managed-by"],
+            "endpointslice-controller.k8s.io"
+        );
+        assert!(!labels.contains_key("service.kubernetes.io/headless"));
+        assert_eq!(first.metadata.owner_references.as_ref().unwrap()[0].uid, "svc-uid");
+
+        // Converged: nothing to do.
+        let current: Vec<&EndpointSlice> = slices.iter().collect();
+        assert_eq!(plan_service(&service, &refs, current), vec![]);
+
+        // Pod 0 goes and pod 250 comes: one slice changes, the new endpoint takes the free
+        // place rather than a new slice.
+        let mut pods = pods;
+        pods.remove(0);
+        pods.push(pod(250));
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let current: Vec<&EndpointSlice> = slices.iter().collect();
+        let changes = plan_service(&service, &refs, current);
+        assert!(changes.iter().all(|c| matches!(c, SliceChange::Update(_))), "{changes:?}");
+        assert!(changes.len() <= 2, "{changes:?}");
+        apply(&mut slices, changes);
+        assert_eq!(sizes(&slices), vec![50, 100, 100]);
+
+        // All pods gone: one empty placeholder slice remains.
+        let current: Vec<&EndpointSlice> = slices.iter().collect();
+        let changes = plan_service(&service, &[], current);
+        apply(&mut slices, changes);
+        assert_eq!(sizes(&slices), vec![0]);
+        assert_eq!(slices[0].ports, None);
+        // Pods again: the placeholder is reused.
+        let refs: Vec<&Pod> = pods.iter().take(3).collect();
+        let current: Vec<&EndpointSlice> = slices.iter().collect();
+        let changes = plan_service(&service, &refs, current);
+        assert!(matches!(changes.as_slice(), [SliceChange::Update(_)]), "{changes:?}");
+        apply(&mut slices, changes);
+        assert_eq!(sizes(&slices), vec![3]);
+    }
+
+    #[test]
+    fn conditions_follow_readiness_termination_and_publish_not_ready() {
+        let mut terminating = pod(1);
+        terminating.metadata.deletion_timestamp =
+            Some(serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap());
+        let mut unready = pod(2);
+        unready.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].status =
+            "False".to_owned();
+        let conditions = |service: &Service, pod: &Pod| {
+            let (endpoint, _) = super::endpoint_for(service, pod).unwrap();
+            let c = endpoint.conditions.unwrap();
+            (c.ready.unwrap(), c.serving.unwrap(), c.terminating.unwrap())
+        };
+        let plain = service();
+        assert_eq!(conditions(&plain, &pod(0)), (true, true, false));
+        assert_eq!(conditions(&plain, &terminating), (false, true, true));
+        assert_eq!(conditions(&plain, &unready), (false, false, false));
+        let mut publish = service();
+        publish.spec.as_mut().unwrap().publish_not_ready_addresses = Some(true);
+        assert_eq!(conditions(&publish, &terminating), (true, true, true));
+        assert_eq!(conditions(&publish, &unready), (true, true, false));
+    }
+}

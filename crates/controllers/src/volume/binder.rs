@@ -594,3 +594,469 @@ pub(crate) fn parse_quantity(text: &str) -> Option<u128> {
     };
     digits.checked_mul(multiplier)?.checked_div(scale.checked_mul(divisor)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use serde_json::{Value, json};
+
+    use super::super::{Change, Observed, name_of, protection};
+    use super::{parse_quantity, plan};
+
+    #[test]
+    fn quantities_compare_like_kubernetes() {
+        let gi = 1u128 << 30;
+        for (text, thousandths) in [
+            ("1Gi", Some(gi * 1000)),
+            ("1024Mi", Some(gi * 1000)),
+            ("1G", Some(1_000_000_000_000)),
+            ("1.5Gi", Some(gi * 1500)),
+            ("500m", Some(500)),
+            ("2e3", Some(2_000_000)),
+            ("10", Some(10_000)),
+            ("", None),
+            ("Gi", None),
+            ("1Xi", None),
+        ] {
+            assert_eq!(parse_quantity(text), thousandths, "{text}");
+        }
+    }
+
+    fn object<T: serde::de::DeserializeOwned>(value: Value) -> Arc<T> {
+        Arc::new(serde_json::from_value(value).expect("a valid object"))
+    }
+
+    fn claim(name: &str, class: &str, size: &str, extra: Value) -> Arc<PersistentVolumeClaim> {
+        let mut value = json!({
+            "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                          "resourceVersion": "5" },
+            "spec": { "accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                      "resources": { "requests": { "storage": size } } },
+            "status": { "phase": "Pending" },
+        });
+        merge(&mut value, extra);
+        object(value)
+    }
+
+    fn volume(name: &str, class: &str, size: &str, extra: Value) -> Arc<PersistentVolume> {
+        let mut value = json!({
+            "metadata": { "name": name },
+            "spec": { "accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                      "capacity": { "storage": size }, "persistentVolumeReclaimPolicy": "Retain",
+                      "hostPath": { "path": "/x" } },
+            "status": { "phase": "Available" },
+        });
+        merge(&mut value, extra);
+        object(value)
+    }
+
+    fn node(name: &str, ready: bool) -> Arc<Node> {
+        object(json!({
+            "metadata": { "name": name, "annotations": { "berth.dev/storage-dir": format!("/{name}") } },
+            "status": { "conditions": [{ "type": "Ready", "status": if ready { "True" } else { "False" } }] },
+        }))
+    }
+
+    fn class(name: &str, provisioner: &str, mode: &str) -> Arc<StorageClass> {
+        object(json!({
+            "metadata": { "name": name },
+            "provisioner": provisioner,
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": mode,
+        }))
+    }
+
+    fn merge(target: &mut Value, patch: Value) {
+        match (target, patch) {
+            (Value::Object(target), Value::Object(patch)) => {
+                for (key, value) in patch {
+                    merge(target.entry(key).or_insert(Value::Null), value);
+                }
+            }
+            (target, patch) => *target = patch,
+        }
+    }
+
+    /// A plan in one line per change, for table tests.
+    fn summary(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|change| match change {
+                Change::UpdateClaim(c) => format!(
+                    "claim {} volumeName={} class={} annotations={:?}",
+                    name_of(&c.metadata),
+                    c.spec.as_ref().and_then(|s| s.volume_name.clone()).unwrap_or_default(),
+                    c.spec.as_ref().and_then(|s| s.storage_class_name.clone()).unwrap_or_default(),
+                    c.metadata.annotations.clone().unwrap_or_default().keys().collect::<Vec<_>>(),
+                ),
+                Change::UpdateClaimStatus(c) => format!(
+                    "claim {} phase={}",
+                    name_of(&c.metadata),
+                    c.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default()
+                ),
+                Change::UpdateVolume(v) => format!(
+                    "volume {} claimRef={} finalizers={:?}",
+                    name_of(&v.metadata),
+                    v.spec
+                        .as_ref()
+                        .and_then(|s| s.claim_ref.as_ref())
+                        .and_then(|r| r.uid.clone())
+                        .unwrap_or_default(),
+                    v.metadata.finalizers.clone().unwrap_or_default(),
+                ),
+                Change::UpdateVolumeStatus(v) => format!(
+                    "volume {} phase={}",
+                    name_of(&v.metadata),
+                    v.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default()
+                ),
+                Change::Provision { volume, .. } => format!(
+                    "provision {} on {}",
+                    name_of(&volume.metadata),
+                    super::provisioner::node_of(volume).unwrap_or_default()
+                ),
+                Change::DeleteVolume { name, .. } => format!("delete volume {name}"),
+                Change::RemoveClaimProtection(c) => {
+                    format!("release claim {}", name_of(&c.metadata))
+                }
+                Change::Event { event_type, reason, message, .. } => {
+                    format!("event {event_type:?} {reason}: {message}")
+                }
+            })
+            .collect()
+    }
+
+    struct World {
+        claims: Vec<Arc<PersistentVolumeClaim>>,
+        volumes: Vec<Arc<PersistentVolume>>,
+        classes: Vec<Arc<StorageClass>>,
+        nodes: Vec<Arc<Node>>,
+        pods: Vec<Arc<Pod>>,
+    }
+
+    impl World {
+        fn plan(&self) -> Vec<String> {
+            let observed = Observed {
+                claims: &self.claims,
+                volumes: &self.volumes,
+                classes: &self.classes,
+                nodes: &self.nodes,
+                pods: &self.pods,
+            };
+            let mut changes = plan(&observed, k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+            changes.extend(protection::plan(&observed));
+            summary(&changes)
+        }
+    }
+
+    fn world() -> World {
+        World {
+            claims: vec![],
+            volumes: vec![],
+            classes: vec![
+                class("local-path", "berth.dev/local-path", "Immediate"),
+                class("late", "berth.dev/local-path", "WaitForFirstConsumer"),
+            ],
+            nodes: vec![node("node-a", true)],
+            pods: vec![],
+        }
+    }
+
+    fn ours_on(name: &str, node: &str, claim: &str) -> Arc<PersistentVolume> {
+        volume(
+            name,
+            "local-path",
+            "1Gi",
+            json!({
+                "metadata": { "annotations": { "pv.kubernetes.io/provisioned-by": "berth.dev/local-path" } },
+                "spec": {
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "claimRef": { "namespace": "default", "name": claim, "uid": format!("uid-{claim}") },
+                    "nodeAffinity": { "required": { "nodeSelectorTerms": [{ "matchExpressions": [
+                        { "key": "kubernetes.io/hostname", "operator": "In", "values": [node] }] }] } },
+                },
+                "status": { "phase": "Bound" },
+            }),
+        )
+    }
+
+    #[test]
+    fn binding_and_provisioning_decisions() {
+        let annotated = json!({ "metadata": { "annotations": {
+            "volume.kubernetes.io/storage-provisioner": "berth.dev/local-path",
+            "volume.beta.kubernetes.io/storage-provisioner": "berth.dev/local-path" } } });
+        let cases: Vec<(&str, World, Vec<&str>)> = vec![
+            (
+                "the smallest fitting Available volume",
+                World {
+                    claims: vec![claim("c", "manual", "1Gi", json!({}))],
+                    volumes: vec![
+                        volume("big", "manual", "10Gi", json!({})),
+                        volume("small", "manual", "2Gi", json!({})),
+                        volume("tiny", "manual", "500Mi", json!({})),
+                        volume("other-class", "fast", "1Gi", json!({})),
+                    ],
+                    ..world()
+                },
+                vec![
+                    "volume small claimRef=uid-c finalizers=[]",
+                    "volume small phase=Bound",
+                    "claim c volumeName=small class=manual annotations=[\"pv.kubernetes.io/bind-completed\", \"pv.kubernetes.io/bound-by-controller\"]",
+                    "claim c phase=Bound",
+                ],
+            ),
+            (
+                "access modes must all be offered",
+                World {
+                    claims: vec![claim(
+                        "c",
+                        "manual",
+                        "1Gi",
+                        json!({ "spec": { "accessModes": ["ReadWriteMany"] } }),
+                    )],
+                    volumes: vec![volume("rwo", "manual", "1Gi", json!({}))],
+                    ..world()
+                },
+                vec![
+                    "event Warning ProvisioningFailed: storageclass.storage.k8s.io \"manual\" not found",
+                ],
+            ),
+            (
+                "a claim of berth's class is provisioned on the ready node",
+                World {
+                    claims: vec![claim("c", "local-path", "1Gi", json!({}))],
+                    nodes: vec![node("node-a", false), node("node-b", true)],
+                    ..world()
+                },
+                vec![
+                    "claim c volumeName= class=local-path annotations=[\"volume.beta.kubernetes.io/storage-provisioner\", \"volume.kubernetes.io/storage-provisioner\"]",
+                    "event Normal ExternalProvisioning: waiting for a volume to be created, either by external provisioner \"berth.dev/local-path\" or manually created by system administrator",
+                    "provision pvc-uid-c on node-b",
+                ],
+            ),
+            (
+                "fewest local-path volumes first",
+                World {
+                    claims: vec![claim("c", "local-path", "1Gi", annotated.clone())],
+                    volumes: vec![ours_on("pvc-old", "node-a", "old")],
+                    nodes: vec![node("node-a", true), node("node-b", true)],
+                    ..world()
+                },
+                vec![
+                    "provision pvc-uid-c on node-b",
+                    "volume pvc-old phase=Released",
+                    "delete volume pvc-old",
+                ],
+            ),
+            (
+                "no ready node",
+                World {
+                    claims: vec![claim("c", "local-path", "1Gi", annotated.clone())],
+                    nodes: vec![node("node-a", false)],
+                    ..world()
+                },
+                vec![
+                    "event Warning ProvisioningFailed: failed to provision volume with StorageClass \"local-path\": no ready node with local-path storage",
+                ],
+            ),
+            (
+                "WaitForFirstConsumer waits for the selected node",
+                World { claims: vec![claim("c", "late", "1Gi", json!({}))], ..world() },
+                vec![
+                    "event Normal WaitForFirstConsumer: waiting for first consumer to be created before binding",
+                ],
+            ),
+            (
+                "the provisioned volume is bound to its claim",
+                World {
+                    claims: vec![claim("c", "local-path", "1Gi", annotated.clone())],
+                    volumes: vec![ours_on("pvc-uid-c", "node-a", "c")],
+                    ..world()
+                },
+                vec![
+                    "claim c volumeName=pvc-uid-c class=local-path annotations=[\"pv.kubernetes.io/bind-completed\", \"pv.kubernetes.io/bound-by-controller\", \"volume.beta.kubernetes.io/storage-provisioner\", \"volume.kubernetes.io/storage-provisioner\"]",
+                    "claim c phase=Bound",
+                ],
+            ),
+            (
+                "Retain keeps a released volume",
+                World {
+                    volumes: vec![volume(
+                        "kept",
+                        "manual",
+                        "1Gi",
+                        json!({
+                        "spec": { "claimRef": { "namespace": "default", "name": "gone", "uid": "uid-gone" } },
+                        "status": { "phase": "Bound" } }),
+                    )],
+                    ..world()
+                },
+                vec!["volume kept phase=Released"],
+            ),
+            (
+                "Delete on a volume berth did not provision fails",
+                World {
+                    volumes: vec![volume(
+                        "foreign",
+                        "manual",
+                        "1Gi",
+                        json!({
+                        "spec": { "persistentVolumeReclaimPolicy": "Delete",
+                                  "claimRef": { "namespace": "default", "name": "gone", "uid": "uid-gone" } },
+                        "status": { "phase": "Bound" } }),
+                    )],
+                    ..world()
+                },
+                vec![
+                    "volume foreign phase=Failed",
+                    "event Warning VolumeFailedDelete: error getting deleter volume plugin for volume \"foreign\": no deletable volume plugin matched",
+                ],
+            ),
+            (
+                "a recreated claim of the same name does not get the released volume",
+                World {
+                    claims: vec![claim(
+                        "gone",
+                        "manual",
+                        "1Gi",
+                        json!({ "metadata": { "uid": "uid-new" } }),
+                    )],
+                    volumes: vec![volume(
+                        "kept",
+                        "manual",
+                        "1Gi",
+                        json!({
+                        "spec": { "claimRef": { "namespace": "default", "name": "gone", "uid": "uid-gone" } },
+                        "status": { "phase": "Released" } }),
+                    )],
+                    ..world()
+                },
+                vec![
+                    "event Warning ProvisioningFailed: storageclass.storage.k8s.io \"manual\" not found",
+                ],
+            ),
+            (
+                "a bound claim whose volume vanished is Lost",
+                World {
+                    claims: vec![claim(
+                        "c",
+                        "manual",
+                        "1Gi",
+                        json!({
+                        "metadata": { "annotations": { "pv.kubernetes.io/bind-completed": "yes" } },
+                        "spec": { "volumeName": "vanished" }, "status": { "phase": "Bound" } }),
+                    )],
+                    ..world()
+                },
+                vec![
+                    "claim c phase=Lost",
+                    "event Warning ClaimLost: Bound claim has lost reference to PersistentVolume. Data on the volume is lost!",
+                ],
+            ),
+            (
+                "a claim naming its volume binds it even with no class match needed by name",
+                World {
+                    claims: vec![claim(
+                        "c",
+                        "manual",
+                        "1Gi",
+                        json!({ "spec": { "volumeName": "named" } }),
+                    )],
+                    volumes: vec![volume("named", "manual", "1Gi", json!({}))],
+                    ..world()
+                },
+                vec![
+                    "volume named claimRef=uid-c finalizers=[]",
+                    "volume named phase=Bound",
+                    "claim c volumeName=named class=manual annotations=[\"pv.kubernetes.io/bind-completed\"]",
+                    "claim c phase=Bound",
+                ],
+            ),
+            (
+                "no class: the default class is assigned",
+                World {
+                    claims: vec![object(
+                        json!({ "metadata": { "name": "c", "namespace": "default", "uid": "u" },
+                                                "spec": { "resources": { "requests": { "storage": "1Gi" } } } }),
+                    )],
+                    classes: vec![object(
+                        json!({ "metadata": { "name": "local-path", "annotations": {
+                        "storageclass.kubernetes.io/is-default-class": "true" } }, "provisioner": "berth.dev/local-path" }),
+                    )],
+                    ..world()
+                },
+                vec!["claim c volumeName= class=local-path annotations=[]"],
+            ),
+        ];
+        for (name, world, expected) in cases {
+            assert_eq!(world.plan(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn protection_finalizers_go_when_nothing_holds_the_object() {
+        let marked = json!({ "metadata": { "deletionTimestamp": "2026-01-01T00:00:00Z",
+                                           "finalizers": ["kubernetes.io/pvc-protection"] } });
+        let pod = |phase: &str, node: &str| -> Arc<Pod> {
+            object(json!({
+                "metadata": { "name": "p", "namespace": "default" },
+                "spec": { "nodeName": node, "containers": [],
+                          "volumes": [{ "name": "v", "persistentVolumeClaim": { "claimName": "c" } }] },
+                "status": { "phase": phase },
+            }))
+        };
+        type Case<'a> = (&'a str, Vec<Arc<Pod>>, Vec<&'a str>);
+        let cases: Vec<Case<'_>> = vec![
+            ("a running pod holds it", vec![pod("Running", "node-a")], vec![]),
+            ("a finished pod does not", vec![pod("Succeeded", "node-a")], vec!["release claim c"]),
+            ("an unscheduled pod does not", vec![pod("Pending", "")], vec!["release claim c"]),
+            ("no pod", vec![], vec!["release claim c"]),
+        ];
+        for (name, pods, expected) in cases {
+            let world = World {
+                claims: vec![claim("c", "", "1Gi", marked.clone())],
+                pods,
+                classes: vec![],
+                ..world()
+            };
+            let plan: Vec<String> =
+                world.plan().into_iter().filter(|c| c.starts_with("release")).collect();
+            assert_eq!(plan, expected, "{name}");
+        }
+
+        let marked_volume = |phase: &str| {
+            volume(
+                "v",
+                "manual",
+                "1Gi",
+                json!({
+                    "metadata": { "deletionTimestamp": "2026-01-01T00:00:00Z",
+                                  "finalizers": ["kubernetes.io/pv-protection", "berth.dev/local-path"] },
+                    "spec": { "claimRef": { "namespace": "default", "name": "c", "uid": "uid-c" } },
+                    "status": { "phase": phase },
+                }),
+            )
+        };
+        let bound = World {
+            claims: vec![claim(
+                "c",
+                "manual",
+                "1Gi",
+                json!({
+                "metadata": { "annotations": { "pv.kubernetes.io/bind-completed": "yes" } },
+                "spec": { "volumeName": "v" }, "status": { "phase": "Bound",
+                "capacity": { "storage": "1Gi" }, "accessModes": ["ReadWriteOnce"] } }),
+            )],
+            volumes: vec![marked_volume("Bound")],
+            ..world()
+        };
+        assert_eq!(bound.plan(), Vec::<String>::new());
+        let released = World { volumes: vec![marked_volume("Released")], ..world() };
+        assert_eq!(
+            released.plan(),
+            vec!["volume v claimRef=uid-c finalizers=[\"berth.dev/local-path\"]"]
+        );
+    }
+}
