@@ -37,7 +37,29 @@ pub(crate) fn plan(observed: &Observed<'_>, now: Timestamp) -> Vec<Change> {
             .collect(),
         touched: HashSet::new(),
         per_node: HashMap::new(),
+        free: Vec::new(),
+        prebound: HashMap::new(),
+        claims: observed
+            .claims
+            .iter()
+            .map(|c| ((namespace_of(&c.metadata), name_of(&c.metadata)), &**c))
+            .collect(),
     };
+    let mut sorted: Vec<&PersistentVolume> = observed.volumes.iter().map(|v| &**v).collect();
+    sorted.sort_by_key(|v| name_of(&v.metadata));
+    for volume in sorted {
+        match claim_ref(volume) {
+            None => plan.free.push(volume),
+            Some(reference) => plan
+                .prebound
+                .entry((
+                    reference.namespace.as_deref().unwrap_or_default(),
+                    reference.name.as_deref().unwrap_or_default(),
+                ))
+                .or_default()
+                .push(volume),
+        }
+    }
     for volume in observed.volumes.iter().filter(|v| provisioner::is_ours(v)) {
         if let Some(node) = provisioner::node_of(volume) {
             *plan.per_node.entry(node.to_owned()).or_default() += 1;
@@ -75,6 +97,11 @@ struct Plan<'a> {
     touched: HashSet<String>,
     /// local-path volumes per node, including those this plan provisions.
     per_node: HashMap<String, usize>,
+    /// Volumes without a claimRef, by name.
+    free: Vec<&'a PersistentVolume>,
+    /// Volumes with a claimRef, by the claim (namespace, name) it names, by name.
+    prebound: HashMap<(&'a str, &'a str), Vec<&'a PersistentVolume>>,
+    claims: HashMap<(&'a str, &'a str), &'a PersistentVolumeClaim>,
 }
 
 impl<'a> Plan<'a> {
@@ -267,9 +294,9 @@ impl<'a> Plan<'a> {
         let mode = spec.volume_mode.as_deref().unwrap_or("Filesystem");
         let wanted_modes = spec.access_modes.clone().unwrap_or_default();
         let mut best: Option<(&'a PersistentVolume, u128)> = None;
-        let mut volumes: Vec<&'a PersistentVolume> = self.volumes.values().copied().collect();
-        volumes.sort_by_key(|v| name_of(&v.metadata));
-        for volume in volumes {
+        let key = (namespace_of(&claim.metadata), name_of(&claim.metadata));
+        let prebound = self.prebound.get(&key).into_iter().flatten();
+        for &volume in prebound.chain(self.free.iter()) {
             let Some(vspec) = volume.spec.as_ref() else { continue };
             let prebound = claim_ref(volume).is_some_and(|r| refers_to(r, claim));
             if !prebound && self.taken.contains(name_of(&volume.metadata)) {
@@ -389,9 +416,10 @@ impl<'a> Plan<'a> {
             self.volume_phase(volume, "Available", None);
             return;
         }
-        let claim = self.observed.claims.iter().find(|c| {
-            c.metadata.namespace == reference.namespace && c.metadata.name == reference.name
-        });
+        let claim = self.claims.get(&(
+            reference.namespace.as_deref().unwrap_or_default(),
+            reference.name.as_deref().unwrap_or_default(),
+        ));
         match claim {
             Some(claim) if claim.metadata.uid == reference.uid => {
                 let named = claim.spec.as_ref().and_then(|s| s.volume_name.as_deref());
