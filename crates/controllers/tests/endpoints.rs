@@ -167,8 +167,28 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     })
     .await;
 
+    // Converged means no more writes (the controllers do not fight the API's defaulting).
+    let settled_endpoints = endpoints.get("nginx").await.unwrap().metadata.resource_version;
+    let settled_slices: Vec<_> = slices
+        .list(&selector)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.resource_version)
+        .collect();
     // Nothing for the selector-less Service.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(endpoints.get("nginx").await.unwrap().metadata.resource_version, settled_endpoints);
+    let slices_now: Vec<_> = slices
+        .list(&selector)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.resource_version)
+        .collect();
+    assert_eq!(slices_now, settled_slices);
     assert!(endpoints.get_opt("manual").await.unwrap().is_none());
     let manual_slices = slices
         .list(&ListParams::default().labels("kubernetes.io/service-name=manual"))

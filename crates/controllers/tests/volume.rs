@@ -141,6 +141,20 @@ async fn a_claim_gets_a_local_path_volume_on_a_ready_node_and_is_bound() {
     assert!(finalizers.contains(&"kubernetes.io/pv-protection".to_owned()), "{finalizers:?}");
     assert!(finalizers.contains(&"berth.dev/local-path".to_owned()), "{finalizers:?}");
 
+    // Converged: no more writes to either.
+    let settled = (
+        volumes.get(&volume_name).await.unwrap().metadata.resource_version,
+        claims.get("www-web-0").await.unwrap().metadata.resource_version,
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        (
+            volumes.get(&volume_name).await.unwrap().metadata.resource_version,
+            claims.get("www-web-0").await.unwrap().metadata.resource_version
+        ),
+        settled
+    );
+
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
     let reasons = eventually("provisioning events", || async {
         let list = events.list(&ListParams::default()).await.ok()?;

@@ -142,7 +142,7 @@ impl<'a> Plan<'a> {
     }
 
     fn sync_unbound_claim(&mut self, claim: &'a PersistentVolumeClaim) {
-        let class_name = claim.spec.as_ref().and_then(|s| s.storage_class_name.as_deref());
+        let class_name = claim_class(claim);
         let Some(class_name) = class_name else {
             // Retroactive default class assignment (GA in 1.28): a claim created with no
             // class gets the default one once there is one.
@@ -312,7 +312,7 @@ impl<'a> Plan<'a> {
                 .and_then(|q| parse_quantity(&q.0))
                 .unwrap_or(0);
             let fits = vspec.volume_mode.as_deref().unwrap_or("Filesystem") == mode
-                && vspec.storage_class_name.as_deref().unwrap_or("") == class_name
+                && volume_class(volume) == class_name
                 && capacity >= request
                 && wanted_modes
                     .iter()
@@ -540,6 +540,21 @@ impl<'a> Plan<'a> {
             message,
         });
     }
+}
+
+/// The deprecated class annotation, still preferred over the field when present
+/// (`storagehelpers.GetPersistentVolumeClaimClass` / `GetPersistentVolumeClass`).
+const ANN_BETA_STORAGE_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+
+fn claim_class(claim: &PersistentVolumeClaim) -> Option<&str> {
+    annotation(&claim.metadata, ANN_BETA_STORAGE_CLASS)
+        .or_else(|| claim.spec.as_ref()?.storage_class_name.as_deref())
+}
+
+fn volume_class(volume: &PersistentVolume) -> &str {
+    annotation(&volume.metadata, ANN_BETA_STORAGE_CLASS)
+        .or_else(|| volume.spec.as_ref()?.storage_class_name.as_deref())
+        .unwrap_or("")
 }
 
 fn claim_ref(volume: &PersistentVolume) -> Option<&ObjectReference> {
