@@ -5,7 +5,7 @@ use berth_controllers::{Config, Controller};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
 async fn pod(pods: &Api<Pod>, name: &str, ip: &str, ready: bool) {
@@ -195,6 +195,42 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
         .await
         .unwrap();
     assert!(manual_slices.items.is_empty());
+
+    // A deleted pod leaves Endpoints at once; in a slice it is gone or shown terminating
+    // (graceful deletion keeps a scheduled pod until its kubelet lets go).
+    pods.delete("web-0", &DeleteParams::default()).await.unwrap();
+    eventually("web-0 out of Endpoints", || async {
+        let e = endpoints.get("nginx").await.ok()?;
+        let subset = e.subsets?.into_iter().next()?;
+        let ips: Vec<String> = subset.addresses?.into_iter().map(|a| a.ip).collect();
+        (ips == vec!["10.244.0.11".to_owned()]).then_some(())
+    })
+    .await;
+    eventually("web-0 gone or terminating in the slice", || async {
+        let list = slices.list(&selector).await.ok()?;
+        let web0 = list
+            .items
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .find(|e| e.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some("web-0"));
+        match web0 {
+            None => Some(()),
+            Some(e) => {
+                let c = e.conditions.clone()?;
+                (c.terminating == Some(true) && c.ready == Some(false)).then_some(())
+            }
+        }
+    })
+    .await;
+
+    // The Service goes: its Endpoints and slices go with it.
+    services.delete("nginx", &DeleteParams::default()).await.unwrap();
+    eventually("Endpoints and slices removed", || async {
+        let gone = endpoints.get_opt("nginx").await.ok()?.is_none();
+        let none = slices.list(&selector).await.ok()?.items.is_empty();
+        (gone && none).then_some(())
+    })
+    .await;
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
