@@ -6,8 +6,11 @@
 //! from the event that woke it, so a missed event or a restart costs nothing but a resync.
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
+mod endpoints;
+mod endpointslice;
 mod events;
 mod statefulset;
+mod volume;
 
 use std::sync::Arc;
 
@@ -24,17 +27,32 @@ pub enum Controller {
     Placeholder,
     /// StatefulSets: ordered pods with stable identities and claims, rolling updates.
     StatefulSet,
+    /// The default StorageClass, the local-path provisioner, the PV binder (phases, reclaim)
+    /// and the pvc-/pv-protection finalizers.
+    Volume,
+    /// Endpoints for Services with a selector.
+    Endpoints,
+    /// EndpointSlices for Services with a selector.
+    EndpointSlice,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[Controller::StatefulSet];
+    pub const ALL: &'static [Controller] = &[
+        Controller::StatefulSet,
+        Controller::Volume,
+        Controller::Endpoints,
+        Controller::EndpointSlice,
+    ];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
             Controller::StatefulSet => "statefulset-controller",
+            Controller::Volume => "persistentvolume-controller",
+            Controller::Endpoints => "endpoint-controller",
+            Controller::EndpointSlice => "endpointslice-controller",
         }
     }
 }
@@ -55,7 +73,6 @@ impl Default for Config {
 /// What every controller gets: the API client and the configuration.
 #[derive(Clone)]
 pub(crate) struct Context {
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) client: kube::Client,
     #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
@@ -101,6 +118,9 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
                 Controller::StatefulSet => tokio::spawn(statefulset::run(context)),
+                Controller::Volume => tokio::spawn(volume::run(context)),
+                Controller::Endpoints => tokio::spawn(endpoints::run(context)),
+                Controller::EndpointSlice => tokio::spawn(endpointslice::run(context)),
             };
             (controller, task)
         })
