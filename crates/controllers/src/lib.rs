@@ -7,6 +7,9 @@
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
 mod events;
+mod gc;
+mod namespace;
+mod serviceaccount;
 
 use std::sync::Arc;
 
@@ -21,16 +24,28 @@ pub enum Controller {
     /// Never constructed yet; the controllers join as their modules land.
     #[doc(hidden)]
     Placeholder,
+    /// Deletes objects whose owners are gone and carries out orphan and foreground deletion
+    /// (`garbage-collector-controller`).
+    GarbageCollector,
+    /// Empties a namespace being deleted, then finalizes it (`namespace-controller`).
+    Namespace,
+    /// Gives every active namespace its `default` ServiceAccount and `kube-root-ca.crt`
+    /// ConfigMap (`serviceaccount-controller` and `root-ca-cert-publisher`).
+    ServiceAccount,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[];
+    pub const ALL: &'static [Controller] =
+        &[Controller::GarbageCollector, Controller::Namespace, Controller::ServiceAccount];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
+            Controller::GarbageCollector => "garbage-collector-controller",
+            Controller::Namespace => "namespace-controller",
+            Controller::ServiceAccount => "serviceaccount-controller",
         }
     }
 }
@@ -40,20 +55,21 @@ impl Controller {
 pub struct Config {
     /// The controllers to run.
     pub controllers: Vec<Controller>,
+    /// The cluster CA certificate (PEM) published in every namespace as the `ca.crt` key of
+    /// the `kube-root-ca.crt` ConfigMap.
+    pub root_ca_pem: String,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { controllers: Controller::ALL.to_vec() }
+        Config { controllers: Controller::ALL.to_vec(), root_ca_pem: String::new() }
     }
 }
 
 /// What every controller gets: the API client and the configuration.
 #[derive(Clone)]
 pub(crate) struct Context {
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) client: kube::Client,
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
 }
 
@@ -93,9 +109,12 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         .controllers
         .iter()
         .map(|&controller| {
-            let _context = context.clone();
+            let context = context.clone();
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
+                Controller::GarbageCollector => tokio::spawn(gc::run(context)),
+                Controller::Namespace => tokio::spawn(namespace::run(context)),
+                Controller::ServiceAccount => tokio::spawn(serviceaccount::run(context)),
             };
             (controller, task)
         })
