@@ -365,6 +365,9 @@ mod tests {
         }
     }
 
+    /// Name, active, has the account, the ConfigMap, expected changes.
+    type Case<'a> = (&'a str, bool, bool, Option<&'a ConfigMap>, Vec<Change>);
+
     #[test]
     fn every_active_namespace_gets_its_account_and_ca() {
         let good = published("ns");
@@ -398,7 +401,7 @@ mod tests {
                 .insert(DESCRIPTION_ANNOTATION.into(), DESCRIPTION.into());
             Change::UpdateConfigMap(cm)
         };
-        let cases: Vec<(&str, bool, bool, Option<&ConfigMap>, Vec<Change>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("terminating namespace", false, false, None, vec![]),
             ("all in place", true, true, Some(&good), vec![]),
             ("account missing", true, false, Some(&good), vec![Change::CreateServiceAccount]),
@@ -429,11 +432,11 @@ mod tests {
     fn only_active_namespaces_count() {
         let namespace = |phase: Option<&str>, deleting: bool| Namespace {
             metadata: ObjectMeta {
-                deletion_timestamp: deleting.then(|| {
+                deletion_timestamp: deleting.then_some(
                     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                         k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-                    )
-                }),
+                    ),
+                ),
                 ..ObjectMeta::default()
             },
             status: phase.map(|p| NamespaceStatus {

@@ -372,6 +372,11 @@ mod tests {
         node
     }
 
+    /// Name, classified references, finalizers, has dependents, a dependent deletes its
+    /// dependents, expected action.
+    type Case<'a> =
+        (&'a str, Vec<(&'a OwnerReference, OwnerState)>, &'a [String], bool, bool, DependentAction);
+
     #[test]
     fn dependent_decisions_follow_attempt_to_delete_item() {
         use OwnerState::*;
@@ -382,7 +387,7 @@ mod tests {
         let background =
             DependentAction::Delete { policy: Policy::Background, unblock_owners: false };
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<(&OwnerReference, OwnerState)>, &[String], bool, bool, DependentAction)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("no owners", vec![], none, false, false, DependentAction::Keep),
             ("one solid owner", vec![(&a, Solid)], none, false, false, DependentAction::Keep),
             ("the only owner is gone", vec![(&a, Dangling)], none, false, false, background.clone()),

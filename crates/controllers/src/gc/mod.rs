@@ -473,7 +473,7 @@ enum JobError {
         kind: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -527,7 +527,12 @@ impl Collector {
     }
 
     fn api_error(verb: &'static str, identity: &Identity, source: kube::Error) -> JobError {
-        JobError::Api { verb, kind: identity.kind.clone(), name: identity.name.clone(), source }
+        JobError::Api {
+            verb,
+            kind: identity.kind.clone(),
+            name: identity.name.clone(),
+            source: Box::new(source),
+        }
     }
 
     /// The object as it is now, if it still exists with the same uid.
