@@ -380,11 +380,14 @@ async fn run_once(cx: &Context) -> Result<(), Error> {
         let synced = unsynced.is_empty() || started.elapsed() >= SYNC_TIMEOUT;
         let next_retry = queue.promote_due();
         if synced && !queue.ready.is_empty() {
-            let jobs: Vec<(String, Job)> = queue
-                .take(WORKERS * 4)
-                .into_iter()
-                .filter_map(|uid| job_for(&graph, &uid).map(|job| (uid, job)))
-                .collect();
+            let mut jobs: Vec<(String, Job)> = Vec::new();
+            for uid in queue.take(WORKERS * 4) {
+                match job_for(&graph, &uid) {
+                    Some(job) => jobs.push((uid, job)),
+                    // Nothing left to decide: a pending retry is moot.
+                    None => queue.forget_retries(&uid),
+                }
+            }
             let outcomes: Vec<(String, Outcome)> = futures::stream::iter(jobs)
                 .map(|(uid, job)| {
                     let collector = collector.clone();
@@ -774,5 +777,41 @@ impl Collector {
         self.recorder
             .record(&object, EventType::Warning, "OwnerRefInvalidNamespace", message)
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_queue_deduplicates_and_brings_retries_back_when_due() {
+        let mut queue = Queue::default();
+        queue.add("a".into());
+        queue.add("b".into());
+        queue.add("a".into());
+        assert_eq!(queue.take(10), ["a", "b"]);
+        assert!(queue.take(10).is_empty());
+
+        queue.retry_later("a".into());
+        let due = queue.promote_due().expect("a retry is pending");
+        assert!(due > Instant::now());
+        assert!(queue.take(10).is_empty());
+        tokio::time::sleep_until(due).await;
+        // Promoted: queued now, so nothing else is pending.
+        assert_eq!(queue.promote_due(), None);
+        assert_eq!(queue.take(10), ["a"]);
+        queue.forget_retries("a");
+        assert_eq!(queue.promote_due(), None);
+        assert!(queue.take(10).is_empty());
+    }
+
+    #[test]
+    fn retry_delays_grow_and_stop_at_a_minute() {
+        assert_eq!(retry_delay(1), Duration::from_millis(10));
+        assert_eq!(retry_delay(4), Duration::from_millis(80));
+        assert_eq!(retry_delay(40), Duration::from_secs(60));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(30), Duration::from_secs(60));
     }
 }
