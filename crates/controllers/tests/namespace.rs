@@ -7,14 +7,14 @@
 use berth_controllers::{Config, Controller, Controllers, spawn};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Namespace, NamespaceCondition, Pod, PodSpec, Secret,
+    ConfigMap, Container, Namespace, NamespaceCondition, Pod, PodSpec, Secret, ServiceAccount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
-async fn start() -> (Cluster, Controllers) {
+async fn start(controllers: Vec<Controller>) -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
-    let config = Config { controllers: vec![Controller::Namespace], root_ca_pem: String::new() };
+    let config = Config { controllers, root_ca_pem: String::new() };
     let controllers = spawn(cluster.client(), config);
     (cluster, controllers)
 }
@@ -40,7 +40,9 @@ fn condition(namespace: &Namespace, type_: &str) -> Option<NamespaceCondition> {
 
 #[tokio::test]
 async fn a_deleted_namespace_is_emptied_and_removed() {
-    let (cluster, controllers) = start().await;
+    // Pods need the namespace's default ServiceAccount (admission), as in Kubernetes.
+    let (cluster, controllers) =
+        start(vec![Controller::Namespace, Controller::ServiceAccount]).await;
     let client = cluster.client();
     let namespaces = create_namespace(&client, "doomed").await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
@@ -51,6 +53,11 @@ async fn a_deleted_namespace_is_emptied_and_removed() {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "doomed");
     let secret = Secret { metadata: meta("s", &[]), ..Secret::default() };
     secrets.create(&PostParams::default(), &secret).await.expect("create secret");
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "doomed");
+    eventually("the default ServiceAccount", || async {
+        accounts.get_opt("default").await.expect("get account")
+    })
+    .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "doomed");
     let pod = Pod {
         metadata: meta("p", &[]),
@@ -75,7 +82,12 @@ async fn a_deleted_namespace_is_emptied_and_removed() {
         let cms = config_maps.list(&Default::default()).await.ok()?;
         let secrets = secrets.list(&Default::default()).await.ok()?;
         let pods = pods.list(&Default::default()).await.ok()?;
-        (cms.items.is_empty() && secrets.items.is_empty() && pods.items.is_empty()).then_some(())
+        let accounts = accounts.list(&Default::default()).await.ok()?;
+        let empty = cms.items.is_empty()
+            && secrets.items.is_empty()
+            && pods.items.is_empty()
+            && accounts.items.is_empty();
+        empty.then_some(())
     })
     .await;
     eventually("the namespace to be removed", || async {
@@ -89,7 +101,7 @@ async fn a_deleted_namespace_is_emptied_and_removed() {
 
 #[tokio::test]
 async fn content_held_by_a_finalizer_holds_the_namespace_and_is_reported() {
-    let (cluster, controllers) = start().await;
+    let (cluster, controllers) = start(vec![Controller::Namespace]).await;
     let client = cluster.client();
     let namespaces = create_namespace(&client, "held").await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "held");
