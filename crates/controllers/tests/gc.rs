@@ -1,16 +1,21 @@
 //! The garbage collector on an in-process cluster: background, orphan and foreground
 //! propagation through ownerReferences, owners matched by uid, unknown kinds, cross-namespace
-//! references and the `OwnerRefInvalidNamespace` event.
+//! references and the `OwnerRefInvalidNamespace` event, and a StatefulSet's pods and revisions
+//! deleted with it or orphaned (`kubectl delete sts`, `--cascade=orphan`).
 //!
 //! The orphan and foreground tests end with the owner gone, which needs the apiserver to delete
 //! a marked object when its last finalizer is removed (the finalizer contract).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_controllers::{Config, Controller, Controllers, spawn};
 use berth_testkit::cluster::{Cluster, eventually};
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Event, Namespace, Pod, PodSpec, PodTemplateSpec, ServiceAccount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 
 async fn start() -> (Cluster, Controllers) {
@@ -280,6 +285,137 @@ async fn foreground_deletion_cascades_through_generations() {
     api.delete("root", &delete_with(PropagationPolicy::Foreground)).await.expect("delete root");
     for name in ["leaf", "middle", "root"] {
         wait_gone(&api, name).await;
+    }
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
+
+/// A StatefulSet that no controller runs, with pods and a revision owned as the StatefulSet
+/// controller owns them.
+async fn statefulset_with_pods(client: &kube::Client, name: &str) -> Vec<String> {
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let labels = BTreeMap::from([("app".to_owned(), name.to_owned())]);
+    let set = StatefulSet {
+        metadata: ObjectMeta { name: Some(name.into()), ..ObjectMeta::default() },
+        spec: Some(StatefulSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..LabelSelector::default()
+            },
+            service_name: Some(name.into()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec()),
+            },
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    };
+    let set = sets.create(&PostParams::default(), &set).await.expect("create statefulset");
+    let owner = OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        name: name.into(),
+        uid: set.metadata.uid.clone().unwrap_or_default(),
+        block_owner_deletion: Some(true),
+        controller: Some(true),
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut names = Vec::new();
+    for ordinal in 0..3 {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}-{ordinal}")),
+                labels: Some(labels.clone()),
+                owner_references: Some(vec![owner.clone()]),
+                ..ObjectMeta::default()
+            },
+            spec: Some(pod_spec()),
+            ..Pod::default()
+        };
+        let pod = pods.create(&PostParams::default(), &pod).await.expect("create pod");
+        names.push(pod.metadata.name.unwrap_or_default());
+    }
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+    let revision = ControllerRevision {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-1")),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        revision: 1,
+        ..ControllerRevision::default()
+    };
+    revisions.create(&PostParams::default(), &revision).await.expect("create revision");
+    names
+}
+
+fn pod_spec() -> PodSpec {
+    PodSpec {
+        containers: vec![Container {
+            name: "web".into(),
+            image: Some("registry.k8s.io/nginx-slim:0.21".into()),
+            ..Container::default()
+        }],
+        ..PodSpec::default()
+    }
+}
+
+#[tokio::test]
+async fn statefulset_deletion_cascades_to_pods_or_orphans_them() {
+    let cluster = Cluster::start().await;
+    let client = cluster.client();
+    // Pods need the namespace's default ServiceAccount (admission).
+    let config = Config {
+        controllers: vec![Controller::GarbageCollector, Controller::ServiceAccount],
+        root_ca_pem: String::new(),
+    };
+    let controllers = spawn(client.clone(), config);
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    eventually("the default ServiceAccount", || async {
+        accounts.get_opt("default").await.expect("get account")
+    })
+    .await;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+
+    // kubectl delete statefulset web --cascade=orphan
+    let orphaned = statefulset_with_pods(&client, "kept").await;
+    sets.delete("kept", &delete_with(PropagationPolicy::Orphan)).await.expect("delete kept");
+    eventually("the pods and revision to be released", || async {
+        for name in &orphaned {
+            let pod = pods.get_opt(name).await.expect("get pod")?;
+            if !pod.metadata.owner_references.unwrap_or_default().is_empty() {
+                return None;
+            }
+        }
+        let revision = revisions.get_opt("kept-1").await.expect("get revision")?;
+        revision.metadata.owner_references.unwrap_or_default().is_empty().then_some(())
+    })
+    .await;
+    eventually("the statefulset to be gone", || async {
+        sets.get_opt("kept").await.expect("get").is_none().then_some(())
+    })
+    .await;
+
+    // kubectl delete statefulset web (background, the default)
+    let cascaded = statefulset_with_pods(&client, "web").await;
+    sets.delete("web", &DeleteParams::default()).await.expect("delete web");
+    eventually("the pods and revision to be deleted", || async {
+        for name in &cascaded {
+            if pods.get_opt(name).await.expect("get pod").is_some() {
+                return None;
+            }
+        }
+        revisions.get_opt("web-1").await.expect("get revision").is_none().then_some(())
+    })
+    .await;
+    for name in &orphaned {
+        assert!(pods.get_opt(name).await.expect("get pod").is_some(), "{name} was orphaned");
     }
     controllers.shutdown().await;
     cluster.shutdown().await;
