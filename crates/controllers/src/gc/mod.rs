@@ -626,13 +626,11 @@ impl Collector {
         match action {
             DependentAction::Keep => Ok(Outcome::default()),
             DependentAction::Retry => {
-                let (reference, _) = classified
+                let unknown = classified
                     .iter()
                     .find(|(_, state)| *state == OwnerState::UnknownKind)
-                    .copied()
-                    .unzip();
-                let reference = reference.map(|r| format!("{}/{}", r.api_version, r.kind));
-                tracing::debug!(item = %item.identity, ?reference, "owner of an unknown kind");
+                    .map(|(r, _)| format!("{}/{}", r.api_version, r.kind));
+                tracing::debug!(item = %item.identity, ?unknown, "owner of an unknown kind");
                 Ok(Outcome { retry: true, enqueue: Vec::new() })
             }
             DependentAction::RemoveOwnerReferences(uids) => {
