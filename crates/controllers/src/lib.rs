@@ -9,6 +9,9 @@
 mod endpoints;
 mod endpointslice;
 mod events;
+mod gc;
+mod namespace;
+mod serviceaccount;
 mod statefulset;
 mod volume;
 
@@ -34,15 +37,26 @@ pub enum Controller {
     Endpoints,
     /// EndpointSlices for Services with a selector.
     EndpointSlice,
+    /// Deletes objects whose owners are gone and carries out orphan and foreground deletion
+    /// (`garbage-collector-controller`).
+    GarbageCollector,
+    /// Empties a namespace being deleted, then finalizes it (`namespace-controller`).
+    Namespace,
+    /// Gives every active namespace its `default` ServiceAccount and `kube-root-ca.crt`
+    /// ConfigMap (`serviceaccount-controller` and `root-ca-cert-publisher`).
+    ServiceAccount,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
     pub const ALL: &'static [Controller] = &[
-        Controller::StatefulSet,
+        Controller::ServiceAccount,
+        Controller::Namespace,
+        Controller::GarbageCollector,
         Controller::Volume,
         Controller::Endpoints,
         Controller::EndpointSlice,
+        Controller::StatefulSet,
     ];
 
     /// The name used in logs and as the events' `source.component`.
@@ -53,6 +67,9 @@ impl Controller {
             Controller::Volume => "persistentvolume-controller",
             Controller::Endpoints => "endpoint-controller",
             Controller::EndpointSlice => "endpointslice-controller",
+            Controller::GarbageCollector => "garbage-collector-controller",
+            Controller::Namespace => "namespace-controller",
+            Controller::ServiceAccount => "serviceaccount-controller",
         }
     }
 }
@@ -62,11 +79,14 @@ impl Controller {
 pub struct Config {
     /// The controllers to run.
     pub controllers: Vec<Controller>,
+    /// The cluster CA certificate (PEM) published in every namespace as the `ca.crt` key of
+    /// the `kube-root-ca.crt` ConfigMap.
+    pub root_ca_pem: String,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { controllers: Controller::ALL.to_vec() }
+        Config { controllers: Controller::ALL.to_vec(), root_ca_pem: String::new() }
     }
 }
 
@@ -74,7 +94,6 @@ impl Default for Config {
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) client: kube::Client,
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
 }
 
@@ -121,6 +140,9 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
                 Controller::Volume => tokio::spawn(volume::run(context)),
                 Controller::Endpoints => tokio::spawn(endpoints::run(context)),
                 Controller::EndpointSlice => tokio::spawn(endpointslice::run(context)),
+                Controller::GarbageCollector => tokio::spawn(gc::run(context)),
+                Controller::Namespace => tokio::spawn(namespace::run(context)),
+                Controller::ServiceAccount => tokio::spawn(serviceaccount::run(context)),
             };
             (controller, task)
         })
