@@ -7,8 +7,11 @@
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
 mod events;
+mod node_lifecycle;
+mod scheduler;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -21,16 +24,22 @@ pub enum Controller {
     /// Never constructed yet; the controllers join as their modules land.
     #[doc(hidden)]
     Placeholder,
+    /// Binds pending pods to nodes (kube-scheduler's default profile).
+    Scheduler,
+    /// Marks nodes whose kubelet went silent, keeps the condition taints, evicts by taint.
+    NodeLifecycle,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[];
+    pub const ALL: &'static [Controller] = &[Controller::Scheduler, Controller::NodeLifecycle];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
+            Controller::Scheduler => "default-scheduler",
+            Controller::NodeLifecycle => "node-lifecycle-controller",
         }
     }
 }
@@ -40,20 +49,27 @@ impl Controller {
 pub struct Config {
     /// The controllers to run.
     pub controllers: Vec<Controller>,
+    /// How long a node's kubelet may go without renewing its Lease before the node is
+    /// marked Unknown (`--node-monitor-grace-period`, 50 s).
+    pub node_monitor_grace_period: Duration,
+    /// How often the node lifecycle controller checks the nodes (`--node-monitor-period`, 5 s).
+    pub node_monitor_period: Duration,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { controllers: Controller::ALL.to_vec() }
+        Config {
+            controllers: Controller::ALL.to_vec(),
+            node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+            node_monitor_period: node_lifecycle::DEFAULT_MONITOR_PERIOD,
+        }
     }
 }
 
 /// What every controller gets: the API client and the configuration.
 #[derive(Clone)]
 pub(crate) struct Context {
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) client: kube::Client,
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
 }
 
@@ -93,9 +109,11 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         .controllers
         .iter()
         .map(|&controller| {
-            let _context = context.clone();
+            let context = context.clone();
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
+                Controller::Scheduler => tokio::spawn(scheduler::run(context)),
+                Controller::NodeLifecycle => tokio::spawn(node_lifecycle::run(context)),
             };
             (controller, task)
         })
