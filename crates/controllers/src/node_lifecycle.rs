@@ -390,3 +390,101 @@ pub(crate) const DEFAULT_MONITOR_PERIOD: Duration = Duration::from_secs(5);
 /// How long a kubelet may be silent by default (`--node-monitor-grace-period`, 50 s since
 /// v1.32; it was 40 s before).
 pub(crate) const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(50);
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn node(ready: &str, taints: serde_json::Value, unschedulable: bool) -> Node {
+        serde_json::from_value(json!({
+            "metadata": { "name": "n", "creationTimestamp": "2026-01-01T00:00:00Z" },
+            "spec": { "taints": taints, "unschedulable": unschedulable },
+            "status": { "conditions": [
+                { "type": "Ready", "status": ready, "reason": "KubeletReady",
+                  "lastHeartbeatTime": "2026-01-01T00:00:00Z" },
+                { "type": "MemoryPressure", "status": "False" },
+            ] },
+        }))
+        .expect("a node")
+    }
+
+    fn keys(taints: &[Taint]) -> Vec<String> {
+        taints.iter().map(|t| format!("{}:{}", t.key, t.effect)).collect()
+    }
+
+    #[test]
+    fn plans() {
+        let now: Timestamp = "2026-01-02T00:00:00Z".parse().expect("a time");
+        let user = json!([{ "key": "dedicated", "value": "db", "effect": "NoSchedule" }]);
+        let unreachable = json!([
+            { "key": "dedicated", "value": "db", "effect": "NoSchedule" },
+            { "key": UNREACHABLE, "effect": "NoSchedule" },
+            { "key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z" },
+        ]);
+        // (ready, taints, unschedulable, stale) → (conditions changed, taints after or None)
+        let cases: Vec<(&str, serde_json::Value, bool, bool, bool, Option<Vec<&str>>)> = vec![
+            ("True", user.clone(), false, false, false, None),
+            ("True", user.clone(), true, false, false, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/unschedulable:NoSchedule"])),
+            ("False", user.clone(), false, false, false, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/not-ready:NoSchedule", "node.kubernetes.io/not-ready:NoExecute"])),
+            ("True", user.clone(), false, true, true, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"])),
+            ("Unknown", unreachable.clone(), false, true, true, None),
+            ("True", unreachable, false, false, false, Some(vec!["dedicated:NoSchedule"])),
+        ];
+        for (i, (ready, taints, unschedulable, stale, conditions, want)) in cases.into_iter().enumerate() {
+            let plan = plan(&node(ready, taints, unschedulable), stale, now);
+            assert_eq!(plan.conditions.is_some(), conditions, "case {i}");
+            assert_eq!(plan.taints.as_deref().map(keys), want.map(|w| w.iter().map(|s| (*s).to_owned()).collect()), "case {i}");
+        }
+        let plan = plan(&node("True", json!([]), false), true, now);
+        let conditions = plan.conditions.expect("conditions change");
+        for type_ in MONITORED {
+            let c = condition(&conditions, type_).expect(type_);
+            assert_eq!(c.status, "Unknown", "{type_}");
+            assert_eq!(c.last_transition_time, Some(Time(now)));
+        }
+        let ready = condition(&conditions, "Ready").expect("ready");
+        assert_eq!(ready.reason.as_deref(), Some(UNKNOWN_REASON));
+        assert_eq!(ready.message.as_deref(), Some("Kubelet stopped posting node status."));
+        assert_eq!(ready.last_heartbeat_time, Some(Time("2026-01-01T00:00:00Z".parse().expect("time"))));
+        let never = condition(&conditions, "DiskPressure").expect("added");
+        assert_eq!(never.reason.as_deref(), Some(NEVER_REASON));
+        let taints = plan.taints.expect("taints change");
+        let no_execute = taints.iter().find(|t| t.effect == "NoExecute").expect("NoExecute");
+        assert_eq!(no_execute.time_added, Some(Time(now)));
+    }
+
+    #[test]
+    fn eviction_times() {
+        let now: Timestamp = "2026-01-02T00:00:00Z".parse().expect("a time");
+        let added: Timestamp = "2026-01-01T23:59:00Z".parse().expect("a time");
+        let taints = vec![Taint {
+            key: UNREACHABLE.into(),
+            effect: "NoExecute".into(),
+            value: None,
+            time_added: Some(Time(added)),
+        }];
+        let pod = |tolerations: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "containers": [], "tolerations": tolerations } }))
+                .expect("a pod")
+        };
+        let cases = [
+            (json!([]), Some(now)),
+            (json!([{ "key": "other", "operator": "Exists" }]), Some(now)),
+            (json!([{ "key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute" }]), None),
+            (
+                json!([{ "key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 }]),
+                Some(added.checked_add(SignedDuration::from_secs(300)).expect("time")),
+            ),
+            (
+                json!([{ "operator": "Exists", "tolerationSeconds": 600 }, { "key": UNREACHABLE, "operator": "Exists", "tolerationSeconds": 30 }]),
+                Some(added.checked_add(SignedDuration::from_secs(30)).expect("time")),
+            ),
+        ];
+        for (i, (tolerations, want)) in cases.into_iter().enumerate() {
+            assert_eq!(eviction_time(&pod(tolerations), &taints, now), want, "case {i}");
+        }
+        assert_eq!(eviction_time(&pod(json!([])), &[], now), None, "no NoExecute taint");
+    }
+}
