@@ -11,16 +11,30 @@ use std::time::Duration;
 use berth_controllers::{Config, Controller, Controllers};
 use berth_testkit::cluster::{Cluster, eventually};
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod, ServiceAccount};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
+    default_service_account(&cluster.client()).await;
     let config = Config { controllers: vec![Controller::Scheduler], ..Config::default() };
     let controllers = berth_controllers::spawn(cluster.client(), config);
     (cluster, controllers)
+}
+
+/// The `default` ServiceAccount the service account controller would make (pod admission
+/// looks it up).
+async fn default_service_account(client: &kube::Client) {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let account: ServiceAccount =
+        serde_json::from_value(json!({ "metadata": { "name": "default" } })).unwrap();
+    match accounts.create(&PostParams::default(), &account).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => panic!("cannot create the default service account: {error}"),
+    }
 }
 
 /// Registers a node as a kubelet would: the object, then its status.
@@ -204,10 +218,16 @@ async fn binding_spreads_pods_and_accounts_their_requests() {
     let node = wait_bound(&pods, "web-0").await;
     assert_eq!(scheduled.message, Some(format!("Successfully assigned default/web-0 to {node}")));
 
-    // 3.7 cpu of 4 is taken on every node now (30 × 100m + the big one below).
-    pods.create(&PostParams::default(), &pod("big", cpu("2"))).await.unwrap();
-    let big_node = wait_bound(&pods, "big").await;
-    pods.create(&PostParams::default(), &pod("bigger", cpu("3500m"))).await.unwrap();
+    // Every node has 3 cpu of 4 free now; three pods of 3 cpu fill them all.
+    let mut big_nodes = Vec::new();
+    for i in 0..3 {
+        pods.create(&PostParams::default(), &pod(&format!("big-{i}"), cpu("3"))).await.unwrap();
+        big_nodes.push(wait_bound(&pods, &format!("big-{i}")).await);
+    }
+    big_nodes.sort();
+    assert_eq!(big_nodes, ["a", "b", "c"]);
+    let big_node = wait_bound(&pods, "big-1").await;
+    pods.create(&PostParams::default(), &pod("bigger", cpu("3"))).await.unwrap();
     wait_unschedulable(
         &pods,
         "bigger",
@@ -215,8 +235,8 @@ async fn binding_spreads_pods_and_accounts_their_requests() {
          3 No preemption victims found for incoming pod.",
     )
     .await;
-    // Deleting the big pod frees its node: the pending one goes there after its backoff.
-    pods.delete("big", &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() })
+    // Deleting a big pod frees its node: the pending one goes there after its backoff.
+    pods.delete("big-1", &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() })
         .await
         .unwrap();
     assert_eq!(wait_bound(&pods, "bigger").await, big_node);
@@ -280,36 +300,41 @@ async fn binding_waits_for_first_consumer_claims_to_be_bound() {
 }
 
 #[tokio::test]
-async fn binding_a_thousand_pods_on_ten_nodes() {
+async fn binding_three_hundred_pods_on_ten_nodes() {
     let (cluster, controllers) = start().await;
     let client = cluster.client();
     for i in 0..10 {
         add_node(&client, &format!("node-{i}"), "32", "110", json!({}), "True").await;
     }
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let owner = json!([{ "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "big",
+                         "uid": "0b5e0c1e-0000-4000-8000-000000000002", "controller": true }]);
     let started = tokio::time::Instant::now();
-    futures::stream::iter(0..1000)
+    futures::stream::iter(0..300)
         .map(|i| {
             let pods = pods.clone();
+            let mut member = pod(&format!("p-{i}"), cpu("10m"));
+            member.metadata.owner_references = serde_json::from_value(owner.clone()).unwrap();
             async move {
-                pods.create(&PostParams::default(), &pod(&format!("p-{i}"), cpu("10m"))).await.unwrap();
+                pods.create(&PostParams::default(), &member).await.unwrap();
             }
         })
         .buffer_unordered(32)
         .collect::<Vec<()>>()
         .await;
     let created = started.elapsed();
-    let per_node = eventually("1,000 pods bound", || async {
+    // Throughput is measured by bench/; this checks that a burst binds, evenly.
+    let per_node = eventually("300 pods bound", || async {
         let list = pods.list(&ListParams::default()).await.ok()?;
         let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
-        for pod in list.items {
-            *per_node.entry(pod.spec?.node_name?).or_default() += 1;
+        for node in list.items.into_iter().filter_map(|p| p.spec?.node_name) {
+            *per_node.entry(node).or_default() += 1;
         }
-        (per_node.values().sum::<usize>() == 1000).then_some(per_node)
+        (per_node.values().sum::<usize>() == 300).then_some(per_node)
     })
     .await;
-    eprintln!("1,000 pods created in {created:?}, all bound after {:?}", started.elapsed());
-    assert!(per_node.values().all(|n| *n == 100), "{per_node:?}");
+    eprintln!("300 pods created in {created:?}, all bound after {:?}", started.elapsed());
+    assert!(per_node.values().all(|n| *n == 30), "{per_node:?}");
     controllers.shutdown().await;
     cluster.shutdown().await;
 }

@@ -149,10 +149,25 @@ impl Usage {
     }
 }
 
-/// A node as a candidate: the object and what is already on it.
+/// What the filters read of a node, worked out once per scheduling round.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    allocatable: Resources,
+    taints: Vec<Taint>,
+}
+
+impl Prepared {
+    pub(crate) fn of(node: &Node) -> Prepared {
+        Prepared { allocatable: allocatable(node), taints: effective_taints(node) }
+    }
+}
+
+/// A node as a candidate: the object, what the filters read of it, and what is already on
+/// it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Candidate<'a> {
     pub(crate) node: &'a Node,
+    pub(crate) prepared: &'a Prepared,
     pub(crate) usage: &'a Usage,
 }
 
@@ -204,7 +219,12 @@ struct PodClaims<'a> {
 }
 
 /// Picks a node for `pod` among `candidates`, or says why none fits.
-pub(crate) fn schedule(pod: &Pod, candidates: &[Candidate<'_>], volumes: Volumes<'_>) -> Outcome {
+pub(crate) fn schedule(
+    pod: &Pod,
+    contribution: &Contribution,
+    candidates: &[Candidate<'_>],
+    volumes: Volumes<'_>,
+) -> Outcome {
     if candidates.is_empty() {
         return Outcome::Unschedulable { message: NO_NODES.to_owned() };
     }
@@ -216,11 +236,10 @@ pub(crate) fn schedule(pod: &Pod, candidates: &[Candidate<'_>], volumes: Volumes
             return Outcome::Unschedulable { message };
         }
     };
-    let contribution = Contribution::of(pod);
     let mut rejections = Vec::new();
     let mut feasible = Vec::new();
     for candidate in candidates {
-        match filter(pod, &contribution, &claims, *candidate, volumes) {
+        match filter(pod, contribution, &claims, *candidate, volumes) {
             Ok(()) => feasible.push(*candidate),
             Err(rejection) => rejections.push(rejection),
         }
@@ -239,7 +258,7 @@ pub(crate) fn schedule(pod: &Pod, candidates: &[Candidate<'_>], volumes: Volumes
         .unwrap_or(0);
     let mut best: Option<(i64, &str)> = None;
     for candidate in &feasible {
-        let score = score(&contribution, *candidate, max_owned);
+        let score = score(contribution, *candidate, max_owned);
         let name = node_name(candidate.node);
         let better = match best {
             None => true,
@@ -352,7 +371,9 @@ fn filter(
         }
     }
     // TaintToleration
-    if let Some(taint) = effective_taints(node)
+    if let Some(taint) = candidate
+        .prepared
+        .taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
         .find(|t| !tolerations.iter().any(|toleration| tolerates(toleration, t)))
@@ -507,7 +528,7 @@ pub(crate) fn requirement_matches(
 
 /// NodeResourcesFit's filter (noderesources/fit.go `fitsRequest`).
 fn fits_resources(pod: &Contribution, candidate: Candidate<'_>) -> Result<(), Rejection> {
-    let allocatable = allocatable(candidate.node);
+    let allocatable = &candidate.prepared.allocatable;
     let used = candidate.usage;
     let mut reasons = Vec::new();
     let mut code = Code::Unschedulable;
@@ -605,7 +626,7 @@ fn delayed_claim_fits(
 /// and spreading of pods with the same controller (weight 2, like PodTopologySpread's
 /// system defaults).
 fn score(pod: &Contribution, candidate: Candidate<'_>, max_owned: i64) -> i64 {
-    let allocatable = allocatable(candidate.node);
+    let allocatable = &candidate.prepared.allocatable;
     let used = candidate.usage;
     let cpu = (used.nonzero.0 + pod.nonzero.0, allocatable.get("cpu"));
     let memory = (used.nonzero.1 + pod.nonzero.1, allocatable.get("memory"));

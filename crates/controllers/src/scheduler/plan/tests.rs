@@ -70,17 +70,20 @@ impl World {
 
     fn schedule(&self, pod: &Pod) -> Outcome {
         let empty = Usage::default();
+        let prepared: Vec<Prepared> = self.nodes.iter().map(Prepared::of).collect();
         let candidates: Vec<Candidate<'_>> = self
             .nodes
             .iter()
-            .map(|node| Candidate {
+            .zip(&prepared)
+            .map(|(node, prepared)| Candidate {
                 node,
+                prepared,
                 usage: self.usage.get(node_name(node)).unwrap_or(&empty),
             })
             .collect();
         let volumes =
             Volumes { claims: &self.claims, volumes: &self.volumes, classes: &self.classes };
-        schedule(pod, &candidates, volumes)
+        schedule(pod, &Contribution::of(pod), &candidates, volumes)
     }
 }
 
