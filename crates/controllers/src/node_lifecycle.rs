@@ -20,10 +20,10 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::ResourceExt;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -151,19 +151,15 @@ pub(crate) fn eviction_time(pod: &Pod, taints: &[Taint], now: Timestamp) -> Opti
     let tolerations = pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
     let mut earliest: Option<Timestamp> = None;
     for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
-        let matching: Vec<_> = tolerations
-            .iter()
-            .filter(|t| crate::scheduler::tolerates(t, taint))
-            .collect();
+        let matching: Vec<_> =
+            tolerations.iter().filter(|t| crate::scheduler::tolerates(t, taint)).collect();
         if matching.is_empty() {
             return Some(now);
         }
         let seconds = matching.iter().filter_map(|t| t.toleration_seconds).min();
         if let Some(seconds) = seconds {
             let added = taint.time_added.as_ref().map_or(now, |t| t.0);
-            let at = added
-                .checked_add(SignedDuration::from_secs(seconds.max(0)))
-                .unwrap_or(added);
+            let at = added.checked_add(SignedDuration::from_secs(seconds.max(0))).unwrap_or(added);
             earliest = Some(earliest.map_or(at, |e| e.min(at)));
         }
     }
@@ -187,7 +183,11 @@ pub(crate) async fn run(context: Context) {
     let nodes = mirror(&mut watches, Api::<Node>::all(client.clone()));
     let leases = mirror(&mut watches, Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE));
     let pods = mirror(&mut watches, Api::<Pod>::all(client.clone()));
-    for ready in [nodes.wait_until_ready().await, leases.wait_until_ready().await, pods.wait_until_ready().await] {
+    for ready in [
+        nodes.wait_until_ready().await,
+        leases.wait_until_ready().await,
+        pods.wait_until_ready().await,
+    ] {
         if ready.is_err() {
             return;
         }
@@ -204,7 +204,9 @@ pub(crate) async fn run(context: Context) {
         let lease_renewals: HashMap<String, Option<Timestamp>> = leases
             .state()
             .iter()
-            .map(|l| (l.name_any(), l.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0)))
+            .map(|l| {
+                (l.name_any(), l.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0))
+            })
             .collect();
         let mut by_node: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
         for pod in pods.state() {
@@ -224,9 +226,8 @@ pub(crate) async fn run(context: Context) {
                 .and_then(|c| c.last_heartbeat_time.as_ref())
                 .map(|t| t.0);
             let renew = lease_renewals.get(&name).copied().flatten();
-            let entry = observed
-                .entry(name.clone())
-                .or_insert(Observed { heartbeat, renew, probe: now });
+            let entry =
+                observed.entry(name.clone()).or_insert(Observed { heartbeat, renew, probe: now });
             if entry.heartbeat != heartbeat || entry.renew != renew {
                 *entry = Observed { heartbeat, renew, probe: now };
             }
@@ -249,8 +250,8 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     watches.spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
@@ -262,7 +263,12 @@ where
     reader
 }
 
-fn object_ref(kind: &str, namespace: Option<String>, name: String, uid: Option<String>) -> ObjectReference {
+fn object_ref(
+    kind: &str,
+    namespace: Option<String>,
+    name: String,
+    uid: Option<String>,
+) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".to_owned()),
         kind: Some(kind.to_owned()),
@@ -301,7 +307,8 @@ async fn apply(
         match api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
             Ok(_) => {
                 if was_ready.as_deref() == Some("True") {
-                    let node_ref = object_ref("Node", None, name.clone(), node.metadata.uid.clone());
+                    let node_ref =
+                        object_ref("Node", None, name.clone(), node.metadata.uid.clone());
                     let message = format!("Node {name} status is now: NodeNotReady");
                     recorder.record(&node_ref, EventType::Normal, "NodeNotReady", message).await;
                 }
@@ -335,12 +342,15 @@ async fn apply(
         .unwrap_or_default();
     for pod in pods {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-        if matches!(phase, Some("Succeeded" | "Failed")) || pod.metadata.deletion_timestamp.is_some() {
+        if matches!(phase, Some("Succeeded" | "Failed"))
+            || pod.metadata.deletion_timestamp.is_some()
+        {
             continue;
         }
         let namespace = pod.namespace().unwrap_or_else(|| "default".to_owned());
         let pod_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-        let pod_ref = object_ref("Pod", Some(namespace.clone()), pod.name_any(), pod.metadata.uid.clone());
+        let pod_ref =
+            object_ref("Pod", Some(namespace.clone()), pod.name_any(), pod.metadata.uid.clone());
         if let Some(at) = eviction_time(pod, &taints, now)
             && at <= now
         {
@@ -376,11 +386,18 @@ async fn apply(
                 "lastTransitionTime": Time(now),
             }]},
         });
-        match pod_api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch)).await {
+        match pod_api
+            .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch))
+            .await
+        {
             Ok(_) => {
-                recorder.record(&pod_ref, EventType::Warning, "NodeNotReady", "Node is not ready").await;
+                recorder
+                    .record(&pod_ref, EventType::Warning, "NodeNotReady", "Node is not ready")
+                    .await;
             }
-            Err(error) => tracing::debug!(pod = %pod.name_any(), %error, "cannot mark the pod not ready"),
+            Err(error) => {
+                tracing::debug!(pod = %pod.name_any(), %error, "cannot mark the pod not ready")
+            }
         }
     }
 }
@@ -424,18 +441,54 @@ mod tests {
             { "key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z" },
         ]);
         // (ready, taints, unschedulable, stale) → (conditions changed, taints after or None)
-        let cases: Vec<(&str, serde_json::Value, bool, bool, bool, Option<Vec<&str>>)> = vec![
+        type Case = (&'static str, serde_json::Value, bool, bool, bool, Option<Vec<&'static str>>);
+        let cases: Vec<Case> = vec![
             ("True", user.clone(), false, false, false, None),
-            ("True", user.clone(), true, false, false, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/unschedulable:NoSchedule"])),
-            ("False", user.clone(), false, false, false, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/not-ready:NoSchedule", "node.kubernetes.io/not-ready:NoExecute"])),
-            ("True", user.clone(), false, true, true, Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"])),
+            (
+                "True",
+                user.clone(),
+                true,
+                false,
+                false,
+                Some(vec!["dedicated:NoSchedule", "node.kubernetes.io/unschedulable:NoSchedule"]),
+            ),
+            (
+                "False",
+                user.clone(),
+                false,
+                false,
+                false,
+                Some(vec![
+                    "dedicated:NoSchedule",
+                    "node.kubernetes.io/not-ready:NoSchedule",
+                    "node.kubernetes.io/not-ready:NoExecute",
+                ]),
+            ),
+            (
+                "True",
+                user.clone(),
+                false,
+                true,
+                true,
+                Some(vec![
+                    "dedicated:NoSchedule",
+                    "node.kubernetes.io/unreachable:NoSchedule",
+                    "node.kubernetes.io/unreachable:NoExecute",
+                ]),
+            ),
             ("Unknown", unreachable.clone(), false, true, true, None),
             ("True", unreachable, false, false, false, Some(vec!["dedicated:NoSchedule"])),
         ];
-        for (i, (ready, taints, unschedulable, stale, conditions, want)) in cases.into_iter().enumerate() {
+        for (i, (ready, taints, unschedulable, stale, conditions, want)) in
+            cases.into_iter().enumerate()
+        {
             let plan = plan(&node(ready, taints, unschedulable), stale, now);
             assert_eq!(plan.conditions.is_some(), conditions, "case {i}");
-            assert_eq!(plan.taints.as_deref().map(keys), want.map(|w| w.iter().map(|s| (*s).to_owned()).collect()), "case {i}");
+            assert_eq!(
+                plan.taints.as_deref().map(keys),
+                want.map(|w| w.iter().map(|s| (*s).to_owned()).collect()),
+                "case {i}"
+            );
         }
         let plan = plan(&node("True", json!([]), false), true, now);
         let conditions = plan.conditions.expect("conditions change");
@@ -447,7 +500,10 @@ mod tests {
         let ready = condition(&conditions, "Ready").expect("ready");
         assert_eq!(ready.reason.as_deref(), Some(UNKNOWN_REASON));
         assert_eq!(ready.message.as_deref(), Some("Kubelet stopped posting node status."));
-        assert_eq!(ready.last_heartbeat_time, Some(Time("2026-01-01T00:00:00Z".parse().expect("time"))));
+        assert_eq!(
+            ready.last_heartbeat_time,
+            Some(Time("2026-01-01T00:00:00Z".parse().expect("time")))
+        );
         let never = condition(&conditions, "DiskPressure").expect("added");
         assert_eq!(never.reason.as_deref(), Some(NEVER_REASON));
         let taints = plan.taints.expect("taints change");

@@ -15,12 +15,17 @@ use serde_json::{Value, json};
 async fn start(grace: Duration) -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
     let client = cluster.client();
-    create_ignoring_conflict(&Api::<Namespace>::all(client.clone()), json!({ "metadata": { "name": "kube-node-lease" } })).await;
+    create_ignoring_conflict(
+        &Api::<Namespace>::all(client.clone()),
+        json!({ "metadata": { "name": "kube-node-lease" } }),
+    )
+    .await;
     create_ignoring_conflict(
         &Api::<ServiceAccount>::namespaced(client.clone(), "default"),
         json!({ "metadata": { "name": "default" } }),
     )
     .await;
+    #[allow(clippy::needless_update, reason = "Config grows as controllers land")]
     let config = Config {
         controllers: vec![Controller::NodeLifecycle],
         node_monitor_grace_period: grace,
@@ -150,8 +155,11 @@ async fn a_silent_kubelet_makes_its_node_unknown_and_unreachable_until_it_comes_
     eventually("the unreachable taints", || async {
         let taints = taints(&client, "n").await;
         (taints
-            == ["node.kubernetes.io/unreachable:NoExecute", "node.kubernetes.io/unreachable:NoSchedule"])
-            .then_some(())
+            == [
+                "node.kubernetes.io/unreachable:NoExecute",
+                "node.kubernetes.io/unreachable:NoSchedule",
+            ])
+        .then_some(())
     })
     .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
@@ -190,13 +198,17 @@ async fn a_node_reporting_not_ready_gets_the_not_ready_taints() {
     eventually("the not-ready taints", || async {
         let taints = taints(&client, "n").await;
         (taints
-            == ["node.kubernetes.io/not-ready:NoExecute", "node.kubernetes.io/not-ready:NoSchedule"])
-            .then_some(())
+            == [
+                "node.kubernetes.io/not-ready:NoExecute",
+                "node.kubernetes.io/not-ready:NoSchedule",
+            ])
+        .then_some(())
     })
     .await;
     let nodes: Api<Node> = Api::all(client.clone());
     let node = nodes.get("n").await.unwrap();
-    let no_execute = node.spec.unwrap().taints.unwrap().into_iter().find(|t| t.effect == "NoExecute").unwrap();
+    let no_execute =
+        node.spec.unwrap().taints.unwrap().into_iter().find(|t| t.effect == "NoExecute").unwrap();
     assert!(no_execute.time_added.is_some(), "NoExecute taints carry timeAdded");
     assert_eq!(ready(&client, "n").await.0, "False", "a fresh kubelet's word stands");
     // Cordoning adds the unschedulable taint; recovery removes the not-ready ones.
@@ -204,7 +216,8 @@ async fn a_node_reporting_not_ready_gets_the_not_ready_taints() {
     nodes.patch("n", &PatchParams::default(), &Patch::Merge(&cordon)).await.unwrap();
     post_status(&client, "n", "True").await;
     eventually("only the unschedulable taint", || async {
-        (taints(&client, "n").await == ["node.kubernetes.io/unschedulable:NoSchedule"]).then_some(())
+        (taints(&client, "n").await == ["node.kubernetes.io/unschedulable:NoSchedule"])
+            .then_some(())
     })
     .await;
     controllers.shutdown().await;

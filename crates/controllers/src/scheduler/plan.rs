@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim,
-    Pod, Taint, Toleration,
+    Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod,
+    Taint, Toleration,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 
@@ -251,9 +251,7 @@ pub(crate) fn schedule(
     let max_owned = contribution
         .owner
         .as_ref()
-        .map(|owner| {
-            feasible.iter().map(|c| c.usage.owners.get(owner).copied().unwrap_or(0)).max()
-        })
+        .map(|owner| feasible.iter().map(|c| c.usage.owners.get(owner).copied().unwrap_or(0)).max())
         .unwrap_or_default()
         .unwrap_or(0);
     let mut best: Option<(i64, &str)> = None;
@@ -435,7 +433,11 @@ pub(crate) fn effective_taints(node: &Node) -> Vec<Taint> {
     if let Some(key) = key
         && !taints.iter().any(|t| t.key == key && t.effect == "NoSchedule")
     {
-        taints.push(Taint { key: key.to_owned(), effect: "NoSchedule".to_owned(), ..Taint::default() });
+        taints.push(Taint {
+            key: key.to_owned(),
+            effect: "NoSchedule".to_owned(),
+            ..Taint::default()
+        });
     }
     taints
 }
@@ -561,7 +563,8 @@ fn fits_resources(pod: &Contribution, candidate: Candidate<'_>) -> Result<(), Re
 
 fn allocatable(node: &Node) -> Resources {
     let status = node.status.as_ref();
-    let map = status.and_then(|s| s.allocatable.as_ref()).or(status.and_then(|s| s.capacity.as_ref()));
+    let map =
+        status.and_then(|s| s.allocatable.as_ref()).or(status.and_then(|s| s.capacity.as_ref()));
     Resources::from_map(map)
 }
 
@@ -615,9 +618,10 @@ fn delayed_claim_fits(
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
     class.allowed_topologies.as_deref().filter(|t| !t.is_empty()).is_none_or(|terms| {
         terms.iter().any(|term| {
-            term.match_label_expressions.iter().flatten().all(|e| {
-                labels.get(&e.key).is_some_and(|v| e.values.contains(v))
-            })
+            term.match_label_expressions
+                .iter()
+                .flatten()
+                .all(|e| labels.get(&e.key).is_some_and(|v| e.values.contains(v)))
         })
     })
 }

@@ -24,8 +24,7 @@ pub(crate) fn parse_milli(text: &str) -> Option<i128> {
         b'+' => (1, &text[1..]),
         _ => (1, text),
     };
-    let number_end =
-        rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
     let (number, suffix) = rest.split_at(number_end);
     if number.is_empty() || number == "." {
         return None;
@@ -240,6 +239,12 @@ mod tests {
         // containers 500m + sidecar 100m = 600m; init max(1000m, 950m + 100m) = 1050m.
         assert_eq!(requests.get("cpu"), 1060);
         assert_eq!(requests.get("memory"), 1024 * 1024);
-        assert_eq!(nonzero_requests(&PodSpec { containers: vec![Container::default()], ..PodSpec::default() }), (100, DEFAULT_MEMORY));
+        assert_eq!(
+            nonzero_requests(&PodSpec {
+                containers: vec![Container::default()],
+                ..PodSpec::default()
+            }),
+            (100, DEFAULT_MEMORY)
+        );
     }
 }

@@ -204,7 +204,9 @@ fn claims_must_exist_and_be_bound_or_wait_for_their_consumer() {
     let uses = |claim: &str| json!({ "volumes": [{ "name": "v", "persistentVolumeClaim": { "claimName": claim } }] });
     assert_eq!(
         world.schedule(&pod(uses("pending"))),
-        unschedulable("0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+        unschedulable(
+            "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+        )
     );
     assert_eq!(world.schedule(&pod(uses("bound"))), fits("b"), "the volume's node");
     assert_eq!(
@@ -214,14 +216,21 @@ fn claims_must_exist_and_be_bound_or_wait_for_their_consumer() {
     world.nodes.retain(|n| node_name(n) == "a");
     assert_eq!(
         world.schedule(&pod(uses("bound"))),
-        unschedulable("0/1 nodes are available: 1 node(s) had volume node affinity conflict. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+        unschedulable(
+            "0/1 nodes are available: 1 node(s) had volume node affinity conflict. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        )
     );
     let mut deleting = claim("bound", "now", Some("pv-b"));
-    deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+    deleting.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
     world.claims.insert("default/bound".into(), deleting);
     assert_eq!(
         world.schedule(&pod(uses("bound"))),
-        unschedulable("0/1 nodes are available: persistentvolumeclaim \"bound\" is being deleted. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+        unschedulable(
+            "0/1 nodes are available: persistentvolumeclaim \"bound\" is being deleted. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        )
     );
 }
 
@@ -313,8 +322,8 @@ fn node_affinity_operators() {
 
 #[test]
 fn scores_prefer_free_nodes_and_spread_owners() {
-    let world = World::new(vec![node("a", json!({})), node("b", json!({}))])
-        .with_pod_on("a", cpu_pod("2"));
+    let world =
+        World::new(vec![node("a", json!({})), node("b", json!({}))]).with_pod_on("a", cpu_pod("2"));
     assert_eq!(world.schedule(&pod(cpu_pod("1"))), fits("b"), "least allocated");
     let owned = |cpu: &str| {
         let mut spec = cpu_pod(cpu);
@@ -322,16 +331,15 @@ fn scores_prefer_free_nodes_and_spread_owners() {
         spec
     };
     let mut member = pod(owned("100m"));
-    member.metadata.owner_references = Some(vec![
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    member.metadata.owner_references =
+        Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: "apps/v1".into(),
             kind: "StatefulSet".into(),
             name: "web".into(),
             uid: "sts".into(),
             controller: Some(true),
             block_owner_deletion: None,
-        },
-    ]);
+        }]);
     let mut world = World::new(vec![node("a", json!({})), node("b", json!({}))])
         .with_pod_on("b", cpu_pod("500m"));
     world.usage.entry("a".into()).or_default().add(&Contribution::of(&member));
