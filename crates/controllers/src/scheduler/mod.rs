@@ -193,7 +193,23 @@ impl State {
     /// an unschedulable pod schedulable.
     fn apply(&mut self, input: Input) -> bool {
         match input {
-            Input::Node(event) => !self.nodes.apply(*event).is_empty(),
+            Input::Node(event) => {
+                // Heartbeats change a node every few seconds; only what the filters read
+                // may make a pod fit (the queue's node update hints).
+                let before: HashMap<String, serde_json::Value> = self
+                    .nodes
+                    .objects
+                    .iter()
+                    .map(|(name, node)| (name.clone(), node_fingerprint(node)))
+                    .collect();
+                self.nodes.apply(*event).iter().any(|change| match change {
+                    Change::Upsert(node) => {
+                        let name = node.metadata.name.clone().unwrap_or_default();
+                        before.get(&name) != Some(&node_fingerprint(node))
+                    }
+                    Change::Delete(_) => false,
+                })
+            }
             Input::Claim(event) => !self.claims.apply(*event).is_empty(),
             Input::Volume(event) => !self.volumes.apply(*event).is_empty(),
             Input::Class(event) => !self.classes.apply(*event).is_empty(),
@@ -329,6 +345,9 @@ impl State {
                 (-priority, p.since, uid.clone())
             })
             .collect();
+        if active.is_empty() {
+            return Vec::new();
+        }
         active.sort();
         let mut nodes: Vec<&Node> = self.nodes.objects.values().collect();
         nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -399,6 +418,21 @@ impl State {
             }
         }
     }
+}
+
+/// What of a node the filters read: labels, taints, unschedulable, allocatable, Ready.
+fn node_fingerprint(node: &Node) -> serde_json::Value {
+    let status = node.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.clone());
+    serde_json::json!({
+        "labels": node.metadata.labels,
+        "spec": node.spec,
+        "allocatable": status.and_then(|s| s.allocatable.as_ref()),
+        "ready": ready,
+    })
 }
 
 /// The queue's backoff after `attempts` failed attempts: 1 s doubling up to 10 s.
@@ -748,6 +782,29 @@ mod tests {
         state.wake();
         state.promote(Instant::now() + MAX_BACKOFF);
         assert_eq!(placements(&state.decide()).get("n"), Some(&1));
+    }
+
+    #[test]
+    fn only_node_changes_the_filters_read_wake_the_queue() {
+        let mut state = synced();
+        let fresh = state.apply(Input::Node(Box::new(watcher::Event::Apply(node("n")))));
+        assert!(fresh, "a new node");
+        let mut heartbeat = node("n");
+        let conditions =
+            heartbeat.status.as_mut().and_then(|s| s.conditions.as_mut()).expect("conditions");
+        conditions[0].last_heartbeat_time =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        assert!(
+            !state.apply(Input::Node(Box::new(watcher::Event::Apply(heartbeat)))),
+            "a heartbeat"
+        );
+        let mut tainted = node("n");
+        tainted.spec =
+            serde_json::from_value(json!({ "taints": [{ "key": "k", "effect": "NoSchedule" }] }))
+                .ok();
+        assert!(state.apply(Input::Node(Box::new(watcher::Event::Apply(tainted)))), "a taint");
     }
 
     #[test]
