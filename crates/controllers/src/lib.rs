@@ -11,11 +11,14 @@ mod endpointslice;
 mod events;
 mod gc;
 mod namespace;
+mod node_lifecycle;
+mod scheduler;
 mod serviceaccount;
 mod statefulset;
 mod volume;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -45,6 +48,10 @@ pub enum Controller {
     /// Gives every active namespace its `default` ServiceAccount and `kube-root-ca.crt`
     /// ConfigMap (`serviceaccount-controller` and `root-ca-cert-publisher`).
     ServiceAccount,
+    /// Binds pending pods to nodes (kube-scheduler's default profile).
+    Scheduler,
+    /// Marks nodes whose kubelet went silent, keeps the condition taints, evicts by taint.
+    NodeLifecycle,
 }
 
 impl Controller {
@@ -56,7 +63,9 @@ impl Controller {
         Controller::Volume,
         Controller::Endpoints,
         Controller::EndpointSlice,
+        Controller::Scheduler,
         Controller::StatefulSet,
+        Controller::NodeLifecycle,
     ];
 
     /// The name used in logs and as the events' `source.component`.
@@ -70,6 +79,8 @@ impl Controller {
             Controller::GarbageCollector => "garbage-collector-controller",
             Controller::Namespace => "namespace-controller",
             Controller::ServiceAccount => "serviceaccount-controller",
+            Controller::Scheduler => "default-scheduler",
+            Controller::NodeLifecycle => "node-lifecycle-controller",
         }
     }
 }
@@ -82,11 +93,21 @@ pub struct Config {
     /// The cluster CA certificate (PEM) published in every namespace as the `ca.crt` key of
     /// the `kube-root-ca.crt` ConfigMap.
     pub root_ca_pem: String,
+    /// How long a node's kubelet may go without renewing its Lease before the node is
+    /// marked Unknown (`--node-monitor-grace-period`, 50 s).
+    pub node_monitor_grace_period: Duration,
+    /// How often the node lifecycle controller checks the nodes (`--node-monitor-period`, 5 s).
+    pub node_monitor_period: Duration,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { controllers: Controller::ALL.to_vec(), root_ca_pem: String::new() }
+        Config {
+            controllers: Controller::ALL.to_vec(),
+            root_ca_pem: String::new(),
+            node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+            node_monitor_period: node_lifecycle::DEFAULT_MONITOR_PERIOD,
+        }
     }
 }
 
@@ -143,6 +164,8 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
                 Controller::GarbageCollector => tokio::spawn(gc::run(context)),
                 Controller::Namespace => tokio::spawn(namespace::run(context)),
                 Controller::ServiceAccount => tokio::spawn(serviceaccount::run(context)),
+                Controller::Scheduler => tokio::spawn(scheduler::run(context)),
+                Controller::NodeLifecycle => tokio::spawn(node_lifecycle::run(context)),
             };
             (controller, task)
         })

@@ -50,7 +50,10 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     let client = cluster.client();
     let controllers = berth_controllers::spawn(
         client.clone(),
-        Config { controllers: vec![Controller::Endpoints, Controller::EndpointSlice] },
+        Config {
+            controllers: vec![Controller::Endpoints, Controller::EndpointSlice],
+            ..Config::default()
+        },
     );
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let service: Service = serde_json::from_value(json!({

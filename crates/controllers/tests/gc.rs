@@ -20,8 +20,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, P
 
 async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
-    let config =
-        Config { controllers: vec![Controller::GarbageCollector], root_ca_pem: String::new() };
+    let config = Config { controllers: vec![Controller::GarbageCollector], ..Config::default() };
     let controllers = spawn(cluster.client(), config);
     (cluster, controllers)
 }
@@ -371,7 +370,7 @@ async fn statefulset_deletion_cascades_to_pods_or_orphans_them() {
     // Pods need the namespace's default ServiceAccount (admission).
     let config = Config {
         controllers: vec![Controller::GarbageCollector, Controller::ServiceAccount],
-        root_ca_pem: String::new(),
+        ..Config::default()
     };
     let controllers = spawn(client.clone(), config);
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");

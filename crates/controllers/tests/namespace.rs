@@ -14,7 +14,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 async fn start(controllers: Vec<Controller>) -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
-    let config = Config { controllers, root_ca_pem: String::new() };
+    let config = Config { controllers, ..Config::default() };
     let controllers = spawn(cluster.client(), config);
     (cluster, controllers)
 }

@@ -13,8 +13,11 @@ const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the k
 
 async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
-    let config =
-        Config { controllers: vec![Controller::ServiceAccount], root_ca_pem: CA.to_owned() };
+    let config = Config {
+        controllers: vec![Controller::ServiceAccount],
+        root_ca_pem: CA.to_owned(),
+        ..Config::default()
+    };
     let controllers = spawn(cluster.client(), config);
     (cluster, controllers)
 }

@@ -16,7 +16,7 @@ async fn start() -> (Cluster, berth_controllers::Controllers) {
     let cluster = Cluster::start().await;
     let controllers = berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::Volume] },
+        Config { controllers: vec![Controller::Volume], ..Config::default() },
     );
     (cluster, controllers)
 }
@@ -215,8 +215,10 @@ async fn a_user_class_named_local_path_is_not_overwritten() {
     }))
     .unwrap();
     classes.create(&PostParams::default(), &mine).await.unwrap();
-    let controllers =
-        berth_controllers::spawn(client.clone(), Config { controllers: vec![Controller::Volume] });
+    let controllers = berth_controllers::spawn(
+        client.clone(),
+        Config { controllers: vec![Controller::Volume], ..Config::default() },
+    );
     // A claim of that class shows the controller is running: it gets the provisioner annotation.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
     claims.create(&PostParams::default(), &claim("c", Some("local-path"), "1Gi")).await.unwrap();
