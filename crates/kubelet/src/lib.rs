@@ -81,7 +81,12 @@ pub struct KubeletConfig {
 
 impl KubeletConfig {
     /// A configuration with the Kubernetes defaults and a simulated-runtime zero start delay.
-    pub fn new(node_name: &str, node_ip: IpAddr, pod_cidr: &str, storage_dir: PathBuf) -> KubeletConfig {
+    pub fn new(
+        node_name: &str,
+        node_ip: IpAddr,
+        pod_cidr: &str,
+        storage_dir: PathBuf,
+    ) -> KubeletConfig {
         KubeletConfig {
             node_name: node_name.to_owned(),
             node_ip,

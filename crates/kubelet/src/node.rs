@@ -72,7 +72,9 @@ pub(crate) async fn run(context: Arc<Context>) {
                     node = updated;
                     last_status_post = tokio::time::Instant::now();
                 }
-                Err(error) => tracing::warn!(node = %node_name, error = %error, "posting the node status"),
+                Err(error) => {
+                    tracing::warn!(node = %node_name, error = %error, "posting the node status")
+                }
             }
         }
     }
@@ -138,13 +140,15 @@ async fn register(context: &Context) -> Result<Node, NodeError> {
     let existing = match api.create(&PostParams::default(), &node).await {
         Ok(created) => created,
         Err(kube::Error::Api(status)) if status.code == 409 => {
-            let existing = api.get(&config.node_name).await.map_err(node_error("reading", context))?;
+            let existing =
+                api.get(&config.node_name).await.map_err(node_error("reading", context))?;
             let mut patch = serde_json::json!({
                 "metadata": {"labels": labels(context), "annotations": annotations(context)},
             });
             // The pod CIDR is set once (kube-controller-manager's rule); an adopted node keeps it.
             if existing.spec.as_ref().and_then(|s| s.pod_cidr.as_ref()).is_none() {
-                patch["spec"] = serde_json::json!({"podCIDR": config.pod_cidr, "podCIDRs": [config.pod_cidr]});
+                patch["spec"] =
+                    serde_json::json!({"podCIDR": config.pod_cidr, "podCIDRs": [config.pod_cidr]});
             }
             api.patch(&config.node_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -160,7 +164,11 @@ fn quantity(text: &str) -> Quantity {
 }
 
 /// The node's status now, keeping the transition times of unchanged conditions of `current`.
-pub(crate) fn node_status(context: &Context, current: Option<&NodeStatus>, now: Timestamp) -> NodeStatus {
+pub(crate) fn node_status(
+    context: &Context,
+    current: Option<&NodeStatus>,
+    now: Timestamp,
+) -> NodeStatus {
     let config = &context.config;
     let capacity = BTreeMap::from([
         ("cpu".to_owned(), quantity(&config.capacity.cpu)),
@@ -171,7 +179,9 @@ pub(crate) fn node_status(context: &Context, current: Option<&NodeStatus>, now: 
         ("pods".to_owned(), quantity(&config.capacity.pods)),
     ]);
     let condition = |type_: &str, status: &str, reason: &str, message: &str| {
-        let old = current.and_then(|c| c.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == type_));
+        let old = current
+            .and_then(|c| c.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_));
         let transition = match old {
             Some(old) if old.status == status => old.last_transition_time.clone(),
             _ => Some(time(now)),
@@ -194,9 +204,24 @@ pub(crate) fn node_status(context: &Context, current: Option<&NodeStatus>, now: 
         allocatable: Some(capacity.clone()),
         capacity: Some(capacity),
         conditions: Some(vec![
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            condition(
+                "DiskPressure",
+                "False",
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure",
+            ),
+            condition(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ]),
         daemon_endpoints: Some(NodeDaemonEndpoints { kubelet_endpoint: None }),
@@ -241,8 +266,9 @@ async fn post_status(context: &Context, node: &Node) -> Result<Node, NodeError> 
 async fn renew_lease(context: &Context, node: &Node) -> Result<(), NodeError> {
     let name = &context.config.node_name;
     let api: Api<Lease> = Api::namespaced(context.client.clone(), LEASE_NAMESPACE);
-    let lease_error =
-        |action: &'static str| move |source| NodeError::Lease { action, node: name.clone(), source };
+    let lease_error = |action: &'static str| {
+        move |source| NodeError::Lease { action, node: name.clone(), source }
+    };
     let spec = LeaseSpec {
         holder_identity: Some(name.clone()),
         lease_duration_seconds: Some(LEASE_DURATION_SECONDS),
@@ -252,7 +278,9 @@ async fn renew_lease(context: &Context, node: &Node) -> Result<(), NodeError> {
     match api.get_opt(name).await.map_err(lease_error("reading"))? {
         Some(mut lease) => {
             lease.spec = Some(spec);
-            api.replace(name, &PostParams::default(), &lease).await.map_err(lease_error("renewing"))?;
+            api.replace(name, &PostParams::default(), &lease)
+                .await
+                .map_err(lease_error("renewing"))?;
         }
         None => {
             let lease = Lease {

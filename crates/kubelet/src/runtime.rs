@@ -33,7 +33,11 @@ pub trait Runtime: Send + Sync + Debug {
     async fn list_pod_sandboxes(&self) -> Result<Vec<SandboxStatus>, RuntimeError>;
 
     /// CRI `PullImage`: returns the image reference (`imageID`).
-    async fn pull_image(&self, image: &str, sandbox: &SandboxConfig) -> Result<String, RuntimeError>;
+    async fn pull_image(
+        &self,
+        image: &str,
+        sandbox: &SandboxConfig,
+    ) -> Result<String, RuntimeError>;
 
     /// CRI `CreateContainer`: returns the container id.
     async fn create_container(
@@ -47,13 +51,18 @@ pub trait Runtime: Send + Sync + Debug {
     async fn start_container(&self, container_id: &str) -> Result<(), RuntimeError>;
 
     /// CRI `StopContainer`: asks the container to stop, and kills it after `timeout`.
-    async fn stop_container(&self, container_id: &str, timeout: Duration) -> Result<(), RuntimeError>;
+    async fn stop_container(
+        &self,
+        container_id: &str,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError>;
 
     /// CRI `RemoveContainer`.
     async fn remove_container(&self, container_id: &str) -> Result<(), RuntimeError>;
 
     /// CRI `ListContainers` filtered by sandbox: every attempt of every container, with status.
-    async fn list_containers(&self, sandbox_id: &str) -> Result<Vec<ContainerStatus>, RuntimeError>;
+    async fn list_containers(&self, sandbox_id: &str)
+    -> Result<Vec<ContainerStatus>, RuntimeError>;
 
     /// The outcome of the container's readiness check (CRI `ExecSync` of an exec probe, or the
     /// kubelet's own HTTP/TCP probe, in a CRI runtime). Called only for running containers.

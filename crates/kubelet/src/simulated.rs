@@ -198,7 +198,8 @@ impl Runtime for SimulatedRuntime {
             ip,
             created_at: Timestamp::now(),
         };
-        let sandbox = Sandbox { status: status.clone(), ip_offset: offset, knobs: Knobs::from(config) };
+        let sandbox =
+            Sandbox { status: status.clone(), ip_offset: offset, knobs: Knobs::from(config) };
         state.sandboxes.insert(id, sandbox);
         Ok(status)
     }
@@ -233,7 +234,11 @@ impl Runtime for SimulatedRuntime {
         Ok(self.lock().sandboxes.values().map(|s| s.status.clone()).collect())
     }
 
-    async fn pull_image(&self, image: &str, _sandbox: &SandboxConfig) -> Result<String, RuntimeError> {
+    async fn pull_image(
+        &self,
+        image: &str,
+        _sandbox: &SandboxConfig,
+    ) -> Result<String, RuntimeError> {
         let tag = image_tag(image);
         if tag == Some(MISSING_IMAGE_TAG) {
             return Err(RuntimeError::ImagePull {
@@ -254,11 +259,10 @@ impl Runtime for SimulatedRuntime {
         _sandbox: &SandboxConfig,
     ) -> Result<String, RuntimeError> {
         let mut state = self.lock();
-        let knobs = state
-            .sandboxes
-            .get(sandbox_id)
-            .map(|s| s.knobs.clone())
-            .ok_or_else(|| RuntimeError::NotFound { kind: "sandbox", id: sandbox_id.to_owned() })?;
+        let knobs =
+            state.sandboxes.get(sandbox_id).map(|s| s.knobs.clone()).ok_or_else(|| {
+                RuntimeError::NotFound { kind: "sandbox", id: sandbox_id.to_owned() }
+            })?;
         let id = state.id("container");
         let status = ContainerStatus {
             id: id.clone(),
@@ -275,16 +279,17 @@ impl Runtime for SimulatedRuntime {
             reason: String::new(),
             message: String::new(),
         };
-        state.containers.insert(id.clone(), Container { sandbox_id: sandbox_id.to_owned(), status, knobs });
+        state
+            .containers
+            .insert(id.clone(), Container { sandbox_id: sandbox_id.to_owned(), status, knobs });
         Ok(id)
     }
 
     async fn start_container(&self, container_id: &str) -> Result<(), RuntimeError> {
         let mut state = self.lock();
-        let container = state
-            .containers
-            .get_mut(container_id)
-            .ok_or_else(|| RuntimeError::NotFound { kind: "container", id: container_id.to_owned() })?;
+        let container = state.containers.get_mut(container_id).ok_or_else(|| {
+            RuntimeError::NotFound { kind: "container", id: container_id.to_owned() }
+        })?;
         let now = Timestamp::now();
         container.status.started_at = Some(now);
         container.status.state = ContainerState::Running;
@@ -297,7 +302,11 @@ impl Runtime for SimulatedRuntime {
         Ok(())
     }
 
-    async fn stop_container(&self, container_id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+    async fn stop_container(
+        &self,
+        container_id: &str,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
         let stop_after = {
             let mut state = self.lock();
             let container = state.containers.get_mut(container_id).ok_or_else(|| {
@@ -336,7 +345,10 @@ impl Runtime for SimulatedRuntime {
         Ok(())
     }
 
-    async fn list_containers(&self, sandbox_id: &str) -> Result<Vec<ContainerStatus>, RuntimeError> {
+    async fn list_containers(
+        &self,
+        sandbox_id: &str,
+    ) -> Result<Vec<ContainerStatus>, RuntimeError> {
         let mut state = self.lock();
         let now = Timestamp::now();
         let mut list: Vec<ContainerStatus> = state
@@ -354,10 +366,9 @@ impl Runtime for SimulatedRuntime {
 
     async fn probe_readiness(&self, container_id: &str) -> Result<bool, RuntimeError> {
         let state = self.lock();
-        let container = state
-            .containers
-            .get(container_id)
-            .ok_or_else(|| RuntimeError::NotFound { kind: "container", id: container_id.to_owned() })?;
+        let container = state.containers.get(container_id).ok_or_else(|| {
+            RuntimeError::NotFound { kind: "container", id: container_id.to_owned() }
+        })?;
         Ok(!container.knobs.never_ready)
     }
 }
@@ -374,9 +385,14 @@ fn image_tag(image: &str) -> Option<&str> {
 fn qualified_image(image: &str) -> String {
     let mut name = image.to_owned();
     let first = image.split('/').next().unwrap_or(image);
-    let has_registry = image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if !has_registry {
-        name = if image.contains('/') { format!("docker.io/{image}") } else { format!("docker.io/library/{image}") };
+        name = if image.contains('/') {
+            format!("docker.io/{image}")
+        } else {
+            format!("docker.io/library/{image}")
+        };
     }
     if image_tag(&name).is_none() && !name.contains('@') {
         name.push_str(":latest");
@@ -396,7 +412,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_end =
+            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if number_end == 0 {
             return None;
         }
@@ -448,7 +465,11 @@ mod tests {
         let cases = [
             ("nginx", "docker.io/library/nginx:latest", None),
             ("nginx:1.27", "docker.io/library/nginx:1.27", Some("1.27")),
-            ("bitnami/nginx:doesnotexist", "docker.io/bitnami/nginx:doesnotexist", Some("doesnotexist")),
+            (
+                "bitnami/nginx:doesnotexist",
+                "docker.io/bitnami/nginx:doesnotexist",
+                Some("doesnotexist"),
+            ),
             ("localhost:5000/app", "localhost:5000/app:latest", None),
             ("registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10", Some("3.10")),
         ];
@@ -524,15 +545,22 @@ mod tests {
         ];
         for (stop_after, timeout, code, reason) in cases {
             let runtime = runtime("10.244.0.0/24");
-            let annotations: Vec<_> = stop_after.map(|v| (ANNOTATION_STOP_AFTER, v)).into_iter().collect();
+            let annotations: Vec<_> =
+                stop_after.map(|v| (ANNOTATION_STOP_AFTER, v)).into_iter().collect();
             let (sandbox_id, id) = started(&runtime, &annotations).await;
             let begin = tokio::time::Instant::now();
             runtime.stop_container(&id, timeout).await.unwrap();
             let waited = begin.elapsed();
-            let want = stop_after.and_then(parse_duration).unwrap_or(Duration::from_millis(100)).min(timeout);
+            let want = stop_after
+                .and_then(parse_duration)
+                .unwrap_or(Duration::from_millis(100))
+                .min(timeout);
             assert_eq!(waited, want, "{stop_after:?}");
             let status = runtime.list_containers(&sandbox_id).await.unwrap().remove(0);
-            assert_eq!((status.state, status.exit_code, status.reason.as_str()), (ContainerState::Exited, code, reason));
+            assert_eq!(
+                (status.state, status.exit_code, status.reason.as_str()),
+                (ContainerState::Exited, code, reason)
+            );
         }
     }
 
@@ -541,7 +569,10 @@ mod tests {
         let runtime = runtime("10.244.0.0/24");
         let (sandbox_id, id) = started(&runtime, &[(ANNOTATION_EXIT_CODE, "3")]).await;
         let status = runtime.list_containers(&sandbox_id).await.unwrap().remove(0);
-        assert_eq!((status.state, status.exit_code, status.reason.as_str()), (ContainerState::Exited, 3, "Error"));
+        assert_eq!(
+            (status.state, status.exit_code, status.reason.as_str()),
+            (ContainerState::Exited, 3, "Error")
+        );
         assert!(runtime.probe_readiness(&id).await.unwrap());
 
         let (sandbox_id, id) = started(&runtime, &[(ANNOTATION_READY, "false")]).await;

@@ -82,12 +82,19 @@ pub(crate) struct Plan {
 
 /// The most recent attempt of a container.
 fn latest<'a>(observed: &'a Observed, name: &str, init: bool) -> Option<&'a ContainerStatus> {
-    observed.containers.iter().filter(|c| c.name == name && c.init == init).max_by_key(|c| c.attempt)
+    observed
+        .containers
+        .iter()
+        .filter(|c| c.name == name && c.init == init)
+        .max_by_key(|c| c.attempt)
 }
 
 fn previous<'a>(observed: &'a Observed, latest: &ContainerStatus) -> Option<&'a ContainerStatus> {
     let attempt = latest.attempt.checked_sub(1)?;
-    observed.containers.iter().find(|c| c.name == latest.name && c.init == latest.init && c.attempt == attempt)
+    observed
+        .containers
+        .iter()
+        .find(|c| c.name == latest.name && c.init == latest.init && c.attempt == attempt)
 }
 
 fn restart_policy(spec: &PodSpec) -> &str {
@@ -119,7 +126,10 @@ pub(crate) fn pull_delay(settings: &Settings, failures: u32) -> Duration {
 }
 
 pub(crate) fn add(at: Timestamp, delay: Duration) -> Timestamp {
-    SignedDuration::try_from(delay).ok().and_then(|d| at.checked_add(d).ok()).unwrap_or(Timestamp::MAX)
+    SignedDuration::try_from(delay)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// When a running container counts as ready: `ready_delay` after it started, or the readiness
@@ -139,7 +149,12 @@ fn earliest(wake: &mut Option<Timestamp>, at: Timestamp) {
 
 /// What to start next: the sandbox, then init containers one at a time in order, then every
 /// container; exited containers again as the restart policy says, after their back-off.
-pub(crate) fn plan(spec: &PodSpec, observed: &Observed, settings: &Settings, now: Timestamp) -> Plan {
+pub(crate) fn plan(
+    spec: &PodSpec,
+    observed: &Observed,
+    settings: &Settings,
+    now: Timestamp,
+) -> Plan {
     let mut wake = None;
     let mut actions = Vec::new();
     if observed.volume_error.is_some() {
@@ -320,7 +335,11 @@ fn container_status(
         }
         ContainerState::Exited => {
             let again = !moment.terminating
-                && if init { c.exit_code != 0 && policy != "Never" } else { restarts(policy, c.exit_code) };
+                && if init {
+                    c.exit_code != 0 && policy != "Never"
+                } else {
+                    restarts(policy, c.exit_code)
+                };
             if again {
                 // Waiting to be restarted: the exit becomes the last state.
                 status.last_state = Some(terminated(settings, c));
@@ -367,7 +386,12 @@ fn go_duration(d: Duration) -> String {
 }
 
 /// The phase from the container statuses (kubelet's `getPhase`).
-fn phase(spec: &PodSpec, init: &[K8sContainerStatus], containers: &[K8sContainerStatus], terminal: bool) -> &'static str {
+fn phase(
+    spec: &PodSpec,
+    init: &[K8sContainerStatus],
+    containers: &[K8sContainerStatus],
+    terminal: bool,
+) -> &'static str {
     let policy = restart_policy(spec);
     let mut pending_init = false;
     for status in init {
@@ -436,7 +460,9 @@ pub(crate) fn qos_class(spec: &PodSpec) -> &'static str {
         let limits = resources.limits.unwrap_or_default();
         let requests = resources.requests.unwrap_or_default();
         let relevant = |map: &BTreeMap<String, Quantity>| {
-            map.iter().filter(|(k, v)| matches!(k.as_str(), "cpu" | "memory") && !is_zero(v)).count()
+            map.iter()
+                .filter(|(k, v)| matches!(k.as_str(), "cpu" | "memory") && !is_zero(v))
+                .count()
         };
         if relevant(&limits) > 0 || relevant(&requests) > 0 {
             any = true;
@@ -473,7 +499,12 @@ fn condition(type_: &str, ok: bool, reason: Option<&str>, message: Option<String
 }
 
 /// The status to write: the current one with everything the kubelet owns recomputed.
-pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, moment: Moment) -> PodStatus {
+pub(crate) fn pod_status(
+    pod: &Pod,
+    observed: &Observed,
+    settings: &Settings,
+    moment: Moment,
+) -> PodStatus {
     let empty = PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty);
     let current = pod.status.clone().unwrap_or_default();
@@ -484,7 +515,8 @@ pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, mo
     let mut init_statuses = Vec::new();
     for container in init_specs {
         let s = container_status(pod, container, true, initialized, observed, settings, moment);
-        let done = s.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code == 0);
+        let done =
+            s.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code == 0);
         init_statuses.push(s);
         initialized &= done;
     }
@@ -503,11 +535,8 @@ pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, mo
 
     // Conditions, in the order the kubelet lists them.
     let sandbox_ready = observed.sandbox.as_ref().is_some_and(|s| s.ready) && !completed;
-    let incomplete: Vec<&str> = init_statuses
-        .iter()
-        .filter(|s| !s.ready)
-        .map(|s| s.name.as_str())
-        .collect();
+    let incomplete: Vec<&str> =
+        init_statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
     let initialized_condition = if incomplete.is_empty() {
         condition("Initialized", true, None, None)
     } else if completed {
@@ -516,7 +545,8 @@ pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, mo
         let message = format!("containers with incomplete status: [{}]", incomplete.join(" "));
         condition("Initialized", false, Some("ContainersNotInitialized"), Some(message))
     };
-    let unready: Vec<&str> = statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
+    let unready: Vec<&str> =
+        statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
     let containers_ready = if completed {
         condition("ContainersReady", false, Some("PodCompleted"), None)
     } else if unready.is_empty() {
@@ -535,8 +565,10 @@ pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, mo
                 .flatten()
                 .any(|c| c.type_ == gate.condition_type && c.status == "True");
             if !met {
-                let message =
-                    format!("corresponding condition of pod readiness gate {:?} does not exist.", gate.condition_type);
+                let message = format!(
+                    "corresponding condition of pod readiness gate {:?} does not exist.",
+                    gate.condition_type
+                );
                 ready = condition("Ready", false, Some("ReadinessGatesNotReady"), Some(message));
                 break;
             }
@@ -563,8 +595,11 @@ pub(crate) fn pod_status(pod: &Pod, observed: &Observed, settings: &Settings, mo
         };
     }
     conditions.push(scheduled);
-    let owned = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
-    conditions.extend(current.conditions.iter().flatten().filter(|c| !owned.contains(&c.type_.as_str())).cloned());
+    let owned =
+        ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+    conditions.extend(
+        current.conditions.iter().flatten().filter(|c| !owned.contains(&c.type_.as_str())).cloned(),
+    );
 
     status.phase = Some(phase);
     status.conditions = Some(conditions);

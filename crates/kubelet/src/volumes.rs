@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{HostPathVolumeSource, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    HostPathVolumeSource, PersistentVolume, PersistentVolumeClaim, Pod,
+};
 use kube::api::{Api, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 
@@ -71,7 +73,8 @@ pub(crate) async fn prepare(client: &kube::Client, pod: &Pod) -> Result<(), Volu
                 source: source_error,
             })?
             .ok_or_else(|| VolumeError::ClaimMissing { claim: source.claim_name.clone() })?;
-        let Some(volume_name) = claim.spec.and_then(|s| s.volume_name).filter(|n| !n.is_empty()) else {
+        let Some(volume_name) = claim.spec.and_then(|s| s.volume_name).filter(|n| !n.is_empty())
+        else {
             return Err(VolumeError::ClaimUnbound { claim: source.claim_name.clone() });
         };
         let volumes: Api<PersistentVolume> = Api::all(client.clone());
@@ -89,7 +92,9 @@ pub(crate) async fn prepare(client: &kube::Client, pod: &Pod) -> Result<(), Volu
 /// Checks or creates a hostPath by its type (pkg/volume/hostpath `checkType`).
 fn ensure_host_path(source: &HostPathVolumeSource) -> Result<(), VolumeError> {
     let path = PathBuf::from(&source.path);
-    let create = |result: std::io::Result<()>| result.map_err(|e| VolumeError::Create { path: path.clone(), source: e });
+    let create = |result: std::io::Result<()>| {
+        result.map_err(|e| VolumeError::Create { path: path.clone(), source: e })
+    };
     match source.type_.as_deref().unwrap_or_default() {
         "DirectoryOrCreate" => create(std::fs::create_dir_all(&path)),
         "Directory" if !path.is_dir() => Err(VolumeError::WrongType { path, kind: "directory" }),
@@ -113,7 +118,11 @@ pub(crate) fn is_inside(root: &Path, path: &Path) -> bool {
 
 /// The directory of a local-path PV of this node that is marked for deletion and still holds
 /// our finalizer, if `pv` is one.
-pub(crate) fn cleanup_target(pv: &PersistentVolume, node: &str, storage_dir: &Path) -> Option<PathBuf> {
+pub(crate) fn cleanup_target(
+    pv: &PersistentVolume,
+    node: &str,
+    storage_dir: &Path,
+) -> Option<PathBuf> {
     let meta = &pv.metadata;
     meta.deletion_timestamp.as_ref()?;
     if meta.annotations.as_ref()?.get(PROVISIONED_BY).map(String::as_str) != Some(LOCAL_PATH) {
@@ -160,7 +169,9 @@ pub(crate) async fn run_cleanup(context: Arc<Context>) {
             _ = resync.tick() => {}
         }
         for pv in reader.state() {
-            let Some(path) = cleanup_target(&pv, &context.config.node_name, &context.config.storage_dir) else {
+            let Some(path) =
+                cleanup_target(&pv, &context.config.node_name, &context.config.storage_dir)
+            else {
                 continue;
             };
             let name = pv.metadata.name.clone().unwrap_or_default();
@@ -173,7 +184,11 @@ pub(crate) async fn run_cleanup(context: Arc<Context>) {
     }
 }
 
-async fn clean_up(client: &kube::Client, pv: &PersistentVolume, path: &Path) -> Result<(), VolumeError> {
+async fn clean_up(
+    client: &kube::Client,
+    pv: &PersistentVolume,
+    path: &Path,
+) -> Result<(), VolumeError> {
     match tokio::fs::remove_dir_all(path).await {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -181,8 +196,9 @@ async fn clean_up(client: &kube::Client, pv: &PersistentVolume, path: &Path) -> 
     }
     let name = pv.metadata.name.clone().unwrap_or_default();
     let mut updated = pv.clone();
-    updated.metadata.finalizers =
-        Some(pv.metadata.finalizers.iter().flatten().filter(|f| *f != LOCAL_PATH).cloned().collect());
+    updated.metadata.finalizers = Some(
+        pv.metadata.finalizers.iter().flatten().filter(|f| *f != LOCAL_PATH).cloned().collect(),
+    );
     // The update carries the observed resourceVersion, so it is a compare-and-swap: after a
     // concurrent change it fails with a conflict and the next pass looks again.
     let api: Api<PersistentVolume> = Api::all(client.clone());
@@ -237,7 +253,11 @@ mod tests {
         ];
         for (path, deleting, finalizers, node, want) in cases {
             let got = cleanup_target(&local_pv(path, deleting, finalizers, node), "n1", storage);
-            assert_eq!(got.as_deref(), want.map(Path::new), "{path} {deleting} {finalizers:?} {node}");
+            assert_eq!(
+                got.as_deref(),
+                want.map(Path::new),
+                "{path} {deleting} {finalizers:?} {node}"
+            );
         }
         let mut foreign = local_pv("/data/storage/pvc-1", true, &both, "n1");
         foreign.metadata.annotations = None;

@@ -59,7 +59,10 @@ pub(crate) struct Worker {
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("uid", &self.uid).field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("Worker")
+            .field("uid", &self.uid)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +78,11 @@ fn instant_at(at: Timestamp) -> Instant {
 }
 
 impl Worker {
-    pub(crate) fn new(context: Arc<Context>, uid: String, pods: watch::Receiver<Option<Arc<Pod>>>) -> Worker {
+    pub(crate) fn new(
+        context: Arc<Context>,
+        uid: String,
+        pods: watch::Receiver<Option<Arc<Pod>>>,
+    ) -> Worker {
         let settings = context.settings();
         Worker {
             context,
@@ -234,7 +241,11 @@ impl Worker {
         let meta = &pod.metadata;
         let name = meta.name.clone().unwrap_or_default();
         SandboxConfig {
-            hostname: pod.spec.as_ref().and_then(|s| s.hostname.clone()).unwrap_or_else(|| name.clone()),
+            hostname: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.hostname.clone())
+                .unwrap_or_else(|| name.clone()),
             name,
             namespace: meta.namespace.clone().unwrap_or_default(),
             uid: self.uid.clone(),
@@ -257,7 +268,8 @@ impl Worker {
                 let Some(sandbox) = self.sandbox.clone() else { return Ok(()) };
                 let spec = pod.spec.as_ref();
                 let container = if init {
-                    spec.and_then(|s| s.init_containers.as_ref()).and_then(|cs| cs.iter().find(|c| c.name == name))
+                    spec.and_then(|s| s.init_containers.as_ref())
+                        .and_then(|cs| cs.iter().find(|c| c.name == name))
                 } else {
                     spec.and_then(|s| s.containers.iter().find(|c| c.name == name))
                 };
@@ -267,7 +279,10 @@ impl Worker {
                     Ok(image_ref) => image_ref,
                     Err(RuntimeError::ImagePull { message, .. }) => {
                         let count = self.pull_failures.get(&name).map_or(0, |f| f.count) + 1;
-                        let until = status::add(Timestamp::now(), status::pull_delay(&self.settings, count));
+                        let until = status::add(
+                            Timestamp::now(),
+                            status::pull_delay(&self.settings, count),
+                        );
                         let failure = PullFailure { image, message, count, until, fresh: true };
                         self.pull_failures.insert(name, failure);
                         return Ok(());
@@ -275,7 +290,8 @@ impl Worker {
                     Err(error) => return Err(error.into()),
                 };
                 self.pull_failures.remove(&name);
-                let container_config = ContainerConfig { name: name.clone(), image, image_ref, attempt, init };
+                let container_config =
+                    ContainerConfig { name: name.clone(), image, image_ref, attempt, init };
                 let id = runtime.create_container(&sandbox.id, &container_config, &config).await?;
                 runtime.start_container(&id).await?;
                 tracing::debug!(pod.uid = %self.uid, container = %name, attempt, "container started");
@@ -291,11 +307,19 @@ impl Worker {
     }
 
     fn pod_api(&self, pod: &Pod) -> Api<Pod> {
-        Api::namespaced(self.context.client.clone(), pod.metadata.namespace.as_deref().unwrap_or_default())
+        Api::namespaced(
+            self.context.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+        )
     }
 
     /// Writes the status the observation implies, if it differs from the pod's.
-    async fn write_status(&mut self, pod: &Pod, observed: &Observed, terminating: bool) -> Result<(), WorkerError> {
+    async fn write_status(
+        &mut self,
+        pod: &Pod,
+        observed: &Observed,
+        terminating: bool,
+    ) -> Result<(), WorkerError> {
         let moment = Moment { now: Timestamp::now(), terminating };
         let status: PodStatus = status::pod_status(pod, observed, &self.settings, moment);
         if pod.status.as_ref() == Some(&status) {
@@ -304,13 +328,19 @@ impl Worker {
         let name = pod.metadata.name.clone().unwrap_or_default();
         // The uid makes the write a precondition on this pod, not a namesake (kubernetes#82387).
         let patch = serde_json::json!({"metadata": {"uid": self.uid}, "status": status});
-        match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match self
+            .pod_api(pod)
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(updated) => {
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
-            Err(source) => Err(WorkerError::Api { action: "writing the status of", pod: name, source }),
+            Err(source) => {
+                Err(WorkerError::Api { action: "writing the status of", pod: name, source })
+            }
         }
     }
 
@@ -318,7 +348,8 @@ impl Worker {
     /// deletes it (the graceful deletion contract).
     async fn terminate(&mut self, pod: &Pod) -> Result<(), WorkerError> {
         let meta = &pod.metadata;
-        let grace = Duration::from_secs(meta.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64);
+        let grace =
+            Duration::from_secs(meta.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64);
         // What is left of it: a restarted kubelet does not start the grace period over.
         let left = meta
             .deletion_timestamp
@@ -335,7 +366,10 @@ impl Worker {
         self.write_status(&latest, &observed, true).await?;
         let params = DeleteParams {
             grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
             ..DeleteParams::default()
         };
         match self.pod_api(pod).delete(&name, &params).await {

@@ -27,7 +27,10 @@ fn config(cluster: &Cluster, node: &str) -> KubeletConfig {
     config
 }
 
-fn start(cluster: &Cluster, config: KubeletConfig) -> (berth_kubelet::Kubelet, Arc<SimulatedRuntime>) {
+fn start(
+    cluster: &Cluster,
+    config: KubeletConfig,
+) -> (berth_kubelet::Kubelet, Arc<SimulatedRuntime>) {
     let runtime = Arc::new(config.simulated_runtime().unwrap());
     let kubelet = berth_kubelet::spawn(cluster.client(), config, runtime.clone());
     (kubelet, runtime)
@@ -59,7 +62,12 @@ fn is_true(pod: &Value, type_: &str) -> bool {
     condition(pod, type_).is_some_and(|c| c["status"] == "True")
 }
 
-async fn wait_for(cluster: &Cluster, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for(
+    cluster: &Cluster,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     eventually(what, || async {
         let pod = pod_value(cluster, name).await?;
         check(&pod).then_some(pod)
@@ -78,25 +86,44 @@ async fn registers_the_node_and_renews_its_lease() {
     assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
     assert!(node["metadata"]["labels"]["kubernetes.io/arch"].is_string());
     let storage = cluster.data_dir().join("storage");
-    assert_eq!(node["metadata"]["annotations"]["berth.dev/storage-dir"], storage.display().to_string());
+    assert_eq!(
+        node["metadata"]["annotations"]["berth.dev/storage-dir"],
+        storage.display().to_string()
+    );
     assert_eq!(node["spec"]["podCIDR"], "10.244.0.0/24");
     assert_eq!(node["spec"]["podCIDRs"], json!(["10.244.0.0/24"]));
     for resource in ["cpu", "memory", "pods", "ephemeral-storage"] {
         assert!(node["status"]["capacity"][resource].is_string(), "capacity {resource}");
         assert_eq!(node["status"]["allocatable"][resource], node["status"]["capacity"][resource]);
     }
-    let types: Vec<_> = node["status"]["conditions"].as_array().unwrap().iter().map(|c| {
-        format!("{}={} {}", c["type"].as_str().unwrap(), c["status"].as_str().unwrap(), c["reason"].as_str().unwrap())
-    }).collect();
-    assert_eq!(types, [
-        "MemoryPressure=False KubeletHasSufficientMemory",
-        "DiskPressure=False KubeletHasNoDiskPressure",
-        "PIDPressure=False KubeletHasSufficientPID",
-        "Ready=True KubeletReady",
-    ]);
-    assert_eq!(node["status"]["addresses"], json!([
-        {"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": "node-1"},
-    ]));
+    let types: Vec<_> = node["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={} {}",
+                c["type"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "MemoryPressure=False KubeletHasSufficientMemory",
+            "DiskPressure=False KubeletHasNoDiskPressure",
+            "PIDPressure=False KubeletHasSufficientPID",
+            "Ready=True KubeletReady",
+        ]
+    );
+    assert_eq!(
+        node["status"]["addresses"],
+        json!([
+            {"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": "node-1"},
+        ])
+    );
     assert_eq!(node["status"]["nodeInfo"]["kubeletVersion"], "v1.33.0");
     assert_eq!(node["status"]["nodeInfo"]["containerRuntimeVersion"], "simulated://0.1.0");
 
@@ -142,10 +169,14 @@ async fn a_bound_pod_goes_through_the_status_sequence() {
     assert!(!is_true(&creating, "PodReadyToStartContainers"));
     assert!(is_true(&creating, "Initialized"));
     assert_eq!(condition(&creating, "Ready").unwrap()["reason"], "ContainersNotReady");
-    assert_eq!(condition(&creating, "Ready").unwrap()["message"], "containers with unready status: [app]");
+    assert_eq!(
+        condition(&creating, "Ready").unwrap()["message"],
+        "containers with unready status: [app]"
+    );
     assert!(is_true(&creating, "PodScheduled"));
 
-    let running = wait_for(&cluster, "web-0", "Running", |pod| pod["status"]["phase"] == "Running").await;
+    let running =
+        wait_for(&cluster, "web-0", "Running", |pod| pod["status"]["phase"] == "Running").await;
     let container = &running["status"]["containerStatuses"][0];
     assert!(container["state"]["running"]["startedAt"].is_string());
     assert_eq!(container["ready"], false, "not ready before the ready delay");
@@ -164,14 +195,25 @@ async fn a_bound_pod_goes_through_the_status_sequence() {
     let ready = wait_for(&cluster, "web-0", "Ready", |pod| is_true(pod, "Ready")).await;
     assert!(is_true(&ready, "ContainersReady"));
     assert_eq!(ready["status"]["containerStatuses"][0]["ready"], true);
-    let order: Vec<_> = ready["status"]["conditions"].as_array().unwrap().iter().map(|c| c["type"].clone()).collect();
-    assert_eq!(order, ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
+    let order: Vec<_> = ready["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].clone())
+        .collect();
+    assert_eq!(
+        order,
+        ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+    );
 
     // Nothing changes any more, so nothing is written.
     let version = ready["metadata"]["resourceVersion"].clone();
     tokio::time::sleep(Duration::from_millis(800)).await;
     let later = pod_value(&cluster, "web-0").await.unwrap();
-    assert_eq!(later["metadata"]["resourceVersion"], version, "the status is written only when it changes");
+    assert_eq!(
+        later["metadata"]["resourceVersion"], version,
+        "the status is written only when it changes"
+    );
     kubelet.shutdown().await;
     cluster.shutdown().await;
 }
@@ -183,8 +225,16 @@ async fn deletion_stops_the_pod_within_its_grace_period() {
     let (kubelet, runtime) = start(&cluster, config(&cluster, "node-1"));
     // One container stops quickly when asked; the other ignores SIGTERM and is killed at the end
     // of the grace period.
-    create_pod(&cluster, pod_json("quick", "node-1", json!({"sim.berth.dev/stop-after": "300ms"}), "nginx")).await;
-    create_pod(&cluster, pod_json("stubborn", "node-1", json!({"sim.berth.dev/stop-after": "1h"}), "nginx")).await;
+    create_pod(
+        &cluster,
+        pod_json("quick", "node-1", json!({"sim.berth.dev/stop-after": "300ms"}), "nginx"),
+    )
+    .await;
+    create_pod(
+        &cluster,
+        pod_json("stubborn", "node-1", json!({"sim.berth.dev/stop-after": "1h"}), "nginx"),
+    )
+    .await;
     for name in ["quick", "stubborn"] {
         wait_for(&cluster, name, "Running", |pod| pod["status"]["phase"] == "Running").await;
     }
@@ -197,12 +247,24 @@ async fn deletion_stops_the_pod_within_its_grace_period() {
     assert!(marked["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 2);
 
-    eventually("quick gone", || async { pod_value(&cluster, "quick").await.is_none().then_some(()) }).await;
+    eventually("quick gone", || async {
+        pod_value(&cluster, "quick").await.is_none().then_some(())
+    })
+    .await;
     let quick = begin.elapsed();
-    assert!(quick >= Duration::from_millis(300) && quick < Duration::from_secs(2), "quick stopped in {quick:?}");
-    eventually("stubborn gone", || async { pod_value(&cluster, "stubborn").await.is_none().then_some(()) }).await;
+    assert!(
+        quick >= Duration::from_millis(300) && quick < Duration::from_secs(2),
+        "quick stopped in {quick:?}"
+    );
+    eventually("stubborn gone", || async {
+        pod_value(&cluster, "stubborn").await.is_none().then_some(())
+    })
+    .await;
     let stubborn = begin.elapsed();
-    assert!(stubborn >= Duration::from_millis(1500), "stubborn was killed after {stubborn:?}, before its grace");
+    assert!(
+        stubborn >= Duration::from_millis(1500),
+        "stubborn was killed after {stubborn:?}, before its grace"
+    );
     eventually("sandboxes removed", || async {
         runtime.list_pod_sandboxes().await.unwrap().is_empty().then_some(())
     })
@@ -215,7 +277,11 @@ async fn deletion_stops_the_pod_within_its_grace_period() {
 async fn a_never_ready_pod_runs_but_stays_unready() {
     let cluster = Cluster::start().await;
     let (kubelet, _runtime) = start(&cluster, config(&cluster, "node-1"));
-    create_pod(&cluster, pod_json("stuck", "node-1", json!({"sim.berth.dev/ready": "false"}), "nginx")).await;
+    create_pod(
+        &cluster,
+        pod_json("stuck", "node-1", json!({"sim.berth.dev/ready": "false"}), "nginx"),
+    )
+    .await;
     create_pod(&cluster, pod_json("fine", "node-1", json!({}), "nginx")).await;
     wait_for(&cluster, "fine", "fine Ready", |pod| is_true(pod, "Ready")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -253,7 +319,8 @@ async fn exiting_containers_are_restarted_with_back_off() {
     let mut never = pod_json("once", "node-1", knobs, "nginx");
     never["spec"]["restartPolicy"] = "Never".into();
     create_pod(&cluster, never).await;
-    let failed = wait_for(&cluster, "once", "Failed", |pod| pod["status"]["phase"] == "Failed").await;
+    let failed =
+        wait_for(&cluster, "once", "Failed", |pod| pod["status"]["phase"] == "Failed").await;
     assert_eq!(failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 3);
     assert_eq!(failed["status"]["containerStatuses"][0]["restartCount"], 0);
     kubelet.shutdown().await;
@@ -267,8 +334,10 @@ async fn missing_images_fail_to_pull_then_back_off() {
     config.backoff_base = Duration::from_secs(5);
     let (kubelet, _runtime) = start(&cluster, config);
     create_pod(&cluster, pod_json("pull", "node-1", json!({}), "nginx:doesnotexist")).await;
-    let reason = |pod: &Value| pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].clone();
-    let failed = wait_for(&cluster, "pull", "ErrImagePull", |pod| reason(pod) == "ErrImagePull").await;
+    let reason =
+        |pod: &Value| pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].clone();
+    let failed =
+        wait_for(&cluster, "pull", "ErrImagePull", |pod| reason(pod) == "ErrImagePull").await;
     assert!(
         failed["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
             .as_str()
@@ -276,7 +345,9 @@ async fn missing_images_fail_to_pull_then_back_off() {
             .contains("docker.io/library/nginx:doesnotexist")
     );
     assert_eq!(failed["status"]["phase"], "Pending");
-    let backoff = wait_for(&cluster, "pull", "ImagePullBackOff", |pod| reason(pod) == "ImagePullBackOff").await;
+    let backoff =
+        wait_for(&cluster, "pull", "ImagePullBackOff", |pod| reason(pod) == "ImagePullBackOff")
+            .await;
     assert_eq!(
         backoff["status"]["containerStatuses"][0]["state"]["waiting"]["message"],
         "Back-off pulling image \"nginx:doesnotexist\""
@@ -339,7 +410,9 @@ async fn local_path_volumes_are_created_and_cleaned_up() {
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                  "hostPath": {"path": outside.display().to_string()}},
     });
-    pvs.create(&PostParams::default(), &serde_json::from_value(foreign.take()).unwrap()).await.unwrap();
+    pvs.create(&PostParams::default(), &serde_json::from_value(foreign.take()).unwrap())
+        .await
+        .unwrap();
     pvs.delete("pvc-outside", &DeleteParams::default()).await.unwrap();
 
     // The kubelet removes the directory and its finalizer; pv-protection is not its business.
@@ -355,7 +428,10 @@ async fn local_path_volumes_are_created_and_cleaned_up() {
     let mut pv = pvs.get("pvc-1234").await.unwrap();
     pv.metadata.finalizers = Some(vec![]);
     pvs.replace("pvc-1234", &PostParams::default(), &pv).await.unwrap();
-    eventually("the PV gone", || async { pvs.get_opt("pvc-1234").await.unwrap().is_none().then_some(()) }).await;
+    eventually("the PV gone", || async {
+        pvs.get_opt("pvc-1234").await.unwrap().is_none().then_some(())
+    })
+    .await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(outside.is_dir(), "nothing outside the storage dir is deleted");
@@ -373,11 +449,13 @@ async fn a_restarted_kubelet_adopts_running_pods() {
     let ready = wait_for(&cluster, "web-0", "Ready", |pod| is_true(pod, "Ready")).await;
     kubelet.shutdown().await;
 
-    let kubelet = berth_kubelet::spawn(cluster.client(), config(&cluster, "node-1"), runtime.clone());
+    let kubelet =
+        berth_kubelet::spawn(cluster.client(), config(&cluster, "node-1"), runtime.clone());
     // Give the new kubelet time to list, adopt and relist a few times.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let after = pod_value(&cluster, "web-0").await.unwrap();
-    let (before, now) = (&ready["status"]["containerStatuses"][0], &after["status"]["containerStatuses"][0]);
+    let (before, now) =
+        (&ready["status"]["containerStatuses"][0], &after["status"]["containerStatuses"][0]);
     assert_eq!(now["containerID"], before["containerID"], "the same container");
     assert_eq!(now["state"]["running"]["startedAt"], before["state"]["running"]["startedAt"]);
     assert_eq!(now["restartCount"], 0);
@@ -390,7 +468,8 @@ async fn a_restarted_kubelet_adopts_running_pods() {
     let api: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let force = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
     api.delete("web-0", &force).await.unwrap();
-    let kubelet = berth_kubelet::spawn(cluster.client(), config(&cluster, "node-1"), runtime.clone());
+    let kubelet =
+        berth_kubelet::spawn(cluster.client(), config(&cluster, "node-1"), runtime.clone());
     eventually("the orphaned sandbox removed", || async {
         runtime.list_pod_sandboxes().await.unwrap().is_empty().then_some(())
     })
@@ -403,7 +482,9 @@ async fn a_restarted_kubelet_adopts_running_pods() {
 async fn ten_simulated_nodes_run_in_one_process() {
     let cluster = Cluster::start().await;
     let template = config(&cluster, "sim");
-    let kubelets = berth_kubelet::spawn_simulated_nodes(&cluster.client(), &template, "10.244.0.0/16", 10).unwrap();
+    let kubelets =
+        berth_kubelet::spawn_simulated_nodes(&cluster.client(), &template, "10.244.0.0/16", 10)
+            .unwrap();
     let nodes: Api<Node> = Api::all(cluster.client());
     eventually("10 ready nodes", || async {
         let list = nodes.list(&Default::default()).await.unwrap();
@@ -411,20 +492,27 @@ async fn ten_simulated_nodes_run_in_one_process() {
             .items
             .iter()
             .filter(|n| {
-                n.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
+                n.status
+                    .iter()
+                    .flat_map(|s| s.conditions.iter().flatten())
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
             })
             .count();
         (ready == 10).then_some(())
     })
     .await;
     for i in 0..10 {
-        create_pod(&cluster, pod_json(&format!("p-{i}"), &format!("sim-{i}"), json!({}), "nginx")).await;
+        create_pod(&cluster, pod_json(&format!("p-{i}"), &format!("sim-{i}"), json!({}), "nginx"))
+            .await;
     }
     for i in 0..10 {
         let node = serde_json::to_value(nodes.get(&format!("sim-{i}")).await.unwrap()).unwrap();
         assert_eq!(node["spec"]["podCIDR"], format!("10.244.{i}.0/24"));
         let pod = wait_for(&cluster, &format!("p-{i}"), "Ready", |pod| is_true(pod, "Ready")).await;
-        assert!(pod["status"]["podIP"].as_str().unwrap().starts_with(&format!("10.244.{i}.")), "{pod}");
+        assert!(
+            pod["status"]["podIP"].as_str().unwrap().starts_with(&format!("10.244.{i}.")),
+            "{pod}"
+        );
     }
     for kubelet in kubelets {
         kubelet.shutdown().await;

@@ -46,7 +46,13 @@ fn sandbox() -> SandboxStatus {
     }
 }
 
-fn container(name: &str, attempt: u32, state: ContainerState, exit_code: i32, init: bool) -> ContainerStatus {
+fn container(
+    name: &str,
+    attempt: u32,
+    state: ContainerState,
+    exit_code: i32,
+    init: bool,
+) -> ContainerStatus {
     ContainerStatus {
         id: format!("{name}-{attempt}"),
         name: name.into(),
@@ -92,11 +98,27 @@ fn the_plan_starts_sandbox_init_containers_in_order_then_containers() {
     let cases: Vec<(&str, Observed, Vec<Action>)> = vec![
         ("nothing yet", Observed::default(), vec![Action::CreateSandbox]),
         ("sandbox", observed(vec![]), vec![start("i1", true, 0)]),
-        ("first init running", observed(vec![container("i1", 0, ContainerState::Running, 0, true)]), vec![]),
+        (
+            "first init running",
+            observed(vec![container("i1", 0, ContainerState::Running, 0, true)]),
+            vec![],
+        ),
         ("first init done", observed(vec![done("i1")]), vec![start("i2", true, 0)]),
-        ("inits done", observed(vec![done("i1"), done("i2")]), vec![start("a", false, 0), start("b", false, 0)]),
-        ("one running", observed(vec![done("i1"), done("i2"), running("a")]), vec![start("b", false, 0)]),
-        ("first init failed once: immediate retry", observed(vec![failed("i1", 0)]), vec![start("i1", true, 1)]),
+        (
+            "inits done",
+            observed(vec![done("i1"), done("i2")]),
+            vec![start("a", false, 0), start("b", false, 0)],
+        ),
+        (
+            "one running",
+            observed(vec![done("i1"), done("i2"), running("a")]),
+            vec![start("b", false, 0)],
+        ),
+        (
+            "first init failed once: immediate retry",
+            observed(vec![failed("i1", 0)]),
+            vec![start("i1", true, 1)],
+        ),
         ("first init failed twice: back-off", observed(vec![failed("i1", 1)]), vec![]),
     ];
     for (what, observed, want) in cases {
@@ -120,8 +142,11 @@ fn exited_containers_restart_by_policy_after_the_back_off() {
         ("Never", 1, 0, 5, false, None),
     ];
     for (policy, code, attempt, now, restarted, wake) in cases {
-        let pod = pod(json!({"restartPolicy": policy, "containers": [{"name": "app", "image": "nginx"}]}));
-        let observed = observed(vec![container("app", attempt, ContainerState::Exited, code, false)]);
+        let pod = pod(
+            json!({"restartPolicy": policy, "containers": [{"name": "app", "image": "nginx"}]}),
+        );
+        let observed =
+            observed(vec![container("app", attempt, ContainerState::Exited, code, false)]);
         let plan = plan(pod.spec.as_ref().unwrap(), &observed, &settings(), at(now));
         let want = if restarted { vec![start("app", false, attempt + 1)] } else { vec![] };
         assert_eq!(plan.actions, want, "{policy} {code} #{attempt} at {now}");
@@ -135,7 +160,13 @@ fn image_pull_failures_wait_out_their_back_off() {
     let mut observed = observed(vec![]);
     observed.pull_failures.insert(
         "app".into(),
-        PullFailure { image: "nginx".into(), message: "not found".into(), count: 1, until: at(20), fresh: false },
+        PullFailure {
+            image: "nginx".into(),
+            message: "not found".into(),
+            count: 1,
+            until: at(20),
+            fresh: false,
+        },
     );
     let spec = pod.spec.as_ref().unwrap();
     let waiting = plan(spec, &observed, &settings(), at(10));
@@ -148,7 +179,8 @@ fn a_running_container_wakes_the_worker_when_it_becomes_ready() {
     let pod = pod(json!({"containers": [
         {"name": "app", "image": "nginx", "readinessProbe": {"initialDelaySeconds": 7}},
     ]}));
-    let plan = plan(pod.spec.as_ref().unwrap(), &observed(vec![running("app")]), &settings(), at(2));
+    let plan =
+        plan(pod.spec.as_ref().unwrap(), &observed(vec![running("app")]), &settings(), at(2));
     assert_eq!((plan.actions, plan.wake), (vec![], Some(at(8))));
 }
 
@@ -179,15 +211,22 @@ fn state(status: &Value, index: usize) -> String {
     }
 }
 
+/// (what, observed, now, terminating, phase, container state, ready, conditions)
+type Row<'a> = (&'a str, Observed, i64, bool, &'a str, &'a str, bool, Vec<&'a str>);
+
 #[test]
 fn the_status_follows_the_pod_through_its_life() {
     let pod = one_container();
     let pending_ready = ["PodReadyToStartContainers=False", "Initialized=True"];
-    let not_ready = ["Ready=False ContainersNotReady", "ContainersReady=False ContainersNotReady", "PodScheduled=True"];
+    let not_ready = [
+        "Ready=False ContainersNotReady",
+        "ContainersReady=False ContainersNotReady",
+        "PodScheduled=True",
+    ];
     let mut exited = observed(vec![container("app", 0, ContainerState::Exited, 0, false)]);
     exited.sandbox.as_mut().unwrap().ready = false;
     // (what, observed, now, terminating, phase, container state, ready, conditions)
-    let cases: Vec<(&str, Observed, i64, bool, &str, &str, bool, Vec<&str>)> = vec![
+    let cases: Vec<Row<'_>> = vec![
         (
             "admitted",
             Observed::default(),
@@ -206,8 +245,14 @@ fn the_status_follows_the_pod_through_its_life() {
             "Running",
             "running",
             false,
-            ["PodReadyToStartContainers=True", "Initialized=True", &not_ready[0], &not_ready[1], "PodScheduled=True"]
-                .to_vec(),
+            [
+                "PodReadyToStartContainers=True",
+                "Initialized=True",
+                not_ready[0],
+                not_ready[1],
+                "PodScheduled=True",
+            ]
+            .to_vec(),
         ),
         (
             "ready after the delay",
@@ -217,7 +262,13 @@ fn the_status_follows_the_pod_through_its_life() {
             "Running",
             "running",
             true,
-            vec!["PodReadyToStartContainers=True", "Initialized=True", "Ready=True", "ContainersReady=True", "PodScheduled=True"],
+            vec![
+                "PodReadyToStartContainers=True",
+                "Initialized=True",
+                "Ready=True",
+                "ContainersReady=True",
+                "PodScheduled=True",
+            ],
         ),
         (
             "stopped by a deletion",
@@ -265,9 +316,19 @@ fn ips_ids_and_times_are_reported_as_the_kubelet_does() {
 #[test]
 fn unchanged_conditions_keep_their_transition_time() {
     let mut pod = one_container();
-    let first = pod_status(&pod, &observed(vec![running("app")]), &settings(), Moment { now: at(3), terminating: false });
+    let first = pod_status(
+        &pod,
+        &observed(vec![running("app")]),
+        &settings(),
+        Moment { now: at(3), terminating: false },
+    );
     pod.status = Some(first.clone());
-    let again = pod_status(&pod, &observed(vec![running("app")]), &settings(), Moment { now: at(50), terminating: false });
+    let again = pod_status(
+        &pod,
+        &observed(vec![running("app")]),
+        &settings(),
+        Moment { now: at(50), terminating: false },
+    );
     assert_eq!(first, again, "a status recomputed later with nothing changed is equal (no write)");
 }
 
@@ -303,10 +364,20 @@ fn crashes_show_back_off_restart_count_and_last_state() {
 fn never_restarting_pods_end_succeeded_or_failed() {
     let cases = [(0, "Succeeded"), (1, "Failed")];
     for (code, phase) in cases {
-        let pod = pod(json!({"restartPolicy": "Never", "containers": [{"name": "app", "image": "nginx"}]}));
-        let status = status_json(&pod, &observed(vec![container("app", 0, ContainerState::Exited, code, false)]), 9, false);
+        let pod = pod(
+            json!({"restartPolicy": "Never", "containers": [{"name": "app", "image": "nginx"}]}),
+        );
+        let status = status_json(
+            &pod,
+            &observed(vec![container("app", 0, ContainerState::Exited, code, false)]),
+            9,
+            false,
+        );
         assert_eq!(status["phase"], phase, "exit {code}");
-        assert_eq!(state(&status, 0), format!("terminated {}", if code == 0 { "Completed" } else { "Error" }));
+        assert_eq!(
+            state(&status, 0),
+            format!("terminated {}", if code == 0 { "Completed" } else { "Error" })
+        );
     }
 }
 
@@ -314,8 +385,13 @@ fn never_restarting_pods_end_succeeded_or_failed() {
 fn pull_failures_show_err_image_pull_then_image_pull_back_off() {
     let pod = pod(json!({"containers": [{"name": "app", "image": "nginx:doesnotexist"}]}));
     let mut observed = observed(vec![]);
-    let failure =
-        PullFailure { image: "nginx:doesnotexist".into(), message: "not found".into(), count: 1, until: at(20), fresh: true };
+    let failure = PullFailure {
+        image: "nginx:doesnotexist".into(),
+        message: "not found".into(),
+        count: 1,
+        until: at(20),
+        fresh: true,
+    };
     observed.pull_failures.insert("app".into(), failure);
     let status = status_json(&pod, &observed, 10, false);
     assert_eq!(state(&status, 0), "waiting ErrImagePull");
@@ -343,7 +419,8 @@ fn init_containers_gate_initialization() {
     assert_eq!(state(&status, 0), "waiting PodInitializing");
     assert_eq!(status["initContainerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
 
-    let done = observed(vec![container("init", 0, ContainerState::Exited, 0, true), running("app")]);
+    let done =
+        observed(vec![container("init", 0, ContainerState::Exited, 0, true), running("app")]);
     let status = status_json(&pod, &done, 9, false);
     assert_eq!(status["phase"], "Running");
     assert_eq!(conditions(&status)[1], "Initialized=True");
@@ -357,12 +434,19 @@ fn qos_classes_follow_requests_and_limits() {
         (json!({}), "BestEffort"),
         (json!({"requests": {"cpu": "100m"}}), "Burstable"),
         (json!({"limits": {"cpu": "1", "memory": "1Gi"}}), "Guaranteed"),
-        (json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}), "Guaranteed"),
-        (json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}), "Burstable"),
+        (
+            json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}),
+            "Guaranteed",
+        ),
+        (
+            json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}),
+            "Burstable",
+        ),
         (json!({"limits": {"cpu": "1"}}), "Burstable"),
     ];
     for (resources, want) in cases {
-        let pod = pod(json!({"containers": [{"name": "app", "image": "nginx", "resources": resources}]}));
+        let pod =
+            pod(json!({"containers": [{"name": "app", "image": "nginx", "resources": resources}]}));
         assert_eq!(qos_class(pod.spec.as_ref().unwrap()), want, "{resources}");
     }
 }
