@@ -8,6 +8,7 @@
 //! [`runtime`] (the CRI-shaped seam) and [`simulated`] (the kwok-style runtime).
 
 mod cidr;
+mod events;
 mod node;
 mod pods;
 pub mod runtime;
@@ -135,6 +136,7 @@ pub(crate) struct Context {
     pub(crate) client: kube::Client,
     pub(crate) config: KubeletConfig,
     pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) events: events::Events,
 }
 
 impl std::fmt::Debug for Context {
@@ -191,7 +193,8 @@ impl Kubelet {
 /// workers and the local-path volume cleanup.
 pub fn spawn(client: kube::Client, config: KubeletConfig, runtime: Arc<dyn Runtime>) -> Kubelet {
     let node_name = config.node_name.clone();
-    let context = Arc::new(Context { client, config, runtime });
+    let events = events::Events::new(client.clone(), node_name.clone());
+    let context = Arc::new(Context { client, config, runtime, events });
     let tasks = vec![
         tokio::spawn(node::run(context.clone())),
         tokio::spawn(pods::run(context.clone())),

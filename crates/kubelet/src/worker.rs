@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Context;
+use crate::events::{EventType, container_path};
 use crate::runtime::{ContainerConfig, ContainerState, RuntimeError, SandboxConfig, SandboxStatus};
 use crate::status::{self, Action, Moment, Observed, PullFailure, Settings};
 use crate::volumes;
@@ -278,6 +279,17 @@ impl Worker {
                 let image_ref = match runtime.pull_image(&image, &config).await {
                     Ok(image_ref) => image_ref,
                     Err(RuntimeError::ImagePull { message, .. }) => {
+                        let events = &self.context.events;
+                        let path = Some(container_path(&name, init));
+                        let failed = format!("Failed to pull image {image:?}: {message}");
+                        events.record(pod, path.clone(), EventType::Warning, "Failed", failed);
+                        events.record(
+                            pod,
+                            path,
+                            EventType::Warning,
+                            "Failed",
+                            "Error: ErrImagePull".to_owned(),
+                        );
                         let count = self.pull_failures.get(&name).map_or(0, |f| f.count) + 1;
                         let until = status::add(
                             Timestamp::now(),
@@ -290,10 +302,28 @@ impl Worker {
                     Err(error) => return Err(error.into()),
                 };
                 self.pull_failures.remove(&name);
+                let events = &self.context.events;
+                let path = Some(container_path(&name, init));
+                let pulled = format!("Container image {image:?} already present on machine");
+                events.record(pod, path.clone(), EventType::Normal, "Pulled", pulled);
                 let container_config =
                     ContainerConfig { name: name.clone(), image, image_ref, attempt, init };
                 let id = runtime.create_container(&sandbox.id, &container_config, &config).await?;
+                events.record(
+                    pod,
+                    path.clone(),
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container: {name}"),
+                );
                 runtime.start_container(&id).await?;
+                events.record(
+                    pod,
+                    path,
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                );
                 tracing::debug!(pod.uid = %self.uid, container = %name, attempt, "container started");
                 // Keep the previous attempt (its exit is the lastState), remove older ones.
                 for old in runtime.list_containers(&sandbox.id).await? {
@@ -360,6 +390,15 @@ impl Worker {
             .min(grace);
         let name = meta.name.clone().unwrap_or_default();
         tracing::info!(pod = %name, pod.uid = %self.uid, grace = ?left, "stopping pod");
+        if let Some(sandbox) = &self.sandbox {
+            for container in self.context.runtime.list_containers(&sandbox.id).await? {
+                if container.state != ContainerState::Exited {
+                    let path = Some(container_path(&container.name, container.init));
+                    let message = format!("Stopping container {}", container.name);
+                    self.context.events.record(pod, path, EventType::Normal, "Killing", message);
+                }
+            }
+        }
         self.stop(left).await?;
         let observed = self.observe().await?;
         let latest = self.latest.clone().unwrap_or_else(|| Arc::new(pod.clone()));

@@ -9,7 +9,9 @@ use std::time::Duration;
 use berth_kubelet::{KubeletConfig, Runtime, SimulatedRuntime};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ServiceAccount,
+};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 
@@ -37,6 +39,14 @@ fn start(
 }
 
 async fn create_pod(cluster: &Cluster, pod: Value) -> Pod {
+    // Admission wants the pod's ServiceAccount; no service-account controller runs here.
+    let accounts: Api<ServiceAccount> = Api::namespaced(cluster.client(), "default");
+    let account = serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+    match accounts.create(&PostParams::default(), &account).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => panic!("creating the default service account: {error}"),
+    }
     let api: Api<Pod> = Api::namespaced(cluster.client(), "default");
     api.create(&PostParams::default(), &serde_json::from_value(pod).unwrap()).await.unwrap()
 }
@@ -80,7 +90,14 @@ async fn registers_the_node_and_renews_its_lease() {
     let cluster = Cluster::start().await;
     let (kubelet, _runtime) = start(&cluster, config(&cluster, "node-1"));
     let nodes: Api<Node> = Api::all(cluster.client());
-    let node = eventually("the node", || async { nodes.get_opt("node-1").await.unwrap() }).await;
+    let node = eventually("the node with its status", || async {
+        nodes
+            .get_opt("node-1")
+            .await
+            .unwrap()
+            .filter(|n| n.status.as_ref().is_some_and(|s| s.capacity.is_some()))
+    })
+    .await;
     let node = serde_json::to_value(node).unwrap();
     assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], "node-1");
     assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
@@ -205,6 +222,30 @@ async fn a_bound_pod_goes_through_the_status_sequence() {
         order,
         ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
     );
+
+    // The kubelet's events, as `kubectl describe pod` shows them.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client(), "default");
+    let reasons = eventually("the container events", || async {
+        let list = events.list(&Default::default()).await.unwrap();
+        let reasons: Vec<String> = list
+            .items
+            .iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("web-0"))
+            .filter(|e| e.source.as_ref().and_then(|s| s.host.as_deref()) == Some("node-1"))
+            .filter(|e| e.involved_object.field_path.as_deref() == Some("spec.containers{app}"))
+            .filter_map(|e| Some(format!("{} {}", e.reason.clone()?, e.message.clone()?)))
+            .collect();
+        (reasons.len() >= 3).then_some(reasons)
+    })
+    .await;
+    for want in [
+        "Pulled Container image \"nginx:1.27\" already present on machine",
+        "Created Created container: app",
+        "Started Started container app",
+    ] {
+        assert!(reasons.iter().any(|r| r == want), "{want} in {reasons:?}");
+    }
 
     // Nothing changes any more, so nothing is written.
     let version = ready["metadata"]["resourceVersion"].clone();
@@ -436,7 +477,8 @@ async fn local_path_volumes_are_created_and_cleaned_up() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(outside.is_dir(), "nothing outside the storage dir is deleted");
     let foreign = pvs.get("pvc-outside").await.unwrap();
-    assert_eq!(foreign.metadata.finalizers.unwrap(), ["berth.dev/local-path"]);
+    let finalizers = foreign.metadata.finalizers.unwrap_or_default();
+    assert!(finalizers.iter().any(|f| f == "berth.dev/local-path"), "{finalizers:?}");
     kubelet.shutdown().await;
     cluster.shutdown().await;
 }
