@@ -510,14 +510,13 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let namespace = key.namespace.as_str();
 
-    let mut pods: Vec<Pod> = shared
+    let mut pods: Vec<Arc<Pod>> = shared
         .pods
         .state()
         .into_iter()
         .filter(|p| {
             p.metadata.namespace.as_deref() == Some(namespace) && is_owned_by(&p.metadata, &uid)
         })
-        .map(|p| (*p).clone())
         .collect();
     let mut revisions: Vec<ControllerRevision> = shared
         .revisions
@@ -530,17 +529,17 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         .collect();
     if set.metadata.deletion_timestamp.is_none() {
         let member = |p: &Pod| identity::ordinal_of(&key.name, p).is_some();
-        pods.extend(adopt(shared, &set, &shared.pods, member).await?);
+        pods.extend(adopt(shared, &set, &shared.pods, member).await?.into_iter().map(Arc::new));
         revisions
             .extend(adopt(shared, &set, &shared.revisions, |_: &ControllerRevision| true).await?);
     }
     revision::sort(&mut revisions);
-    let claims: BTreeMap<String, PersistentVolumeClaim> = shared
+    let claims: BTreeMap<String, Arc<PersistentVolumeClaim>> = shared
         .claims
         .state()
         .into_iter()
         .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
-        .map(|c| (c.metadata.name.clone().unwrap_or_default(), (*c).clone()))
+        .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
         .collect();
 
     let (update, collision_count) = update_revision(shared, key, &set, &revisions).await?;

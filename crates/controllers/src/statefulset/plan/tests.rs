@@ -2,6 +2,7 @@
 //! OnDelete, the stuck-rollout repair, claims and status arithmetic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
@@ -103,11 +104,14 @@ struct Case {
 }
 
 fn observed(case: &Case) -> Observed {
-    let claims: BTreeMap<String, PersistentVolumeClaim> =
-        case.claims.iter().map(|c| (c.metadata.name.clone().unwrap(), c.clone())).collect();
+    let claims: BTreeMap<String, Arc<PersistentVolumeClaim>> = case
+        .claims
+        .iter()
+        .map(|c| (c.metadata.name.clone().unwrap(), Arc::new(c.clone())))
+        .collect();
     Observed {
         set: set(case.set.clone()),
-        pods: case.pods.clone(),
+        pods: case.pods.iter().cloned().map(Arc::new).collect(),
         claims,
         current: revision("a", "nginx:a"),
         update: if case.update == "a" {
