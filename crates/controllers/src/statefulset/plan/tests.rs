@@ -242,6 +242,34 @@ fn plans() {
             actions: &["delete web-2 (ScaleDown)"],
         },
         Case {
+            name: "scale down deletes an unhealthy condemned pod when it is the first unhealthy one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![pod(0, "a", "ready"), pod(1, "a", "ready"), pod(2, "a", "running")],
+            claims: vec![www(0), www(1), www(2)],
+            update: "a",
+            actions: &["delete web-2 (ScaleDown)"],
+        },
+        Case {
+            name: "scale down blocks on an unhealthy pod below the first unhealthy one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![pod(0, "a", "ready"), pod(1, "a", "running"), pod(2, "a", "running")],
+            claims: vec![www(0), www(1), www(2)],
+            update: "a",
+            actions: &[],
+        },
+        Case {
+            name: "a succeeded pod is replaced like a failed one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![{
+                let mut p = pod(0, "a", "failed");
+                p.status.as_mut().unwrap().phase = Some("Succeeded".into());
+                p
+            }],
+            claims: vec![www(0)],
+            update: "a",
+            actions: &["delete web-0 (Succeeded)"],
+        },
+        Case {
             name: "scale down waits for the terminating pod",
             set: json!({"spec": {"replicas": 1}}),
             pods: vec![pod(0, "a", "ready"), pod(1, "a", "ready"), pod(2, "a", "terminating")],
