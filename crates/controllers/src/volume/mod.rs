@@ -16,6 +16,7 @@ pub(crate) mod provisioner;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
 };
@@ -181,9 +182,10 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
             nodes: &nodes,
             pods: &pods,
         };
-        let mut changes = binder::plan(&observed, Timestamp::now());
-        changes.extend(protection::plan(&observed));
-        let clean = executor.apply(changes).await;
+        let mut groups = binder::plan(&observed, Timestamp::now());
+        // Each finalizer removal is a group of its own.
+        groups.extend(protection::plan(&observed).into_iter().map(|change| vec![change]));
+        let clean = executor.apply(groups).await;
         executor.wait_for_caches(&caches).await;
         if clean {
             cache::woken(&wake).await;
@@ -193,7 +195,10 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
     }
 }
 
-/// Applies a plan through the API, one change after another.
+/// How many groups of changes are applied at once.
+const PARALLEL_WRITES: usize = 16;
+
+/// Applies a plan through the API: groups in parallel, each group's changes in order.
 struct Executor {
     client: kube::Client,
     binder: Recorder,
@@ -201,7 +206,7 @@ struct Executor {
     /// Events already recorded (an unchanged situation is not reported every pass).
     said: HashSet<(String, String, String)>,
     /// The resourceVersion each object was written at in this pass (`pv/<name>`,
-    /// `pvc/<ns>/<name>`), for the next write of the same object.
+    /// `pvc/<ns>/<name>`), which the caches must reach before the next plan.
     written: HashMap<String, String>,
     /// Objects created in this pass, which the caches must show before the next one.
     created: HashSet<String>,
@@ -210,6 +215,22 @@ struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor").field("written", &self.written).finish_non_exhaustive()
+    }
+}
+
+/// What applying one group did.
+#[derive(Debug, Default)]
+struct Outcome {
+    written: HashMap<String, String>,
+    created: HashSet<String>,
+    clean: bool,
+}
+
+impl Outcome {
+    fn remember(&mut self, key: String, meta: &ObjectMeta) {
+        if let Some(rv) = meta.resource_version.clone() {
+            self.written.insert(key, rv);
+        }
     }
 }
 
@@ -225,13 +246,46 @@ impl Executor {
         }
     }
 
-    /// Applies every change; false when one failed (the loop retries soon).
-    async fn apply(&mut self, changes: Vec<Change>) -> bool {
+    /// Applies every group; false when a change failed (the loop retries soon).
+    async fn apply(&mut self, groups: Vec<Vec<Change>>) -> bool {
         self.written.clear();
         self.created.clear();
+        let groups: Vec<Vec<Change>> = groups
+            .into_iter()
+            .map(|group| group.into_iter().filter(|change| self.fresh(change)).collect::<Vec<_>>())
+            .filter(|group| !group.is_empty())
+            .collect();
+        let this = &*self;
+        let outcomes: Vec<Outcome> = futures::stream::iter(groups)
+            .map(|group| this.apply_group(group))
+            .buffer_unordered(PARALLEL_WRITES)
+            .collect()
+            .await;
         let mut clean = true;
-        for change in changes {
-            if let Err(error) = self.apply_one(change).await {
+        for outcome in outcomes {
+            clean &= outcome.clean;
+            self.written.extend(outcome.written);
+            self.created.extend(outcome.created);
+        }
+        clean
+    }
+
+    /// False for an event already recorded.
+    fn fresh(&mut self, change: &Change) -> bool {
+        let Change::Event { object, reason, message, .. } = change else { return true };
+        let key = (object.uid.clone().unwrap_or_default(), reason.clone(), message.clone());
+        if self.said.len() > 10_000 {
+            self.said.clear();
+        }
+        self.said.insert(key)
+    }
+
+    /// Applies a group in order, stopping at the first failure (a claim is never pointed at
+    /// a volume whose claimRef write failed).
+    async fn apply_group(&self, group: Vec<Change>) -> Outcome {
+        let mut outcome = Outcome { clean: true, ..Outcome::default() };
+        for change in group {
+            if let Err(error) = self.apply_one(change, &mut outcome).await {
                 match &error {
                     VolumeError::Api { source: kube::Error::Api(status), .. }
                         if status.code == 409 =>
@@ -242,19 +296,20 @@ impl Executor {
                         tracing::warn!(error = %error_chain(&error), "volume controller write failed")
                     }
                 }
-                clean = false;
+                outcome.clean = false;
+                break;
             }
         }
-        clean
+        outcome
     }
 
-    async fn apply_one(&mut self, change: Change) -> Result<(), VolumeError> {
+    async fn apply_one(&self, change: Change, outcome: &mut Outcome) -> Result<(), VolumeError> {
         let pp = PostParams::default();
         match change {
-            Change::UpdateClaim(claim) => self.replace_claim(claim, false).await,
-            Change::UpdateClaimStatus(claim) => self.replace_claim(claim, true).await,
-            Change::UpdateVolume(volume) => self.replace_volume(volume, false).await,
-            Change::UpdateVolumeStatus(volume) => self.replace_volume(volume, true).await,
+            Change::UpdateClaim(claim) => self.replace_claim(claim, false, outcome).await,
+            Change::UpdateClaimStatus(claim) => self.replace_claim(claim, true, outcome).await,
+            Change::UpdateVolume(volume) => self.replace_volume(volume, false, outcome).await,
+            Change::UpdateVolumeStatus(volume) => self.replace_volume(volume, true, outcome).await,
             Change::RemoveClaimProtection(mut claim) => {
                 let namespace = namespace_of(&claim.metadata).to_owned();
                 let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
@@ -271,7 +326,7 @@ impl Executor {
                     &mut claim.metadata.finalizers,
                     FINALIZER_PVC_PROTECTION,
                 );
-                self.replace_claim(claim, false).await
+                self.replace_claim(claim, false, outcome).await
             }
             Change::DeleteVolume { name, uid } => {
                 let api: Api<PersistentVolume> = Api::all(self.client.clone());
@@ -303,8 +358,8 @@ impl Executor {
                     .await;
                 match api.create(&pp, &volume).await {
                     Ok(created) => {
-                        self.remember(format!("pv/{name}"), &created.metadata);
-                        self.created.insert(format!("pv/{name}"));
+                        outcome.remember(format!("pv/{name}"), &created.metadata);
+                        outcome.created.insert(format!("pv/{name}"));
                         self.provisioner
                             .record(
                                 &claim,
@@ -322,7 +377,9 @@ impl Executor {
                                 &claim,
                                 EventType::Warning,
                                 "ProvisioningFailed",
-                                format!("failed to provision volume with StorageClass \"{class}\": {error}"),
+                                format!(
+                                    "failed to provision volume with StorageClass \"{class}\": {error}"
+                                ),
                             )
                             .await;
                         Err(VolumeError::api("create persistentvolume")(error))
@@ -330,14 +387,6 @@ impl Executor {
                 }
             }
             Change::Event { object, source, event_type, reason, message } => {
-                let key = (object.uid.clone().unwrap_or_default(), reason.clone(), message.clone());
-                if self.said.contains(&key) {
-                    return Ok(());
-                }
-                if self.said.len() > 10_000 {
-                    self.said.clear();
-                }
-                self.said.insert(key);
                 let recorder = match source {
                     Source::Binder => &self.binder,
                     Source::Provisioner => &self.provisioner,
@@ -349,14 +398,15 @@ impl Executor {
     }
 
     async fn replace_claim(
-        &mut self,
+        &self,
         mut claim: PersistentVolumeClaim,
         status: bool,
+        outcome: &mut Outcome,
     ) -> Result<(), VolumeError> {
         let namespace = namespace_of(&claim.metadata).to_owned();
         let name = name_of(&claim.metadata).to_owned();
         let key = format!("pvc/{namespace}/{name}");
-        if let Some(rv) = self.written.get(&key) {
+        if let Some(rv) = outcome.written.get(&key) {
             claim.metadata.resource_version = Some(rv.clone());
         }
         let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &namespace);
@@ -368,7 +418,7 @@ impl Executor {
         };
         match result {
             Ok(written) => {
-                self.remember(key, &written.metadata);
+                outcome.remember(key, &written.metadata);
                 Ok(())
             }
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
@@ -377,13 +427,14 @@ impl Executor {
     }
 
     async fn replace_volume(
-        &mut self,
+        &self,
         mut volume: PersistentVolume,
         status: bool,
+        outcome: &mut Outcome,
     ) -> Result<(), VolumeError> {
         let name = name_of(&volume.metadata).to_owned();
         let key = format!("pv/{name}");
-        if let Some(rv) = self.written.get(&key) {
+        if let Some(rv) = outcome.written.get(&key) {
             volume.metadata.resource_version = Some(rv.clone());
         }
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
@@ -395,17 +446,11 @@ impl Executor {
         };
         match result {
             Ok(written) => {
-                self.remember(key, &written.metadata);
+                outcome.remember(key, &written.metadata);
                 Ok(())
             }
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(error) => Err(VolumeError::api("update persistentvolume")(error)),
-        }
-    }
-
-    fn remember(&mut self, key: String, meta: &ObjectMeta) {
-        if let Some(rv) = meta.resource_version.clone() {
-            self.written.insert(key, rv);
         }
     }
 
