@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::Context;
 use crate::endpoints::{
     ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_conflict,
-    is_headless, is_pod_ready, matches_selector, pod_ip, pod_reference, selector_of,
+    is_headless, is_pod_ready, matches_selector, pod_ip, pod_reference, prune_pod, selector_of,
     should_be_in_endpoints, should_set_hostname, trigger_time,
 };
 use crate::volume::{cache, error_chain, name_of, namespace_of};
@@ -334,10 +334,10 @@ pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let wake = Arc::new(Notify::new());
     let (services, services_watch) =
-        cache::cache(Api::<Service>::all(client.clone()), wake.clone());
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone());
+        cache::cache(Api::<Service>::all(client.clone()), wake.clone(), cache::prune_meta);
+    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
     let (slices, slices_watch) =
-        cache::cache(Api::<EndpointSlice>::all(client.clone()), wake.clone());
+        cache::cache(Api::<EndpointSlice>::all(client.clone()), wake.clone(), cache::prune_meta);
     let reconcile = reconcile(client, services, pods, slices, wake);
     futures::join!(services_watch, pods_watch, slices_watch, reconcile);
 }

@@ -136,17 +136,58 @@ pub(crate) fn reference_to<K: Resource<DynamicType = ()>>(object: &K) -> ObjectR
 pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let wake = Arc::new(Notify::new());
-    let (claims, claims_watch) =
-        cache::cache(Api::<PersistentVolumeClaim>::all(client.clone()), wake.clone());
+    let (claims, claims_watch) = cache::cache(
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        wake.clone(),
+        cache::prune_meta,
+    );
     let (volumes, volumes_watch) =
-        cache::cache(Api::<PersistentVolume>::all(client.clone()), wake.clone());
+        cache::cache(Api::<PersistentVolume>::all(client.clone()), wake.clone(), cache::prune_meta);
     let (classes, classes_watch) =
-        cache::cache(Api::<StorageClass>::all(client.clone()), wake.clone());
-    let (nodes, nodes_watch) = cache::cache(Api::<Node>::all(client.clone()), wake.clone());
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone());
+        cache::cache(Api::<StorageClass>::all(client.clone()), wake.clone(), cache::prune_meta);
+    let (nodes, nodes_watch) =
+        cache::cache(Api::<Node>::all(client.clone()), wake.clone(), prune_node);
+    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
     let caches = Caches { claims, volumes, classes, nodes, pods };
     let reconcile = reconcile(client, caches, wake);
     futures::join!(claims_watch, volumes_watch, classes_watch, nodes_watch, pods_watch, reconcile);
+}
+
+/// A node as placement reads it: labels, annotations (the storage dir), conditions.
+fn prune_node(node: &mut Node) {
+    cache::prune_meta(node);
+    if let Some(status) = node.status.as_mut() {
+        *status = k8s_openapi::api::core::v1::NodeStatus {
+            conditions: status.conditions.take(),
+            ..Default::default()
+        };
+    }
+}
+
+/// A pod as pvc-protection reads it: where it runs, its phase, its claims.
+fn prune_pod(pod: &mut Pod) {
+    use k8s_openapi::api::core::v1::{EphemeralVolumeSource, PodSpec, PodStatus, Volume};
+    cache::prune_meta(pod);
+    pod.metadata.annotations = None;
+    pod.metadata.labels = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        let volumes = spec.volumes.take().map(|volumes| {
+            volumes
+                .into_iter()
+                .filter(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
+                .map(|v| Volume {
+                    name: v.name,
+                    persistent_volume_claim: v.persistent_volume_claim,
+                    ephemeral: v.ephemeral.map(|_| EphemeralVolumeSource::default()),
+                    ..Volume::default()
+                })
+                .collect()
+        });
+        *spec = PodSpec { node_name: spec.node_name.take(), volumes, ..PodSpec::default() };
+    }
+    if let Some(status) = pod.status.as_mut() {
+        *status = PodStatus { phase: status.phase.take(), ..PodStatus::default() };
+    }
 }
 
 #[derive(Debug)]
