@@ -453,3 +453,36 @@ async fn many_claims_are_spread_evenly_over_the_nodes_and_all_bound() {
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_restarted_controller_finishes_the_work_without_duplicates() {
+    let (cluster, controllers) = start().await;
+    let client = cluster.client();
+    node(&client, "node-a", "/a").await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    for i in 0..10 {
+        claims
+            .create(&PostParams::default(), &claim(&format!("c-{i}"), Some("local-path"), "1Gi"))
+            .await
+            .unwrap();
+    }
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    eventually("provisioning under way", || async {
+        (!volumes.list(&ListParams::default()).await.ok()?.items.is_empty()).then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+    let controllers = berth_controllers::spawn(
+        cluster.client(),
+        Config { controllers: vec![Controller::Volume] },
+    );
+    eventually("10 claims Bound", || async {
+        let list = claims.list(&ListParams::default()).await.ok()?;
+        (list.items.iter().filter(|c| phase_of_claim(c) == Some("Bound")).count() == 10)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(volumes.list(&ListParams::default()).await.unwrap().items.len(), 10);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
