@@ -59,9 +59,17 @@ pub(crate) fn plan(
     let mut changes = Vec::new();
     let mut served = HashSet::new();
     for service in services.iter() {
-        let Some(selector) = selector_of(service) else { continue };
         let key = (namespace_of(&service.metadata), name_of(&service.metadata));
+        // Slices of an existing Service are only ever reconciled, never orphan-deleted: one
+        // without a selector, or of type ExternalName (issue 105986), gets nothing from this
+        // controller and keeps what it has, as upstream does.
         served.insert(key);
+        let external =
+            service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+        if external {
+            continue;
+        }
+        let Some(selector) = selector_of(service) else { continue };
         let selected: Vec<&Pod> = pods_by_namespace
             .get(key.0)
             .into_iter()
