@@ -348,6 +348,42 @@ pub(crate) fn trigger_time(service: &Service, pods: &[&Pod]) -> Option<Timestamp
     service_time.into_iter().chain(pod_times).max()
 }
 
+/// A pod as endpoints read it: identity, labels, hostname/subdomain, node, restart policy,
+/// container ports; phase, IPs and the Ready condition.
+pub(crate) fn prune_pod(pod: &mut Pod) {
+    use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus};
+    cache::prune_meta(pod);
+    pod.metadata.annotations = None;
+    pod.metadata.owner_references = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        let containers = std::mem::take(&mut spec.containers)
+            .into_iter()
+            .map(|c| Container { name: c.name, ports: c.ports, ..Container::default() })
+            .collect();
+        *spec = PodSpec {
+            containers,
+            hostname: spec.hostname.take(),
+            subdomain: spec.subdomain.take(),
+            node_name: spec.node_name.take(),
+            restart_policy: spec.restart_policy.take(),
+            ..PodSpec::default()
+        };
+    }
+    if let Some(status) = pod.status.as_mut() {
+        let conditions = status
+            .conditions
+            .take()
+            .map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect());
+        *status = PodStatus {
+            phase: status.phase.take(),
+            pod_ip: status.pod_ip.take(),
+            pod_ips: status.pod_ips.take(),
+            conditions,
+            ..PodStatus::default()
+        };
+    }
+}
+
 // === the loop ===
 
 /// The Endpoints controller: never returns.
@@ -355,10 +391,10 @@ pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let wake = Arc::new(Notify::new());
     let (services, services_watch) =
-        cache::cache(Api::<Service>::all(client.clone()), wake.clone());
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone());
+        cache::cache(Api::<Service>::all(client.clone()), wake.clone(), cache::prune_meta);
+    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
     let (endpoints, endpoints_watch) =
-        cache::cache(Api::<Endpoints>::all(client.clone()), wake.clone());
+        cache::cache(Api::<Endpoints>::all(client.clone()), wake.clone(), cache::prune_meta);
     let reconcile = reconcile(client, services, pods, endpoints, wake);
     futures::join!(services_watch, pods_watch, endpoints_watch, reconcile);
 }

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::Context;
 use crate::endpoints::{
     ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_conflict,
-    is_headless, is_pod_ready, matches_selector, pod_ip, pod_reference, selector_of,
+    is_headless, is_pod_ready, matches_selector, pod_ip, pod_reference, prune_pod, selector_of,
     should_be_in_endpoints, should_set_hostname, trigger_time,
 };
 use crate::volume::{cache, error_chain, name_of, namespace_of};
@@ -59,9 +59,17 @@ pub(crate) fn plan(
     let mut changes = Vec::new();
     let mut served = HashSet::new();
     for service in services.iter() {
-        let Some(selector) = selector_of(service) else { continue };
         let key = (namespace_of(&service.metadata), name_of(&service.metadata));
+        // Slices of an existing Service are only ever reconciled, never orphan-deleted: one
+        // without a selector, or of type ExternalName (issue 105986), gets nothing from this
+        // controller and keeps what it has, as upstream does.
         served.insert(key);
+        let external =
+            service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+        if external {
+            continue;
+        }
+        let Some(selector) = selector_of(service) else { continue };
         let selected: Vec<&Pod> = pods_by_namespace
             .get(key.0)
             .into_iter()
@@ -334,10 +342,10 @@ pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let wake = Arc::new(Notify::new());
     let (services, services_watch) =
-        cache::cache(Api::<Service>::all(client.clone()), wake.clone());
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone());
+        cache::cache(Api::<Service>::all(client.clone()), wake.clone(), cache::prune_meta);
+    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
     let (slices, slices_watch) =
-        cache::cache(Api::<EndpointSlice>::all(client.clone()), wake.clone());
+        cache::cache(Api::<EndpointSlice>::all(client.clone()), wake.clone(), cache::prune_meta);
     let reconcile = reconcile(client, services, pods, slices, wake);
     futures::join!(services_watch, pods_watch, slices_watch, reconcile);
 }

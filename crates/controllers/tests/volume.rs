@@ -407,3 +407,84 @@ async fn pvc_protection_holds_a_claim_while_a_running_pod_uses_it() {
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn many_claims_are_spread_evenly_over_the_nodes_and_all_bound() {
+    let (cluster, controllers) = start().await;
+    let client = cluster.client();
+    for name in ["node-a", "node-b", "node-c"] {
+        node(&client, name, &format!("/{name}")).await;
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let creates = (0..60).map(|i| {
+        let claims = claims.clone();
+        async move {
+            claims
+                .create(
+                    &PostParams::default(),
+                    &claim(&format!("data-{i}"), Some("local-path"), "1Gi"),
+                )
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join_all(creates).await;
+    eventually("60 claims Bound", || async {
+        let list = claims.list(&ListParams::default()).await.ok()?;
+        (list.items.iter().filter(|c| phase_of_claim(c) == Some("Bound")).count() == 60)
+            .then_some(())
+    })
+    .await;
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    let list = volumes.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 60, "one volume per claim, no duplicates");
+    let mut per_node = BTreeMap::new();
+    for volume in &list.items {
+        let path = volume.spec.as_ref().unwrap().host_path.as_ref().unwrap().path.clone();
+        let node = path.split('/').nth(1).unwrap().to_owned();
+        *per_node.entry(node).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_node,
+        BTreeMap::from([
+            ("node-a".to_owned(), 20),
+            ("node-b".to_owned(), 20),
+            ("node-c".to_owned(), 20)
+        ])
+    );
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_controller_finishes_the_work_without_duplicates() {
+    let (cluster, controllers) = start().await;
+    let client = cluster.client();
+    node(&client, "node-a", "/a").await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    for i in 0..10 {
+        claims
+            .create(&PostParams::default(), &claim(&format!("c-{i}"), Some("local-path"), "1Gi"))
+            .await
+            .unwrap();
+    }
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    eventually("provisioning under way", || async {
+        (!volumes.list(&ListParams::default()).await.ok()?.items.is_empty()).then_some(())
+    })
+    .await;
+    controllers.shutdown().await;
+    let controllers = berth_controllers::spawn(
+        cluster.client(),
+        Config { controllers: vec![Controller::Volume] },
+    );
+    eventually("10 claims Bound", || async {
+        let list = claims.list(&ListParams::default()).await.ok()?;
+        (list.items.iter().filter(|c| phase_of_claim(c) == Some("Bound")).count() == 10)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(volumes.list(&ListParams::default()).await.unwrap().items.len(), 10);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}

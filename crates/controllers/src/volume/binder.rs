@@ -22,12 +22,15 @@ use super::{
 };
 use crate::EventType;
 
-/// Everything the binder wants done, given what it observes at `now`.
-pub(crate) fn plan(observed: &Observed<'_>, now: Timestamp) -> Vec<Change> {
+/// Everything the binder wants done, given what it observes at `now`, in groups: the changes
+/// of one claim's (or one volume's) sync, to be applied in order — a volume's claimRef before
+/// the claim's volumeName, as `bind` does — while groups may go in parallel.
+pub(crate) fn plan(observed: &Observed<'_>, now: Timestamp) -> Vec<Vec<Change>> {
     let mut plan = Plan {
         observed,
         now,
         changes: Vec::new(),
+        groups: Vec::new(),
         volumes: observed.volumes.iter().map(|v| (name_of(&v.metadata), &**v)).collect(),
         taken: observed
             .volumes
@@ -77,19 +80,23 @@ pub(crate) fn plan(observed: &Observed<'_>, now: Timestamp) -> Vec<Change> {
     });
     for claim in claims {
         plan.sync_claim(claim);
+        plan.close_group();
     }
     for volume in observed.volumes.iter() {
         if !plan.touched.contains(name_of(&volume.metadata)) {
             plan.sync_volume(volume);
+            plan.close_group();
         }
     }
-    plan.changes
+    plan.groups
 }
 
 struct Plan<'a> {
     observed: &'a Observed<'a>,
     now: Timestamp,
+    /// The group being planned.
     changes: Vec<Change>,
+    groups: Vec<Vec<Change>>,
     volumes: HashMap<&'a str, &'a PersistentVolume>,
     /// Volumes with a claimRef, including those this plan binds.
     taken: HashSet<String>,
@@ -105,6 +112,12 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
+    fn close_group(&mut self) {
+        if !self.changes.is_empty() {
+            self.groups.push(std::mem::take(&mut self.changes));
+        }
+    }
+
     fn sync_claim(&mut self, claim: &'a PersistentVolumeClaim) {
         let bound_before = annotation(&claim.metadata, ANN_BIND_COMPLETED).is_some();
         let volume_name = claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).unwrap_or("");
@@ -788,7 +801,11 @@ mod tests {
                 nodes: &self.nodes,
                 pods: &self.pods,
             };
-            let mut changes = plan(&observed, k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+            let mut changes: Vec<Change> =
+                plan(&observed, k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+                    .into_iter()
+                    .flatten()
+                    .collect();
             changes.extend(protection::plan(&observed));
             summary(&changes)
         }

@@ -24,9 +24,13 @@ pub(crate) const RESYNC: Duration = Duration::from_secs(30);
 pub(crate) const RETRY: Duration = Duration::from_millis(200);
 
 /// A cache of every object of one kind, kept current by a watch; the watch wakes `wake`.
+/// `prune` drops what the loop does not read before an object is stored (managedFields at
+/// least): every controller keeps its own copy of, say, every pod, so this is most of their
+/// memory.
 pub(crate) fn cache<K>(
     api: Api<K>,
     wake: Arc<Notify>,
+    prune: fn(&mut K),
 ) -> (Store<K>, impl Future<Output = ()> + Send + 'static)
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -36,6 +40,7 @@ where
     let driver = async move {
         watcher(api, watcher::Config::default())
             .default_backoff()
+            .modify(prune)
             .reflect(writer)
             .for_each(|event| {
                 if let Err(error) = &event {
@@ -47,6 +52,11 @@ where
             .await;
     };
     (reader, driver)
+}
+
+/// The pruning every cached object gets: no managedFields.
+pub(crate) fn prune_meta<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 /// Waits until every cache has its first full list.

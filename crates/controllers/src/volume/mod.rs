@@ -16,6 +16,7 @@ pub(crate) mod provisioner;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
 };
@@ -135,17 +136,58 @@ pub(crate) fn reference_to<K: Resource<DynamicType = ()>>(object: &K) -> ObjectR
 pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let wake = Arc::new(Notify::new());
-    let (claims, claims_watch) =
-        cache::cache(Api::<PersistentVolumeClaim>::all(client.clone()), wake.clone());
+    let (claims, claims_watch) = cache::cache(
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        wake.clone(),
+        cache::prune_meta,
+    );
     let (volumes, volumes_watch) =
-        cache::cache(Api::<PersistentVolume>::all(client.clone()), wake.clone());
+        cache::cache(Api::<PersistentVolume>::all(client.clone()), wake.clone(), cache::prune_meta);
     let (classes, classes_watch) =
-        cache::cache(Api::<StorageClass>::all(client.clone()), wake.clone());
-    let (nodes, nodes_watch) = cache::cache(Api::<Node>::all(client.clone()), wake.clone());
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone());
+        cache::cache(Api::<StorageClass>::all(client.clone()), wake.clone(), cache::prune_meta);
+    let (nodes, nodes_watch) =
+        cache::cache(Api::<Node>::all(client.clone()), wake.clone(), prune_node);
+    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
     let caches = Caches { claims, volumes, classes, nodes, pods };
     let reconcile = reconcile(client, caches, wake);
     futures::join!(claims_watch, volumes_watch, classes_watch, nodes_watch, pods_watch, reconcile);
+}
+
+/// A node as placement reads it: labels, annotations (the storage dir), conditions.
+fn prune_node(node: &mut Node) {
+    cache::prune_meta(node);
+    if let Some(status) = node.status.as_mut() {
+        *status = k8s_openapi::api::core::v1::NodeStatus {
+            conditions: status.conditions.take(),
+            ..Default::default()
+        };
+    }
+}
+
+/// A pod as pvc-protection reads it: where it runs, its phase, its claims.
+fn prune_pod(pod: &mut Pod) {
+    use k8s_openapi::api::core::v1::{EphemeralVolumeSource, PodSpec, PodStatus, Volume};
+    cache::prune_meta(pod);
+    pod.metadata.annotations = None;
+    pod.metadata.labels = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        let volumes = spec.volumes.take().map(|volumes| {
+            volumes
+                .into_iter()
+                .filter(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
+                .map(|v| Volume {
+                    name: v.name,
+                    persistent_volume_claim: v.persistent_volume_claim,
+                    ephemeral: v.ephemeral.map(|_| EphemeralVolumeSource::default()),
+                    ..Volume::default()
+                })
+                .collect()
+        });
+        *spec = PodSpec { node_name: spec.node_name.take(), volumes, ..PodSpec::default() };
+    }
+    if let Some(status) = pod.status.as_mut() {
+        *status = PodStatus { phase: status.phase.take(), ..PodStatus::default() };
+    }
 }
 
 #[derive(Debug)]
@@ -181,9 +223,10 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
             nodes: &nodes,
             pods: &pods,
         };
-        let mut changes = binder::plan(&observed, Timestamp::now());
-        changes.extend(protection::plan(&observed));
-        let clean = executor.apply(changes).await;
+        let mut groups = binder::plan(&observed, Timestamp::now());
+        // Each finalizer removal is a group of its own.
+        groups.extend(protection::plan(&observed).into_iter().map(|change| vec![change]));
+        let clean = executor.apply(groups).await;
         executor.wait_for_caches(&caches).await;
         if clean {
             cache::woken(&wake).await;
@@ -193,7 +236,10 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
     }
 }
 
-/// Applies a plan through the API, one change after another.
+/// How many groups of changes are applied at once.
+const PARALLEL_WRITES: usize = 16;
+
+/// Applies a plan through the API: groups in parallel, each group's changes in order.
 struct Executor {
     client: kube::Client,
     binder: Recorder,
@@ -201,7 +247,7 @@ struct Executor {
     /// Events already recorded (an unchanged situation is not reported every pass).
     said: HashSet<(String, String, String)>,
     /// The resourceVersion each object was written at in this pass (`pv/<name>`,
-    /// `pvc/<ns>/<name>`), for the next write of the same object.
+    /// `pvc/<ns>/<name>`), which the caches must reach before the next plan.
     written: HashMap<String, String>,
     /// Objects created in this pass, which the caches must show before the next one.
     created: HashSet<String>,
@@ -210,6 +256,22 @@ struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor").field("written", &self.written).finish_non_exhaustive()
+    }
+}
+
+/// What applying one group did.
+#[derive(Debug, Default)]
+struct Outcome {
+    written: HashMap<String, String>,
+    created: HashSet<String>,
+    clean: bool,
+}
+
+impl Outcome {
+    fn remember(&mut self, key: String, meta: &ObjectMeta) {
+        if let Some(rv) = meta.resource_version.clone() {
+            self.written.insert(key, rv);
+        }
     }
 }
 
@@ -225,13 +287,46 @@ impl Executor {
         }
     }
 
-    /// Applies every change; false when one failed (the loop retries soon).
-    async fn apply(&mut self, changes: Vec<Change>) -> bool {
+    /// Applies every group; false when a change failed (the loop retries soon).
+    async fn apply(&mut self, groups: Vec<Vec<Change>>) -> bool {
         self.written.clear();
         self.created.clear();
+        let groups: Vec<Vec<Change>> = groups
+            .into_iter()
+            .map(|group| group.into_iter().filter(|change| self.fresh(change)).collect::<Vec<_>>())
+            .filter(|group| !group.is_empty())
+            .collect();
+        let this = &*self;
+        let outcomes: Vec<Outcome> = futures::stream::iter(groups)
+            .map(|group| this.apply_group(group))
+            .buffer_unordered(PARALLEL_WRITES)
+            .collect()
+            .await;
         let mut clean = true;
-        for change in changes {
-            if let Err(error) = self.apply_one(change).await {
+        for outcome in outcomes {
+            clean &= outcome.clean;
+            self.written.extend(outcome.written);
+            self.created.extend(outcome.created);
+        }
+        clean
+    }
+
+    /// False for an event already recorded.
+    fn fresh(&mut self, change: &Change) -> bool {
+        let Change::Event { object, reason, message, .. } = change else { return true };
+        let key = (object.uid.clone().unwrap_or_default(), reason.clone(), message.clone());
+        if self.said.len() > 10_000 {
+            self.said.clear();
+        }
+        self.said.insert(key)
+    }
+
+    /// Applies a group in order, stopping at the first failure (a claim is never pointed at
+    /// a volume whose claimRef write failed).
+    async fn apply_group(&self, group: Vec<Change>) -> Outcome {
+        let mut outcome = Outcome { clean: true, ..Outcome::default() };
+        for change in group {
+            if let Err(error) = self.apply_one(change, &mut outcome).await {
                 match &error {
                     VolumeError::Api { source: kube::Error::Api(status), .. }
                         if status.code == 409 =>
@@ -242,19 +337,20 @@ impl Executor {
                         tracing::warn!(error = %error_chain(&error), "volume controller write failed")
                     }
                 }
-                clean = false;
+                outcome.clean = false;
+                break;
             }
         }
-        clean
+        outcome
     }
 
-    async fn apply_one(&mut self, change: Change) -> Result<(), VolumeError> {
+    async fn apply_one(&self, change: Change, outcome: &mut Outcome) -> Result<(), VolumeError> {
         let pp = PostParams::default();
         match change {
-            Change::UpdateClaim(claim) => self.replace_claim(claim, false).await,
-            Change::UpdateClaimStatus(claim) => self.replace_claim(claim, true).await,
-            Change::UpdateVolume(volume) => self.replace_volume(volume, false).await,
-            Change::UpdateVolumeStatus(volume) => self.replace_volume(volume, true).await,
+            Change::UpdateClaim(claim) => self.replace_claim(claim, false, outcome).await,
+            Change::UpdateClaimStatus(claim) => self.replace_claim(claim, true, outcome).await,
+            Change::UpdateVolume(volume) => self.replace_volume(volume, false, outcome).await,
+            Change::UpdateVolumeStatus(volume) => self.replace_volume(volume, true, outcome).await,
             Change::RemoveClaimProtection(mut claim) => {
                 let namespace = namespace_of(&claim.metadata).to_owned();
                 let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
@@ -271,7 +367,7 @@ impl Executor {
                     &mut claim.metadata.finalizers,
                     FINALIZER_PVC_PROTECTION,
                 );
-                self.replace_claim(claim, false).await
+                self.replace_claim(claim, false, outcome).await
             }
             Change::DeleteVolume { name, uid } => {
                 let api: Api<PersistentVolume> = Api::all(self.client.clone());
@@ -303,8 +399,8 @@ impl Executor {
                     .await;
                 match api.create(&pp, &volume).await {
                     Ok(created) => {
-                        self.remember(format!("pv/{name}"), &created.metadata);
-                        self.created.insert(format!("pv/{name}"));
+                        outcome.remember(format!("pv/{name}"), &created.metadata);
+                        outcome.created.insert(format!("pv/{name}"));
                         self.provisioner
                             .record(
                                 &claim,
@@ -322,7 +418,9 @@ impl Executor {
                                 &claim,
                                 EventType::Warning,
                                 "ProvisioningFailed",
-                                format!("failed to provision volume with StorageClass \"{class}\": {error}"),
+                                format!(
+                                    "failed to provision volume with StorageClass \"{class}\": {error}"
+                                ),
                             )
                             .await;
                         Err(VolumeError::api("create persistentvolume")(error))
@@ -330,14 +428,6 @@ impl Executor {
                 }
             }
             Change::Event { object, source, event_type, reason, message } => {
-                let key = (object.uid.clone().unwrap_or_default(), reason.clone(), message.clone());
-                if self.said.contains(&key) {
-                    return Ok(());
-                }
-                if self.said.len() > 10_000 {
-                    self.said.clear();
-                }
-                self.said.insert(key);
                 let recorder = match source {
                     Source::Binder => &self.binder,
                     Source::Provisioner => &self.provisioner,
@@ -349,14 +439,15 @@ impl Executor {
     }
 
     async fn replace_claim(
-        &mut self,
+        &self,
         mut claim: PersistentVolumeClaim,
         status: bool,
+        outcome: &mut Outcome,
     ) -> Result<(), VolumeError> {
         let namespace = namespace_of(&claim.metadata).to_owned();
         let name = name_of(&claim.metadata).to_owned();
         let key = format!("pvc/{namespace}/{name}");
-        if let Some(rv) = self.written.get(&key) {
+        if let Some(rv) = outcome.written.get(&key) {
             claim.metadata.resource_version = Some(rv.clone());
         }
         let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &namespace);
@@ -368,7 +459,7 @@ impl Executor {
         };
         match result {
             Ok(written) => {
-                self.remember(key, &written.metadata);
+                outcome.remember(key, &written.metadata);
                 Ok(())
             }
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
@@ -377,13 +468,14 @@ impl Executor {
     }
 
     async fn replace_volume(
-        &mut self,
+        &self,
         mut volume: PersistentVolume,
         status: bool,
+        outcome: &mut Outcome,
     ) -> Result<(), VolumeError> {
         let name = name_of(&volume.metadata).to_owned();
         let key = format!("pv/{name}");
-        if let Some(rv) = self.written.get(&key) {
+        if let Some(rv) = outcome.written.get(&key) {
             volume.metadata.resource_version = Some(rv.clone());
         }
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
@@ -395,17 +487,11 @@ impl Executor {
         };
         match result {
             Ok(written) => {
-                self.remember(key, &written.metadata);
+                outcome.remember(key, &written.metadata);
                 Ok(())
             }
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(error) => Err(VolumeError::api("update persistentvolume")(error)),
-        }
-    }
-
-    fn remember(&mut self, key: String, meta: &ObjectMeta) {
-        if let Some(rv) = meta.resource_version.clone() {
-            self.written.insert(key, rv);
         }
     }
 
