@@ -217,8 +217,11 @@ impl Worker {
             };
         }
         let mut observed = self.observe().await?;
-        // The pod shows what is about to happen (ContainerCreating) before it happens.
-        self.write_status(pod, &observed, false).await?;
+        // The pod shows what is about to happen (ContainerCreating) before it happens, when
+        // that takes a while.
+        if !self.context.config.start_delay.is_zero() || self.sandbox.is_some() {
+            self.write_status(pod, &observed, false).await?;
+        }
         let spec = pod.spec.clone().unwrap_or_default();
         let mut wake = None;
         for _ in 0..4 {
