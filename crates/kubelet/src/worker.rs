@@ -359,18 +359,29 @@ impl Worker {
             return Ok(());
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
-        // The uid makes the write a precondition on this pod, not a namesake (kubernetes#82387).
-        let patch = serde_json::json!({"metadata": {"uid": self.uid}, "status": status});
-        match self
-            .pod_api(pod)
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
+        // The test of the uid makes the write a precondition on this pod, never on a namesake
+        // that replaced it (kubernetes#82387); the status is replaced whole.
+        let patch = serde_json::json!([
+            {"op": "test", "path": "/metadata/uid", "value": self.uid},
+            {"op": "add", "path": "/status", "value": status},
+        ]);
+        let patch =
+            Patch::<()>::Json(serde_json::from_value(patch).map_err(|e| WorkerError::Api {
+                action: "encoding the status of",
+                pod: name.clone(),
+                source: kube::Error::SerdeError(e),
+            })?);
+        match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
             Ok(updated) => {
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }
+            // Gone, or replaced by a namesake: the watch will say so.
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 422 => {
+                tracing::warn!(pod = %name, pod.uid = %self.uid, message = %s.message, "pod status refused (the pod was replaced by a namesake, or the status is invalid)");
+                Ok(())
+            }
             Err(source) => {
                 Err(WorkerError::Api { action: "writing the status of", pod: name, source })
             }
