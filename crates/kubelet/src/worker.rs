@@ -268,6 +268,18 @@ impl Worker {
                 tracing::debug!(pod.uid = %self.uid, sandbox = %sandbox.id, ip = ?sandbox.ip, "sandbox created");
                 self.sandbox = Some(sandbox);
             }
+            Action::Replace { id, name, attempt } => {
+                let path = Some(container_path(&name, false));
+                let message = format!("Container {name} definition changed, will be restarted");
+                self.context.events.record(pod, path, EventType::Normal, "Killing", message);
+                let grace = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30);
+                runtime.stop_container(&id, Duration::from_secs(grace.max(0) as u64)).await?;
+                Box::pin(self.apply(pod, Action::Start { name, init: false, attempt })).await?;
+            }
             Action::Start { name, init, attempt } => {
                 let Some(sandbox) = self.sandbox.clone() else { return Ok(()) };
                 let spec = pod.spec.as_ref();
