@@ -1,11 +1,15 @@
 //! The kubelet's core/v1 Events about its pods (Pulled, Created, Started, Failed, Killing), as
 //! `kubectl describe pod` shows them: source `kubelet` on this node, the container as
 //! `involvedObject.fieldPath`. Written in the background: a lost event never holds a pod up.
+//! Rate-limited like the kubelet's recorder (`--event-qps` 50, `--event-burst` 100): events over
+//! the limit are dropped, so a thousand pods starting at once do not flood the API.
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
+use std::sync::Mutex;
+use tokio::time::Instant;
 
 use crate::status::time;
 
@@ -17,10 +21,39 @@ pub(crate) enum EventType {
 }
 
 /// Writes the events of one node's pods.
-#[derive(Clone)]
 pub(crate) struct Events {
     client: kube::Client,
     node: String,
+    bucket: Mutex<TokenBucket>,
+}
+
+/// client-go's token bucket: `qps` tokens a second, at most `burst` saved up.
+#[derive(Debug)]
+pub(crate) struct TokenBucket {
+    qps: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(qps: u32, burst: u32, now: Instant) -> TokenBucket {
+        let burst = f64::from(burst.max(1));
+        TokenBucket { qps: f64::from(qps), burst, tokens: burst, last: now }
+    }
+
+    /// Takes a token if there is one.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.qps).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl std::fmt::Debug for Events {
@@ -36,8 +69,8 @@ pub(crate) fn container_path(name: &str, init: bool) -> String {
 }
 
 impl Events {
-    pub(crate) fn new(client: kube::Client, node: String) -> Events {
-        Events { client, node }
+    pub(crate) fn new(client: kube::Client, node: String, qps: u32, burst: u32) -> Events {
+        Events { client, node, bucket: Mutex::new(TokenBucket::new(qps, burst, Instant::now())) }
     }
 
     /// Records an event about `pod` (or one of its containers, by `field_path`).
@@ -49,6 +82,15 @@ impl Events {
         reason: &str,
         message: String,
     ) {
+        let admitted = self
+            .bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(Instant::now());
+        if !admitted {
+            tracing::debug!(reason, "event dropped by the rate limit");
+            return;
+        }
         let now = Timestamp::now();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
@@ -100,6 +142,20 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_bucket_allows_a_burst_then_qps() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(2, 3, start);
+        let taken = (0..5).filter(|_| bucket.take(start)).count();
+        assert_eq!(taken, 3, "the burst");
+        let later = start + std::time::Duration::from_millis(500);
+        assert!(bucket.take(later), "one token after half a second at 2 qps");
+        assert!(!bucket.take(later));
+        let much_later = start + std::time::Duration::from_secs(60);
+        let taken = (0..10).filter(|_| bucket.take(much_later)).count();
+        assert_eq!(taken, 3, "never more than the burst saved up");
+    }
 
     #[test]
     fn containers_are_named_by_field_path() {

@@ -57,7 +57,9 @@ pub struct KubeletConfig {
     pub pod_cidr: String,
     /// Absolute directory of this node's local-path volumes (`<data dir>/storage`).
     pub storage_dir: PathBuf,
-    /// Simulated runtime: how long a sandbox takes to start.
+    /// Simulated runtime: how long a sandbox takes to start. While it does, the pod shows
+    /// `ContainerCreating`; with no delay the pod's first status is already `Running` (one status
+    /// write fewer per pod, as a kubelet whose status manager coalesces writes would see).
     pub start_delay: Duration,
     /// How long after a container started it becomes Ready.
     pub ready_delay: Duration,
@@ -78,6 +80,10 @@ pub struct KubeletConfig {
     /// How often the node status is posted when nothing changed (kubelet's
     /// `nodeStatusReportFrequency`: 5 min).
     pub node_status_interval: Duration,
+    /// Events per second the kubelet may write (`--event-qps`: 50); more are dropped.
+    pub event_qps: u32,
+    /// Events the kubelet may write at once (`--event-burst`: 100).
+    pub event_burst: u32,
 }
 
 impl KubeletConfig {
@@ -108,6 +114,8 @@ impl KubeletConfig {
             backoff_max: Duration::from_secs(300),
             heartbeat_interval: Duration::from_secs(10),
             node_status_interval: Duration::from_secs(300),
+            event_qps: 50,
+            event_burst: 100,
         }
     }
 
@@ -193,7 +201,12 @@ impl Kubelet {
 /// workers and the local-path volume cleanup.
 pub fn spawn(client: kube::Client, config: KubeletConfig, runtime: Arc<dyn Runtime>) -> Kubelet {
     let node_name = config.node_name.clone();
-    let events = events::Events::new(client.clone(), node_name.clone());
+    let events = events::Events::new(
+        client.clone(),
+        node_name.clone(),
+        config.event_qps,
+        config.event_burst,
+    );
     let context = Arc::new(Context { client, config, runtime, events });
     let tasks = vec![
         tokio::spawn(node::run(context.clone())),

@@ -71,6 +71,10 @@ pub(crate) enum Action {
     CreateSandbox,
     /// Pull, create and start attempt `attempt` of the named container.
     Start { name: String, init: bool, attempt: u32 },
+    /// Stop the running container `id` because its spec changed (the image: the one mutable
+    /// field), then start attempt `attempt` (kubelet's `computePodActions`, "definition
+    /// changed, will be restarted").
+    Replace { id: String, name: String, attempt: u32 },
 }
 
 /// What to do now, and when to look again at the latest.
@@ -167,6 +171,7 @@ pub(crate) fn plan(
         return Plan { actions, wake };
     }
     let policy = restart_policy(spec);
+    let mut replace = Vec::new();
     let mut start = |container: &Container, init: bool, wake: &mut Option<Timestamp>| -> bool {
         if let Some(failure) = observed.pull_failures.get(&container.name)
             && failure.until > now
@@ -215,6 +220,13 @@ pub(crate) fn plan(
                     }
                 }
             }
+            Some(c) if container.image.as_deref().is_some_and(|image| image != c.image) => {
+                replace.push(Action::Replace {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    attempt: c.attempt + 1,
+                });
+            }
             Some(c) => {
                 if let Some(started) = c.started_at {
                     let at = ready_at(settings, container, started);
@@ -225,6 +237,7 @@ pub(crate) fn plan(
             }
         }
     }
+    actions.extend(replace);
     Plan { actions, wake }
 }
 

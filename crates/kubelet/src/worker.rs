@@ -217,8 +217,11 @@ impl Worker {
             };
         }
         let mut observed = self.observe().await?;
-        // The pod shows what is about to happen (ContainerCreating) before it happens.
-        self.write_status(pod, &observed, false).await?;
+        // The pod shows what is about to happen (ContainerCreating) before it happens, when
+        // that takes a while.
+        if !self.context.config.start_delay.is_zero() || self.sandbox.is_some() {
+            self.write_status(pod, &observed, false).await?;
+        }
         let spec = pod.spec.clone().unwrap_or_default();
         let mut wake = None;
         for _ in 0..4 {
@@ -264,6 +267,18 @@ impl Worker {
                 let sandbox = runtime.run_pod_sandbox(&config).await?;
                 tracing::debug!(pod.uid = %self.uid, sandbox = %sandbox.id, ip = ?sandbox.ip, "sandbox created");
                 self.sandbox = Some(sandbox);
+            }
+            Action::Replace { id, name, attempt } => {
+                let path = Some(container_path(&name, false));
+                let message = format!("Container {name} definition changed, will be restarted");
+                self.context.events.record(pod, path, EventType::Normal, "Killing", message);
+                let grace = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30);
+                runtime.stop_container(&id, Duration::from_secs(grace.max(0) as u64)).await?;
+                Box::pin(self.apply(pod, Action::Start { name, init: false, attempt })).await?;
             }
             Action::Start { name, init, attempt } => {
                 let Some(sandbox) = self.sandbox.clone() else { return Ok(()) };
@@ -356,18 +371,29 @@ impl Worker {
             return Ok(());
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
-        // The uid makes the write a precondition on this pod, not a namesake (kubernetes#82387).
-        let patch = serde_json::json!({"metadata": {"uid": self.uid}, "status": status});
-        match self
-            .pod_api(pod)
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
+        // The test of the uid makes the write a precondition on this pod, never on a namesake
+        // that replaced it (kubernetes#82387); the status is replaced whole.
+        let patch = serde_json::json!([
+            {"op": "test", "path": "/metadata/uid", "value": self.uid},
+            {"op": "add", "path": "/status", "value": status},
+        ]);
+        let patch =
+            Patch::<()>::Json(serde_json::from_value(patch).map_err(|e| WorkerError::Api {
+                action: "encoding the status of",
+                pod: name.clone(),
+                source: kube::Error::SerdeError(e),
+            })?);
+        match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
             Ok(updated) => {
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }
+            // Gone, or replaced by a namesake: the watch will say so.
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 422 => {
+                tracing::warn!(pod = %name, pod.uid = %self.uid, message = %s.message, "pod status refused (the pod was replaced by a namesake, or the status is invalid)");
+                Ok(())
+            }
             Err(source) => {
                 Err(WorkerError::Api { action: "writing the status of", pod: name, source })
             }

@@ -315,6 +315,33 @@ async fn deletion_stops_the_pod_within_its_grace_period() {
 }
 
 #[tokio::test]
+async fn a_new_image_restarts_the_container() {
+    let cluster = Cluster::start().await;
+    let (kubelet, _runtime) = start(&cluster, config(&cluster, "node-1"));
+    create_pod(&cluster, pod_json("web-0", "node-1", json!({}), "nginx:1.27")).await;
+    let before = wait_for(&cluster, "web-0", "Ready", |pod| is_true(pod, "Ready")).await;
+    let api: Api<Pod> = Api::namespaced(cluster.client(), "default");
+    let patch = json!({"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}});
+    api.patch("web-0", &kube::api::PatchParams::default(), &kube::api::Patch::Strategic(&patch))
+        .await
+        .unwrap();
+    let after = wait_for(&cluster, "web-0", "the new image running", |pod| {
+        let container = &pod["status"]["containerStatuses"][0];
+        container["imageID"] == "docker.io/library/nginx:1.28" && container["ready"] == true
+    })
+    .await;
+    let (old, new) =
+        (&before["status"]["containerStatuses"][0], &after["status"]["containerStatuses"][0]);
+    assert_eq!(new["restartCount"], 1);
+    assert_eq!(new["image"], "nginx:1.28");
+    assert_ne!(new["containerID"], old["containerID"]);
+    assert_eq!(new["lastState"]["terminated"]["containerID"], old["containerID"]);
+    assert_eq!(after["status"]["podIP"], before["status"]["podIP"], "the sandbox stays");
+    kubelet.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_never_ready_pod_runs_but_stays_unready() {
     let cluster = Cluster::start().await;
     let (kubelet, _runtime) = start(&cluster, config(&cluster, "node-1"));

@@ -155,6 +155,15 @@ fn exited_containers_restart_by_policy_after_the_back_off() {
 }
 
 #[test]
+fn a_changed_image_replaces_the_running_container() {
+    let pod = pod(json!({"containers": [{"name": "app", "image": "nginx:1.28"}]}));
+    let plan =
+        plan(pod.spec.as_ref().unwrap(), &observed(vec![running("app")]), &settings(), at(9));
+    let replace = Action::Replace { id: "app-0".into(), name: "app".into(), attempt: 1 };
+    assert_eq!(plan.actions, vec![replace]);
+}
+
+#[test]
 fn image_pull_failures_wait_out_their_back_off() {
     let pod = one_container();
     let mut observed = observed(vec![]);
