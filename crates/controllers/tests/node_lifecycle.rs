@@ -25,7 +25,6 @@ async fn start(grace: Duration) -> (Cluster, Controllers) {
         json!({ "metadata": { "name": "default" } }),
     )
     .await;
-    #[allow(clippy::needless_update, reason = "Config grows as controllers land")]
     let config = Config {
         controllers: vec![Controller::NodeLifecycle],
         node_monitor_grace_period: grace,
