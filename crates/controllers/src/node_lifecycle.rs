@@ -299,13 +299,17 @@ async fn apply(
         .and_then(|s| s.conditions.as_deref())
         .and_then(|c| condition(c, "Ready"))
         .map(|c| c.status.clone());
+    // Both writes are guarded by the resourceVersion seen, so a kubelet's fresh status is
+    // never overwritten with a stale verdict (a conflict waits for the next pass).
+    let mut version = node.metadata.resource_version.clone();
     if let Some(conditions) = &plan.conditions {
         let patch = serde_json::json!({
-            "metadata": { "uid": node.metadata.uid },
+            "metadata": { "uid": node.metadata.uid, "resourceVersion": version },
             "status": { "conditions": conditions },
         });
         match api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
-            Ok(_) => {
+            Ok(updated) => {
+                version = updated.metadata.resource_version;
                 if was_ready.as_deref() == Some("True") {
                     let node_ref =
                         object_ref("Node", None, name.clone(), node.metadata.uid.clone());
@@ -321,7 +325,7 @@ async fn apply(
     }
     if let Some(taints) = &plan.taints {
         let patch = serde_json::json!({
-            "metadata": { "resourceVersion": node.metadata.resource_version },
+            "metadata": { "resourceVersion": version },
             "spec": { "taints": taints },
         });
         if let Err(error) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
