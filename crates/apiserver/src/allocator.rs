@@ -116,6 +116,11 @@ fn is_service(resource: &ResourceType) -> bool {
     resource.group.is_empty() && resource.kind == "Service"
 }
 
+/// Whether creating an object of `resource` allocates anything (Services do).
+pub(crate) fn allocates(resource: &ResourceType) -> bool {
+    is_service(resource)
+}
+
 fn service_type(service: &Value) -> &str {
     service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP")
 }

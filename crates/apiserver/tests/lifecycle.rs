@@ -601,3 +601,56 @@ async fn yaml_bodies_and_watch_lists() {
     assert_eq!(code, 504, "{status}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_and_events_k8s_io_events_are_one_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let core = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": { "name": "web-0.1" },
+        "involvedObject": { "kind": "Pod", "namespace": "default", "name": "web-0" },
+        "reason": "Scheduled",
+        "message": "Successfully assigned default/web-0 to node-1",
+        "source": { "component": "default-scheduler" },
+        "count": 1,
+        "type": "Normal",
+    });
+    assert_eq!(api.post("/api/v1/namespaces/default/events", core).await.0, 201);
+    let (code, list) = api.get("/apis/events.k8s.io/v1/namespaces/default/events").await;
+    assert_eq!(code, 200, "{list}");
+    let event = &list["items"][0];
+    assert_eq!(event["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(event["regarding"]["name"], "web-0");
+    assert_eq!(event["note"], "Successfully assigned default/web-0 to node-1");
+    assert_eq!(event["deprecatedSource"]["component"], "default-scheduler");
+    assert_eq!(event["deprecatedCount"], 1);
+
+    let v1 = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": { "name": "web-0.2" },
+        "eventTime": "2024-01-01T00:00:00.000000Z",
+        "regarding": { "kind": "Pod", "namespace": "default", "name": "web-0" },
+        "reason": "Pulled",
+        "note": "image pulled",
+        "type": "Normal",
+        "action": "Pull",
+        "reportingController": "berth.dev/kubelet",
+        "reportingInstance": "node-1",
+    });
+    let (code, created) = api.post("/apis/events.k8s.io/v1/namespaces/default/events", v1).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["note"], "image pulled");
+    let (code, event) = api.get("/api/v1/namespaces/default/events/web-0.2").await;
+    assert_eq!(code, 200, "{event}");
+    assert_eq!(event["apiVersion"], "v1");
+    assert_eq!(event["involvedObject"]["name"], "web-0");
+    assert_eq!(event["message"], "image pulled");
+    assert_eq!(event["reportingComponent"], "berth.dev/kubelet");
+    let (_, list) = api.get("/api/v1/namespaces/default/events").await;
+    assert_eq!(names(&list), ["web-0.1", "web-0.2"]);
+    server.shutdown().await;
+}
