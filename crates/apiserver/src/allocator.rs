@@ -254,6 +254,14 @@ async fn allocate(
         }
     }
     if !needs_node_ports(service) {
+        // A type change away from NodePort/LoadBalancer gives the node ports up.
+        if current.is_some_and(needs_node_ports)
+            && let Some(Value::Array(ports)) = service.pointer_mut("/spec/ports")
+        {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.remove("nodePort");
+            }
+        }
         return Ok(());
     }
     if service.pointer("/spec/externalTrafficPolicy").is_none() {

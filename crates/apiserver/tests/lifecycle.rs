@@ -536,6 +536,20 @@ async fn services_get_distinct_cluster_ips_and_node_ports() {
     assert_eq!(code, 200, "{patched}");
     assert_eq!(patched["spec"]["ports"][0]["nodePort"], port);
     assert_eq!(patched["spec"]["clusterIP"], created["spec"]["clusterIP"]);
+    // Back to ClusterIP: the node port is given up, and another Service may ask for it.
+    let (code, patched) = api
+        .merge(
+            "/api/v1/namespaces/default/services/exposed",
+            json!({ "spec": { "type": "ClusterIP" } }),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert!(patched["spec"]["ports"][0].get("nodePort").is_none(), "{patched}");
+    let mut taker = service("taker");
+    taker["spec"]["type"] = json!("NodePort");
+    taker["spec"]["ports"][0]["nodePort"] = json!(port);
+    let (code, created) = api.post("/api/v1/namespaces/default/services", taker).await;
+    assert_eq!((code, &created["spec"]["ports"][0]["nodePort"]), (201, &json!(port)), "{created}");
     server.shutdown().await;
 }
 
