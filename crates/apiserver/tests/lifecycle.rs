@@ -668,3 +668,25 @@ async fn core_and_events_k8s_io_events_are_one_storage() {
     assert_eq!(names(&list), ["web-0.1", "web-0.2"]);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drain_evicts_through_the_eviction_subresource() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let config = server.kubeconfig_path().to_owned();
+    let node = json!({ "apiVersion": "v1", "kind": "Node", "metadata": { "name": "node-1" } });
+    assert_eq!(api.post("/api/v1/nodes", node).await.0, 201);
+    api.service_account("default").await;
+    api.pod("default", "bare", Some("node-1")).await;
+    let stdout = kubectl
+        .ok(&config, &["drain", "node-1", "--force", "--grace-period=0", "--timeout=30s"])
+        .await;
+    assert!(stdout.contains("evicting pod default/bare"), "{stdout}");
+    assert!(stdout.contains("node/node-1 drained"), "{stdout}");
+    assert_eq!(api.get("/api/v1/namespaces/default/pods/bare").await.0, 404);
+    let (_, node) = api.get("/api/v1/nodes/node-1").await;
+    assert_eq!(node["spec"]["unschedulable"], true);
+    server.shutdown().await;
+}
