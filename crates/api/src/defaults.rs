@@ -1,8 +1,7 @@
 //! Defaulting: the values kube-apiserver v1.33 fills in when a field is left out
-//! (`pkg/apis/*/v1/defaults.go`), applied to JSON objects on every write.
-//!
-//! Covered so far: Service, StatefulSet (with its pod template and claim templates) and Pod.
-//! Defaults never overwrite a value the client set.
+//! (`pkg/apis/core/v1/defaults.go`, `pkg/apis/apps/v1/defaults.go`,
+//! `pkg/apis/storage/v1/defaults.go`, `pkg/apis/discovery/v1/defaults.go`), applied to JSON
+//! objects on every write. Defaults never overwrite a value the client set.
 
 use serde_json::{Map, Value, json};
 
@@ -10,12 +9,44 @@ use serde_json::{Map, Value, json};
 pub fn apply(group: &str, kind: &str, object: &mut Value) {
     match (group, kind) {
         ("", "Service") => service(object),
-        ("", "Pod") => {
-            if let Some(spec) = object.get_mut("spec") {
-                pod_spec(spec);
+        ("", "Pod") => pod(object),
+        ("", "PersistentVolumeClaim") => claim(object),
+        ("", "PersistentVolume") => persistent_volume(object),
+        ("", "Namespace") => {
+            if let Some(status) = object_at(object, "status") {
+                default(status, "phase", json!("Active"));
+            }
+        }
+        ("", "Node") => node(object),
+        ("", "Endpoints") => {
+            if let Some(Value::Array(subsets)) = object.get_mut("subsets") {
+                for subset in subsets.iter_mut() {
+                    ports_protocol(subset.get_mut("ports"));
+                }
+            }
+        }
+        ("", "Secret") => {
+            if let Some(secret) = object.as_object_mut()
+                && secret.get("type").and_then(Value::as_str).is_none_or(str::is_empty)
+            {
+                secret.insert("type".into(), json!("Opaque"));
             }
         }
         ("apps", "StatefulSet") => stateful_set(object),
+        ("storage.k8s.io", "StorageClass") => {
+            if let Some(class) = object.as_object_mut() {
+                default(class, "reclaimPolicy", json!("Delete"));
+                default(class, "volumeBindingMode", json!("Immediate"));
+            }
+        }
+        ("discovery.k8s.io", "EndpointSlice") => {
+            if let Some(Value::Array(ports)) = object.get_mut("ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    default(port, "name", json!(""));
+                    default(port, "protocol", json!("TCP"));
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -32,6 +63,7 @@ fn object_at<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, 
     map.entry(key).or_insert_with(|| json!({})).as_object_mut()
 }
 
+/// `SetDefaults_Service` (cluster IP families as a single-stack IPv4 cluster allocates them).
 fn service(object: &mut Value) {
     let Some(spec) = object_at(object, "spec") else { return };
     default(spec, "type", json!("ClusterIP"));
@@ -49,9 +81,22 @@ fn service(object: &mut Value) {
         default(spec, "ipFamilies", json!(["IPv4"]));
         default(spec, "ipFamilyPolicy", json!("SingleStack"));
     }
+    if matches!(service_type.as_str(), "NodePort" | "LoadBalancer") {
+        default(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    if service_type == "LoadBalancer" {
+        default(spec, "allocateLoadBalancerNodePorts", json!(true));
+    }
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
+        default(spec, "sessionAffinityConfig", json!({ "clientIP": { "timeoutSeconds": 10800 } }));
+    }
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             default(port, "protocol", json!("TCP"));
+            // A zero or empty target port is unset too.
+            if matches!(port.get("targetPort"), Some(t) if t == &json!(0) || t == &json!("")) {
+                port.remove("targetPort");
+            }
             if let Some(number) = port.get("port").cloned() {
                 default(port, "targetPort", number);
             }
@@ -62,12 +107,18 @@ fn service(object: &mut Value) {
     }
 }
 
+/// `SetDefaults_StatefulSet`.
 fn stateful_set(object: &mut Value) {
     let Some(spec) = object_at(object, "spec") else { return };
     default(spec, "replicas", json!(1));
     default(spec, "podManagementPolicy", json!("OrderedReady"));
     default(spec, "revisionHistoryLimit", json!(10));
-    default(spec, "updateStrategy", json!({ "type": "RollingUpdate" }));
+    default(spec, "updateStrategy", json!({}));
+    if let Some(strategy) = spec.get_mut("updateStrategy").and_then(Value::as_object_mut)
+        && strategy.get("type").and_then(Value::as_str).is_none_or(str::is_empty)
+    {
+        strategy.insert("type".into(), json!("RollingUpdate"));
+    }
     if let Some(strategy) = spec.get_mut("updateStrategy").and_then(Value::as_object_mut)
         && strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate")
     {
@@ -85,15 +136,81 @@ fn stateful_set(object: &mut Value) {
         pod_spec(pod);
     }
     if let Some(Value::Array(claims)) = spec.get_mut("volumeClaimTemplates") {
-        for claim in claims.iter_mut() {
-            if let Some(claim_spec) = object_at(claim, "spec") {
-                default(claim_spec, "volumeMode", json!("Filesystem"));
+        for template in claims.iter_mut() {
+            claim(template);
+            if let Some(template) = template.as_object_mut() {
+                default(template, "apiVersion", json!("v1"));
+                default(template, "kind", json!("PersistentVolumeClaim"));
             }
-            if let Some(claim) = claim.as_object_mut() {
-                default(claim, "apiVersion", json!("v1"));
-                default(claim, "kind", json!("PersistentVolumeClaim"));
-                default(claim, "status", json!({ "phase": "Pending" }));
+        }
+    }
+}
+
+/// `SetDefaults_Pod`: the pod spec, service links, and requests copied from limits.
+fn pod(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec") else { return };
+    pod_spec(spec);
+    let Some(spec) = spec.as_object_mut() else { return };
+    default(spec, "enableServiceLinks", json!(true));
+    for list in ["initContainers", "containers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else { continue };
+        for container in containers.iter_mut().filter_map(Value::as_object_mut) {
+            let Some(resources) = container.get_mut("resources").and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
+                continue;
+            };
+            if limits.is_empty() {
+                continue;
             }
+            let requests = resources.entry("requests").or_insert_with(|| json!({}));
+            if let Some(requests) = requests.as_object_mut() {
+                for (name, quantity) in limits {
+                    default(requests, &name, quantity);
+                }
+            }
+        }
+    }
+}
+
+/// `SetDefaults_PersistentVolumeClaim` (also for claim templates).
+fn claim(object: &mut Value) {
+    if let Some(spec) = object_at(object, "spec") {
+        default(spec, "volumeMode", json!("Filesystem"));
+    }
+    if let Some(status) = object_at(object, "status") {
+        default(status, "phase", json!("Pending"));
+    }
+}
+
+/// `SetDefaults_PersistentVolume`.
+fn persistent_volume(object: &mut Value) {
+    if let Some(spec) = object_at(object, "spec") {
+        default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+        default(spec, "volumeMode", json!("Filesystem"));
+        if let Some(host_path) = spec.get_mut("hostPath").and_then(Value::as_object_mut) {
+            default(host_path, "type", json!(""));
+        }
+    }
+    if let Some(status) = object_at(object, "status") {
+        default(status, "phase", json!("Pending"));
+    }
+}
+
+/// `SetDefaults_NodeStatus`: allocatable is the capacity unless said otherwise.
+fn node(object: &mut Value) {
+    let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) else { return };
+    if let Some(capacity) = status.get("capacity").cloned() {
+        default(status, "allocatable", capacity);
+    }
+}
+
+fn ports_protocol(ports: Option<&mut Value>) {
+    if let Some(Value::Array(ports)) = ports {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            default(port, "protocol", json!("TCP"));
         }
     }
 }
@@ -106,12 +223,125 @@ fn pod_spec(spec: &mut Value) {
     default(spec, "dnsPolicy", json!("ClusterFirst"));
     default(spec, "securityContext", json!({}));
     default(spec, "schedulerName", json!("default-scheduler"));
-    for list in ["initContainers", "containers"] {
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
         if let Some(Value::Array(containers)) = spec.get_mut(list) {
             for container in containers.iter_mut().filter_map(Value::as_object_mut) {
                 container_defaults(container);
             }
         }
+    }
+    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+        for volume in volumes.iter_mut().filter_map(Value::as_object_mut) {
+            volume_defaults(volume);
+        }
+    }
+}
+
+/// Sources a volume may have; without any, a volume is an `emptyDir`.
+const VOLUME_SOURCES: &[&str] = &[
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+];
+
+/// `SetDefaults_Volume` and the per-source defaults.
+fn volume_defaults(volume: &mut Map<String, Value>) {
+    if !VOLUME_SOURCES.iter().any(|s| volume.get(*s).is_some_and(|v| !v.is_null())) {
+        volume.insert("emptyDir".into(), json!({}));
+    }
+    if let Some(host_path) = volume.get_mut("hostPath").and_then(Value::as_object_mut) {
+        default(host_path, "type", json!(""));
+    }
+    for source in ["configMap", "secret", "downwardAPI", "projected"] {
+        let Some(body) = volume.get_mut(source).and_then(Value::as_object_mut) else { continue };
+        default(body, "defaultMode", json!(420));
+        if let Some(Value::Array(items)) = body.get_mut("items") {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                field_ref(item);
+            }
+        }
+        if let Some(Value::Array(sources)) = body.get_mut("sources") {
+            for projection in sources.iter_mut().filter_map(Value::as_object_mut) {
+                if let Some(token) =
+                    projection.get_mut("serviceAccountToken").and_then(Value::as_object_mut)
+                {
+                    default(token, "expirationSeconds", json!(3600));
+                }
+                if let Some(Value::Array(items)) =
+                    projection.get_mut("downwardAPI").and_then(|d| d.get_mut("items"))
+                {
+                    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                        field_ref(item);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(iscsi) = volume.get_mut("iscsi").and_then(Value::as_object_mut) {
+        default(iscsi, "iscsiInterface", json!("default"));
+    }
+    if let Some(rbd) = volume.get_mut("rbd").and_then(Value::as_object_mut) {
+        default(rbd, "pool", json!("rbd"));
+        default(rbd, "user", json!("admin"));
+        default(rbd, "keyring", json!("/etc/ceph/keyring"));
+    }
+    if let Some(template) =
+        volume.get_mut("ephemeral").and_then(|e| e.get_mut("volumeClaimTemplate"))
+        && let Some(spec) = object_at(template, "spec")
+    {
+        default(spec, "volumeMode", json!("Filesystem"));
+    }
+}
+
+/// `SetDefaults_ObjectFieldSelector`: a field reference's API version is `v1`.
+fn field_ref(holder: &mut Map<String, Value>) {
+    if let Some(field_ref) = holder.get_mut("fieldRef").and_then(Value::as_object_mut) {
+        default(field_ref, "apiVersion", json!("v1"));
+    }
+}
+
+/// `SetDefaults_Probe` and `SetDefaults_HTTPGetAction`.
+fn probe_defaults(probe: &mut Map<String, Value>) {
+    default(probe, "timeoutSeconds", json!(1));
+    default(probe, "periodSeconds", json!(10));
+    default(probe, "successThreshold", json!(1));
+    default(probe, "failureThreshold", json!(3));
+    http_get_defaults(probe);
+}
+
+fn http_get_defaults(handler: &mut Map<String, Value>) {
+    if let Some(http) = handler.get_mut("httpGet").and_then(Value::as_object_mut) {
+        if http.get("path").and_then(Value::as_str).is_none_or(str::is_empty) {
+            http.insert("path".into(), json!("/"));
+        }
+        default(http, "scheme", json!("HTTP"));
     }
 }
 
@@ -120,9 +350,25 @@ fn container_defaults(container: &mut Map<String, Value>) {
     default(container, "terminationMessagePolicy", json!("File"));
     let image = container.get("image").and_then(Value::as_str).unwrap_or_default();
     default(container, "imagePullPolicy", json!(image_pull_policy(image)));
-    if let Some(Value::Array(ports)) = container.get_mut("ports") {
-        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            default(port, "protocol", json!("TCP"));
+    ports_protocol(container.get_mut("ports"));
+    default(container, "resources", json!({}));
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(probe) = container.get_mut(probe).and_then(Value::as_object_mut) {
+            probe_defaults(probe);
+        }
+    }
+    if let Some(lifecycle) = container.get_mut("lifecycle").and_then(Value::as_object_mut) {
+        for hook in ["postStart", "preStop"] {
+            if let Some(handler) = lifecycle.get_mut(hook).and_then(Value::as_object_mut) {
+                http_get_defaults(handler);
+            }
+        }
+    }
+    if let Some(Value::Array(env)) = container.get_mut("env") {
+        for var in env.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(from) = var.get_mut("valueFrom").and_then(Value::as_object_mut) {
+                field_ref(from);
+            }
         }
     }
 }

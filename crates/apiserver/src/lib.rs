@@ -10,6 +10,7 @@
 
 mod admission;
 mod allocator;
+mod apply;
 mod auth;
 mod body;
 mod deletion;

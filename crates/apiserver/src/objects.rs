@@ -76,14 +76,11 @@ pub(crate) fn now_rfc3339() -> String {
     )
 }
 
-const SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_1123: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const LABEL_1035: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
-
-/// The name rules of `resource`: DNS-1123 labels for namespaces, DNS-1035 labels for services,
-/// DNS-1123 subdomains for everything else — with kube-apiserver's messages.
+/// The name rules of `resource` (`berth_api::validation`): DNS-1123 labels for namespaces and
+/// StatefulSets, DNS-1035 labels for services, DNS-1123 subdomains for everything else — with
+/// kube-apiserver's messages.
 pub(crate) fn validate_name(resource: &ResourceType, name: &str) -> Result<(), Status> {
-    let problems = name_problems(resource.kind, name);
+    let problems = berth_api::validation::name_problems(resource.kind, name);
     if problems.is_empty() {
         return Ok(());
     }
@@ -98,35 +95,127 @@ pub(crate) fn validate_name(resource: &ResourceType, name: &str) -> Result<(), S
     Err(Status::invalid(resource, name, causes))
 }
 
-fn name_problems(kind: &str, name: &str) -> Vec<String> {
-    let label = |s: &str, first_alpha: bool| {
-        let bytes = s.as_bytes();
-        !bytes.is_empty()
-            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-            && (if first_alpha { bytes[0].is_ascii_lowercase() } else { bytes[0] != b'-' })
-            && bytes[bytes.len() - 1] != b'-'
-    };
-    let mut problems = Vec::new();
-    match kind {
-        "Namespace" | "Service" => {
-            if name.len() > 63 {
-                problems.push("must be no more than 63 characters".to_owned());
-            }
-            let first_alpha = kind == "Service";
-            if !label(name, first_alpha) {
-                problems.push(if first_alpha { LABEL_1035 } else { LABEL_1123 }.to_owned());
-            }
+/// Where an object being checked for unknown fields came from: a request body (create, update)
+/// or a patch applied to the stored object. Kubernetes words the two errors differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decoded {
+    Body,
+    Patch,
+}
+
+/// `fieldValidation`: drops the fields the kind's schema does not have, as kube-apiserver's
+/// typed decoding does. `Strict` refuses them (400, `strict decoding error: unknown field
+/// "spec.foo"`); `Warn` (the default) returns them as warnings; `Ignore` drops them silently.
+pub(crate) fn unknown_fields(
+    resource: &ResourceType,
+    object: &mut Value,
+    directive: Option<&str>,
+    decoded: Decoded,
+) -> Result<Vec<String>, Status> {
+    let directive = match directive.unwrap_or("Warn") {
+        "" | "Warn" => "Warn",
+        d @ ("Strict" | "Ignore") => d,
+        other => {
+            return Err(Status::bad_request(format!(
+                "fieldValidation parameter unsupported value: {other:?}"
+            )));
         }
-        _ => {
-            if name.len() > 253 {
-                problems.push("must be no more than 253 characters".to_owned());
-            }
-            if !name.split('.').all(|part| label(part, false)) {
-                problems.push(SUBDOMAIN.to_owned());
-            }
+    };
+    let unknown = berth_api::validation::fields::prune_unknown(
+        resource.group,
+        resource.version,
+        resource.kind,
+        object,
+    );
+    if unknown.is_empty() || directive == "Ignore" {
+        return Ok(Vec::new());
+    }
+    let messages: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+    if directive == "Warn" {
+        return Ok(messages);
+    }
+    let error = format!("strict decoding error: {}", messages.join(", "));
+    Err(Status::bad_request(match decoded {
+        Decoded::Body => format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
+            kind = resource.kind,
+            version = resource.version
+        ),
+        Decoded::Patch => error,
+    }))
+}
+
+/// Adds one `Warning: 299 - "…"` header per warning, as kube-apiserver does; kubectl prints
+/// them as `Warning: …`.
+pub(crate) fn with_warnings(
+    mut response: axum::response::Response,
+    warnings: &[String],
+) -> axum::response::Response {
+    for warning in warnings {
+        let text = format!("299 - {}", serde_json::Value::String(warning.clone()));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&text) {
+            response.headers_mut().append("warning", value);
         }
     }
-    problems
+    response
+}
+
+/// Validation of a write (`berth_api::validation`): a 422 `Invalid` Status naming every cause.
+pub(crate) fn validate(
+    resource: &ResourceType,
+    object: &Value,
+    write: berth_api::validation::Write<'_>,
+) -> Result<(), Status> {
+    let errors = berth_api::validation::validate(resource.group, resource.kind, object, write);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let causes = errors
+        .into_iter()
+        .map(|e| Cause { reason: e.reason, message: e.message, field: e.field })
+        .collect();
+    Err(Status::invalid(resource, name, causes))
+}
+
+/// Everything an update goes through after the change is made and the immutable metadata is
+/// restored: unknown fields of a patched object, values a client may leave out (a service's
+/// allocated cluster IPs), then validation against the stored object. Subresources other than
+/// `status` have their own rules.
+pub(crate) fn check_update(
+    resource: &ResourceType,
+    current: &Value,
+    updated: &mut Value,
+    subresource: Option<&str>,
+    directive: Option<&str>,
+) -> Result<(), Status> {
+    use berth_api::validation::Write;
+    unknown_fields(resource, updated, directive, Decoded::Patch)?;
+    if (resource.group, resource.kind) == ("", "Service") {
+        keep_cluster_ips(current, updated);
+    }
+    match subresource {
+        None => validate(resource, updated, Write::Update(current)),
+        Some("status") => validate(resource, updated, Write::Status(current)),
+        Some(_) => Ok(()),
+    }
+}
+
+/// An update that leaves out `clusterIP`/`clusterIPs` keeps the allocated ones (as
+/// kube-apiserver's service REST does), unless the type changes to or from ExternalName.
+fn keep_cluster_ips(current: &Value, updated: &mut Value) {
+    let external =
+        |o: &Value| o.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
+    if external(current) || external(updated) {
+        return;
+    }
+    let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    for field in ["clusterIP", "clusterIPs"] {
+        let unset = spec.get(field).is_none_or(|v| v.is_null() || v == "" || v == &json!([]));
+        if unset && let Some(old) = current.pointer(&format!("/spec/{field}")) {
+            spec.insert(field.into(), old.clone());
+        }
+    }
 }
 
 /// Defaults kube-apiserver applies at creation that clients rely on.
@@ -147,8 +236,7 @@ pub(crate) fn default_on_create(resource: &ResourceType, object: &mut Value) {
 
 /// Rules kube-apiserver applies on every write: field defaults (`api::defaults`); a namespace
 /// carries its name as the
-/// `kubernetes.io/metadata.name` label; a secret's `stringData` moves into `data` (base64)
-/// and its type defaults to `Opaque`.
+/// `kubernetes.io/metadata.name` label; a secret's `stringData` moves into `data` (base64).
 pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
     berth_api::defaults::apply(resource.group, resource.kind, object);
     match (resource.group, resource.kind) {
@@ -167,9 +255,6 @@ pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
                     let encoded = base64::engine::general_purpose::STANDARD.encode(text);
                     object["data"][key] = json!(encoded);
                 }
-            }
-            if object.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
-                object["type"] = json!("Opaque");
             }
         }
         _ => {}
@@ -237,15 +322,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_the_kind_rules() {
-        assert!(name_problems("Pod", "web-0").is_empty());
-        assert!(name_problems("Pod", "a.b-c.d").is_empty());
-        assert_eq!(name_problems("Pod", "Web"), vec![SUBDOMAIN.to_owned()]);
-        assert_eq!(name_problems("Namespace", "a.b"), vec![LABEL_1123.to_owned()]);
-        assert!(name_problems("Namespace", "123-abc").is_empty());
-        assert_eq!(name_problems("Service", "1abc"), vec![LABEL_1035.to_owned()]);
-        assert_eq!(name_problems("Pod", "-x").len(), 1);
-        assert_eq!(name_problems("Namespace", &"a".repeat(64)).len(), 1);
+    fn unknown_fields_follow_the_directive() {
+        let resource = berth_api::kinds::find("apps", "v1", "statefulsets").unwrap();
+        let object = json!({"metadata": {"name": "web"}, "spec": {"foo": 1}});
+        let warned = unknown_fields(resource, &mut object.clone(), None, Decoded::Body).unwrap();
+        assert_eq!(warned, vec![r#"unknown field "spec.foo""#.to_owned()]);
+        let mut ignored = object.clone();
+        assert!(
+            unknown_fields(resource, &mut ignored, Some("Ignore"), Decoded::Body)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(ignored["spec"].get("foo").is_none());
+        let strict = unknown_fields(resource, &mut object.clone(), Some("Strict"), Decoded::Body);
+        let json = String::from_utf8(strict.unwrap_err().to_json()).unwrap();
+        assert!(json.contains(r#"StatefulSet in version \"v1\" cannot be handled as a StatefulSet: strict decoding error: unknown field \"spec.foo\""#), "{json}");
+        let strict = unknown_fields(resource, &mut object.clone(), Some("Strict"), Decoded::Patch);
+        let json = String::from_utf8(strict.unwrap_err().to_json()).unwrap();
+        assert!(
+            json.contains(r#""message":"strict decoding error: unknown field \"spec.foo\"""#),
+            "{json}"
+        );
     }
 
     #[test]

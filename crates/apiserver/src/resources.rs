@@ -653,8 +653,19 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     if cx.path.subresource.is_some() {
         return Err(Status::method_not_allowed());
     }
-    let mut object = read_object(cx, body).await?;
+    let object = read_object(cx, body).await?;
+    create_object(cx, object).await
+}
+
+/// Creates `object` (from a POST, or an apply to a missing object).
+async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
     let resource = cx.resource();
+    let warnings = objects::unknown_fields(
+        resource,
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     objects::check_type(resource, &mut object)?;
     let metadata = objects::metadata_mut(&mut object)?;
     if let Some(ns) = &cx.path.namespace {
@@ -707,6 +718,7 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     objects::default_on_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
+    objects::validate(resource, &object, berth_api::validation::Write::Create)?;
     let dry_run = cx.query.dry_run();
     if allocator::allocates(resource)
         && !dry_run
@@ -717,8 +729,10 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     }
     let reserved =
         allocator::on_create(&*cx.store, cx.service_cidr, resource, &mut object, dry_run).await?;
+    let supplied = crate::apply::supplied(&object);
+    crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
     if dry_run {
-        return Ok(json_response(StatusCode::CREATED, &object));
+        return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let bytes = encode_for(resource, &object)?;
     let kv = match cx.store.create(&cx.key(&name), bytes).await {
@@ -729,7 +743,7 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
         }
     };
     objects::set_resource_version(&mut object, kv.mod_revision);
-    Ok(json_response(StatusCode::CREATED, &object))
+    Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings))
 }
 
 fn generate_name(base: &str) -> String {
@@ -746,7 +760,7 @@ fn generate_name(base: &str) -> String {
 
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
-    let object = read_object(cx, body).await?;
+    let mut object = read_object(cx, body).await?;
     // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -760,6 +774,12 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    let warnings = objects::unknown_fields(
+        cx.resource(),
+        &mut object,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+    )?;
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
         return Err(Status::bad_request(format!(
@@ -768,13 +788,18 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         )));
     }
     let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
     let content_type = content_type(&cx.headers);
+    let applying = content_type == crate::apply::APPLY_PATCH;
+    crate::apply::check_patch_options(&cx.query, applying)?;
     let bytes = body::read(body).await?;
+    if applying {
+        return apply_patch(cx, subresource, &bytes).await;
+    }
     let patch: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
     #[derive(Clone, Copy)]
@@ -827,6 +852,35 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     Ok(json_response(StatusCode::OK, &written))
 }
 
+/// Server-side apply: merges the configuration into the object, or creates it.
+async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> Result<Response> {
+    if subresource == Some("scale") {
+        return Err(Status::unsupported_media_type(crate::apply::APPLY_PATCH));
+    }
+    let config = crate::apply::parse(bytes)?;
+    let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
+    if body_name.is_some_and(|name| name != cx.name()) {
+        return Err(Status::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({})",
+            body_name.unwrap_or_default(),
+            cx.name()
+        )));
+    }
+    let (resource, headers, query) = (cx.resource(), &cx.headers, &cx.query);
+    let merge = |live: Option<&Value>| {
+        crate::apply::apply_config(resource, headers, query, subresource, live, &config)
+    };
+    let exists = cx.store.get(&cx.key(cx.name())).await;
+    let exists = exists.map_err(|e| Status::from_store(e, resource, cx.name()))?.is_some();
+    if !exists && subresource.is_none() {
+        let mut object = merge(None)?;
+        objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
+        return create_object(cx, object).await;
+    }
+    let written = write_back(cx, subresource, None, |current| merge(Some(current))).await?;
+    Ok(json_response(StatusCode::OK, &written))
+}
+
 /// Reads the current object, lets `change` produce the new one, keeps what a client cannot
 /// change, and writes it back with a compare-and-swap: against `expected` when the client named
 /// a resourceVersion (a conflict is the client's), otherwise against what was read (a conflict
@@ -848,9 +902,18 @@ pub(crate) async fn write_back(
         }
         let mut current = decode_for(resource, &kv)?;
         let mut updated = change(&current)?;
+        let supplied = crate::apply::supplied(&updated);
         objects::check_type(resource, &mut updated)?;
-        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
+        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        objects::check_update(
+            resource,
+            &current,
+            &mut updated,
+            subresource,
+            cx.query.get("fieldValidation"),
+        )?;
         deletion::check_new_finalizers(resource, &current, &updated)?;
         let dry_run = cx.query.dry_run();
         if deletion::deletes_on_update(resource, &current, &updated) {
@@ -876,6 +939,20 @@ pub(crate) async fn write_back(
             dry_run,
         )
         .await?;
+        let on = cx.path.subresource.as_deref();
+        crate::apply::record(
+            resource,
+            &cx.headers,
+            &cx.query,
+            on,
+            Some(&current),
+            supplied,
+            &mut updated,
+        );
+        // `updated` carries no resourceVersion (it is the store's); compare like with like.
+        if let Some(metadata) = current.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+        }
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
             return Ok(current);

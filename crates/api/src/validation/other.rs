@@ -1,0 +1,232 @@
+//! Rules of the smaller groups: storage.k8s.io StorageClass (`pkg/apis/storage/validation`),
+//! coordination.k8s.io Lease, discovery.k8s.io EndpointSlice and events.k8s.io Event.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::meta::{self, NameRule};
+use super::{Errors, child, get, index, list, map_of, str_of, str_or_empty};
+
+/// `maxProvisionerParameterSize`, `maxProvisionerParameterLen`.
+const MAX_PARAMETERS_SIZE: usize = 256 * 1024;
+const MAX_PARAMETERS: usize = 512;
+
+pub(crate) fn validate(errs: &mut Errors, group: &str, kind: &str, object: &Value) {
+    match (group, kind) {
+        ("storage.k8s.io", "StorageClass") => {
+            meta::object_meta(errs, object, false, NameRule::Subdomain);
+            storage_class(errs, object);
+        }
+        ("coordination.k8s.io", "Lease") => {
+            meta::object_meta(errs, object, true, NameRule::Subdomain);
+            lease(errs, object);
+        }
+        ("discovery.k8s.io", "EndpointSlice") => {
+            meta::object_meta(errs, object, true, NameRule::Subdomain);
+            endpoint_slice(errs, object);
+        }
+        ("events.k8s.io", "Event") => {
+            meta::object_meta(errs, object, true, NameRule::Subdomain);
+            event(errs, object);
+        }
+        (_, kind) => meta::object_meta(errs, object, true, meta::name_rule(kind)),
+    }
+}
+
+pub(crate) fn validate_update(
+    errs: &mut Errors,
+    group: &str,
+    kind: &str,
+    object: &Value,
+    old: &Value,
+) {
+    match (group, kind) {
+        ("storage.k8s.io", "StorageClass") => {
+            storage_class(errs, object);
+            if !super::same(object.get("parameters"), old.get("parameters")) {
+                errs.forbidden("parameters", "updates to parameters are forbidden.");
+            }
+            if str_of(object, "provisioner") != str_of(old, "provisioner") {
+                errs.forbidden("provisioner", "updates to provisioner are forbidden.");
+            }
+            if str_of(object, "reclaimPolicy") != str_of(old, "reclaimPolicy") {
+                errs.forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden.");
+            }
+            errs.immutable(
+                "volumeBindingMode",
+                object.get("volumeBindingMode"),
+                old.get("volumeBindingMode"),
+            );
+        }
+        ("coordination.k8s.io", "Lease") => lease(errs, object),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            endpoint_slice(errs, object);
+            errs.immutable("addressType", object.get("addressType"), old.get("addressType"));
+        }
+        _ => {}
+    }
+}
+
+fn storage_class(errs: &mut Errors, object: &Value) {
+    let provisioner = str_or_empty(object, "provisioner");
+    if provisioner.is_empty() {
+        errs.required("provisioner", "");
+    } else {
+        for msg in meta::qualified_name(&provisioner.to_lowercase()) {
+            errs.invalid("provisioner", provisioner.to_lowercase().as_str(), &msg);
+        }
+    }
+    if let Some(parameters) = map_of(object, "parameters") {
+        if parameters.len() > MAX_PARAMETERS {
+            errs.too_long("parameters", MAX_PARAMETERS);
+        } else {
+            let mut total = 0;
+            for (k, v) in parameters {
+                if k.is_empty() {
+                    errs.invalid("parameters", "", "field can not be empty.");
+                }
+                total += k.len() + v.as_str().map_or(0, str::len);
+            }
+            if total > MAX_PARAMETERS_SIZE {
+                errs.too_long("parameters", MAX_PARAMETERS_SIZE);
+            }
+        }
+    }
+    if let Some(policy) = str_of(object, "reclaimPolicy").filter(|p| !p.is_empty())
+        && !["Delete", "Retain"].contains(&policy)
+    {
+        errs.not_supported("reclaimPolicy", policy, &["Delete", "Retain"]);
+    }
+    match str_of(object, "volumeBindingMode") {
+        None => errs.required("volumeBindingMode", ""),
+        Some("Immediate" | "WaitForFirstConsumer") => {}
+        Some(other) => {
+            errs.not_supported("volumeBindingMode", other, &["Immediate", "WaitForFirstConsumer"])
+        }
+    }
+}
+
+/// `ValidateLeaseSpec`.
+fn lease(errs: &mut Errors, object: &Value) {
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
+    if let Some(n) = spec.get("leaseDurationSeconds").and_then(Value::as_i64)
+        && n <= 0
+    {
+        errs.invalid("spec.leaseDurationSeconds", n, "must be greater than 0");
+    }
+    if let Some(n) = spec.get("leaseTransitions").and_then(Value::as_i64)
+        && n < 0
+    {
+        errs.invalid("spec.leaseTransitions", n, "must be greater than or equal to 0");
+    }
+    if str_of(spec, "preferredHolder").is_some_and(|h| !h.is_empty())
+        && str_of(spec, "strategy").is_none_or(str::is_empty)
+    {
+        errs.forbidden("spec.preferredHolder", "may only be specified if `strategy` is defined");
+    }
+}
+
+/// `ValidateEndpointSlice`.
+fn endpoint_slice(errs: &mut Errors, object: &Value) {
+    let address_type = str_or_empty(object, "addressType");
+    match address_type {
+        "" => errs.required("addressType", ""),
+        "IPv4" | "IPv6" | "FQDN" => {}
+        other => errs.not_supported("addressType", other, &["FQDN", "IPv4", "IPv6"]),
+    }
+    let endpoints = list(object, "endpoints");
+    if endpoints.len() > 1000 {
+        errs.too_many("endpoints", endpoints.len(), 1000);
+    }
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let at = index("endpoints", i);
+        let addresses = list(endpoint, "addresses");
+        let address_path = child(&at, "addresses");
+        if addresses.is_empty() {
+            errs.required(&address_path, "must contain at least 1 address");
+        } else if addresses.len() > 100 {
+            errs.too_many(&address_path, addresses.len(), 100);
+        }
+        for (j, address) in addresses.iter().enumerate() {
+            let address = address.as_str().unwrap_or("");
+            let path = index(&address_path, j);
+            match address_type {
+                "IPv4" if address.parse::<std::net::Ipv4Addr>().is_err() => {
+                    errs.invalid(&path, address, "must be a valid IPv4 address");
+                }
+                "IPv6" if address.parse::<std::net::Ipv6Addr>().is_err() => {
+                    errs.invalid(&path, address, "must be a valid IPv6 address");
+                }
+                "FQDN" => {
+                    for msg in meta::dns1123_subdomain(address) {
+                        errs.invalid(&path, address, &msg);
+                    }
+                }
+                _ => {}
+            }
+        }
+        meta::check_field(errs, endpoint, "nodeName", &at, NameRule::Subdomain);
+        meta::check_field(errs, endpoint, "hostname", &at, NameRule::Label);
+    }
+    let mut names = HashSet::new();
+    for (i, port) in list(object, "ports").iter().enumerate() {
+        let at = index("ports", i);
+        let name = str_or_empty(port, "name");
+        if !name.is_empty() {
+            for msg in meta::dns1123_label(name) {
+                errs.invalid(&child(&at, "name"), name, &msg);
+            }
+        }
+        if !names.insert(name.to_owned()) {
+            errs.duplicate(&child(&at, "name"), name);
+        }
+        match str_of(port, "protocol") {
+            None => errs.required(&child(&at, "protocol"), ""),
+            Some("TCP" | "UDP" | "SCTP") => {}
+            Some(other) => {
+                errs.not_supported(&child(&at, "protocol"), other, &["SCTP", "TCP", "UDP"])
+            }
+        }
+        if let Some(number) = port.get("port").and_then(Value::as_i64) {
+            super::core::port_number(errs, number, &child(&at, "port"));
+        }
+    }
+}
+
+/// `ValidateEventCreate` for events.k8s.io/v1.
+fn event(errs: &mut Errors, object: &Value) {
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let regarding = object.pointer("/regarding/namespace").and_then(Value::as_str).unwrap_or("");
+    if regarding.is_empty() && namespace != "default" && namespace != "kube-system" {
+        errs.invalid("involvedObject.namespace", regarding, "does not match event.namespace");
+    }
+    let controller = str_or_empty(object, "reportingController");
+    if controller.is_empty() {
+        errs.required("reportingController", "");
+    } else {
+        for msg in meta::qualified_name(controller) {
+            errs.invalid("reportingController", controller, &msg);
+        }
+    }
+    super::core::event_strings(
+        errs,
+        object,
+        &[("reportingInstance", 128), ("action", 128), ("reason", 128)],
+    );
+    if get(object, "eventTime").is_none() {
+        errs.required("eventTime", "");
+    }
+    let event_type = str_or_empty(object, "type");
+    if event_type != "Normal" && event_type != "Warning" {
+        errs.invalid("type", "", &format!("has invalid value: {event_type}"));
+    }
+    if str_or_empty(object, "note").len() > 1024 {
+        errs.invalid("note", "", "can have at most 1024 characters");
+    }
+    if let Some(series) = object.get("series").and_then(Value::as_object)
+        && series.get("count").and_then(Value::as_i64).unwrap_or(0) < 2
+    {
+        errs.invalid("series.count", "", "should be at least 2");
+    }
+}

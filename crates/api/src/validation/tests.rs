@@ -1,0 +1,592 @@
+//! Table-driven tests of the validation rules: valid objects pass; each rule gives Kubernetes'
+//! field path, reason and message.
+
+use serde_json::{Value, json};
+
+use super::{FieldError, Write, validate};
+use crate::defaults;
+
+/// Defaults `object` as the API server does, then validates it.
+fn check(group: &str, kind: &str, mut object: Value, write: Write<'_>) -> Vec<String> {
+    defaults::apply(group, kind, &mut object);
+    validate(group, kind, &object, write).iter().map(FieldError::to_string).collect()
+}
+
+fn create(group: &str, kind: &str, object: Value) -> Vec<String> {
+    check(group, kind, object, Write::Create)
+}
+
+fn sts() -> Value {
+    json!({"metadata": {"name": "web", "namespace": "default"},
+        "spec": {"serviceName": "nginx", "replicas": 3,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {"metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
+                    "ports": [{"containerPort": 80, "name": "web"}],
+                    "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "www"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}})
+}
+
+fn pod() -> Value {
+    json!({"metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+}
+
+/// `patch` merged (JSON merge patch) into `base`.
+fn with(mut base: Value, patch: Value) -> Value {
+    fn merge(target: &mut Value, patch: Value) {
+        match (target, patch) {
+            (Value::Object(t), Value::Object(p)) => {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(&k);
+                    } else {
+                        merge(t.entry(k).or_insert(Value::Null), v);
+                    }
+                }
+            }
+            (t, p) => *t = p,
+        }
+    }
+    merge(&mut base, patch);
+    base
+}
+
+#[test]
+fn valid_objects_pass() {
+    let cases = [
+        ("", "Pod", pod()),
+        ("apps", "StatefulSet", sts()),
+        (
+            "",
+            "Service",
+            json!({"metadata": {"name": "nginx", "namespace": "default"},
+            "spec": {"clusterIP": "None", "selector": {"app": "nginx"}, "ports": [{"port": 80, "name": "web"}]}}),
+        ),
+        (
+            "",
+            "ConfigMap",
+            json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"a.b": "1", "C_D": "2"}}),
+        ),
+        ("", "Secret", json!({"metadata": {"name": "s", "namespace": "d"}, "data": {"k": "dg=="}})),
+        (
+            "",
+            "Namespace",
+            json!({"metadata": {"name": "team-a"}, "spec": {"finalizers": ["kubernetes"]}}),
+        ),
+        (
+            "",
+            "PersistentVolumeClaim",
+            json!({"metadata": {"name": "www-web-0", "namespace": "d"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                     "storageClassName": "local-path"}}),
+        ),
+        (
+            "",
+            "PersistentVolume",
+            json!({"metadata": {"name": "pvc-1"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+            "hostPath": {"path": "/data/pvc-1", "type": "DirectoryOrCreate"},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}}}}),
+        ),
+        (
+            "storage.k8s.io",
+            "StorageClass",
+            json!({"metadata": {"name": "local-path"},
+            "provisioner": "berth.dev/local-path"}),
+        ),
+        (
+            "coordination.k8s.io",
+            "Lease",
+            json!({"metadata": {"name": "n1", "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}}),
+        ),
+        (
+            "discovery.k8s.io",
+            "EndpointSlice",
+            json!({"metadata": {"name": "nginx-abc", "namespace": "d"},
+            "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]}),
+        ),
+        (
+            "",
+            "Endpoints",
+            json!({"metadata": {"name": "nginx", "namespace": "d"},
+            "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]}),
+        ),
+        (
+            "",
+            "Event",
+            json!({"metadata": {"name": "web-0.1", "namespace": "d"},
+            "involvedObject": {"kind": "Pod", "namespace": "d", "name": "web-0"}, "reason": "Created"}),
+        ),
+        (
+            "apps",
+            "ControllerRevision",
+            json!({"metadata": {"name": "web-5d8f", "namespace": "d"},
+            "data": {"spec": {}}, "revision": 1}),
+        ),
+        ("", "Node", json!({"metadata": {"name": "n1"}, "spec": {"podCIDRs": ["10.244.0.0/24"]}})),
+        ("", "ServiceAccount", json!({"metadata": {"name": "default", "namespace": "d"}})),
+    ];
+    for (group, kind, object) in cases {
+        assert_eq!(create(group, kind, object), Vec::<String>::new(), "{kind}");
+    }
+}
+
+#[test]
+fn statefulset_rules() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"spec": {"template": {"metadata": {"labels": {"app": "other"}}}}}),
+            r#"spec.template.metadata.labels: Invalid value: map[string]string{"app":"other"}: `selector` does not match template `labels`"#,
+        ),
+        (json!({"spec": {"selector": null}}), "spec.selector: Required value"),
+        (
+            json!({"spec": {"selector": {"matchLabels": null}}}),
+            "spec.selector: Invalid value: &v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset",
+        ),
+        (
+            json!({"spec": {"replicas": -1}}),
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+        ),
+        (
+            json!({"spec": {"minReadySeconds": -5}}),
+            "spec.minReadySeconds: Invalid value: -5: must be greater than or equal to 0",
+        ),
+        (
+            json!({"spec": {"ordinals": {"start": -1}}}),
+            "spec.ordinals.start: Invalid value: -1: must be greater than or equal to 0",
+        ),
+        (
+            json!({"spec": {"podManagementPolicy": "Random"}}),
+            r#"spec.podManagementPolicy: Invalid value: "Random": must be 'OrderedReady' or 'Parallel'"#,
+        ),
+        (
+            json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": {"partition": 1}}}}),
+            "spec.updateStrategy.rollingUpdate: Invalid value: &apps.RollingUpdateStatefulSetStrategy{Partition:1, MaxUnavailable:(*intstr.IntOrString)(nil)}: only allowed for updateStrategy 'RollingUpdate'",
+        ),
+        (
+            json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": -2}}}}),
+            "spec.updateStrategy.rollingUpdate.partition: Invalid value: -2: must be greater than or equal to 0",
+        ),
+        (
+            json!({"spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Keep"}}}),
+            r#"spec.persistentVolumeClaimRetentionPolicy.whenDeleted: Unsupported value: "Keep": supported values: "Retain", "Delete""#,
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"restartPolicy": "Never"}}}}),
+            r#"spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always""#,
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"activeDeadlineSeconds": 5}}}}),
+            "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in StatefulSet is not Supported",
+        ),
+        (
+            json!({"metadata": {"name": "web.v1"}}),
+            r#"metadata.name: Invalid value: "web.v1": must not contain dots"#,
+        ),
+        (
+            json!({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In"}]}}}),
+            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+        ),
+    ];
+    for (patch, expected) in cases {
+        let errors = create("apps", "StatefulSet", with(sts(), patch.clone()));
+        assert!(errors.contains(&expected.to_owned()), "{patch}: {errors:#?}");
+    }
+}
+
+#[test]
+fn statefulset_updates_change_only_some_fields() {
+    let mut old = sts();
+    defaults::apply("apps", "StatefulSet", &mut old);
+    let update =
+        |patch: Value| check("apps", "StatefulSet", with(old.clone(), patch), Write::Update(&old));
+    assert!(
+        update(json!({"spec": {"replicas": 5, "minReadySeconds": 3,
+        "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.28"}]}}}}))
+        .is_empty()
+    );
+    let forbidden = "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+    for patch in [
+        json!({"spec": {"serviceName": "other"}}),
+        json!({"spec": {"podManagementPolicy": "Parallel"}}),
+        json!({"spec": {"volumeClaimTemplates": []}}),
+        json!({"spec": {"selector": {"matchLabels": {"app": "nginx", "x": "y"}},
+            "template": {"metadata": {"labels": {"app": "nginx", "x": "y"}}}}}),
+    ] {
+        assert_eq!(update(patch.clone()), vec![forbidden.to_owned()], "{patch}");
+    }
+    let status = with(old.clone(), json!({"status": {"replicas": 1, "readyReplicas": 2}}));
+    assert_eq!(
+        check("apps", "StatefulSet", status, Write::Status(&old)),
+        vec!["status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas"]
+    );
+}
+
+#[test]
+fn pod_rules() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"spec": {"containers": []}}), "spec.containers: Required value"),
+        (
+            json!({"spec": {"containers": [{"name": "c"}]}}),
+            "spec.containers[0].image: Required value",
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "C_1", "image": "x"}]}}),
+            r#"spec.containers[0].name: Invalid value: "C_1": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"#,
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x"}, {"name": "c", "image": "y"}]}}),
+            r#"spec.containers[1].name: Duplicate value: "c""#,
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 70000}]}]}}),
+            "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80, "protocol": "HTTP"}]}]}}),
+            r#"spec.containers[0].ports[0].protocol: Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP""#,
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}]}}),
+            "spec.containers[0].resources.requests[cpu]: Invalid value: \"2\": must be less than or equal to cpu limit of 500m",
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}}),
+            r#"spec.containers[0].volumeMounts[0].name: Not found: "data""#,
+        ),
+        (
+            json!({"spec": {"volumes": [{"name": "v", "emptyDir": {}}, {"name": "v", "emptyDir": {}}]}}),
+            r#"spec.volumes[1].name: Duplicate value: "v""#,
+        ),
+        (
+            json!({"spec": {"volumes": [{"name": "v", "emptyDir": {}, "hostPath": {"path": "/x"}}]}}),
+            "spec.volumes[0].emptyDir: Forbidden: may not specify more than 1 volume type",
+        ),
+        (
+            json!({"spec": {"restartPolicy": "Sometimes"}}),
+            r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#,
+        ),
+        (
+            json!({"spec": {"dnsPolicy": "Google"}}),
+            r#"spec.dnsPolicy: Unsupported value: "Google": supported values: "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None""#,
+        ),
+        (
+            json!({"spec": {"hostname": "a.b"}}),
+            r#"spec.hostname: Invalid value: "a.b": must not contain dots"#,
+        ),
+        (
+            json!({"metadata": {"labels": {"app": "a b"}}}),
+            r#"metadata.labels: Invalid value: "a b": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#,
+        ),
+        (
+            json!({"metadata": {"annotations": {"a/b/c": "x"}}}),
+            r#"metadata.annotations: Invalid value: "a/b/c": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"#,
+        ),
+        (
+            json!({"metadata": {"finalizers": ["custom"]}}),
+            r#"metadata.finalizers[0]: Invalid value: "custom": name is neither a standard finalizer name nor is it fully qualified"#,
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "image": "x", "livenessProbe": {"periodSeconds": 5}}]}}),
+            "spec.containers[0].livenessProbe: Required value: must specify a handler type",
+        ),
+    ];
+    for (patch, expected) in cases {
+        let errors = create("", "Pod", with(pod(), patch.clone()));
+        assert!(errors.contains(&expected.to_owned()), "{patch}: {errors:#?}");
+    }
+}
+
+#[test]
+fn pod_updates_change_only_images_and_deadlines() {
+    let mut old = with(pod(), json!({"spec": {"activeDeadlineSeconds": 100}}));
+    defaults::apply("", "Pod", &mut old);
+    let update = |patch: Value| check("", "Pod", with(old.clone(), patch), Write::Update(&old));
+    let mut new_image = old.clone();
+    new_image["spec"]["containers"][0]["image"] = json!("busybox:1.36");
+    let errors = check("", "Pod", new_image, Write::Update(&old));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(update(json!({"spec": {"activeDeadlineSeconds": 50}})).is_empty());
+    assert!(update(json!({"metadata": {"labels": {"a": "b"}}})).is_empty());
+    assert_eq!(
+        update(json!({"spec": {"activeDeadlineSeconds": 200}})),
+        vec![
+            "spec.activeDeadlineSeconds: Invalid value: 200: must be less than or equal to previous value"
+        ]
+    );
+    let changed = update(json!({"spec": {"restartPolicy": "Never"}}));
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].starts_with(
+        "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
+    ));
+}
+
+#[test]
+fn service_rules() {
+    let svc = json!({"metadata": {"name": "web", "namespace": "d"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"spec": {"ports": []}}), "spec.ports: Required value"),
+        (
+            json!({"spec": {"ports": [{"port": 80, "name": "a"}, {"port": 81}]}}),
+            "spec.ports[1].name: Required value",
+        ),
+        (
+            json!({"spec": {"ports": [{"port": 0}]}}),
+            "spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+        ),
+        (
+            json!({"spec": {"type": "Magic"}}),
+            r#"spec.type: Unsupported value: "Magic": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#,
+        ),
+        (
+            json!({"spec": {"sessionAffinity": "Cookie"}}),
+            r#"spec.sessionAffinity: Unsupported value: "Cookie": supported values: "ClientIP", "None""#,
+        ),
+        (
+            json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}),
+            "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+        ),
+        (
+            json!({"spec": {"type": "NodePort", "clusterIP": "None"}}),
+            r#"spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for NodePort services"#,
+        ),
+        (
+            json!({"metadata": {"name": "1web"}}),
+            r#"metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#,
+        ),
+    ];
+    for (patch, expected) in cases {
+        let errors = create("", "Service", with(svc.clone(), patch.clone()));
+        assert!(errors.contains(&expected.to_owned()), "{patch}: {errors:#?}");
+    }
+    let mut old = with(svc.clone(), json!({"spec": {"clusterIP": "10.96.0.10"}}));
+    defaults::apply("", "Service", &mut old);
+    let changed = with(
+        old.clone(),
+        json!({"spec": {"clusterIP": "10.96.0.11", "clusterIPs": ["10.96.0.11"]}}),
+    );
+    assert_eq!(
+        check("", "Service", changed, Write::Update(&old)),
+        vec![r#"spec.clusterIPs[0]: Invalid value: "10.96.0.11": may not change once set"#]
+    );
+}
+
+#[test]
+fn volume_and_claim_rules() {
+    let claim = json!({"metadata": {"name": "c", "namespace": "d"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    assert_eq!(
+        create(
+            "",
+            "PersistentVolumeClaim",
+            with(claim.clone(), json!({"spec": {"accessModes": []}}))
+        ),
+        vec!["spec.accessModes: Required value: at least 1 access mode is required"]
+    );
+    assert_eq!(
+        create(
+            "",
+            "PersistentVolumeClaim",
+            with(claim.clone(), json!({"spec": {"accessModes": ["ReadWriteSometimes"]}}))
+        ),
+        vec![
+            r#"spec.accessModes: Unsupported value: "ReadWriteSometimes": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod""#
+        ]
+    );
+    assert_eq!(
+        create(
+            "",
+            "PersistentVolumeClaim",
+            with(claim.clone(), json!({"spec": {"resources": null}}))
+        ),
+        vec!["spec.resources[storage]: Required value"]
+    );
+    let mut old = claim.clone();
+    defaults::apply("", "PersistentVolumeClaim", &mut old);
+    let update = |patch: Value| {
+        check("", "PersistentVolumeClaim", with(old.clone(), patch), Write::Update(&old))
+    };
+    assert!(
+        update(json!({"spec": {"volumeName": "pvc-1"}})).is_empty(),
+        "binding sets volumeName once"
+    );
+    assert_eq!(
+        update(json!({"spec": {"storageClassName": "fast"}})),
+        vec![
+            "spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+        ]
+    );
+    let bound = with(old.clone(), json!({"status": {"phase": "Bound"}}));
+    let grown =
+        with(bound.clone(), json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    assert!(check("", "PersistentVolumeClaim", grown, Write::Update(&bound)).is_empty());
+    let shrunk =
+        with(bound.clone(), json!({"spec": {"resources": {"requests": {"storage": "1Mi"}}}}));
+    assert_eq!(
+        check("", "PersistentVolumeClaim", shrunk, Write::Update(&bound)),
+        vec![
+            "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+        ]
+    );
+    let pv = json!({"metadata": {"name": "pv"}, "spec": {"accessModes": ["ReadWriteOnce"],
+        "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/x"}}});
+    assert_eq!(
+        create("", "PersistentVolume", with(pv.clone(), json!({"spec": {"hostPath": null}}))),
+        vec!["spec: Required value: must specify a volume type"]
+    );
+    let mut old_pv = pv.clone();
+    defaults::apply("", "PersistentVolume", &mut old_pv);
+    let moved = with(old_pv.clone(), json!({"spec": {"hostPath": {"path": "/y"}}}));
+    assert_eq!(
+        check("", "PersistentVolume", moved, Write::Update(&old_pv)),
+        vec![
+            "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"
+        ]
+    );
+}
+
+#[test]
+fn storage_class_rules() {
+    let class = json!({"metadata": {"name": "fast"}, "provisioner": "berth.dev/local-path"});
+    assert_eq!(
+        create(
+            "storage.k8s.io",
+            "StorageClass",
+            with(class.clone(), json!({"reclaimPolicy": "Recycle"}))
+        ),
+        vec![
+            r#"reclaimPolicy: Unsupported value: "Recycle": supported values: "Delete", "Retain""#
+        ]
+    );
+    assert_eq!(
+        create("storage.k8s.io", "StorageClass", with(class.clone(), json!({"provisioner": null}))),
+        vec!["provisioner: Required value"]
+    );
+    let mut old = class.clone();
+    defaults::apply("storage.k8s.io", "StorageClass", &mut old);
+    let changed = with(
+        old.clone(),
+        json!({"parameters": {"a": "b"}, "provisioner": "x.io/y",
+        "reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}),
+    );
+    assert_eq!(
+        check("storage.k8s.io", "StorageClass", changed, Write::Update(&old)),
+        vec![
+            "parameters: Forbidden: updates to parameters are forbidden.",
+            "provisioner: Forbidden: updates to provisioner are forbidden.",
+            "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden.",
+            r#"volumeBindingMode: Invalid value: "WaitForFirstConsumer": field is immutable"#,
+        ]
+    );
+}
+
+#[test]
+fn config_map_and_secret_rules() {
+    let cm = json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"bad key": "1"}});
+    assert_eq!(
+        create("", "ConfigMap", cm),
+        vec![
+            r#"data[bad key]: Invalid value: "bad key": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"#
+        ]
+    );
+    let frozen =
+        json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"a": "1"}, "immutable": true});
+    let changed = with(frozen.clone(), json!({"data": {"a": "2"}}));
+    assert_eq!(
+        check("", "ConfigMap", changed, Write::Update(&frozen)),
+        vec!["data: Forbidden: field is immutable when `immutable` is set"]
+    );
+    let secret = json!({"metadata": {"name": "s", "namespace": "d"}, "type": "Opaque", "data": {}});
+    let retyped = with(
+        secret.clone(),
+        json!({"type": "kubernetes.io/tls", "data": {"tls.key": "", "tls.crt": ""}}),
+    );
+    assert_eq!(
+        check("", "Secret", retyped, Write::Update(&secret)),
+        vec![r#"type: Invalid value: "kubernetes.io/tls": field is immutable"#]
+    );
+    let tls = json!({"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls", "data": {}});
+    assert_eq!(
+        create("", "Secret", tls),
+        vec!["data[tls.key]: Required value", "data[tls.crt]: Required value"]
+    );
+}
+
+#[test]
+fn smaller_kinds_rules() {
+    assert_eq!(
+        create(
+            "coordination.k8s.io",
+            "Lease",
+            json!({"metadata": {"name": "l", "namespace": "d"},
+            "spec": {"leaseDurationSeconds": 0}})
+        ),
+        vec!["spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"]
+    );
+    assert_eq!(
+        create(
+            "discovery.k8s.io",
+            "EndpointSlice",
+            json!({"metadata": {"name": "e", "namespace": "d"},
+            "addressType": "IPv4", "endpoints": [{"addresses": ["not-an-ip"]}]})
+        ),
+        vec![
+            r#"endpoints[0].addresses[0]: Invalid value: "not-an-ip": must be a valid IPv4 address"#
+        ]
+    );
+    assert_eq!(
+        create(
+            "",
+            "Event",
+            json!({"metadata": {"name": "e", "namespace": "d"},
+            "involvedObject": {"namespace": "other"}})
+        ),
+        vec![r#"involvedObject.namespace: Invalid value: "other": does not match event.namespace"#]
+    );
+    assert_eq!(
+        create(
+            "apps",
+            "ControllerRevision",
+            json!({"metadata": {"name": "r", "namespace": "d"}, "revision": -1})
+        ),
+        vec![
+            "data: Required value: data is mandatory",
+            "revision: Invalid value: -1: must be greater than or equal to 0"
+        ]
+    );
+    let revision =
+        json!({"metadata": {"name": "r", "namespace": "d"}, "revision": 1, "data": {"a": 1}});
+    let changed = with(revision.clone(), json!({"data": {"a": 2}}));
+    let errors = check("apps", "ControllerRevision", changed, Write::Update(&revision));
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("data: Invalid value: runtime.RawExtension{"), "{errors:?}");
+    assert!(errors[0].ends_with(": field is immutable"));
+    assert_eq!(
+        create("", "Namespace", json!({"metadata": {"name": "Team"}})),
+        vec![
+            r#"metadata.name: Invalid value: "Team": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"#
+        ]
+    );
+    assert_eq!(
+        create("", "ConfigMap", json!({"metadata": {"namespace": "d"}})),
+        vec!["metadata.name: Required value: name or generateName is required"]
+    );
+}
+
+#[test]
+fn causes_carry_reasons() {
+    let mut object = with(sts(), json!({"spec": {"replicas": -1, "selector": null}}));
+    defaults::apply("apps", "StatefulSet", &mut object);
+    let errors = validate("apps", "StatefulSet", &object, Write::Create);
+    let reasons: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.reason)).collect();
+    assert_eq!(
+        reasons,
+        vec![("spec.replicas", "FieldValueInvalid"), ("spec.selector", "FieldValueRequired")]
+    );
+    assert_eq!(errors[0].message, "Invalid value: -1: must be greater than or equal to 0");
+}
