@@ -254,12 +254,19 @@ async fn allocate(
         }
     }
     if !needs_node_ports(service) {
-        // A type change away from NodePort/LoadBalancer gives the node ports up.
-        if current.is_some_and(needs_node_ports)
-            && let Some(Value::Array(ports)) = service.pointer_mut("/spec/ports")
-        {
-            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-                port.remove("nodePort");
+        // A type change away from NodePort/LoadBalancer gives the node ports up, and the
+        // fields only external Services have (`dropTypeDependentFields`).
+        if let Some(current) = current.filter(|c| needs_node_ports(c)) {
+            if let Some(Value::Array(ports)) = service.pointer_mut("/spec/ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    port.remove("nodePort");
+                }
+            }
+            for field in ["externalTrafficPolicy", "healthCheckNodePort"] {
+                let unchanged = service["spec"].get(field) == current["spec"].get(field);
+                if unchanged && let Some(spec) = service["spec"].as_object_mut() {
+                    spec.remove(field);
+                }
             }
         }
         return Ok(());

@@ -907,17 +907,33 @@ pub(crate) async fn write_back(
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
-        objects::check_update(
+        let dry_run = cx.query.dry_run();
+        // Allocations are kept (or made) before validation, as the Service strategy's
+        // PrepareForUpdate does.
+        let reserved = allocator::on_update(
+            &*cx.store,
+            cx.service_cidr,
+            resource,
+            &current,
+            &mut updated,
+            dry_run,
+        )
+        .await?;
+        let checked = objects::check_update(
             resource,
             &current,
             &mut updated,
             subresource,
             cx.query.get("fieldValidation"),
-        )?;
-        deletion::check_new_finalizers(resource, &current, &updated)?;
-        let dry_run = cx.query.dry_run();
+        )
+        .and_then(|()| deletion::check_new_finalizers(resource, &current, &updated));
+        if let Err(status) = checked {
+            reserved.release(&*cx.store).await;
+            return Err(status);
+        }
         if deletion::deletes_on_update(resource, &current, &updated) {
             // The last finalizer is gone: the object goes, as kube-apiserver's update does.
+            reserved.release(&*cx.store).await;
             if dry_run {
                 return Ok(updated);
             }
@@ -930,15 +946,6 @@ pub(crate) async fn write_back(
                 Err(error) => return Err(Status::from_store(error, resource, &name)),
             }
         }
-        let reserved = allocator::on_update(
-            &*cx.store,
-            cx.service_cidr,
-            resource,
-            &current,
-            &mut updated,
-            dry_run,
-        )
-        .await?;
         let on = cx.path.subresource.as_deref();
         crate::apply::record(
             resource,
