@@ -256,10 +256,7 @@ async fn api_section(
     data_dir: &Path,
     counts: Counts,
 ) -> Result<Vec<Row>> {
-    let config = ApiServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: data_dir.into(),
-    };
+    let config = ApiServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir);
     let server =
         berth_apiserver::start(config, store.clone()).await.context("starting the API server")?;
     let rows = api_figures(backend, &store, server.local_addr(), data_dir, counts).await;

@@ -3,6 +3,7 @@
 //! - [`kinds`]: the registry of every served resource (group, version, kind, names, scope,
 //!   short names, categories, verbs, subresources), as Kubernetes v1.33 reports it.
 //! - [`defaults`]: the values kube-apiserver fills in when a field is left out.
+//! - [`apply`]: server-side apply and `managedFields` (field sets, merge, conflicts).
 //! - [`validation`]: what kube-apiserver refuses (422 causes), immutable fields, unknown fields.
 //! - [`strategic`]: strategic merge patch, driven by the v1.33 definitions' patch metadata.
 //! - [`selector`]: label and field selectors, parsed and matched.
@@ -11,6 +12,7 @@
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
 //!   and legacy, the per-group-version resource lists) and the `Accept` negotiation between them.
 
+pub mod apply;
 pub mod defaults;
 pub mod discovery;
 pub mod kinds;

@@ -8,8 +8,12 @@
 //! (3 MiB), then the routes in `router.rs`; every resource path falls through to
 //! `resources::serve`. Every error answer is a `status::Status`.
 
+mod admission;
+mod allocator;
+mod apply;
 mod auth;
 mod body;
+mod deletion;
 mod discovery;
 mod metrics;
 mod objects;
@@ -23,6 +27,7 @@ mod router;
 mod scale;
 mod server;
 mod status;
+mod subresources;
 mod table;
 mod x509;
 
@@ -30,6 +35,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use allocator::{InvalidCidr, ServiceCidr};
 pub use server::{ApiServer, ApiServerConfig, start};
 
 /// Why the API server could not start.
@@ -90,7 +96,7 @@ pub enum Error {
         #[source]
         source: rustls::Error,
     },
-    #[error("cannot create the built-in namespaces")]
+    #[error("cannot create the built-in namespaces and the kubernetes Service")]
     Store {
         #[source]
         source: berth_store::Error,

@@ -21,10 +21,12 @@ use bytes::Bytes;
 use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::allocator::{self, ServiceCidr};
+use crate::deletion::{self, DeleteOptions, Outcome};
 use crate::request::{self, Query, ResourcePath};
 use crate::router::AppState;
-use crate::status::{Cause, Status};
-use crate::{body, objects, scale, table};
+use crate::status::{Cause, Details, Status};
+use crate::{admission, body, objects, scale, subresources, table};
 
 /// Pages a list without `limit` reads from the store at a time.
 const LIST_PAGE: usize = 500;
@@ -41,40 +43,89 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
     };
     let query = Query::parse(parts.uri.query());
     let store = state.store.clone();
-    let cx = Context { store, path, query, headers: parts.headers, stopping: state.stopping };
-    let result = match (&parts.method, cx.path.name.is_some()) {
-        (&Method::GET, true) => get(&cx).await,
-        (&Method::GET, false) if cx.query.flag("watch") => return watch(cx).await,
-        (&Method::GET, false) => list(&cx).await,
-        (&Method::POST, false) => create(&cx, body).await,
-        (&Method::PUT, true) => update(&cx, body).await,
-        (&Method::PATCH, true) => patch(&cx, body).await,
-        (&Method::DELETE, true) => delete(&cx, body).await,
+    let cx = Context {
+        store,
+        path,
+        query,
+        headers: parts.headers,
+        stopping: state.stopping,
+        service_cidr: state.service_cidr,
+    };
+    let subresource = cx.path.subresource.clone();
+    let result = match (&parts.method, cx.path.name.is_some(), subresource.as_deref()) {
+        (&Method::GET | &Method::POST, true, Some(sub))
+            if subresources::STREAMING.contains(&sub) =>
+        {
+            subresources::streaming(&cx).await
+        }
+        (&Method::POST, true, Some("binding")) => {
+            subresources::bind(&cx, cx.path.name.as_deref(), body).await
+        }
+        (&Method::POST, true, Some("eviction")) => subresources::evict(&cx, body).await,
+        (&Method::PUT, true, Some("finalize")) => subresources::finalize(&cx, body).await,
+        (&Method::POST, false, None) if cx.resource().plural == "bindings" => {
+            subresources::bind(&cx, None, body).await
+        }
+        (&Method::GET, true, _) => get(&cx).await,
+        (&Method::GET, false, _) if cx.query.flag("watch") => return watch(cx).await,
+        (&Method::GET, false, _) => list(&cx).await,
+        (&Method::POST, false, _) => create(&cx, body).await,
+        (&Method::PUT, true, _) => update(&cx, body).await,
+        (&Method::PATCH, true, _) => patch(&cx, body).await,
+        (&Method::DELETE, true, _) => delete(&cx, body).await,
+        (&Method::DELETE, false, _) => delete_collection(&cx, body).await,
         _ => Err(Status::method_not_allowed()),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// One request's parsed parts.
-struct Context {
-    store: Arc<dyn Store>,
-    path: ResourcePath,
-    query: Query,
-    headers: HeaderMap,
-    stopping: tokio::sync::watch::Receiver<()>,
+pub(crate) struct Context {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) path: ResourcePath,
+    pub(crate) query: Query,
+    pub(crate) headers: HeaderMap,
+    pub(crate) stopping: tokio::sync::watch::Receiver<()>,
+    pub(crate) service_cidr: ServiceCidr,
 }
 
 impl Context {
-    fn resource(&self) -> &'static ResourceType {
+    pub(crate) fn resource(&self) -> &'static ResourceType {
         self.path.resource
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.path.name.as_deref().unwrap_or_default()
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(crate) fn key(&self, name: &str) -> String {
         key(self.resource(), self.path.namespace.as_deref(), name)
+    }
+
+    /// A served resource by group and plural (in version v1).
+    pub(crate) fn resource_named(
+        &self,
+        group: &str,
+        plural: &str,
+    ) -> Result<&'static ResourceType> {
+        berth_api::kinds::find(group, "v1", plural).ok_or_else(Status::internal)
+    }
+
+    /// The same request, aimed at the object `name` of `resource` in the same namespace.
+    pub(crate) fn for_object(&self, resource: &'static ResourceType, name: &str) -> Context {
+        Context {
+            store: self.store.clone(),
+            path: ResourcePath {
+                resource,
+                namespace: self.path.namespace.clone(),
+                name: Some(name.to_owned()),
+                subresource: None,
+            },
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            stopping: self.stopping.clone(),
+            service_cidr: self.service_cidr,
+        }
     }
 
     /// Subresources other than `status` are served elsewhere (or not yet).
@@ -134,6 +185,7 @@ async fn get(cx: &Context) -> Result<Response> {
 }
 
 async fn list(cx: &Context) -> Result<Response> {
+    validate_list_options(&cx.query, false)?;
     let labels = label_selector(&cx.query)?;
     let fields = field_selector(&cx.query)?;
     let limit = match cx.query.get("limit") {
@@ -151,10 +203,23 @@ async fn list(cx: &Context) -> Result<Response> {
         let (rv, start) = decode_continue(token)?;
         revision = Some(rv);
         start_after = Some(format!("{prefix}{start}"));
-    } else if let Some(rv) = cx.query.get("resourceVersion").filter(|rv| *rv != "0")
-        && cx.query.get("resourceVersionMatch") == Some("Exact")
-    {
-        revision = Some(parse_rv(rv)?);
+    } else if let Some(rv) = cx.query.get("resourceVersion").filter(|rv| *rv != "0") {
+        let rv = parse_rv(rv)?;
+        if cx.query.get("resourceVersionMatch") == Some("Exact") {
+            revision = Some(rv);
+        } else {
+            // NotOlderThan (also the meaning without a match): the latest state will do, if
+            // the store has reached the revision at all.
+            let current = cx.store.current_revision().await;
+            let current = current.map_err(|e| Status::from_store(e, cx.resource(), ""))?;
+            if rv > current {
+                return Err(Status::from_store(
+                    berth_store::Error::FutureRevision { requested: rv, current },
+                    cx.resource(),
+                    "",
+                ));
+            }
+        }
     }
     let mut items = Vec::new();
     let mut page_revision = None;
@@ -212,6 +277,91 @@ async fn list(cx: &Context) -> Result<Response> {
     // Moved in, not copied through `json!` (which would serialize every item again).
     list["items"] = Value::Array(items);
     Ok(json_response(StatusCode::OK, &list))
+}
+
+/// `ValidateListOptions` (apimachinery): `resourceVersionMatch` and `sendInitialEvents` rules,
+/// answered as `ListOptions.meta.k8s.io "" is invalid` (422). Returns `sendInitialEvents`.
+fn validate_list_options(query: &Query, watch: bool) -> Result<Option<bool>> {
+    let send = match query.get("sendInitialEvents") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(Status::bad_request(format!("invalid sendInitialEvents {other:?}")));
+        }
+    };
+    let matching = query.get("resourceVersionMatch");
+    let forbidden = |field: &str, why: &str| Cause {
+        reason: "FieldValueForbidden",
+        message: format!("Forbidden: {why}"),
+        field: field.into(),
+    };
+    let unsupported = |value: &str, supported: &str| Cause {
+        reason: "FieldValueNotSupported",
+        message: format!("Unsupported value: {value:?}: supported values: {supported}"),
+        field: "resourceVersionMatch".into(),
+    };
+    let mut causes = Vec::new();
+    if send.is_some() {
+        if !watch {
+            causes.push(forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
+        }
+        match matching {
+            None => causes.push(forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )),
+            Some("NotOlderThan") => {}
+            Some(other) => causes.push(unsupported(other, "\"NotOlderThan\"")),
+        }
+        if !query.flag("allowWatchBookmarks") {
+            causes.push(forbidden(
+                "allowWatchBookmarks",
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
+        }
+    } else if let Some(matching) = matching {
+        if watch {
+            causes.push(forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch",
+            ));
+        }
+        if query.get("resourceVersion").is_none() {
+            causes.push(forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
+        }
+        if query.get("continue").is_some() {
+            causes.push(forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+        match matching {
+            "Exact" if query.get("resourceVersion") == Some("0") => causes.push(forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            )),
+            "Exact" | "NotOlderThan" => {}
+            other => causes.push(unsupported(other, "\"Exact\", \"NotOlderThan\"")),
+        }
+    }
+    if causes.is_empty() {
+        return Ok(send);
+    }
+    let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+    let message = match list.as_slice() {
+        [one] => format!("ListOptions.meta.k8s.io \"\" is invalid: {one}"),
+        many => format!("ListOptions.meta.k8s.io \"\" is invalid: [{}]", many.join(", ")),
+    };
+    Err(Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(Details {
+        name: Some(String::new()),
+        group: Some("meta.k8s.io".into()),
+        kind: Some("ListOptions".into()),
+        causes,
+    }))
 }
 
 fn label_selector(query: &Query) -> Result<LabelSelector> {
@@ -300,13 +450,49 @@ struct WatchStream {
 }
 
 async fn start_watch(cx: &Context) -> Result<WatchStream> {
+    let send_initial_events = validate_list_options(&cx.query, true)?;
     let labels = label_selector(&cx.query)?;
     let fields = field_selector(&cx.query)?;
     let prefix = prefix(cx.resource(), cx.path.namespace.as_deref());
     let mut initial = Vec::new();
-    let after = match cx.query.get("resourceVersion").filter(|rv| *rv != "0") {
-        Some(rv) => parse_rv(rv)?,
-        None => {
+    let requested = cx.query.get("resourceVersion").filter(|rv| *rv != "0");
+    let after = match (send_initial_events, requested) {
+        // A watch-list: the current state as ADDED events, then a bookmark that says so.
+        (Some(true), requested) => {
+            let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
+            let page = page.map_err(|e| Status::from_store(e, cx.resource(), ""))?;
+            if let Some(rv) = requested.map(parse_rv).transpose()?
+                && rv > page.revision
+            {
+                return Err(Status::from_store(
+                    berth_store::Error::FutureRevision { requested: rv, current: page.revision },
+                    cx.resource(),
+                    "",
+                ));
+            }
+            for kv in &page.kvs {
+                let object = decode(kv)?;
+                if labels.matches_object(&object) && fields.matches(&object) {
+                    initial.push(event_json("ADDED", object));
+                }
+            }
+            let bookmark = json!({
+                "kind": cx.resource().kind,
+                "apiVersion": cx.resource().api_version(),
+                "metadata": {
+                    "resourceVersion": page.revision.to_string(),
+                    "annotations": { "k8s.io/initial-events-end": "true" },
+                },
+            });
+            initial.push(event_json("BOOKMARK", bookmark));
+            page.revision
+        }
+        (Some(false), None) => {
+            let current = cx.store.current_revision().await;
+            current.map_err(|e| Status::from_store(e, cx.resource(), ""))?
+        }
+        (_, Some(rv)) => parse_rv(rv)?,
+        (None, None) => {
             let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
             let page = page.map_err(|e| Status::from_store(e, cx.resource(), ""))?;
             for kv in &page.kvs {
@@ -462,7 +648,12 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     if cx.path.subresource.is_some() {
         return Err(Status::method_not_allowed());
     }
-    let mut object = read_object(cx, body).await?;
+    let object = read_object(cx, body).await?;
+    create_object(cx, object).await
+}
+
+/// Creates `object` (from a POST, or an apply to a missing object).
+async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
     let resource = cx.resource();
     let warnings = objects::unknown_fields(
         resource,
@@ -510,9 +701,6 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
         }
     };
     objects::validate_name(resource, &name)?;
-    if let Some(ns) = &cx.path.namespace {
-        check_namespace(cx, ns).await?;
-    }
     metadata.insert("uid".into(), json!(objects::new_uid()));
     metadata.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
     for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
@@ -523,30 +711,31 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
     objects::default_on_create(resource, &mut object);
+    let namespace = cx.path.namespace.as_deref();
+    admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
-    if cx.query.dry_run() {
+    let dry_run = cx.query.dry_run();
+    if !dry_run && cx.store.get(&cx.key(&name)).await.ok().flatten().is_some() {
+        // Refused before allocating anything for it.
+        return Err(Status::already_exists(resource, &name));
+    }
+    let reserved =
+        allocator::on_create(&*cx.store, cx.service_cidr, resource, &mut object, dry_run).await?;
+    let supplied = crate::apply::supplied(&object);
+    crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
+    if dry_run {
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let bytes = encode(&object)?;
-    let kv = cx.store.create(&cx.key(&name), bytes).await;
-    let kv = kv.map_err(|e| Status::from_store(e, resource, &name))?;
+    let kv = match cx.store.create(&cx.key(&name), bytes).await {
+        Ok(kv) => kv,
+        Err(error) => {
+            reserved.release(&*cx.store).await;
+            return Err(Status::from_store(error, resource, &name));
+        }
+    };
     objects::set_resource_version(&mut object, kv.mod_revision);
     Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings))
-}
-
-/// New content needs a namespace that exists and is not being deleted.
-async fn check_namespace(cx: &Context, namespace: &str) -> Result<()> {
-    let namespaces = berth_api::kinds::find("", "v1", "namespaces").ok_or_else(Status::internal)?;
-    let kv = cx.store.get(&key(namespaces, None, namespace)).await;
-    let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
-    let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
-    let object = decode(&kv)?;
-    if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
-        return Err(Status::forbidden(format!(
-            "unable to create new content in namespace {namespace} because it is being terminated"
-        )));
-    }
-    Ok(())
 }
 
 fn generate_name(base: &str) -> String {
@@ -597,7 +786,12 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
     let content_type = content_type(&cx.headers);
+    let applying = content_type == crate::apply::APPLY_PATCH;
+    crate::apply::check_patch_options(&cx.query, applying)?;
     let bytes = body::read(body).await?;
+    if applying {
+        return apply_patch(cx, subresource, &bytes).await;
+    }
     let patch: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
     #[derive(Clone, Copy)]
@@ -650,11 +844,40 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     Ok(json_response(StatusCode::OK, &written))
 }
 
+/// Server-side apply: merges the configuration into the object, or creates it.
+async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> Result<Response> {
+    if subresource == Some("scale") {
+        return Err(Status::unsupported_media_type(crate::apply::APPLY_PATCH));
+    }
+    let config = crate::apply::parse(bytes)?;
+    let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
+    if body_name.is_some_and(|name| name != cx.name()) {
+        return Err(Status::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({})",
+            body_name.unwrap_or_default(),
+            cx.name()
+        )));
+    }
+    let (resource, headers, query) = (cx.resource(), &cx.headers, &cx.query);
+    let merge = |live: Option<&Value>| {
+        crate::apply::apply_config(resource, headers, query, subresource, live, &config)
+    };
+    let exists = cx.store.get(&cx.key(cx.name())).await;
+    let exists = exists.map_err(|e| Status::from_store(e, resource, cx.name()))?.is_some();
+    if !exists && subresource.is_none() {
+        let mut object = merge(None)?;
+        objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
+        return create_object(cx, object).await;
+    }
+    let written = write_back(cx, subresource, None, |current| merge(Some(current))).await?;
+    Ok(json_response(StatusCode::OK, &written))
+}
+
 /// Reads the current object, lets `change` produce the new one, keeps what a client cannot
 /// change, and writes it back with a compare-and-swap: against `expected` when the client named
 /// a resourceVersion (a conflict is the client's), otherwise against what was read (a conflict
 /// is retried).
-async fn write_back(
+pub(crate) async fn write_back(
     cx: &Context,
     subresource: Option<&str>,
     expected: Option<Revision>,
@@ -671,9 +894,11 @@ async fn write_back(
         }
         let mut current = decode(&kv)?;
         let mut updated = change(&current)?;
+        let supplied = crate::apply::supplied(&updated);
         objects::check_type(resource, &mut updated)?;
-        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
+        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
         objects::check_update(
             resource,
             &current,
@@ -681,21 +906,67 @@ async fn write_back(
             subresource,
             cx.query.get("fieldValidation"),
         )?;
+        deletion::check_new_finalizers(resource, &current, &updated)?;
+        let dry_run = cx.query.dry_run();
+        if deletion::deletes_on_update(resource, &current, &updated) {
+            // The last finalizer is gone: the object goes, as kube-apiserver's update does.
+            if dry_run {
+                return Ok(updated);
+            }
+            match cx.store.delete(&key, Some(kv.mod_revision)).await {
+                Ok(_) => {
+                    allocator::release(&*cx.store, resource, &current).await;
+                    return Ok(current);
+                }
+                Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
+                Err(error) => return Err(Status::from_store(error, resource, &name)),
+            }
+        }
+        let reserved = allocator::on_update(
+            &*cx.store,
+            cx.service_cidr,
+            resource,
+            &current,
+            &mut updated,
+            dry_run,
+        )
+        .await?;
+        let on = cx.path.subresource.as_deref();
+        crate::apply::record(
+            resource,
+            &cx.headers,
+            &cx.query,
+            on,
+            Some(&current),
+            supplied,
+            &mut updated,
+        );
+        // `updated` carries no resourceVersion (it is the store's); compare like with like.
+        if let Some(metadata) = current.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+        }
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
             return Ok(current);
         }
-        if cx.query.dry_run() {
+        if dry_run {
             return Ok(updated);
         }
         let bytes = encode(&updated)?;
         match cx.store.update(&key, bytes, kv.mod_revision).await {
             Ok(written) => {
+                allocator::release_unused(&*cx.store, resource, &current, &updated).await;
                 objects::set_resource_version(&mut updated, written.mod_revision);
                 return Ok(updated);
             }
-            Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
-            Err(error) => return Err(Status::from_store(error, resource, &name)),
+            Err(berth_store::Error::Conflict { .. }) if expected.is_none() => {
+                reserved.release(&*cx.store).await;
+                continue;
+            }
+            Err(error) => {
+                reserved.release(&*cx.store).await;
+                return Err(Status::from_store(error, resource, &name));
+            }
         }
     }
 }
@@ -706,76 +977,113 @@ async fn delete(cx: &Context, body: Body) -> Result<Response> {
     if cx.path.subresource.is_some() {
         return Err(Status::method_not_allowed());
     }
+    let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
+    let answer = delete_object(cx, cx.name(), &options).await?;
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// Deletes `name` by the rules of `deletion.rs` and returns the answer: the object when it is
+/// kept (marked) or its kind returns deleted objects, else a success `Status`.
+pub(crate) async fn delete_object(
+    cx: &Context,
+    name: &str,
+    options: &DeleteOptions,
+) -> Result<Value> {
     let resource = cx.resource();
-    let name = cx.name().to_owned();
-    let options = body::read(body).await?;
-    let options: Value = if options.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&options)
-            .map_err(|e| Status::bad_request(format!("error decoding DeleteOptions: {e}")))?
-    };
-    let key = cx.key(&name);
+    admission::check_delete(resource, name)?;
+    let key = cx.key(name);
+    let dry_run = options.dry_run || cx.query.dry_run();
     loop {
-        let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
-        let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
-        let mut object = decode(&kv)?;
-        check_preconditions(resource, &name, &options, &object, kv.mod_revision)?;
-        let finalizers = object
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-        let namespace_finalizers = resource.kind == "Namespace"
-            && object
-                .pointer("/spec/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
-        if finalizers || namespace_finalizers {
-            // Someone must finish the deletion: mark it and keep the object.
-            if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
-                objects::set_resource_version(&mut object, kv.mod_revision);
-                return Ok(json_response(StatusCode::OK, &object));
-            }
-            let metadata = objects::metadata_mut(&mut object)?;
-            metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
-            metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
-            if resource.kind == "Namespace" {
-                object["status"]["phase"] = json!("Terminating");
-            }
-            if cx.query.dry_run() {
-                return Ok(json_response(StatusCode::OK, &object));
-            }
-            match cx.store.update(&key, encode(&object)?, kv.mod_revision).await {
-                Ok(written) => {
-                    objects::set_resource_version(&mut object, written.mod_revision);
-                    return Ok(json_response(StatusCode::OK, &object));
+        let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, name))?;
+        let Some(kv) = kv else { return Err(Status::not_found(resource, name)) };
+        let mut current = decode(&kv)?;
+        check_preconditions(
+            resource,
+            name,
+            options.preconditions.as_ref(),
+            &current,
+            kv.mod_revision,
+        )?;
+        match deletion::plan(resource, &current, options, deletion::now()) {
+            Outcome::Keep(mut object) => {
+                if object == current || dry_run {
+                    return Ok(object);
                 }
-                Err(berth_store::Error::Conflict { .. }) => continue,
-                Err(error) => return Err(Status::from_store(error, resource, &name)),
+                match cx.store.update(&key, encode(&object)?, kv.mod_revision).await {
+                    Ok(written) => {
+                        objects::set_resource_version(&mut object, written.mod_revision);
+                        return Ok(object);
+                    }
+                    Err(berth_store::Error::Conflict { .. }) => continue,
+                    Err(error) => return Err(Status::from_store(error, resource, name)),
+                }
             }
-        }
-        if cx.query.dry_run() {
-            return Ok(json_response(StatusCode::OK, &object));
-        }
-        match cx.store.delete(&key, Some(kv.mod_revision)).await {
-            Ok(deleted) => {
-                objects::set_resource_version(&mut object, deleted.revision);
-                return Ok(json_response(StatusCode::OK, &object));
+            Outcome::Remove => {
+                if !dry_run {
+                    match cx.store.delete(&key, Some(kv.mod_revision)).await {
+                        Ok(deleted) => {
+                            allocator::release(&*cx.store, resource, &current).await;
+                            objects::set_resource_version(&mut current, deleted.revision);
+                        }
+                        Err(berth_store::Error::Conflict { .. }) => continue,
+                        Err(error) => return Err(Status::from_store(error, resource, name)),
+                    }
+                }
+                if deletion::returns_deleted_object(resource) {
+                    return Ok(current);
+                }
+                return Ok(deletion::success_status(resource, &current));
             }
-            Err(berth_store::Error::Conflict { .. }) => continue,
-            Err(error) => return Err(Status::from_store(error, resource, &name)),
         }
     }
+}
+
+/// `deletecollection`: every object the selectors pick, each deleted as by its own DELETE;
+/// answers the list of those objects as they were.
+async fn delete_collection(cx: &Context, body: Body) -> Result<Response> {
+    let resource = cx.resource();
+    if cx.path.subresource.is_some()
+        || !resource.verbs.contains(&"deletecollection")
+        || (resource.namespaced() && cx.path.namespace.is_none())
+    {
+        return Err(Status::method_not_allowed());
+    }
+    let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
+    let labels = label_selector(&cx.query)?;
+    let fields = field_selector(&cx.query)?;
+    let prefix = prefix(resource, cx.path.namespace.as_deref());
+    let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
+    let page = page.map_err(|e| Status::from_store(e, resource, ""))?;
+    let mut items = Vec::new();
+    for kv in &page.kvs {
+        let object = decode(kv)?;
+        if !(labels.matches_object(&object) && fields.matches(&object)) {
+            continue;
+        }
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        match delete_object(cx, name, &options).await {
+            Ok(_) => items.push(object),
+            Err(status) if status.code() == StatusCode::NOT_FOUND => {}
+            Err(status) => return Err(status),
+        }
+    }
+    let mut list = json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": { "resourceVersion": page.revision.to_string() },
+    });
+    list["items"] = Value::Array(items);
+    Ok(json_response(StatusCode::OK, &list))
 }
 
 fn check_preconditions(
     resource: &ResourceType,
     name: &str,
-    options: &Value,
+    preconditions: Option<&Value>,
     object: &Value,
     revision: Revision,
 ) -> Result<()> {
-    let Some(preconditions) = options.get("preconditions") else { return Ok(()) };
+    let Some(preconditions) = preconditions else { return Ok(()) };
     if let Some(uid) = preconditions.get("uid").and_then(Value::as_str) {
         let actual = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
         if uid != actual {
@@ -814,7 +1122,7 @@ fn content_type(headers: &HeaderMap) -> String {
 
 /// Reads an object body: JSON (also when the Content-Type is missing, as kube-apiserver
 /// treats it) or the protobuf kubectl's typed clients send.
-async fn read_object(cx: &Context, body: Body) -> Result<Value> {
+pub(crate) async fn read_object(cx: &Context, body: Body) -> Result<Value> {
     let content_type = content_type(&cx.headers);
     if content_type == "application/vnd.kubernetes.protobuf" {
         let bytes = body::read(body).await?;
@@ -825,6 +1133,18 @@ async fn read_object(cx: &Context, body: Body) -> Result<Value> {
                 Status::bad_request(message)
             }
         });
+    }
+    if content_type == "application/yaml" {
+        let bytes = body::read(body).await?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| Status::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+        let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+            Status::bad_request(format!("error converting YAML to JSON: yaml: {e}"))
+        })?;
+        if !value.is_object() {
+            return Err(Status::bad_request("the object provided is not a YAML mapping"));
+        }
+        return Ok(value);
     }
     if !(content_type.is_empty() || content_type == "application/json") {
         return Err(Status::unsupported_media_type(&content_type));
@@ -839,7 +1159,7 @@ async fn read_object(cx: &Context, body: Body) -> Result<Value> {
     Ok(value)
 }
 
-fn decode(kv: &KeyValue) -> Result<Value> {
+pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {
     let mut object: Value = serde_json::from_slice(&kv.value).map_err(|error| {
         tracing::error!(key = %kv.key, %error, "stored object is not JSON");
         Status::internal()
@@ -849,7 +1169,7 @@ fn decode(kv: &KeyValue) -> Result<Value> {
 }
 
 /// The stored form: without resourceVersion (the store's revision is the truth).
-fn encode(object: &Value) -> Result<Bytes> {
+pub(crate) fn encode(object: &Value) -> Result<Bytes> {
     let mut stored = object.clone();
     if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("resourceVersion");
@@ -857,7 +1177,7 @@ fn encode(object: &Value) -> Result<Bytes> {
     serde_json::to_vec(&stored).map(Bytes::from).map_err(|_| Status::internal())
 }
 
-fn json_response(code: StatusCode, value: &Value) -> Response {
+pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -30,6 +30,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Changes when the server stops: open watches end then instead of holding shutdown up.
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
+    /// Where Service cluster IPs come from.
+    pub(crate) service_cidr: crate::allocator::ServiceCidr,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -167,6 +169,7 @@ mod tests {
             store: Arc::new(berth_store::MemoryStore::new()),
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
+            service_cidr: crate::allocator::ServiceCidr::DEFAULT,
         };
         router(state, Arc::new(Authenticator::new("secret-token-0123456789abcdef0123".into())))
     }

@@ -41,6 +41,21 @@ pub struct ApiServerConfig {
     pub listen: SocketAddr,
     /// The data dir: the PKI goes to `pki/`, the admin kubeconfig to `kubeconfig.yaml`.
     pub data_dir: PathBuf,
+    /// Where Service cluster IPs come from (`--service-cluster-ip-range`); its first address
+    /// is the `kubernetes` Service's.
+    pub service_cidr: crate::allocator::ServiceCidr,
+}
+
+impl ApiServerConfig {
+    /// Listens on `listen` with the PKI in `data_dir` and Kubernetes' default Service range
+    /// (10.96.0.0/12).
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> ApiServerConfig {
+        ApiServerConfig {
+            listen,
+            data_dir: data_dir.into(),
+            service_cidr: crate::allocator::ServiceCidr::DEFAULT,
+        }
+    }
 }
 
 /// A running API server. [`ApiServer::shutdown`] stops it and waits; dropping it stops it
@@ -105,9 +120,16 @@ pub async fn start(
     pki::write_kubeconfig(&kubeconfig, local_addr, &pki)?;
 
     crate::resources::bootstrap(&*store).await.map_err(|source| Error::Store { source })?;
+    crate::allocator::bootstrap(&*store, config.service_cidr, local_addr)
+        .await
+        .map_err(|source| Error::Store { source })?;
     let (stop, stopped) = watch::channel(());
-    let state =
-        AppState { store, metrics: Arc::new(Metrics::default()), stopping: stopped.clone() };
+    let state = AppState {
+        store,
+        metrics: Arc::new(Metrics::default()),
+        stopping: stopped.clone(),
+        service_cidr: config.service_cidr,
+    };
     let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");

@@ -239,6 +239,11 @@ impl Status {
         }
     }
 
+    /// The HTTP code the answer is sent with.
+    pub(crate) fn code(&self) -> StatusCode {
+        self.code
+    }
+
     /// The JSON body, exactly as kube-apiserver lays it out.
     pub(crate) fn to_json(&self) -> Vec<u8> {
         let body = Body {

@@ -185,7 +185,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         },
     );
     let api = berth_apiserver::start(
-        ApiServerConfig { listen: args.listen, data_dir: args.data_dir.clone() },
+        ApiServerConfig::new(args.listen, args.data_dir.clone()),
         store.clone(),
     )
     .await?;

@@ -7,6 +7,7 @@
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
 mod events;
+mod statefulset;
 
 use std::sync::Arc;
 
@@ -21,16 +22,19 @@ pub enum Controller {
     /// Never constructed yet; the controllers join as their modules land.
     #[doc(hidden)]
     Placeholder,
+    /// StatefulSets: ordered pods with stable identities and claims, rolling updates.
+    StatefulSet,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[];
+    pub const ALL: &'static [Controller] = &[Controller::StatefulSet];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
+            Controller::StatefulSet => "statefulset-controller",
         }
     }
 }
@@ -93,9 +97,10 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         .controllers
         .iter()
         .map(|&controller| {
-            let _context = context.clone();
+            let context = context.clone();
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
+                Controller::StatefulSet => tokio::spawn(statefulset::run(context)),
             };
             (controller, task)
         })

@@ -88,10 +88,7 @@ impl Cluster {
 }
 
 async fn start_api(dir: &Path, store: Arc<dyn Store>) -> ApiServer {
-    let config = ApiServerConfig {
-        listen: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_owned(),
-    };
+    let config = ApiServerConfig::new("127.0.0.1:0".parse().expect("loopback address"), dir);
     berth_apiserver::start(config, store).await.expect("the API server starts")
 }
 

@@ -49,3 +49,110 @@ async fn list_create_patch_watch_delete() {
     .await;
     cluster.shutdown().await;
 }
+
+/// A watch from a compacted resourceVersion gets a 410 `Expired` error event, and kube-rs'
+/// watcher answers it by re-listing (a new `Init`) instead of failing.
+#[tokio::test]
+async fn watch_restarts_after_410() {
+    let cluster = Cluster::start().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("first".into());
+    let first = configmaps.create(&PostParams::default(), &cm).await.unwrap();
+    let old_rv = first.metadata.resource_version.clone().unwrap();
+
+    // The watcher lists, then (when next polled) watches from the list's version.
+    let mut events = watcher(configmaps.clone(), watcher::Config::default()).boxed();
+    assert!(matches!(events.try_next().await.unwrap(), Some(watcher::Event::Init)));
+    assert!(matches!(events.try_next().await.unwrap(), Some(watcher::Event::InitApply(_))));
+    assert!(matches!(events.try_next().await.unwrap(), Some(watcher::Event::InitDone)));
+
+    // Move history past what the watcher has seen, in another namespace so it sees nothing new.
+    let elsewhere: Api<ConfigMap> = Api::namespaced(cluster.client(), "kube-public");
+    for i in 0..3 {
+        cm.metadata.name = Some(format!("other-{i}"));
+        elsewhere.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    let store = cluster.store();
+    store.compact(store.current_revision().await.unwrap()).await.unwrap();
+
+    // The raw protocol: watching from the compacted version is an ERROR event with 410.
+    let mut raw = configmaps
+        .watch(&kube::api::WatchParams::default().timeout(5), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
+    match raw.try_next().await.unwrap() {
+        Some(kube::api::WatchEvent::Error(status)) => {
+            assert_eq!(status.code, 410, "{status:?}");
+            assert_eq!(status.reason, "Expired", "{status:?}");
+        }
+        other => panic!("expected a 410 error event, got {other:?}"),
+    }
+
+    // The watcher's watch hits the same 410 and it re-lists: Init, the object, InitDone.
+    let restarted = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match events.try_next().await {
+                Ok(Some(watcher::Event::Init)) => break,
+                Ok(Some(_)) | Err(_) => continue,
+                Ok(None) => panic!("the watcher ended"),
+            }
+        }
+        let mut names = Vec::new();
+        loop {
+            match events.try_next().await.unwrap() {
+                Some(watcher::Event::InitApply(cm)) => names.push(cm.metadata.name.unwrap()),
+                Some(watcher::Event::InitDone) => break names,
+                other => panic!("unexpected event during the re-list: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the watcher re-listed after the 410");
+    assert_eq!(restarted, ["first"]);
+    cluster.shutdown().await;
+}
+
+/// Status updates through the status subresource, as controllers write them: the spec is
+/// untouched by a status write and the generation does not move.
+#[tokio::test]
+async fn status_subresource_update() {
+    use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+    let cluster = Cluster::start().await;
+    let sets: Api<StatefulSet> = Api::namespaced(cluster.client(), "default");
+    let set: StatefulSet = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2, "serviceName": "nginx",
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}
+            }
+        }
+    }))
+    .unwrap();
+    let created = sets.create(&PostParams::default(), &set).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+
+    let mut with_status = created.clone();
+    with_status.status = Some(StatefulSetStatus {
+        replicas: 2,
+        ready_replicas: Some(1),
+        observed_generation: Some(1),
+        ..StatefulSetStatus::default()
+    });
+    with_status.spec.as_mut().unwrap().replicas = Some(7);
+    let written = sets.replace_status("web", &PostParams::default(), &with_status).await.unwrap();
+    assert_eq!(written.status.as_ref().unwrap().ready_replicas, Some(1));
+    assert_eq!(written.spec.as_ref().unwrap().replicas, Some(2), "status writes keep the spec");
+    assert_eq!(written.metadata.generation, Some(1));
+
+    let patch = serde_json::json!({"status": {"readyReplicas": 2}});
+    let patched =
+        sets.patch_status("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    assert_eq!(patched.status.unwrap().ready_replicas, Some(2));
+    cluster.shutdown().await;
+}

@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub async fn start_at(data_dir: &Path, listen: SocketAddr) -> Result<ApiServer, Error> {
-    let config = ApiServerConfig { listen, data_dir: data_dir.to_owned() };
+    let config = ApiServerConfig::new(listen, data_dir);
     berth_apiserver::start(config, Arc::new(MemoryStore::new())).await
 }
 

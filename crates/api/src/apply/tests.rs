@@ -1,0 +1,322 @@
+//! Table-driven tests of field sets, merges, pruning, conflicts and managedFields entries.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const T0: &str = "2026-01-01T00:00:00Z";
+const T1: &str = "2026-01-01T00:01:00Z";
+
+fn writer<'a>(kind: &'a str, manager: &'a str, now: &'a str) -> Writer<'a> {
+    let (group, reset): (&str, &[&str]) = match kind {
+        "StatefulSet" => ("apps", &["status"]),
+        "Service" | "Pod" => ("", &["status"]),
+        _ => ("", &[]),
+    };
+    Writer { group, version: "v1", kind, manager, subresource: "", reset, now }
+}
+
+fn fields_of(object: &Value, manager: &str) -> Value {
+    let entries = object.pointer("/metadata/managedFields").and_then(Value::as_array);
+    entries
+        .and_then(|list| list.iter().find(|e| e["manager"] == manager))
+        .map(|e| e["fieldsV1"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn sts(replicas: i64, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "nginx"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{"name": "nginx", "image": image,
+                                          "ports": [{"containerPort": 80, "name": "web"}]}]}
+            }
+        }
+    })
+}
+
+#[test]
+fn field_sets_follow_the_schema() {
+    struct Case {
+        name: &'static str,
+        kind: &'static str,
+        config: Value,
+        fields: Value,
+    }
+    let cases = [
+        Case {
+            name: "structs are paths, map keys and list items members, identity ignored, selectors atomic",
+            kind: "StatefulSet",
+            config: sts(3, "nginx:1"),
+            fields: json!({
+                "f:metadata": {"f:labels": {"f:app": {}}},
+                "f:spec": {
+                    "f:replicas": {},
+                    "f:selector": {},
+                    "f:template": {
+                        "f:metadata": {"f:labels": {"f:app": {}}},
+                        "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {
+                            ".": {}, "f:image": {}, "f:name": {},
+                            "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {
+                                ".": {}, "f:containerPort": {}, "f:name": {}}}}}}
+                    }
+                }
+            }),
+        },
+        Case {
+            name: "sets by value, atomic lists whole, empty structs as leaves, status reset",
+            kind: "Pod",
+            config: json!({"metadata": {"finalizers": ["a", "b"]},
+                           "spec": {"containers": [{"name": "c", "args": ["x", "y"], "resources": {}}]},
+                           "status": {"phase": "Running"}}),
+            fields: json!({
+                "f:metadata": {"f:finalizers": {"v:\"a\"": {}, "v:\"b\"": {}}},
+                "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {
+                    ".": {}, "f:args": {}, "f:name": {}, "f:resources": {}}}}
+            }),
+        },
+        Case {
+            name: "service ports are keyed by port and protocol (defaulted)",
+            kind: "Service",
+            config: json!({"spec": {"ports": [{"port": 80, "name": "web"}, {"port": 53, "protocol": "UDP"}],
+                                    "clusterIP": "None", "selector": {"app": "nginx"}}}),
+            fields: json!({"f:spec": {
+                "f:clusterIP": {},
+                "f:ports": {
+                    "k:{\"port\":53,\"protocol\":\"UDP\"}": {".": {}, "f:port": {}, "f:protocol": {}},
+                    "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}},
+                "f:selector": {}}}),
+        },
+    ];
+    for case in cases {
+        let applied = apply(&writer(case.kind, "m", T0), None, &case.config, false).unwrap();
+        assert_eq!(fields_of(&applied, "m"), case.fields, "{}", case.name);
+    }
+}
+
+#[test]
+fn invalid_configurations_are_errors() {
+    let w = writer("Service", "m", T0);
+    let no_key = json!({"spec": {"ports": [{"name": "web"}]}});
+    let error = apply(&w, None, &no_key, false).unwrap_err();
+    assert!(error.to_string().contains("omits key field \"port\""), "{error}");
+    assert!(matches!(apply(&w, None, &json!([1]), false), Err(Error::Invalid(_))));
+}
+
+#[test]
+fn merges_follow_list_and_map_types() {
+    struct Case {
+        name: &'static str,
+        live: Value,
+        config: Value,
+        merged: Value,
+    }
+    let pod = |spec: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec});
+    let cases = [
+        Case {
+            name: "map lists merge items by key and keep the others in place",
+            live: pod(
+                json!({"containers": [{"name": "a", "image": "a:1", "tty": true}, {"name": "b", "image": "b:1"}]}),
+            ),
+            config: pod(
+                json!({"containers": [{"name": "b", "image": "b:2"}, {"name": "c", "image": "c:1"}]}),
+            ),
+            merged: pod(
+                json!({"containers": [{"name": "a", "image": "a:1", "tty": true}, {"name": "b", "image": "b:2"}, {"name": "c", "image": "c:1"}]}),
+            ),
+        },
+        Case {
+            name: "atomic lists are replaced",
+            live: pod(json!({"containers": [{"name": "a", "args": ["1", "2"]}]})),
+            config: pod(json!({"containers": [{"name": "a", "args": ["3"]}]})),
+            merged: pod(json!({"containers": [{"name": "a", "args": ["3"]}]})),
+        },
+        Case {
+            name: "sets take the union",
+            live: json!({"metadata": {"name": "p", "finalizers": ["x", "y"]}}),
+            config: json!({"metadata": {"name": "p", "finalizers": ["z", "x"]}}),
+            merged: json!({"metadata": {"name": "p", "finalizers": ["z", "x", "y"]}}),
+        },
+        Case {
+            name: "nested maps merge key by key; null removes",
+            live: json!({"metadata": {"name": "p", "labels": {"a": "1", "b": "2"}, "annotations": {"x": "1"}}}),
+            config: json!({"metadata": {"name": "p", "labels": {"b": "3", "c": "4"}, "annotations": {"x": null}}}),
+            merged: json!({"metadata": {"name": "p", "labels": {"a": "1", "b": "3", "c": "4"}, "annotations": {}}}),
+        },
+    ];
+    for case in cases {
+        let merged = apply(&writer("Pod", "m", T0), Some(&case.live), &case.config, false).unwrap();
+        assert_eq!(without_managed(&merged), case.merged, "{}", case.name);
+    }
+}
+
+#[test]
+fn omitted_fields_are_removed_unless_someone_else_owns_them() {
+    let first = sts(3, "nginx:1");
+    let object = apply(&writer("StatefulSet", "a", T0), None, &first, false).unwrap();
+    // Another applier shares the label.
+    let shared = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                        "metadata": {"name": "web", "labels": {"app": "nginx"}}});
+    let object = apply(&writer("StatefulSet", "b", T0), Some(&object), &shared, false).unwrap();
+    // `a` drops the replicas, the label and the container port.
+    let mut second = sts(3, "nginx:1");
+    second["spec"].as_object_mut().unwrap().remove("replicas");
+    second["metadata"].as_object_mut().unwrap().remove("labels");
+    second["spec"]["template"]["spec"]["containers"][0].as_object_mut().unwrap().remove("ports");
+    let object = apply(&writer("StatefulSet", "a", T1), Some(&object), &second, false).unwrap();
+    assert!(object["spec"].get("replicas").is_none(), "only a owned it");
+    assert!(object["spec"]["template"]["spec"]["containers"][0].get("ports").is_none());
+    assert_eq!(object["metadata"]["labels"], json!({"app": "nginx"}), "b still owns it");
+    assert_eq!(fields_of(&object, "b"), json!({"f:metadata": {"f:labels": {"f:app": {}}}}));
+}
+
+#[test]
+fn conflicts_name_the_owner_and_force_moves_ownership() {
+    // kubectl create → an Update entry for every field it set.
+    let mut object = sts(3, "nginx:1");
+    update(&writer("StatefulSet", "kubectl-client-side-apply", T0), None, &mut object);
+    let entries = object["metadata"]["managedFields"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["operation"], "Update");
+    assert_eq!(entries[0]["apiVersion"], "apps/v1");
+    assert_eq!(entries[0]["time"], T0);
+    assert_eq!(
+        entries[0]["fieldsV1"]["f:metadata"],
+        json!({"f:labels": {".": {}, "f:app": {}}}),
+        "an Update owns the maps it created"
+    );
+
+    // Applying the same values is no conflict and shares ownership.
+    let ssa = writer("StatefulSet", "kubectl", T1);
+    let same = apply(&ssa, Some(&object), &sts(3, "nginx:1"), false).unwrap();
+    assert_eq!(without_managed(&same), without_managed(&object));
+    assert!(fields_of(&same, "kubectl-client-side-apply")["f:spec"].get("f:replicas").is_some());
+
+    // Changing them is.
+    let error = apply(&ssa, Some(&object), &sts(5, "nginx:2"), false).unwrap_err();
+    let Error::Conflicts(conflicts) = &error else { panic!("{error}") };
+    assert_eq!(conflicts.len(), 2);
+    assert_eq!(
+        error.to_string(),
+        "Apply failed with 2 conflicts: conflicts with \"kubectl-client-side-apply\" using apps/v1:\n- .spec.replicas\n- .spec.template.spec.containers[name=\"nginx\"].image"
+    );
+    let mut one = sts(5, "nginx:1");
+    one["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1");
+    let error = apply(&ssa, Some(&object), &one, false).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+    );
+
+    // Forced, the applier takes the field over.
+    let forced = apply(&ssa, Some(&object), &one, true).unwrap();
+    assert_eq!(forced["spec"]["replicas"], 5);
+    assert!(fields_of(&forced, "kubectl-client-side-apply")["f:spec"].get("f:replicas").is_none());
+    assert!(fields_of(&forced, "kubectl")["f:spec"].get("f:replicas").is_some());
+    let order: Vec<&str> = forced["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["Apply", "Update"]);
+}
+
+#[test]
+fn updates_move_changed_fields_to_the_writer() {
+    let mut object = sts(3, "nginx:1");
+    update(&writer("StatefulSet", "creator", T0), None, &mut object);
+    let before = object.clone();
+    let mut scaled = object.clone();
+    scaled["spec"]["replicas"] = json!(4);
+    scaled["metadata"]["labels"]["tier"] = json!("web");
+    update(&writer("StatefulSet", "kubectl-edit", T1), Some(&before), &mut scaled);
+    assert_eq!(
+        fields_of(&scaled, "kubectl-edit"),
+        json!({"f:metadata": {"f:labels": {"f:tier": {}}}, "f:spec": {"f:replicas": {}}})
+    );
+    assert!(fields_of(&scaled, "creator")["f:spec"].get("f:replicas").is_none());
+
+    // A write that changes nothing leaves the entries (and their times) alone.
+    let mut again = scaled.clone();
+    update(
+        &writer("StatefulSet", "kubectl-edit", "2030-01-01T00:00:00Z"),
+        Some(&scaled),
+        &mut again,
+    );
+    assert_eq!(again, scaled);
+
+    // Entries for the same manager and operation merge.
+    let mut more = scaled.clone();
+    more["spec"]["replicas"] = json!(5);
+    update(&writer("StatefulSet", "kubectl-edit", T1), Some(&scaled), &mut more);
+    assert_eq!(more["metadata"]["managedFields"].as_array().unwrap().len(), 2);
+    assert!(fields_of(&more, "kubectl-edit")["f:metadata"].get("f:labels").is_some());
+
+    // `[{}]` strips them all; `[]` keeps the live ones.
+    let mut stripped = more.clone();
+    stripped["metadata"]["managedFields"] = json!([{}]);
+    update(&writer("StatefulSet", "x", T1), Some(&more), &mut stripped);
+    assert!(stripped["metadata"].get("managedFields").is_none());
+    let mut kept = more.clone();
+    kept["metadata"]["managedFields"] = json!([]);
+    update(&writer("StatefulSet", "x", T1), Some(&more), &mut kept);
+    assert_eq!(kept, more);
+}
+
+#[test]
+fn subresource_writes_are_separate_entries() {
+    let mut object = sts(3, "nginx:1");
+    update(&writer("StatefulSet", "creator", T0), None, &mut object);
+    let mut status = object.clone();
+    status["status"] = json!({"replicas": 3});
+    let w = Writer { subresource: "status", reset: &["spec"], ..writer("StatefulSet", "ctrl", T1) };
+    update(&w, Some(&object), &mut status);
+    let entry = status["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "ctrl")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["subresource"], "status");
+    assert_eq!(entry["fieldsV1"], json!({"f:status": {".": {}, "f:replicas": {}}}));
+}
+
+#[test]
+fn reapplying_unchanged_changes_nothing() {
+    let w = writer("Service", "kubectl", T0);
+    let config = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nginx", "labels": {"app": "nginx"}},
+                        "spec": {"ports": [{"port": 80, "name": "web"}], "clusterIP": "None", "selector": {"app": "nginx"}}});
+    let mut created = apply(&w, None, &config, false).unwrap();
+    // The server defaults the protocol; the key still matches.
+    created["spec"]["ports"][0]["protocol"] = json!("TCP");
+    let again = apply(&writer("Service", "kubectl", T1), Some(&created), &config, false).unwrap();
+    assert_eq!(again, created);
+}
+
+#[test]
+fn a_write_that_only_moves_times_keeps_the_old_ones() {
+    let mut config = sts(3, "nginx:1");
+    config["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "d"}}]);
+    let mut live = apply(&writer("StatefulSet", "kubectl", T0), None, &config, false).unwrap();
+    // The server defaults inside an atomic list: the re-applied list differs until defaulted.
+    live["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+    let mut again =
+        apply(&writer("StatefulSet", "kubectl", T1), Some(&live), &config, false).unwrap();
+    assert_eq!(again["metadata"]["managedFields"][0]["time"], T1);
+    again["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+    keep_times_of_noop(&live, &mut again);
+    assert_eq!(again, live);
+    // A real change keeps the new time.
+    let mut changed = again.clone();
+    changed["spec"]["replicas"] = json!(4);
+    changed["metadata"]["managedFields"][0]["time"] = json!(T1);
+    keep_times_of_noop(&live, &mut changed);
+    assert_eq!(changed["metadata"]["managedFields"][0]["time"], T1);
+}

@@ -1,0 +1,326 @@
+//! Walks over JSON values with their merge types (structured-merge-diff's `typed` package):
+//! the field set a configuration sets, the comparison of two objects, the merge of a
+//! configuration into an object, and the removal of a set of fields.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::fieldpath::{Element, Set, canonical_key};
+use super::schema::Ty;
+
+fn has_fields(ty: Ty) -> bool {
+    matches!(ty, Ty::Struct(_) | Ty::Map(_) | Ty::Deduced)
+}
+
+fn has_items(ty: Ty) -> bool {
+    matches!(ty, Ty::Set | Ty::Keyed(..))
+}
+
+/// The value a missing key field of a map list takes, from the schema's defaults (kube-openapi
+/// gives `protocol` the default `TCP` in ports lists).
+fn key_default(key: &str) -> Option<Value> {
+    (key == "protocol").then(|| Value::String("TCP".into()))
+}
+
+/// The path element of a list item: its keys for map lists, its value for sets.
+pub(crate) fn item_element(ty: Ty, item: &Value) -> Result<Element, String> {
+    let Ty::Keyed(keys, _) = ty else { return Ok(Element::Value(item.to_string())) };
+    let Value::Object(map) = item else {
+        return Err(format!("associative list with keys has an element that is not a map: {item}"));
+    };
+    let mut fields = Map::new();
+    for key in keys {
+        let value = match map.get(key).filter(|v| !v.is_null()) {
+            Some(value) => value.clone(),
+            None => key_default(key).ok_or_else(|| {
+                format!(
+                    "associative list with keys has an element that omits key field {key:?} (and doesn't have default value)"
+                )
+            })?,
+        };
+        fields.insert(key.clone(), value);
+    }
+    Ok(Element::Key(canonical_key(fields)))
+}
+
+/// The items of a list with their elements; the first of duplicates wins.
+fn index(ty: Ty, items: &[Value]) -> Result<Vec<(Element, &Value)>, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let element = item_element(ty, item)?;
+        if seen.insert(element.clone()) {
+            out.push((element, item));
+        }
+    }
+    Ok(out)
+}
+
+/// The fields a configuration sets: its leaves, its list items, the keys of its maps, and
+/// struct fields it sets to null or `{}`.
+pub(crate) fn to_set(
+    value: &Value,
+    ty: Ty,
+    path: &mut Vec<Element>,
+    set: &mut Set,
+) -> Result<(), String> {
+    match value {
+        Value::Object(map) if has_fields(ty) => {
+            for (key, child) in map {
+                path.push(Element::Field(key.clone()));
+                to_set(child, ty.member(key), path, set)?;
+                let empty = child.is_null() || child.as_object().is_some_and(Map::is_empty);
+                if empty || !ty.is_struct() {
+                    set.insert(path);
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) if has_items(ty) => {
+            for (element, item) in index(ty, items)? {
+                path.push(element);
+                to_set(item, ty.item(), path, set)?;
+                set.insert(path);
+                path.pop();
+            }
+        }
+        _ => set.insert(path),
+    }
+    Ok(())
+}
+
+/// What changed from one object to another, path by path.
+#[derive(Debug, Default)]
+pub(crate) struct Comparison {
+    pub(crate) added: Set,
+    pub(crate) modified: Set,
+    pub(crate) removed: Set,
+}
+
+impl Comparison {
+    fn leaf(&mut self, lhs: Option<&Value>, rhs: Option<&Value>, path: &[Element]) {
+        match (lhs, rhs) {
+            (None, Some(_)) => self.added.insert(path),
+            (Some(_), None) => self.removed.insert(path),
+            (Some(l), Some(r)) if l != r => self.modified.insert(path),
+            _ => {}
+        }
+    }
+
+    /// Containers that appear or disappear are themselves added or removed.
+    fn container(&mut self, lhs: Option<&Value>, rhs: Option<&Value>, path: &[Element]) {
+        match (lhs, rhs) {
+            (None, Some(_)) => self.added.insert(path),
+            (Some(_), None) => self.removed.insert(path),
+            _ => {}
+        }
+    }
+}
+
+/// Compares `lhs` with `rhs` (either may be absent) into `out`.
+pub(crate) fn compare(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    ty: Ty,
+    path: &mut Vec<Element>,
+    out: &mut Comparison,
+) {
+    fn object(value: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
+        match value {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Object(map)) => Some(Some(map)),
+            Some(_) => None,
+        }
+    }
+    fn array(value: Option<&Value>) -> Option<&[Value]> {
+        match value {
+            None | Some(Value::Null) => Some(&[]),
+            Some(Value::Array(items)) => Some(items),
+            Some(_) => None,
+        }
+    }
+    if has_fields(ty)
+        && let (Some(l), Some(r)) = (object(lhs), object(rhs))
+        && (l.is_some_and(|m| !m.is_empty()) || r.is_some_and(|m| !m.is_empty()))
+    {
+        let empty = Map::new();
+        let (l, r) = (l.unwrap_or(&empty), r.unwrap_or(&empty));
+        for (key, value) in l {
+            path.push(Element::Field(key.clone()));
+            compare(Some(value), r.get(key), ty.member(key), path, out);
+            path.pop();
+        }
+        for (key, value) in r.iter().filter(|(key, _)| !l.contains_key(*key)) {
+            path.push(Element::Field(key.clone()));
+            compare(None, Some(value), ty.member(key), path, out);
+            path.pop();
+        }
+        out.container(lhs, rhs, path);
+        return;
+    }
+    if has_items(ty)
+        && let (Some(l), Some(r)) = (array(lhs), array(rhs))
+        && (!l.is_empty() || !r.is_empty())
+        && let (Ok(l), Ok(r)) = (index(ty, l), index(ty, r))
+    {
+        let right: HashMap<&Element, &Value> = r.iter().map(|(e, v)| (e, *v)).collect();
+        let left: HashMap<&Element, &Value> = l.iter().map(|(e, v)| (e, *v)).collect();
+        for (element, value) in &l {
+            path.push(element.clone());
+            compare(Some(value), right.get(element).copied(), ty.item(), path, out);
+            path.pop();
+        }
+        for (element, value) in r.iter().filter(|(e, _)| !left.contains_key(e)) {
+            path.push(element.clone());
+            compare(None, Some(value), ty.item(), path, out);
+            path.pop();
+        }
+        out.container(lhs, rhs, path);
+        return;
+    }
+    out.leaf(lhs, rhs, path);
+}
+
+/// A copy without null members (a null in a configuration means "not set").
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Merges a configuration into an object: the configuration's leaves win, structs and maps
+/// merge member by member, set and map lists item by item, atomic values are replaced.
+pub(crate) fn merge(lhs: Option<&Value>, rhs: &Value, ty: Ty) -> Result<Value, String> {
+    match rhs {
+        Value::Object(patch) if has_fields(ty) => {
+            let mut out = match lhs {
+                Some(Value::Object(map)) => map.clone(),
+                _ => Map::new(),
+            };
+            for (key, value) in patch {
+                if value.is_null() {
+                    out.remove(key);
+                    continue;
+                }
+                let merged = merge(out.get(key), value, ty.member(key))?;
+                out.insert(key.clone(), merged);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) if has_items(ty) => {
+            let right = index(ty, items)?;
+            let left = match lhs {
+                // A stored list the schema cannot key is replaced.
+                Some(Value::Array(existing)) => index(ty, existing).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let mut out = Vec::with_capacity(left.len().max(right.len()));
+            for (l, r) in merge_order(&left, &right) {
+                out.push(match r {
+                    Some(r) => merge(l, r, ty.item())?,
+                    None => l.cloned().unwrap_or(Value::Null),
+                });
+            }
+            Ok(Value::Array(out))
+        }
+        other => Ok(without_nulls(other)),
+    }
+}
+
+/// The order of a merged list, as structured-merge-diff computes it: the configuration's
+/// order for its items, the object's items it does not name kept where they were.
+fn merge_order<'a>(
+    lhs: &'a [(Element, &'a Value)],
+    rhs: &'a [(Element, &'a Value)],
+) -> Vec<(Option<&'a Value>, Option<&'a Value>)> {
+    let left: HashMap<&Element, &Value> = lhs.iter().map(|(e, v)| (e, *v)).collect();
+    let right: HashMap<&Element, &Value> = rhs.iter().map(|(e, v)| (e, *v)).collect();
+    let mut shared = rhs.iter().map(|(e, _)| e).filter(|e| left.contains_key(e));
+    let mut next_shared = shared.next();
+    let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
+    let (mut l, mut r) = (0, 0);
+    while l < lhs.len() || r < rhs.len() {
+        if l < lhs.len() && r < rhs.len() {
+            let element = &lhs[l].0;
+            if *element == rhs[r].0 {
+                out.push((Some(lhs[l].1), Some(rhs[r].1)));
+                l += 1;
+                r += 1;
+                next_shared = shared.next();
+                continue;
+            }
+            if right.contains_key(element) && next_shared.is_some_and(|n| n != element) {
+                l += 1;
+                continue;
+            }
+        }
+        if l < lhs.len() && !right.contains_key(&lhs[l].0) {
+            out.push((Some(lhs[l].1), None));
+            l += 1;
+            continue;
+        }
+        if r < rhs.len() {
+            let element = &rhs[r].0;
+            out.push((left.get(element).copied(), Some(rhs[r].1)));
+            r += 1;
+            if next_shared == Some(element) {
+                next_shared = shared.next();
+            }
+            continue;
+        }
+        // Only shared items the configuration already placed are left.
+        l += 1;
+    }
+    out
+}
+
+/// Removes the members of `doomed` from `value`; maps and lists left empty by that go too.
+pub(crate) fn remove(value: &mut Value, ty: Ty, doomed: &Set) {
+    match value {
+        Value::Object(map) if has_fields(ty) => {
+            for element in doomed.elements() {
+                let Element::Field(name) = element else { continue };
+                if doomed.has_member(element) {
+                    map.remove(name);
+                    continue;
+                }
+                let child_ty = ty.member(name);
+                if let (Some(child), Some(sub)) = (map.get_mut(name), doomed.child(element)) {
+                    remove(child, child_ty, sub);
+                    if !child_ty.is_struct() && is_empty_container(child) {
+                        map.remove(name);
+                    }
+                }
+            }
+        }
+        Value::Array(items) if has_items(ty) => {
+            items.retain_mut(|item| {
+                let Ok(element) = item_element(ty, item) else { return true };
+                if doomed.has_member(&element) {
+                    return false;
+                }
+                if let Some(sub) = doomed.child(&element) {
+                    remove(item, ty.item(), sub);
+                }
+                true
+            });
+        }
+        _ => {}
+    }
+}
+
+fn is_empty_container(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}

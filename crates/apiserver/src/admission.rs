@@ -1,0 +1,340 @@
+//! Admission: the built-in kube-apiserver admission plugins berth applies on create.
+//!
+//! - `NamespaceLifecycle` (`plugin/pkg/admission/namespace/lifecycle`): no new content in a
+//!   namespace that is missing or terminating; the immortal namespaces cannot be deleted.
+//! - `ServiceAccount` (`plugin/pkg/admission/serviceaccount`): pods run as `default` unless they
+//!   name an account, the account must exist, and its `imagePullSecrets` are copied into a pod
+//!   that has none.
+//! - `DefaultTolerationSeconds`: pods tolerate `not-ready`/`unreachable` NoExecute taints for
+//!   300 s unless they say otherwise.
+//! - `DefaultStorageClass`: a claim without `storageClassName` gets the default class.
+//! - `StorageObjectInUseProtection`: claims and volumes get their protection finalizers.
+//!
+//! Each plugin is a pure function over the object plus, where it needs one, a store read.
+
+use berth_api::kinds::{self, ResourceType};
+use berth_store::{RangeRequest, Store};
+use serde_json::{Value, json};
+
+use crate::resources::{decode, key, prefix};
+use crate::status::{Cause, Details, Status, qualified};
+
+/// Namespaces kube-apiserver refuses to delete.
+const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+/// `DefaultTolerationSeconds`' default for both taints.
+const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
+
+/// Runs the mutating and validating plugins for a create of `object` (named `name`) in
+/// `namespace`.
+pub(crate) async fn on_create(
+    store: &dyn Store,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    object: &mut Value,
+) -> Result<(), Status> {
+    if let Some(ns) = namespace {
+        namespace_lifecycle(store, resource, ns, name).await?;
+    }
+    match (resource.group, resource.kind) {
+        ("", "Pod") => {
+            if let Some(ns) = namespace {
+                service_account(store, resource, ns, name, object).await?;
+            }
+            default_tolerations(object);
+        }
+        ("", "PersistentVolumeClaim") => {
+            default_storage_class(store, object).await?;
+            add_finalizer(object, PVC_PROTECTION);
+        }
+        ("", "PersistentVolume") => add_finalizer(object, PV_PROTECTION),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `NamespaceLifecycle` on delete: the namespaces every cluster needs stay.
+pub(crate) fn check_delete(resource: &ResourceType, name: &str) -> Result<(), Status> {
+    if resource.group.is_empty()
+        && resource.kind == "Namespace"
+        && IMMORTAL_NAMESPACES.contains(&name)
+    {
+        return Err(forbidden(resource, name, "this namespace may not be deleted".into()));
+    }
+    Ok(())
+}
+
+/// New content needs a namespace that exists and is not being deleted.
+async fn namespace_lifecycle(
+    store: &dyn Store,
+    resource: &ResourceType,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Status> {
+    let namespaces = kinds::find("", "v1", "namespaces").ok_or_else(Status::internal)?;
+    let kv = store.get(&key(namespaces, None, namespace)).await;
+    let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
+    let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
+    let object = decode(&kv)?;
+    let terminating = object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+        || object.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
+    if terminating {
+        let why = format!(
+            "unable to create new content in namespace {namespace} because it is being terminated"
+        );
+        let mut status = forbidden(resource, name, why.clone());
+        status = status.with_details(Details {
+            name: Some(name.to_owned()),
+            group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
+            kind: Some(resource.plural.to_owned()),
+            causes: vec![Cause {
+                reason: "NamespaceTerminating",
+                message: why,
+                field: "metadata.namespace".into(),
+            }],
+        });
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// `pods "web-0" is forbidden: <why>` (403), as `admission.NewForbidden` words it.
+fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
+    let message = if name.is_empty() {
+        format!("{} is forbidden: {why}", qualified(resource))
+    } else {
+        format!("{} {name:?} is forbidden: {why}", qualified(resource))
+    };
+    Status::forbidden(message).with_details(Details {
+        name: Some(name.to_owned()),
+        group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
+        kind: Some(resource.plural.to_owned()),
+        causes: Vec::new(),
+    })
+}
+
+/// The `ServiceAccount` plugin for a pod being created.
+async fn service_account(
+    store: &dyn Store,
+    resource: &ResourceType,
+    namespace: &str,
+    name: &str,
+    pod: &mut Value,
+) -> Result<(), Status> {
+    // Mirror pods (static pods a kubelet reports) are exempt, as in Kubernetes.
+    if pod.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
+        return Ok(());
+    }
+    let account = service_account_name(pod);
+    let accounts = kinds::find("", "v1", "serviceaccounts").ok_or_else(Status::internal)?;
+    let kv = store.get(&key(accounts, Some(namespace), &account)).await;
+    let kv = kv.map_err(|e| Status::from_store(e, accounts, &account))?;
+    let Some(kv) = kv else {
+        return Err(forbidden(
+            resource,
+            name,
+            format!(
+                "error looking up service account {namespace}/{account}: serviceaccount {account:?} not found"
+            ),
+        ));
+    };
+    let account_object = decode(&kv)?;
+    copy_image_pull_secrets(&account_object, pod);
+    Ok(())
+}
+
+/// Fills `spec.serviceAccountName` (and its deprecated alias `serviceAccount`, which v1 always
+/// mirrors) and returns it.
+fn service_account_name(pod: &mut Value) -> String {
+    let named = |field: &str| {
+        pod.pointer(&format!("/spec/{field}"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    };
+    let account = named("serviceAccountName")
+        .or_else(|| named("serviceAccount"))
+        .unwrap_or_else(|| "default".to_owned());
+    if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("serviceAccountName".into(), json!(account));
+        spec.insert("serviceAccount".into(), json!(account));
+    }
+    account
+}
+
+fn copy_image_pull_secrets(account: &Value, pod: &mut Value) {
+    let has_own = pod
+        .pointer("/spec/imagePullSecrets")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    if has_own {
+        return;
+    }
+    let secrets: Vec<Value> = account
+        .get("imagePullSecrets")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.get("name").and_then(Value::as_str))
+                .map(|name| json!({ "name": name }))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !secrets.is_empty()
+        && let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert("imagePullSecrets".into(), Value::Array(secrets));
+    }
+}
+
+/// `DefaultTolerationSeconds`: tolerate `not-ready` and `unreachable` for 300 s unless a
+/// toleration already covers them.
+fn default_tolerations(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else { return };
+    for taint in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let covered = list.iter().any(|t| {
+            let key = t.get("key").and_then(Value::as_str).unwrap_or_default();
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or_default();
+            (key == taint || key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        });
+        if !covered {
+            list.push(json!({
+                "key": taint,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+            }));
+        }
+    }
+}
+
+/// `DefaultStorageClass`: a claim that names no class (neither `spec.storageClassName` nor the
+/// beta annotation) gets the default one — the newest if several are marked, as since v1.28.
+async fn default_storage_class(store: &dyn Store, claim: &mut Value) -> Result<(), Status> {
+    let named = claim.pointer("/spec/storageClassName").is_some_and(|c| !c.is_null())
+        || claim
+            .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+            .is_some();
+    if named {
+        return Ok(());
+    }
+    let Some(classes) = kinds::find("storage.k8s.io", "v1", "storageclasses") else {
+        return Ok(());
+    };
+    let page = store.range(&RangeRequest::prefix(prefix(classes, None))).await;
+    let page = page.map_err(|e| Status::from_store(e, classes, ""))?;
+    let mut defaults = Vec::new();
+    for kv in &page.kvs {
+        let class = decode(kv)?;
+        if is_default_class(&class) {
+            defaults.push(class);
+        }
+    }
+    let newest = defaults.iter().max_by(|a, b| {
+        let created = |c: &Value| {
+            c.pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let name = |c: &Value| {
+            c.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned()
+        };
+        // Newest first; on a tie the first name wins.
+        created(a).cmp(&created(b)).then_with(|| name(b).cmp(&name(a)))
+    });
+    if let Some(class) = newest.and_then(|c| c.pointer("/metadata/name")).cloned()
+        && let Some(spec) = claim.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert("storageClassName".into(), class);
+    }
+    Ok(())
+}
+
+fn is_default_class(class: &Value) -> bool {
+    let annotation = |key: &str| {
+        class
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            == Some("true")
+    };
+    annotation("storageclass.kubernetes.io/is-default-class")
+        || annotation("storageclass.beta.kubernetes.io/is-default-class")
+}
+
+fn add_finalizer(object: &mut Value, finalizer: &str) {
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    let finalizers = metadata.entry("finalizers").or_insert_with(|| json!([]));
+    if let Some(list) = finalizers.as_array_mut()
+        && !list.iter().any(|f| f.as_str() == Some(finalizer))
+    {
+        list.push(json!(finalizer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pods_default_to_the_default_service_account() {
+        let mut pod = json!({ "spec": { "containers": [] } });
+        assert_eq!(service_account_name(&mut pod), "default");
+        assert_eq!(pod["spec"]["serviceAccountName"], "default");
+        assert_eq!(pod["spec"]["serviceAccount"], "default");
+        let mut legacy = json!({ "spec": { "serviceAccount": "builder" } });
+        assert_eq!(service_account_name(&mut legacy), "builder");
+        assert_eq!(legacy["spec"]["serviceAccountName"], "builder");
+    }
+
+    #[test]
+    fn image_pull_secrets_are_copied_only_into_pods_without_any() {
+        let account = json!({ "imagePullSecrets": [{ "name": "registry" }] });
+        let mut pod = json!({ "spec": {} });
+        copy_image_pull_secrets(&account, &mut pod);
+        assert_eq!(pod["spec"]["imagePullSecrets"], json!([{ "name": "registry" }]));
+        let mut own = json!({ "spec": { "imagePullSecrets": [{ "name": "mine" }] } });
+        copy_image_pull_secrets(&account, &mut own);
+        assert_eq!(own["spec"]["imagePullSecrets"], json!([{ "name": "mine" }]));
+    }
+
+    #[test]
+    fn tolerations_are_added_unless_covered() {
+        let mut pod = json!({ "spec": {} });
+        default_tolerations(&mut pod);
+        assert_eq!(
+            pod["spec"]["tolerations"],
+            json!([
+                { "key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 },
+                { "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 },
+            ])
+        );
+        let mut everything = json!({ "spec": { "tolerations": [{ "operator": "Exists" }] } });
+        default_tolerations(&mut everything);
+        assert_eq!(everything["spec"]["tolerations"], json!([{ "operator": "Exists" }]));
+        let mut own = json!({ "spec": { "tolerations": [
+            { "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5 },
+        ] } });
+        default_tolerations(&mut own);
+        let list = own["spec"]["tolerations"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["tolerationSeconds"], 5);
+        assert_eq!(list[1]["key"], "node.kubernetes.io/not-ready");
+    }
+
+    #[test]
+    fn finalizers_are_added_once() {
+        let mut claim = json!({ "metadata": { "finalizers": ["kubernetes.io/pvc-protection"] } });
+        add_finalizer(&mut claim, PVC_PROTECTION);
+        assert_eq!(claim["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+        let mut volume = json!({ "metadata": {} });
+        add_finalizer(&mut volume, PV_PROTECTION);
+        assert_eq!(volume["metadata"]["finalizers"], json!(["kubernetes.io/pv-protection"]));
+    }
+}

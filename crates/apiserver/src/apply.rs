@@ -1,0 +1,243 @@
+//! Server-side apply and managedFields at the HTTP boundary: who the field manager of a
+//! request is, the checks kube-apiserver makes on PatchOptions, reading an
+//! `application/apply-patch+yaml` body, and the one hook every write calls so that
+//! `metadata.managedFields` records it (`berth_api::apply` does the work).
+
+use axum::http::{HeaderMap, StatusCode, header};
+use berth_api::apply::{self, Error, Writer};
+use berth_api::kinds::ResourceType;
+use serde_json::Value;
+
+use crate::objects;
+use crate::request::Query;
+use crate::status::{Cause, Details, Status};
+
+/// The Content-Type of server-side apply.
+pub(crate) const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
+/// The longest field manager name Kubernetes accepts (and keeps from a User-Agent).
+const MAX_MANAGER: usize = 128;
+
+fn is_apply(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or_default().trim() == APPLY_PATCH)
+}
+
+/// The request's field manager: `fieldManager`, else the User-Agent up to its first `/`
+/// (`kubectl-client-side-apply/v1.33.0 (linux/amd64) …` → `kubectl-client-side-apply`), as
+/// kube-apiserver derives it.
+pub(crate) fn manager(headers: &HeaderMap, query: &Query) -> String {
+    if let Some(manager) = query.get("fieldManager") {
+        return manager.to_owned();
+    }
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let prefix = agent.split('/').next().unwrap_or_default();
+    prefix.chars().take(MAX_MANAGER).collect()
+}
+
+/// `PatchOptions` validation: apply needs a field manager, only apply may force.
+pub(crate) fn check_patch_options(query: &Query, applying: bool) -> Result<(), Status> {
+    let mut causes = Vec::new();
+    if applying && query.get("fieldManager").is_none() {
+        causes.push(Cause {
+            reason: "FieldValueRequired",
+            message: "Required value: is required for apply patch".into(),
+            field: "fieldManager".into(),
+        });
+    }
+    if !applying && query.get("force").is_some() {
+        causes.push(Cause {
+            reason: "FieldValueForbidden",
+            message: "Forbidden: may not be specified for non-apply patch".into(),
+            field: "force".into(),
+        });
+    }
+    if let Some(manager) = query.get("fieldManager")
+        && manager.chars().count() > MAX_MANAGER
+    {
+        causes.push(Cause {
+            reason: "FieldValueTooLong",
+            message: format!("Too long: may not be more than {MAX_MANAGER} bytes"),
+            field: "fieldManager".into(),
+        });
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+    let message = match list.as_slice() {
+        [one] => format!("PatchOptions.meta.k8s.io \"\" is invalid: {one}"),
+        many => format!("PatchOptions.meta.k8s.io \"\" is invalid: [{}]", many.join(", ")),
+    };
+    Err(Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(Details {
+        group: Some("meta.k8s.io".into()),
+        kind: Some("PatchOptions".into()),
+        causes,
+        ..Details::default()
+    }))
+}
+
+/// Reads an apply configuration: YAML, or JSON (which kubectl sends).
+pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Status> {
+    let value = match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => value,
+        Err(_) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| Status::bad_request("error decoding YAML: the body is not UTF-8"))?;
+            serde_saphyr::from_str::<Value>(text)
+                .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))?
+        }
+    };
+    if !value.is_object() {
+        return Err(Status::bad_request(
+            "error decoding YAML: an apply configuration must be an object",
+        ));
+    }
+    Ok(value)
+}
+
+/// Top-level fields a write through this endpoint does not own (kube-apiserver's reset
+/// fields): a main resource with a status subresource leaves `status` alone, `status` the rest.
+fn reset(resource: &ResourceType, subresource: &str) -> &'static [&'static str] {
+    match subresource {
+        "status" => &["spec", "metadata"],
+        "" if resource.subresource("status").is_some() => &["status"],
+        _ => &[],
+    }
+}
+
+fn writer<'a>(
+    resource: &'a ResourceType,
+    manager: &'a str,
+    subresource: &'a str,
+    now: &'a str,
+) -> Writer<'a> {
+    Writer {
+        group: resource.group,
+        version: resource.version,
+        kind: resource.kind,
+        manager,
+        subresource,
+        reset: reset(resource, subresource),
+        now,
+    }
+}
+
+/// Merges an apply configuration into `live` (`None`: create it), or the 409 that lists the
+/// conflicts.
+pub(crate) fn apply_config(
+    resource: &ResourceType,
+    headers: &HeaderMap,
+    query: &Query,
+    subresource: Option<&str>,
+    live: Option<&Value>,
+    config: &Value,
+) -> Result<Value, Status> {
+    let manager = manager(headers, query);
+    let now = objects::now_rfc3339();
+    let writer = writer(resource, &manager, subresource.unwrap_or_default(), &now);
+    apply::apply(&writer, live, config, query.flag("force")).map_err(|error| match error {
+        Error::Conflicts(conflicts) => {
+            let causes = conflicts
+                .iter()
+                .map(|c| Cause {
+                    reason: "FieldManagerConflict",
+                    message: format!("conflict with {}", c.manager),
+                    field: c.field.clone(),
+                })
+                .collect();
+            let message = Error::Conflicts(conflicts).to_string();
+            Status::new(StatusCode::CONFLICT, "Conflict", message)
+                .with_details(Details { causes, ..Details::default() })
+        }
+        Error::Invalid(message) => {
+            // Kubernetes prints a GroupVersionKind: `/v1, Kind=Service`, `apps/v1, Kind=…`.
+            let group_version = format!("{}/{}", resource.group, resource.version);
+            Status::bad_request(format!(
+                "failed to create typed patch object ({group_version}, Kind={}): {message}",
+                resource.kind
+            ))
+        }
+    })
+}
+
+/// The hook every write calls once `new` is final: records the write in
+/// `metadata.managedFields`. `supplied` is the managedFields the request's object carried
+/// (before the server reset anything); an apply keeps what [`apply_config`] computed.
+pub(crate) fn record(
+    resource: &ResourceType,
+    headers: &HeaderMap,
+    query: &Query,
+    subresource: Option<&str>,
+    live: Option<&Value>,
+    supplied: Option<Value>,
+    new: &mut Value,
+) {
+    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    match supplied {
+        Some(managed) => metadata.insert("managedFields".into(), managed),
+        None => metadata.remove("managedFields"),
+    };
+    if !is_apply(headers) {
+        let manager = manager(headers, query);
+        let now = objects::now_rfc3339();
+        let writer = writer(resource, &manager, subresource.unwrap_or_default(), &now);
+        apply::update(&writer, live, new);
+    }
+    if let Some(live) = live {
+        apply::keep_times_of_noop(live, new);
+    }
+}
+
+/// The managedFields an object carries, to hand to [`record`].
+pub(crate) fn supplied(object: &Value) -> Option<Value> {
+    object.pointer("/metadata/managedFields").cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn managers_come_from_the_query_or_the_user_agent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(
+                "kubectl-client-side-apply/v1.33.0 (linux/amd64) kubernetes/abc",
+            ),
+        );
+        assert_eq!(manager(&headers, &Query::parse(None)), "kubectl-client-side-apply");
+        assert_eq!(manager(&headers, &Query::parse(Some("fieldManager=ci"))), "ci");
+        assert_eq!(manager(&HeaderMap::new(), &Query::parse(None)), "");
+    }
+
+    #[test]
+    fn patch_options_are_checked_like_kubernetes() {
+        let error = check_patch_options(&Query::parse(None), true).unwrap_err();
+        let body: Value = serde_json::from_slice(&error.to_json()).unwrap();
+        assert_eq!(body["code"], 422);
+        assert_eq!(
+            body["message"],
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+        );
+        assert!(check_patch_options(&Query::parse(Some("force=true")), false).is_err());
+        assert!(
+            check_patch_options(&Query::parse(Some("fieldManager=x&force=true")), true).is_ok()
+        );
+    }
+
+    #[test]
+    fn bodies_are_yaml_or_json_objects() {
+        assert_eq!(parse(b"{\"a\": 1}").unwrap()["a"], 1);
+        let yaml = parse(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  k: v\n").unwrap();
+        assert_eq!(yaml["data"]["k"], "v");
+        assert!(parse(b"- 1\n- 2\n").is_err());
+        assert!(parse(b"a: [unclosed\n").is_err());
+        assert!(parse(&[0xff, 0xfe]).is_err());
+    }
+}

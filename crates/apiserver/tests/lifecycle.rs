@@ -1,0 +1,603 @@
+//! Object lifecycles over real HTTPS and the real kubectl: graceful pod deletion with the
+//! kubelet's final delete, finalizers, propagation, deletecollection, namespace termination,
+//! binding, eviction, admission, Service IP and node port allocation, YAML bodies and
+//! watch-lists — each checked against what kube-apiserver v1.33 answers.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use berth_apiserver::ApiServer;
+use common::{Kubectl, raw_with_body, start, token};
+use serde_json::{Value, json};
+
+/// Raw requests with the admin token.
+struct Api {
+    dir: PathBuf,
+    addr: SocketAddr,
+    bearer: String,
+}
+
+impl Api {
+    fn new(dir: &Path, server: &ApiServer) -> Api {
+        Api {
+            dir: dir.to_owned(),
+            addr: server.local_addr(),
+            bearer: format!("Bearer {}", token(dir)),
+        }
+    }
+
+    /// Sends a request; returns the code and the body as JSON (`Value::Null` when not JSON).
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let (code, text) = self.text(method, path, content_type, body).await;
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn text(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String) {
+        let line = format!("{method} {path}");
+        let headers = [("Authorization", self.bearer.as_str()), ("Content-Type", content_type)];
+        raw_with_body(&self.dir, self.addr, &line, &headers, body).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, "application/json", b"").await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send("POST", path, "application/json", body.to_string().as_bytes()).await
+    }
+
+    async fn delete(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send("DELETE", path, "application/json", body.to_string().as_bytes()).await
+    }
+
+    async fn merge(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send("PATCH", path, "application/merge-patch+json", body.to_string().as_bytes()).await
+    }
+
+    /// A watch that the server ends after one second: its events.
+    async fn watch(&self, path: &str) -> (u16, Vec<Value>) {
+        let (code, text) = self.text("GET", path, "application/json", b"").await;
+        let events = dechunk(&text)
+            .lines()
+            .filter(|line| line.starts_with('{'))
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (code, events)
+    }
+
+    async fn service_account(&self, namespace: &str) {
+        let account = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default" } });
+        let (code, body) =
+            self.post(&format!("/api/v1/namespaces/{namespace}/serviceaccounts"), account).await;
+        assert_eq!(code, 201, "{body}");
+    }
+
+    async fn pod(&self, namespace: &str, name: &str, node: Option<&str>) -> Value {
+        let mut pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": { "name": name },
+            "spec": { "containers": [{ "name": "c", "image": "nginx:1.27" }] },
+        });
+        if let Some(node) = node {
+            pod["spec"]["nodeName"] = json!(node);
+        }
+        let (code, body) = self.post(&format!("/api/v1/namespaces/{namespace}/pods"), pod).await;
+        assert_eq!(code, 201, "{body}");
+        body
+    }
+}
+
+/// The payload of a chunked HTTP/1.1 body (or the body itself when it is not chunked).
+fn dechunk(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else { return text.to_owned() };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { return text.to_owned() };
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_delete_pod_waits_for_the_kubelets_final_delete() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let config = server.kubeconfig_path().to_owned();
+    api.service_account("default").await;
+    let pod = api.pod("default", "web-0", Some("node-1")).await;
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+
+    let kubelet = async {
+        // The DELETE marks the bound pod and keeps it for its grace period (default 30 s).
+        let marked = loop {
+            let (code, pod) = api.get("/api/v1/namespaces/default/pods/web-0").await;
+            assert_eq!(code, 200, "{pod}");
+            if pod["metadata"]["deletionTimestamp"].is_string() {
+                break pod;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30, "{marked}");
+        // A second DELETE may shorten the grace, never lengthen it.
+        let path = "/api/v1/namespaces/default/pods/web-0";
+        let (code, longer) = api.delete(path, json!({ "gracePeriodSeconds": 60 })).await;
+        assert_eq!(code, 200, "{longer}");
+        assert_eq!(longer["metadata"]["deletionGracePeriodSeconds"], 30);
+        let (code, shorter) = api.delete(path, json!({ "gracePeriodSeconds": 10 })).await;
+        assert_eq!(code, 200, "{shorter}");
+        assert_eq!(shorter["metadata"]["deletionGracePeriodSeconds"], 10);
+        // A wrong uid precondition is refused.
+        let wrong = json!({ "gracePeriodSeconds": 0, "preconditions": { "uid": "nope" } });
+        let (code, body) = api.delete(path, wrong).await;
+        assert_eq!(code, 409, "{body}");
+        // The kubelet stopped the containers: grace 0 with the pod's uid removes it.
+        let last = json!({ "gracePeriodSeconds": 0, "preconditions": { "uid": uid } });
+        let (code, body) = api.delete(path, last).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(api.get(path).await.0, 404);
+    };
+    let (deleted, ()) = tokio::join!(kubectl.run(&config, &["delete", "pod", "web-0"]), kubelet);
+    let (ok, stdout, stderr) = deleted;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "pod \"web-0\" deleted\n");
+
+    // Unbound pods go at once.
+    api.pod("default", "pending", None).await;
+    let (code, gone) = api.delete("/api/v1/namespaces/default/pods/pending", json!({})).await;
+    assert_eq!(code, 200, "{gone}");
+    assert_eq!(gone["kind"], "Pod");
+    assert_eq!(api.get("/api/v1/namespaces/default/pods/pending").await.0, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalizers_hold_objects_and_propagation_policies_add_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    let cm = |name: &str, finalizers: Value| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name, "finalizers": finalizers } });
+    let (code, _) = api.post(configmaps, cm("held", json!(["example.com/hold"]))).await;
+    assert_eq!(code, 201);
+    let held = format!("{configmaps}/held");
+    let (code, marked) = api.delete(&held, json!({})).await;
+    assert_eq!(code, 200, "{marked}");
+    assert!(marked["metadata"]["deletionTimestamp"].is_string(), "{marked}");
+    assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 0);
+    let marked_rv = marked["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+
+    // No new finalizer on an object being deleted.
+    let (code, status) = api
+        .merge(
+            &held,
+            json!({ "metadata": { "finalizers": ["example.com/hold", "example.com/more"] } }),
+        )
+        .await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        "ConfigMap \"held\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/more\"}"
+    );
+    // Removing the last finalizer deletes it; the watch shows the deletion.
+    let (code, body) = api.merge(&held, json!({ "metadata": { "finalizers": null } })).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(api.get(&held).await.0, 404);
+    let (code, events) = api
+        .watch(&format!("{configmaps}?watch=1&resourceVersion={marked_rv}&timeoutSeconds=1"))
+        .await;
+    assert_eq!(code, 200);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["DELETED"], "{events:?}");
+
+    // Orphan and Foreground leave the object to the garbage collector, with its finalizer.
+    for (name, policy, finalizer) in
+        [("orphaned", "Orphan", "orphan"), ("foreground", "Foreground", "foregroundDeletion")]
+    {
+        assert_eq!(api.post(configmaps, cm(name, json!([]))).await.0, 201);
+        let (code, kept) = api
+            .delete(&format!("{configmaps}/{name}"), json!({ "propagationPolicy": policy }))
+            .await;
+        assert_eq!(code, 200, "{kept}");
+        assert_eq!(kept["metadata"]["finalizers"], json!([finalizer]), "{kept}");
+        assert!(kept["metadata"]["deletionTimestamp"].is_string());
+    }
+    // The same from query parameters.
+    assert_eq!(api.post(configmaps, cm("legacy", json!([]))).await.0, 201);
+    let (code, kept) =
+        api.send("DELETE", &format!("{configmaps}/legacy?orphanDependents=true"), "", b"").await;
+    assert_eq!(code, 200, "{kept}");
+    assert_eq!(kept["metadata"]["finalizers"], json!(["orphan"]));
+    // Background (the default) deletes at once and answers a success Status.
+    assert_eq!(api.post(configmaps, cm("plain", json!([]))).await.0, 201);
+    let (code, status) = api
+        .delete(&format!("{configmaps}/plain"), json!({ "propagationPolicy": "Background" }))
+        .await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["status"], "Success");
+    assert_eq!(status["details"]["name"], "plain");
+    assert_eq!(status["details"]["kind"], "configmaps");
+    let (code, status) = api
+        .delete(&format!("{configmaps}/legacy"), json!({ "propagationPolicy": "Sideways" }))
+        .await;
+    assert_eq!(code, 422, "{status}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletecollection_deletes_what_the_selectors_pick() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    for (name, app) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
+        let cm = json!({ "metadata": { "name": name, "labels": { "app": app } } });
+        assert_eq!(api.post(configmaps, cm).await.0, 201);
+    }
+    let (code, deleted) =
+        api.send("DELETE", &format!("{configmaps}?labelSelector=app%3Da"), "", b"").await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!(deleted["kind"], "ConfigMapList");
+    assert_eq!(names(&deleted), ["a1", "a2"]);
+    assert_eq!(names(&api.get(configmaps).await.1), ["b1"]);
+
+    // Cluster-scoped, with a field selector.
+    let classes = "/apis/storage.k8s.io/v1/storageclasses";
+    for name in ["fast", "slow"] {
+        let class = json!({ "metadata": { "name": name }, "provisioner": "example.com/p" });
+        assert_eq!(api.post(classes, class).await.0, 201);
+    }
+    let (code, deleted) =
+        api.send("DELETE", &format!("{classes}?fieldSelector=metadata.name%3Dslow"), "", b"").await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!(names(&deleted), ["slow"]);
+    assert_eq!(names(&api.get(classes).await.1), ["fast"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_delete_namespace_with_content_ends_after_finalize() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let config = server.kubeconfig_path().to_owned();
+    kubectl.ok(&config, &["create", "namespace", "doomed"]).await;
+    let cm = json!({ "metadata": { "name": "content" } });
+    assert_eq!(api.post("/api/v1/namespaces/doomed/configmaps", cm.clone()).await.0, 201);
+
+    let controller = async {
+        let namespace = loop {
+            let (code, ns) = api.get("/api/v1/namespaces/doomed").await;
+            assert_eq!(code, 200, "{ns}");
+            if ns["status"]["phase"] == "Terminating" {
+                break ns;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(namespace["metadata"]["deletionTimestamp"].is_string());
+        assert_eq!(namespace["spec"]["finalizers"], json!(["kubernetes"]));
+        // Nothing new in a terminating namespace.
+        let (code, status) = api
+            .post("/api/v1/namespaces/doomed/configmaps", json!({ "metadata": { "name": "late" } }))
+            .await;
+        assert_eq!(code, 403, "{status}");
+        assert_eq!(
+            status["message"],
+            "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated"
+        );
+        assert_eq!(status["details"]["causes"][0]["reason"], "NamespaceTerminating");
+        // The namespace controller empties it, then finalizes.
+        let (code, _) = api.delete("/api/v1/namespaces/doomed/configmaps/content", json!({})).await;
+        assert_eq!(code, 200);
+        let mut finalize = namespace.clone();
+        finalize["spec"]["finalizers"] = json!([]);
+        let (code, body) = api
+            .send(
+                "PUT",
+                "/api/v1/namespaces/doomed/finalize",
+                "application/json",
+                finalize.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(api.get("/api/v1/namespaces/doomed").await.0, 404);
+    };
+    let (deleted, ()) =
+        tokio::join!(kubectl.run(&config, &["delete", "namespace", "doomed"]), controller);
+    let (ok, stdout, stderr) = deleted;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "namespace \"doomed\" deleted\n");
+
+    // The namespaces every cluster has stay.
+    let (ok, _, stderr) = kubectl.run(&config, &["delete", "namespace", "default"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        "Error from server (Forbidden): namespaces \"default\" is forbidden: this namespace may not be deleted"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_assigns_once_and_eviction_deletes_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    api.service_account("default").await;
+    api.pod("default", "p1", None).await;
+    let binding = |pod: &str, node: &str| json!({ "apiVersion": "v1", "kind": "Binding", "metadata": { "name": pod }, "target": { "kind": "Node", "name": node } });
+    let (code, status) =
+        api.post("/api/v1/namespaces/default/pods/p1/binding", binding("p1", "node-1")).await;
+    assert_eq!((code, &status["status"]), (201, &json!("Success")), "{status}");
+    let (_, pod) = api.get("/api/v1/namespaces/default/pods/p1").await;
+    assert_eq!(pod["spec"]["nodeName"], "node-1");
+    let conditions = pod["status"]["conditions"].as_array().unwrap();
+    assert!(
+        conditions.iter().any(|c| c["type"] == "PodScheduled" && c["status"] == "True"),
+        "{pod}"
+    );
+    let (code, status) =
+        api.post("/api/v1/namespaces/default/pods/p1/binding", binding("p1", "node-2")).await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(
+        status["message"],
+        "Operation cannot be fulfilled on pods/binding \"p1\": pod p1 is already assigned to node \"node-1\""
+    );
+    // The namespaced bindings resource does the same.
+    api.pod("default", "p2", None).await;
+    let (code, status) =
+        api.post("/api/v1/namespaces/default/bindings", binding("p2", "node-1")).await;
+    assert_eq!(code, 201, "{status}");
+    assert_eq!(api.get("/api/v1/namespaces/default/pods/p2").await.1["spec"]["nodeName"], "node-1");
+
+    // Eviction: a graceful delete of the bound pod.
+    let eviction = |pod: &str, options: Value| json!({ "apiVersion": "policy/v1", "kind": "Eviction", "metadata": { "name": pod, "namespace": "default" }, "deleteOptions": options });
+    let (code, status) =
+        api.post("/api/v1/namespaces/default/pods/p1/eviction", eviction("p1", json!({}))).await;
+    assert_eq!(code, 201, "{status}");
+    let (_, pod) = api.get("/api/v1/namespaces/default/pods/p1").await;
+    assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 30, "{pod}");
+    let (code, _) = api
+        .post(
+            "/api/v1/namespaces/default/pods/p2/eviction",
+            eviction("p2", json!({ "gracePeriodSeconds": 0 })),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(api.get("/api/v1/namespaces/default/pods/p2").await.0, 404);
+    let (code, _) = api
+        .post("/api/v1/namespaces/default/pods/gone/eviction", eviction("gone", json!({})))
+        .await;
+    assert_eq!(code, 404);
+    // Streams wait for the kubelet, with a Status that says so.
+    let (code, status) = api.get("/api/v1/namespaces/default/pods/p1/log").await;
+    assert_eq!(code, 503, "{status}");
+    assert_eq!(status["kind"], "Status");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_defaults_pods_claims_and_volumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let pod = json!({ "metadata": { "name": "p" }, "spec": { "containers": [{ "name": "c", "image": "busybox" }] } });
+    let (code, status) = api.post("/api/v1/namespaces/default/pods", pod.clone()).await;
+    assert_eq!(code, 403, "{status}");
+    assert_eq!(
+        status["message"],
+        "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found"
+    );
+    let account =
+        json!({ "metadata": { "name": "default" }, "imagePullSecrets": [{ "name": "registry" }] });
+    assert_eq!(api.post("/api/v1/namespaces/default/serviceaccounts", account).await.0, 201);
+    let (code, created) = api.post("/api/v1/namespaces/default/pods", pod).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["spec"]["serviceAccountName"], "default");
+    assert_eq!(created["spec"]["serviceAccount"], "default");
+    assert_eq!(created["spec"]["imagePullSecrets"], json!([{ "name": "registry" }]));
+    let tolerations = created["spec"]["tolerations"].as_array().unwrap();
+    assert_eq!(tolerations.len(), 2, "{created}");
+    assert!(
+        tolerations.iter().all(|t| t["tolerationSeconds"] == 300 && t["effect"] == "NoExecute")
+    );
+
+    let class = json!({
+        "metadata": { "name": "local-path", "annotations": { "storageclass.kubernetes.io/is-default-class": "true" } },
+        "provisioner": "berth.dev/local-path",
+    });
+    assert_eq!(api.post("/apis/storage.k8s.io/v1/storageclasses", class).await.0, 201);
+    let claim = json!({ "metadata": { "name": "data" }, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } } });
+    let (code, claim) = api.post("/api/v1/namespaces/default/persistentvolumeclaims", claim).await;
+    assert_eq!(code, 201, "{claim}");
+    assert_eq!(claim["spec"]["storageClassName"], "local-path");
+    assert_eq!(claim["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+    let volume = json!({ "metadata": { "name": "pv1" }, "spec": {
+        "capacity": { "storage": "1Gi" }, "accessModes": ["ReadWriteOnce"], "hostPath": { "path": "/tmp/pv1" } } });
+    let (code, volume) = api.post("/api/v1/persistentvolumes", volume).await;
+    assert_eq!(code, 201, "{volume}");
+    assert_eq!(volume["metadata"]["finalizers"], json!(["kubernetes.io/pv-protection"]));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_distinct_cluster_ips_and_node_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    // The kubernetes Service points at this server.
+    let (code, kubernetes) = api.get("/api/v1/namespaces/default/services/kubernetes").await;
+    assert_eq!(code, 200, "{kubernetes}");
+    assert_eq!(kubernetes["spec"]["clusterIP"], "10.96.0.1");
+    assert_eq!(kubernetes["spec"]["ports"][0]["port"], 443);
+    assert_eq!(kubernetes["spec"]["ports"][0]["targetPort"], server.local_addr().port());
+    let (code, endpoints) = api.get("/api/v1/namespaces/default/endpoints/kubernetes").await;
+    assert_eq!(code, 200, "{endpoints}");
+    assert_eq!(endpoints["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
+    assert_eq!(endpoints["subsets"][0]["ports"][0]["port"], server.local_addr().port());
+    let (code, slice) =
+        api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes").await;
+    assert_eq!(code, 200, "{slice}");
+    assert_eq!(slice["endpoints"][0]["addresses"][0], "127.0.0.1");
+
+    let service = |name: &str| json!({ "metadata": { "name": name }, "spec": { "selector": { "app": name }, "ports": [{ "port": 80 }] } });
+    let creates = (0..16).map(|n| {
+        let api = &api;
+        let service = service(&format!("s{n}"));
+        async move { api.post("/api/v1/namespaces/default/services", service).await }
+    });
+    let mut ips = Vec::new();
+    for (code, created) in futures::future::join_all(creates).await {
+        assert_eq!(code, 201, "{created}");
+        assert_eq!(created["spec"]["clusterIPs"], json!([created["spec"]["clusterIP"]]));
+        assert_eq!(created["spec"]["ipFamilies"], json!(["IPv4"]));
+        assert_eq!(created["spec"]["ipFamilyPolicy"], "SingleStack");
+        let ip: std::net::Ipv4Addr =
+            created["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
+        assert_eq!(ip.octets()[0], 10);
+        assert!((96..112).contains(&ip.octets()[1]), "{ip}");
+        ips.push(ip);
+    }
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 16);
+
+    // A requested IP is honoured if free, refused if taken, and free again after a delete.
+    let mut fixed = service("fixed");
+    fixed["spec"]["clusterIP"] = json!("10.96.0.10");
+    let (code, created) = api.post("/api/v1/namespaces/default/services", fixed.clone()).await;
+    assert_eq!((code, &created["spec"]["clusterIP"]), (201, &json!("10.96.0.10")), "{created}");
+    fixed["metadata"]["name"] = json!("again");
+    let (code, status) = api.post("/api/v1/namespaces/default/services", fixed.clone()).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        "Service \"again\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated"
+    );
+    let (code, deleted) = api.delete("/api/v1/namespaces/default/services/fixed", json!({})).await;
+    assert_eq!((code, &deleted["kind"]), (200, &json!("Service")), "{deleted}");
+    assert_eq!(api.post("/api/v1/namespaces/default/services", fixed).await.0, 201);
+
+    // Headless Services get none; NodePort Services get a node port.
+    let mut headless = service("headless");
+    headless["spec"]["clusterIP"] = json!("None");
+    let (code, created) = api.post("/api/v1/namespaces/default/services", headless).await;
+    assert_eq!((code, &created["spec"]["clusterIPs"]), (201, &json!(["None"])), "{created}");
+    let mut node_port = service("exposed");
+    node_port["spec"]["type"] = json!("NodePort");
+    let (code, created) = api.post("/api/v1/namespaces/default/services", node_port).await;
+    assert_eq!(code, 201, "{created}");
+    let port = created["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&port), "{created}");
+    // An update that leaves them out keeps both.
+    let (code, patched) = api
+        .send(
+            "PATCH",
+            "/api/v1/namespaces/default/services/exposed",
+            "application/json-patch+json",
+            br#"[{"op":"remove","path":"/spec/ports/0/nodePort"},{"op":"remove","path":"/spec/clusterIP"},{"op":"remove","path":"/spec/clusterIPs"}]"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["spec"]["ports"][0]["nodePort"], port);
+    assert_eq!(patched["spec"]["clusterIP"], created["spec"]["clusterIP"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yaml_bodies_and_watch_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\n  labels: {app: web}\ndata:\n  k: v\n";
+    let (code, created) =
+        api.send("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", yaml).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["data"]["k"], "v");
+    assert_eq!(created["metadata"]["labels"]["app"], "web");
+    let (code, status) = api
+        .send(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/yaml",
+            b"metadata: [unclosed\n  name: x",
+        )
+        .await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert!(
+        status["message"].as_str().unwrap().starts_with("error converting YAML to JSON"),
+        "{status}"
+    );
+
+    // A watch-list: the current objects, then a bookmark that marks the end of them.
+    let path = "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1";
+    let (code, events) = api.watch(path).await;
+    assert_eq!(code, 200);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ADDED", "BOOKMARK"], "{events:?}");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "from-yaml");
+    let bookmark = &events[1]["object"];
+    assert_eq!(bookmark["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(bookmark["kind"], "ConfigMap");
+
+    // resourceVersionMatch as ValidateListOptions has it.
+    let (code, status) = api
+        .get("/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&allowWatchBookmarks=true")
+        .await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+    );
+    let (code, status) =
+        api.get("/api/v1/configmaps?resourceVersion=0&resourceVersionMatch=Exact").await;
+    assert_eq!(code, 422, "{status}");
+    let (code, status) = api.get("/api/v1/configmaps?resourceVersionMatch=NotOlderThan").await;
+    assert_eq!(code, 422, "{status}");
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap();
+    let (code, list) = api
+        .get(&format!("/api/v1/configmaps?resourceVersion={rv}&resourceVersionMatch=NotOlderThan"))
+        .await;
+    assert_eq!(code, 200, "{list}");
+    let (code, status) = api
+        .get("/api/v1/configmaps?resourceVersion=999999&resourceVersionMatch=NotOlderThan")
+        .await;
+    assert_eq!(code, 504, "{status}");
+    server.shutdown().await;
+}
