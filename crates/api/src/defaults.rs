@@ -446,4 +446,119 @@ mod tests {
             assert_eq!(image_pull_policy(image), policy, "{image}");
         }
     }
+
+    #[test]
+    fn pods_get_kubernetes_defaults() {
+        let mut pod = json!({"spec": {
+            "containers": [{"name": "c", "image": "busybox:1.36",
+                "resources": {"limits": {"cpu": "1", "memory": "64Mi"}, "requests": {"cpu": "500m"}},
+                "livenessProbe": {"httpGet": {"port": 80}},
+                "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}],
+            "volumes": [{"name": "scratch"}, {"name": "cfg", "configMap": {"name": "c"}},
+                {"name": "host", "hostPath": {"path": "/d"}}]}});
+        apply("", "Pod", &mut pod);
+        let spec = &pod["spec"];
+        assert_eq!(spec["enableServiceLinks"], true);
+        assert_eq!(spec["schedulerName"], "default-scheduler");
+        assert_eq!(spec["securityContext"], json!({}));
+        let container = &spec["containers"][0];
+        assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(container["terminationMessagePolicy"], "File");
+        assert_eq!(
+            container["resources"]["requests"],
+            json!({"cpu": "500m", "memory": "64Mi"}),
+            "requests default to the limits, a set request stays"
+        );
+        assert_eq!(
+            container["livenessProbe"],
+            json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1,
+                   "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
+        );
+        assert_eq!(container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"], "v1");
+        assert_eq!(spec["volumes"][0]["emptyDir"], json!({}));
+        assert_eq!(spec["volumes"][1]["configMap"]["defaultMode"], 420);
+        assert_eq!(spec["volumes"][2]["hostPath"]["type"], "");
+    }
+
+    #[test]
+    fn templates_are_not_pods() {
+        let mut sts = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i:1",
+            "resources": {"limits": {"cpu": "1"}}}]}}, "updateStrategy": {"type": "OnDelete"}}});
+        apply("apps", "StatefulSet", &mut sts);
+        let pod = &sts["spec"]["template"]["spec"];
+        assert!(pod.get("enableServiceLinks").is_none());
+        assert!(pod["containers"][0]["resources"].get("requests").is_none());
+        assert_eq!(sts["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+    }
+
+    #[test]
+    fn other_kinds_get_their_defaults() {
+        let cases = [
+            (
+                "",
+                "PersistentVolumeClaim",
+                json!({"spec": {}}),
+                "/spec/volumeMode",
+                json!("Filesystem"),
+            ),
+            ("", "PersistentVolumeClaim", json!({"spec": {}}), "/status/phase", json!("Pending")),
+            (
+                "",
+                "PersistentVolume",
+                json!({"spec": {"hostPath": {"path": "/x"}}}),
+                "/spec/persistentVolumeReclaimPolicy",
+                json!("Retain"),
+            ),
+            (
+                "",
+                "PersistentVolume",
+                json!({"spec": {"hostPath": {"path": "/x"}}}),
+                "/spec/hostPath/type",
+                json!(""),
+            ),
+            ("", "Namespace", json!({}), "/status/phase", json!("Active")),
+            (
+                "",
+                "Node",
+                json!({"status": {"capacity": {"pods": "110"}}}),
+                "/status/allocatable",
+                json!({"pods": "110"}),
+            ),
+            (
+                "",
+                "Endpoints",
+                json!({"subsets": [{"ports": [{"port": 80}]}]}),
+                "/subsets/0/ports/0/protocol",
+                json!("TCP"),
+            ),
+            ("", "Secret", json!({}), "/type", json!("Opaque")),
+            ("storage.k8s.io", "StorageClass", json!({}), "/reclaimPolicy", json!("Delete")),
+            ("storage.k8s.io", "StorageClass", json!({}), "/volumeBindingMode", json!("Immediate")),
+            (
+                "discovery.k8s.io",
+                "EndpointSlice",
+                json!({"ports": [{"port": 80}]}),
+                "/ports/0",
+                json!({"port": 80, "name": "", "protocol": "TCP"}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "targetPort": 0}]}}),
+                "/spec/externalTrafficPolicy",
+                json!("Cluster"),
+            ),
+            (
+                "",
+                "Service",
+                json!({"spec": {"ports": [{"port": 80, "targetPort": 0}]}}),
+                "/spec/ports/0/targetPort",
+                json!(80),
+            ),
+        ];
+        for (group, kind, mut object, pointer, expected) in cases {
+            apply(group, kind, &mut object);
+            assert_eq!(object.pointer(pointer), Some(&expected), "{kind} {pointer}");
+        }
+    }
 }

@@ -353,7 +353,8 @@ async fn subresource_writes_have_their_own_entries_and_bad_bodies_are_client_err
     let (code, created) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
     assert_eq!(code, 201, "{created}");
 
-    // A status write by a controller: an Update entry for the status subresource.
+    // A status write by a controller: an Update entry for the status subresource (a valid
+    // status: available replicas are ready ones).
     let mut object = created.clone();
     object["status"] = json!({"replicas": 2, "readyReplicas": 1, "availableReplicas": 1});
     let put = format!("PUT {sts}/status");
