@@ -5,7 +5,7 @@
 //! Suggested reading order: [`KubeletConfig`] and [`spawn`] here; `node` (registration,
 //! status, lease); `pods` (the watch that feeds one worker per pod); `worker` (the pod's
 //! lifecycle against the runtime); `status` (the pure core: plan and pod status); `volumes`;
-//! [`runtime`] (the CRI-shaped seam) and [`simulated`] (the kwok-style runtime).
+//! `events`; [`runtime`] (the CRI-shaped seam) and [`simulated`] (the kwok-style runtime).
 
 mod cidr;
 mod events;
