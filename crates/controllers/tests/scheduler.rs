@@ -359,3 +359,27 @@ async fn binding_three_hundred_pods_on_ten_nodes() {
     controllers.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn gated_pods_say_so_and_stay_unbound() {
+    let (cluster, controllers) = start().await;
+    let client = cluster.client();
+    add_node(&client, "n", "4", "110", json!({}), "True").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let gated = pod("gated", json!({ "schedulingGates": [{ "name": "example.com/quota" }] }));
+    pods.create(&PostParams::default(), &gated).await.unwrap();
+    eventually("PodScheduled=False SchedulingGated", || async {
+        let (status, reason, message) = scheduled_condition(&pods, "gated").await?;
+        (status == "False"
+            && reason == "SchedulingGated"
+            && message == "Scheduling is blocked due to non-empty scheduling gates")
+            .then_some(())
+    })
+    .await;
+    // Removing the gates (then the pod is scheduled: see the state test) needs the
+    // apiserver to allow that pod update, as Kubernetes does; berth refuses it so far.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pods.get("gated").await.unwrap().spec.unwrap().node_name, None);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}

@@ -132,6 +132,8 @@ enum Queued {
     Unschedulable,
     /// Assumed on a node; its bind is under way.
     Binding,
+    /// Has `spec.schedulingGates`: waits until they are all removed (SchedulingGates plugin).
+    Gated,
 }
 
 #[derive(Debug)]
@@ -141,6 +143,8 @@ struct Pending {
     attempts: u32,
     last_attempt: Instant,
     since: Instant,
+    /// Whether `PodScheduled=False` reason `SchedulingGated` was asked for.
+    gate_reported: bool,
 }
 
 /// The outcome of a bind task.
@@ -266,11 +270,11 @@ impl State {
         if self.bound.contains(&uid) {
             return false;
         }
-        let ours = spec.is_some_and(|s| {
-            s.scheduler_name.as_deref().is_none_or(|n| n == plan::SCHEDULER_NAME)
-                && s.scheduling_gates.as_ref().is_none_or(|g| g.is_empty())
-        }) && pod.metadata.deletion_timestamp.is_none()
+        let ours = spec
+            .is_some_and(|s| s.scheduler_name.as_deref().is_none_or(|n| n == plan::SCHEDULER_NAME))
+            && pod.metadata.deletion_timestamp.is_none()
             && !terminal;
+        let gated = spec.and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty());
         if !ours {
             if let Some(pending) = self.pending.remove(&uid)
                 && pending.queued == Queued::Binding
@@ -280,19 +284,26 @@ impl State {
             return false;
         }
         match self.pending.get_mut(&uid) {
-            Some(pending) => pending.pod = pod,
+            Some(pending) => {
+                pending.pod = pod;
+                if gated && pending.queued != Queued::Binding {
+                    pending.queued = Queued::Gated;
+                } else if !gated && pending.queued == Queued::Gated {
+                    pending.queued = Queued::Active;
+                }
+            }
             None => {
                 let now = Instant::now();
-                self.pending.insert(
-                    uid,
-                    Pending {
-                        pod,
-                        queued: Queued::Active,
-                        attempts: 0,
-                        last_attempt: now,
-                        since: now,
-                    },
-                );
+                let queued = if gated { Queued::Gated } else { Queued::Active };
+                let pending = Pending {
+                    pod,
+                    queued,
+                    attempts: 0,
+                    last_attempt: now,
+                    since: now,
+                    gate_reported: false,
+                };
+                self.pending.insert(uid, pending);
             }
         }
         false
@@ -322,7 +333,7 @@ impl State {
             let due = match pending.queued {
                 Queued::Backoff(at) => at,
                 Queued::Unschedulable => pending.last_attempt + MAX_UNSCHEDULABLE,
-                Queued::Active | Queued::Binding => continue,
+                Queued::Active | Queued::Binding | Queued::Gated => continue,
             };
             if due <= now {
                 pending.queued = Queued::Active;
@@ -336,6 +347,13 @@ impl State {
     /// Decides for every active pod, highest priority first, then oldest in the queue
     /// (PrioritySort).
     fn decide(&mut self) -> Vec<(Pod, Outcome)> {
+        let mut decisions = Vec::new();
+        for pending in self.pending.values_mut() {
+            if pending.queued == Queued::Gated && !pending.gate_reported {
+                pending.gate_reported = true;
+                decisions.push((pending.pod.clone(), Outcome::Gated));
+            }
+        }
         let mut active: Vec<(i32, Instant, String)> = self
             .pending
             .iter()
@@ -346,7 +364,7 @@ impl State {
             })
             .collect();
         if active.is_empty() {
-            return Vec::new();
+            return decisions;
         }
         active.sort();
         let mut nodes: Vec<&Node> = self.nodes.objects.values().collect();
@@ -354,7 +372,6 @@ impl State {
         let nodes: Vec<(Node, Prepared)> =
             nodes.into_iter().map(|n| (n.clone(), Prepared::of(n))).collect();
         let empty = Usage::default();
-        let mut decisions = Vec::new();
         let now = Instant::now();
         for (_, _, uid) in active {
             let Some(pending) = self.pending.get(&uid) else { continue };
@@ -393,6 +410,7 @@ impl State {
                     pending.attempts += 1;
                     pending.queued = Queued::Unschedulable;
                 }
+                Outcome::Gated => {}
             }
             decisions.push((pod, outcome));
         }
@@ -518,6 +536,14 @@ pub(crate) async fn run(context: Context) {
                         Some(BindResult { uid, result })
                     });
                 }
+                Outcome::Gated => {
+                    let client = client.clone();
+                    tasks.spawn(async move {
+                        let message = "Scheduling is blocked due to non-empty scheduling gates";
+                        set_unscheduled(&client, &pod, "SchedulingGated", message).await;
+                        None
+                    });
+                }
                 Outcome::Unschedulable { message } => {
                     tracing::debug!(pod = %pod.name_any(), %message, "unschedulable");
                     let client = client.clone();
@@ -628,14 +654,19 @@ async fn bind(
     Ok(())
 }
 
-/// Sets `PodScheduled=False` (reason `Unschedulable`) if it does not say so already, and
-/// records a `FailedScheduling` event.
+/// Sets `PodScheduled=False` (reason `Unschedulable`) and records a `FailedScheduling` event.
 async fn report_unschedulable(
     client: &kube::Client,
     recorder: &Recorder,
     pod: &Pod,
     message: &str,
 ) {
+    set_unscheduled(client, pod, "Unschedulable", message).await;
+    recorder.record(&object_ref(pod), EventType::Warning, "FailedScheduling", message).await;
+}
+
+/// Sets `PodScheduled=False` with `reason` and `message`, unless it says so already.
+async fn set_unscheduled(client: &kube::Client, pod: &Pod, reason: &str, message: &str) {
     let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
     let current = pod
         .status
@@ -644,34 +675,33 @@ async fn report_unschedulable(
         .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
     let same = current.is_some_and(|c| {
         c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
+            && c.reason.as_deref() == Some(reason)
             && c.message.as_deref() == Some(message)
     });
-    if !same {
-        let since = current
-            .filter(|c| c.status == "False")
-            .and_then(|c| c.last_transition_time.clone())
-            .unwrap_or(Time(Timestamp::now()));
-        let patch = serde_json::json!({
-            "metadata": { "uid": pod.metadata.uid },
-            "status": { "conditions": [{
-                "type": "PodScheduled",
-                "status": "False",
-                "reason": "Unschedulable",
-                "message": message,
-                "lastProbeTime": null,
-                "lastTransitionTime": since,
-            }]}
-        });
-        let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-        if let Err(error) = pods
-            .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch))
-            .await
-        {
-            tracing::debug!(pod = %pod.name_any(), %error, "cannot set PodScheduled=False");
-        }
+    if same {
+        return;
     }
-    recorder.record(&object_ref(pod), EventType::Warning, "FailedScheduling", message).await;
+    let since = current
+        .filter(|c| c.status == "False")
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(Timestamp::now()));
+    let patch = serde_json::json!({
+        "metadata": { "uid": pod.metadata.uid },
+        "status": { "conditions": [{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": null,
+            "lastTransitionTime": since,
+        }]}
+    });
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    if let Err(error) =
+        pods.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch)).await
+    {
+        tracing::debug!(pod = %pod.name_any(), %error, "cannot set PodScheduled=False");
+    }
 }
 
 #[cfg(test)]
@@ -805,6 +835,23 @@ mod tests {
             serde_json::from_value(json!({ "taints": [{ "key": "k", "effect": "NoSchedule" }] }))
                 .ok();
         assert!(state.apply(Input::Node(Box::new(watcher::Event::Apply(tainted)))), "a taint");
+    }
+
+    #[test]
+    fn gated_pods_are_reported_once_and_scheduled_when_the_gates_go() {
+        let mut state = synced();
+        state.apply(Input::Node(Box::new(watcher::Event::Apply(node("n")))));
+        let mut gated = pod("g", "1", None);
+        gated.spec.as_mut().expect("spec").scheduling_gates =
+            serde_json::from_value(json!([{ "name": "example.com/wait" }])).ok();
+        state.apply(Input::Pod(Box::new(watcher::Event::Apply(gated.clone()))));
+        let decisions = state.decide();
+        assert_eq!(decisions.len(), 1);
+        assert_eq!(decisions[0].1, Outcome::Gated);
+        state.apply(Input::Pod(Box::new(watcher::Event::Apply(gated))));
+        assert!(state.decide().is_empty(), "reported once");
+        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("g", "1", None)))));
+        assert_eq!(placements(&state.decide()).get("n"), Some(&1));
     }
 
     #[test]

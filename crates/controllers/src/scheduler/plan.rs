@@ -187,6 +187,8 @@ pub(crate) enum Outcome {
     Fits { node: String, delayed: Vec<String> },
     /// No node fits; `message` is kube-scheduler's FailedScheduling message.
     Unschedulable { message: String },
+    /// Not tried: the pod has scheduling gates.
+    Gated,
 }
 
 /// Whether a filter's rejection could be undone by preempting pods (framework.Unschedulable)
