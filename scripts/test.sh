@@ -17,3 +17,4 @@ cargo test --workspace --locked
 cargo run --release --locked -p berth-bench --bin store -- --quick
 cargo build --release --locked -p berth
 cargo run --release --locked -p berth-bench --bin apiserver -- --quick
+cargo run --release --locked -p berth-bench --bin controlplane -- --quick

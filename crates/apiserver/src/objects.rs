@@ -269,6 +269,22 @@ pub(crate) fn keep_immutable(
     updated: &mut Value,
     subresource: Option<&str>,
 ) -> Result<(), Status> {
+    // A uid in the body is a precondition: an update meant for an object that was deleted and
+    // re-created under the same name must not land on the new one (kube-apiserver's
+    // `rest.BeforeUpdate` / storage precondition).
+    let uid = |o: &Value| o.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_owned);
+    if let (Some(wanted), Some(actual)) = (uid(updated).filter(|u| !u.is_empty()), uid(current))
+        && wanted != actual
+    {
+        let name = current.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        return Err(Status::conflict(
+            resource,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {wanted}, UID in object meta: {actual}"
+            ),
+        ));
+    }
     let has_status = resource.subresource("status").is_some();
     if subresource == Some("status") {
         // Only the status changes.

@@ -476,7 +476,7 @@ async fn a_restarted_controller_finishes_the_work_without_duplicates() {
     controllers.shutdown().await;
     let controllers = berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::Volume] },
+        Config { controllers: vec![Controller::Volume], ..Config::default() },
     );
     eventually("10 claims Bound", || async {
         let list = claims.list(&ListParams::default()).await.ok()?;

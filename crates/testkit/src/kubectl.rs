@@ -164,6 +164,11 @@ impl BerthProcess {
         BerthProcess { child, data_dir: data_dir.to_owned(), ready }
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The admin kubeconfig it wrote.
     pub fn kubeconfig(&self) -> PathBuf {
         self.data_dir.join("kubeconfig.yaml")

@@ -156,3 +156,33 @@ async fn status_subresource_update() {
     assert_eq!(patched.status.unwrap().ready_replicas, Some(2));
     cluster.shutdown().await;
 }
+
+/// An update carrying the uid of an object that was deleted and re-created under the same name
+/// is refused (409), so a stale writer cannot overwrite the new object.
+#[tokio::test]
+async fn an_update_with_a_stale_uid_conflicts() {
+    let cluster = Cluster::start().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("same-name".into());
+    let old = configmaps.create(&PostParams::default(), &cm).await.unwrap();
+    configmaps.delete("same-name", &DeleteParams::default()).await.unwrap();
+    let new = configmaps.create(&PostParams::default(), &cm).await.unwrap();
+    assert_ne!(old.metadata.uid, new.metadata.uid);
+
+    let mut stale = old.clone();
+    stale.metadata.resource_version = None;
+    stale.data = Some([("written".to_owned(), "by a stale writer".to_owned())].into());
+    match configmaps.replace("same-name", &PostParams::default(), &stale).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 409, "{status:?}");
+            assert!(
+                status.message.contains("Precondition failed: UID in precondition"),
+                "{status:?}"
+            );
+        }
+        other => panic!("expected a 409, got {other:?}"),
+    }
+    assert_eq!(configmaps.get("same-name").await.unwrap().data, None);
+    cluster.shutdown().await;
+}
