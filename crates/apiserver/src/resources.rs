@@ -835,13 +835,14 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    let warnings = objects::patch_warnings(resource, &patch, cx.query.get("fieldValidation"));
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
         Ok(patched)
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
 /// Server-side apply: merges the configuration into the object, or creates it.
@@ -895,17 +896,14 @@ pub(crate) async fn write_back(
         let mut current = decode(&kv)?;
         let mut updated = change(&current)?;
         let supplied = crate::apply::supplied(&updated);
+        // Unknown fields go first: they must not count as a spec change.
+        let strict = cx.query.get("fieldValidation");
+        objects::unknown_fields(resource, &mut updated, strict, objects::Decoded::Patch)?;
         objects::check_type(resource, &mut updated)?;
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
-        objects::check_update(
-            resource,
-            &current,
-            &mut updated,
-            subresource,
-            cx.query.get("fieldValidation"),
-        )?;
+        objects::check_update(resource, &current, &mut updated, subresource)?;
         deletion::check_new_finalizers(resource, &current, &updated)?;
         let dry_run = cx.query.dry_run();
         if deletion::deletes_on_update(resource, &current, &updated) {
