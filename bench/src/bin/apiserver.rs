@@ -275,6 +275,7 @@ async fn api_figures(
     let api = Api::connect(&connector, addr, Some(admin_token(data_dir)?)).await?;
 
     // The floor writes exactly the bytes the API server stores for a pod.
+    api.create_service_account(NAMESPACE).await?;
     api.create_pod(NAMESPACE, "bench-probe").await?;
     let manifest = serde_json::to_vec(&pod("bench-probe"))?.len();
     let stored = store
@@ -462,6 +463,7 @@ async fn read_figures(
         StatusCode::CREATED,
     )
     .await?;
+    api.create_service_account(LIST_NAMESPACE).await?;
     let fill_start = Instant::now();
     let mut fill: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -1104,6 +1106,23 @@ impl Api {
     }
 
     /// POSTs [`pod`] named `name`; the created object as the server answered it.
+    /// The `default` ServiceAccount pods need (the ServiceAccount admission plugin refuses
+    /// pods without it; in a cluster the service-account controller creates it).
+    async fn create_service_account(&self, namespace: &str) -> Result<()> {
+        let account =
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+        let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts");
+        let existing = format!("{path}/default");
+        if self.call(Method::GET, &existing, None, None, Bytes::new(), StatusCode::OK).await.is_ok()
+        {
+            return Ok(());
+        }
+        let body = Bytes::from(account.to_string());
+        self.call(Method::POST, &path, Some("application/json"), None, body, StatusCode::CREATED)
+            .await
+            .map(drop)
+    }
+
     async fn create_pod(&self, namespace: &str, name: &str) -> Result<Bytes> {
         let body = Bytes::from(serde_json::to_vec(&pod(name))?);
         let path = format!("/api/v1/namespaces/{namespace}/pods");
@@ -1308,6 +1327,7 @@ async fn memory_figures(server: &Spawned, data: &Path, counts: Counts) -> Result
     sleep(counts.settle).await;
     let idle = server.rss_kib()?;
     let api = Api::connect(&tls_connector(data)?, server.addr, Some(admin_token(data)?)).await?;
+    api.create_service_account(NAMESPACE).await?;
     let start = Instant::now();
     let mut creates: Vec<_> =
         (0..WRITERS).map(|w| ApiCreate::new(&api, &format!("m{w:02}-"))).collect();

@@ -23,6 +23,10 @@ use crate::status::{Cause, Details, Status, qualified};
 const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 /// `DefaultTolerationSeconds`' default for both taints.
 const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+/// How often, and how far apart, the `default` ServiceAccount is looked up before a pod is
+/// refused (`MaxRetry`, `RetryInterval` of the ServiceAccount plugin).
+const DEFAULT_ACCOUNT_LOOKUPS: usize = 10;
+const DEFAULT_ACCOUNT_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
@@ -129,9 +133,21 @@ async fn service_account(
     }
     let account = service_account_name(pod);
     let accounts = kinds::find("", "v1", "serviceaccounts").ok_or_else(Status::internal)?;
-    let kv = store.get(&key(accounts, Some(namespace), &account)).await;
-    let kv = kv.map_err(|e| Status::from_store(e, accounts, &account))?;
-    let Some(kv) = kv else {
+    // The `default` account is created by a controller right after its namespace: wait for
+    // it a little, as the plugin does (10 lookups, 500 ms apart).
+    let attempts = if account == "default" { DEFAULT_ACCOUNT_LOOKUPS } else { 1 };
+    let mut found = None;
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            tokio::time::sleep(DEFAULT_ACCOUNT_RETRY).await;
+        }
+        let kv = store.get(&key(accounts, Some(namespace), &account)).await;
+        found = kv.map_err(|e| Status::from_store(e, accounts, &account))?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some(kv) = found else {
         return Err(forbidden(
             resource,
             name,

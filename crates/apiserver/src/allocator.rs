@@ -116,6 +116,11 @@ fn is_service(resource: &ResourceType) -> bool {
     resource.group.is_empty() && resource.kind == "Service"
 }
 
+/// Whether creating an object of `resource` allocates anything (Services do).
+pub(crate) fn allocates(resource: &ResourceType) -> bool {
+    is_service(resource)
+}
+
 fn service_type(service: &Value) -> &str {
     service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP")
 }
@@ -249,6 +254,21 @@ async fn allocate(
         }
     }
     if !needs_node_ports(service) {
+        // A type change away from NodePort/LoadBalancer gives the node ports up, and the
+        // fields only external Services have (`dropTypeDependentFields`).
+        if let Some(current) = current.filter(|c| needs_node_ports(c)) {
+            if let Some(Value::Array(ports)) = service.pointer_mut("/spec/ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    port.remove("nodePort");
+                }
+            }
+            for field in ["externalTrafficPolicy", "healthCheckNodePort"] {
+                let unchanged = service["spec"].get(field) == current["spec"].get(field);
+                if unchanged && let Some(spec) = service["spec"].as_object_mut() {
+                    spec.remove(field);
+                }
+            }
+        }
         return Ok(());
     }
     if service.pointer("/spec/externalTrafficPolicy").is_none() {

@@ -15,6 +15,7 @@ mod auth;
 mod body;
 mod deletion;
 mod discovery;
+mod events;
 mod metrics;
 mod objects;
 mod openapi;

@@ -156,7 +156,12 @@ pub(crate) fn key(resource: &ResourceType, namespace: Option<&str>, name: &str) 
 
 /// The store prefix of a resource's objects, in one namespace or all.
 pub(crate) fn prefix(resource: &ResourceType, namespace: Option<&str>) -> String {
-    let group = if resource.group.is_empty() { "core" } else { resource.group };
+    // events.k8s.io/v1 Events share the core/v1 storage (`events.rs`).
+    let group = if resource.group.is_empty() || crate::events::is_events_v1(resource) {
+        "core"
+    } else {
+        resource.group
+    };
     match namespace {
         Some(ns) => format!("/registry/{group}/{}/{ns}/", resource.plural),
         None => format!("/registry/{group}/{}/", resource.plural),
@@ -170,7 +175,7 @@ async fn get(cx: &Context) -> Result<Response> {
     let kv = cx.store.get(&cx.key(cx.name())).await;
     let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), cx.name()))?;
     let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), cx.name())) };
-    let object = decode(&kv)?;
+    let object = decode_for(cx.resource(), &kv)?;
     if subresource == Some("scale") {
         return Ok(json_response(StatusCode::OK, &scale::view(&object)));
     }
@@ -242,7 +247,7 @@ async fn list(cx: &Context) -> Result<Response> {
         page_revision = Some(page.revision);
         start_after = page.kvs.last().map(|kv| kv.key.clone()).or(start_after);
         for kv in &page.kvs {
-            let object = decode(kv)?;
+            let object = decode_for(cx.resource(), kv)?;
             if labels.matches_object(&object) && fields.matches(&object) {
                 items.push(object);
             }
@@ -471,7 +476,7 @@ async fn start_watch(cx: &Context) -> Result<WatchStream> {
                 ));
             }
             for kv in &page.kvs {
-                let object = decode(kv)?;
+                let object = decode_for(cx.resource(), kv)?;
                 if labels.matches_object(&object) && fields.matches(&object) {
                     initial.push(event_json("ADDED", object));
                 }
@@ -496,7 +501,7 @@ async fn start_watch(cx: &Context) -> Result<WatchStream> {
             let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
             let page = page.map_err(|e| Status::from_store(e, cx.resource(), ""))?;
             for kv in &page.kvs {
-                let object = decode(kv)?;
+                let object = decode_for(cx.resource(), kv)?;
                 if labels.matches_object(&object) && fields.matches(&object) {
                     initial.push(event_json("ADDED", object));
                 }
@@ -600,12 +605,12 @@ impl WatchStream {
             |object: &Value| self.labels.matches_object(object) && self.fields.matches(object);
         match event {
             Event::Put { kv, prev } => {
-                let object = decode(kv).ok()?;
+                let object = decode_for(self.resource, kv).ok()?;
                 // Without selectors every object is selected: skip decoding the previous one.
                 let unfiltered = self.labels.is_empty() && self.fields.is_empty();
                 let was = match prev {
                     Some(_) if unfiltered => true,
-                    Some(prev) => decode(prev).is_ok_and(|p| selected(&p)),
+                    Some(prev) => decode_for(self.resource, prev).is_ok_and(|p| selected(&p)),
                     None => false,
                 };
                 match (was, selected(&object)) {
@@ -616,7 +621,7 @@ impl WatchStream {
                 }
             }
             Event::Delete { revision, prev } => {
-                let mut object = decode(prev).ok()?;
+                let mut object = decode_for(self.resource, prev).ok()?;
                 if !selected(&object) {
                     return None;
                 }
@@ -715,7 +720,10 @@ async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
     admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
     let dry_run = cx.query.dry_run();
-    if !dry_run && cx.store.get(&cx.key(&name)).await.ok().flatten().is_some() {
+    if allocator::allocates(resource)
+        && !dry_run
+        && cx.store.get(&cx.key(&name)).await.ok().flatten().is_some()
+    {
         // Refused before allocating anything for it.
         return Err(Status::already_exists(resource, &name));
     }
@@ -726,7 +734,7 @@ async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
     if dry_run {
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
-    let bytes = encode(&object)?;
+    let bytes = encode_for(resource, &object)?;
     let kv = match cx.store.create(&cx.key(&name), bytes).await {
         Ok(kv) => kv,
         Err(error) => {
@@ -893,7 +901,7 @@ pub(crate) async fn write_back(
         if expected.is_some_and(|e| e != kv.mod_revision) {
             return Err(Status::modified(resource, &name));
         }
-        let mut current = decode(&kv)?;
+        let mut current = decode_for(resource, &kv)?;
         let mut updated = change(&current)?;
         let supplied = crate::apply::supplied(&updated);
         // Unknown fields go first: they must not count as a spec change.
@@ -903,11 +911,27 @@ pub(crate) async fn write_back(
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
-        objects::check_update(resource, &current, &mut updated, subresource)?;
-        deletion::check_new_finalizers(resource, &current, &updated)?;
         let dry_run = cx.query.dry_run();
+        // Allocations are kept (or made) before validation, as the Service strategy's
+        // PrepareForUpdate does.
+        let reserved = allocator::on_update(
+            &*cx.store,
+            cx.service_cidr,
+            resource,
+            &current,
+            &mut updated,
+            dry_run,
+        )
+        .await?;
+        let checked = objects::check_update(resource, &current, &mut updated, subresource)
+            .and_then(|()| deletion::check_new_finalizers(resource, &current, &updated));
+        if let Err(status) = checked {
+            reserved.release(&*cx.store).await;
+            return Err(status);
+        }
         if deletion::deletes_on_update(resource, &current, &updated) {
             // The last finalizer is gone: the object goes, as kube-apiserver's update does.
+            reserved.release(&*cx.store).await;
             if dry_run {
                 return Ok(updated);
             }
@@ -920,15 +944,6 @@ pub(crate) async fn write_back(
                 Err(error) => return Err(Status::from_store(error, resource, &name)),
             }
         }
-        let reserved = allocator::on_update(
-            &*cx.store,
-            cx.service_cidr,
-            resource,
-            &current,
-            &mut updated,
-            dry_run,
-        )
-        .await?;
         let on = cx.path.subresource.as_deref();
         crate::apply::record(
             resource,
@@ -950,7 +965,7 @@ pub(crate) async fn write_back(
         if dry_run {
             return Ok(updated);
         }
-        let bytes = encode(&updated)?;
+        let bytes = encode_for(resource, &updated)?;
         match cx.store.update(&key, bytes, kv.mod_revision).await {
             Ok(written) => {
                 allocator::release_unused(&*cx.store, resource, &current, &updated).await;
@@ -994,7 +1009,7 @@ pub(crate) async fn delete_object(
     loop {
         let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, name))?;
         let Some(kv) = kv else { return Err(Status::not_found(resource, name)) };
-        let mut current = decode(&kv)?;
+        let mut current = decode_for(resource, &kv)?;
         check_preconditions(
             resource,
             name,
@@ -1007,7 +1022,7 @@ pub(crate) async fn delete_object(
                 if object == current || dry_run {
                     return Ok(object);
                 }
-                match cx.store.update(&key, encode(&object)?, kv.mod_revision).await {
+                match cx.store.update(&key, encode_for(resource, &object)?, kv.mod_revision).await {
                     Ok(written) => {
                         objects::set_resource_version(&mut object, written.mod_revision);
                         return Ok(object);
@@ -1054,7 +1069,7 @@ async fn delete_collection(cx: &Context, body: Body) -> Result<Response> {
     let page = page.map_err(|e| Status::from_store(e, resource, ""))?;
     let mut items = Vec::new();
     for kv in &page.kvs {
-        let object = decode(kv)?;
+        let object = decode_for(resource, kv)?;
         if !(labels.matches_object(&object) && fields.matches(&object)) {
             continue;
         }
@@ -1164,6 +1179,24 @@ pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {
     })?;
     objects::set_resource_version(&mut object, kv.mod_revision);
     Ok(object)
+}
+
+/// A stored object as `resource` shows it (events.k8s.io/v1 Events are stored as core/v1).
+fn decode_for(resource: &ResourceType, kv: &KeyValue) -> Result<Value> {
+    let object = decode(kv)?;
+    Ok(if crate::events::is_events_v1(resource) {
+        crate::events::from_core(object)
+    } else {
+        object
+    })
+}
+
+/// The stored form of an object of `resource`.
+fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
+    if crate::events::is_events_v1(resource) {
+        return encode(&crate::events::to_core(object.clone()));
+    }
+    encode(object)
 }
 
 /// The stored form: without resourceVersion (the store's revision is the truth).

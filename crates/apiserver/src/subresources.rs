@@ -92,6 +92,13 @@ pub(crate) async fn bind(cx: &Context, pod: Option<&str>, body: Body) -> Result<
         if !assigned.is_empty() {
             return Err(conflict(format!("pod {name} is already assigned to node {assigned:?}")));
         }
+        if pod
+            .pointer("/spec/schedulingGates")
+            .and_then(Value::as_array)
+            .is_some_and(|g| !g.is_empty())
+        {
+            return Err(conflict(format!("pod {name} has non-empty .spec.schedulingGates")));
+        }
         pod["spec"]["nodeName"] = json!(node);
         if let Some(annotations) = &annotations {
             for (key, value) in annotations {

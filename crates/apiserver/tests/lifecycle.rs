@@ -536,6 +536,20 @@ async fn services_get_distinct_cluster_ips_and_node_ports() {
     assert_eq!(code, 200, "{patched}");
     assert_eq!(patched["spec"]["ports"][0]["nodePort"], port);
     assert_eq!(patched["spec"]["clusterIP"], created["spec"]["clusterIP"]);
+    // Back to ClusterIP: the node port is given up, and another Service may ask for it.
+    let (code, patched) = api
+        .merge(
+            "/api/v1/namespaces/default/services/exposed",
+            json!({ "spec": { "type": "ClusterIP" } }),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert!(patched["spec"]["ports"][0].get("nodePort").is_none(), "{patched}");
+    let mut taker = service("taker");
+    taker["spec"]["type"] = json!("NodePort");
+    taker["spec"]["ports"][0]["nodePort"] = json!(port);
+    let (code, created) = api.post("/api/v1/namespaces/default/services", taker).await;
+    assert_eq!((code, &created["spec"]["ports"][0]["nodePort"]), (201, &json!(port)), "{created}");
     server.shutdown().await;
 }
 
@@ -599,5 +613,80 @@ async fn yaml_bodies_and_watch_lists() {
         .get("/api/v1/configmaps?resourceVersion=999999&resourceVersionMatch=NotOlderThan")
         .await;
     assert_eq!(code, 504, "{status}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_and_events_k8s_io_events_are_one_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let core = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": { "name": "web-0.1" },
+        "involvedObject": { "kind": "Pod", "namespace": "default", "name": "web-0" },
+        "reason": "Scheduled",
+        "message": "Successfully assigned default/web-0 to node-1",
+        "source": { "component": "default-scheduler" },
+        "count": 1,
+        "type": "Normal",
+    });
+    assert_eq!(api.post("/api/v1/namespaces/default/events", core).await.0, 201);
+    let (code, list) = api.get("/apis/events.k8s.io/v1/namespaces/default/events").await;
+    assert_eq!(code, 200, "{list}");
+    let event = &list["items"][0];
+    assert_eq!(event["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(event["regarding"]["name"], "web-0");
+    assert_eq!(event["note"], "Successfully assigned default/web-0 to node-1");
+    assert_eq!(event["deprecatedSource"]["component"], "default-scheduler");
+    assert_eq!(event["deprecatedCount"], 1);
+
+    let v1 = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": { "name": "web-0.2" },
+        "eventTime": "2024-01-01T00:00:00.000000Z",
+        "regarding": { "kind": "Pod", "namespace": "default", "name": "web-0" },
+        "reason": "Pulled",
+        "note": "image pulled",
+        "type": "Normal",
+        "action": "Pull",
+        "reportingController": "berth.dev/kubelet",
+        "reportingInstance": "node-1",
+    });
+    let (code, created) = api.post("/apis/events.k8s.io/v1/namespaces/default/events", v1).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["note"], "image pulled");
+    let (code, event) = api.get("/api/v1/namespaces/default/events/web-0.2").await;
+    assert_eq!(code, 200, "{event}");
+    assert_eq!(event["apiVersion"], "v1");
+    assert_eq!(event["involvedObject"]["name"], "web-0");
+    assert_eq!(event["message"], "image pulled");
+    assert_eq!(event["reportingComponent"], "berth.dev/kubelet");
+    let (_, list) = api.get("/api/v1/namespaces/default/events").await;
+    assert_eq!(names(&list), ["web-0.1", "web-0.2"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drain_evicts_through_the_eviction_subresource() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let config = server.kubeconfig_path().to_owned();
+    let node = json!({ "apiVersion": "v1", "kind": "Node", "metadata": { "name": "node-1" } });
+    assert_eq!(api.post("/api/v1/nodes", node).await.0, 201);
+    api.service_account("default").await;
+    api.pod("default", "bare", Some("node-1")).await;
+    let stdout = kubectl
+        .ok(&config, &["drain", "node-1", "--force", "--grace-period=0", "--timeout=30s"])
+        .await;
+    assert!(stdout.contains("evicting pod default/bare"), "{stdout}");
+    assert!(stdout.contains("node/node-1 drained"), "{stdout}");
+    assert_eq!(api.get("/api/v1/namespaces/default/pods/bare").await.0, 404);
+    let (_, node) = api.get("/api/v1/nodes/node-1").await;
+    assert_eq!(node["spec"]["unschedulable"], true);
     server.shutdown().await;
 }

@@ -180,12 +180,12 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
         }
     };
 
-    // Admission (the ServiceAccount plugin) runs before validation, as in Kubernetes.
+    // Pods need their ServiceAccount (admission runs before validation, as in Kubernetes).
     let account =
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
-    let (code, answer) =
+    let (code, body) =
         send("POST /api/v1/namespaces/default/serviceaccounts".into(), account).await;
-    assert_eq!(code, 201, "{answer}");
+    assert_eq!(code, 201, "{body}");
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"containers": [], "restartPolicy": "Sometimes"}});
     let (code, status) = send("POST /api/v1/namespaces/default/pods".into(), pod).await;

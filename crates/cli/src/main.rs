@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context;
-use berth_apiserver::ApiServerConfig;
+use berth_apiserver::{ApiServerConfig, ServiceCidr};
 use berth_store::{CompactionPolicy, EtcdConfig, EtcdStore, SqliteStore, Store};
 use clap::{Parser, Subcommand};
 
@@ -50,6 +50,51 @@ struct ServerArgs {
     /// Keep at least this much store history (watchers further behind must re-list).
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     history: Duration,
+    /// How this machine runs pods: `containerd` (real containers) or `simulated` (nodes that
+    /// drive pods through their lifecycle without processes, for scale tests).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Containerd)]
+    runtime: RuntimeKind,
+    /// This machine's Node name (default: the host name).
+    #[arg(long, value_name = "NAME", value_parser = parse_node_name)]
+    node_name: Option<String>,
+    /// With `--runtime simulated`: how many nodes to simulate (`NAME-0` … when more than one).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    nodes: u16,
+    /// Where pod IPs come from; each node gets a /24 of it.
+    #[arg(long, default_value = "10.244.0.0/16", value_name = "CIDR", value_parser = parse_pod_cidr)]
+    pod_cidr: String,
+    /// Where Service cluster IPs come from.
+    #[arg(long, default_value = "10.96.0.0/12", value_name = "CIDR")]
+    service_cidr: ServiceCidr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    Containerd,
+    Simulated,
+}
+
+fn parse_node_name(name: &str) -> Result<String, String> {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label) {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("{name:?} is not a valid node name (lower-case DNS subdomain)"))
+    }
+}
+
+fn parse_pod_cidr(text: &str) -> Result<String, String> {
+    let cidr = berth_kubelet::Ipv4Cidr::parse(text).map_err(|e| e.to_string())?;
+    if cidr.prefix() > 24 {
+        return Err(format!("--pod-cidr {text} is smaller than one node's /24"));
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,22 +229,93 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             min_revisions: 1000,
         },
     );
-    let api = berth_apiserver::start(
-        ApiServerConfig::new(args.listen, args.data_dir.clone()),
-        store.clone(),
-    )
-    .await?;
+    let mut api_config = ApiServerConfig::new(args.listen, args.data_dir.clone());
+    api_config.service_cidr = args.service_cidr;
+    let api = berth_apiserver::start(api_config, store.clone()).await?;
+
+    // Controllers and kubelets are API clients like any other, over loopback HTTPS.
+    let client = client(api.kubeconfig_path()).await?;
+    let ca = args.data_dir.join("pki/ca.crt");
+    let root_ca_pem =
+        std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
+    let controllers = berth_controllers::spawn(
+        client.clone(),
+        berth_controllers::Config { root_ca_pem, ..berth_controllers::Config::default() },
+    );
+    let kubelets = match args.runtime {
+        RuntimeKind::Simulated => start_simulated_nodes(&args, &client, api.local_addr())?,
+        RuntimeKind::Containerd => Vec::new(),
+    };
     eprintln!(
         "berth: ready in {} ms at https://{} ({description}); export KUBECONFIG={}",
         started.elapsed().as_millis(),
         api.local_addr(),
         api.kubeconfig_path().display()
     );
+    if args.runtime == RuntimeKind::Containerd {
+        eprintln!(
+            "berth: this build runs no containerd node yet, so pods stay Pending; \
+             `--runtime simulated` runs simulated nodes"
+        );
+    }
     shutdown_signal().await?;
+    for kubelet in kubelets {
+        kubelet.shutdown().await;
+    }
+    controllers.shutdown().await;
     api.shutdown().await;
     compactor.abort();
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// A kube client from the admin kubeconfig the API server wrote.
+async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let read = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(read, &Default::default())
+        .await
+        .with_context(|| format!("using {}", kubeconfig.display()))?;
+    kube::Client::try_from(config).context("building the in-process API client")
+}
+
+/// `--nodes` simulated kubelets in this process, storing volumes under `DIR/storage`.
+fn start_simulated_nodes(
+    args: &ServerArgs,
+    client: &kube::Client,
+    api: SocketAddr,
+) -> anyhow::Result<Vec<berth_kubelet::Kubelet>> {
+    let node_name = match &args.node_name {
+        Some(name) => name.clone(),
+        None => host_name()?,
+    };
+    let node_ip = if api.ip().is_unspecified() { [127, 0, 0, 1].into() } else { api.ip() };
+    let data_dir = std::path::absolute(&args.data_dir)
+        .with_context(|| format!("resolving {}", args.data_dir.display()))?;
+    let template = berth_kubelet::KubeletConfig::new(
+        &node_name,
+        node_ip,
+        &berth_kubelet::node_pod_cidr(&args.pod_cidr, 0)?,
+        data_dir.join("storage"),
+    );
+    if args.nodes == 1 {
+        let runtime = Arc::new(template.simulated_runtime()?);
+        return Ok(vec![berth_kubelet::spawn(client.clone(), template, runtime)]);
+    }
+    Ok(berth_kubelet::spawn_simulated_nodes(
+        client,
+        &template,
+        &args.pod_cidr,
+        usize::from(args.nodes),
+    )?)
+}
+
+/// The host name, as the kubelet defaults its node name: lower-cased.
+fn host_name() -> anyhow::Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .context("reading the host name (give --node-name)")?;
+    parse_node_name(&name.trim().to_lowercase())
+        .map_err(|reason| BadInput(format!("{reason}; give --node-name")).into())
 }
 
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {

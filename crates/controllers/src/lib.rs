@@ -6,10 +6,19 @@
 //! from the event that woke it, so a missed event or a restart costs nothing but a resync.
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
+mod endpoints;
+mod endpointslice;
 mod events;
+mod gc;
+mod namespace;
+mod node_lifecycle;
+mod scheduler;
+mod serviceaccount;
 mod statefulset;
+mod volume;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -24,17 +33,54 @@ pub enum Controller {
     Placeholder,
     /// StatefulSets: ordered pods with stable identities and claims, rolling updates.
     StatefulSet,
+    /// The default StorageClass, the local-path provisioner, the PV binder (phases, reclaim)
+    /// and the pvc-/pv-protection finalizers.
+    Volume,
+    /// Endpoints for Services with a selector.
+    Endpoints,
+    /// EndpointSlices for Services with a selector.
+    EndpointSlice,
+    /// Deletes objects whose owners are gone and carries out orphan and foreground deletion
+    /// (`garbage-collector-controller`).
+    GarbageCollector,
+    /// Empties a namespace being deleted, then finalizes it (`namespace-controller`).
+    Namespace,
+    /// Gives every active namespace its `default` ServiceAccount and `kube-root-ca.crt`
+    /// ConfigMap (`serviceaccount-controller` and `root-ca-cert-publisher`).
+    ServiceAccount,
+    /// Binds pending pods to nodes (kube-scheduler's default profile).
+    Scheduler,
+    /// Marks nodes whose kubelet went silent, keeps the condition taints, evicts by taint.
+    NodeLifecycle,
 }
 
 impl Controller {
     /// Every controller, in the order [`spawn`] starts them.
-    pub const ALL: &'static [Controller] = &[Controller::StatefulSet];
+    pub const ALL: &'static [Controller] = &[
+        Controller::ServiceAccount,
+        Controller::Namespace,
+        Controller::GarbageCollector,
+        Controller::Volume,
+        Controller::Endpoints,
+        Controller::EndpointSlice,
+        Controller::Scheduler,
+        Controller::StatefulSet,
+        Controller::NodeLifecycle,
+    ];
 
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
             Controller::Placeholder => "placeholder",
             Controller::StatefulSet => "statefulset-controller",
+            Controller::Volume => "persistentvolume-controller",
+            Controller::Endpoints => "endpoint-controller",
+            Controller::EndpointSlice => "endpointslice-controller",
+            Controller::GarbageCollector => "garbage-collector-controller",
+            Controller::Namespace => "namespace-controller",
+            Controller::ServiceAccount => "serviceaccount-controller",
+            Controller::Scheduler => "default-scheduler",
+            Controller::NodeLifecycle => "node-lifecycle-controller",
         }
     }
 }
@@ -44,20 +90,31 @@ impl Controller {
 pub struct Config {
     /// The controllers to run.
     pub controllers: Vec<Controller>,
+    /// The cluster CA certificate (PEM) published in every namespace as the `ca.crt` key of
+    /// the `kube-root-ca.crt` ConfigMap.
+    pub root_ca_pem: String,
+    /// How long a node's kubelet may go without renewing its Lease before the node is
+    /// marked Unknown (`--node-monitor-grace-period`, 50 s).
+    pub node_monitor_grace_period: Duration,
+    /// How often the node lifecycle controller checks the nodes (`--node-monitor-period`, 5 s).
+    pub node_monitor_period: Duration,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { controllers: Controller::ALL.to_vec() }
+        Config {
+            controllers: Controller::ALL.to_vec(),
+            root_ca_pem: String::new(),
+            node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+            node_monitor_period: node_lifecycle::DEFAULT_MONITOR_PERIOD,
+        }
     }
 }
 
 /// What every controller gets: the API client and the configuration.
 #[derive(Clone)]
 pub(crate) struct Context {
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) client: kube::Client,
-    #[allow(dead_code, reason = "read by the controllers as they land")]
     pub(crate) config: Arc<Config>,
 }
 
@@ -101,6 +158,14 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
             let task = match controller {
                 Controller::Placeholder => tokio::spawn(async {}),
                 Controller::StatefulSet => tokio::spawn(statefulset::run(context)),
+                Controller::Volume => tokio::spawn(volume::run(context)),
+                Controller::Endpoints => tokio::spawn(endpoints::run(context)),
+                Controller::EndpointSlice => tokio::spawn(endpointslice::run(context)),
+                Controller::GarbageCollector => tokio::spawn(gc::run(context)),
+                Controller::Namespace => tokio::spawn(namespace::run(context)),
+                Controller::ServiceAccount => tokio::spawn(serviceaccount::run(context)),
+                Controller::Scheduler => tokio::spawn(scheduler::run(context)),
+                Controller::NodeLifecycle => tokio::spawn(node_lifecycle::run(context)),
             };
             (controller, task)
         })

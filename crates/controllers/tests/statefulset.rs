@@ -13,7 +13,7 @@ use serde_json::json;
 fn start_controller(cluster: &Cluster) -> Controllers {
     berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::StatefulSet] },
+        Config { controllers: vec![Controller::StatefulSet], ..Config::default() },
     )
 }
 

@@ -108,30 +108,34 @@ pub(crate) async fn run(context: Context) {
     };
     let watch_pods = {
         let shared = shared.clone();
-        reflector::reflector(pods_writer, watcher(Api::<Pod>::all(client.clone()), config.clone()))
-            .default_backoff()
-            .for_each(move |event| {
-                match event {
-                    Ok(
-                        watcher::Event::Apply(pod)
-                        | watcher::Event::InitApply(pod)
-                        | watcher::Event::Delete(pod),
-                    ) => match controller_key(&pod.metadata) {
-                        Some(key) => shared.queue.add(key),
-                        None => shared.enqueue_possible_adopter(&pod.metadata),
-                    },
-                    Ok(watcher::Event::InitDone) => shared.enqueue_all(),
-                    Ok(watcher::Event::Init) => {}
-                    Err(error) => tracing::debug!(%error, "pod watch"),
-                }
-                futures::future::ready(())
-            })
+        reflector::reflector(
+            pods_writer,
+            watcher(Api::<Pod>::all(client.clone()), config.clone()).modify(slim_pod),
+        )
+        .default_backoff()
+        .for_each(move |event| {
+            match event {
+                Ok(
+                    watcher::Event::Apply(pod)
+                    | watcher::Event::InitApply(pod)
+                    | watcher::Event::Delete(pod),
+                ) => match controller_key(&pod.metadata) {
+                    Some(key) => shared.queue.add(key),
+                    None => shared.enqueue_possible_adopter(&pod.metadata),
+                },
+                Ok(watcher::Event::InitDone) => shared.enqueue_all(),
+                Ok(watcher::Event::Init) => {}
+                Err(error) => tracing::debug!(%error, "pod watch"),
+            }
+            futures::future::ready(())
+        })
     };
     let watch_claims = {
         let shared = shared.clone();
         reflector::reflector(
             claims_writer,
-            watcher(Api::<PersistentVolumeClaim>::all(client.clone()), config.clone()),
+            watcher(Api::<PersistentVolumeClaim>::all(client.clone()), config.clone())
+                .modify(slim_claim),
         )
         .default_backoff()
         .for_each(move |event| {
@@ -194,6 +198,28 @@ pub(crate) async fn run(context: Context) {
     };
     let timer = timer(shared.clone(), timer_rx);
     tokio::join!(watch_sets, watch_pods, watch_claims, watch_revisions, workers, timer);
+}
+
+/// What the cache keeps of a pod: its metadata (without managed fields), phase and
+/// conditions. The controller never reads a pod's spec, and every cached byte counts when a
+/// node runs thousands of pods.
+fn slim_pod(pod: &mut Pod) {
+    pod.metadata.managed_fields = None;
+    pod.spec = None;
+    if let Some(status) = pod.status.take() {
+        pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            phase: status.phase,
+            conditions: status.conditions,
+            ..Default::default()
+        });
+    }
+}
+
+/// What the cache keeps of a claim: its metadata (owners, deletion), nothing else.
+fn slim_claim(claim: &mut PersistentVolumeClaim) {
+    claim.metadata.managed_fields = None;
+    claim.spec = None;
+    claim.status = None;
 }
 
 /// Keys that come back later: requeues after errors and after minReadySeconds.
@@ -510,14 +536,13 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let namespace = key.namespace.as_str();
 
-    let mut pods: Vec<Pod> = shared
+    let mut pods: Vec<Arc<Pod>> = shared
         .pods
         .state()
         .into_iter()
         .filter(|p| {
             p.metadata.namespace.as_deref() == Some(namespace) && is_owned_by(&p.metadata, &uid)
         })
-        .map(|p| (*p).clone())
         .collect();
     let mut revisions: Vec<ControllerRevision> = shared
         .revisions
@@ -530,17 +555,17 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         .collect();
     if set.metadata.deletion_timestamp.is_none() {
         let member = |p: &Pod| identity::ordinal_of(&key.name, p).is_some();
-        pods.extend(adopt(shared, &set, &shared.pods, member).await?);
+        pods.extend(adopt(shared, &set, &shared.pods, member).await?.into_iter().map(Arc::new));
         revisions
             .extend(adopt(shared, &set, &shared.revisions, |_: &ControllerRevision| true).await?);
     }
     revision::sort(&mut revisions);
-    let claims: BTreeMap<String, PersistentVolumeClaim> = shared
+    let claims: BTreeMap<String, Arc<PersistentVolumeClaim>> = shared
         .claims
         .state()
         .into_iter()
         .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
-        .map(|c| (c.metadata.name.clone().unwrap_or_default(), (*c).clone()))
+        .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
         .collect();
 
     let (update, collision_count) = update_revision(shared, key, &set, &revisions).await?;

@@ -8,6 +8,7 @@
 //! blocking the set forever, so reverting a broken template heals the set on its own.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
@@ -29,9 +30,9 @@ pub(crate) struct Revision {
 pub(crate) struct Observed {
     pub(crate) set: StatefulSet,
     /// The pods the set owns.
-    pub(crate) pods: Vec<Pod>,
+    pub(crate) pods: Vec<Arc<Pod>>,
     /// The claims of the set's namespace, by name.
-    pub(crate) claims: BTreeMap<String, PersistentVolumeClaim>,
+    pub(crate) claims: BTreeMap<String, Arc<PersistentVolumeClaim>>,
     pub(crate) current: Revision,
     pub(crate) update: Revision,
     pub(crate) collision_count: i32,
@@ -263,7 +264,7 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
 
     let mut replicas: Vec<Option<&Pod>> = vec![None; usize::try_from(count_wanted).unwrap_or(0)];
     let mut condemned: Vec<(i32, &Pod)> = Vec::new();
-    for pod in &observed.pods {
+    for pod in observed.pods.iter().map(|p| &**p) {
         let Some(ordinal) = identity::ordinal_of(set_name, pod) else { continue };
         if ordinal >= start && ordinal - start < count_wanted {
             replicas[usize::try_from(ordinal - start).unwrap_or(0)] = Some(pod);

@@ -237,7 +237,7 @@ pub(crate) fn decide(set: &StatefulSet, revisions: &[ControllerRevision]) -> Upd
 /// nor the update revision nor any pod uses, beyond `revisionHistoryLimit` (negative: keep all).
 pub(crate) fn to_truncate(
     set: &StatefulSet,
-    pods: &[Pod],
+    pods: &[std::sync::Arc<Pod>],
     revisions: &[ControllerRevision],
     current: &str,
     update: &str,

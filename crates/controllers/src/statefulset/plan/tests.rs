@@ -2,6 +2,7 @@
 //! OnDelete, the stuck-rollout repair, claims and status arithmetic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
@@ -103,11 +104,14 @@ struct Case {
 }
 
 fn observed(case: &Case) -> Observed {
-    let claims: BTreeMap<String, PersistentVolumeClaim> =
-        case.claims.iter().map(|c| (c.metadata.name.clone().unwrap(), c.clone())).collect();
+    let claims: BTreeMap<String, Arc<PersistentVolumeClaim>> = case
+        .claims
+        .iter()
+        .map(|c| (c.metadata.name.clone().unwrap(), Arc::new(c.clone())))
+        .collect();
     Observed {
         set: set(case.set.clone()),
-        pods: case.pods.clone(),
+        pods: case.pods.iter().cloned().map(Arc::new).collect(),
         claims,
         current: revision("a", "nginx:a"),
         update: if case.update == "a" {
@@ -236,6 +240,34 @@ fn plans() {
             claims: vec![www(0), www(1), www(2)],
             update: "a",
             actions: &["delete web-2 (ScaleDown)"],
+        },
+        Case {
+            name: "scale down deletes an unhealthy condemned pod when it is the first unhealthy one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![pod(0, "a", "ready"), pod(1, "a", "ready"), pod(2, "a", "running")],
+            claims: vec![www(0), www(1), www(2)],
+            update: "a",
+            actions: &["delete web-2 (ScaleDown)"],
+        },
+        Case {
+            name: "scale down blocks on an unhealthy pod below the first unhealthy one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![pod(0, "a", "ready"), pod(1, "a", "running"), pod(2, "a", "running")],
+            claims: vec![www(0), www(1), www(2)],
+            update: "a",
+            actions: &[],
+        },
+        Case {
+            name: "a succeeded pod is replaced like a failed one",
+            set: json!({"spec": {"replicas": 1}}),
+            pods: vec![{
+                let mut p = pod(0, "a", "failed");
+                p.status.as_mut().unwrap().phase = Some("Succeeded".into());
+                p
+            }],
+            claims: vec![www(0)],
+            update: "a",
+            actions: &["delete web-0 (Succeeded)"],
         },
         Case {
             name: "scale down waits for the terminating pod",

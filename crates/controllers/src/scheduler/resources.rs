@@ -1,0 +1,250 @@
+//! Resource quantities and what a pod requests, as kube-scheduler counts them: `cpu` in
+//! millicores, everything else in whole units (bytes), rounded up like `Quantity.Value()`.
+//!
+//! Sources: k8s.io/apimachinery/pkg/api/resource/quantity.go (the format) and
+//! k8s.io/component-helpers/resource/helpers.go `PodRequests` (init containers, sidecars,
+//! overhead).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// `cpu` requested when a container sets none, for scoring only (schedutil.DefaultMilliCPURequest).
+pub(crate) const DEFAULT_MILLI_CPU: i64 = 100;
+/// `memory` requested when a container sets none, for scoring only (200 MiB).
+pub(crate) const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
+
+/// Parses a Kubernetes quantity into thousandths of a unit, rounding up. `None` when it is
+/// not a quantity.
+pub(crate) fn parse_milli(text: &str) -> Option<i128> {
+    let text = text.trim();
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'-' => (-1i128, &text[1..]),
+        b'+' => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let (number, suffix) = rest.split_at(number_end);
+    if number.is_empty() || number == "." {
+        return None;
+    }
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if fraction.contains('.') {
+        return None;
+    }
+    // The value as digits × 10^exponent10 × 2^exponent2.
+    let mut digits: i128 = 0;
+    for c in whole.chars().chain(fraction.chars()) {
+        digits = digits.checked_mul(10)?.checked_add(i128::from(c.to_digit(10)?))?;
+    }
+    let mut exponent10: i32 = -i32::try_from(fraction.len()).ok()?;
+    let mut exponent2: u32 = 0;
+    match suffix {
+        "" => {}
+        "n" => exponent10 -= 9,
+        "u" => exponent10 -= 6,
+        "m" => exponent10 -= 3,
+        "k" => exponent10 += 3,
+        "M" => exponent10 += 6,
+        "G" => exponent10 += 9,
+        "T" => exponent10 += 12,
+        "P" => exponent10 += 15,
+        "E" => exponent10 += 18,
+        "Ki" => exponent2 = 10,
+        "Mi" => exponent2 = 20,
+        "Gi" => exponent2 = 30,
+        "Ti" => exponent2 = 40,
+        "Pi" => exponent2 = 50,
+        "Ei" => exponent2 = 60,
+        other => {
+            let exponent = other.strip_prefix(['e', 'E'])?;
+            exponent10 += exponent.parse::<i32>().ok()?;
+        }
+    }
+    // Thousandths.
+    exponent10 += 3;
+    let mut value = digits.checked_mul(1i128.checked_shl(exponent2)?)?;
+    if exponent10 >= 0 {
+        value = value.checked_mul(10i128.checked_pow(u32::try_from(exponent10).ok()?)?)?;
+    } else {
+        let divisor = 10i128.checked_pow(u32::try_from(-exponent10).ok()?)?;
+        value = (value + divisor - 1) / divisor;
+    }
+    Some(sign * value)
+}
+
+/// A quantity in the unit the scheduler compares it in: millicores for `cpu`, whole units
+/// (rounded up) for everything else. Unparsable quantities count as zero (the apiserver
+/// validates them).
+pub(crate) fn amount(resource: &str, quantity: &Quantity) -> i64 {
+    let milli = parse_milli(&quantity.0).unwrap_or(0);
+    let value = if resource == "cpu" { milli } else { (milli + 999).div_euclid(1000) };
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Amounts by resource name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Resources(pub(crate) BTreeMap<String, i64>);
+
+impl Resources {
+    pub(crate) fn from_map(map: Option<&BTreeMap<String, Quantity>>) -> Resources {
+        Resources(
+            map.into_iter()
+                .flatten()
+                .map(|(name, quantity)| (name.clone(), amount(name, quantity)))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, resource: &str) -> i64 {
+        self.0.get(resource).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, other: &Resources) {
+        for (name, value) in &other.0 {
+            *self.0.entry(name.clone()).or_insert(0) += value;
+        }
+    }
+
+    pub(crate) fn sub(&mut self, other: &Resources) {
+        for (name, value) in &other.0 {
+            *self.0.entry(name.clone()).or_insert(0) -= value;
+        }
+    }
+
+    fn max(&mut self, other: &Resources) {
+        for (name, value) in &other.0 {
+            let entry = self.0.entry(name.clone()).or_insert(0);
+            *entry = (*entry).max(*value);
+        }
+    }
+}
+
+/// A container's requests; a resource with a limit but no request requests its limit (the
+/// apiserver's defaulting does the same).
+fn container_requests(container: &Container) -> Resources {
+    let resources = container.resources.as_ref();
+    let mut requests = Resources::from_map(resources.and_then(|r| r.requests.as_ref()));
+    for (name, value) in Resources::from_map(resources.and_then(|r| r.limits.as_ref())).0 {
+        requests.0.entry(name).or_insert(value);
+    }
+    requests
+}
+
+/// What a pod requests: its containers (and sidecars) together, or its largest init step
+/// if that is more, plus the pod overhead.
+pub(crate) fn pod_requests(spec: &PodSpec) -> Resources {
+    let mut requests = Resources::default();
+    for container in &spec.containers {
+        requests.add(&container_requests(container));
+    }
+    let mut sidecars = Resources::default();
+    let mut init_max = Resources::default();
+    for container in spec.init_containers.iter().flatten() {
+        let mut step = container_requests(container);
+        if container.restart_policy.as_deref() == Some("Always") {
+            requests.add(&step);
+            sidecars.add(&step);
+            step = sidecars.clone();
+        } else {
+            step.add(&sidecars);
+        }
+        init_max.max(&step);
+    }
+    requests.max(&init_max);
+    requests.add(&Resources::from_map(spec.overhead.as_ref()));
+    requests.0.retain(|_, value| *value != 0);
+    requests
+}
+
+/// The pod's cpu and memory requests with kube-scheduler's non-zero defaults per container,
+/// used for scoring (schedutil.GetNonzeroRequests).
+pub(crate) fn nonzero_requests(spec: &PodSpec) -> (i64, i64) {
+    let mut cpu = 0;
+    let mut memory = 0;
+    for container in &spec.containers {
+        let requests = container_requests(container);
+        cpu += Some(requests.get("cpu")).filter(|v| *v > 0).unwrap_or(DEFAULT_MILLI_CPU);
+        memory += Some(requests.get("memory")).filter(|v| *v > 0).unwrap_or(DEFAULT_MEMORY);
+    }
+    let total = pod_requests(spec);
+    (cpu.max(total.get("cpu")), memory.max(total.get("memory")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        let cases: &[(&str, Option<i128>)] = &[
+            ("1", Some(1000)),
+            ("100m", Some(100)),
+            ("0.5", Some(500)),
+            ("1.5k", Some(1_500_000)),
+            ("1Ki", Some(1_024_000)),
+            ("2Gi", Some(2 * 1024 * 1024 * 1024 * 1000)),
+            ("1e3", Some(1_000_000)),
+            ("1E-3", Some(1)),
+            ("1n", Some(1)),
+            ("-2", Some(-2000)),
+            ("", None),
+            ("abc", None),
+            ("1Qi", None),
+            ("1.2.3", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_milli(text), *want, "{text}");
+        }
+    }
+
+    fn container(requests: &[(&str, &str)], limits: &[(&str, &str)]) -> Container {
+        let map = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned())))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        Container {
+            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements {
+                requests: map(requests),
+                limits: map(limits),
+                ..Default::default()
+            }),
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn pod_requests_take_init_max_sidecars_and_overhead() {
+        let mut sidecar = container(&[("cpu", "100m")], &[]);
+        sidecar.restart_policy = Some("Always".to_owned());
+        let spec = PodSpec {
+            containers: vec![
+                container(&[("cpu", "200m"), ("memory", "1Mi")], &[]),
+                container(&[], &[("cpu", "300m")]),
+            ],
+            init_containers: Some(vec![
+                container(&[("cpu", "1")], &[]),
+                sidecar,
+                container(&[("cpu", "950m")], &[]),
+            ]),
+            overhead: Some([("cpu".to_owned(), Quantity("10m".to_owned()))].into()),
+            ..PodSpec::default()
+        };
+        let requests = pod_requests(&spec);
+        // containers 500m + sidecar 100m = 600m; init max(1000m, 950m + 100m) = 1050m.
+        assert_eq!(requests.get("cpu"), 1060);
+        assert_eq!(requests.get("memory"), 1024 * 1024);
+        assert_eq!(
+            nonzero_requests(&PodSpec {
+                containers: vec![Container::default()],
+                ..PodSpec::default()
+            }),
+            (100, DEFAULT_MEMORY)
+        );
+    }
+}

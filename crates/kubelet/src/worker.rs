@@ -1,0 +1,481 @@
+//! The pod worker: one task per pod, the only one that acts on it (kubelet's `podWorkers`). It
+//! is fed the latest version of its pod through a watch channel (`None` once the pod is gone
+//! from the API), and each step observes the runtime, plans with `status::plan`, applies the
+//! plan, and writes the pod status (through `pods/status`, only when it changed). A deletion
+//! stops the containers within the grace period, writes the final status and deletes the pod
+//! with `gracePeriodSeconds: 0` and a uid precondition.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::Context;
+use crate::events::{EventType, container_path};
+use crate::runtime::{ContainerConfig, ContainerState, RuntimeError, SandboxConfig, SandboxStatus};
+use crate::status::{self, Action, Moment, Observed, PullFailure, Settings};
+use crate::volumes;
+
+/// What a step of the worker can fail with; the step is retried a second later.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkerError {
+    #[error("runtime")]
+    Runtime(#[from] RuntimeError),
+    #[error("{action} pod {pod}")]
+    Api {
+        action: &'static str,
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Where the pod is in its life, as this worker drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Starting and keeping its containers as the spec and restart policy say.
+    Syncing,
+    /// Stopped and deleted from the API; waiting for the watch to confirm it is gone.
+    Terminated,
+}
+
+/// One pod's worker.
+pub(crate) struct Worker {
+    context: Arc<Context>,
+    settings: Settings,
+    uid: String,
+    pods: watch::Receiver<Option<Arc<Pod>>>,
+    state: State,
+    sandbox: Option<SandboxStatus>,
+    pull_failures: BTreeMap<String, PullFailure>,
+    volume_error: Option<String>,
+    /// The newest version of the pod known: from the watch, or from our own status write.
+    latest: Option<Arc<Pod>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("uid", &self.uid)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The resourceVersion as a number, to tell which of two copies is newer.
+fn revision(pod: &Pod) -> u64 {
+    pod.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// A tokio instant for a wall-clock time.
+fn instant_at(at: Timestamp) -> Instant {
+    let delta = at.duration_since(Timestamp::now());
+    Instant::now() + Duration::try_from(delta).unwrap_or(Duration::ZERO)
+}
+
+impl Worker {
+    pub(crate) fn new(
+        context: Arc<Context>,
+        uid: String,
+        pods: watch::Receiver<Option<Arc<Pod>>>,
+    ) -> Worker {
+        let settings = context.settings();
+        Worker {
+            context,
+            settings,
+            uid,
+            pods,
+            state: State::Syncing,
+            sandbox: None,
+            pull_failures: BTreeMap::new(),
+            volume_error: None,
+            latest: None,
+        }
+    }
+
+    /// Drives the pod until it is gone from the API; returns its uid.
+    pub(crate) async fn run(mut self) -> String {
+        if let Err(error) = self.adopt().await {
+            tracing::warn!(pod.uid = %self.uid, error = %error, "listing sandboxes to adopt");
+        }
+        let mut wake = Instant::now();
+        loop {
+            tokio::select! {
+                changed = self.pods.changed() => if changed.is_err() {
+                    // The kubelet is shutting down: leave the pod running for the next one.
+                    return self.uid;
+                },
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            let pod = self.pods.borrow_and_update().clone();
+            let Some(pod) = pod else {
+                self.remove().await;
+                return self.uid;
+            };
+            let pod = self.newest(pod);
+            let name = format!(
+                "{}/{}",
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                pod.metadata.name.as_deref().unwrap_or_default()
+            );
+            wake = match self.step(&pod).await {
+                Ok(wake) => wake,
+                Err(error) => {
+                    tracing::warn!(pod = %name, pod.uid = %self.uid, error = %error, source = ?std::error::Error::source(&error), "pod sync failed; retrying");
+                    Instant::now() + Duration::from_secs(1)
+                }
+            };
+        }
+    }
+
+    /// The newer of `pod` and the copy our last status write returned.
+    fn newest(&mut self, pod: Arc<Pod>) -> Arc<Pod> {
+        match &self.latest {
+            Some(latest) if revision(latest) > revision(&pod) => latest.clone(),
+            _ => {
+                self.latest = Some(pod.clone());
+                pod
+            }
+        }
+    }
+
+    /// Takes over the pod's sandbox if the runtime still runs it (a restarted kubelet).
+    async fn adopt(&mut self) -> Result<(), RuntimeError> {
+        let sandboxes = self.context.runtime.list_pod_sandboxes().await?;
+        self.sandbox = sandboxes
+            .into_iter()
+            .filter(|s| s.pod_uid == self.uid)
+            .max_by_key(|s| (s.ready, s.attempt, s.created_at));
+        if let Some(sandbox) = &self.sandbox {
+            tracing::info!(pod.uid = %self.uid, sandbox = %sandbox.id, "adopted running sandbox");
+        }
+        Ok(())
+    }
+
+    /// One step: the time of the next one.
+    async fn step(&mut self, pod: &Pod) -> Result<Instant, WorkerError> {
+        let idle = Instant::now() + Duration::from_secs(3600);
+        match self.state {
+            State::Terminated => Ok(idle),
+            State::Syncing if pod.metadata.deletion_timestamp.is_some() => {
+                self.terminate(pod).await?;
+                self.state = State::Terminated;
+                Ok(idle)
+            }
+            State::Syncing => {
+                let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+                if status::is_terminal_phase(phase) {
+                    // A finished pod never runs again; its sandbox goes down (kubelet's
+                    // syncTerminatedPod), its record stays until the pod is deleted.
+                    if let Some(sandbox) = self.sandbox.as_mut().filter(|s| s.ready) {
+                        self.context.runtime.stop_pod_sandbox(&sandbox.id).await?;
+                        sandbox.ready = false;
+                    }
+                    return Ok(idle);
+                }
+                self.sync(pod).await
+            }
+        }
+    }
+
+    async fn observe(&self) -> Result<Observed, WorkerError> {
+        let runtime = &self.context.runtime;
+        let mut observed = Observed {
+            sandbox: self.sandbox.clone(),
+            pull_failures: self.pull_failures.clone(),
+            volume_error: self.volume_error.clone(),
+            ..Observed::default()
+        };
+        if let Some(sandbox) = &self.sandbox {
+            observed.containers = runtime.list_containers(&sandbox.id).await?;
+            for container in &observed.containers {
+                if container.state == ContainerState::Running && !container.init {
+                    let ready = runtime.probe_readiness(&container.id).await?;
+                    observed.readiness.insert(container.id.clone(), ready);
+                }
+            }
+        }
+        Ok(observed)
+    }
+
+    async fn sync(&mut self, pod: &Pod) -> Result<Instant, WorkerError> {
+        for failure in self.pull_failures.values_mut() {
+            failure.fresh = false;
+        }
+        if self.sandbox.is_none() {
+            self.volume_error = match volumes::prepare(&self.context.client, pod).await {
+                Ok(()) => None,
+                Err(error) => {
+                    tracing::debug!(pod.uid = %self.uid, error = %error, "volumes not ready");
+                    Some(error.to_string())
+                }
+            };
+        }
+        let mut observed = self.observe().await?;
+        // The pod shows what is about to happen (ContainerCreating) before it happens, when
+        // that takes a while.
+        if !self.context.config.start_delay.is_zero() || self.sandbox.is_some() {
+            self.write_status(pod, &observed, false).await?;
+        }
+        let spec = pod.spec.clone().unwrap_or_default();
+        let mut wake = None;
+        for _ in 0..4 {
+            let plan = status::plan(&spec, &observed, &self.settings, Timestamp::now());
+            wake = plan.wake;
+            if plan.actions.is_empty() {
+                break;
+            }
+            for action in plan.actions {
+                self.apply(pod, action).await?;
+            }
+            observed = self.observe().await?;
+        }
+        let pod = self.latest.clone().unwrap_or_else(|| Arc::new(pod.clone()));
+        self.write_status(&pod, &observed, false).await?;
+        let relist = Instant::now() + self.context.config.relist_period;
+        Ok(wake.map_or(relist, |at| instant_at(at).min(relist)))
+    }
+
+    fn sandbox_config(&self, pod: &Pod) -> SandboxConfig {
+        let meta = &pod.metadata;
+        let name = meta.name.clone().unwrap_or_default();
+        SandboxConfig {
+            hostname: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.hostname.clone())
+                .unwrap_or_else(|| name.clone()),
+            name,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            uid: self.uid.clone(),
+            attempt: self.sandbox.as_ref().map_or(0, |s| s.attempt + 1),
+            labels: meta.labels.clone().unwrap_or_default(),
+            annotations: meta.annotations.clone().unwrap_or_default(),
+        }
+    }
+
+    async fn apply(&mut self, pod: &Pod, action: Action) -> Result<(), WorkerError> {
+        let runtime = self.context.runtime.clone();
+        let config = self.sandbox_config(pod);
+        match action {
+            Action::CreateSandbox => {
+                let sandbox = runtime.run_pod_sandbox(&config).await?;
+                tracing::debug!(pod.uid = %self.uid, sandbox = %sandbox.id, ip = ?sandbox.ip, "sandbox created");
+                self.sandbox = Some(sandbox);
+            }
+            Action::Replace { id, name, attempt } => {
+                let path = Some(container_path(&name, false));
+                let message = format!("Container {name} definition changed, will be restarted");
+                self.context.events.record(pod, path, EventType::Normal, "Killing", message);
+                let grace = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30);
+                runtime.stop_container(&id, Duration::from_secs(grace.max(0) as u64)).await?;
+                Box::pin(self.apply(pod, Action::Start { name, init: false, attempt })).await?;
+            }
+            Action::Start { name, init, attempt } => {
+                let Some(sandbox) = self.sandbox.clone() else { return Ok(()) };
+                let spec = pod.spec.as_ref();
+                let container = if init {
+                    spec.and_then(|s| s.init_containers.as_ref())
+                        .and_then(|cs| cs.iter().find(|c| c.name == name))
+                } else {
+                    spec.and_then(|s| s.containers.iter().find(|c| c.name == name))
+                };
+                let Some(container) = container else { return Ok(()) };
+                let image = container.image.clone().unwrap_or_default();
+                let image_ref = match runtime.pull_image(&image, &config).await {
+                    Ok(image_ref) => image_ref,
+                    Err(RuntimeError::ImagePull { message, .. }) => {
+                        let events = &self.context.events;
+                        let path = Some(container_path(&name, init));
+                        let failed = format!("Failed to pull image {image:?}: {message}");
+                        events.record(pod, path.clone(), EventType::Warning, "Failed", failed);
+                        events.record(
+                            pod,
+                            path,
+                            EventType::Warning,
+                            "Failed",
+                            "Error: ErrImagePull".to_owned(),
+                        );
+                        let count = self.pull_failures.get(&name).map_or(0, |f| f.count) + 1;
+                        let until = status::add(
+                            Timestamp::now(),
+                            status::pull_delay(&self.settings, count),
+                        );
+                        let failure = PullFailure { image, message, count, until, fresh: true };
+                        self.pull_failures.insert(name, failure);
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                self.pull_failures.remove(&name);
+                let events = &self.context.events;
+                let path = Some(container_path(&name, init));
+                let pulled = format!("Container image {image:?} already present on machine");
+                events.record(pod, path.clone(), EventType::Normal, "Pulled", pulled);
+                let container_config =
+                    ContainerConfig { name: name.clone(), image, image_ref, attempt, init };
+                let id = runtime.create_container(&sandbox.id, &container_config, &config).await?;
+                events.record(
+                    pod,
+                    path.clone(),
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container: {name}"),
+                );
+                runtime.start_container(&id).await?;
+                events.record(
+                    pod,
+                    path,
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                );
+                tracing::debug!(pod.uid = %self.uid, container = %name, attempt, "container started");
+                // Keep the previous attempt (its exit is the lastState), remove older ones.
+                for old in runtime.list_containers(&sandbox.id).await? {
+                    if old.name == name && old.init == init && old.attempt + 1 < attempt {
+                        runtime.remove_container(&old.id).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pod_api(&self, pod: &Pod) -> Api<Pod> {
+        Api::namespaced(
+            self.context.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// Writes the status the observation implies, if it differs from the pod's.
+    async fn write_status(
+        &mut self,
+        pod: &Pod,
+        observed: &Observed,
+        terminating: bool,
+    ) -> Result<(), WorkerError> {
+        let moment = Moment { now: Timestamp::now(), terminating };
+        let status: PodStatus = status::pod_status(pod, observed, &self.settings, moment);
+        if pod.status.as_ref() == Some(&status) {
+            return Ok(());
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        // The test of the uid makes the write a precondition on this pod, never on a namesake
+        // that replaced it (kubernetes#82387); the status is replaced whole.
+        let patch = serde_json::json!([
+            {"op": "test", "path": "/metadata/uid", "value": self.uid},
+            {"op": "add", "path": "/status", "value": status},
+        ]);
+        let patch =
+            Patch::<()>::Json(serde_json::from_value(patch).map_err(|e| WorkerError::Api {
+                action: "encoding the status of",
+                pod: name.clone(),
+                source: kube::Error::SerdeError(e),
+            })?);
+        match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
+            Ok(updated) => {
+                self.latest = Some(Arc::new(updated));
+                Ok(())
+            }
+            // Gone, or replaced by a namesake: the watch will say so.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 422 => {
+                tracing::warn!(pod = %name, pod.uid = %self.uid, message = %s.message, "pod status refused (the pod was replaced by a namesake, or the status is invalid)");
+                Ok(())
+            }
+            Err(source) => {
+                Err(WorkerError::Api { action: "writing the status of", pod: name, source })
+            }
+        }
+    }
+
+    /// Stops the pod within what is left of its grace period, writes its final status and
+    /// deletes it (the graceful deletion contract).
+    async fn terminate(&mut self, pod: &Pod) -> Result<(), WorkerError> {
+        let meta = &pod.metadata;
+        let grace =
+            Duration::from_secs(meta.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64);
+        // What is left of it: a restarted kubelet does not start the grace period over.
+        let left = meta
+            .deletion_timestamp
+            .as_ref()
+            .map(|t| t.0.duration_since(Timestamp::now()))
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::ZERO)
+            .min(grace);
+        let name = meta.name.clone().unwrap_or_default();
+        tracing::info!(pod = %name, pod.uid = %self.uid, grace = ?left, "stopping pod");
+        if let Some(sandbox) = &self.sandbox {
+            for container in self.context.runtime.list_containers(&sandbox.id).await? {
+                if container.state != ContainerState::Exited {
+                    let path = Some(container_path(&container.name, container.init));
+                    let message = format!("Stopping container {}", container.name);
+                    self.context.events.record(pod, path, EventType::Normal, "Killing", message);
+                }
+            }
+        }
+        self.stop(left).await?;
+        let observed = self.observe().await?;
+        let latest = self.latest.clone().unwrap_or_else(|| Arc::new(pod.clone()));
+        self.write_status(&latest, &observed, true).await?;
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match self.pod_api(pod).delete(&name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(source) => return Err(WorkerError::Api { action: "deleting", pod: name, source }),
+        }
+        if let Some(sandbox) = self.sandbox.take() {
+            self.context.runtime.remove_pod_sandbox(&sandbox.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every running container (concurrently, each within `timeout`) and the sandbox.
+    async fn stop(&mut self, timeout: Duration) -> Result<(), WorkerError> {
+        let Some(sandbox) = self.sandbox.clone() else { return Ok(()) };
+        let runtime = self.context.runtime.clone();
+        let containers = runtime.list_containers(&sandbox.id).await?;
+        let stops = containers
+            .iter()
+            .filter(|c| c.state != ContainerState::Exited)
+            .map(|c| runtime.stop_container(&c.id, timeout));
+        for result in futures::future::join_all(stops).await {
+            result?;
+        }
+        runtime.stop_pod_sandbox(&sandbox.id).await?;
+        if let Some(sandbox) = &mut self.sandbox {
+            sandbox.ready = false;
+        }
+        Ok(())
+    }
+
+    /// The pod is gone from the API (deleted at once, or by someone else): kill and remove.
+    async fn remove(&mut self) {
+        if let Err(error) = self.stop(Duration::ZERO).await {
+            tracing::warn!(pod.uid = %self.uid, error = %error, "stopping a deleted pod");
+        }
+        if let Some(sandbox) = self.sandbox.take()
+            && let Err(error) = self.context.runtime.remove_pod_sandbox(&sandbox.id).await
+        {
+            tracing::warn!(pod.uid = %self.uid, error = %error, "removing a deleted pod's sandbox");
+        }
+    }
+}
