@@ -145,6 +145,32 @@ pub(crate) fn unknown_fields(
     }))
 }
 
+/// The warnings a merge or strategic merge patch earns under `fieldValidation=Warn` (the
+/// default): the unknown fields it sets. (Strict is enforced on the patched object, in
+/// [`check_update`]; a removal (`null`) and `$` directives are no fields.)
+pub(crate) fn patch_warnings(
+    resource: &ResourceType,
+    patch: &Value,
+    directive: Option<&str>,
+) -> Vec<String> {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|k, v| !k.starts_with('$') && !v.is_null());
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    if !matches!(directive, None | Some("" | "Warn")) || !patch.is_object() {
+        return Vec::new();
+    }
+    let mut patch = patch.clone();
+    strip(&mut patch);
+    unknown_fields(resource, &mut patch, Some("Warn"), Decoded::Patch).unwrap_or_default()
+}
+
 /// Adds one `Warning: 299 - "…"` header per warning, as kube-apiserver does; kubectl prints
 /// them as `Warning: …`.
 pub(crate) fn with_warnings(
@@ -179,18 +205,16 @@ pub(crate) fn validate(
 }
 
 /// Everything an update goes through after the change is made and the immutable metadata is
-/// restored: unknown fields of a patched object, values a client may leave out (a service's
-/// allocated cluster IPs), then validation against the stored object. Subresources other than
-/// `status` have their own rules.
+/// restored (unknown fields are dropped before, by [`unknown_fields`]): values a client may
+/// leave out (a service's allocated cluster IPs), then validation against the stored object.
+/// Subresources other than `status` have their own rules.
 pub(crate) fn check_update(
     resource: &ResourceType,
     current: &Value,
     updated: &mut Value,
     subresource: Option<&str>,
-    directive: Option<&str>,
 ) -> Result<(), Status> {
     use berth_api::validation::Write;
-    unknown_fields(resource, updated, directive, Decoded::Patch)?;
     if (resource.group, resource.kind) == ("", "Service") {
         keep_cluster_ips(current, updated);
     }

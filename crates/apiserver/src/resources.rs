@@ -843,13 +843,14 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    let warnings = objects::patch_warnings(resource, &patch, cx.query.get("fieldValidation"));
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
         Ok(patched)
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
 /// Server-side apply: merges the configuration into the object, or creates it.
@@ -903,6 +904,9 @@ pub(crate) async fn write_back(
         let mut current = decode_for(resource, &kv)?;
         let mut updated = change(&current)?;
         let supplied = crate::apply::supplied(&updated);
+        // Unknown fields go first: they must not count as a spec change.
+        let strict = cx.query.get("fieldValidation");
+        objects::unknown_fields(resource, &mut updated, strict, objects::Decoded::Patch)?;
         objects::check_type(resource, &mut updated)?;
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
@@ -919,14 +923,8 @@ pub(crate) async fn write_back(
             dry_run,
         )
         .await?;
-        let checked = objects::check_update(
-            resource,
-            &current,
-            &mut updated,
-            subresource,
-            cx.query.get("fieldValidation"),
-        )
-        .and_then(|()| deletion::check_new_finalizers(resource, &current, &updated));
+        let checked = objects::check_update(resource, &current, &mut updated, subresource)
+            .and_then(|()| deletion::check_new_finalizers(resource, &current, &updated));
         if let Err(status) = checked {
             reserved.release(&*cx.store).await;
             return Err(status);

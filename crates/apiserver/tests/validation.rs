@@ -130,9 +130,13 @@ async fn kubectl_prints_kubernetes_validation_errors() {
     );
     kubectl.ok(&config, &["scale", "sts", "web", "--replicas=4"]).await;
 
-    // kubectl patch sends no fieldValidation: unknown fields are dropped (Warn). replace is
-    // Strict.
-    kubectl.ok(&config, &["patch", "sts", "web", "-p", r#"{"spec":{"bogus":1}}"#]).await;
+    // kubectl patch sends no fieldValidation: unknown fields are dropped with a warning (Warn).
+    // replace is Strict.
+    let (ok, stdout, stderr) =
+        kubectl.run(&config, &["patch", "sts", "web", "-p", r#"{"spec":{"bogus":1}}"#]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.trim(), r#"Warning: unknown field "spec.bogus""#);
+    assert_eq!(stdout.trim(), "statefulset.apps/web patched (no change)");
     let stored = kubectl.ok(&config, &["get", "sts", "web", "-o", "json"]).await;
     let stored: Value = serde_json::from_str(&stored).unwrap();
     assert!(stored["spec"].get("bogus").is_none());

@@ -288,17 +288,22 @@ pub(crate) fn object_meta_update(errs: &mut Errors, object: &Value, old: &Value)
     }
     if get(old_meta, "deletionTimestamp").is_some() {
         let was = list(old_meta, "finalizers");
-        for finalizer in list(meta, "finalizers") {
-            if !was.contains(finalizer) {
-                errs.forbidden(
-                    "metadata.finalizers",
-                    &format!(
-                        "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                        super::go_quote(finalizer.as_str().unwrap_or(""))
-                    ),
-                );
-                break;
-            }
+        let mut added: Vec<&str> = list(meta, "finalizers")
+            .iter()
+            .filter(|f| !was.contains(f))
+            .filter_map(Value::as_str)
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        if !added.is_empty() {
+            let shown: Vec<String> = added.iter().map(|f| super::go_quote(f)).collect();
+            errs.forbidden(
+                "metadata.finalizers",
+                &format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    shown.join(", ")
+                ),
+            );
         }
     }
     meta_common(errs, meta);
