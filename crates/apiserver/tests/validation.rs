@@ -119,7 +119,7 @@ async fn kubectl_prints_kubernetes_validation_errors() {
     assert!(!ok);
     assert_eq!(
         stderr.trim(),
-        "The StatefulSet \"web\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+        "The StatefulSet \"web\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
     );
     let (ok, _, stderr) =
         kubectl.run(&config, &["patch", "sts", "web", "-p", r#"{"spec":{"replicas":-3}}"#]).await;

@@ -226,6 +226,39 @@ async fn seed_tutorial_on_simulated_nodes() {
         assert_eq!(row[6], "node-a", "{row:?}");
     }
 
+    // describe: the objects, and the events the controllers and kubelet recorded.
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|value| value.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name:?} in:\n{text}"))
+    };
+    let described = kubectl.ok(&["describe", "statefulset", "statefulset-nginx"]).await;
+    assert_eq!(field(&described, "Name"), "statefulset-nginx");
+    assert_eq!(field(&described, "Namespace"), "statefulset01");
+    assert_eq!(field(&described, "Replicas"), "3 desired | 3 total");
+    assert!(field(&described, "Pods Status").starts_with("3 Running"), "{described}");
+    assert!(
+        described
+            .contains("create Pod statefulset-nginx-0 in StatefulSet statefulset-nginx successful"),
+        "{described}"
+    );
+    assert!(
+        described.contains(
+            "create Claim data-statefulset-nginx-0 Pod statefulset-nginx-0 in StatefulSet statefulset-nginx success"
+        ),
+        "{described}"
+    );
+    let described = kubectl.ok(&["describe", "pod", "statefulset-nginx-0"]).await;
+    assert_eq!(field(&described, "Status"), "Running");
+    assert!(field(&described, "Node").starts_with("node-a/"), "{described}");
+    assert!(
+        described.contains("Successfully assigned statefulset01/statefulset-nginx-0 to node-a")
+    );
+    let described = kubectl.ok(&["describe", "pvc", "data-statefulset-nginx-0"]).await;
+    assert_eq!(field(&described, "Status"), "Bound");
+    assert_eq!(field(&described, "StorageClass"), "local-path");
+
     // Deleting the set removes its pods (background cascade); the claims stay (Retain).
     assert_eq!(
         kubectl.ok(&["delete", "statefulset", "statefulset-nginx"]).await,

@@ -51,7 +51,11 @@ async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     let controllers = berth_controllers::spawn(
         client.clone(),
         Config {
-            controllers: vec![Controller::Endpoints, Controller::EndpointSlice],
+            controllers: vec![
+                Controller::Endpoints,
+                Controller::EndpointSlice,
+                Controller::ServiceAccount,
+            ],
             ..Config::default()
         },
     );

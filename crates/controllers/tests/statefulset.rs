@@ -13,7 +13,10 @@ use serde_json::json;
 fn start_controller(cluster: &Cluster) -> Controllers {
     berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::StatefulSet], ..Config::default() },
+        Config {
+            controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
+            ..Config::default()
+        },
     )
 }
 

@@ -107,7 +107,10 @@ async fn kubectl_rollout_and_scale() {
     let cluster = Cluster::start().await;
     let controllers = berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::StatefulSet], ..Config::default() },
+        Config {
+            controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
+            ..Config::default()
+        },
     );
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<StatefulSet> = Api::namespaced(cluster.client(), "default");

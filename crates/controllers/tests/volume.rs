@@ -16,7 +16,10 @@ async fn start() -> (Cluster, berth_controllers::Controllers) {
     let cluster = Cluster::start().await;
     let controllers = berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::Volume], ..Config::default() },
+        Config {
+            controllers: vec![Controller::Volume, Controller::ServiceAccount],
+            ..Config::default()
+        },
     );
     (cluster, controllers)
 }
@@ -217,7 +220,10 @@ async fn a_user_class_named_local_path_is_not_overwritten() {
     classes.create(&PostParams::default(), &mine).await.unwrap();
     let controllers = berth_controllers::spawn(
         client.clone(),
-        Config { controllers: vec![Controller::Volume], ..Config::default() },
+        Config {
+            controllers: vec![Controller::Volume, Controller::ServiceAccount],
+            ..Config::default()
+        },
     );
     // A claim of that class shows the controller is running: it gets the provisioner annotation.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
@@ -476,7 +482,10 @@ async fn a_restarted_controller_finishes_the_work_without_duplicates() {
     controllers.shutdown().await;
     let controllers = berth_controllers::spawn(
         cluster.client(),
-        Config { controllers: vec![Controller::Volume], ..Config::default() },
+        Config {
+            controllers: vec![Controller::Volume, Controller::ServiceAccount],
+            ..Config::default()
+        },
     );
     eventually("10 claims Bound", || async {
         let list = claims.list(&ListParams::default()).await.ok()?;

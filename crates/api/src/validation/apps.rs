@@ -175,11 +175,12 @@ fn show_rolling(rolling: Option<&Value>) -> String {
     }
 }
 
-/// `ValidateStatefulSetUpdate`: only these fields of the spec may change (not
-/// `revisionHistoryLimit`: Kubernetes v1.33 refuses that too).
+/// `ValidateStatefulSetUpdate`: only these fields of the spec may change (`revisionHistoryLimit`
+/// since v1.33, kubernetes/kubernetes#130263).
 fn stateful_set_update(errs: &mut Errors, spec: &Value, old: &Value) {
-    const MUTABLE: [&str; 6] = [
+    const MUTABLE: [&str; 7] = [
         "replicas",
+        "revisionHistoryLimit",
         "template",
         "updateStrategy",
         "minReadySeconds",
@@ -199,7 +200,7 @@ fn stateful_set_update(errs: &mut Errors, spec: &Value, old: &Value) {
     if strip(spec) != strip(old) {
         errs.forbidden(
             "spec",
-            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
         );
     }
 }

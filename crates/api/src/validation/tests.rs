@@ -205,11 +205,11 @@ fn statefulset_updates_change_only_some_fields() {
     let update =
         |patch: Value| check("apps", "StatefulSet", with(old.clone(), patch), Write::Update(&old));
     assert!(
-        update(json!({"spec": {"replicas": 5, "minReadySeconds": 3,
+        update(json!({"spec": {"replicas": 5, "minReadySeconds": 3, "revisionHistoryLimit": 2,
         "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.28"}]}}}}))
         .is_empty()
     );
-    let forbidden = "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+    let forbidden = "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
     for patch in [
         json!({"spec": {"serviceName": "other"}}),
         json!({"spec": {"podManagementPolicy": "Parallel"}}),
