@@ -8,7 +8,8 @@
 //! - `etcd_request_duration_seconds{operation,type}`, every store call timed by
 //!   `instrumented.rs` (staging/src/k8s.io/apiserver/pkg/storage/etcd3/metrics, the name kept
 //!   whichever backend serves);
-//! - `apiserver_storage_objects{resource}`, counted from the store when scraped.
+//! - `apiserver_storage_objects{resource}`, counted from the store when scraped, at most once a
+//!   minute.
 //!
 //! The [`observe`] middleware wraps every request (authenticated or not) in a tracing span and
 //! records it. Labels are bounded: verbs are Kubernetes' fixed set, resources come from the
@@ -31,13 +32,19 @@ use futures::StreamExt as _;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::request::{self, Query};
+use crate::request;
 
 /// kube-apiserver's buckets for request and etcd latencies, in seconds.
 const BUCKETS: [f64; 23] = [
     0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
     10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
 ];
+
+/// Stored objects by group-resource (`apiserver_storage_objects`).
+type ObjectCounts = Vec<(String, u64)>;
+
+/// How long an `apiserver_storage_objects` count is served before it is taken again.
+const OBJECT_COUNT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The `component` label: every request is served by the API server itself.
 const COMPONENT: &str = "apiserver";
@@ -68,6 +75,8 @@ pub(crate) struct Metrics {
     long_running: Mutex<HashMap<RequestLabels, i64>>,
     /// (operation, type) → store call latency.
     store: Mutex<HashMap<(&'static str, &'static str), Histogram>>,
+    /// The last `apiserver_storage_objects` count and when it was taken.
+    objects: tokio::sync::Mutex<Option<(Instant, ObjectCounts)>>,
 }
 
 #[derive(Debug, Default)]
@@ -266,14 +275,27 @@ pub(crate) async fn serve(
     State(metrics): State<Arc<Metrics>>,
     State(store): State<Arc<dyn Store>>,
 ) -> Response {
-    let objects = count_objects(&*store).await;
+    let objects = {
+        // Counting reads every object: at most once a minute, as kube-apiserver's tracker.
+        let mut cached = metrics.objects.lock().await;
+        match &*cached {
+            Some((counted, objects)) if counted.elapsed() < OBJECT_COUNT_INTERVAL => {
+                objects.clone()
+            }
+            _ => {
+                let objects = count_objects(&*store).await;
+                *cached = Some((Instant::now(), objects.clone()));
+                objects
+            }
+        }
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.render(&objects))
         .into_response()
 }
 
 /// Objects stored per resource (`apiserver_storage_objects`), read page by page. A store
 /// error leaves the resource out rather than failing the scrape.
-async fn count_objects(store: &dyn Store) -> Vec<(String, u64)> {
+async fn count_objects(store: &dyn Store) -> ObjectCounts {
     let mut counts = Vec::new();
     for resource in kinds::all() {
         // events.k8s.io Events are core Events in storage; count them once.
@@ -393,7 +415,6 @@ pub(crate) fn classify(
             scope: "",
         };
     };
-    let query = Query::parse(query);
     let named = resource.name.is_some();
     let subresource = resource
         .subresource
@@ -404,7 +425,9 @@ pub(crate) fn classify(
         "CONNECT"
     } else {
         match *method {
-            Method::GET | Method::HEAD if query.flag("watch") => "WATCH",
+            Method::GET | Method::HEAD if matches!(param(query, "watch"), Some("true" | "1")) => {
+                "WATCH"
+            }
             Method::GET | Method::HEAD if named => "GET",
             Method::GET | Method::HEAD => "LIST",
             Method::POST => "POST",
@@ -426,13 +449,26 @@ pub(crate) fn classify(
     };
     RequestLabels {
         verb,
-        dry_run: if query.get("dryRun").is_some() { "All" } else { "" },
+        dry_run: if param(query, "dryRun").is_some() { "All" } else { "" },
         group: resource.resource.group,
         version: resource.resource.version,
         resource: resource.resource.plural,
         subresource,
         scope,
     }
+}
+
+/// A query parameter's last non-empty value, as `request::Query` reads it, without
+/// allocating (the keys and values labelled here are never percent-encoded).
+fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == key).then_some(v)
+        })
+        .next_back()
+        .filter(|v| !v.is_empty())
 }
 
 fn is_apply(headers: &HeaderMap) -> bool {
@@ -621,6 +657,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("apiserver_storage_objects{resource=\"pods\"} 7\n"), "{text}");
+    }
+
+    #[test]
+    fn query_parameters_read_as_request_query_reads_them() {
+        assert_eq!(param(Some("watch=1&limit=5"), "watch"), Some("1"));
+        assert_eq!(param(Some("watch=false&watch=true"), "watch"), Some("true"));
+        assert_eq!(param(Some("watch="), "watch"), None);
+        assert_eq!(param(Some("watchx=1&dryRun=All"), "watch"), None);
+        assert_eq!(param(Some("dryRun"), "dryRun"), None);
+        assert_eq!(param(None, "watch"), None);
     }
 
     #[test]
