@@ -789,6 +789,44 @@ mod tests {
         assert!(error.message().contains("field 3 of the protobuf EnvVar"), "{error:?}");
     }
 
+    /// Every byte of a valid Deployment body flipped, dropped or truncated at, plus random
+    /// bodies behind a Deployment envelope: an answer (object or error), never a panic.
+    #[test]
+    fn mutated_and_random_bodies_never_panic() {
+        let container = [encode_field(1, b"c"), encode_field(2, b"img"), encode_field(3, b"sh")];
+        let pod = encode_field(2, &container.concat());
+        let template =
+            [encode_field(1, &object_meta("", "", &[("a", "b")])), encode_field(2, &pod)];
+        let spec = [encode_varint(1, 2), encode_field(3, &template.concat())].concat();
+        let raw = [encode_field(1, &object_meta("d", "n", &[])), encode_field(2, &spec)].concat();
+        let valid = body("apps/v1", "Deployment", &raw);
+        assert!(decode(&valid).is_ok());
+        for i in 0..valid.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut mutated = valid.clone();
+                mutated[i] ^= flip;
+                let _ = decode(&mutated);
+            }
+            let mut dropped = valid.clone();
+            dropped.remove(i);
+            let _ = decode(&dropped);
+            let _ = decode(&valid[..i]);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..2_000 {
+            let random: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            let _ = decode(&body("apps/v1", "Deployment", &random));
+            let _ = decode(&[MAGIC, &random[..]].concat());
+        }
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for body in

@@ -513,6 +513,11 @@ async fn create_deployment_sends_protobuf_and_stores_what_kubernetes_stores() {
     assert_eq!(container["imagePullPolicy"], "IfNotPresent");
     assert_eq!(spec["template"]["spec"]["restartPolicy"], "Always");
 
+    let table = kubectl.ok(&config, &["-n", "apps", "get", "deploy"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
+    assert_eq!(rows[2][..4], ["web", "0/3", "0", "0"], "{table}");
+
     let plain = get("plain").await;
     assert_eq!(plain["spec"]["replicas"], 1);
     let container = &plain["spec"]["template"]["spec"]["containers"][0];
