@@ -33,6 +33,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("apps", "StatefulSet") => stateful_set(object),
+        ("apps", "Deployment") => deployment(object),
         ("storage.k8s.io", "StorageClass") => {
             if let Some(class) = object.as_object_mut() {
                 default(class, "reclaimPolicy", json!("Delete"));
@@ -143,6 +144,32 @@ fn stateful_set(object: &mut Value) {
                 default(template, "kind", json!("PersistentVolumeClaim"));
             }
         }
+    }
+}
+
+/// `SetDefaults_Deployment` (pkg/apis/apps/v1/defaults.go): one replica, a 25%/25% rolling
+/// update, 10 old ReplicaSets kept, a 600 s progress deadline, and the pod template's defaults.
+fn deployment(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    default(spec, "replicas", json!(1));
+    default(spec, "strategy", json!({}));
+    if let Some(strategy) = spec.get_mut("strategy").and_then(Value::as_object_mut) {
+        if strategy.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+            strategy.insert("type".into(), json!("RollingUpdate"));
+        }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            default(strategy, "rollingUpdate", json!({}));
+            if let Some(rolling) = strategy.get_mut("rollingUpdate").and_then(Value::as_object_mut)
+            {
+                default(rolling, "maxUnavailable", json!("25%"));
+                default(rolling, "maxSurge", json!("25%"));
+            }
+        }
+    }
+    default(spec, "revisionHistoryLimit", json!(10));
+    default(spec, "progressDeadlineSeconds", json!(600));
+    if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+        pod_spec(pod);
     }
 }
 
@@ -402,6 +429,28 @@ mod tests {
                    "ipFamilyPolicy": "SingleStack"})
         );
         assert_eq!(svc["status"], json!({"loadBalancer": {}}));
+    }
+
+    #[test]
+    fn deployment_defaults_match_kubernetes() {
+        let mut deploy = json!({"spec": {"strategy": {},
+            "template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}});
+        apply("apps", "Deployment", &mut deploy);
+        let spec = &deploy["spec"];
+        assert_eq!(spec["replicas"], 1);
+        assert_eq!(
+            spec["strategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        );
+        assert_eq!(spec["revisionHistoryLimit"], 10);
+        assert_eq!(spec["progressDeadlineSeconds"], 600);
+        let pod = &spec["template"]["spec"];
+        assert_eq!(pod["restartPolicy"], "Always");
+        assert_eq!(pod["containers"][0]["ports"][0]["protocol"], "TCP");
+        let mut recreate = json!({"spec": {"replicas": 0, "strategy": {"type": "Recreate"}}});
+        apply("apps", "Deployment", &mut recreate);
+        assert_eq!(recreate["spec"]["replicas"], 0);
+        assert_eq!(recreate["spec"]["strategy"], json!({"type": "Recreate"}));
     }
 
     #[test]

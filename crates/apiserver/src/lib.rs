@@ -16,6 +16,7 @@ mod body;
 mod deletion;
 mod discovery;
 mod events;
+mod instrumented;
 mod metrics;
 mod objects;
 mod openapi;

@@ -1,19 +1,281 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON objects.
 //!
 //! kubectl 1.32+ sends protobuf from its typed clients — `kubectl create namespace`,
-//! `create configmap` and `create secret` — and has no JSON fallback on a 415. The body is
-//! `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion, 2 kind}, field 2
-//! the raw object). This decodes the kinds those commands send: Namespace, ConfigMap and
-//! Secret, with the ObjectMeta fields a client sets. Anything else is refused, so the caller
-//! answers 415 rather than guess.
+//! `create configmap`, `create secret` and `create deployment` — and has no JSON fallback on a
+//! 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
+//! 2 kind}, field 2 the raw object). The raw object is decoded by a table of the
+//! `generated.proto` messages those commands send (field numbers from k8s.io/api
+//! `core/v1/generated.proto`, `apps/v1/generated.proto` and apimachinery's
+//! `meta/v1/generated.proto`). Go's gogo-protobuf writes every non-pointer field, empty or
+//! not, so empty strings, zero numbers and `false` of non-pointer fields mean "unset" (as the
+//! JSON encoding's `omitempty`), while pointer fields (`replicas`, …) keep their zero. A field
+//! the tables do not know is refused unless it holds nothing, so no value is dropped silently.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const MAGIC: &[u8] = b"k8s\0";
+/// How deep [`is_empty_message`] looks into an unknown field before calling it a value.
+const MAX_DEPTH: usize = 16;
 
-/// Decodes a protobuf body; the error is a message for a 400/415.
-pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// Well-formed, but a kind or field this server does not decode (a 415).
+    Unsupported(String),
+    /// Not a valid protobuf body (a 400).
+    Malformed(String),
+}
+
+impl DecodeError {
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            DecodeError::Unsupported(message) | DecodeError::Malformed(message) => message,
+        }
+    }
+}
+
+impl From<String> for DecodeError {
+    fn from(message: String) -> Self {
+        DecodeError::Malformed(message)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(message: &str) -> Self {
+        DecodeError::Malformed(message.to_owned())
+    }
+}
+
+/// How one field of a message maps to JSON.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// A non-pointer string: empty means unset.
+    Str,
+    /// A non-pointer int32/int64: zero means unset.
+    Int,
+    /// A pointer int32/int64 (`*int32`): present means set, zero included.
+    OptInt,
+    /// A non-pointer bool: false means unset.
+    Bool,
+    /// A pointer bool: present means set.
+    OptBool,
+    /// `repeated string`.
+    Strings,
+    /// `map<string, string>`.
+    StringMap,
+    /// `map<string, bytes>`, base64 in JSON.
+    BytesMap,
+    /// `map<string, Quantity>` (Quantity is `{1: string}`).
+    QuantityMap,
+    /// `*intstr.IntOrString` {1 type, 2 intVal, 3 strVal}.
+    IntOrString,
+    /// An embedded message; written as an object even when empty, as Go's JSON does.
+    Message(&'static Msg),
+    /// `repeated` messages.
+    Messages(&'static Msg),
+    /// Set by the server, never by a client: accepted and not decoded (timestamps,
+    /// managedFields, status).
+    ServerOwned,
+}
+
+/// A message: its name (for errors) and its fields by number.
+#[derive(Debug)]
+struct Msg {
+    name: &'static str,
+    fields: &'static [(u64, &'static str, Kind)],
+}
+
+const OBJECT_META: Msg = Msg {
+    name: "ObjectMeta",
+    fields: &[
+        (1, "name", Kind::Str),
+        (2, "generateName", Kind::Str),
+        (3, "namespace", Kind::Str),
+        (4, "selfLink", Kind::ServerOwned),
+        (5, "uid", Kind::Str),
+        (6, "resourceVersion", Kind::Str),
+        (7, "generation", Kind::ServerOwned),
+        (8, "creationTimestamp", Kind::ServerOwned),
+        (9, "deletionTimestamp", Kind::ServerOwned),
+        (10, "deletionGracePeriodSeconds", Kind::ServerOwned),
+        (11, "labels", Kind::StringMap),
+        (12, "annotations", Kind::StringMap),
+        (13, "ownerReferences", Kind::Messages(&OWNER_REFERENCE)),
+        (14, "finalizers", Kind::Strings),
+        (17, "managedFields", Kind::ServerOwned),
+    ],
+};
+
+const OWNER_REFERENCE: Msg = Msg {
+    name: "OwnerReference",
+    fields: &[
+        (1, "kind", Kind::Str),
+        (3, "name", Kind::Str),
+        (4, "uid", Kind::Str),
+        (5, "apiVersion", Kind::Str),
+        (6, "controller", Kind::OptBool),
+        (7, "blockOwnerDeletion", Kind::OptBool),
+    ],
+};
+
+const LABEL_SELECTOR: Msg = Msg {
+    name: "LabelSelector",
+    fields: &[
+        (1, "matchLabels", Kind::StringMap),
+        (2, "matchExpressions", Kind::Messages(&LABEL_SELECTOR_REQUIREMENT)),
+    ],
+};
+
+const LABEL_SELECTOR_REQUIREMENT: Msg = Msg {
+    name: "LabelSelectorRequirement",
+    fields: &[(1, "key", Kind::Str), (2, "operator", Kind::Str), (3, "values", Kind::Strings)],
+};
+
+const NAMESPACE: Msg = Msg {
+    name: "Namespace",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&NAMESPACE_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const NAMESPACE_SPEC: Msg =
+    Msg { name: "NamespaceSpec", fields: &[(1, "finalizers", Kind::Strings)] };
+
+const CONFIG_MAP: Msg = Msg {
+    name: "ConfigMap",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "data", Kind::StringMap),
+        (3, "binaryData", Kind::BytesMap),
+        (4, "immutable", Kind::OptBool),
+    ],
+};
+
+const SECRET: Msg = Msg {
+    name: "Secret",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "data", Kind::BytesMap),
+        (3, "type", Kind::Str),
+        (4, "stringData", Kind::StringMap),
+        (5, "immutable", Kind::OptBool),
+    ],
+};
+
+const DEPLOYMENT: Msg = Msg {
+    name: "Deployment",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&DEPLOYMENT_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const DEPLOYMENT_SPEC: Msg = Msg {
+    name: "DeploymentSpec",
+    fields: &[
+        (1, "replicas", Kind::OptInt),
+        (2, "selector", Kind::Message(&LABEL_SELECTOR)),
+        (3, "template", Kind::Message(&POD_TEMPLATE_SPEC)),
+        (4, "strategy", Kind::Message(&DEPLOYMENT_STRATEGY)),
+        (5, "minReadySeconds", Kind::Int),
+        (6, "revisionHistoryLimit", Kind::OptInt),
+        (7, "paused", Kind::Bool),
+        (9, "progressDeadlineSeconds", Kind::OptInt),
+    ],
+};
+
+const DEPLOYMENT_STRATEGY: Msg = Msg {
+    name: "DeploymentStrategy",
+    fields: &[(1, "type", Kind::Str), (2, "rollingUpdate", Kind::Message(&ROLLING_UPDATE))],
+};
+
+const ROLLING_UPDATE: Msg = Msg {
+    name: "RollingUpdateDeployment",
+    fields: &[(1, "maxUnavailable", Kind::IntOrString), (2, "maxSurge", Kind::IntOrString)],
+};
+
+const POD_TEMPLATE_SPEC: Msg = Msg {
+    name: "PodTemplateSpec",
+    fields: &[(1, "metadata", Kind::Message(&OBJECT_META)), (2, "spec", Kind::Message(&POD_SPEC))],
+};
+
+const POD_SPEC: Msg = Msg {
+    name: "PodSpec",
+    fields: &[
+        (2, "containers", Kind::Messages(&CONTAINER)),
+        (3, "restartPolicy", Kind::Str),
+        (4, "terminationGracePeriodSeconds", Kind::OptInt),
+        (5, "activeDeadlineSeconds", Kind::OptInt),
+        (6, "dnsPolicy", Kind::Str),
+        (7, "nodeSelector", Kind::StringMap),
+        (8, "serviceAccountName", Kind::Str),
+        (9, "serviceAccount", Kind::Str),
+        (10, "nodeName", Kind::Str),
+        (11, "hostNetwork", Kind::Bool),
+        (12, "hostPID", Kind::Bool),
+        (13, "hostIPC", Kind::Bool),
+        (15, "imagePullSecrets", Kind::Messages(&LOCAL_OBJECT_REFERENCE)),
+        (16, "hostname", Kind::Str),
+        (17, "subdomain", Kind::Str),
+        (19, "schedulerName", Kind::Str),
+        (20, "initContainers", Kind::Messages(&CONTAINER)),
+        (21, "automountServiceAccountToken", Kind::OptBool),
+        (24, "priorityClassName", Kind::Str),
+        (25, "priority", Kind::OptInt),
+        (27, "shareProcessNamespace", Kind::OptBool),
+        (30, "enableServiceLinks", Kind::OptBool),
+    ],
+};
+
+const LOCAL_OBJECT_REFERENCE: Msg =
+    Msg { name: "LocalObjectReference", fields: &[(1, "name", Kind::Str)] };
+
+const CONTAINER: Msg = Msg {
+    name: "Container",
+    fields: &[
+        (1, "name", Kind::Str),
+        (2, "image", Kind::Str),
+        (3, "command", Kind::Strings),
+        (4, "args", Kind::Strings),
+        (5, "workingDir", Kind::Str),
+        (6, "ports", Kind::Messages(&CONTAINER_PORT)),
+        (7, "env", Kind::Messages(&ENV_VAR)),
+        (8, "resources", Kind::Message(&RESOURCE_REQUIREMENTS)),
+        (13, "terminationMessagePath", Kind::Str),
+        (14, "imagePullPolicy", Kind::Str),
+        (16, "stdin", Kind::Bool),
+        (17, "stdinOnce", Kind::Bool),
+        (18, "tty", Kind::Bool),
+        (20, "terminationMessagePolicy", Kind::Str),
+    ],
+};
+
+const CONTAINER_PORT: Msg = Msg {
+    name: "ContainerPort",
+    fields: &[
+        (1, "name", Kind::Str),
+        (2, "hostPort", Kind::Int),
+        (3, "containerPort", Kind::Int),
+        (4, "protocol", Kind::Str),
+        (5, "hostIP", Kind::Str),
+    ],
+};
+
+const ENV_VAR: Msg =
+    Msg { name: "EnvVar", fields: &[(1, "name", Kind::Str), (2, "value", Kind::Str)] };
+
+const RESOURCE_REQUIREMENTS: Msg = Msg {
+    name: "ResourceRequirements",
+    fields: &[(1, "limits", Kind::QuantityMap), (2, "requests", Kind::QuantityMap)],
+};
+
+/// Decodes a protobuf body into the JSON object a JSON client would have sent.
+pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     let unknown = body.strip_prefix(MAGIC).ok_or("the protobuf body lacks the k8s\\0 prefix")?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for field in Fields::new(unknown) {
@@ -31,151 +293,151 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
             _ => {}
         }
     }
-    let mut object = match (api_version.as_str(), kind.as_str()) {
-        ("v1", "Namespace") => namespace(raw)?,
-        ("v1", "ConfigMap") => config_map(raw)?,
-        ("v1", "Secret") => secret(raw)?,
+    let schema = match (api_version.as_str(), kind.as_str()) {
+        ("v1", "Namespace") => &NAMESPACE,
+        ("v1", "ConfigMap") => &CONFIG_MAP,
+        ("v1", "Secret") => &SECRET,
+        ("apps/v1", "Deployment") => &DEPLOYMENT,
         _ => {
-            return Err(format!(
-                "protobuf bodies of {api_version} {kind} are not supported; send JSON"
-            ));
+            return Err(DecodeError::Unsupported(format!(
+                "protobuf bodies of {api_version} {kind} are not supported by this server; send JSON"
+            )));
         }
     };
+    let mut object = message(schema, raw)?;
     object.insert("apiVersion".into(), json!(api_version));
     object.insert("kind".into(), json!(kind));
     Ok(Value::Object(object))
 }
 
-fn namespace(raw: &[u8]) -> Result<Map<String, Value>, String> {
+/// Decodes one message by its table.
+fn message(schema: &'static Msg, raw: &[u8]) -> Result<Map<String, Value>, DecodeError> {
     let mut object = Map::new();
     for field in Fields::new(raw) {
-        match field? {
-            (1, Wire::Bytes(meta)) => {
-                object.insert("metadata".into(), object_meta(meta)?);
+        let (number, wire) = field?;
+        let Some(&(_, name, kind)) = schema.fields.iter().find(|(n, _, _)| *n == number) else {
+            if is_empty(&wire, 0) {
+                continue;
             }
-            (2, Wire::Bytes(spec)) => {
-                let mut finalizers = Vec::new();
-                for field in Fields::new(spec) {
-                    if let (1, Wire::Bytes(f)) = field? {
-                        finalizers.push(json!(string(f)?));
+            return Err(DecodeError::Unsupported(format!(
+                "field {number} of the protobuf {} message is not supported by this server; \
+                 send the object as JSON (kubectl create -f)",
+                schema.name
+            )));
+        };
+        let mismatch = || {
+            DecodeError::Malformed(format!(
+                "protobuf field {number} ({name}) of {} has the wrong wire type",
+                schema.name
+            ))
+        };
+        match (kind, wire) {
+            (Kind::ServerOwned, _) => {}
+            (Kind::Str, Wire::Bytes(v)) => {
+                if !v.is_empty() {
+                    object.insert(name.into(), json!(string(v)?));
+                }
+            }
+            (Kind::Int, Wire::Varint(v)) => {
+                if v != 0 {
+                    object.insert(name.into(), json!(signed(v)));
+                }
+            }
+            (Kind::OptInt, Wire::Varint(v)) => {
+                object.insert(name.into(), json!(signed(v)));
+            }
+            (Kind::Bool, Wire::Varint(v)) => {
+                if v != 0 {
+                    object.insert(name.into(), json!(true));
+                }
+            }
+            (Kind::OptBool, Wire::Varint(v)) => {
+                object.insert(name.into(), json!(v != 0));
+            }
+            (Kind::Strings, Wire::Bytes(v)) => push(&mut object, name, json!(string(v)?)),
+            (Kind::StringMap, Wire::Bytes(entry)) => {
+                let (key, value) = map_entry(entry)?;
+                insert(&mut object, name, key, json!(string(value)?));
+            }
+            (Kind::BytesMap, Wire::Bytes(entry)) => {
+                let (key, value) = map_entry(entry)?;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+                insert(&mut object, name, key, json!(encoded));
+            }
+            (Kind::QuantityMap, Wire::Bytes(entry)) => {
+                let (key, value) = map_entry(entry)?;
+                let mut quantity = String::new();
+                for field in Fields::new(value) {
+                    if let (1, Wire::Bytes(v)) = field? {
+                        quantity = string(v)?;
                     }
                 }
-                if !finalizers.is_empty() {
-                    object.insert("spec".into(), json!({ "finalizers": finalizers }));
-                }
+                insert(&mut object, name, key, json!(quantity));
             }
-            _ => {}
+            (Kind::IntOrString, Wire::Bytes(v)) => {
+                object.insert(name.into(), int_or_string(v)?);
+            }
+            (Kind::Message(inner), Wire::Bytes(v)) => {
+                object.insert(name.into(), Value::Object(message(inner, v)?));
+            }
+            (Kind::Messages(inner), Wire::Bytes(v)) => {
+                push(&mut object, name, Value::Object(message(inner, v)?));
+            }
+            _ => return Err(mismatch()),
         }
     }
     Ok(object)
 }
 
-fn config_map(raw: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut object = Map::new();
-    let (mut data, mut binary) = (Map::new(), Map::new());
+/// `intstr.IntOrString`: {1 type (0 int, 1 string), 2 intVal, 3 strVal}.
+fn int_or_string(raw: &[u8]) -> Result<Value, DecodeError> {
+    let (mut kind, mut int, mut text) = (0, 0, String::new());
     for field in Fields::new(raw) {
         match field? {
-            (1, Wire::Bytes(meta)) => {
-                object.insert("metadata".into(), object_meta(meta)?);
-            }
-            (2, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                data.insert(k, json!(string(v)?));
-            }
-            (3, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                binary.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(v)));
-            }
-            (4, Wire::Varint(immutable)) => {
-                object.insert("immutable".into(), json!(immutable != 0));
-            }
-            _ => {}
+            (1, Wire::Varint(v)) => kind = v,
+            (2, Wire::Varint(v)) => int = signed(v),
+            (3, Wire::Bytes(v)) => text = string(v)?,
+            _ => return Err("a protobuf IntOrString has an unknown field".into()),
         }
     }
-    if !data.is_empty() {
-        object.insert("data".into(), Value::Object(data));
-    }
-    if !binary.is_empty() {
-        object.insert("binaryData".into(), Value::Object(binary));
-    }
-    Ok(object)
+    Ok(if kind == 1 { json!(text) } else { json!(int) })
 }
 
-fn secret(raw: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut object = Map::new();
-    let (mut data, mut string_data) = (Map::new(), Map::new());
-    for field in Fields::new(raw) {
-        match field? {
-            (1, Wire::Bytes(meta)) => {
-                object.insert("metadata".into(), object_meta(meta)?);
-            }
-            (2, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(v)));
-            }
-            (3, Wire::Bytes(kind)) => {
-                object.insert("type".into(), json!(string(kind)?));
-            }
-            (4, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                string_data.insert(k, json!(string(v)?));
-            }
-            (5, Wire::Varint(immutable)) => {
-                object.insert("immutable".into(), json!(immutable != 0));
-            }
-            _ => {}
+/// Appends to the array `name`.
+fn push(object: &mut Map<String, Value>, name: &str, value: Value) {
+    if let Value::Array(items) = object.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+        items.push(value);
+    }
+}
+
+/// Sets `key` in the map `name`.
+fn insert(object: &mut Map<String, Value>, name: &str, key: String, value: Value) {
+    if let Value::Object(map) = object.entry(name).or_insert_with(|| Value::Object(Map::new())) {
+        map.insert(key, value);
+    }
+}
+
+/// A varint as the int32/int64 it encodes (negative int32s are sign-extended to 64 bits).
+fn signed(v: u64) -> i64 {
+    i64::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// Whether an unknown field holds nothing: a zero, an empty string, or a message whose
+/// fields all hold nothing (gogo writes empty non-pointer messages and strings).
+fn is_empty(wire: &Wire<'_>, depth: usize) -> bool {
+    match wire {
+        Wire::Varint(v) => *v == 0,
+        Wire::Fixed => false,
+        Wire::Bytes(bytes) => {
+            bytes.is_empty()
+                || (depth < MAX_DEPTH
+                    && Fields::new(bytes)
+                        .all(|field| field.is_ok_and(|(_, wire)| is_empty(&wire, depth + 1))))
         }
     }
-    if !data.is_empty() {
-        object.insert("data".into(), Value::Object(data));
-    }
-    if !string_data.is_empty() {
-        object.insert("stringData".into(), Value::Object(string_data));
-    }
-    Ok(object)
 }
 
-/// The ObjectMeta fields a client sets on create: name, generateName, namespace, labels,
-/// annotations, finalizers.
-fn object_meta(raw: &[u8]) -> Result<Value, String> {
-    let mut meta = Map::new();
-    let (mut labels, mut annotations, mut finalizers) = (Map::new(), Map::new(), Vec::new());
-    for field in Fields::new(raw) {
-        match field? {
-            (1, Wire::Bytes(v)) if !v.is_empty() => {
-                meta.insert("name".into(), json!(string(v)?));
-            }
-            (2, Wire::Bytes(v)) if !v.is_empty() => {
-                meta.insert("generateName".into(), json!(string(v)?));
-            }
-            (3, Wire::Bytes(v)) if !v.is_empty() => {
-                meta.insert("namespace".into(), json!(string(v)?));
-            }
-            (11, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                labels.insert(k, json!(string(v)?));
-            }
-            (12, Wire::Bytes(entry)) => {
-                let (k, v) = map_entry(entry)?;
-                annotations.insert(k, json!(string(v)?));
-            }
-            (14, Wire::Bytes(v)) => finalizers.push(json!(string(v)?)),
-            _ => {}
-        }
-    }
-    if !labels.is_empty() {
-        meta.insert("labels".into(), Value::Object(labels));
-    }
-    if !annotations.is_empty() {
-        meta.insert("annotations".into(), Value::Object(annotations));
-    }
-    if !finalizers.is_empty() {
-        meta.insert("finalizers".into(), Value::Array(finalizers));
-    }
-    Ok(Value::Object(meta))
-}
-
-fn map_entry(entry: &[u8]) -> Result<(String, &[u8]), String> {
+fn map_entry(entry: &[u8]) -> Result<(String, &[u8]), DecodeError> {
     let (mut key, mut value) = (String::new(), &[][..]);
     for field in Fields::new(entry) {
         match field? {
@@ -187,8 +449,8 @@ fn map_entry(entry: &[u8]) -> Result<(String, &[u8]), String> {
     Ok((key, value))
 }
 
-fn string(bytes: &[u8]) -> Result<String, String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| "a protobuf string is not UTF-8".to_owned())
+fn string(bytes: &[u8]) -> Result<String, DecodeError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| "a protobuf string is not UTF-8".into())
 }
 
 /// One field's value by wire type (fixed-width fields are skipped by the caller).
@@ -273,42 +535,296 @@ impl<'a> Iterator for Fields<'a> {
 mod tests {
     use super::*;
 
+    fn varint(mut value: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = u8::try_from(value & 0x7f).unwrap();
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A length-delimited field.
     fn encode_field(number: u64, bytes: &[u8]) -> Vec<u8> {
-        let mut out =
-            vec![u8::try_from((number << 3) | 2).unwrap(), u8::try_from(bytes.len()).unwrap()];
-        out.extend_from_slice(bytes);
+        [varint((number << 3) | 2), varint(bytes.len() as u64), bytes.to_vec()].concat()
+    }
+
+    fn encode_varint(number: u64, value: u64) -> Vec<u8> {
+        [varint(number << 3), varint(value)].concat()
+    }
+
+    fn entry(key: &str, value: &[u8]) -> Vec<u8> {
+        [encode_field(1, key.as_bytes()), encode_field(2, value)].concat()
+    }
+
+    fn body(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+        let type_meta =
+            [encode_field(1, api_version.as_bytes()), encode_field(2, kind.as_bytes())].concat();
+        [MAGIC.to_vec(), encode_field(1, &type_meta), encode_field(2, raw), encode_field(3, b"")]
+            .concat()
+    }
+
+    /// ObjectMeta as gogo writes it: every non-pointer field, empty or not.
+    fn object_meta(name: &str, namespace: &str, labels: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = [
+            encode_field(1, name.as_bytes()),
+            encode_field(2, b""),
+            encode_field(3, namespace.as_bytes()),
+            encode_field(4, b""),
+            encode_field(5, b""),
+            encode_field(6, b""),
+            encode_varint(7, 0),
+            encode_field(8, b""),
+        ]
+        .concat();
+        for (k, v) in labels {
+            out.extend(encode_field(11, &entry(k, v.as_bytes())));
+        }
         out
     }
 
     #[test]
-    fn a_namespace_body_decodes() {
-        let meta = encode_field(1, b"statefulset01");
-        let raw = [encode_field(1, &meta), encode_field(2, b""), encode_field(3, b"")].concat();
-        let type_meta = [encode_field(1, b"v1"), encode_field(2, b"Namespace")].concat();
-        let body = [MAGIC.to_vec(), encode_field(1, &type_meta), encode_field(2, &raw)].concat();
-        let object = decode(&body).unwrap();
+    fn the_namespace_body_kubectl_sends_decodes() {
+        // The 64-byte body of `kubectl create namespace statefulset01` (kubectl-wire.md §0.2).
+        let hex = "6b3873000a0f0a02763112094e616d65737061636512250a1d0a0d7374617465\
+                   66756c736574303112001a0022002a0032003800420012001a020a001a002200";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
         assert_eq!(
-            object,
-            json!({"metadata": {"name": "statefulset01"}, "apiVersion": "v1", "kind": "Namespace"})
+            decode(&bytes).unwrap(),
+            json!({"metadata": {"name": "statefulset01"}, "spec": {},
+                   "apiVersion": "v1", "kind": "Namespace"})
         );
     }
 
     #[test]
     fn a_config_map_with_labels_and_data_decodes() {
-        let label = [encode_field(1, b"app"), encode_field(2, b"web")].concat();
-        let meta =
-            [encode_field(1, b"demo"), encode_field(3, b"s"), encode_field(11, &label)].concat();
-        let entry = [encode_field(1, b"k"), encode_field(2, b"v")].concat();
-        let binary = [encode_field(1, b"b"), encode_field(2, &[0, 255])].concat();
-        let raw =
-            [encode_field(1, &meta), encode_field(2, &entry), encode_field(3, &binary)].concat();
-        let type_meta = [encode_field(1, b"v1"), encode_field(2, b"ConfigMap")].concat();
-        let body = [MAGIC.to_vec(), encode_field(1, &type_meta), encode_field(2, &raw)].concat();
+        let raw = [
+            encode_field(1, &object_meta("demo", "s", &[("app", "web")])),
+            encode_field(2, &entry("k", b"v")),
+            encode_field(3, &entry("b", &[0, 255])),
+        ]
+        .concat();
         assert_eq!(
-            decode(&body).unwrap(),
+            decode(&body("v1", "ConfigMap", &raw)).unwrap(),
             json!({"metadata": {"name": "demo", "namespace": "s", "labels": {"app": "web"}},
                    "data": {"k": "v"}, "binaryData": {"b": "AP8="}, "apiVersion": "v1", "kind": "ConfigMap"})
         );
+    }
+
+    /// `kubectl create deployment web --image=registry.k8s.io/nginx:1.27 --replicas=3
+    /// --port=80 -- nginx -g 'daemon off;'`, encoded as kubectl's gogo marshaller does
+    /// (create_deployment.go: labels and selector `app=<name>`, one container named after
+    /// the image, the command, the port; empty strategy, resources and status).
+    #[test]
+    fn the_deployment_kubectl_create_deployment_sends_decodes() {
+        let port = [
+            encode_field(1, b""),
+            encode_varint(2, 0),
+            encode_varint(3, 80),
+            encode_field(4, b""),
+            encode_field(5, b""),
+        ]
+        .concat();
+        let container = [
+            encode_field(1, b"nginx"),
+            encode_field(2, b"registry.k8s.io/nginx:1.27"),
+            encode_field(3, b"nginx"),
+            encode_field(3, b"-g"),
+            encode_field(3, b"daemon off;"),
+            encode_field(5, b""),
+            encode_field(6, &port),
+            encode_field(8, b""),
+            encode_field(13, b""),
+            encode_field(14, b""),
+            encode_varint(16, 0),
+            encode_varint(17, 0),
+            encode_varint(18, 0),
+            encode_field(20, b""),
+        ]
+        .concat();
+        let pod_spec = [
+            encode_field(2, &container),
+            encode_field(3, b""),
+            encode_field(6, b""),
+            encode_field(8, b""),
+            encode_field(9, b""),
+            encode_field(10, b""),
+            encode_varint(11, 0),
+            encode_varint(12, 0),
+            encode_varint(13, 0),
+            encode_field(16, b""),
+            encode_field(17, b""),
+            encode_field(19, b""),
+            encode_field(24, b""),
+        ]
+        .concat();
+        let template =
+            [encode_field(1, &object_meta("", "", &[("app", "web")])), encode_field(2, &pod_spec)]
+                .concat();
+        let selector = encode_field(1, &entry("app", b"web"));
+        let status = [encode_varint(1, 0), encode_varint(2, 0), encode_varint(3, 0)].concat();
+        let spec = [
+            encode_varint(1, 3),
+            encode_field(2, &selector),
+            encode_field(3, &template),
+            encode_field(4, &encode_field(1, b"")),
+            encode_varint(5, 0),
+            encode_varint(7, 0),
+        ]
+        .concat();
+        let raw = [
+            encode_field(1, &object_meta("web", "", &[("app", "web")])),
+            encode_field(2, &spec),
+            encode_field(3, &status),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("apps/v1", "Deployment", &raw)).unwrap(),
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "strategy": {},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {"containers": [{
+                            "name": "nginx",
+                            "image": "registry.k8s.io/nginx:1.27",
+                            "command": ["nginx", "-g", "daemon off;"],
+                            "ports": [{"containerPort": 80}],
+                            "resources": {},
+                        }]},
+                    },
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn pointer_fields_keep_their_zero_and_int_or_string_decodes() {
+        let rolling = [
+            encode_field(1, &[encode_varint(1, 1), encode_field(3, b"25%")].concat()),
+            encode_field(2, &[encode_varint(1, 0), encode_varint(2, 0)].concat()),
+        ]
+        .concat();
+        let strategy = [encode_field(1, b"RollingUpdate"), encode_field(2, &rolling)].concat();
+        let requests = [encode_field(1, b"cpu"), encode_field(2, &encode_field(1, b"100m"))];
+        let container = [
+            encode_field(1, b"c"),
+            encode_field(8, &encode_field(2, &requests.concat())),
+            encode_field(7, &[encode_field(1, b"A"), encode_field(2, b"1")].concat()),
+        ]
+        .concat();
+        let pod_spec = [
+            encode_field(2, &container),
+            encode_varint(4, 0),
+            encode_varint(21, 0),
+            encode_varint(25, u64::MAX),
+        ]
+        .concat();
+        let spec = [
+            encode_varint(1, 0),
+            encode_field(3, &encode_field(2, &pod_spec)),
+            encode_field(4, &strategy),
+            encode_varint(6, 0),
+        ]
+        .concat();
+        let raw = [encode_field(1, &object_meta("d", "ns", &[])), encode_field(2, &spec)].concat();
+        let object = decode(&body("apps/v1", "Deployment", &raw)).unwrap();
+        assert_eq!(
+            object["spec"],
+            json!({
+                "replicas": 0,
+                "revisionHistoryLimit": 0,
+                "strategy": {"type": "RollingUpdate",
+                             "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 0}},
+                "template": {"spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "automountServiceAccountToken": false,
+                    "priority": -1,
+                    "containers": [{"name": "c", "env": [{"name": "A", "value": "1"}],
+                                    "resources": {"requests": {"cpu": "100m"}}}],
+                }},
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_fields_with_values_are_refused_and_empty_ones_skipped() {
+        // PodSpec field 14 (securityContext) is not decoded: refused when it holds a value …
+        let security = encode_field(14, &encode_varint(2, 1000));
+        let template =
+            encode_field(2, &[encode_field(2, &encode_field(1, b"c")), security].concat());
+        let raw = encode_field(2, &encode_field(3, &template));
+        let error = decode(&body("apps/v1", "Deployment", &raw)).unwrap_err();
+        assert_eq!(
+            error,
+            DecodeError::Unsupported(
+                "field 14 of the protobuf PodSpec message is not supported by this server; \
+                 send the object as JSON (kubectl create -f)"
+                    .into()
+            )
+        );
+        // … and skipped when it is empty, as gogo writes unset non-pointer messages.
+        let empty = encode_field(14, &[encode_field(1, b""), encode_varint(2, 0)].concat());
+        let template = encode_field(2, &[encode_field(2, &encode_field(1, b"c")), empty].concat());
+        let raw = encode_field(2, &encode_field(3, &template));
+        let object = decode(&body("apps/v1", "Deployment", &raw)).unwrap();
+        assert_eq!(object["spec"]["template"]["spec"], json!({"containers": [{"name": "c"}]}));
+        // An env var from a field reference is a value the decoder does not know.
+        let env = [encode_field(1, b"A"), encode_field(3, &encode_field(1, b"x"))].concat();
+        let container = [encode_field(1, b"c"), encode_field(7, &env)].concat();
+        let raw = encode_field(2, &encode_field(3, &encode_field(2, &encode_field(2, &container))));
+        let error = decode(&body("apps/v1", "Deployment", &raw)).unwrap_err();
+        assert!(error.message().contains("field 3 of the protobuf EnvVar"), "{error:?}");
+    }
+
+    /// Every byte of a valid Deployment body flipped, dropped or truncated at, plus random
+    /// bodies behind a Deployment envelope: an answer (object or error), never a panic.
+    #[test]
+    fn mutated_and_random_bodies_never_panic() {
+        let container = [encode_field(1, b"c"), encode_field(2, b"img"), encode_field(3, b"sh")];
+        let pod = encode_field(2, &container.concat());
+        let template =
+            [encode_field(1, &object_meta("", "", &[("a", "b")])), encode_field(2, &pod)];
+        let spec = [encode_varint(1, 2), encode_field(3, &template.concat())].concat();
+        let raw = [encode_field(1, &object_meta("d", "n", &[])), encode_field(2, &spec)].concat();
+        let valid = body("apps/v1", "Deployment", &raw);
+        assert!(decode(&valid).is_ok());
+        for i in 0..valid.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut mutated = valid.clone();
+                mutated[i] ^= flip;
+                let _ = decode(&mutated);
+            }
+            let mut dropped = valid.clone();
+            dropped.remove(i);
+            let _ = decode(&dropped);
+            let _ = decode(&valid[..i]);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..2_000 {
+            let random: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            let _ = decode(&body("apps/v1", "Deployment", &random));
+            let _ = decode(&[MAGIC, &random[..]].concat());
+        }
     }
 
     #[test]
@@ -318,9 +834,19 @@ mod tests {
         {
             let _ = decode(body);
         }
-        assert!(decode(b"{}").is_err());
-        let type_meta = [encode_field(1, b"apps/v1"), encode_field(2, b"Deployment")].concat();
-        let body = [MAGIC.to_vec(), encode_field(1, &type_meta)].concat();
-        assert!(decode(&body).unwrap_err().contains("not supported"));
+        assert!(matches!(decode(b"{}"), Err(DecodeError::Malformed(_))));
+        let error = decode(&body("apps/v1", "StatefulSet", b"")).unwrap_err();
+        assert!(matches!(error, DecodeError::Unsupported(_)), "{error:?}");
+        assert!(error.message().contains("apps/v1 StatefulSet"), "{error:?}");
+        // Deeply nested empty messages stop at the depth limit instead of recursing on.
+        let mut nested = Vec::new();
+        for _ in 0..1_000 {
+            nested = encode_field(1, &nested);
+        }
+        let raw = encode_field(99, &nested);
+        assert!(decode(&body("v1", "ConfigMap", &raw)).is_err());
+        // A wrong wire type for a known field.
+        let raw = encode_varint(1, 5);
+        assert!(matches!(decode(&body("v1", "Secret", &raw)), Err(DecodeError::Malformed(_))));
     }
 }

@@ -1139,12 +1139,11 @@ pub(crate) async fn read_object(cx: &Context, body: Body) -> Result<Value> {
     let content_type = content_type(&cx.headers);
     if content_type == "application/vnd.kubernetes.protobuf" {
         let bytes = body::read(body).await?;
-        return crate::protobuf::decode(&bytes).map_err(|message| {
-            if message.contains("not supported") {
-                Status::unsupported_media_type(&content_type)
-            } else {
-                Status::bad_request(message)
+        return crate::protobuf::decode(&bytes).map_err(|error| match error {
+            crate::protobuf::DecodeError::Unsupported(message) => {
+                Status::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", message)
             }
+            crate::protobuf::DecodeError::Malformed(message) => Status::bad_request(message),
         });
     }
     if content_type == "application/yaml" {

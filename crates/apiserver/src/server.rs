@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::auth::{Authenticator, Peer};
+use crate::instrumented::InstrumentedStore;
 use crate::metrics::Metrics;
 use crate::router::{AppState, router};
 use crate::{Error, pki};
@@ -119,17 +120,16 @@ pub async fn start(
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     pki::write_kubeconfig(&kubeconfig, local_addr, &pki)?;
 
+    let metrics = Arc::new(Metrics::default());
+    let store: Arc<dyn berth_store::Store> =
+        Arc::new(InstrumentedStore::new(store, metrics.clone()));
     crate::resources::bootstrap(&*store).await.map_err(|source| Error::Store { source })?;
     crate::allocator::bootstrap(&*store, config.service_cidr, local_addr)
         .await
         .map_err(|source| Error::Store { source })?;
     let (stop, stopped) = watch::channel(());
-    let state = AppState {
-        store,
-        metrics: Arc::new(Metrics::default()),
-        stopping: stopped.clone(),
-        service_cidr: config.service_cidr,
-    };
+    let state =
+        AppState { store, metrics, stopping: stopped.clone(), service_cidr: config.service_cidr };
     let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");

@@ -433,3 +433,105 @@ async fn reapply_and_strategic_merge_patch() {
     assert_eq!(stderr.trim(), "error: Expected replicas to be 3, was 5");
     server.shutdown().await;
 }
+
+/// `kubectl create deployment` sends an apps/v1 Deployment as protobuf (kubectl 1.32+); it is
+/// stored as Kubernetes stores it, defaults included. A protobuf kind the server does not
+/// decode is a 415 that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_deployment_sends_protobuf_and_stores_what_kubernetes_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+
+    let token = common::token(dir.path());
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/vnd.kubernetes.protobuf"),
+    ];
+    // k8s\0, TypeMeta{apps/v1, StatefulSet}, an empty raw object.
+    let body = b"k8s\0\x0a\x16\x0a\x07apps/v1\x12\x0bStatefulSet\x12\x00";
+    let (code, status) = common::raw_with_body(
+        dir.path(),
+        server.local_addr(),
+        "POST /apis/apps/v1/namespaces/default/statefulsets",
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(code, 415, "{status}");
+    assert!(status.contains("apps/v1 StatefulSet are not supported"), "{status}");
+
+    let Some(kubectl) = Kubectl::new() else { return };
+    kubectl.ok(&config, &["create", "namespace", "apps"]).await;
+    let args = [
+        "-n",
+        "apps",
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/nginx:1.27",
+        "--replicas=3",
+        "--port=80",
+        "--",
+        "nginx",
+        "-g",
+        "daemon off;",
+    ];
+    assert_eq!(kubectl.ok(&config, &args).await, "deployment.apps/web created\n");
+    let args = ["-n", "apps", "create", "deployment", "plain", "--image=busybox"];
+    assert_eq!(kubectl.ok(&config, &args).await, "deployment.apps/plain created\n");
+
+    let get = |name: &'static str| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let json =
+                kubectl.ok(config, &["-n", "apps", "get", "deploy", name, "-o", "json"]).await;
+            serde_json::from_str::<Value>(&json).unwrap()
+        }
+    };
+    let web = get("web").await;
+    assert_eq!(web["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    assert_eq!(web["metadata"]["generation"], 1);
+    let spec = &web["spec"];
+    assert_eq!(spec["replicas"], 3);
+    assert_eq!(spec["selector"], serde_json::json!({"matchLabels": {"app": "web"}}));
+    assert_eq!(
+        spec["strategy"],
+        serde_json::json!({"type": "RollingUpdate",
+                           "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["progressDeadlineSeconds"], 600);
+    assert_eq!(spec["template"]["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    let container = &spec["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "nginx");
+    assert_eq!(container["image"], "registry.k8s.io/nginx:1.27");
+    assert_eq!(container["command"], serde_json::json!(["nginx", "-g", "daemon off;"]));
+    assert_eq!(container["ports"], serde_json::json!([{"containerPort": 80, "protocol": "TCP"}]));
+    assert_eq!(container["resources"], serde_json::json!({}));
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(spec["template"]["spec"]["restartPolicy"], "Always");
+
+    let table = kubectl.ok(&config, &["-n", "apps", "get", "deploy"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
+    assert_eq!(rows[2][..4], ["web", "0/3", "0", "0"], "{table}");
+
+    let plain = get("plain").await;
+    assert_eq!(plain["spec"]["replicas"], 1);
+    let container = &plain["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "busybox");
+    assert_eq!(container["imagePullPolicy"], "Always");
+    assert!(container.get("ports").is_none() && container.get("command").is_none(), "{plain}");
+
+    let (ok, _, stderr) =
+        kubectl.run(&config, &["-n", "apps", "create", "deployment", "web", "--image=x"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        // create_deployment.go wraps the server's error in its own message.
+        r#"error: failed to create deployment: deployments.apps "web" already exists"#
+    );
+    server.shutdown().await;
+}

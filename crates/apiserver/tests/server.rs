@@ -29,7 +29,9 @@ async fn kubectl_reads_version_readiness_and_metrics() {
     assert_eq!(kubectl.ok(&kubeconfig, &["get", "--raw", "/livez"]).await.trim(), "ok");
     let metrics = kubectl.ok(&kubeconfig, &["get", "--raw", "/metrics"]).await;
     assert!(
-        metrics.contains(r#"apiserver_request_total{verb="GET",group="/readyz",code="200"}"#),
+        metrics.contains(
+            r#"apiserver_request_total{verb="GET",dry_run="",group="",version="",resource="",subresource="/readyz",scope="",component="apiserver",code="200"}"#
+        ),
         "{metrics}"
     );
     assert!(metrics.contains("apiserver_request_duration_seconds_bucket{"), "{metrics}");
@@ -65,7 +67,10 @@ async fn requests_need_a_certificate_or_the_token() {
 
     let (code, body) = raw(data.path(), addr, "GET /metrics", &[("Authorization", &bearer)]).await;
     assert_eq!(code, 200, "{body}");
-    assert!(body.contains(r#"group="/metrics",code="401"} 2"#), "{body}");
+    assert!(
+        body.contains(r#"subresource="/metrics",scope="",component="apiserver",code="401"} 2"#),
+        "{body}"
+    );
     assert_eq!(raw(data.path(), addr, "GET /readyz", &[]).await, (200, "ok".into()));
     let (code, body) = raw(data.path(), addr, "GET /version", &[]).await;
     assert_eq!(code, 200, "{body}");
