@@ -5,8 +5,8 @@
 //! Run: `cargo build --release -p berth && cargo run --release -p berth-bench --bin
 //! controlplane -- [--quick]`. Figures: (a) the seed tutorial's StatefulSet (3 replicas,
 //! OrderedReady, a claim per pod) from create to 3/3 Ready; (b) one 1,000-replica Parallel
-//! StatefulSet to all Ready; (c) 100 StatefulSets × 10 replicas to all Ready; (d) the server's
-//! RSS per stored pod. The floor, measured in the same run against the same server: how long
+//! StatefulSet to all Ready; (d) the server's RSS per stored pod with those pods stored; (c)
+//! after deleting them (10 nodes take 1,100 pods), 100 StatefulSets × 10 replicas to all Ready. The floor, measured in the same run against the same server: how long
 //! the API alone takes to absorb the same number of writes (the store revisions each scenario
 //! consumed) from 16 concurrent writers — what the work would cost with zero control-plane
 //! overhead. Every process and temp dir is removed at the end.
@@ -153,6 +153,34 @@ async fn run(server: &BerthProcess, counts: &Counts) -> Result<Vec<Row>> {
         .goal(if replicas >= 1000 { Goal::AtMost(10_000.0) } else { Goal::None }),
     );
 
+    // (d) Memory per stored pod, with the big set's pods stored and settled.
+    sleep(Duration::from_secs(2)).await;
+    let pods = pod_count(&client).await?;
+    let loaded_kib = rss_kib(pid)?;
+    let per_pod_kb = (loaded_kib - idle_kib) * 1.024 / pods as f64;
+    println!(
+        "  (d) RSS idle {:.1} MiB, with {pods} pods (and their set, revision, events) {:.1} MiB",
+        idle_kib / 1024.0,
+        loaded_kib / 1024.0
+    );
+    rows.push(
+        Row::new(format!("(d) RSS per stored pod ({pods} pods)"), Unit::Kb, per_pod_kb)
+            .goal(Goal::AtMost(40.0)),
+    );
+
+    // Make room: 10 nodes take 110 pods each (the kubelet's default maxPods).
+    Api::<Namespace>::all(client.clone()).delete("big", &Default::default()).await?;
+    let big = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "big");
+    let start = Instant::now();
+    while !big.list_metadata(&ListParams::default()).await?.items.is_empty() {
+        ensure!(start.elapsed() < Duration::from_secs(300), "the big set's pods did not go");
+        sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "  deleting the namespace with 1,000 pods took {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+
     // (c) Many small StatefulSets at once.
     namespace(&client, "many").await?;
     let (sets, replicas) = (counts.many_sets, counts.many_replicas);
@@ -183,25 +211,12 @@ async fn run(server: &BerthProcess, counts: &Counts) -> Result<Vec<Row>> {
         .floor("API absorbing the same writes", floor_ms(writes)),
     );
 
-    // (d) Memory per stored pod, once everything settled.
-    sleep(Duration::from_secs(2)).await;
-    let pods = Api::<k8s_openapi::api::core::v1::Pod>::all(client.clone())
-        .list_metadata(&ListParams::default())
-        .await?
-        .items
-        .len();
-    let loaded_kib = rss_kib(pid)?;
-    let per_pod_kb = (loaded_kib - idle_kib) * 1.024 / pods as f64;
-    println!(
-        "  (d) RSS idle {:.1} MiB, with {pods} pods (and their sets, claims, volumes, events) {:.1} MiB",
-        idle_kib / 1024.0,
-        loaded_kib / 1024.0
-    );
-    rows.push(
-        Row::new(format!("(d) RSS per stored pod ({pods} pods)"), Unit::Kb, per_pod_kb)
-            .goal(Goal::AtMost(40.0)),
-    );
     Ok(rows)
+}
+
+async fn pod_count(client: &kube::Client) -> Result<usize> {
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::all(client.clone());
+    Ok(pods.list_metadata(&ListParams::default()).await?.items.len())
 }
 
 /// Runs `work`; returns how long it took and how many store revisions (writes) it consumed.

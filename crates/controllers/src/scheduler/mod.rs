@@ -41,6 +41,9 @@ const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// podMaxInUnschedulablePodsDuration.
 const MAX_UNSCHEDULABLE: Duration = Duration::from_secs(300);
+/// How long a pod may wait for its Immediate claims to be bound before it is tried (and its
+/// FailedScheduling reported) like any other pod.
+const CLAIM_WAIT: Duration = Duration::from_secs(5);
 /// How long a bind waits for its WaitForFirstConsumer claims to be bound (bindTimeoutSeconds).
 const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(600);
 /// Binds in flight at once.
@@ -134,6 +137,11 @@ enum Queued {
     Binding,
     /// Has `spec.schedulingGates`: waits until they are all removed (SchedulingGates plugin).
     Gated,
+    /// Its Immediate claims are not bound yet: retried as soon as a claim or volume changes,
+    /// without backoff, for up to [`CLAIM_WAIT`]; then tried (and reported) as usual.
+    /// Kubernetes tries such a pod at once and puts it into backoff (a second or more per
+    /// pod of a StatefulSet with claims); waiting for the binder instead is berth's choice.
+    Claims,
 }
 
 #[derive(Debug)]
@@ -319,7 +327,9 @@ impl State {
     /// The cluster changed: unschedulable pods go back to the queue, after their backoff.
     fn wake(&mut self) {
         for pending in self.pending.values_mut() {
-            if pending.queued == Queued::Unschedulable {
+            if pending.queued == Queued::Claims {
+                pending.queued = Queued::Active;
+            } else if pending.queued == Queued::Unschedulable {
                 pending.queued = Queued::Backoff(pending.last_attempt + backoff(pending.attempts));
             }
         }
@@ -333,6 +343,7 @@ impl State {
             let due = match pending.queued {
                 Queued::Backoff(at) => at,
                 Queued::Unschedulable => pending.last_attempt + MAX_UNSCHEDULABLE,
+                Queued::Claims => pending.since + CLAIM_WAIT,
                 Queued::Active | Queued::Binding | Queued::Gated => continue,
             };
             if due <= now {
@@ -374,7 +385,16 @@ impl State {
         let empty = Usage::default();
         let now = Instant::now();
         for (_, _, uid) in active {
-            let Some(pending) = self.pending.get(&uid) else { continue };
+            let Some(pending) = self.pending.get_mut(&uid) else { continue };
+            let volumes = Volumes {
+                claims: &self.claims.objects,
+                volumes: &self.volumes.objects,
+                classes: &self.classes.objects,
+            };
+            if now < pending.since + CLAIM_WAIT && plan::waits_for_claims(&pending.pod, volumes) {
+                pending.queued = Queued::Claims;
+                continue;
+            }
             let pod = pending.pod.clone();
             let contribution = Contribution::of(&pod);
             let outcome = {

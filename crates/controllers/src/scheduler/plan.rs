@@ -220,6 +220,18 @@ struct PodClaims<'a> {
     delayed: Vec<(&'a PersistentVolumeClaim, &'a StorageClass)>,
 }
 
+/// Whether `pod` only waits for its Immediate claims to be created or bound — something the
+/// volume controller is about to do, so trying it now would only put it into backoff.
+pub(crate) fn waits_for_claims(pod: &Pod, volumes: Volumes<'_>) -> bool {
+    match pod_claims(pod, volumes) {
+        Err(rejection) => rejection.reasons.iter().any(|reason| {
+            reason == ERR_UNBOUND_IMMEDIATE
+                || (reason.starts_with("persistentvolumeclaim ") && reason.ends_with(" not found"))
+        }),
+        Ok(_) => false,
+    }
+}
+
 /// Picks a node for `pod` among `candidates`, or says why none fits.
 pub(crate) fn schedule(
     pod: &Pod,
