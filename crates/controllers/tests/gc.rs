@@ -347,7 +347,6 @@ async fn statefulset_with_pods(client: &kube::Client, name: &str) -> Vec<String>
         },
         revision: 1,
         data: Some(k8s_openapi::apimachinery::pkg::runtime::RawExtension(serde_json::json!({}))),
-        ..ControllerRevision::default()
     };
     revisions.create(&PostParams::default(), &revision).await.expect("create revision");
     names
