@@ -739,6 +739,26 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
                 None => map.remove("tolerations"),
             };
         }
+        // Scheduling gates may only be removed (ValidatePodUpdate / validatePodSchedulingGates).
+        let old_gates = list(&old_spec, "schedulingGates");
+        let new_gates = list(&new_spec, "schedulingGates");
+        let gate_name =
+            |g: &Value| g.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if let Some(added) =
+            new_gates.iter().find(|g| !old_gates.iter().any(|o| gate_name(o) == gate_name(g)))
+        {
+            errs.forbidden(
+                "spec.schedulingGates",
+                &format!(
+                    "only deletion is allowed, but found new scheduling gate '{}'",
+                    gate_name(added)
+                ),
+            );
+        }
+        match old_spec.get("schedulingGates") {
+            Some(v) => map.insert("schedulingGates".into(), v.clone()),
+            None => map.remove("schedulingGates"),
+        };
         let old_grace = old_spec.get("terminationGracePeriodSeconds").and_then(Value::as_i64);
         let new_grace = new_spec.get("terminationGracePeriodSeconds").and_then(Value::as_i64);
         if old_grace.is_some_and(|g| g < 0) && new_grace == Some(1) {

@@ -326,6 +326,21 @@ fn pod_updates_change_only_images_and_deadlines() {
 }
 
 #[test]
+fn scheduling_gates_may_only_be_removed() {
+    let mut old = with(pod(), json!({"spec": {"schedulingGates": [{"name": "a"}, {"name": "b"}]}}));
+    defaults::apply("", "Pod", &mut old);
+    let update = |patch: Value| check("", "Pod", with(old.clone(), patch), Write::Update(&old));
+    assert!(update(json!({"spec": {"schedulingGates": [{"name": "a"}]}})).is_empty());
+    assert!(update(json!({"spec": {"schedulingGates": []}})).is_empty());
+    assert_eq!(
+        update(json!({"spec": {"schedulingGates": [{"name": "a"}, {"name": "c"}]}})),
+        vec![
+            "spec.schedulingGates: Forbidden: only deletion is allowed, but found new scheduling gate 'c'"
+        ]
+    );
+}
+
+#[test]
 fn service_rules() {
     let svc = json!({"metadata": {"name": "web", "namespace": "d"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
