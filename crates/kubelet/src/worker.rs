@@ -406,13 +406,14 @@ impl Worker {
         let meta = &pod.metadata;
         let grace =
             Duration::from_secs(meta.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64);
-        // What is left of it: a restarted kubelet does not start the grace period over.
+        // What is left of it: a restarted kubelet does not start the grace period over. The
+        // deletionTimestamp has whole seconds (truncated), so the deadline is up to 1 s later.
         let left = meta
             .deletion_timestamp
             .as_ref()
             .map(|t| t.0.duration_since(Timestamp::now()))
             .and_then(|d| Duration::try_from(d).ok())
-            .unwrap_or(Duration::ZERO)
+            .map_or(Duration::ZERO, |d| d + Duration::from_secs(1))
             .min(grace);
         let name = meta.name.clone().unwrap_or_default();
         tracing::info!(pod = %name, pod.uid = %self.uid, grace = ?left, "stopping pod");
