@@ -15,12 +15,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::api::Api;
+use kube::runtime::reflector::Store;
 use tokio::sync::Notify;
 
 use crate::Context;
-use crate::volume::{cache, error_chain, name_of, namespace_of};
+use crate::cache;
+use crate::volume::{name_of, namespace_of};
 
 /// `LabelManagedBy` / `ControllerName` (endpoints_controller.go).
 pub(crate) const LABEL_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
@@ -35,12 +36,7 @@ const ANN_OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
 const MAX_CAPACITY: usize = 1000;
 
 /// One write to an Endpoints object.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum EndpointsChange {
-    Create(Endpoints),
-    Update(Endpoints),
-    Delete { namespace: String, name: String, uid: String },
-}
+pub(crate) type EndpointsChange = cache::Change<Endpoints>;
 
 /// The writes that make every selector Service's Endpoints match its pods.
 pub(crate) fn plan(
@@ -409,77 +405,10 @@ async fn reconcile(
     cache::ready(&services).await;
     cache::ready(&pods).await;
     cache::ready(&endpoints).await;
-    loop {
-        let changes = plan(&services.state(), &pods.state(), &endpoints.state());
-        let mut clean = true;
-        let mut written = Vec::new();
-        for change in changes {
-            match apply(&client, change).await {
-                Ok(Some(done)) => written.push(done),
-                Ok(None) => {}
-                Err(error) => {
-                    if !is_conflict(&error) {
-                        tracing::warn!(error = %error_chain(&error), "endpoints write failed");
-                    }
-                    clean = false;
-                }
-            }
-        }
-        cache::caught_up(|| {
-            written.iter().all(|(namespace, name, rv)| {
-                endpoints
-                    .get(&ObjectRef::new(name).within(namespace))
-                    .is_some_and(|e| cache::revision_of(&e.metadata) >= *rv)
-            })
-        })
-        .await;
-        if clean {
-            cache::woken(&wake).await;
-        } else {
-            tokio::time::sleep(cache::RETRY).await;
-        }
-    }
-}
-
-pub(crate) fn is_conflict(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 409)
-}
-
-/// Applies one change; returns what was written (namespace, name, revision).
-async fn apply(
-    client: &kube::Client,
-    change: EndpointsChange,
-) -> Result<Option<(String, String, u64)>, kube::Error> {
-    let pp = PostParams::default();
-    let written = match change {
-        EndpointsChange::Create(endpoints) => {
-            let api: Api<Endpoints> =
-                Api::namespaced(client.clone(), namespace_of(&endpoints.metadata));
-            api.create(&pp, &endpoints).await?
-        }
-        EndpointsChange::Update(endpoints) => {
-            let api: Api<Endpoints> =
-                Api::namespaced(client.clone(), namespace_of(&endpoints.metadata));
-            match api.replace(name_of(&endpoints.metadata), &pp, &endpoints).await {
-                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-                result => result?,
-            }
-        }
-        EndpointsChange::Delete { namespace, name, uid } => {
-            let api: Api<Endpoints> = Api::namespaced(client.clone(), &namespace);
-            let params = DeleteParams::default()
-                .preconditions(Preconditions { uid: Some(uid), resource_version: None });
-            return match api.delete(&name, &params).await {
-                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-                result => result.map(|_| None),
-            };
-        }
-    };
-    Ok(Some((
-        namespace_of(&written.metadata).to_owned(),
-        name_of(&written.metadata).to_owned(),
-        cache::revision_of(&written.metadata),
-    )))
+    cache::write_loop(client, &endpoints, &wake, "endpoints", || {
+        plan(&services.state(), &pods.state(), &endpoints.state())
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -11,17 +11,18 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::api::Api;
+use kube::runtime::reflector::Store;
 use tokio::sync::Notify;
 
 use crate::Context;
+use crate::cache;
 use crate::endpoints::{
-    ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_conflict,
-    is_headless, is_pod_ready, matches_selector, pod_ip, pod_reference, prune_pod, selector_of,
+    ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_headless,
+    is_pod_ready, matches_selector, pod_ip, pod_reference, prune_pod, selector_of,
     should_be_in_endpoints, should_set_hostname, trigger_time,
 };
-use crate::volume::{cache, error_chain, name_of, namespace_of};
+use crate::volume::{name_of, namespace_of};
 
 /// `discovery.LabelServiceName`.
 pub(crate) const LABEL_SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -32,12 +33,7 @@ pub(crate) const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 pub(crate) const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
 /// One write to an EndpointSlice.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SliceChange {
-    Create(EndpointSlice),
-    Update(EndpointSlice),
-    Delete { namespace: String, name: String, uid: String },
-}
+pub(crate) type SliceChange = cache::Change<EndpointSlice>;
 
 /// The writes that make every selector Service's slices match its pods.
 pub(crate) fn plan(
@@ -360,78 +356,10 @@ async fn reconcile(
     cache::ready(&services).await;
     cache::ready(&pods).await;
     cache::ready(&slices).await;
-    loop {
-        let changes = plan(&services.state(), &pods.state(), &slices.state());
-        let mut clean = true;
-        // What the cache must show before the next plan: (namespace, name, revision or None
-        // for "gone").
-        let mut written: Vec<(String, String, Option<u64>)> = Vec::new();
-        for change in changes {
-            match apply(&client, change).await {
-                Ok(done) => written.extend(done),
-                Err(error) => {
-                    if !is_conflict(&error) {
-                        tracing::warn!(error = %error_chain(&error), "endpointslice write failed");
-                    }
-                    clean = false;
-                }
-            }
-        }
-        // A slice created with generateName cannot be refused as a duplicate: the next plan
-        // must see it.
-        cache::caught_up(|| {
-            written.iter().all(|(namespace, name, rv)| {
-                let seen = slices.get(&ObjectRef::new(name).within(namespace));
-                match rv {
-                    Some(rv) => seen.is_some_and(|s| cache::revision_of(&s.metadata) >= *rv),
-                    None => seen.is_none(),
-                }
-            })
-        })
-        .await;
-        if clean {
-            cache::woken(&wake).await;
-        } else {
-            tokio::time::sleep(cache::RETRY).await;
-        }
-    }
-}
-
-async fn apply(
-    client: &kube::Client,
-    change: SliceChange,
-) -> Result<Option<(String, String, Option<u64>)>, kube::Error> {
-    let pp = PostParams::default();
-    let written = match change {
-        SliceChange::Create(slice) => {
-            let api: Api<EndpointSlice> =
-                Api::namespaced(client.clone(), namespace_of(&slice.metadata));
-            api.create(&pp, &slice).await?
-        }
-        SliceChange::Update(slice) => {
-            let api: Api<EndpointSlice> =
-                Api::namespaced(client.clone(), namespace_of(&slice.metadata));
-            match api.replace(name_of(&slice.metadata), &pp, &slice).await {
-                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-                result => result?,
-            }
-        }
-        SliceChange::Delete { namespace, name, uid } => {
-            let api: Api<EndpointSlice> = Api::namespaced(client.clone(), &namespace);
-            let params = DeleteParams::default()
-                .preconditions(Preconditions { uid: Some(uid), resource_version: None });
-            return match api.delete(&name, &params).await {
-                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-                Ok(_) => Ok(Some((namespace, name, None))),
-                Err(error) => Err(error),
-            };
-        }
-    };
-    Ok(Some((
-        namespace_of(&written.metadata).to_owned(),
-        name_of(&written.metadata).to_owned(),
-        Some(cache::revision_of(&written.metadata)),
-    )))
+    cache::write_loop(client, &slices, &wake, "endpointslice", || {
+        plan(&services.state(), &pods.state(), &slices.state())
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! from the event that woke it, so a missed event or a restart costs nothing but a resync.
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
+mod cache;
 mod endpoints;
 mod endpointslice;
 mod events;

@@ -8,7 +8,6 @@
 //! it creates), `protection.rs`, then [`run`] and [`Executor`] here.
 
 pub(crate) mod binder;
-pub(crate) mod cache;
 pub(crate) mod class;
 pub(crate) mod protection;
 pub(crate) mod provisioner;
@@ -28,6 +27,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::Notify;
 
+use crate::cache;
 use crate::{Context, EventType, Recorder};
 
 /// The provisioner name of berth's local-path volumes (and their node-side finalizer).

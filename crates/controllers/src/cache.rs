@@ -1,0 +1,197 @@
+//! Watch-fed caches (kube-rs reflectors) and a shared wake-up: the observe half of the volume,
+//! endpoints and endpointslice loops. Each loop plans from the caches and writes through the
+//! API with the cached resourceVersion, so a stale cache costs a 409 and a retry, never a
+//! wrong write. [`write_loop`] is the whole loop for controllers that own one kind of object.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Future, StreamExt};
+use kube::Resource;
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+/// How often a loop reconciles even when nothing changed (time-dependent decisions, and a
+/// safety net).
+pub(crate) const RESYNC: Duration = Duration::from_secs(30);
+
+/// How long a loop waits before it retries after a failed write.
+pub(crate) const RETRY: Duration = Duration::from_millis(200);
+
+/// A cache of every object of one kind, kept current by a watch; the watch wakes `wake`.
+/// `prune` drops what the loop does not read before an object is stored (managedFields at
+/// least): every controller keeps its own copy of, say, every pod, so this is most of their
+/// memory.
+pub(crate) fn cache<K>(
+    api: Api<K>,
+    wake: Arc<Notify>,
+    prune: fn(&mut K),
+) -> (Store<K>, impl Future<Output = ()> + Send + 'static)
+where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = reflector::store();
+    let driver = async move {
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(prune)
+            .reflect(writer)
+            .for_each(|event| {
+                if let Err(error) = &event {
+                    tracing::debug!(%error, "watch failed; retrying");
+                }
+                wake.notify_one();
+                async {}
+            })
+            .await;
+    };
+    (reader, driver)
+}
+
+/// The pruning every cached object gets: no managedFields.
+pub(crate) fn prune_meta<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// Waits until every cache has its first full list.
+pub(crate) async fn ready<K>(store: &Store<K>)
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    // The writer lives as long as the driver, which never ends while the loop runs.
+    let _ = store.wait_until_ready().await;
+}
+
+/// Waits for a wake-up, or for [`RESYNC`].
+pub(crate) async fn woken(wake: &Notify) {
+    let _ = tokio::time::timeout(RESYNC, wake.notified()).await;
+}
+
+/// The numeric form of a resourceVersion (berth's are store revisions), for "has the cache
+/// caught up with my write" checks only.
+pub(crate) fn revision_of(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> u64 {
+    meta.resource_version.as_deref().and_then(|rv| rv.parse().ok()).unwrap_or(0)
+}
+
+/// Waits (bounded) until `check` holds on the cache — used after writes whose duplicates the
+/// API cannot refuse (generateName creates), so the next plan sees them.
+pub(crate) async fn caught_up(check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// One write a plan asks for, on the kind of object the controller owns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change<K> {
+    Create(K),
+    /// A replace carrying the cached resourceVersion.
+    Update(K),
+    /// A delete with a uid precondition.
+    Delete {
+        namespace: String,
+        name: String,
+        uid: String,
+    },
+}
+
+/// What a change wrote: namespace, name, and the revision written (`None`: deleted).
+type Written = (String, String, Option<u64>);
+
+/// Applies one change; `Ok(None)` when the object was already gone.
+async fn apply<K>(client: &kube::Client, change: Change<K>) -> Result<Option<Written>, kube::Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Serialize,
+{
+    let api = |namespace: &str| Api::<K>::namespaced(client.clone(), namespace);
+    let meta_of = |object: &K| {
+        let meta = object.meta();
+        (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+    };
+    let pp = PostParams::default();
+    let written = match change {
+        Change::Create(object) => api(&meta_of(&object).0).create(&pp, &object).await?,
+        Change::Update(object) => {
+            let (namespace, name) = meta_of(&object);
+            match api(&namespace).replace(&name, &pp, &object).await {
+                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+                result => result?,
+            }
+        }
+        Change::Delete { namespace, name, uid } => {
+            let params = DeleteParams::default()
+                .preconditions(Preconditions { uid: Some(uid), resource_version: None });
+            return match api(&namespace).delete(&name, &params).await {
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                Ok(_) => Ok(Some((namespace, name, None))),
+                Err(error) => Err(error),
+            };
+        }
+    };
+    let (namespace, name) = meta_of(&written);
+    Ok(Some((namespace, name, Some(revision_of(written.meta())))))
+}
+
+/// The loop of a controller that owns one kind of object: plan from the caches, apply the
+/// changes, wait until `owned` shows them (a slice created with generateName cannot be refused
+/// as a duplicate: the next plan must see it), then sleep until something changes (or retry
+/// soon after a failed write). Never returns.
+pub(crate) async fn write_loop<K>(
+    client: kube::Client,
+    owned: &Store<K>,
+    wake: &Notify,
+    what: &str,
+    mut plan: impl FnMut() -> Vec<Change<K>>,
+) where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Serialize,
+{
+    loop {
+        let mut clean = true;
+        let mut written = Vec::new();
+        for change in plan() {
+            match apply(&client, change).await {
+                Ok(done) => written.extend(done),
+                Err(error) => {
+                    if !matches!(&error, kube::Error::Api(status) if status.code == 409) {
+                        tracing::warn!(error = %crate::volume::error_chain(&error), "{what} write failed");
+                    }
+                    clean = false;
+                }
+            }
+        }
+        caught_up(|| {
+            written.iter().all(|(namespace, name, rv)| {
+                let seen = owned.get(&ObjectRef::new(name).within(namespace));
+                match rv {
+                    Some(rv) => seen.is_some_and(|o| revision_of(o.meta()) >= *rv),
+                    None => seen.is_none(),
+                }
+            })
+        })
+        .await;
+        if clean {
+            woken(wake).await;
+        } else {
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+}
