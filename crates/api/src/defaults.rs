@@ -264,8 +264,9 @@ fn pod_spec(spec: &mut Value) {
     }
 }
 
-/// Sources a volume may have; without any, a volume is an `emptyDir`.
-const VOLUME_SOURCES: &[&str] = &[
+/// Sources a volume may have; without any, a volume is an `emptyDir` (validation checks
+/// there is exactly one).
+pub(crate) const VOLUME_SOURCES: &[&str] = &[
     "hostPath",
     "emptyDir",
     "gcePersistentDisk",

@@ -153,64 +153,13 @@ async fn apply_creates_merges_prunes_and_reports_conflicts() {
     server.shutdown().await;
 }
 
-const SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: headless-svc
-  labels:
-    app: nginx
-spec:
-  ports:
-    - name: nginx
-      port: 80
-  selector:
-    app: nginx
-  clusterIP: None
-";
+/// The seed tutorial's manifests (testdata/seed/).
+const SERVICE: &str = include_str!("../../../testdata/seed/statefulset-headless.yaml");
 
 fn statefulset(replicas: u32, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: statefulset-nginx
-spec:
-  serviceName: headless-svc
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: nginx
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-        - name: container-0
-          image: {image}
-          resources:
-            limits:
-              cpu: 100m
-              memory: 200Mi
-            requests:
-              cpu: 100m
-              memory: 200Mi
-          volumeMounts:
-          - name:  data
-            mountPath: /usr/share/nginx/html
-      imagePullSecrets:
-        - name: default-secret
-  volumeClaimTemplates:
-  - metadata:
-      name: data
-    spec:
-      accessModes:
-      - ReadWriteMany
-      resources:
-        requests:
-          storage: 1Gi
-"
-    )
+    include_str!("../../../testdata/seed/statefulset-nginx.yaml")
+        .replace("replicas: 3", &format!("replicas: {replicas}"))
+        .replace("image: r.deso.tech/library/nginx", &format!("image: {image}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,48 +274,9 @@ async fn typed_create_commands_send_protobuf_and_work() {
     server.shutdown().await;
 }
 
-const HEADLESS_SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: headless-svc
-  labels:
-    app: nginx
-spec:
-  ports:
-    - name: nginx
-      port: 80
-  selector:
-    app: nginx
-  clusterIP: None
-";
-
-const STATEFULSET: &str = "apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: statefulset-nginx
-spec:
-  serviceName: headless-svc
-  replicas: 3
-  selector:
-    matchLabels:
-      app: nginx
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-        - name: container-0
-          image: r.deso.tech/library/nginx
-  volumeClaimTemplates:
-  - metadata:
-      name: data
-    spec:
-      accessModes: [ReadWriteMany]
-      resources:
-        requests:
-          storage: 1Gi
-";
+/// The seed tutorial's manifests, verbatim (testdata/seed/).
+const HEADLESS_SERVICE: &str = include_str!("../../../testdata/seed/statefulset-headless.yaml");
+const STATEFULSET: &str = include_str!("../../../testdata/seed/statefulset-nginx.yaml");
 
 /// The seed tutorial's first steps, up to the StatefulSet's creation, with the output kubectl
 /// prints against Kubernetes.

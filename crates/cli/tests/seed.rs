@@ -6,66 +6,15 @@ use std::time::Duration;
 
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
-const HEADLESS: &str = "\
-apiVersion: v1
-kind: Service       # The object type is Service.
-metadata:
-  name: headless-svc
-  labels:
-    app: nginx
-spec:
-  ports:
-    - name: nginx     # Name of the port for communication between pods
-      port: 80        # Number of the port for communication between pods
-  selector:
-    app: nginx        # Select the pod whose label is app:nginx.
-  clusterIP: None     # Set this parameter to None, indicating that a headless Service is to be created.
-";
+/// The tutorial's manifests, verbatim (testdata/seed/).
+const HEADLESS: &str = include_str!("../../../testdata/seed/statefulset-headless.yaml");
+const STATEFULSET: &str = include_str!("../../../testdata/seed/statefulset-nginx.yaml");
 
-/// The tutorial's StatefulSet, with its storage class replaced by berth's default
-/// (the tutorial says to use your cluster's class).
-const STATEFULSET: &str = "\
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: statefulset-nginx
-spec:
-  serviceName: headless-svc                             # Name of the headless Service
-  replicas: 3
-  selector:
-    matchLabels:
-      app: nginx
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-        - name: container-0
-          image: r.deso.tech/library/nginx
-          resources:
-            limits:
-              cpu: 100m
-              memory: 200Mi
-            requests:
-              cpu: 100m
-              memory: 200Mi
-          volumeMounts:                           # Storage mounted to the pod
-          - name:  data
-            mountPath: /usr/share/nginx/html      # Mount the storage to /usr/share/nginx/html.
-      imagePullSecrets:
-        - name: default-secret
-  volumeClaimTemplates:
-  - metadata:
-      name: data
-    spec:
-      accessModes:
-      - ReadWriteMany
-      resources:
-        requests:
-          storage: 1Gi
-      storageClassName: local-path                   # Insert Storage class for Persistent storage class
-";
+/// The tutorial's StatefulSet with its storage class replaced by berth's default (the tutorial
+/// says to use your cluster's class).
+fn local_path(manifest: &str) -> String {
+    manifest.replace("storageClassName: nfs-storageclass", "storageClassName: local-path")
+}
 
 fn columns(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -128,7 +77,10 @@ async fn seed_tutorial_on_simulated_nodes() {
     assert!(stderr.starts_with("No resources found"), "{stderr}");
 
     // `kubectl apply -f statefulset-nginx.yaml && kubectl get pod -w`: ordered start-up.
-    assert_eq!(kubectl.apply(STATEFULSET).await, "statefulset.apps/statefulset-nginx created\n");
+    assert_eq!(
+        kubectl.apply(&local_path(STATEFULSET)).await,
+        "statefulset.apps/statefulset-nginx created\n"
+    );
     let mut watch = kubectl.spawn(&["get", "pod", "-w"]);
     let header = watch.next_line(Duration::from_secs(30)).await.unwrap();
     assert_eq!(columns(&header), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);

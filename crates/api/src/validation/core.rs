@@ -12,42 +12,11 @@ use super::{
     Errors, Shown, child, get, go_quote, index, key, list, map_of, parse_quantity, quantity_text,
     same, str_of, str_or_empty,
 };
+use crate::defaults::VOLUME_SOURCES;
 
 /// `MaxSecretSize`, also the limit of a config map.
 const MAX_SECRET_SIZE: usize = 1024 * 1024;
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
-const VOLUME_SOURCES: &[&str] = &[
-    "hostPath",
-    "emptyDir",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "persistentVolumeClaim",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "configMap",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-];
 const PV_SOURCES: &[&str] = &[
     "gcePersistentDisk",
     "awsElasticBlockStore",
