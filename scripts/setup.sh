@@ -6,6 +6,7 @@ packages=(
   etcd-server        # the etcd store backend is tested against a real etcd (3.4)
   protobuf-compiler  # etcd-client generates its gRPC code at build time
   sqlite3            # inspecting store files by hand; the store itself bundles SQLite
+  python3-venv       # the tests' venv for the Python kubernetes client (scripts/test.sh)
 )
 
 missing=()
@@ -23,12 +24,3 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (a Rust toolchain) is required" >&2; exit 1; }
-
-# The Python `kubernetes` client, which the tests drive against berth, in a venv of our own.
-root="$(cd "$(dirname "$0")/.." && pwd)"
-venv="$root/target/python"
-if ! "$venv/bin/python3" -c "import kubernetes" 2>/dev/null; then
-  echo "setup: installing the Python kubernetes client into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes==37.0.2"
-fi

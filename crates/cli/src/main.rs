@@ -207,6 +207,7 @@ fn main() -> ExitCode {
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    check_node_count(&args)?;
     create_data_dir(&args.data_dir)?;
     let (store, description): (Arc<dyn Store>, String) = match &args.store {
         StoreSpec::Sqlite => {
@@ -266,6 +267,21 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     api.shutdown().await;
     compactor.abort();
     tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Each simulated node takes a /24 of `--pod-cidr`: refuse more nodes than it holds before
+/// anything starts.
+fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
+    let cidr = berth_kubelet::Ipv4Cidr::parse(&args.pod_cidr)?;
+    let room = 1u64 << (24 - cidr.prefix());
+    if args.runtime == RuntimeKind::Simulated && u64::from(args.nodes) > room {
+        return Err(BadInput(format!(
+            "--nodes {} needs a /24 each, but --pod-cidr {} holds {room}",
+            args.nodes, args.pod_cidr
+        ))
+        .into());
+    }
     Ok(())
 }
 

@@ -25,6 +25,9 @@ pub(crate) async fn run(context: Arc<Context>) {
     let mut stream = std::pin::pin!(stream);
     let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
     let mut tasks = JoinSet::new();
+    // Which pod each worker task serves, so a worker that panicked is forgotten too (its
+    // pod then gets a new worker on its next event) rather than left with a dead sender.
+    let mut served: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut listing: Option<HashSet<String>> = None;
     let mut first_list = true;
     loop {
@@ -37,7 +40,7 @@ pub(crate) async fn run(context: Arc<Context>) {
                         if let (Some(listing), Some(uid)) = (&mut listing, &pod.metadata.uid) {
                             listing.insert(uid.clone());
                         }
-                        deliver(&context, &mut workers, &mut tasks, pod);
+                        deliver(&context, &mut workers, &mut tasks, &mut served, pod);
                     }
                     Ok(watcher::Event::InitDone) => {
                         let listed = listing.take().unwrap_or_default();
@@ -51,7 +54,7 @@ pub(crate) async fn run(context: Arc<Context>) {
                             remove_orphans(&context, &listed).await;
                         }
                     }
-                    Ok(watcher::Event::Apply(pod)) => deliver(&context, &mut workers, &mut tasks, pod),
+                    Ok(watcher::Event::Apply(pod)) => deliver(&context, &mut workers, &mut tasks, &mut served, pod),
                     Ok(watcher::Event::Delete(pod)) => {
                         if let Some(sender) = pod.metadata.uid.as_ref().and_then(|uid| workers.get(uid)) {
                             sender.send_replace(None);
@@ -60,13 +63,20 @@ pub(crate) async fn run(context: Arc<Context>) {
                     Err(error) => tracing::debug!(error = %error, "pod watch"),
                 }
             }
-            Some(done) = tasks.join_next() => match done {
-                Ok(uid) => {
+            Some(done) = tasks.join_next_with_id() => {
+                let id = match &done {
+                    Ok((id, _)) => *id,
+                    Err(error) => error.id(),
+                };
+                if let Some(uid) = served.remove(&id) {
                     workers.remove(&uid);
                 }
-                Err(error) if error.is_panic() => tracing::error!("pod worker panicked"),
-                Err(_) => {}
-            },
+                if let Err(error) = done
+                    && error.is_panic()
+                {
+                    tracing::error!("pod worker panicked");
+                }
+            }
         }
     }
 }
@@ -76,6 +86,7 @@ fn deliver(
     context: &Arc<Context>,
     workers: &mut HashMap<String, watch::Sender<Option<Arc<Pod>>>>,
     tasks: &mut JoinSet<String>,
+    served: &mut HashMap<tokio::task::Id, String>,
     pod: Pod,
 ) {
     let Some(uid) = pod.metadata.uid.clone() else { return };
@@ -86,7 +97,8 @@ fn deliver(
     }
     let (sender, receiver) = watch::channel(Some(pod));
     workers.insert(uid.clone(), sender);
-    tasks.spawn(Worker::new(context.clone(), uid, receiver).run());
+    let task = tasks.spawn(Worker::new(context.clone(), uid.clone(), receiver).run());
+    served.insert(task.id(), uid);
 }
 
 /// Stops and removes the sandboxes of pods that are not bound to this node any more.
