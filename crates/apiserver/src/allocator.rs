@@ -137,11 +137,14 @@ fn requested_ip(service: &Value) -> Option<String> {
     ip.or(ips).map(str::to_owned)
 }
 
-/// Allocates the cluster IP and node ports a Service being created needs, filling them in.
-pub(crate) async fn on_create(
+/// Allocates the cluster IP and node ports a Service needs, filling them in. On update
+/// (`current` is the stored Service) a body without `clusterIP` or `nodePort` keeps the current
+/// ones, and a type change allocates what it newly needs. On an error nothing stays reserved.
+pub(crate) async fn reserve_for(
     store: &dyn Store,
     cidr: ServiceCidr,
     resource: &ResourceType,
+    current: Option<&Value>,
     service: &mut Value,
     dry_run: bool,
 ) -> Result<Reserved, Status> {
@@ -149,33 +152,7 @@ pub(crate) async fn on_create(
     if !is_service(resource) || service.get("spec").is_none_or(|s| !s.is_object()) {
         return Ok(reserved);
     }
-    let result = allocate(store, cidr, resource, None, service, dry_run, &mut reserved).await;
-    match result {
-        Ok(()) => Ok(reserved),
-        Err(status) => {
-            reserved.release(store).await;
-            Err(status)
-        }
-    }
-}
-
-/// Keeps a Service's allocations across an update (a body without `clusterIP` or `nodePort`
-/// keeps the current ones) and allocates what a type change newly needs.
-pub(crate) async fn on_update(
-    store: &dyn Store,
-    cidr: ServiceCidr,
-    resource: &ResourceType,
-    current: &Value,
-    service: &mut Value,
-    dry_run: bool,
-) -> Result<Reserved, Status> {
-    let mut reserved = Reserved::default();
-    if !is_service(resource) || service.get("spec").is_none_or(|s| !s.is_object()) {
-        return Ok(reserved);
-    }
-    let result =
-        allocate(store, cidr, resource, Some(current), service, dry_run, &mut reserved).await;
-    match result {
+    match allocate(store, cidr, resource, current, service, dry_run, &mut reserved).await {
         Ok(()) => Ok(reserved),
         Err(status) => {
             reserved.release(store).await;
@@ -270,9 +247,6 @@ async fn allocate(
             }
         }
         return Ok(());
-    }
-    if service.pointer("/spec/externalTrafficPolicy").is_none() {
-        service["spec"]["externalTrafficPolicy"] = json!("Cluster");
     }
     let old_ports: Vec<(i64, String, i64)> = current
         .filter(|c| needs_node_ports(c))
@@ -705,7 +679,7 @@ mod tests {
                 "metadata": { "name": format!("s{n}"), "uid": format!("u{n}") },
                 "spec": { "type": "ClusterIP", "ports": [{ "port": 80 }] },
             });
-            on_create(&store, cidr, services, &mut svc, false).await.unwrap();
+            reserve_for(&store, cidr, services, None, &mut svc, false).await.unwrap();
             ips.push(svc["spec"]["clusterIP"].as_str().unwrap().to_owned());
         }
         let mut distinct = ips.clone();
@@ -713,12 +687,12 @@ mod tests {
         distinct.dedup();
         assert_eq!(distinct.len(), 6, "{ips:?}");
         let mut full = json!({ "metadata": { "name": "x", "uid": "ux" }, "spec": {} });
-        assert!(on_create(&store, cidr, services, &mut full, false).await.is_err());
+        assert!(reserve_for(&store, cidr, services, None, &mut full, false).await.is_err());
         let owner =
             json!({ "metadata": { "uid": "someone-else" }, "spec": { "clusterIP": ips[0] } });
         release(&store, services, &owner).await;
         let mut again = json!({ "metadata": { "uid": "u9" }, "spec": { "clusterIP": ips[0] } });
-        assert!(on_create(&store, cidr, services, &mut again, false).await.is_err());
+        assert!(reserve_for(&store, cidr, services, None, &mut again, false).await.is_err());
         // Each IP is released by its owner only.
         let mut freed = json!({ "metadata": { "uid": "u9" }, "spec": {} });
         for (n, ip) in ips.iter().enumerate() {
@@ -726,7 +700,7 @@ mod tests {
                 json!({ "metadata": { "uid": format!("u{n}") }, "spec": { "clusterIP": ip } });
             release(&store, services, &svc).await;
         }
-        on_create(&store, cidr, services, &mut freed, false).await.unwrap();
+        reserve_for(&store, cidr, services, None, &mut freed, false).await.unwrap();
     }
 
     #[tokio::test]
@@ -737,7 +711,9 @@ mod tests {
             "metadata": { "name": "web", "uid": "u1" },
             "spec": { "type": "NodePort", "ports": [{ "port": 80, "protocol": "TCP" }, { "port": 81, "protocol": "TCP", "nodePort": 30080 }] },
         });
-        on_create(&store, ServiceCidr::DEFAULT, services, &mut svc, false).await.unwrap();
+        // As on every write: defaulted (externalTrafficPolicy among others), then allocated.
+        berth_api::defaults::apply("", "Service", &mut svc);
+        reserve_for(&store, ServiceCidr::DEFAULT, services, None, &mut svc, false).await.unwrap();
         let first = svc["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
         assert!((30000..=32767).contains(&first), "{first}");
         assert_eq!(svc["spec"]["ports"][1]["nodePort"], 30080);
@@ -747,8 +723,9 @@ mod tests {
             "metadata": { "name": "other", "uid": "u2" },
             "spec": { "type": "NodePort", "ports": [{ "port": 80, "nodePort": 30080 }] },
         });
-        let error =
-            on_create(&store, ServiceCidr::DEFAULT, services, &mut clash, false).await.unwrap_err();
+        let error = reserve_for(&store, ServiceCidr::DEFAULT, services, None, &mut clash, false)
+            .await
+            .unwrap_err();
         let body = String::from_utf8(error.to_json()).unwrap();
         assert!(
             body.contains(
@@ -762,11 +739,13 @@ mod tests {
             "metadata": { "name": "web", "uid": "u1" },
             "spec": { "type": "NodePort", "ports": [{ "port": 80, "protocol": "TCP" }] },
         });
-        on_update(&store, ServiceCidr::DEFAULT, services, &svc, &mut update, false).await.unwrap();
+        reserve_for(&store, ServiceCidr::DEFAULT, services, Some(&svc), &mut update, false)
+            .await
+            .unwrap();
         assert_eq!(update["spec"]["ports"][0]["nodePort"], first);
         assert_eq!(update["spec"]["clusterIP"], svc["spec"]["clusterIP"]);
         release_unused(&store, services, &svc, &update).await;
         // 30080 is free again.
-        on_create(&store, ServiceCidr::DEFAULT, services, &mut clash, false).await.unwrap();
+        reserve_for(&store, ServiceCidr::DEFAULT, services, None, &mut clash, false).await.unwrap();
     }
 }

@@ -191,9 +191,10 @@ pub(crate) fn record(
     }
 }
 
-/// The managedFields an object carries, to hand to [`record`].
-pub(crate) fn supplied(object: &Value) -> Option<Value> {
-    object.pointer("/metadata/managedFields").cloned()
+/// Takes the managedFields a request's object carries out of it, to hand to [`record`] (which
+/// puts them back, or the server's own). Nothing in between reads them.
+pub(crate) fn take_supplied(object: &mut Value) -> Option<Value> {
+    object.get_mut("metadata")?.as_object_mut()?.remove("managedFields")
 }
 
 #[cfg(test)]

@@ -357,41 +357,6 @@ pub(crate) fn success_status(resource: &ResourceType, object: &Value) -> Value {
 
 // === updates of marked objects ===
 
-/// `ValidateObjectMetaUpdate`: no finalizer may be added to an object being deleted.
-pub(crate) fn check_new_finalizers(
-    resource: &ResourceType,
-    current: &Value,
-    updated: &Value,
-) -> Result<(), Status> {
-    if !is_marked(current) {
-        return Ok(());
-    }
-    let old = string_list(current, "/metadata/finalizers");
-    let mut added: Vec<String> = string_list(updated, "/metadata/finalizers")
-        .into_iter()
-        .filter(|f| !old.contains(f))
-        .collect();
-    if added.is_empty() {
-        return Ok(());
-    }
-    added.sort();
-    added.dedup();
-    let list: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
-    let name = current.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    Err(Status::invalid(
-        resource,
-        name,
-        vec![Cause {
-            reason: "FieldValueForbidden",
-            message: format!(
-                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                list.join(", ")
-            ),
-            field: "metadata.finalizers".into(),
-        }],
-    ))
-}
-
 /// Whether an update turning `current` into `updated` deletes the object instead: it was marked,
 /// out of its grace period, and the update removes its last finalizer (`shouldDeleteDuringUpdate`;
 /// a namespace also needs empty `spec.finalizers`, and is removed once both lists are empty).
@@ -649,15 +614,6 @@ mod tests {
         removed["metadata"]["finalizers"] = json!([]);
         assert!(deletes_on_update(kind("configmaps"), &marked, &removed));
         assert!(!deletes_on_update(kind("configmaps"), &marked, &marked));
-        let mut added = marked.clone();
-        added["metadata"]["finalizers"] = json!(["a/b", "c/d"]);
-        let error = check_new_finalizers(kind("configmaps"), &marked, &added).unwrap_err();
-        let body = String::from_utf8(error.to_json()).unwrap();
-        assert!(
-            body.contains(r#"metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"c/d\"}"#),
-            "{body}"
-        );
-        assert!(check_new_finalizers(kind("configmaps"), &marked, &removed).is_ok());
         // A pod in its grace period is not deleted by losing its finalizers.
         let mut graceful = marked.clone();
         graceful["metadata"]["deletionGracePeriodSeconds"] = json!(30);

@@ -332,7 +332,7 @@ pub(crate) fn keep_immutable(
             }
         }
     }
-    let current_meta = current.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let current_meta = current.get("metadata");
     let metadata = metadata_mut(updated)?;
     for field in [
         "name",
@@ -343,7 +343,7 @@ pub(crate) fn keep_immutable(
         "deletionGracePeriodSeconds",
         "generation",
     ] {
-        match current_meta.get(field) {
+        match current_meta.and_then(|meta| meta.get(field)) {
             Some(value) => metadata.insert(field.into(), value.clone()),
             None => metadata.remove(field),
         };

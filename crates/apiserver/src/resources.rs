@@ -728,8 +728,9 @@ async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
         return Err(Status::already_exists(resource, &name));
     }
     let reserved =
-        allocator::on_create(&*cx.store, cx.service_cidr, resource, &mut object, dry_run).await?;
-    let supplied = crate::apply::supplied(&object);
+        allocator::reserve_for(&*cx.store, cx.service_cidr, resource, None, &mut object, dry_run)
+            .await?;
+    let supplied = crate::apply::take_supplied(&mut object);
     crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
     if dry_run {
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
@@ -843,10 +844,13 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
-    let warnings = objects::patch_warnings(resource, &patch, cx.query.get("fieldValidation"));
+    let strict = cx.query.get("fieldValidation");
+    let warnings = objects::patch_warnings(resource, &patch, strict);
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
+        // Unknown fields go first: they must not count as a spec change.
+        objects::unknown_fields(resource, &mut patched, strict, objects::Decoded::Patch)?;
         Ok(patched)
     })
     .await?;
@@ -871,15 +875,22 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
     let merge = |live: Option<&Value>| {
         crate::apply::apply_config(resource, headers, query, subresource, live, &config)
     };
-    let exists = cx.store.get(&cx.key(cx.name())).await;
-    let exists = exists.map_err(|e| Status::from_store(e, resource, cx.name()))?.is_some();
-    if !exists && subresource.is_none() {
-        let mut object = merge(None)?;
-        objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
-        return create_object(cx, object).await;
+    let updated = write_back(cx, subresource, None, |current| {
+        let mut merged = merge(Some(current))?;
+        let strict = query.get("fieldValidation");
+        objects::unknown_fields(resource, &mut merged, strict, objects::Decoded::Patch)?;
+        Ok(merged)
+    })
+    .await;
+    match updated {
+        // Apply to a missing object creates it (as kube-apiserver's patcher does).
+        Err(status) if status.code() == StatusCode::NOT_FOUND && subresource.is_none() => {
+            let mut object = merge(None)?;
+            objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
+            create_object(cx, object).await
+        }
+        updated => Ok(json_response(StatusCode::OK, &updated?)),
     }
-    let written = write_back(cx, subresource, None, |current| merge(Some(current))).await?;
-    Ok(json_response(StatusCode::OK, &written))
 }
 
 /// Reads the current object, lets `change` produce the new one, keeps what a client cannot
@@ -903,10 +914,7 @@ pub(crate) async fn write_back(
         }
         let mut current = decode_for(resource, &kv)?;
         let mut updated = change(&current)?;
-        let supplied = crate::apply::supplied(&updated);
-        // Unknown fields go first: they must not count as a spec change.
-        let strict = cx.query.get("fieldValidation");
-        objects::unknown_fields(resource, &mut updated, strict, objects::Decoded::Patch)?;
+        let supplied = crate::apply::take_supplied(&mut updated);
         objects::check_type(resource, &mut updated)?;
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
@@ -914,18 +922,17 @@ pub(crate) async fn write_back(
         let dry_run = cx.query.dry_run();
         // Allocations are kept (or made) before validation, as the Service strategy's
         // PrepareForUpdate does.
-        let reserved = allocator::on_update(
+        let reserved = allocator::reserve_for(
             &*cx.store,
             cx.service_cidr,
             resource,
-            &current,
+            Some(&current),
             &mut updated,
             dry_run,
         )
         .await?;
-        let checked = objects::check_update(resource, &current, &mut updated, subresource)
-            .and_then(|()| deletion::check_new_finalizers(resource, &current, &updated));
-        if let Err(status) = checked {
+        // Validation also refuses new finalizers on an object being deleted.
+        if let Err(status) = objects::check_update(resource, &current, &mut updated, subresource) {
             reserved.release(&*cx.store).await;
             return Err(status);
         }
@@ -1198,13 +1205,19 @@ fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
     encode(object)
 }
 
-/// The stored form: without resourceVersion (the store's revision is the truth).
+/// The stored form: without resourceVersion (the store's revision is the truth). Written
+/// objects rarely carry one, so the object is copied only when it does.
 pub(crate) fn encode(object: &Value) -> Result<Bytes> {
-    let mut stored = object.clone();
-    if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("resourceVersion");
-    }
-    serde_json::to_vec(&stored).map(Bytes::from).map_err(|_| Status::internal())
+    let bytes = if object.pointer("/metadata/resourceVersion").is_some() {
+        let mut stored = object.clone();
+        if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+        }
+        serde_json::to_vec(&stored)
+    } else {
+        serde_json::to_vec(object)
+    };
+    bytes.map(Bytes::from).map_err(|_| Status::internal())
 }
 
 pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {

@@ -398,8 +398,7 @@ pub fn apply(
     let mut applied = Set::new();
     typed::to_set(&config, root, &mut Vec::new(), &mut applied).map_err(Error::Invalid)?;
     writer.strip(&mut applied);
-    let base = live_object.clone().unwrap_or_else(|| json!({}));
-    let mut merged = typed::merge(Some(&base), &config, root).map_err(Error::Invalid)?;
+    let mut merged = typed::merge(live_object.as_ref(), &config, root).map_err(Error::Invalid)?;
 
     let mine = managed.position(writer.manager, Operation::Apply, writer.subresource);
     let last = mine.map(|i| managed.entries[i].fields.clone());

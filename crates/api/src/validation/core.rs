@@ -664,9 +664,9 @@ fn tolerations(errs: &mut Errors, tolerations: &[Value], path: &str) {
 /// `ValidatePodUpdate`: only images, `activeDeadlineSeconds`, added tolerations and a grace
 /// period of a pod that had a negative one may change.
 fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
-    let new_spec = get(object, "spec").cloned().unwrap_or(Value::Null);
-    let old_spec = get(old, "spec").cloned().unwrap_or(Value::Null);
-    pod_spec(errs, &new_spec, "spec");
+    let new_spec = get(object, "spec").unwrap_or(&Value::Null);
+    let old_spec = get(old, "spec").unwrap_or(&Value::Null);
+    pod_spec(errs, new_spec, "spec");
     if let Some(old_deadline) = old_spec.get("activeDeadlineSeconds").and_then(Value::as_i64) {
         match new_spec.get("activeDeadlineSeconds").and_then(Value::as_i64) {
             None => errs.invalid(
@@ -684,7 +684,7 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
     }
     let mut munged = new_spec.clone();
     for field in ["containers", "initContainers"] {
-        let old_list = list(&old_spec, field);
+        let old_list = list(old_spec, field);
         if let Some(Value::Array(items)) = munged.get_mut(field)
             && items.len() == old_list.len()
         {
@@ -700,8 +700,8 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             Some(v) => map.insert("activeDeadlineSeconds".into(), v.clone()),
             None => map.remove("activeDeadlineSeconds"),
         };
-        let old_tolerations = list(&old_spec, "tolerations");
-        let new_tolerations = list(&new_spec, "tolerations");
+        let old_tolerations = list(old_spec, "tolerations");
+        let new_tolerations = list(new_spec, "tolerations");
         if old_tolerations.iter().all(|t| new_tolerations.contains(t)) {
             match old_spec.get("tolerations") {
                 Some(v) => map.insert("tolerations".into(), v.clone()),
@@ -709,8 +709,8 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             };
         }
         // Scheduling gates may only be removed (ValidatePodUpdate / validatePodSchedulingGates).
-        let old_gates = list(&old_spec, "schedulingGates");
-        let new_gates = list(&new_spec, "schedulingGates");
+        let old_gates = list(old_spec, "schedulingGates");
+        let new_gates = list(new_spec, "schedulingGates");
         let gate_name =
             |g: &Value| g.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
         if let Some(added) =

@@ -326,6 +326,22 @@ fn pod_updates_change_only_images_and_deadlines() {
 }
 
 #[test]
+fn no_new_finalizers_once_marked_for_deletion() {
+    let marked = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "c", "namespace": "default", "finalizers": ["a/b"],
+        "deletionTimestamp": "2024-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0}});
+    let update =
+        |patch: Value| check("", "ConfigMap", with(marked.clone(), patch), Write::Update(&marked));
+    assert_eq!(
+        update(json!({"metadata": {"finalizers": ["a/b", "c/d"]}})),
+        vec![
+            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"c/d\"}"
+        ]
+    );
+    assert!(update(json!({"metadata": {"finalizers": []}})).is_empty());
+}
+
+#[test]
 fn scheduling_gates_may_only_be_removed() {
     let mut old = with(pod(), json!({"spec": {"schedulingGates": [{"name": "a"}, {"name": "b"}]}}));
     defaults::apply("", "Pod", &mut old);
