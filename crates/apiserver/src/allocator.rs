@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 use axum::http::StatusCode;
 use berth_api::kinds::{self, ResourceType};
+use berth_api::net::Ipv4Cidr;
 use berth_store::{RangeRequest, Store};
 use bytes::Bytes;
 use rand::Rng;
@@ -30,39 +31,36 @@ const NODE_PORT_LAST: u32 = 32767;
 /// Random probes before falling back to a scan of what is allocated.
 const RANDOM_PROBES: usize = 16;
 
-/// The IPv4 range Service cluster IPs come from (`--service-cluster-ip-range`).
+/// The IPv4 range Service cluster IPs come from (`--service-cluster-ip-range`): a CIDR of
+/// prefix 12 to 30.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ServiceCidr {
-    network: u32,
-    prefix: u8,
-}
+pub struct ServiceCidr(Ipv4Cidr);
 
 /// A `--service-cluster-ip-range` value that is not a usable IPv4 CIDR.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid service CIDR {value:?}: {why}")]
 pub struct InvalidCidr {
     value: String,
-    why: &'static str,
+    why: String,
 }
 
 impl ServiceCidr {
     /// kube-apiserver's default, 10.96.0.0/12.
-    pub const DEFAULT: ServiceCidr = ServiceCidr { network: 0x0a60_0000, prefix: 12 };
+    pub const DEFAULT: ServiceCidr = ServiceCidr(Ipv4Cidr::new(Ipv4Addr::new(10, 96, 0, 0), 12));
 
     fn size(self) -> u64 {
-        1u64 << (32 - u32::from(self.prefix))
+        self.0.size()
     }
 
-    /// The address at `offset` from the network address.
+    /// The address at `offset` from the network address (`offset` < [`Self::size`]).
     fn at(self, offset: u64) -> Ipv4Addr {
-        Ipv4Addr::from(self.network.wrapping_add(offset as u32))
+        self.0.address(offset).unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
     /// The offset of `ip`, if the range holds it as an allocatable address (not the network
     /// or broadcast address).
     fn offset(self, ip: Ipv4Addr) -> Option<u64> {
-        let offset = u64::from(u32::from(ip).wrapping_sub(self.network));
-        (offset >= 1 && offset < self.size() - 1 && u32::from(ip) >= self.network).then_some(offset)
+        self.0.index_of(ip).filter(|offset| (1..self.size() - 1).contains(offset))
     }
 
     /// The first allocatable address, the `kubernetes` Service's.
@@ -75,21 +73,18 @@ impl FromStr for ServiceCidr {
     type Err = InvalidCidr;
 
     fn from_str(value: &str) -> Result<ServiceCidr, InvalidCidr> {
-        let invalid = |why| InvalidCidr { value: value.to_owned(), why };
-        let (ip, prefix) = value.split_once('/').ok_or_else(|| invalid("expected IP/prefix"))?;
-        let ip: Ipv4Addr = ip.parse().map_err(|_| invalid("only IPv4 ranges are supported"))?;
-        let prefix: u8 = prefix.parse().map_err(|_| invalid("the prefix is not a number"))?;
-        if !(12..=30).contains(&prefix) {
-            return Err(invalid("the prefix length must be between 12 and 30"));
+        let invalid = |why: String| InvalidCidr { value: value.to_owned(), why };
+        let cidr = Ipv4Cidr::parse(value).map_err(|e| invalid(e.reason))?;
+        if !(12..=30).contains(&cidr.prefix()) {
+            return Err(invalid("the prefix length must be between 12 and 30".into()));
         }
-        let mask = u32::MAX << (32 - u32::from(prefix));
-        Ok(ServiceCidr { network: u32::from(ip) & mask, prefix })
+        Ok(ServiceCidr(cidr))
     }
 }
 
 impl fmt::Display for ServiceCidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
+        self.0.fmt(f)
     }
 }
 

@@ -62,7 +62,7 @@ struct ServerArgs {
     nodes: u16,
     /// Where pod IPs come from; each node gets a /24 of it.
     #[arg(long, default_value = "10.244.0.0/16", value_name = "CIDR", value_parser = parse_pod_cidr)]
-    pod_cidr: String,
+    pod_cidr: berth_kubelet::Ipv4Cidr,
     /// Where Service cluster IPs come from.
     #[arg(long, default_value = "10.96.0.0/12", value_name = "CIDR")]
     service_cidr: ServiceCidr,
@@ -89,12 +89,12 @@ fn parse_node_name(name: &str) -> Result<String, String> {
     }
 }
 
-fn parse_pod_cidr(text: &str) -> Result<String, String> {
+fn parse_pod_cidr(text: &str) -> Result<berth_kubelet::Ipv4Cidr, String> {
     let cidr = berth_kubelet::Ipv4Cidr::parse(text).map_err(|e| e.to_string())?;
     if cidr.prefix() > 24 {
         return Err(format!("--pod-cidr {text} is smaller than one node's /24"));
     }
-    Ok(text.to_owned())
+    Ok(cidr)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,8 +273,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
 /// Each simulated node takes a /24 of `--pod-cidr`: refuse more nodes than it holds before
 /// anything starts.
 fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
-    let cidr = berth_kubelet::Ipv4Cidr::parse(&args.pod_cidr)?;
-    let room = 1u64 << (24 - cidr.prefix());
+    let room = 1u64 << (24 - args.pod_cidr.prefix());
     if args.runtime == RuntimeKind::Simulated && u64::from(args.nodes) > room {
         return Err(BadInput(format!(
             "--nodes {} needs a /24 each, but --pod-cidr {} holds {room}",
@@ -311,7 +310,7 @@ fn start_simulated_nodes(
     let template = berth_kubelet::KubeletConfig::new(
         &node_name,
         node_ip,
-        &berth_kubelet::node_pod_cidr(&args.pod_cidr, 0)?,
+        &berth_kubelet::node_pod_cidr(&args.pod_cidr.to_string(), 0)?,
         data_dir.join("storage"),
     );
     if args.nodes == 1 {
@@ -321,7 +320,7 @@ fn start_simulated_nodes(
     Ok(berth_kubelet::spawn_simulated_nodes(
         client,
         &template,
-        &args.pod_cidr,
+        &args.pod_cidr.to_string(),
         usize::from(args.nodes),
     )?)
 }

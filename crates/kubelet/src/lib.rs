@@ -7,7 +7,6 @@
 //! lifecycle against the runtime); `status` (the pure core: plan and pod status); `volumes`;
 //! `events`; [`runtime`] (the CRI-shaped seam) and [`simulated`] (the kwok-style runtime).
 
-mod cidr;
 mod events;
 mod node;
 mod pods;
@@ -25,7 +24,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-pub use cidr::{CidrError, Ipv4Cidr, node_pod_cidr};
+pub use berth_api::net::{CidrError, Ipv4Cidr, node_pod_cidr};
 pub use runtime::Runtime;
 pub use simulated::{SimulatedConfig, SimulatedRuntime};
 

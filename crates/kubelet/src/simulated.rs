@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::cidr::Ipv4Cidr;
 use crate::runtime::{
     ContainerConfig, ContainerState, ContainerStatus, Runtime, RuntimeError, SandboxConfig,
     SandboxStatus,
 };
+use berth_api::net::{CidrError, Ipv4Cidr};
 
 /// `"false"`: the pod's containers run but their readiness check never succeeds.
 pub const ANNOTATION_READY: &str = "sim.berth.dev/ready";
@@ -83,10 +83,10 @@ struct Container {
 
 impl SimulatedRuntime {
     /// A runtime allocating pod IPs from `config.pod_cidr`.
-    pub fn new(config: SimulatedConfig) -> Result<SimulatedRuntime, crate::cidr::CidrError> {
+    pub fn new(config: SimulatedConfig) -> Result<SimulatedRuntime, CidrError> {
         let cidr = Ipv4Cidr::parse(&config.pod_cidr)?;
         if cidr.size() < 4 {
-            return Err(crate::cidr::CidrError {
+            return Err(CidrError {
                 cidr: config.pod_cidr.clone(),
                 reason: "too small for pod IPs".to_owned(),
             });

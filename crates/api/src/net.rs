@@ -1,6 +1,7 @@
 //! IPv4 CIDR blocks: parsing, splitting a cluster CIDR into per-node pod CIDRs (as
 //! kube-controller-manager's node IPAM does, `--node-cidr-mask-size` 24 by default), and the
-//! addresses inside a block.
+//! addresses inside a block. Pod CIDRs (kubelet, `berth server --pod-cidr`) and the Service
+//! range (apiserver's allocator) are both built on [`Ipv4Cidr`].
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -23,6 +24,11 @@ pub struct CidrError {
 }
 
 impl Ipv4Cidr {
+    /// The block of `address/prefix`, the address masked to the prefix (`prefix` ≤ 32).
+    pub const fn new(address: Ipv4Addr, prefix: u8) -> Ipv4Cidr {
+        Ipv4Cidr { base: address.to_bits() & mask(prefix), prefix }
+    }
+
     /// Parses `a.b.c.d/n`.
     pub fn parse(text: &str) -> Result<Ipv4Cidr, CidrError> {
         let error = |reason: &str| CidrError { cidr: text.to_owned(), reason: reason.to_owned() };
@@ -33,7 +39,7 @@ impl Ipv4Cidr {
         if prefix > 32 {
             return Err(error("the prefix is longer than 32"));
         }
-        Ok(Ipv4Cidr { base: u32::from(address) & mask(prefix), prefix })
+        Ok(Ipv4Cidr::new(address, prefix))
     }
 
     /// The prefix length.
@@ -51,6 +57,12 @@ impl Ipv4Cidr {
         (index < self.size()).then(|| Ipv4Addr::from(self.base + index as u32))
     }
 
+    /// The index of `ip` in the block (0 is the network address), if the block holds it.
+    pub fn index_of(self, ip: Ipv4Addr) -> Option<u64> {
+        let offset = u32::from(ip).wrapping_sub(self.base);
+        (u64::from(offset) < self.size()).then_some(u64::from(offset))
+    }
+
     /// The `index`th sub-block of length `prefix` (`10.244.0.0/16`, 24, 3 → `10.244.3.0/24`).
     pub fn subnet(self, prefix: u8, index: u64) -> Result<Ipv4Cidr, CidrError> {
         let error = |reason: String| CidrError { cidr: self.to_string(), reason };
@@ -66,8 +78,8 @@ impl Ipv4Cidr {
     }
 }
 
-fn mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
+const fn mask(prefix: u8) -> u32 {
+    if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) }
 }
 
 impl fmt::Display for Ipv4Cidr {
