@@ -6,6 +6,7 @@
 //! - [`apply`]: server-side apply and `managedFields` (field sets, merge, conflicts).
 //! - [`validation`]: what kube-apiserver refuses (422 causes), immutable fields, unknown fields.
 //! - [`strategic`]: strategic merge patch, driven by the v1.33 definitions' patch metadata.
+//! - [`local_path`]: the names the volume controller and kubelets share for local-path volumes.
 //! - [`net`]: IPv4 CIDR blocks (pod and Service ranges).
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
@@ -17,6 +18,7 @@ pub mod apply;
 pub mod defaults;
 pub mod discovery;
 pub mod kinds;
+pub mod local_path;
 pub mod net;
 pub mod selector;
 pub mod strategic;

@@ -29,7 +29,7 @@ pub use runtime::Runtime;
 pub use simulated::{SimulatedConfig, SimulatedRuntime};
 
 /// Annotation on the Node: the absolute directory local-path volumes of this node live in.
-pub const STORAGE_DIR_ANNOTATION: &str = "berth.dev/storage-dir";
+pub use berth_api::local_path::STORAGE_DIR as STORAGE_DIR_ANNOTATION;
 
 /// What a node has to offer (`status.capacity`; allocatable is the same, nothing is reserved).
 #[derive(Debug, Clone, PartialEq, Eq)]

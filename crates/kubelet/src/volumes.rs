@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_api::local_path::{PROVISIONED_BY, PROVISIONER as LOCAL_PATH};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     HostPathVolumeSource, PersistentVolume, PersistentVolumeClaim, Pod,
@@ -16,10 +17,6 @@ use kube::api::{Api, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 use crate::Context;
-
-/// The provisioner and finalizer name of local-path volumes.
-pub(crate) const LOCAL_PATH: &str = "berth.dev/local-path";
-const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 
 /// Why a pod's volumes are not ready.
 #[derive(Debug, thiserror::Error)]

@@ -30,8 +30,9 @@ use tokio::sync::Notify;
 use crate::cache;
 use crate::{Context, EventType, Recorder};
 
-/// The provisioner name of berth's local-path volumes (and their node-side finalizer).
-pub(crate) const PROVISIONER: &str = "berth.dev/local-path";
+pub(crate) use berth_api::local_path::{
+    PROVISIONED_BY as ANN_PROVISIONED_BY, PROVISIONER, STORAGE_DIR as ANN_STORAGE_DIR,
+};
 
 pub(crate) const ANN_BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
 pub(crate) const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
@@ -39,8 +40,6 @@ pub(crate) const ANN_STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-p
 pub(crate) const ANN_BETA_STORAGE_PROVISIONER: &str =
     "volume.beta.kubernetes.io/storage-provisioner";
 pub(crate) const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
-pub(crate) const ANN_PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
-pub(crate) const ANN_STORAGE_DIR: &str = "berth.dev/storage-dir";
 pub(crate) const FINALIZER_PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 pub(crate) const FINALIZER_PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 
