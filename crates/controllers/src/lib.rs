@@ -11,6 +11,7 @@ mod endpoints;
 mod endpointslice;
 mod events;
 mod gc;
+mod meta;
 mod namespace;
 mod node_lifecycle;
 mod scheduler;

@@ -36,6 +36,7 @@ use crate::{Context, EventType, Recorder};
 use plan::{Candidate, Contribution, Outcome, Prepared, Usage, Volumes};
 
 pub(crate) use plan::tolerates;
+pub(crate) use resources::parse_milli;
 
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -598,14 +599,7 @@ where
 }
 
 fn object_ref(pod: &Pod) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".to_owned()),
-        kind: Some("Pod".to_owned()),
-        namespace: pod.metadata.namespace.clone(),
-        name: pod.metadata.name.clone(),
-        uid: pod.metadata.uid.clone(),
-        ..ObjectReference::default()
-    }
+    crate::meta::reference_to(pod)
 }
 
 /// Annotates the pod's WaitForFirstConsumer claims with the node, waits until they are

@@ -25,6 +25,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use crate::meta::status_code;
 use crate::{Context, EventType, Recorder};
 use plan::{Action, DeleteReason, Observed, Plan};
 
@@ -267,26 +268,11 @@ async fn worker(shared: Arc<Shared>) {
                 *failed = failed.saturating_add(1);
                 // client-go's per-item exponential backoff: 5 ms doubling, capped here at 10 s.
                 let backoff = Duration::from_millis(5u64.saturating_mul(1 << (*failed).min(11)));
-                tracing::warn!(namespace = %key.namespace, name = %key.name, error = %ErrorChain(&error), "sync failed");
+                tracing::warn!(namespace = %key.namespace, name = %key.name, error = %crate::meta::error_chain(&error), "sync failed");
                 shared.add_after(key.clone(), backoff.min(Duration::from_secs(10)));
             }
         }
         shared.queue.done(&key);
-    }
-}
-
-/// An error with its sources, for logs.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }
 
@@ -310,13 +296,6 @@ fn controller_key(metadata: &kube::api::ObjectMeta) -> Option<Key> {
 
 fn is_owned_by(metadata: &kube::api::ObjectMeta, uid: &str) -> bool {
     metadata.owner_references.iter().flatten().any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
-fn api_code(error: &kube::Error) -> Option<u16> {
-    match error {
-        kube::Error::Api(status) => Some(status.code),
-        _ => None,
-    }
 }
 
 fn api_message(error: &kube::Error) -> String {
@@ -621,7 +600,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         let api: Api<ControllerRevision> = Api::namespaced(shared.client.clone(), namespace);
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
-            Err(error) if api_code(&error) == Some(404) => {}
+            Err(error) if status_code(&error) == Some(404) => {}
             Err(source) => {
                 return Err(Error::Api {
                     action: "delete",
@@ -680,7 +659,7 @@ where
         tracing::info!(kind = %K::kind(&()), %name, "adopting orphan");
         match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(object) => adopted.push(object),
-            Err(error) if api_code(&error) == Some(404) => {}
+            Err(error) if status_code(&error) == Some(404) => {}
             Err(source) => {
                 return Err(Error::Api {
                     action: "adopt",
@@ -741,7 +720,7 @@ async fn update_revision(
                         );
                         return Ok((created, collision_count));
                     }
-                    Err(error) if api_code(&error) == Some(409) => {
+                    Err(error) if status_code(&error) == Some(409) => {
                         let existing = api
                             .get(&name)
                             .await
@@ -767,15 +746,7 @@ struct Executor<'a> {
 
 impl Executor<'_> {
     fn object_ref(&self) -> ObjectReference {
-        ObjectReference {
-            api_version: Some("apps/v1".into()),
-            kind: Some("StatefulSet".into()),
-            name: self.set.metadata.name.clone(),
-            namespace: self.set.metadata.namespace.clone(),
-            uid: self.set.metadata.uid.clone(),
-            resource_version: self.set.metadata.resource_version.clone(),
-            field_path: None,
-        }
+        crate::meta::reference_to(self.set)
     }
 
     async fn event(&self, event_type: EventType, reason: &str, message: String) {
@@ -838,7 +809,7 @@ impl Executor<'_> {
                         self.event(EventType::Normal, "SuccessfulCreate", message).await;
                         Ok(())
                     }
-                    Err(error) if api_code(&error) == Some(409) => Ok(()),
+                    Err(error) if status_code(&error) == Some(409) => Ok(()),
                     Err(source) => {
                         let message = format!(
                             "create Claim {name} for Pod {pod} in StatefulSet {set_name} failed error: failed to create PVC {name}: {}",
@@ -863,7 +834,7 @@ impl Executor<'_> {
                         Ok(())
                     }
                     Err(source) => {
-                        if api_code(&source) != Some(409) {
+                        if status_code(&source) != Some(409) {
                             let message = format!(
                                 "create Pod {name} in StatefulSet {set_name} failed error: {}",
                                 api_message(&source)
@@ -916,14 +887,14 @@ impl Executor<'_> {
                         self.event(EventType::Normal, "SuccessfulDelete", message).await;
                         Ok(())
                     }
-                    Err(error) if api_code(&error) == Some(404) => Ok(()),
+                    Err(error) if status_code(&error) == Some(404) => Ok(()),
                     Err(source) => {
                         let message = format!(
                             "delete Pod {name} in StatefulSet {set_name} failed error: {}",
                             api_message(&source)
                         );
                         self.event(EventType::Warning, "FailedDelete", message).await;
-                        if reason == DeleteReason::Update && api_code(&source) == Some(409) {
+                        if reason == DeleteReason::Update && status_code(&source) == Some(409) {
                             // The pod was replaced meanwhile; the next sync sees the new one.
                             return Ok(());
                         }
@@ -958,7 +929,7 @@ impl Executor<'_> {
                     serde_json::json!({ "metadata": { "ownerReferences": owner_references } });
                 match api.patch(&claim, &PatchParams::default(), &Patch::Merge(&patch)).await {
                     Ok(_) => Ok(()),
-                    Err(error) if api_code(&error) == Some(404) => Ok(()),
+                    Err(error) if status_code(&error) == Some(404) => Ok(()),
                     Err(source) => {
                         Err(api_error("update", "persistentvolumeclaim", &claim, source))
                     }
@@ -999,11 +970,11 @@ impl Executor<'_> {
                         .expect(self.key, Expectation::SetNewerThan { resource_version: previous });
                     return Ok(());
                 }
-                Err(error) if api_code(&error) == Some(409) && attempt < 3 => {
+                Err(error) if status_code(&error) == Some(409) && attempt < 3 => {
                     set =
                         api.get(&self.key.name).await.map_err(|source| api_error("get", source))?;
                 }
-                Err(error) if api_code(&error) == Some(404) => return Ok(()),
+                Err(error) if status_code(&error) == Some(404) => return Ok(()),
                 Err(source) => return Err(api_error("update status of", source)),
             }
         }

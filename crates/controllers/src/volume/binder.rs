@@ -4,14 +4,14 @@
 //! both phases, releases and reclaims volumes whose claim is gone, and hands claims of
 //! berth's class to the provisioner.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::{
     ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus,
     PersistentVolumeStatus,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::provisioner::{self, Placement};
@@ -21,6 +21,7 @@ use super::{
     reference_to,
 };
 use crate::EventType;
+use crate::meta::selects;
 
 /// Everything the binder wants done, given what it observes at `now`, in groups: the changes
 /// of one claim's (or one volume's) sync, to be applied in order — a volume's claimRef before
@@ -364,15 +365,7 @@ impl<'a> Plan<'a> {
         if reference.is_none_or(|r| r.uid.as_deref().unwrap_or("").is_empty()) {
             let mut updated = volume.clone();
             let spec = updated.spec.get_or_insert_default();
-            spec.claim_ref = Some(ObjectReference {
-                api_version: Some("v1".to_owned()),
-                kind: Some("PersistentVolumeClaim".to_owned()),
-                namespace: claim.metadata.namespace.clone(),
-                name: claim.metadata.name.clone(),
-                uid: claim.metadata.uid.clone(),
-                resource_version: claim.metadata.resource_version.clone(),
-                ..ObjectReference::default()
-            });
+            spec.claim_ref = Some(reference_to(claim));
             if reference.is_none() {
                 updated
                     .metadata
@@ -591,64 +584,10 @@ fn annotation<'m>(
     meta.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
-/// Whether a label selector (a claim's volume selector) selects these labels; no selector
-/// selects everything.
-pub(crate) fn selects(
-    selector: Option<&LabelSelector>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    let Some(selector) = selector else { return true };
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let by_labels =
-        selector.match_labels.iter().flatten().all(|(key, value)| labels.get(key) == Some(value));
-    let by_expressions = selector.match_expressions.iter().flatten().all(|e| {
-        let values = e.values.as_deref().unwrap_or_default();
-        match e.operator.as_str() {
-            "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
-            "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
-            "Exists" => labels.contains_key(&e.key),
-            "DoesNotExist" => !labels.contains_key(&e.key),
-            _ => false,
-        }
-    });
-    by_labels && by_expressions
-}
-
-/// A resource quantity in thousandths (`1Gi` → 1073741824000), or None when it is not one.
+/// A resource quantity in thousandths (`1Gi` → 1073741824000), or None when it is not one
+/// (or negative).
 pub(crate) fn parse_quantity(text: &str) -> Option<u128> {
-    let text = text.trim();
-    let split =
-        text.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+')).unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number = number.trim_start_matches('+');
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return None;
-    }
-    let digits: u128 = format!("{whole}{fraction}").parse().ok()?;
-    let scale = 10u128.checked_pow(u32::try_from(fraction.len()).ok()?)?;
-    let (multiplier, divisor): (u128, u128) = match suffix {
-        "" => (1000, 1),
-        "m" => (1, 1),
-        "k" => (1000u128.pow(2), 1),
-        "M" => (1000u128.pow(3), 1),
-        "G" => (1000u128.pow(4), 1),
-        "T" => (1000u128.pow(5), 1),
-        "P" => (1000u128.pow(6), 1),
-        "E" => (1000u128.pow(7), 1),
-        "Ki" => (1000 << 10, 1),
-        "Mi" => (1000 << 20, 1),
-        "Gi" => (1000 << 30, 1),
-        "Ti" => (1000 << 40, 1),
-        "Pi" => (1000 << 50, 1),
-        "Ei" => (1000 << 60, 1),
-        exponent => {
-            let power: u32 = exponent.strip_prefix(['e', 'E'])?.parse().ok()?;
-            (1000u128.checked_mul(10u128.checked_pow(power)?)?, 1)
-        }
-    };
-    digits.checked_mul(multiplier)?.checked_div(scale.checked_mul(divisor)?)
+    crate::scheduler::parse_milli(text).and_then(|milli| u128::try_from(milli).ok())
 }
 
 #[cfg(test)]
