@@ -56,6 +56,9 @@ pub(crate) struct Worker {
     volume_error: Option<String>,
     /// The newest version of the pod known: from the watch, or from our own status write.
     latest: Option<Arc<Pod>>,
+    /// The version the last step ran on: a change that only echoes our own status write does
+    /// not sync again before the step's wake time (kubelet's RECONCILE, not UPDATE).
+    synced: Option<Arc<Pod>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -70,6 +73,20 @@ impl std::fmt::Debug for Worker {
 /// The resourceVersion as a number, to tell which of two copies is newer.
 fn revision(pod: &Pod) -> u64 {
     pod.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Whether `new` asks for more than the step that ran on `old` did: a changed spec, labels,
+/// annotations, deletion, or a phase that just became terminal (the sandbox goes down). A
+/// status-only change (our own write coming back through the watch) does not, so what that
+/// write showed — ErrImagePull, say — stays until the next step.
+fn needs_sync(old: &Pod, new: &Pod) -> bool {
+    let phase = |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone());
+    let (old_phase, new_phase) = (phase(old), phase(new));
+    old.spec != new.spec
+        || old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+        || old.metadata.labels != new.metadata.labels
+        || old.metadata.annotations != new.metadata.annotations
+        || (old_phase != new_phase && status::is_terminal_phase(new_phase.as_deref()))
 }
 
 /// A tokio instant for a wall-clock time.
@@ -95,6 +112,7 @@ impl Worker {
             pull_failures: BTreeMap::new(),
             volume_error: None,
             latest: None,
+            synced: None,
         }
     }
 
@@ -105,19 +123,26 @@ impl Worker {
         }
         let mut wake = Instant::now();
         loop {
-            tokio::select! {
+            let woken_by_change = tokio::select! {
                 changed = self.pods.changed() => if changed.is_err() {
                     // The kubelet is shutting down: leave the pod running for the next one.
                     return self.uid;
+                } else {
+                    true
                 },
-                _ = tokio::time::sleep_until(wake) => {}
-            }
+                _ = tokio::time::sleep_until(wake) => false,
+            };
             let pod = self.pods.borrow_and_update().clone();
             let Some(pod) = pod else {
                 self.remove().await;
                 return self.uid;
             };
             let pod = self.newest(pod);
+            let early = woken_by_change && Instant::now() < wake;
+            if early && self.synced.as_deref().is_some_and(|synced| !needs_sync(synced, &pod)) {
+                continue;
+            }
+            self.synced = Some(pod.clone());
             let name = format!(
                 "{}/{}",
                 pod.metadata.namespace.as_deref().unwrap_or_default(),

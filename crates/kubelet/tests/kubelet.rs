@@ -400,6 +400,9 @@ async fn missing_images_fail_to_pull_then_back_off() {
     let cluster = Cluster::start().await;
     let mut config = config(&cluster, "node-1");
     config.backoff_base = Duration::from_secs(5);
+    config.backoff_max = Duration::from_secs(10);
+    // ErrImagePull shows until the next sync: a relist slow enough for polling to see it.
+    config.relist_period = Duration::from_secs(2);
     let (kubelet, _runtime) = start(&cluster, config);
     create_pod(&cluster, pod_json("pull", "node-1", json!({}), "nginx:doesnotexist")).await;
     let reason =
