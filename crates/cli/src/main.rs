@@ -50,8 +50,9 @@ struct ServerArgs {
     /// Keep at least this much store history (watchers further behind must re-list).
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     history: Duration,
-    /// How this machine runs pods: `containerd` (real containers) or `simulated` (nodes that
-    /// drive pods through their lifecycle without processes, for scale tests).
+    /// How this machine runs pods: `containerd` (real containers; no node runs yet, the
+    /// containerd kubelet is still to come) or `simulated` (nodes that drive pods through
+    /// their lifecycle without processes, for scale tests).
     #[arg(long, value_enum, default_value_t = RuntimeKind::Containerd)]
     runtime: RuntimeKind,
     /// This machine's Node name (default: the host name).
