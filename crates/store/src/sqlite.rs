@@ -1,12 +1,16 @@
 //! SQLite backend: the default store, one file in the data dir.
 //!
-//! Layout (format 1, `PRAGMA user_version`): `log` holds one row per revision (the key, the new
-//! value or NULL for a delete, the key's create revision and the revision it replaced); `kv`
-//! points each live key at its current `log` row, so current reads never scan history; `meta`
+//! Layout (format 2, `PRAGMA user_version`): `log` holds one row per revision (the key, the new
+//! value or NULL for a delete, the key's create revision and the revision it replaced); `meta`
 //! holds the compacted revision and how far compaction has physically cleaned. The current
 //! revision is not stored: it is the newest `log` row, or the compacted revision if cleanup
 //! removed that row (cleanup never touches rows after the compacted revision), which saves a
 //! page write per commit.
+//!
+//! Which `log` row is each live key's current version lives in memory, in an [`Index`] built
+//! from `log` at open (etcd's treeIndex): a write is one B-tree insert, like the plainest SQLite
+//! commit. (Format 1 kept that index as a `kv` table, a second B-tree update per write and a
+//! fifth of the sequential write rate; opening a format-1 file drops the table.)
 //!
 //! One writer thread owns the write connection. It takes every write waiting in its queue,
 //! applies them in one transaction (each still checked against its own compare-and-swap guard)
@@ -19,11 +23,12 @@
 //! that is not a berth store is refused with its path named, never reset.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fs::File,
+    ops::Bound,
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
         atomic::{AtomicI64, Ordering},
         mpsc,
     },
@@ -42,8 +47,8 @@ use crate::{
 
 /// `PRAGMA application_id` of a berth store: "bert".
 const APPLICATION_ID: i64 = 0x6265_7274;
-/// The on-disk format this code reads and writes.
-const FORMAT: i64 = 1;
+/// The on-disk format this code reads and writes (1, with a `kv` table, is upgraded on open).
+const FORMAT: i64 = 2;
 /// At most this many writes share one transaction.
 const MAX_GROUP: usize = 512;
 /// How long a group waits for one more write when several writers are active.
@@ -54,6 +59,8 @@ const SPIN_BEFORE_SLEEP: usize = 200;
 const COMPACT_CHUNK: i64 = 2000;
 /// Read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+/// How often a current read starts over when compaction removed a version it was about to read.
+const READ_ATTEMPTS: usize = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -64,7 +71,6 @@ CREATE TABLE log (
     create_rev INTEGER NOT NULL,
     prev_rev INTEGER NOT NULL
 );
-CREATE TABLE kv (key BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta (name, value) VALUES ('compacted', 0), ('cleaned', 0);
 ";
 
@@ -97,6 +103,83 @@ impl Revisions {
     }
 }
 
+/// Every live key's current version and the revision that state is at. The writer changes it
+/// after each commit and before it publishes, so it never names an uncommitted row and is never
+/// behind the watch feed's revision.
+#[derive(Debug, Default)]
+struct Index {
+    revision: Revision,
+    keys: BTreeMap<Vec<u8>, Version>,
+}
+
+/// Where a live key's current version is: its create and mod revision (the `log` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    create: Revision,
+    modified: Revision,
+}
+
+fn read_index(index: &RwLock<Index>) -> RwLockReadGuard<'_, Index> {
+    // The writer only inserts and removes whole entries: a panic cannot leave one half-written.
+    index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_index(index: &RwLock<Index>) -> RwLockWriteGuard<'_, Index> {
+    index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Index {
+    /// Replays `log` in revision order: each key's newest row is its current version, or its
+    /// deletion.
+    fn load(path: &Path, conn: &Connection, revision: Revision) -> Result<Index> {
+        let mut keys = BTreeMap::new();
+        let mut stmt = conn
+            .prepare("SELECT rev, key, create_rev, value IS NULL FROM log ORDER BY rev")
+            .map_err(|e| sql_error(path, e))?;
+        let mut rows = stmt.query([]).map_err(|e| sql_error(path, e))?;
+        while let Some(row) = rows.next().map_err(|e| sql_error(path, e))? {
+            let read = || -> rusqlite::Result<_> {
+                let version =
+                    Version { create: Revision(row.get(2)?), modified: Revision(row.get(0)?) };
+                Ok((row.get::<_, Vec<u8>>(1)?, version, row.get::<_, bool>(3)?))
+            };
+            let (key, version, deleted) = read().map_err(|e| sql_error(path, e))?;
+            if deleted {
+                keys.remove(&key);
+            } else {
+                keys.insert(key, version);
+            }
+        }
+        Ok(Index { revision, keys })
+    }
+
+    /// Up to `limit` live keys in `range` whose current version is at or before `revision`
+    /// (the keys unchanged since it), in key order.
+    fn unchanged_since(
+        &self,
+        range: &KeyRange,
+        revision: Revision,
+        limit: usize,
+    ) -> Vec<(Vec<u8>, Revision)> {
+        let lower = if range.lower_exclusive {
+            Bound::Excluded(&range.lower[..])
+        } else {
+            Bound::Included(&range.lower[..])
+        };
+        let upper = range.upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        if matches!((lower, upper), (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) if l >= u)
+        {
+            return Vec::new();
+        }
+        self.keys
+            .range::<[u8], _>((lower, upper))
+            .filter(|(_, version)| version.modified <= revision)
+            .take(limit)
+            .map(|(key, version)| (key.clone(), version.modified))
+            .collect()
+    }
+}
+
 /// A pool of read connections; reads run off the async runtime.
 #[derive(Debug, Clone)]
 struct Readers {
@@ -107,6 +190,7 @@ struct Readers {
 struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    index: Arc<RwLock<Index>>,
 }
 
 #[derive(Debug)]
@@ -122,6 +206,16 @@ enum WriteOp {
     Delete { key: String, expected: Option<Revision> },
 }
 
+impl WriteOp {
+    fn key(&self) -> &String {
+        match self {
+            WriteOp::Create { key, .. }
+            | WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Written {
     Put(KeyValue),
@@ -135,6 +229,7 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
         prepare_writer(path, &conn)?;
         let (revision, compacted, cleaned) = read_meta(path, &conn)?;
+        let index = Arc::new(RwLock::new(Index::load(path, &conn, revision)?));
         let (jobs, queue) = mpsc::channel();
         let revisions = Arc::new(Revisions { compacted: AtomicI64::new(compacted.0) });
         let inner = Arc::new(Inner {
@@ -144,6 +239,7 @@ impl SqliteStore {
                 shared: Arc::new(ReaderPool {
                     path: path.to_owned(),
                     idle: Mutex::new(Vec::new()),
+                    index: index.clone(),
                 }),
             },
             hub: Arc::new(Hub::new(revision)),
@@ -156,6 +252,7 @@ impl SqliteStore {
             compacted,
             cleaned,
             written_since_compacted: None,
+            index,
             hub: inner.hub.clone(),
             revisions,
             _lock: lock,
@@ -181,6 +278,62 @@ impl SqliteStore {
         self.inner.send(Job::Write { op, reply })?;
         answer.await.map_err(|_| Error::Closed)?
     }
+
+    /// Runs a read that answers `None` when compaction removed a version the index named
+    /// between reading the index and reading the row: it starts over on the newer state.
+    async fn read_current<T, F>(&self, read: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Path, &RwLock<Index>, &rusqlite::Transaction<'_>) -> Result<Option<T>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let read = Arc::new(read);
+        let readers = &self.inner.readers;
+        for _ in 0..READ_ATTEMPTS {
+            let (read, index) = (read.clone(), readers.shared.index.clone());
+            if let Some(value) = readers.read(move |path, tx| read(path, &index, tx)).await? {
+                return Ok(value);
+            }
+        }
+        Err(Error::Backend {
+            context: format!(
+                "sqlite store {}: compaction kept removing the versions a read wanted",
+                self.path().display()
+            ),
+            source: "retried too often".into(),
+        })
+    }
+}
+
+/// The version of `key` written at `rev`, or `None` if that row is gone.
+fn version_at(
+    tx: &rusqlite::Transaction<'_>,
+    key: String,
+    rev: Revision,
+) -> rusqlite::Result<Option<KeyValue>> {
+    let row: Option<(Option<Vec<u8>>, i64)> = tx
+        .prepare_cached("SELECT value, create_rev FROM log WHERE rev = ?1")?
+        .query_row([rev.0], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((Some(value), create)) => Some(KeyValue {
+            key,
+            value: Bytes::from(value),
+            create_revision: Revision(create),
+            mod_revision: rev,
+        }),
+        _ => None,
+    })
+}
+
+/// An index key as the `String` it was written as.
+fn key_string(path: &Path, key: Vec<u8>) -> Result<String> {
+    String::from_utf8(key).map_err(|e| Error::BadFile {
+        path: path.to_owned(),
+        reason: format!("a key that is not UTF-8 ({e})"),
+    })
 }
 
 // === impl Inner: reads ===
@@ -256,19 +409,6 @@ fn snapshot_revisions(path: &Path, tx: &rusqlite::Transaction<'_>) -> Result<(Re
         .map_err(|e| sql_error(path, e))
 }
 
-fn key_value(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyValue> {
-    let key: Vec<u8> = row.get(0)?;
-    let value: Vec<u8> = row.get(1)?;
-    Ok(KeyValue {
-        key: String::from_utf8(key).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, e.into())
-        })?,
-        value: Bytes::from(value),
-        create_revision: Revision(row.get(2)?),
-        mod_revision: Revision(row.get(3)?),
-    })
-}
-
 /// The keys under a prefix, optionally after a given key, as SQL bounds `?1` and `?2`.
 #[derive(Debug)]
 struct KeyRange {
@@ -297,11 +437,6 @@ impl KeyRange {
     }
 }
 
-fn sql_limit(limit: Option<usize>) -> i64 {
-    // One extra row tells whether more follow; -1 is SQLite's "no limit".
-    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX - 1) + 1)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn current_revision(&self) -> Result<Revision> {
@@ -314,83 +449,96 @@ impl Store for SqliteStore {
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         let key = key.to_owned();
-        self.inner
-            .readers
-            .read(move |path, tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT k.key, l.value, l.create_rev, k.rev
-                         FROM kv k JOIN log l ON l.rev = k.rev WHERE k.key = ?1",
-                    )
-                    .map_err(|e| sql_error(path, e))?;
-                stmt.query_row([key.as_bytes()], key_value)
-                    .optional()
-                    .map_err(|e| sql_error(path, e))
-            })
-            .await
+        self.read_current(move |path, index, tx| {
+            let Some(version) = read_index(index).keys.get(key.as_bytes()).copied() else {
+                return Ok(Some(None));
+            };
+            let kv =
+                version_at(tx, key.clone(), version.modified).map_err(|e| sql_error(path, e))?;
+            Ok(kv.map(Some))
+        })
+        .await
     }
 
     async fn range(&self, request: &RangeRequest) -> Result<RangePage> {
         let request = request.clone();
-        self.inner
-            .readers
-            .read(move |path, tx| {
-                let (current, compacted) = snapshot_revisions(path, tx)?;
-                let revision = request.revision.unwrap_or(current);
-                if revision < compacted {
-                    return Err(Error::Compacted { requested: revision, compacted });
+        self.read_current(move |path, index, tx| {
+            let keys = KeyRange::new(&request.prefix, request.start_after.as_deref());
+            // One more than asked tells whether more follow.
+            let wanted = request.limit.map_or(usize::MAX, |limit| limit.saturating_add(1));
+            // The index first, then the transaction's snapshot: the snapshot is at least as
+            // new as the index, so a key the index shows unchanged since the revision was
+            // unchanged up to the index's revision, and any later change is in the snapshot.
+            let (current, revision, unchanged) = {
+                let index = read_index(index);
+                let revision = request.revision.unwrap_or(index.revision);
+                if revision > index.revision {
+                    return Err(Error::FutureRevision {
+                        requested: revision,
+                        current: index.revision,
+                    });
                 }
-                if revision > current {
-                    return Err(Error::FutureRevision { requested: revision, current });
-                }
-                let keys = KeyRange::new(&request.prefix, request.start_after.as_deref());
-                let sql = if revision == current {
-                    let bounds = keys.clause("k.key");
-                    format!(
-                        "SELECT k.key, l.value, l.create_rev, k.rev
-                         FROM kv k JOIN log l ON l.rev = k.rev
-                         WHERE {bounds} ORDER BY k.key LIMIT ?3"
-                    )
-                } else {
-                    let bounds = keys.clause("k.key");
-                    // Keys unchanged since the revision are as `kv` has them. For a key changed
-                    // since, its first change after the revision names (`prev_rev`) the version
-                    // it had then, or 0 if it had none. No index on `log.key` is needed (it would
-                    // cost every write a B-tree update), and the work grows with the changes
-                    // since the revision, which paging keeps recent.
-                    let changed_bounds = keys.clause("key");
-                    format!(
-                        "WITH changed AS (
-                             SELECT key, min(rev) AS first FROM log
-                             WHERE rev > ?4 AND {changed_bounds} GROUP BY key
-                         )
-                         SELECT v.key, v.value, v.create_rev, v.rev FROM (
-                             SELECT l.prev_rev AS rev FROM changed c JOIN log l ON l.rev = c.first
-                             WHERE l.prev_rev != 0
-                             UNION ALL
-                             SELECT k.rev FROM kv k
-                             WHERE {bounds} AND k.key NOT IN (SELECT key FROM changed)
-                         ) a JOIN log v ON v.rev = a.rev
-                         ORDER BY v.key LIMIT ?3"
-                    )
+                (index.revision, revision, index.unchanged_since(&keys, revision, wanted))
+            };
+            let (_, compacted) = snapshot_revisions(path, tx)?;
+            if revision < compacted {
+                return match request.revision {
+                    Some(_) => Err(Error::Compacted { requested: revision, compacted }),
+                    // Compaction passed the index's revision just now: read the newer state.
+                    None => Ok(None),
                 };
+            }
+            let mut versions: BTreeMap<Vec<u8>, Revision> = unchanged.into_iter().collect();
+            if revision < current {
+                // A key changed since the revision had, then, the version its first change
+                // after it replaced (`prev_rev`), or none (0). No index on `log.key` is needed
+                // (it would cost every write a B-tree update), and the work grows with the
+                // changes since the revision, which paging keeps recent.
+                let bounds = keys.clause("key");
+                let sql = format!(
+                    "SELECT c.key, l.prev_rev FROM (
+                         SELECT key, min(rev) AS first FROM log
+                         WHERE rev > ?3 AND {bounds} GROUP BY key
+                     ) c JOIN log l ON l.rev = c.first"
+                );
                 let mut stmt = tx.prepare_cached(&sql).map_err(|e| sql_error(path, e))?;
-                let limit = sql_limit(request.limit);
-                let rows = if revision == current {
-                    stmt.query_map(params![keys.lower, keys.upper, limit], key_value)
-                } else {
-                    stmt.query_map(params![keys.lower, keys.upper, limit, revision.0], key_value)
-                };
-                let mut kvs = rows
+                let rows = stmt
+                    .query_map(params![keys.lower, keys.upper, revision.0], |row| {
+                        Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+                    })
                     .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                     .map_err(|e| sql_error(path, e))?;
-                let more = request.limit.is_some_and(|limit| kvs.len() > limit);
-                if more {
-                    kvs.pop();
+                for (key, prev) in rows {
+                    if prev != 0 {
+                        versions.insert(key, Revision(prev));
+                    } else {
+                        versions.remove(&key);
+                    }
                 }
-                Ok(RangePage { kvs, more, revision })
-            })
-            .await
+            }
+            let mut kvs = Vec::with_capacity(versions.len().min(wanted));
+            for (key, rev) in versions.into_iter().take(wanted) {
+                let key = key_string(path, key)?;
+                let Some(kv) = version_at(tx, key, rev).map_err(|e| sql_error(path, e))? else {
+                    // Only a current read can get here (its version compacted away since the
+                    // index was read); a read at a kept revision finds every version it names.
+                    return match request.revision {
+                        Some(_) => Err(Error::BadFile {
+                            path: path.to_owned(),
+                            reason: format!("log row {rev} is missing"),
+                        }),
+                        None => Ok(None),
+                    };
+                };
+                kvs.push(kv);
+            }
+            let more = request.limit.is_some_and(|limit| kvs.len() > limit);
+            if more {
+                kvs.pop();
+            }
+            Ok(Some(RangePage { kvs, more, revision }))
+        })
+        .await
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
@@ -515,6 +663,7 @@ struct Writer {
     /// While cleanup runs: every key written after the compacted revision, with its first
     /// revision after it. Built on the first cleanup step, then kept up to date by each write.
     written_since_compacted: Option<HashMap<Vec<u8>, Revision>>,
+    index: Arc<RwLock<Index>>,
     hub: Arc<Hub>,
     revisions: Arc<Revisions>,
     /// Held for as long as the writer has the file open.
@@ -577,12 +726,22 @@ impl Writer {
         let start = self.revision;
         let (ops, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
         match self.apply(&ops) {
-            Ok(outcomes) => {
+            Ok((outcomes, changed)) => {
                 let events: Vec<Event> = outcomes.iter().filter_map(|(_, e)| e.clone()).collect();
                 if let Some(written) = &mut self.written_since_compacted {
                     for event in &events {
                         written.entry(event.key().as_bytes().to_vec()).or_insert(event.revision());
                     }
+                }
+                {
+                    let mut index = write_index(&self.index);
+                    for (key, version) in changed {
+                        match version {
+                            Some(version) => index.keys.insert(key, version),
+                            None => index.keys.remove(&key),
+                        };
+                    }
+                    index.revision = self.revision;
                 }
                 self.hub.publish(events);
                 for ((outcome, _), reply) in outcomes.into_iter().zip(replies) {
@@ -599,24 +758,40 @@ impl Writer {
         }
     }
 
+    /// Applies and commits the group: each write's outcome and event, and the index entries
+    /// it changed (`None`: deleted), for the caller to put in the index once committed.
     #[allow(clippy::type_complexity)]
     fn apply(
         &mut self,
         ops: &[WriteOp],
-    ) -> rusqlite::Result<Vec<(Result<Written>, Option<Event>)>> {
+    ) -> rusqlite::Result<(Vec<(Result<Written>, Option<Event>)>, HashMap<Vec<u8>, Option<Version>>)>
+    {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(ops.len());
+        let mut changed: HashMap<Vec<u8>, Option<Version>> = HashMap::new();
         let mut revision = self.revision;
         for op in ops {
-            let outcome = apply_one(&tx, op, revision)?;
-            if outcome.1.is_some() {
+            let key = op.key().as_bytes();
+            let current = match changed.get(key) {
+                Some(version) => *version,
+                None => read_index(&self.index).keys.get(key).copied(),
+            };
+            let outcome = apply_one(&tx, op, revision, current)?;
+            if let Some(event) = &outcome.1 {
                 revision = revision.next();
+                let version = match event {
+                    Event::Put { kv, .. } => {
+                        Some(Version { create: kv.create_revision, modified: kv.mod_revision })
+                    }
+                    Event::Delete { .. } => None,
+                };
+                changed.insert(key.to_vec(), version);
             }
             outcomes.push(outcome);
         }
         tx.commit()?;
         self.revision = revision;
-        Ok(outcomes)
+        Ok((outcomes, changed))
     }
 
     fn start_compaction(&mut self, revision: Revision) -> Result<()> {
@@ -671,7 +846,7 @@ impl Writer {
                 && match newest_at_target.get(&key) {
                     Some(newest) => *newest == Some(rev),
                     None => {
-                        let newest = newest_version_at(&tx, written, &key)?;
+                        let newest = newest_version_at(&tx, written, &self.index, &key)?;
                         newest_at_target.insert(key, newest);
                         newest == Some(rev)
                     }
@@ -696,10 +871,11 @@ impl Writer {
 }
 
 /// The revision of `key`'s live version at the compacted revision, if it had one: named by its
-/// first write after that revision (`prev_rev`), or else still the current one in `kv`.
+/// first write after that revision (`prev_rev`), or else still the current one in the index.
 fn newest_version_at(
     tx: &rusqlite::Transaction<'_>,
     written_since: &HashMap<Vec<u8>, Revision>,
+    index: &RwLock<Index>,
     key: &[u8],
 ) -> rusqlite::Result<Option<i64>> {
     match written_since.get(key) {
@@ -709,10 +885,7 @@ fn newest_version_at(
                 .query_row([first.0], |row| row.get(0))?;
             Ok((prev != 0).then_some(prev))
         }
-        None => tx
-            .prepare_cached("SELECT rev FROM kv WHERE key = ?1")?
-            .query_row([key], |row| row.get(0))
-            .optional(),
+        None => Ok(read_index(index).keys.get(key).map(|version| version.modified.0)),
     }
 }
 
@@ -735,19 +908,17 @@ fn apply_one(
     tx: &rusqlite::Transaction<'_>,
     op: &WriteOp,
     last: Revision,
+    current: Option<Version>,
 ) -> rusqlite::Result<(Result<Written>, Option<Event>)> {
-    let key = match op {
-        WriteOp::Create { key, .. } | WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } => {
-            key
-        }
+    let key = op.key();
+    let current = match current {
+        // The index only names committed (or this group's) rows, and cleanup keeps them.
+        Some(version) => Some(
+            version_at(tx, key.clone(), version.modified)?
+                .ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+        ),
+        None => None,
     };
-    let current = tx
-        .prepare_cached(
-            "SELECT k.key, l.value, l.create_rev, k.rev
-             FROM kv k JOIN log l ON l.rev = k.rev WHERE k.key = ?1",
-        )?
-        .query_row([key.as_bytes()], key_value)
-        .optional()?;
     let revision = last.next();
     let refused = |error: Error| Ok((Err(error), None));
     let (value, create_revision) = match (op, &current) {
@@ -787,11 +958,6 @@ fn apply_one(
     ])?;
     Ok(match (value, current) {
         (Some(value), prev) => {
-            tx.prepare_cached(
-                "INSERT INTO kv (key, rev) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET rev = excluded.rev",
-            )?
-            .execute(params![key.as_bytes(), revision.0])?;
             let kv = KeyValue {
                 key: key.clone(),
                 value: value.clone(),
@@ -801,7 +967,6 @@ fn apply_one(
             (Ok(Written::Put(kv.clone())), Some(Event::Put { kv, prev }))
         }
         (None, Some(prev)) => {
-            tx.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key.as_bytes()])?;
             let deleted = Deleted { revision, prev: prev.clone() };
             (Ok(Written::Deleted(deleted)), Some(Event::Delete { revision, prev }))
         }
@@ -884,6 +1049,11 @@ fn prepare_writer(path: &Path, conn: &Connection) -> Result<()> {
             "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT}; COMMIT;"
         );
         conn.execute_batch(&init).map_err(|e| sql_error(path, e))?;
+    } else if format == 1 {
+        // Format 1's `kv` table is what the in-memory index now keeps; `log` is unchanged.
+        conn.execute_batch("BEGIN; DROP TABLE kv; PRAGMA user_version = 2; COMMIT;")
+            .map_err(|e| sql_error(path, e))?;
+        tracing::info!(path = %path.display(), "upgraded the store from format 1 to 2");
     }
     Ok(())
 }

@@ -191,3 +191,98 @@ async fn compaction_cleanup_removes_old_versions_and_keeps_what_reads_need() {
     assert_eq!(watch.next().await.unwrap(), Event::Put { kv: late2, prev: Some(late) });
     assert_eq!(watch.next().await.unwrap(), Event::Put { kv: reborn2, prev: None });
 }
+
+#[tokio::test]
+async fn reopening_rebuilds_current_and_past_ranges_after_compaction_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let all = RangeRequest::prefix("/r/");
+    let (current, past, at) = {
+        let store = open(&path);
+        let mut revisions = Vec::new();
+        for i in 0..20 {
+            revisions.push(
+                store
+                    .create(&format!("/r/{i:02}"), Bytes::from(format!("v{i}")))
+                    .await
+                    .unwrap()
+                    .mod_revision,
+            );
+        }
+        for i in (0..20).step_by(3) {
+            store.update(&format!("/r/{i:02}"), Bytes::from("again"), revisions[i]).await.unwrap();
+        }
+        for i in (1..20).step_by(4) {
+            store.delete(&format!("/r/{i:02}"), None).await.unwrap();
+        }
+        let at = store.current_revision().await.unwrap();
+        store.create("/r/20", Bytes::from("late")).await.unwrap();
+        store.update("/r/02", Bytes::from("later"), revisions[2]).await.unwrap();
+        store.delete("/r/04", None).await.unwrap();
+        store.compact(at).await.unwrap();
+        let past = store.range(&RangeRequest { revision: Some(at), ..all.clone() }).await.unwrap();
+        (store.range(&all).await.unwrap(), past, at)
+    };
+    assert_eq!(past.kvs.len(), 20 - 5, "five of twenty deleted by then");
+    assert!(past.kvs.iter().all(|kv| kv.mod_revision <= at));
+    let store = open(&path);
+    assert_eq!(store.range(&all).await.unwrap(), current);
+    assert_eq!(
+        store.range(&RangeRequest { revision: Some(at), ..all.clone() }).await.unwrap(),
+        past
+    );
+    for kv in &current.kvs {
+        assert_eq!(store.get(&kv.key).await.unwrap().as_ref(), Some(kv));
+    }
+    assert_eq!(store.get("/r/04").await.unwrap(), None);
+}
+
+/// Format 1 kept the current version of each key in a `kv` table; format 2 keeps it in memory.
+#[tokio::test]
+async fn a_format_1_store_is_upgraded_in_place_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE log (rev INTEGER PRIMARY KEY, key BLOB NOT NULL, value BLOB,
+                               create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL);
+             CREATE TABLE kv (key BLOB PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta (name, value) VALUES ('compacted', 0), ('cleaned', 0);
+             INSERT INTO log VALUES (1, CAST('/a' AS BLOB), CAST('one' AS BLOB), 1, 0);
+             INSERT INTO log VALUES (2, CAST('/b' AS BLOB), CAST('bee' AS BLOB), 2, 0);
+             INSERT INTO log VALUES (3, CAST('/a' AS BLOB), CAST('two' AS BLOB), 1, 1);
+             INSERT INTO log VALUES (4, CAST('/b' AS BLOB), NULL, 2, 2);
+             INSERT INTO kv VALUES (CAST('/a' AS BLOB), 3);
+             PRAGMA application_id = 1650815604;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = open(&path);
+    assert_eq!(store.current_revision().await.unwrap(), Revision(4));
+    let a = store.get("/a").await.unwrap().unwrap();
+    assert_eq!(
+        (a.value, a.create_revision, a.mod_revision),
+        (Bytes::from("two"), Revision(1), Revision(3))
+    );
+    assert_eq!(store.get("/b").await.unwrap(), None);
+    let before = store
+        .range(&RangeRequest { revision: Some(Revision(2)), ..RangeRequest::prefix("/") })
+        .await
+        .unwrap();
+    let keys: Vec<_> = before.kvs.iter().map(|kv| (kv.key.as_str(), kv.value.clone())).collect();
+    assert_eq!(keys, vec![("/a", Bytes::from("one")), ("/b", Bytes::from("bee"))]);
+    store.update("/a", Bytes::from("three"), Revision(3)).await.unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    let kv_tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'kv'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!((version, kv_tables), (2, 0));
+    drop(conn);
+    assert_eq!(open(&path).get("/a").await.unwrap().unwrap().value, Bytes::from("three"));
+}
