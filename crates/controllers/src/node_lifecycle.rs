@@ -13,21 +13,22 @@
 //! tolerate a NoExecute taint are deleted, at once or after their `tolerationSeconds`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint};
+use k8s_openapi::api::core::v1::{
+    Node, NodeCondition, ObjectReference, Pod, PodSpec, PodStatus, Taint,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::{Context, EventType, Recorder};
+use crate::{Context, EventType, Recorder, cache};
 
 /// The namespace kubelets keep their heartbeat Leases in.
 pub(crate) const LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -180,9 +181,16 @@ pub(crate) async fn run(context: Context) {
     let grace = context.config.node_monitor_grace_period;
     let period = context.config.node_monitor_period;
     let mut watches = JoinSet::new();
-    let nodes = mirror(&mut watches, Api::<Node>::all(client.clone()));
-    let leases = mirror(&mut watches, Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE));
-    let pods = mirror(&mut watches, Api::<Pod>::all(client.clone()));
+    // The loop runs on a ticker, not on changes: nothing waits on the caches' wake.
+    let unused = Arc::new(Notify::new());
+    let (nodes, driver) =
+        cache::cache(Api::<Node>::all(client.clone()), unused.clone(), cache::prune_meta);
+    watches.spawn(driver);
+    let leases_api = Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE);
+    let (leases, driver) = cache::cache(leases_api, unused.clone(), cache::prune_meta);
+    watches.spawn(driver);
+    let (pods, driver) = cache::cache(Api::<Pod>::all(client.clone()), unused, prune_pod);
+    watches.spawn(driver);
     for ready in [
         nodes.wait_until_ready().await,
         leases.wait_until_ready().await,
@@ -208,10 +216,10 @@ pub(crate) async fn run(context: Context) {
                 (l.name_any(), l.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0))
             })
             .collect();
-        let mut by_node: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
+        let mut by_node: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
         for pod in pods.state() {
             if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                by_node.entry(node).or_default().push(Pod::clone(&pod));
+                by_node.entry(node).or_default().push(pod);
             }
         }
         let all_nodes = nodes.state();
@@ -238,29 +246,26 @@ pub(crate) async fn run(context: Context) {
     }
 }
 
-/// A reflector store of one kind, fed by a task in `watches`.
-fn mirror<K>(watches: &mut JoinSet<()>, api: Api<K>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-    watches.spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            if let Err(error) = event {
-                tracing::warn!(%error, "node lifecycle watch failed; retrying");
-            }
-        }
-    });
-    reader
+/// What the loop reads of a pod: who it is, where it runs, what it tolerates, its phase and
+/// conditions. Every pod is cached, so the rest is dropped.
+fn prune_pod(pod: &mut Pod) {
+    cache::prune_meta(pod);
+    let meta = &mut pod.metadata;
+    (meta.labels, meta.annotations, meta.owner_references) = (None, None, None);
+    if let Some(spec) = pod.spec.as_mut() {
+        *spec = PodSpec {
+            node_name: spec.node_name.take(),
+            tolerations: spec.tolerations.take(),
+            ..PodSpec::default()
+        };
+    }
+    if let Some(status) = pod.status.as_mut() {
+        *status = PodStatus {
+            phase: status.phase.take(),
+            conditions: status.conditions.take(),
+            ..PodStatus::default()
+        };
+    }
 }
 
 fn object_ref(
@@ -288,7 +293,7 @@ async fn apply(
     node: &Node,
     stale: bool,
     now: Timestamp,
-    pods: &[Pod],
+    pods: &[Arc<Pod>],
 ) {
     let name = node.name_any();
     let plan = plan(node, stale, now);

@@ -21,7 +21,9 @@ use crate::worker::Worker;
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Pod> = Api::all(context.client.clone());
     let selector = format!("spec.nodeName={}", context.config.node_name);
-    let stream = watcher(api, watcher::Config::default().fields(&selector)).default_backoff();
+    let stream = watcher(api, watcher::Config::default().fields(&selector))
+        .default_backoff()
+        .modify(strip_managed_fields);
     let mut stream = std::pin::pin!(stream);
     let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
     let mut tasks = JoinSet::new();
@@ -99,6 +101,11 @@ fn deliver(
     workers.insert(uid.clone(), sender);
     let task = tasks.spawn(Worker::new(context.clone(), uid.clone(), receiver).run());
     served.insert(task.id(), uid);
+}
+
+/// Drops a pod's managedFields: a worker never reads them, and each holds its pod.
+pub(crate) fn strip_managed_fields(pod: &mut Pod) {
+    pod.metadata.managed_fields = None;
 }
 
 /// Stops and removes the sandboxes of pods that are not bound to this node any more.

@@ -409,7 +409,8 @@ impl Worker {
                 source: kube::Error::SerdeError(e),
             })?);
         match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
-            Ok(updated) => {
+            Ok(mut updated) => {
+                crate::pods::strip_managed_fields(&mut updated);
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }

@@ -580,12 +580,16 @@ pub(crate) async fn run(context: Context) {
     }
 }
 
-/// Feeds one kind's watch events into the loop, forever.
+/// Feeds one kind's watch events into the loop, forever, without managedFields (every object
+/// is kept in the loop's mirrors).
 async fn watch<K>(api: Api<K>, sender: mpsc::Sender<Input>, wrap: fn(watcher::Event<K>) -> Input)
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(crate::cache::prune_meta)
+        .boxed();
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => {
