@@ -95,8 +95,7 @@ async fn run(server: &BerthProcess, counts: &Counts) -> Result<Vec<Row>> {
     let pid = server.pid().ok_or_else(|| anyhow!("berth exited"))?;
     println!("== control plane on {NODES} simulated nodes, berth pid {pid}");
     wait_for_nodes(&client).await?;
-    sleep(Duration::from_secs(1)).await;
-    let idle_kib = rss_kib(pid)?;
+    let idle_kib = settled_rss_kib(pid).await?;
 
     // The floor: API writes/s from 16 concurrent writers, on this server, now.
     namespace(&client, "floor").await?;
@@ -154,9 +153,8 @@ async fn run(server: &BerthProcess, counts: &Counts) -> Result<Vec<Row>> {
     );
 
     // (d) Memory per stored pod, with the big set's pods stored and settled.
-    sleep(Duration::from_secs(2)).await;
     let pods = pod_count(&client).await?;
-    let loaded_kib = rss_kib(pid)?;
+    let loaded_kib = settled_rss_kib(pid).await?;
     let per_pod_kb = (loaded_kib - idle_kib) * 1.024 / pods as f64;
     println!(
         "  (d) RSS idle {:.1} MiB, with {pods} pods (and their set, revision, events) {:.1} MiB",
@@ -342,6 +340,26 @@ async fn api_write_rate(client: &kube::Client, total: usize) -> Result<f64> {
     }))
     .await?;
     Ok((per_writer * WRITERS) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The RSS once it has settled: sampled every second until two samples in a row are within
+/// 1 MiB (the allocator returns freed pages with a delay), for at most 30 s.
+async fn settled_rss_kib(pid: u32) -> Result<f64> {
+    let start = Instant::now();
+    let mut last = rss_kib(pid)?;
+    loop {
+        sleep(Duration::from_secs(1)).await;
+        let now = rss_kib(pid)?;
+        if (now - last).abs() < 1024.0 || start.elapsed() > Duration::from_secs(30) {
+            println!(
+                "  (RSS settled at {:.1} MiB after {:.0} s)",
+                now / 1024.0,
+                start.elapsed().as_secs_f64()
+            );
+            return Ok(now);
+        }
+        last = now;
+    }
 }
 
 fn rss_kib(pid: u32) -> Result<f64> {
