@@ -1407,6 +1407,8 @@ impl Spawned {
             .arg(data)
             .arg("--listen")
             .arg(addr.to_string())
+            // The API server alone: the controllers' memory is the control-plane benchmark's.
+            .arg("--controllers=")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

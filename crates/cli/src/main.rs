@@ -67,6 +67,18 @@ struct ServerArgs {
     /// Where Service cluster IPs come from.
     #[arg(long, default_value = "10.96.0.0/12", value_name = "CIDR")]
     service_cidr: ServiceCidr,
+    /// The controllers to run, as kube-controller-manager's flag: `*` all, `foo` enables foo,
+    /// `-foo` disables it; empty runs none (the API server alone).
+    #[arg(long, default_value = "*", value_name = "LIST", value_parser = parse_controllers)]
+    controllers: Controllers,
+}
+
+/// The `--controllers` selection.
+#[derive(Debug, Clone)]
+struct Controllers(Vec<berth_controllers::Controller>);
+
+fn parse_controllers(list: &str) -> Result<Controllers, String> {
+    berth_controllers::Controller::select(list).map(Controllers).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -248,7 +260,11 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
     let controllers = berth_controllers::spawn(
         client.clone(),
-        berth_controllers::Config { root_ca_pem, ..berth_controllers::Config::default() },
+        berth_controllers::Config {
+            controllers: args.controllers.0.clone(),
+            root_ca_pem,
+            ..berth_controllers::Config::default()
+        },
     );
     let kubelets = match args.runtime {
         RuntimeKind::Simulated => start_simulated_nodes(&args, &client, api.local_addr())?,

@@ -36,6 +36,10 @@ fn bad_flags_get_one_line_and_exit_2() {
         &berth(&["server", "--data-dir", data_dir, "--runtime", "simulated", "--nodes", "300"]),
         "holds 256",
     );
+    assert_one_line_exit_2(
+        &berth(&["server", "--data-dir", data_dir, "--controllers", "*,-schedular"]),
+        "unknown controller \"schedular\"",
+    );
 }
 
 #[test]

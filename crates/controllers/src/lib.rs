@@ -30,9 +30,6 @@ pub use events::{EventType, Recorder};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Controller {
-    /// Never constructed yet; the controllers join as their modules land.
-    #[doc(hidden)]
-    Placeholder,
     /// StatefulSets: ordered pods with stable identities and claims, rolling updates.
     StatefulSet,
     /// The default StorageClass, the local-path provisioner, the PV binder (phases, reclaim)
@@ -73,7 +70,6 @@ impl Controller {
     /// The name used in logs and as the events' `source.component`.
     pub fn name(self) -> &'static str {
         match self {
-            Controller::Placeholder => "placeholder",
             Controller::StatefulSet => "statefulset-controller",
             Controller::Volume => "persistentvolume-controller",
             Controller::Endpoints => "endpoint-controller",
@@ -85,7 +81,51 @@ impl Controller {
             Controller::NodeLifecycle => "node-lifecycle-controller",
         }
     }
+
+    /// The name `--controllers` knows it by: kube-controller-manager's flag name where there
+    /// is one (`volume` covers its `persistentvolume-binder`, `pvc-protection` and
+    /// `pv-protection`; `scheduler` is kube-scheduler).
+    pub fn flag_name(self) -> &'static str {
+        match self {
+            Controller::StatefulSet => "statefulset",
+            Controller::Volume => "volume",
+            Controller::Endpoints => "endpoint",
+            Controller::EndpointSlice => "endpointslice",
+            Controller::GarbageCollector => "garbagecollector",
+            Controller::Namespace => "namespace",
+            Controller::ServiceAccount => "serviceaccount",
+            Controller::Scheduler => "scheduler",
+            Controller::NodeLifecycle => "nodelifecycle",
+        }
+    }
+
+    /// The controllers a `--controllers` list selects, as kube-controller-manager reads it:
+    /// comma-separated; `*` is every controller, `foo` enables foo, `-foo` disables it (and
+    /// wins); an empty list runs none.
+    pub fn select(list: &str) -> Result<Vec<Controller>, UnknownController> {
+        let items: Vec<&str> = list.split(',').map(str::trim).filter(|i| !i.is_empty()).collect();
+        for item in &items {
+            let name = item.strip_prefix('-').unwrap_or(item);
+            if name != "*" && !Controller::ALL.iter().any(|c| c.flag_name() == name) {
+                return Err(UnknownController(name.to_owned()));
+            }
+        }
+        let listed = |name: &str| items.contains(&name);
+        Ok(Controller::ALL
+            .iter()
+            .copied()
+            .filter(|c| {
+                let name = c.flag_name();
+                !listed(&format!("-{name}")) && (listed(name) || listed("*"))
+            })
+            .collect())
+    }
 }
+
+/// A `--controllers` entry that names no controller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown controller {0:?} (known: *, {known})", known = Controller::ALL.iter().map(|c| c.flag_name()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownController(pub String);
 
 /// What the controllers need to know about the cluster they run in.
 #[derive(Debug, Clone)]
@@ -158,7 +198,6 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         .map(|&controller| {
             let context = context.clone();
             let task = match controller {
-                Controller::Placeholder => tokio::spawn(async {}),
                 Controller::StatefulSet => tokio::spawn(statefulset::run(context)),
                 Controller::Volume => tokio::spawn(volume::run(context)),
                 Controller::Endpoints => tokio::spawn(endpoints::run(context)),
@@ -173,4 +212,26 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
         })
         .collect();
     Controllers { tasks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controllers_flag_reads_like_kube_controller_manager() {
+        assert_eq!(Controller::select("*").unwrap(), Controller::ALL);
+        assert_eq!(Controller::select("").unwrap(), Vec::new());
+        assert_eq!(
+            Controller::select("statefulset, scheduler").unwrap(),
+            vec![Controller::Scheduler, Controller::StatefulSet]
+        );
+        let without = Controller::select("*,-scheduler").unwrap();
+        assert_eq!(without.len(), Controller::ALL.len() - 1);
+        assert!(!without.contains(&Controller::Scheduler));
+        assert_eq!(Controller::select("-scheduler,scheduler").unwrap(), Vec::new());
+        let error = Controller::select("*,-schedular").unwrap_err();
+        assert_eq!(error, UnknownController("schedular".to_owned()));
+        assert!(error.to_string().contains("known: *, serviceaccount, namespace"), "{error}");
+    }
 }
