@@ -226,14 +226,21 @@ async fn list(cx: &Context) -> Result<Response> {
             }
         }
     }
+    // Without selectors, a JSON list copies the stored bytes, resourceVersion spliced in,
+    // instead of parsing every object into a tree and serializing it again.
+    let raw = !cx.wants_table()
+        && labels.is_empty()
+        && fields.is_empty()
+        && !crate::events::is_events_v1(cx.resource());
     let mut items = Vec::new();
+    let mut raw_items: Vec<Vec<u8>> = Vec::new();
     let mut page_revision = None;
     let mut continue_token = None;
     loop {
         let request = RangeRequest {
             prefix: prefix.clone(),
             start_after: start_after.clone(),
-            limit: Some(limit.map_or(LIST_PAGE, |l| l - items.len()).max(1)),
+            limit: Some(limit.map_or(LIST_PAGE, |l| l - items.len() - raw_items.len()).max(1)),
             revision: revision.or(page_revision),
         };
         let page = cx.store.range(&request).await.map_err(|e| match e {
@@ -247,12 +254,20 @@ async fn list(cx: &Context) -> Result<Response> {
         page_revision = Some(page.revision);
         start_after = page.kvs.last().map(|kv| kv.key.clone()).or(start_after);
         for kv in &page.kvs {
+            if raw && let Some(bytes) = splice_resource_version(kv) {
+                raw_items.push(bytes);
+                continue;
+            }
             let object = decode_for(cx.resource(), kv)?;
             if labels.matches_object(&object) && fields.matches(&object) {
-                items.push(object);
+                if raw {
+                    raw_items.push(serde_json::to_vec(&object).map_err(|_| Status::internal())?);
+                } else {
+                    items.push(object);
+                }
             }
         }
-        let full = limit.is_some_and(|l| items.len() >= l);
+        let full = limit.is_some_and(|l| items.len() + raw_items.len() >= l);
         if !page.more {
             break;
         }
@@ -274,14 +289,61 @@ async fn list(cx: &Context) -> Result<Response> {
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
-    let mut list = json!({
+    let list = json!({
         "kind": format!("{}List", cx.resource().kind),
         "apiVersion": cx.resource().api_version(),
         "metadata": metadata,
     });
+    if raw {
+        // `{"kind":…,"metadata":{…}` then `,"items":[…]}`: the same bytes as the tree path.
+        let mut body = serde_json::to_vec(&list).map_err(|_| Status::internal())?;
+        body.pop();
+        let size = raw_items.iter().map(|item| item.len() + 1).sum::<usize>();
+        body.reserve(size + 12);
+        body.extend_from_slice(b",\"items\":[");
+        for (i, item) in raw_items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(b"]}");
+        return Ok(
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        );
+    }
+    let mut list = list;
     // Moved in, not copied through `json!` (which would serialize every item again).
     list["items"] = Value::Array(items);
     Ok(json_response(StatusCode::OK, &list))
+}
+
+/// A stored object as `serde_json::to_vec(&decode(kv))` would give it, without parsing it into
+/// a tree: the stored bytes are serde_json's compact output without a resourceVersion, and
+/// `decode` appends one as metadata's last key, so it is spliced in before metadata's closing
+/// brace. `None` when that shortcut does not apply (then decode).
+fn splice_resource_version(kv: &KeyValue) -> Option<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct Top<'a> {
+        #[serde(borrow)]
+        metadata: Option<&'a serde_json::value::RawValue>,
+    }
+    let stored: &[u8] = &kv.value;
+    let top: Top<'_> = serde_json::from_slice(stored).ok()?;
+    let metadata = top.metadata?.get();
+    // A stored resourceVersion (there should be none) would be replaced in place by decode.
+    if !metadata.starts_with('{') || metadata.contains("\"resourceVersion\"") {
+        return None;
+    }
+    // Where metadata's closing brace is in the stored bytes.
+    let close = (metadata.as_ptr() as usize - stored.as_ptr() as usize) + metadata.len() - 1;
+    let empty = metadata[1..metadata.len() - 1].trim().is_empty();
+    let rv = format!("{}\"resourceVersion\":\"{}\"", if empty { "" } else { "," }, kv.mod_revision);
+    let mut out = Vec::with_capacity(stored.len() + rv.len());
+    out.extend_from_slice(&stored[..close]);
+    out.extend_from_slice(rv.as_bytes());
+    out.extend_from_slice(&stored[close..]);
+    Some(out)
 }
 
 /// `ValidateListOptions` (apimachinery): `resourceVersionMatch` and `sendInitialEvents` rules,
@@ -1247,4 +1309,37 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spliced bytes are exactly what decoding and serializing gives.
+    #[test]
+    fn splicing_the_resource_version_matches_decoding() {
+        let objects = [
+            json!({"kind": "Pod", "metadata": {"name": "a", "labels": {"x": "y\"z"}}, "spec": {}}),
+            json!({"metadata": {}, "data": {"k": "ünïcode \u{1} tab\t"}}),
+            json!({"apiVersion": "v1", "metadata": {"name": "n", "managedFields": [{"f:x": {}}]}, "n": 1.5e300}),
+        ];
+        for object in objects {
+            let kv = KeyValue {
+                key: "/k".into(),
+                value: encode(&object).unwrap(),
+                create_revision: Revision(3),
+                mod_revision: Revision(42),
+            };
+            let spliced = splice_resource_version(&kv).expect("splices");
+            let decoded = serde_json::to_vec(&decode(&kv).unwrap()).unwrap();
+            assert_eq!(String::from_utf8(spliced).unwrap(), String::from_utf8(decoded).unwrap());
+        }
+        let no_metadata = KeyValue {
+            key: "/k".into(),
+            value: Bytes::from_static(b"{\"a\":1}"),
+            create_revision: Revision(1),
+            mod_revision: Revision(1),
+        };
+        assert_eq!(splice_resource_version(&no_metadata), None);
+    }
 }
