@@ -101,7 +101,7 @@ pub fn cells(resource: &ResourceType, object: &Value, now_unix_seconds: i64) -> 
 /// of finished pods carry upstream's `Completed` row condition.
 pub fn table(
     resource: &ResourceType,
-    objects: &[Value],
+    objects: Vec<Value>,
     resource_version: &str,
     include_object: IncludeObject,
     now_unix_seconds: i64,
@@ -109,11 +109,11 @@ pub fn table(
     let printer = Printer::of(resource);
     let columns: Vec<Value> = printer.columns().iter().map(ColumnDefinition::to_json).collect();
     let rows: Vec<Value> = objects
-        .iter()
+        .into_iter()
         .map(|object| {
             let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(printer.cells(object, now_unix_seconds)));
-            if let Some(condition) = printer.row_condition(object) {
+            row.insert("cells".into(), Value::Array(printer.cells(&object, now_unix_seconds)));
+            if let Some(condition) = printer.row_condition(&object) {
                 row.insert("conditions".into(), json!([condition]));
             }
             row.insert("object".into(), row_object(resource, object, include_object));
@@ -124,13 +124,14 @@ pub fn table(
     if !resource_version.is_empty() {
         metadata.insert("resourceVersion".into(), resource_version.into());
     }
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    // Built as a map, not with `json!`, which would serialize every row into a copy.
+    let mut table = Map::new();
+    table.insert("kind".into(), "Table".into());
+    table.insert("apiVersion".into(), "meta.k8s.io/v1".into());
+    table.insert("metadata".into(), Value::Object(metadata));
+    table.insert("columnDefinitions".into(), Value::Array(columns));
+    table.insert("rows".into(), Value::Array(rows));
+    Value::Object(table)
 }
 
 /// Kubernetes' `duration.HumanDuration` (`k8s.io/apimachinery/pkg/util/duration`), the AGE
@@ -709,22 +710,21 @@ impl Printer {
 }
 
 /// The row's `object` per `includeObject`, as the apiserver's `asTable` sets it.
-fn row_object(resource: &ResourceType, object: &Value, include_object: IncludeObject) -> Value {
+fn row_object(resource: &ResourceType, mut object: Value, include_object: IncludeObject) -> Value {
     match include_object {
         IncludeObject::None => Value::Null,
         IncludeObject::Metadata => {
-            let metadata = match &object["metadata"] {
-                Value::Object(m) => Value::Object(m.clone()),
+            let metadata = match object.get_mut("metadata").map(Value::take) {
+                Some(Value::Object(m)) => Value::Object(m),
                 _ => json!({}),
             };
-            json!({
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": metadata,
-            })
+            let mut partial = Map::new();
+            partial.insert("kind".into(), "PartialObjectMetadata".into());
+            partial.insert("apiVersion".into(), "meta.k8s.io/v1".into());
+            partial.insert("metadata".into(), metadata);
+            Value::Object(partial)
         }
         IncludeObject::Object => {
-            let mut object = object.clone();
             if let Value::Object(map) = &mut object {
                 map.entry("kind").or_insert_with(|| resource.kind.into());
                 map.entry("apiVersion").or_insert_with(|| resource.api_version().into());
@@ -1685,7 +1685,8 @@ mod tests {
         expect: &str,
         expect_wide: Option<&str>,
     ) {
-        let table = table(resource(group, plural), objects, "120", IncludeObject::Metadata, NOW);
+        let table =
+            table(resource(group, plural), objects.to_vec(), "120", IncludeObject::Metadata, NOW);
         assert_eq!(kubectl_get(&table, false), expect.trim_start_matches('\n'), "{plural}");
         if let Some(expect_wide) = expect_wide {
             assert_eq!(kubectl_get(&table, true), expect_wide.trim_start_matches('\n'), "{plural}");
@@ -2710,7 +2711,7 @@ x       0001-01-01T00:00:00Z
             "status": {"phase": "Succeeded"},
         });
         let pods = resource("", "pods");
-        let metadata = table(pods, std::slice::from_ref(&pod), "120", IncludeObject::Metadata, NOW);
+        let metadata = table(pods, vec![pod.clone()], "120", IncludeObject::Metadata, NOW);
         let columns: Vec<Value> = column_definitions(pods).iter().map(|c| c.to_json()).collect();
         assert_eq!(
             metadata,
@@ -2735,16 +2736,16 @@ x       0001-01-01T00:00:00Z
         );
         assert_eq!(metadata["columnDefinitions"][0]["format"], "name");
 
-        let none = table(pods, std::slice::from_ref(&pod), "", IncludeObject::None, NOW);
+        let none = table(pods, vec![pod.clone()], "", IncludeObject::None, NOW);
         assert_eq!(none["metadata"], json!({}));
         assert_eq!(none["rows"][0]["object"], Value::Null);
 
         let mut bare = pod.clone();
         bare.as_object_mut().unwrap().remove("kind");
-        let object = table(pods, &[bare], "120", IncludeObject::Object, NOW);
+        let object = table(pods, vec![bare], "120", IncludeObject::Object, NOW);
         assert_eq!(object["rows"][0]["object"], pod);
 
-        let empty = table(pods, &[], "120", IncludeObject::Metadata, NOW);
+        let empty = table(pods, Vec::new(), "120", IncludeObject::Metadata, NOW);
         assert_eq!(empty["rows"], json!([]));
 
         assert_eq!(IncludeObject::from_query(None), Some(IncludeObject::Metadata));

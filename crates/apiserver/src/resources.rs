@@ -183,7 +183,7 @@ async fn get(cx: &Context) -> Result<Response> {
         let rv = kv.mod_revision.to_string();
         return Ok(json_response(
             StatusCode::OK,
-            &table::build(cx.resource(), &[object], &rv, &cx.query),
+            &table::build(cx.resource(), vec![object], &rv, &cx.query),
         ));
     }
     Ok(json_response(StatusCode::OK, &object))
@@ -279,7 +279,7 @@ async fn list(cx: &Context) -> Result<Response> {
     }
     let rv = page_revision.unwrap_or_default().to_string();
     if cx.wants_table() {
-        let mut table = table::build(cx.resource(), &items, &rv, &cx.query);
+        let mut table = table::build(cx.resource(), items, &rv, &cx.query);
         if let Some(token) = &continue_token {
             table["metadata"]["continue"] = json!(token);
         }
@@ -701,7 +701,7 @@ impl WatchStream {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            event["object"] = table::build(self.resource, &[object], &rv, &self.query);
+            event["object"] = table::build(self.resource, vec![object], &rv, &self.query);
         }
         let mut line = serde_json::to_vec(&event).unwrap_or_default();
         line.push(b'\n');

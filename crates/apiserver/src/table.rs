@@ -9,7 +9,7 @@ use crate::request::Query;
 /// A `meta.k8s.io/v1` Table of `objects`, honouring `?includeObject=`.
 pub(crate) fn build(
     resource: &ResourceType,
-    objects: &[Value],
+    objects: Vec<Value>,
     resource_version: &str,
     query: &Query,
 ) -> Value {
