@@ -161,6 +161,11 @@ fn warmup(count: usize) -> usize {
     (count / 10).clamp(3, 100)
 }
 
+/// The allocator `berth` itself uses (crates/cli/src/main.rs), so the in-process API server
+/// costs what it costs in the product.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
