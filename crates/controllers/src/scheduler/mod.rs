@@ -26,6 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio::sync::{Semaphore, mpsc};
@@ -628,21 +629,21 @@ async fn bind(
                 .await
                 .map_err(|e| format!("cannot select node {node} for claim {claim}: {e}"))?;
         }
+        // Watched, not polled: the pod binds as soon as the binder says Bound.
         let deadline = Instant::now() + VOLUME_BIND_TIMEOUT;
+        let settled = |claim: Option<&PersistentVolumeClaim>| {
+            claim
+                .is_none_or(|c| c.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
+        };
         for claim in delayed {
-            loop {
-                let current = claims.get_opt(claim).await.map_err(|e| e.to_string())?;
-                let phase = current
-                    .as_ref()
-                    .and_then(|c| c.status.as_ref())
-                    .and_then(|s| s.phase.as_deref());
-                if phase == Some("Bound") {
-                    break;
+            let bound = await_condition(claims.clone(), claim, settled);
+            match tokio::time::timeout_at(deadline, bound).await {
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None)) => {
+                    return Err(format!("claim {claim} was deleted before it was bound"));
                 }
-                if current.is_none() || Instant::now() >= deadline {
-                    return Err(format!("claim {claim} was not bound in time"));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(Err(error)) => return Err(format!("watching claim {claim}: {error}")),
+                Err(_) => return Err(format!("claim {claim} was not bound in time")),
             }
         }
     }
