@@ -3,12 +3,12 @@
 //! `lastTimestamp` instead of adding an event.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use tokio::sync::mpsc;
 
 /// An event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,15 +46,14 @@ struct Seen {
     count: i32,
 }
 
-/// Records events for one component (`source.component`). Cheap to clone; clones share the
-/// aggregation cache. Recording never fails the caller: a failed write is logged and dropped,
-/// as client-go does.
+/// Records events for one component (`source.component`). Cheap to clone; clones share one
+/// writer task and its aggregation cache. Recording never blocks or fails the caller: the event
+/// is queued and written in order by the writer (client-go's broadcaster); a full queue or a
+/// failed write is logged and the event dropped, as client-go does.
 #[derive(Clone)]
 pub struct Recorder {
-    client: kube::Client,
     component: &'static str,
-    host: Option<String>,
-    seen: Arc<Mutex<HashMap<Key, Seen>>>,
+    queue: mpsc::Sender<Pending>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -63,22 +62,68 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
+/// Events queued per recorder before new ones are dropped (client-go's broadcaster: 1,000).
+const QUEUE: usize = 1000;
+
+/// An event waiting for the writer.
+struct Pending {
+    object: ObjectReference,
+    event_type: EventType,
+    reason: String,
+    message: String,
+    at: Timestamp,
+}
+
 impl Recorder {
     /// A recorder for `component` (e.g. `statefulset-controller`), optionally on a node
-    /// (`source.host`, as kubelets set it).
+    /// (`source.host`, as kubelets set it). Starts its writer task on the current runtime; the
+    /// task ends when the last clone is dropped.
     pub fn new(client: kube::Client, component: &'static str, host: Option<String>) -> Recorder {
-        Recorder { client, component, host, seen: Arc::default() }
+        let (queue, pending) = mpsc::channel(QUEUE);
+        let writer = Writer { client, component, host, seen: HashMap::new() };
+        tokio::spawn(writer.run(pending));
+        Recorder { component, queue }
     }
 
     /// Records that `reason` happened to `object`, with a human `message`.
-    pub async fn record(
+    pub fn record(
         &self,
         object: &ObjectReference,
         event_type: EventType,
         reason: &str,
         message: impl Into<String>,
     ) {
-        let message = message.into();
+        let pending = Pending {
+            object: object.clone(),
+            event_type,
+            reason: reason.to_owned(),
+            message: message.into(),
+            at: Timestamp::now(),
+        };
+        if self.queue.try_send(pending).is_err() {
+            tracing::warn!(component = self.component, reason, "event queue full; event dropped");
+        }
+    }
+}
+
+/// Writes one recorder's events, aggregating repeats.
+struct Writer {
+    client: kube::Client,
+    component: &'static str,
+    host: Option<String>,
+    seen: HashMap<Key, Seen>,
+}
+
+impl Writer {
+    async fn run(mut self, mut pending: mpsc::Receiver<Pending>) {
+        while let Some(event) = pending.recv().await {
+            self.write(event).await;
+        }
+    }
+
+    async fn write(&mut self, pending: Pending) {
+        let Pending { object, event_type, reason, message, at: now } = pending;
+        let reason = reason.as_str();
         let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_owned());
         let key = Key {
             namespace: namespace.clone(),
@@ -90,9 +135,7 @@ impl Recorder {
             message: message.clone(),
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        let now = Timestamp::now();
-        let previous = self.seen.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        if let Some(seen) = previous {
+        if let Some(seen) = self.seen.get(&key).cloned() {
             let count = seen.count + 1;
             let patch = serde_json::json!({ "count": count, "lastTimestamp": Time(now) });
             match api.patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
@@ -115,7 +158,7 @@ impl Recorder {
                 namespace: Some(namespace),
                 ..ObjectMeta::default()
             },
-            involved_object: object.clone(),
+            involved_object: object,
             reason: Some(reason.to_owned()),
             message: Some(message),
             type_: Some(event_type.as_str().to_owned()),
@@ -136,11 +179,10 @@ impl Recorder {
         }
     }
 
-    fn remember(&self, key: Key, seen: Seen) {
-        let mut cache = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_SIZE && !cache.contains_key(&key) {
-            cache.clear();
+    fn remember(&mut self, key: Key, seen: Seen) {
+        if self.seen.len() >= CACHE_SIZE && !self.seen.contains_key(&key) {
+            self.seen.clear();
         }
-        cache.insert(key, seen);
+        self.seen.insert(key, seen);
     }
 }

@@ -319,7 +319,7 @@ async fn apply(
                     let node_ref =
                         object_ref("Node", None, name.clone(), node.metadata.uid.clone());
                     let message = format!("Node {name} status is now: NodeNotReady");
-                    recorder.record(&node_ref, EventType::Normal, "NodeNotReady", message).await;
+                    recorder.record(&node_ref, EventType::Normal, "NodeNotReady", message);
                 }
             }
             Err(error) => {
@@ -364,7 +364,7 @@ async fn apply(
             && at <= now
         {
             let message = format!("Marking for deletion Pod {namespace}/{}", pod.name_any());
-            evictions.record(&pod_ref, EventType::Normal, "TaintManagerEviction", message).await;
+            evictions.record(&pod_ref, EventType::Normal, "TaintManagerEviction", message);
             let params = DeleteParams {
                 preconditions: Some(kube::api::Preconditions {
                     uid: pod.metadata.uid.clone(),
@@ -400,9 +400,7 @@ async fn apply(
             .await
         {
             Ok(_) => {
-                recorder
-                    .record(&pod_ref, EventType::Warning, "NodeNotReady", "Node is not ready")
-                    .await;
+                recorder.record(&pod_ref, EventType::Warning, "NodeNotReady", "Node is not ready");
             }
             Err(error) => {
                 tracing::debug!(pod = %pod.name_any(), %error, "cannot mark the pod not ready")

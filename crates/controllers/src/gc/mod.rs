@@ -772,9 +772,7 @@ impl Collector {
             ..ObjectReference::default()
         };
         let message = format!("ownerRef {invalid} does not exist in namespace {namespace:?}");
-        self.recorder
-            .record(&object, EventType::Warning, "OwnerRefInvalidNamespace", message)
-            .await;
+        self.recorder.record(&object, EventType::Warning, "OwnerRefInvalidNamespace", message);
     }
 }
 

@@ -551,9 +551,12 @@ pub(crate) async fn run(context: Context) {
                                 "Successfully assigned {namespace}/{} to {node}",
                                 pod.name_any()
                             );
-                            recorder
-                                .record(&object_ref(&pod), EventType::Normal, "Scheduled", message)
-                                .await;
+                            recorder.record(
+                                &object_ref(&pod),
+                                EventType::Normal,
+                                "Scheduled",
+                                message,
+                            );
                         }
                         Some(BindResult { uid, result })
                     });
@@ -681,7 +684,7 @@ async fn report_unschedulable(
     message: &str,
 ) {
     set_unscheduled(client, pod, "Unschedulable", message).await;
-    recorder.record(&object_ref(pod), EventType::Warning, "FailedScheduling", message).await;
+    recorder.record(&object_ref(pod), EventType::Warning, "FailedScheduling", message);
 }
 
 /// Sets `PodScheduled=False` with `reason` and `message`, unless it says so already.

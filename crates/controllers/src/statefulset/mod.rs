@@ -750,7 +750,7 @@ impl Executor<'_> {
     }
 
     async fn event(&self, event_type: EventType, reason: &str, message: String) {
-        self.shared.recorder.record(&self.object_ref(), event_type, reason, message).await;
+        self.shared.recorder.record(&self.object_ref(), event_type, reason, message);
     }
 
     /// Runs a phase: step by step, or in slow-start batches (1, 2, 4, … up to 500) when

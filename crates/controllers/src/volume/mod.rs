@@ -364,42 +364,36 @@ impl Executor {
                     .as_ref()
                     .and_then(|s| s.storage_class_name.clone())
                     .unwrap_or_default();
-                self.provisioner
-                    .record(
-                        &claim,
-                        EventType::Normal,
-                        "Provisioning",
-                        format!(
-                            "External provisioner is provisioning volume for claim \"{claim_key}\""
-                        ),
-                    )
-                    .await;
+                self.provisioner.record(
+                    &claim,
+                    EventType::Normal,
+                    "Provisioning",
+                    format!(
+                        "External provisioner is provisioning volume for claim \"{claim_key}\""
+                    ),
+                );
                 match api.create(&pp, &volume).await {
                     Ok(created) => {
                         outcome.remember(format!("pv/{name}"), &created.metadata);
                         outcome.created.insert(format!("pv/{name}"));
-                        self.provisioner
-                            .record(
-                                &claim,
-                                EventType::Normal,
-                                "ProvisioningSucceeded",
-                                format!("Successfully provisioned volume {name}"),
-                            )
-                            .await;
+                        self.provisioner.record(
+                            &claim,
+                            EventType::Normal,
+                            "ProvisioningSucceeded",
+                            format!("Successfully provisioned volume {name}"),
+                        );
                         Ok(())
                     }
                     Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
                     Err(error) => {
-                        self.provisioner
-                            .record(
-                                &claim,
-                                EventType::Warning,
-                                "ProvisioningFailed",
-                                format!(
-                                    "failed to provision volume with StorageClass \"{class}\": {error}"
-                                ),
-                            )
-                            .await;
+                        self.provisioner.record(
+                            &claim,
+                            EventType::Warning,
+                            "ProvisioningFailed",
+                            format!(
+                                "failed to provision volume with StorageClass \"{class}\": {error}"
+                            ),
+                        );
                         Err(VolumeError::api("create persistentvolume")(error))
                     }
                 }
@@ -409,7 +403,7 @@ impl Executor {
                     Source::Binder => &self.binder,
                     Source::Provisioner => &self.provisioner,
                 };
-                recorder.record(&object, event_type, &reason, message).await;
+                recorder.record(&object, event_type, &reason, message);
                 Ok(())
             }
         }
