@@ -83,7 +83,15 @@ async fn main() -> Result<()> {
         &["--runtime", "simulated", "--nodes", NODES, "--node-name", "sim"],
     )
     .await;
-    let result = run(&server, &counts).await;
+    // On Ctrl-C the run is dropped and the server stopped the same way (the temp dir goes with
+    // `dir`).
+    let result = tokio::select! {
+        result = run(&server, &counts) => result,
+        signal = tokio::signal::ctrl_c() => {
+            signal.context("listening for Ctrl-C")?;
+            Err(anyhow!("interrupted; berth stopped and temp dir removed"))
+        }
+    };
     server.stop().await;
     let rows = result?;
     println!("\n{}", render(&rows));
@@ -175,7 +183,7 @@ async fn run(server: &BerthProcess, counts: &Counts) -> Result<Vec<Row>> {
         sleep(Duration::from_millis(100)).await;
     }
     println!(
-        "  deleting the namespace with 1,000 pods took {:.1} s",
+        "  deleting the namespace with {replicas} pods took {:.1} s",
         start.elapsed().as_secs_f64()
     );
 
