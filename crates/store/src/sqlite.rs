@@ -103,20 +103,14 @@ impl Revisions {
     }
 }
 
-/// Every live key's current version and the revision that state is at. The writer changes it
+/// Every live key's current version (the mod revision naming its `log` row, which holds the
+/// rest) and the revision that state is at. The writer changes it
 /// after each commit and before it publishes, so it never names an uncommitted row and is never
 /// behind the watch feed's revision.
 #[derive(Debug, Default)]
 struct Index {
     revision: Revision,
-    keys: BTreeMap<Vec<u8>, Version>,
-}
-
-/// Where a live key's current version is: its create and mod revision (the `log` row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Version {
-    create: Revision,
-    modified: Revision,
+    keys: BTreeMap<Vec<u8>, Revision>,
 }
 
 fn read_index(index: &RwLock<Index>) -> RwLockReadGuard<'_, Index> {
@@ -134,20 +128,18 @@ impl Index {
     fn load(path: &Path, conn: &Connection, revision: Revision) -> Result<Index> {
         let mut keys = BTreeMap::new();
         let mut stmt = conn
-            .prepare("SELECT rev, key, create_rev, value IS NULL FROM log ORDER BY rev")
+            .prepare("SELECT rev, key, value IS NULL FROM log ORDER BY rev")
             .map_err(|e| sql_error(path, e))?;
         let mut rows = stmt.query([]).map_err(|e| sql_error(path, e))?;
         while let Some(row) = rows.next().map_err(|e| sql_error(path, e))? {
             let read = || -> rusqlite::Result<_> {
-                let version =
-                    Version { create: Revision(row.get(2)?), modified: Revision(row.get(0)?) };
-                Ok((row.get::<_, Vec<u8>>(1)?, version, row.get::<_, bool>(3)?))
+                Ok((Revision(row.get(0)?), row.get::<_, Vec<u8>>(1)?, row.get::<_, bool>(2)?))
             };
-            let (key, version, deleted) = read().map_err(|e| sql_error(path, e))?;
+            let (rev, key, deleted) = read().map_err(|e| sql_error(path, e))?;
             if deleted {
                 keys.remove(&key);
             } else {
-                keys.insert(key, version);
+                keys.insert(key, rev);
             }
         }
         Ok(Index { revision, keys })
@@ -173,9 +165,9 @@ impl Index {
         }
         self.keys
             .range::<[u8], _>((lower, upper))
-            .filter(|(_, version)| version.modified <= revision)
+            .filter(|(_, modified)| **modified <= revision)
             .take(limit)
-            .map(|(key, version)| (key.clone(), version.modified))
+            .map(|(key, modified)| (key.clone(), *modified))
             .collect()
     }
 }
@@ -450,11 +442,10 @@ impl Store for SqliteStore {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         let key = key.to_owned();
         self.read_current(move |path, index, tx| {
-            let Some(version) = read_index(index).keys.get(key.as_bytes()).copied() else {
+            let Some(modified) = read_index(index).keys.get(key.as_bytes()).copied() else {
                 return Ok(Some(None));
             };
-            let kv =
-                version_at(tx, key.clone(), version.modified).map_err(|e| sql_error(path, e))?;
+            let kv = version_at(tx, key.clone(), modified).map_err(|e| sql_error(path, e))?;
             Ok(kv.map(Some))
         })
         .await
@@ -735,9 +726,9 @@ impl Writer {
                 }
                 {
                     let mut index = write_index(&self.index);
-                    for (key, version) in changed {
-                        match version {
-                            Some(version) => index.keys.insert(key, version),
+                    for (key, modified) in changed {
+                        match modified {
+                            Some(modified) => index.keys.insert(key, modified),
                             None => index.keys.remove(&key),
                         };
                     }
@@ -764,11 +755,11 @@ impl Writer {
     fn apply(
         &mut self,
         ops: &[WriteOp],
-    ) -> rusqlite::Result<(Vec<(Result<Written>, Option<Event>)>, HashMap<Vec<u8>, Option<Version>>)>
+    ) -> rusqlite::Result<(Vec<(Result<Written>, Option<Event>)>, HashMap<Vec<u8>, Option<Revision>>)>
     {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(ops.len());
-        let mut changed: HashMap<Vec<u8>, Option<Version>> = HashMap::new();
+        let mut changed: HashMap<Vec<u8>, Option<Revision>> = HashMap::new();
         let mut revision = self.revision;
         for op in ops {
             let key = op.key().as_bytes();
@@ -779,13 +770,11 @@ impl Writer {
             let outcome = apply_one(&tx, op, revision, current)?;
             if let Some(event) = &outcome.1 {
                 revision = revision.next();
-                let version = match event {
-                    Event::Put { kv, .. } => {
-                        Some(Version { create: kv.create_revision, modified: kv.mod_revision })
-                    }
+                let modified = match event {
+                    Event::Put { kv, .. } => Some(kv.mod_revision),
                     Event::Delete { .. } => None,
                 };
-                changed.insert(key.to_vec(), version);
+                changed.insert(key.to_vec(), modified);
             }
             outcomes.push(outcome);
         }
@@ -885,7 +874,7 @@ fn newest_version_at(
                 .query_row([first.0], |row| row.get(0))?;
             Ok((prev != 0).then_some(prev))
         }
-        None => Ok(read_index(index).keys.get(key).map(|version| version.modified.0)),
+        None => Ok(read_index(index).keys.get(key).map(|modified| modified.0)),
     }
 }
 
@@ -908,14 +897,13 @@ fn apply_one(
     tx: &rusqlite::Transaction<'_>,
     op: &WriteOp,
     last: Revision,
-    current: Option<Version>,
+    current: Option<Revision>,
 ) -> rusqlite::Result<(Result<Written>, Option<Event>)> {
     let key = op.key();
     let current = match current {
         // The index only names committed (or this group's) rows, and cleanup keeps them.
-        Some(version) => Some(
-            version_at(tx, key.clone(), version.modified)?
-                .ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+        Some(modified) => Some(
+            version_at(tx, key.clone(), modified)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?,
         ),
         None => None,
     };
