@@ -232,15 +232,14 @@ async fn list(cx: &Context) -> Result<Response> {
         && labels.is_empty()
         && fields.is_empty()
         && !crate::events::is_events_v1(cx.resource());
-    let mut items = Vec::new();
-    let mut raw_items: Vec<Vec<u8>> = Vec::new();
+    let mut items = if raw { Items::Bytes(Vec::new()) } else { Items::Objects(Vec::new()) };
     let mut page_revision = None;
     let mut continue_token = None;
     loop {
         let request = RangeRequest {
             prefix: prefix.clone(),
             start_after: start_after.clone(),
-            limit: Some(limit.map_or(LIST_PAGE, |l| l - items.len() - raw_items.len()).max(1)),
+            limit: Some(limit.map_or(LIST_PAGE, |l| l - items.len()).max(1)),
             revision: revision.or(page_revision),
         };
         let page = cx.store.range(&request).await.map_err(|e| match e {
@@ -254,20 +253,21 @@ async fn list(cx: &Context) -> Result<Response> {
         page_revision = Some(page.revision);
         start_after = page.kvs.last().map(|kv| kv.key.clone()).or(start_after);
         for kv in &page.kvs {
-            if raw && let Some(bytes) = splice_resource_version(kv) {
-                raw_items.push(bytes);
-                continue;
-            }
-            let object = decode_for(cx.resource(), kv)?;
-            if labels.matches_object(&object) && fields.matches(&object) {
-                if raw {
-                    raw_items.push(serde_json::to_vec(&object).map_err(|_| Status::internal())?);
-                } else {
-                    items.push(object);
+            match &mut items {
+                // No selectors to apply here.
+                Items::Bytes(bytes) => bytes.push(match splice_resource_version(kv) {
+                    Some(spliced) => spliced,
+                    None => serde_json::to_vec(&decode(kv)?).map_err(|_| Status::internal())?,
+                }),
+                Items::Objects(objects) => {
+                    let object = decode_for(cx.resource(), kv)?;
+                    if labels.matches_object(&object) && fields.matches(&object) {
+                        objects.push(object);
+                    }
                 }
             }
         }
-        let full = limit.is_some_and(|l| items.len() + raw_items.len() >= l);
+        let full = limit.is_some_and(|l| items.len() >= l);
         if !page.more {
             break;
         }
@@ -278,6 +278,10 @@ async fn list(cx: &Context) -> Result<Response> {
         }
     }
     let rv = page_revision.unwrap_or_default().to_string();
+    let items = match items {
+        Items::Objects(objects) => objects,
+        Items::Bytes(bytes) => return Ok(raw_list(list_envelope(cx, &rv, continue_token), &bytes)),
+    };
     if cx.wants_table() {
         let mut table = table::build(cx.resource(), items, &rv, &cx.query);
         if let Some(token) = &continue_token {
@@ -285,37 +289,55 @@ async fn list(cx: &Context) -> Result<Response> {
         }
         return Ok(json_response(StatusCode::OK, &table));
     }
+    let mut list = list_envelope(cx, &rv, continue_token);
+    // Moved in, not copied through `json!` (which would serialize every item again).
+    list["items"] = Value::Array(items);
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// A list's items: parsed objects, or (JSON without selectors) each object's bytes.
+enum Items {
+    Objects(Vec<Value>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Objects(objects) => objects.len(),
+            Items::Bytes(bytes) => bytes.len(),
+        }
+    }
+}
+
+/// `{"kind": "<Kind>List", "apiVersion": …, "metadata": …}`, without items.
+fn list_envelope(cx: &Context, rv: &str, continue_token: Option<String>) -> Value {
     let mut metadata = json!({ "resourceVersion": rv });
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
-    let list = json!({
+    json!({
         "kind": format!("{}List", cx.resource().kind),
         "apiVersion": cx.resource().api_version(),
         "metadata": metadata,
-    });
-    if raw {
-        // `{"kind":…,"metadata":{…}` then `,"items":[…]}`: the same bytes as the tree path.
-        let mut body = serde_json::to_vec(&list).map_err(|_| Status::internal())?;
-        body.pop();
-        let size = raw_items.iter().map(|item| item.len() + 1).sum::<usize>();
-        body.reserve(size + 12);
-        body.extend_from_slice(b",\"items\":[");
-        for (i, item) in raw_items.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(item);
+    })
+}
+
+/// The list of `items` as bytes: the envelope, then `,"items":[…]}` — the same bytes the
+/// tree path writes.
+fn raw_list(envelope: Value, items: &[Vec<u8>]) -> Response {
+    let mut body = serde_json::to_vec(&envelope).unwrap_or_default();
+    body.pop();
+    body.reserve(items.iter().map(|item| item.len() + 1).sum::<usize>() + 12);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
         }
-        body.extend_from_slice(b"]}");
-        return Ok(
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-        );
+        body.extend_from_slice(item);
     }
-    let mut list = list;
-    // Moved in, not copied through `json!` (which would serialize every item again).
-    list["items"] = Value::Array(items);
-    Ok(json_response(StatusCode::OK, &list))
+    body.extend_from_slice(b"]}");
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A stored object as `serde_json::to_vec(&decode(kv))` would give it, without parsing it into
