@@ -552,7 +552,7 @@ pub(crate) async fn run(context: Context) {
                                 pod.name_any()
                             );
                             recorder.record(
-                                &object_ref(&pod),
+                                &crate::meta::reference_to(&pod),
                                 EventType::Normal,
                                 "Scheduled",
                                 message,
@@ -604,10 +604,6 @@ where
             Err(error) => tracing::warn!(%error, "scheduler watch failed; retrying"),
         }
     }
-}
-
-fn object_ref(pod: &Pod) -> ObjectReference {
-    crate::meta::reference_to(pod)
 }
 
 /// Annotates the pod's WaitForFirstConsumer claims with the node, waits until they are
@@ -684,7 +680,12 @@ async fn report_unschedulable(
     message: &str,
 ) {
     set_unscheduled(client, pod, "Unschedulable", message).await;
-    recorder.record(&object_ref(pod), EventType::Warning, "FailedScheduling", message);
+    recorder.record(
+        &crate::meta::reference_to(pod),
+        EventType::Warning,
+        "FailedScheduling",
+        message,
+    );
 }
 
 /// Sets `PodScheduled=False` with `reason` and `message`, unless it says so already.
