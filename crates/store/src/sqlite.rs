@@ -61,6 +61,10 @@ const COMPACT_CHUNK: i64 = 2000;
 const MAX_IDLE_READERS: usize = 8;
 /// How often a current read starts over when compaction removed a version it was about to read.
 const READ_ATTEMPTS: usize = 5;
+/// The recently read current values kept in memory ([`Values`]): at most this many…
+const CACHED_VALUES: usize = 4096;
+/// …and this many bytes of values.
+const CACHED_BYTES: usize = 4 << 20;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -88,6 +92,51 @@ struct Inner {
     readers: Readers,
     hub: Arc<Hub>,
     revisions: Arc<Revisions>,
+    values: Values,
+}
+
+/// Recently read current values, keyed by key and valid for one mod revision: a `get` whose
+/// key the index shows still at that revision needs no SQL and no thread hop. Admission reads
+/// the same namespace and ServiceAccount for every pod it creates. A version's bytes never
+/// change, so an entry is never wrong, only outdated (then it is a miss and is replaced).
+#[derive(Debug, Default)]
+struct Values {
+    cached: Mutex<ValuesInner>,
+}
+
+#[derive(Debug, Default)]
+struct ValuesInner {
+    entries: HashMap<String, KeyValue>,
+    bytes: usize,
+}
+
+impl Values {
+    fn get(&self, key: &str, modified: Revision) -> Option<KeyValue> {
+        let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        cached.entries.get(key).filter(|kv| kv.mod_revision == modified).cloned()
+    }
+
+    fn insert(&self, kv: &KeyValue) {
+        if kv.value.len() > CACHED_BYTES / 16 {
+            return;
+        }
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.entries.len() >= CACHED_VALUES || cached.bytes + kv.value.len() > CACHED_BYTES {
+            // Forget an arbitrary half: cheaper than tracking recency, and hot keys come back
+            // at their next read.
+            let mut keep = false;
+            cached.entries.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            cached.bytes = cached.entries.values().map(|kv| kv.value.len()).sum();
+        }
+        let size = kv.value.len();
+        if let Some(old) = cached.entries.insert(kv.key.clone(), kv.clone()) {
+            cached.bytes -= old.value.len();
+        }
+        cached.bytes += size;
+    }
 }
 
 /// The compacted revision, set by the writer before it answers anyone. (The current revision
@@ -236,6 +285,7 @@ impl SqliteStore {
             },
             hub: Arc::new(Hub::new(revision)),
             revisions: revisions.clone(),
+            values: Values::default(),
         });
         let writer = Writer {
             path: path.to_owned(),
@@ -440,15 +490,27 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        // The index answers for missing keys and names the version a cached value must have.
+        let current =
+            read_index(&self.inner.readers.shared.index).keys.get(key.as_bytes()).copied();
+        let Some(modified) = current else { return Ok(None) };
+        if let Some(kv) = self.inner.values.get(key, modified) {
+            return Ok(Some(kv));
+        }
         let key = key.to_owned();
-        self.read_current(move |path, index, tx| {
-            let Some(modified) = read_index(index).keys.get(key.as_bytes()).copied() else {
-                return Ok(Some(None));
-            };
-            let kv = version_at(tx, key.clone(), modified).map_err(|e| sql_error(path, e))?;
-            Ok(kv.map(Some))
-        })
-        .await
+        let kv = self
+            .read_current(move |path, index, tx| {
+                let Some(modified) = read_index(index).keys.get(key.as_bytes()).copied() else {
+                    return Ok(Some(None));
+                };
+                let kv = version_at(tx, key.clone(), modified).map_err(|e| sql_error(path, e))?;
+                Ok(kv.map(Some))
+            })
+            .await?;
+        if let Some(kv) = &kv {
+            self.inner.values.insert(kv);
+        }
+        Ok(kv)
     }
 
     async fn range(&self, request: &RangeRequest) -> Result<RangePage> {
@@ -1098,5 +1160,44 @@ fn clone_sql_error(error: &rusqlite::Error) -> rusqlite::Error {
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
             Some(other.to_string()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, revision: i64, size: usize) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Bytes::from(vec![b'x'; size]),
+            create_revision: Revision(1),
+            mod_revision: Revision(revision),
+        }
+    }
+
+    #[test]
+    fn cached_values_answer_only_for_their_revision_and_stay_bounded() {
+        let values = Values::default();
+        values.insert(&kv("/a", 5, 10));
+        assert_eq!(values.get("/a", Revision(5)).map(|kv| kv.mod_revision), Some(Revision(5)));
+        assert!(values.get("/a", Revision(6)).is_none(), "a newer version is a miss");
+        values.insert(&kv("/a", 6, 20));
+        assert_eq!(values.get("/a", Revision(6)).map(|kv| kv.value.len()), Some(20));
+        assert!(values.get("/a", Revision(5)).is_none());
+
+        for i in 0..3 * CACHED_VALUES {
+            values.insert(&kv(&format!("/k{i}"), 7, 100));
+        }
+        let inner = values.cached.lock().unwrap();
+        assert!(inner.entries.len() <= CACHED_VALUES, "{} entries", inner.entries.len());
+        assert_eq!(inner.bytes, inner.entries.values().map(|kv| kv.value.len()).sum::<usize>());
+        drop(inner);
+        for i in 0..100 {
+            values.insert(&kv(&format!("/big{i}"), 8, CACHED_BYTES / 20));
+        }
+        assert!(values.cached.lock().unwrap().bytes <= CACHED_BYTES);
+        values.insert(&kv("/huge", 9, CACHED_BYTES));
+        assert!(values.get("/huge", Revision(9)).is_none(), "too big to keep");
     }
 }
