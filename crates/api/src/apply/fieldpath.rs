@@ -22,7 +22,7 @@ pub enum Element {
 }
 
 impl Element {
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         match self {
             Element::Field(name) => format!("f:{name}"),
             Element::Key(key) => format!("k:{key}"),
@@ -111,9 +111,19 @@ impl Set {
         let Some((last, parents)) = path.split_last() else { return };
         let mut set = self;
         for element in parents {
-            set = &mut set.nodes.entry(element.clone()).or_default().children;
+            set = &mut set.node_mut(element).children;
         }
-        set.nodes.entry(last.clone()).or_default().member = true;
+        set.node_mut(last).member = true;
+    }
+
+    /// The node of `element`, added if missing; the element is cloned only then (a path is
+    /// inserted once per leaf, so its parents are mostly there already).
+    fn node_mut(&mut self, element: &Element) -> &mut Node {
+        if self.nodes.contains_key(element) {
+            self.nodes.get_mut(element).expect("checked just above")
+        } else {
+            self.nodes.entry(element.clone()).or_default()
+        }
     }
 
     /// Whether `path` itself is in the set.
@@ -152,7 +162,7 @@ impl Set {
 
     pub fn union(&mut self, other: &Set) {
         for (element, node) in &other.nodes {
-            let mine = self.nodes.entry(element.clone()).or_default();
+            let mine = self.node_mut(element);
             mine.member |= node.member;
             mine.children.union(&node.children);
         }
@@ -173,6 +183,20 @@ impl Set {
             }
         }
         Set { nodes }
+    }
+
+    /// [`Set::difference`] in place.
+    pub fn subtract(&mut self, other: &Set) {
+        if other.is_empty() {
+            return;
+        }
+        self.nodes.retain(|element, node| {
+            if let Some(theirs) = other.nodes.get(element) {
+                node.member &= !theirs.member;
+                node.children.subtract(&theirs.children);
+            }
+            !node.is_empty()
+        });
     }
 
     pub fn intersection(&self, other: &Set) -> Set {
@@ -304,6 +328,11 @@ mod tests {
         b.insert(&[field("spec"), field("replicas")]);
         let diff = a.difference(&b);
         assert_eq!(diff.paths(), vec![vec![field("spec")], vec![field("spec"), field("selector")]]);
+        let mut subtracted = a.clone();
+        subtracted.subtract(&b);
+        assert_eq!(subtracted, diff);
+        subtracted.subtract(&a);
+        assert!(subtracted.is_empty(), "nothing is left, not even empty parents");
         assert_eq!(a.intersection(&b), b);
         let mut u = diff.clone();
         u.union(&b);

@@ -240,16 +240,7 @@ impl Writer<'_> {
 
     /// Drops the fields nobody owns from a set.
     fn strip(&self, set: &mut Set) {
-        static IGNORED_SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
-        let ignored = IGNORED_SET.get_or_init(|| {
-            let mut ignored = Set::new();
-            for path in IGNORED {
-                let path: Vec<Element> = path.iter().map(|p| Element::Field((*p).into())).collect();
-                ignored.insert(&path);
-            }
-            ignored
-        });
-        *set = set.difference(ignored);
+        set.subtract(ignored());
         for field in self.reset {
             set.remove_field(field);
         }
@@ -263,6 +254,19 @@ impl Writer<'_> {
         self.strip(&mut comparison.removed);
         comparison
     }
+}
+
+/// [`IGNORED`] as a set.
+fn ignored() -> &'static Set {
+    static IGNORED_SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
+    IGNORED_SET.get_or_init(|| {
+        let mut ignored = Set::new();
+        for path in IGNORED {
+            let path: Vec<Element> = path.iter().map(|p| Element::Field((*p).into())).collect();
+            ignored.insert(&path);
+        }
+        ignored
+    })
 }
 
 /// An object without `metadata.managedFields`.
@@ -342,18 +346,22 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
         .is_some_and(|list| !list.is_empty());
+    if live.is_none() && !supplied {
+        record_create(writer, new);
+        return;
+    }
     let mut managed = if supplied && writer.subresource.is_empty() {
         Managed::decode(new).unwrap_or_else(|_| live_managed())
     } else {
         live_managed()
     };
     // managedFields is an atomic list whose path is ignored: no need to compare copies.
-    let comparison = writer.compare(live, new);
-    let mut changed = comparison.added.clone();
-    changed.union(&comparison.modified);
+    let Comparison { added: mut changed, modified, removed } = writer.compare(live, new);
+    changed.union(&modified);
     for entry in &mut managed.entries {
         if !entry.same_owner(writer.manager, Operation::Update, writer.subresource) {
-            entry.fields = entry.fields.difference(&changed).difference(&comparison.removed);
+            entry.fields.subtract(&changed);
+            entry.fields.subtract(&removed);
         }
     }
     let position = managed.position(writer.manager, Operation::Update, writer.subresource);
@@ -371,13 +379,40 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
     let entry = &mut managed.entries[index];
     let mut fields = entry.fields.clone();
     fields.union(&changed);
-    let fields = fields.difference(&comparison.removed);
+    fields.subtract(&removed);
     if fields != entry.fields || entry.time.is_none() {
         entry.time = Some(writer.now.to_owned());
     }
     entry.fields = fields;
     entry.api_version = writer.api_version();
     managed.encode(new);
+}
+
+/// [`update`] of a create without managedFields of its own: the writer's `Update` entry owns
+/// every field, written straight as `FieldsV1`.
+fn record_create(writer: &Writer<'_>, new: &mut Value) {
+    let fields = typed::added_fields_v1(new, writer.root(), ignored(), writer.reset);
+    let Some(object) = new.as_object_mut() else { return };
+    let Some(fields) = fields else {
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("managedFields");
+        }
+        return;
+    };
+    let mut entry = Map::new();
+    entry.insert("manager".into(), json!(writer.manager));
+    entry.insert("operation".into(), json!(Operation::Update.as_str()));
+    entry.insert("apiVersion".into(), json!(writer.api_version()));
+    entry.insert("time".into(), json!(writer.now));
+    entry.insert("fieldsType".into(), json!("FieldsV1"));
+    entry.insert("fieldsV1".into(), fields);
+    if !writer.subresource.is_empty() {
+        entry.insert("subresource".into(), json!(writer.subresource));
+    }
+    let metadata = object.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(metadata) = metadata.as_object_mut() {
+        metadata.insert("managedFields".into(), json!([entry]));
+    }
 }
 
 /// Applies `config` for `writer` to `live` (`None`: the object does not exist yet) and returns
@@ -437,7 +472,8 @@ pub fn apply(
     }
     for (i, entry) in managed.entries.iter_mut().enumerate() {
         if Some(i) != mine {
-            entry.fields = entry.fields.difference(&changed).difference(&comparison.removed);
+            entry.fields.subtract(&changed);
+            entry.fields.subtract(&comparison.removed);
         }
     }
     let object_changed = live_object.as_ref() != Some(&merged);

@@ -320,3 +320,88 @@ fn a_write_that_only_moves_times_keeps_the_old_ones() {
     keep_times_of_noop(&live, &mut changed);
     assert_eq!(changed["metadata"]["managedFields"][0]["time"], T1);
 }
+
+/// What the general path of [`update`] records for a create: the comparison with nothing,
+/// stripped, as the writer's only entry.
+fn create_the_long_way(writer: &Writer<'_>, new: &Value) -> Value {
+    let comparison = writer.compare(None, new);
+    let mut fields = comparison.added;
+    fields.union(&comparison.modified);
+    let managed = Managed {
+        entries: vec![Entry {
+            manager: writer.manager.to_owned(),
+            operation: Operation::Update,
+            api_version: writer.api_version(),
+            time: Some(writer.now.to_owned()),
+            subresource: writer.subresource.to_owned(),
+            fields,
+        }],
+    };
+    let mut out = new.clone();
+    managed.encode(&mut out);
+    out
+}
+
+#[test]
+fn creates_record_the_same_fields_as_the_general_path() {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default", "uid": "u", "generation": 1,
+                     "labels": {"app": "web", "tier": "x"}, "annotations": {},
+                     "creationTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["b", "a", "b"],
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                          "name": "web", "uid": "o", "controller": true}]},
+        "spec": {
+            "containers": [
+                {"name": "web", "image": "nginx", "args": ["a", "b"],
+                 "ports": [{"containerPort": 80, "name": "http"},
+                           {"containerPort": 53, "protocol": "UDP"},
+                           {"containerPort": 80, "name": "dup"}],
+                 "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": null}],
+                 "resources": {"requests": {"cpu": "250m"}, "limits": {}},
+                 "securityContext": null},
+                {"name": "side", "image": "busybox", "ports": [{"name": "no-port"}]}
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "tolerations": [],
+            "nodeSelector": {"disk": "ssd"}
+        },
+        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}
+    });
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 80, "protocol": "UDP"}],
+                 "selector": {"app": "web"}, "clusterIP": "None"}
+    });
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {}},
+        "data": {"a": "1", "b": ""}, "binaryData": {}
+    });
+    let only_identity = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "c", "namespace": "default"}});
+    let unknown = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                         "metadata": {"name": "w"}, "spec": {"list": [1, 2], "deep": {"x": null}}});
+    let status_writer =
+        Writer { subresource: "status", reset: &["spec"], ..writer("Pod", "kubelet", T0) };
+    let cases = [
+        (writer("Pod", "kubectl-create", T0), pod.clone()),
+        (status_writer, pod),
+        (writer("StatefulSet", "kubectl-client-side-apply", T1), sts(3, "nginx")),
+        (writer("Service", "m", T0), service),
+        (writer("ConfigMap", "m", T0), config_map),
+        (writer("ConfigMap", "m", T0), only_identity),
+        (Writer { group: "example.com", kind: "Widget", ..writer("x", "m", T0) }, unknown),
+    ];
+    for (writer, object) in cases {
+        let mut fast = object.clone();
+        update(&writer, None, &mut fast);
+        let slow = create_the_long_way(&writer, &object);
+        assert_eq!(
+            serde_json::to_string(&fast).unwrap(),
+            serde_json::to_string(&slow).unwrap(),
+            "{} {}",
+            writer.kind,
+            writer.subresource
+        );
+    }
+}

@@ -90,6 +90,62 @@ pub(crate) fn to_set(
     Ok(())
 }
 
+/// The `FieldsV1` JSON of every field of `value` — what comparing nothing with `value` marks
+/// as added (leaves, list items, non-empty containers), encoded — without building a [`Set`]
+/// first: a create records this for its writer, for every object. `skip` holds fields nobody
+/// owns (its members go, their children are still walked) and `reset` top-level fields to leave
+/// out whole. Identical to `compare` + [`Set::subtract`] + [`Set::to_fields_v1`] (tested).
+pub(crate) fn added_fields_v1(value: &Value, ty: Ty, skip: &Set, reset: &[&str]) -> Option<Value> {
+    added_node(value, ty, Some(skip), reset, false)
+}
+
+/// One node of [`added_fields_v1`]: its `FieldsV1` value, or `None` if it owns nothing.
+fn added_node(
+    value: &Value,
+    ty: Ty,
+    skip: Option<&Set>,
+    reset: &[&str],
+    member: bool,
+) -> Option<Value> {
+    let mut children: Vec<(Element, Value)> = Vec::new();
+    let mut child = |element: Element, value: &Value, ty: Ty| {
+        let (skipped, below) = match skip {
+            Some(skip) => (skip.has_member(&element), skip.child(&element)),
+            None => (false, None),
+        };
+        if let Some(node) = added_node(value, ty, below.filter(|s| !s.is_empty()), &[], !skipped) {
+            children.push((element, node));
+        }
+    };
+    match value {
+        Value::Object(map) if has_fields(ty) && !map.is_empty() => {
+            for (key, value) in map.iter().filter(|(key, _)| !reset.contains(&key.as_str())) {
+                child(Element::Field(key.clone()), value, ty.member(key));
+            }
+        }
+        Value::Array(items) if has_items(ty) && !items.is_empty() => {
+            if let Ok(items) = index(ty, items) {
+                for (element, item) in items {
+                    child(element, item, ty.item());
+                }
+            }
+        }
+        _ => {}
+    }
+    if children.is_empty() {
+        return member.then(|| Value::Object(Map::new()));
+    }
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut map = Map::with_capacity(children.len() + usize::from(member));
+    if member {
+        map.insert(".".into(), Value::Object(Map::new()));
+    }
+    for (element, node) in children {
+        map.insert(element.encode(), node);
+    }
+    Some(Value::Object(map))
+}
+
 /// What changed from one object to another, path by path.
 #[derive(Debug, Default)]
 pub(crate) struct Comparison {
@@ -139,6 +195,12 @@ pub(crate) fn compare(
             Some(Value::Array(items)) => Some(items),
             Some(_) => None,
         }
+    }
+    // Equal values have no differences anywhere below (most of an update is unchanged).
+    if let (Some(l), Some(r)) = (lhs, rhs)
+        && l == r
+    {
+        return;
     }
     if has_fields(ty)
         && let (Some(l), Some(r)) = (object(lhs), object(rhs))
