@@ -819,16 +819,23 @@ async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
     if dry_run {
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
-    let bytes = encode_for(resource, &object)?;
-    let kv = match cx.store.create(&cx.key(&name), bytes).await {
+    let stored = stored_for(resource, &object)?;
+    let kv = match cx.store.create(&cx.key(&name), stored.bytes.clone()).await {
         Ok(kv) => kv,
         Err(error) => {
             reserved.release(&*cx.store).await;
             return Err(Status::from_store(error, resource, &name));
         }
     };
-    objects::set_resource_version(&mut object, kv.mod_revision);
-    Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings))
+    let response = match stored.served(kv.mod_revision) {
+        Some(body) => (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body)
+            .into_response(),
+        None => {
+            objects::set_resource_version(&mut object, kv.mod_revision);
+            json_response(StatusCode::CREATED, &object)
+        }
+    };
+    Ok(objects::with_warnings(response, &warnings))
 }
 
 fn generate_name(base: &str) -> String {
@@ -857,7 +864,7 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         let written =
             write_back(cx, None, expected, |current| scale::with_replicas(current, &object))
                 .await?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
+        return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
     }
     let warnings = objects::unknown_fields(
         cx.resource(),
@@ -873,7 +880,7 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         )));
     }
     let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
-    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
+    Ok(objects::with_warnings(written.response(StatusCode::OK), &warnings))
 }
 
 async fn patch(cx: &Context, body: Body) -> Result<Response> {
@@ -926,7 +933,7 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
             scale::with_replicas(current, &view)
         })
         .await?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&written)));
+        return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
     }
     let strict = cx.query.get("fieldValidation");
     let warnings = objects::patch_warnings(resource, &patch, strict);
@@ -938,7 +945,7 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         Ok(patched)
     })
     .await?;
-    Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
+    Ok(objects::with_warnings(written.response(StatusCode::OK), &warnings))
 }
 
 /// Server-side apply: merges the configuration into the object, or creates it.
@@ -973,7 +980,26 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
             objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
             create_object(cx, object).await
         }
-        updated => Ok(json_response(StatusCode::OK, &updated?)),
+        updated => Ok(updated?.response(StatusCode::OK)),
+    }
+}
+
+/// What [`write_back`] wrote (or found already there): the object, resourceVersion included,
+/// and, when it was just stored, its serialized form.
+pub(crate) struct Written {
+    pub(crate) object: Value,
+    served: Option<Vec<u8>>,
+}
+
+impl Written {
+    /// The object as the answer, serialized once.
+    pub(crate) fn response(self, code: StatusCode) -> Response {
+        match self.served {
+            Some(body) => {
+                (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
+            None => json_response(code, &self.object),
+        }
     }
 }
 
@@ -986,7 +1012,7 @@ pub(crate) async fn write_back(
     subresource: Option<&str>,
     expected: Option<Revision>,
     change: impl Fn(&Value) -> Result<Value>,
-) -> Result<Value> {
+) -> Result<Written> {
     let resource = cx.resource();
     let name = cx.name().to_owned();
     let key = cx.key(&name);
@@ -1024,12 +1050,12 @@ pub(crate) async fn write_back(
             // The last finalizer is gone: the object goes, as kube-apiserver's update does.
             reserved.release(&*cx.store).await;
             if dry_run {
-                return Ok(updated);
+                return Ok(Written { object: updated, served: None });
             }
             match cx.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(_) => {
                     allocator::release(&*cx.store, resource, &current).await;
-                    return Ok(current);
+                    return Ok(Written { object: current, served: None });
                 }
                 Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
                 Err(error) => return Err(Status::from_store(error, resource, &name)),
@@ -1051,17 +1077,18 @@ pub(crate) async fn write_back(
         }
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
-            return Ok(current);
+            return Ok(Written { object: current, served: None });
         }
         if dry_run {
-            return Ok(updated);
+            return Ok(Written { object: updated, served: None });
         }
-        let bytes = encode_for(resource, &updated)?;
-        match cx.store.update(&key, bytes, kv.mod_revision).await {
+        let stored = stored_for(resource, &updated)?;
+        match cx.store.update(&key, stored.bytes.clone(), kv.mod_revision).await {
             Ok(written) => {
                 allocator::release_unused(&*cx.store, resource, &current, &updated).await;
                 objects::set_resource_version(&mut updated, written.mod_revision);
-                return Ok(updated);
+                let served = stored.served(written.mod_revision);
+                return Ok(Written { object: updated, served });
             }
             Err(berth_store::Error::Conflict { .. }) if expected.is_none() => {
                 reserved.release(&*cx.store).await;
@@ -1283,25 +1310,85 @@ fn decode_for(resource: &ResourceType, kv: &KeyValue) -> Result<Value> {
 
 /// The stored form of an object of `resource`.
 fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
-    if crate::events::is_events_v1(resource) {
-        return encode(&crate::events::to_core(object.clone()));
-    }
-    encode(object)
+    stored_for(resource, object).map(|stored| stored.bytes)
 }
 
-/// The stored form: without resourceVersion (the store's revision is the truth). Written
-/// objects rarely carry one, so the object is copied only when it does.
+/// The stored form of a write through `resource`; events.k8s.io events are stored as core
+/// events, so their stored bytes are not what is served (no metadata end to splice at).
+fn stored_for(resource: &ResourceType, object: &Value) -> Result<Stored> {
+    if crate::events::is_events_v1(resource) {
+        let bytes = encode(&crate::events::to_core(object.clone()))?;
+        return Ok(Stored { bytes, metadata_end: None });
+    }
+    encode_stored(object)
+}
+
+/// The stored form: without resourceVersion (the store's revision is the truth).
 pub(crate) fn encode(object: &Value) -> Result<Bytes> {
-    let bytes = if object.pointer("/metadata/resourceVersion").is_some() {
-        let mut stored = object.clone();
-        if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove("resourceVersion");
-        }
-        serde_json::to_vec(&stored)
-    } else {
-        serde_json::to_vec(object)
+    encode_stored(object).map(|stored| stored.bytes)
+}
+
+/// An object's stored bytes, and where metadata's closing brace is in them.
+struct Stored {
+    bytes: Bytes,
+    metadata_end: Option<usize>,
+}
+
+impl Stored {
+    /// The stored bytes with `revision` as metadata's last key: the object as served
+    /// (`decode` appends the resourceVersion the same way).
+    fn served(&self, revision: Revision) -> Option<Vec<u8>> {
+        let end = self.metadata_end?;
+        let comma = if self.bytes[..end].ends_with(b"{") { "" } else { "," };
+        let rv = format!("{comma}\"resourceVersion\":\"{revision}\"");
+        let mut out = Vec::with_capacity(self.bytes.len() + rv.len());
+        out.extend_from_slice(&self.bytes[..end]);
+        out.extend_from_slice(rv.as_bytes());
+        out.extend_from_slice(&self.bytes[end..]);
+        Some(out)
+    }
+}
+
+/// Serializes `object` as `serde_json::to_vec` does (compact, in the map's order) but without
+/// `metadata.resourceVersion` (the other keys keep their order), noting where metadata ends —
+/// no copy of the object, no second serialization for the answer.
+fn encode_stored(object: &Value) -> Result<Stored> {
+    fn write(out: &mut Vec<u8>, value: &impl serde::Serialize) -> Result<()> {
+        serde_json::to_writer(out, value).map_err(|_| Status::internal())
+    }
+    let Value::Object(map) = object else {
+        let bytes = serde_json::to_vec(object).map_err(|_| Status::internal())?;
+        return Ok(Stored { bytes: bytes.into(), metadata_end: None });
     };
-    bytes.map(Bytes::from).map_err(|_| Status::internal())
+    let mut out = Vec::with_capacity(4096);
+    let mut metadata_end = None;
+    out.push(b'{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(&mut out, key)?;
+        out.push(b':');
+        match value {
+            Value::Object(metadata) if key == "metadata" => {
+                out.push(b'{');
+                let fields = metadata.iter().filter(|(key, _)| *key != "resourceVersion");
+                for (i, (key, value)) in fields.enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(&mut out, key)?;
+                    out.push(b':');
+                    write(&mut out, value)?;
+                }
+                metadata_end = Some(out.len());
+                out.push(b'}');
+            }
+            _ => write(&mut out, value)?,
+        }
+    }
+    out.push(b'}');
+    Ok(Stored { bytes: out.into(), metadata_end })
 }
 
 pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {
@@ -1363,5 +1450,34 @@ mod tests {
             mod_revision: Revision(1),
         };
         assert_eq!(splice_resource_version(&no_metadata), None);
+    }
+
+    /// The stored bytes are serde_json's, without the resourceVersion; the answer is the
+    /// object with the new one, as serializing it would give.
+    #[test]
+    fn stored_bytes_and_the_answer_match_serializing_the_object() {
+        let objects = [
+            json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7",
+                   "labels": {"x": "y\"z"}, "uid": "u"}, "spec": {"n": [1, 2.5, null, true]}}),
+            json!({"metadata": {"resourceVersion": "1"}, "data": {"k": "ünïcode \u{1} tab\t"}}),
+            json!({"data": {}, "metadata": {}}),
+            json!({"apiVersion": "v1", "metadata": {"name": "n"}, "metadata2": {"resourceVersion": "x"}}),
+        ];
+        for object in objects {
+            let stored = encode_stored(&object).unwrap();
+            let mut without = object.clone();
+            // The other keys keep their order.
+            without["metadata"].as_object_mut().unwrap().shift_remove("resourceVersion");
+            assert_eq!(stored.bytes, serde_json::to_vec(&without).unwrap());
+            let mut served = without;
+            objects::set_resource_version(&mut served, Revision(42));
+            assert_eq!(
+                String::from_utf8(stored.served(Revision(42)).unwrap()).unwrap(),
+                serde_json::to_string(&served).unwrap()
+            );
+        }
+        let no_metadata = encode_stored(&json!({"a": 1})).unwrap();
+        assert_eq!(no_metadata.served(Revision(1)), None);
+        assert_eq!(encode_stored(&json!([1])).unwrap().bytes, b"[1]".as_slice());
     }
 }

@@ -195,7 +195,7 @@ pub(crate) async fn finalize(cx: &Context, body: Body) -> Result<Response> {
         Ok(updated)
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &written))
+    Ok(written.response(StatusCode::OK))
 }
 
 /// `pods/{name}/log|exec|attach|portforward`: the pod must exist; the stream itself needs the
