@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::fieldpath::{Element, Set, canonical_key};
+use super::fieldpath::{Element, Set};
 use super::schema::Ty;
 
 fn has_fields(ty: Ty) -> bool {
@@ -29,28 +29,48 @@ pub(crate) fn item_element(ty: Ty, item: &Value) -> Result<Element, String> {
     let Value::Object(map) = item else {
         return Err(format!("associative list with keys has an element that is not a map: {item}"));
     };
-    let mut fields = Map::new();
-    for key in keys {
+    // `canonical_key` of the key fields, written directly: this runs for every item of every
+    // keyed list (containers, ports, env …) of every write.
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort_unstable();
+    let mut text = String::from("{");
+    for (i, key) in sorted.into_iter().enumerate() {
+        let default;
         let value = match map.get(key).filter(|v| !v.is_null()) {
-            Some(value) => value.clone(),
-            None => key_default(key).ok_or_else(|| {
-                format!(
-                    "associative list with keys has an element that omits key field {key:?} (and doesn't have default value)"
-                )
-            })?,
+            Some(value) => value,
+            None => {
+                default = key_default(key).ok_or_else(|| {
+                    format!(
+                        "associative list with keys has an element that omits key field {key:?} (and doesn't have default value)"
+                    )
+                })?;
+                &default
+            }
         };
-        fields.insert(key.clone(), value);
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&Value::String(key.clone()).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
     }
-    Ok(Element::Key(canonical_key(fields)))
+    text.push('}');
+    Ok(Element::Key(text))
 }
 
 /// The items of a list with their elements; the first of duplicates wins.
 fn index(ty: Ty, items: &[Value]) -> Result<Vec<(Element, &Value)>, String> {
+    let mut out: Vec<(Element, &Value)> = Vec::with_capacity(items.len());
+    // Lists are short: a scan finds duplicates without hashing or cloning every element.
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(items.len());
     for item in items {
         let element = item_element(ty, item)?;
-        if seen.insert(element.clone()) {
+        let duplicate = if items.len() <= 32 {
+            out.iter().any(|(e, _)| *e == element)
+        } else {
+            !seen.insert(element.clone())
+        };
+        if !duplicate {
             out.push((element, item));
         }
     }
@@ -384,5 +404,38 @@ fn is_empty_container(value: &Value) -> bool {
         Value::Object(map) => map.is_empty(),
         Value::Array(items) => items.is_empty(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fieldpath::canonical_key;
+    use super::*;
+
+    #[test]
+    fn keyed_items_are_named_by_their_canonical_keys() {
+        let keys = ["protocol".to_owned(), "containerPort".to_owned(), "na\"me".to_owned()];
+        let ty = Ty::Keyed(Box::leak(Box::new(keys)).as_slice(), None);
+        let item = json!({"containerPort": 80, "na\"me": "ü\n", "other": 1});
+        let mut expected = Map::new();
+        expected.insert("containerPort".into(), json!(80));
+        expected.insert("na\"me".into(), json!("ü\n"));
+        expected.insert("protocol".into(), json!("TCP"));
+        assert_eq!(item_element(ty, &item), Ok(Element::Key(canonical_key(expected))));
+        let missing = json!({"protocol": "UDP"});
+        assert!(item_element(ty, &missing).unwrap_err().contains("omits key field"));
+    }
+
+    #[test]
+    fn the_first_of_duplicate_items_wins_in_short_and_long_lists() {
+        for len in [3, 40] {
+            let mut items: Vec<Value> = (0..len).map(|i| json!(i)).collect();
+            items.push(json!(1));
+            let indexed = index(Ty::Set, &items).unwrap();
+            assert_eq!(indexed.len(), len);
+            assert!(std::ptr::eq(indexed[1].1, &items[1]));
+        }
     }
 }
