@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::objects;
 use crate::request::Query;
 use crate::status::{Cause, Details, Status};
+use crate::strict::Duplicate;
 
 /// The Content-Type of server-side apply.
 pub(crate) const APPLY_PATCH: &str = "application/apply-patch+yaml";
@@ -79,23 +80,47 @@ pub(crate) fn check_patch_options(query: &Query, applying: bool) -> Result<(), S
     }))
 }
 
-/// Reads an apply configuration: YAML, or JSON (which kubectl sends).
-pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Status> {
-    let value = match serde_json::from_slice::<Value>(bytes) {
-        Ok(value) => value,
-        Err(_) => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| Status::bad_request("error decoding YAML: the body is not UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text)
-                .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))?
-        }
+/// Reads an apply configuration: YAML, or JSON (which kubectl sends), with the keys it repeats
+/// (with their YAML lines: kube-apiserver reads every apply body as YAML).
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Value, Vec<Duplicate>), Status> {
+    let yaml = || {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| Status::bad_request("error decoding YAML: the body is not UTF-8"))?;
+        crate::strict::yaml(text)
+            .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))
+    };
+    let (value, duplicates) = match crate::strict::json(bytes) {
+        Ok((value, duplicates)) if duplicates.is_empty() => (value, duplicates),
+        // Lines come from reading it as YAML, which is rare enough to do twice.
+        Ok((value, _)) => (value, yaml().map(|(_, d)| d).unwrap_or_default()),
+        Err(_) => yaml()?,
     };
     if !value.is_object() {
         return Err(Status::bad_request(
             "error decoding YAML: an apply configuration must be an object",
         ));
     }
-    Ok(value)
+    Ok((value, duplicates))
+}
+
+/// `fieldValidation=Strict` refuses an apply configuration that repeats keys (kube-apiserver's
+/// `yaml.UnmarshalStrict` after the apply).
+pub(crate) fn check_duplicates(directive: &str, duplicates: &[Duplicate]) -> Result<(), Status> {
+    if directive != "Strict" || duplicates.is_empty() {
+        return Ok(());
+    }
+    Err(Status::bad_request(format!(
+        "error strict decoding YAML: error converting YAML to JSON: {}",
+        crate::strict::yaml_error(duplicates)
+    )))
+}
+
+/// The warnings `fieldValidation=Warn` gives an apply configuration that repeats keys.
+pub(crate) fn duplicate_warnings(directive: &str, duplicates: &[Duplicate]) -> Vec<String> {
+    if directive != "Warn" {
+        return Vec::new();
+    }
+    duplicates.iter().map(Duplicate::yaml_line).collect()
 }
 
 /// Top-level fields a write through this endpoint does not own (kube-apiserver's reset
@@ -234,9 +259,18 @@ mod tests {
 
     #[test]
     fn bodies_are_yaml_or_json_objects() {
-        assert_eq!(parse(b"{\"a\": 1}").unwrap()["a"], 1);
-        let yaml = parse(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  k: v\n").unwrap();
+        assert_eq!(parse(b"{\"a\": 1}").unwrap().0["a"], 1);
+        let yaml = parse(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  k: v\n").unwrap().0;
         assert_eq!(yaml["data"]["k"], "v");
+        let (json, duplicates) = parse(b"{\"data\": {\"k\": \"a\",\n \"k\": \"b\"}}").unwrap();
+        assert_eq!(json["data"]["k"], "b");
+        assert_eq!(
+            duplicate_warnings("Warn", &duplicates),
+            ["line 2: key \"k\" already set in map"]
+        );
+        let strict = check_duplicates("Strict", &duplicates).unwrap_err();
+        assert_eq!(strict.code(), StatusCode::BAD_REQUEST);
+        assert!(check_duplicates("Ignore", &duplicates).is_ok());
         assert!(parse(b"- 1\n- 2\n").is_err());
         assert!(parse(b"a: [unclosed\n").is_err());
         assert!(parse(&[0xff, 0xfe]).is_err());

@@ -26,6 +26,7 @@ use crate::deletion::{self, DeleteOptions, Outcome};
 use crate::request::{self, Query, ResourcePath};
 use crate::router::AppState;
 use crate::status::{Cause, Details, Status};
+use crate::strict::Duplicates;
 use crate::{admission, body, objects, scale, subresources, table};
 
 /// Pages a list without `limit` reads from the store at a time.
@@ -737,18 +738,23 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     if cx.path.subresource.is_some() {
         return Err(Status::method_not_allowed());
     }
-    let object = read_object(cx, body).await?;
-    create_object(cx, object).await
+    let (object, duplicates) = read_checked(cx, body).await?;
+    create_object(cx, object, &duplicates).await
 }
 
 /// Creates `object` (from a POST, or an apply to a missing object).
-async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
+async fn create_object(
+    cx: &Context,
+    mut object: Value,
+    duplicates: &Duplicates,
+) -> Result<Response> {
     let resource = cx.resource();
-    let warnings = objects::unknown_fields(
+    let warnings = objects::strict_fields(
         resource,
         &mut object,
         cx.query.get("fieldValidation"),
         objects::Decoded::Body,
+        duplicates,
     )?;
     objects::check_type(resource, &mut object)?;
     let metadata = objects::metadata_mut(&mut object)?;
@@ -845,7 +851,7 @@ fn generate_name(base: &str) -> String {
 
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
-    let mut object = read_object(cx, body).await?;
+    let (mut object, duplicates) = read_checked(cx, body).await?;
     // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -859,11 +865,12 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
-    let warnings = objects::unknown_fields(
+    let warnings = objects::strict_fields(
         cx.resource(),
         &mut object,
         cx.query.get("fieldValidation"),
         objects::Decoded::Body,
+        &duplicates,
     )?;
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
@@ -885,7 +892,7 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     if applying {
         return apply_patch(cx, subresource, &bytes).await;
     }
-    let patch: Value = serde_json::from_slice(&bytes)
+    let (patch, duplicates) = crate::strict::json(&bytes)
         .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
     #[derive(Clone, Copy)]
     enum Kind {
@@ -929,15 +936,24 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
     let strict = cx.query.get("fieldValidation");
-    let warnings = objects::patch_warnings(resource, &patch, strict);
+    let json_patch = matches!(kind, Kind::Json);
+    let decode_errors = crate::strict::patch_errors(json_patch, &patch, &duplicates);
+    let found = std::sync::Mutex::new(Vec::new());
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
         // Unknown fields go first: they must not count as a spec change.
-        objects::unknown_fields(resource, &mut patched, strict, objects::Decoded::Patch)?;
+        let shown = |patched: &Value| match kind {
+            Kind::Strategic => crate::strict::go_format(&patch),
+            Kind::Merge | Kind::Json => patched.to_string(),
+        };
+        let warnings =
+            objects::patch_fields(resource, &mut patched, strict, &decode_errors, shown)?;
+        *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = warnings;
         Ok(patched)
     })
     .await?;
+    let warnings = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(objects::with_warnings(json_response(StatusCode::OK, &written), &warnings))
 }
 
@@ -946,7 +962,7 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
     if subresource == Some("scale") {
         return Err(Status::unsupported_media_type(crate::apply::APPLY_PATCH));
     }
-    let config = crate::apply::parse(bytes)?;
+    let (config, duplicates) = crate::apply::parse(bytes)?;
     let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
     if body_name.is_some_and(|name| name != cx.name()) {
         return Err(Status::bad_request(format!(
@@ -956,9 +972,15 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
         )));
     }
     let (resource, headers, query) = (cx.resource(), &cx.headers, &cx.query);
+    let directive = objects::field_validation(query.get("fieldValidation"))?;
     let merge = |live: Option<&Value>| {
-        crate::apply::apply_config(resource, headers, query, subresource, live, &config)
+        let merged =
+            crate::apply::apply_config(resource, headers, query, subresource, live, &config)?;
+        // As kube-apiserver, the configuration is decoded strictly once it applied.
+        crate::apply::check_duplicates(directive, &duplicates)?;
+        Ok::<_, Status>(merged)
     };
+    let warnings = crate::apply::duplicate_warnings(directive, &duplicates);
     let updated = write_back(cx, subresource, None, |current| {
         let mut merged = merge(Some(current))?;
         let strict = query.get("fieldValidation");
@@ -971,9 +993,13 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
         Err(status) if status.code() == StatusCode::NOT_FOUND && subresource.is_none() => {
             let mut object = merge(None)?;
             objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
-            create_object(cx, object).await
+            let created = create_object(cx, object, &Duplicates::None).await?;
+            Ok(objects::with_warnings(created, &warnings))
         }
-        updated => Ok(json_response(StatusCode::OK, &updated?)),
+        updated => {
+            let response = json_response(StatusCode::OK, &updated?);
+            Ok(objects::with_warnings(response, &warnings))
+        }
     }
 }
 
@@ -1227,39 +1253,45 @@ fn content_type(headers: &HeaderMap) -> String {
 /// Reads an object body: JSON (also when the Content-Type is missing, as kube-apiserver
 /// treats it) or the protobuf kubectl's typed clients send.
 pub(crate) async fn read_object(cx: &Context, body: Body) -> Result<Value> {
+    Ok(read_checked(cx, body).await?.0)
+}
+
+/// [`read_object`], with the keys the body repeats (for `fieldValidation`).
+async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Duplicates)> {
     let content_type = content_type(&cx.headers);
     if content_type == "application/vnd.kubernetes.protobuf" {
         let bytes = body::read(body).await?;
-        return crate::protobuf::decode(&bytes).map_err(|error| match error {
+        let value = crate::protobuf::decode(&bytes).map_err(|error| match error {
             crate::protobuf::DecodeError::Unsupported(message) => {
                 Status::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", message)
             }
             crate::protobuf::DecodeError::Malformed(message) => Status::bad_request(message),
-        });
+        })?;
+        return Ok((value, Duplicates::None));
     }
     if content_type == "application/yaml" {
         let bytes = body::read(body).await?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| Status::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
-        let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+        let (value, duplicates) = crate::strict::yaml(text).map_err(|e| {
             Status::bad_request(format!("error converting YAML to JSON: yaml: {e}"))
         })?;
         if !value.is_object() {
             return Err(Status::bad_request("the object provided is not a YAML mapping"));
         }
-        return Ok(value);
+        return Ok((value, Duplicates::Yaml(duplicates)));
     }
     if !(content_type.is_empty() || content_type == "application/json") {
         return Err(Status::unsupported_media_type(&content_type));
     }
     let bytes = body::read(body).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let (value, duplicates) = crate::strict::json(&bytes).map_err(|e| {
         Status::bad_request(format!("the object provided is unrecognized or malformed: {e}"))
     })?;
     if !value.is_object() {
         return Err(Status::bad_request("the object provided is not a JSON object"));
     }
-    Ok(value)
+    Ok((value, Duplicates::Json(duplicates)))
 }
 
 pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {

@@ -496,3 +496,36 @@ async fn create_deployment_sends_protobuf_and_stores_what_kubernetes_stores() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_fields_print_what_kubernetes_prints() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let file = write(
+        dir.path(),
+        "dup.json",
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dup"},
+ "data": {"k": "a", "k": "b"}}"#,
+    );
+    let path = "/api/v1/namespaces/default/configmaps";
+    // `create --raw` sends the file as it is.
+    let strict = format!("{path}?fieldValidation=Strict");
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "--raw", &strict, "-f", &file]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"Error from server (BadRequest): ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "data.k""#
+    );
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "--raw", path, "-f", &file]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.trim(), r#"Warning: duplicate field "data.k""#);
+    assert_eq!(kubectl.ok(&config, &["get", "cm", "dup", "-o", "jsonpath={.data.k}"]).await, "b");
+    // kubectl's own decoding of a file keeps the last value and sends no duplicate.
+    kubectl.ok(&config, &["delete", "cm", "dup"]).await;
+    let (ok, stdout, stderr) = kubectl.run(&config, &["create", "-f", &file]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("configmap/dup created\n", ""));
+    server.shutdown().await;
+}
