@@ -367,3 +367,24 @@ async fn subresource_writes_have_their_own_entries_and_bad_bodies_are_client_err
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeclared_fields_are_refused_whatever_the_field_validation() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let config = statefulset(3, "nginx:1.27")
+        .replace("statefulset-nginx", "web")
+        .replace("  replicas: 3\n", "  replicas: 3\n  foo: 1\n");
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    for validation in ["Strict", "Warn", "Ignore"] {
+        let apply = format!("PATCH {sts}?fieldManager=ci&fieldValidation={validation}");
+        let (code, status) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+        assert_eq!(code, 400, "{status}");
+        assert_eq!(
+            status["message"],
+            "failed to create typed patch object (/web; apps/v1, Kind=StatefulSet): .spec.foo: field not declared in schema"
+        );
+    }
+    server.shutdown().await;
+}

@@ -13,12 +13,14 @@
 mod fieldpath;
 mod schema;
 mod typed;
+mod undeclared;
 
 use serde_json::{Map, Value, json};
 
 pub use fieldpath::{Element, Set, display};
 use schema::Ty;
 use typed::Comparison;
+pub use undeclared::undeclared;
 
 /// Fields no manager owns: identity and server-managed metadata
 /// (fieldmanager's `stripMeta`).
