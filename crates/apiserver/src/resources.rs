@@ -960,7 +960,7 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
 /// Server-side apply: merges the configuration into the object, or creates it.
 async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> Result<Response> {
     if subresource == Some("scale") {
-        return Err(Status::unsupported_media_type(crate::apply::APPLY_PATCH));
+        return scale::apply(cx, bytes).await;
     }
     let (config, duplicates) = crate::apply::parse(bytes)?;
     let body_name = config.pointer("/metadata/name").and_then(Value::as_str);

@@ -388,3 +388,44 @@ async fn undeclared_fields_are_refused_whatever_the_field_validation() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_to_scale_owns_the_replicas_of_the_parent() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    let config = statefulset(3, "nginx:1.27").replace("statefulset-nginx", "web");
+    let apply = format!("PATCH {sts}?fieldManager=ci");
+    let (code, created) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+    assert_eq!(code, 201, "{created}");
+
+    let scale = br#"{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}"#;
+    let to_scale = format!("PATCH {sts}/scale?fieldManager=hpa");
+    let (code, status) = request(dir, addr, &to_scale, APPLY, "x", scale).await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"ci\": .spec.replicas"
+    );
+    let (code, answer) =
+        request(dir, addr, &format!("{to_scale}&force=true"), APPLY, "x", scale).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["kind"], "Scale");
+    assert_eq!(answer["spec"]["replicas"], 5);
+
+    let (code, parent) = request(dir, addr, &format!("GET {sts}"), "", "x", b"").await;
+    assert_eq!(code, 200);
+    assert_eq!(parent["spec"]["replicas"], 5);
+    let entries = parent["metadata"]["managedFields"].as_array().unwrap();
+    let hpa = entries.iter().find(|e| e["manager"] == "hpa").unwrap();
+    assert_eq!(
+        (&hpa["operation"], &hpa["subresource"], &hpa["apiVersion"]),
+        (&json!("Apply"), &json!("scale"), &json!("apps/v1"))
+    );
+    assert_eq!(hpa["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+    // The forced apply took the replicas from the first applier.
+    let ci = entries.iter().find(|e| e["manager"] == "ci").unwrap();
+    assert!(ci["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "{ci}");
+    server.shutdown().await;
+}
