@@ -79,20 +79,28 @@ pub(crate) fn now_rfc3339() -> String {
 
 /// The name rules of `resource` (`berth_api::validation`): DNS-1123 labels for namespaces and
 /// StatefulSets, DNS-1035 labels for services, DNS-1123 subdomains for everything else — with
-/// kube-apiserver's messages.
-pub(crate) fn validate_name(resource: &ResourceType, name: &str) -> Result<(), Status> {
+/// kube-apiserver's messages. With the `generateName` a created object's name came from,
+/// `ValidateObjectMeta` reports a bad `metadata.generateName` first, then the name.
+pub(crate) fn validate_names(
+    resource: &ResourceType,
+    generate_name: Option<&str>,
+    name: &str,
+) -> Result<(), Status> {
+    let invalid = |field: &str, value: &str, problem: String| Cause {
+        reason: "FieldValueInvalid",
+        message: format!("Invalid value: {value:?}: {problem}"),
+        field: field.into(),
+    };
+    let mut causes = Vec::new();
+    if let Some(base) = generate_name.filter(|base| !base.is_empty()) {
+        let problems = berth_api::validation::generate_name_problems(resource.kind, base);
+        causes.extend(problems.into_iter().map(|p| invalid("metadata.generateName", base, p)));
+    }
     let problems = berth_api::validation::name_problems(resource.kind, name);
-    if problems.is_empty() {
+    causes.extend(problems.into_iter().map(|p| invalid("metadata.name", name, p)));
+    if causes.is_empty() {
         return Ok(());
     }
-    let causes = problems
-        .into_iter()
-        .map(|problem| Cause {
-            reason: "FieldValueInvalid",
-            message: format!("Invalid value: {name:?}: {problem}"),
-            field: "metadata.name".into(),
-        })
-        .collect();
     Err(Status::invalid(resource, name, causes))
 }
 
@@ -174,6 +182,23 @@ pub(crate) fn strict_fields(
     }))
 }
 
+/// A body kube-apiserver could not decode because a quantity is malformed: 400, `Pod in
+/// version "v1" cannot be handled as a Pod: quantities must match the regular expression …`.
+pub(crate) fn check_quantities(resource: &ResourceType, object: &Value) -> Result<(), Status> {
+    match berth_api::validation::quantities::malformed_quantity(
+        resource.group,
+        resource.kind,
+        object,
+    ) {
+        None => Ok(()),
+        Some(error) => Err(Status::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
+            kind = resource.kind,
+            version = resource.version
+        ))),
+    }
+}
+
 /// The `fieldValidation` directive: `Strict`, `Warn` (the default) or `Ignore`.
 pub(crate) fn field_validation(directive: Option<&str>) -> Result<&'static str, Status> {
     match directive.unwrap_or("Warn") {
@@ -196,9 +221,18 @@ pub(crate) fn patch_fields(
     patched: &mut Value,
     directive: Option<&str>,
     decode_errors: &[String],
-    shown: impl FnOnce(&Value) -> String,
+    shown: impl Fn(&Value) -> String,
 ) -> Result<Vec<String>, Status> {
     let directive = field_validation(directive)?;
+    // A patched object that does not decode fails whatever the directive.
+    let malformed = berth_api::validation::quantities::malformed_quantity(
+        resource.group,
+        resource.kind,
+        patched,
+    );
+    if let Some(error) = malformed {
+        return Err(invalid_patch(&shown(patched), error));
+    }
     let shown = (directive == "Strict").then(|| shown(patched));
     let mut unknown = berth_api::validation::fields::prune_unknown(
         resource.group,

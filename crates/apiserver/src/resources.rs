@@ -749,6 +749,7 @@ async fn create_object(
     duplicates: &Duplicates,
 ) -> Result<Response> {
     let resource = cx.resource();
+    objects::check_quantities(resource, &object)?;
     let warnings = objects::strict_fields(
         resource,
         &mut object,
@@ -795,7 +796,8 @@ async fn create_object(
             }
         }
     };
-    objects::validate_name(resource, &name)?;
+    let generate_name = metadata.get("generateName").and_then(Value::as_str);
+    objects::validate_names(resource, generate_name, &name)?;
     metadata.insert("uid".into(), json!(objects::new_uid()));
     metadata.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
     for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
@@ -865,6 +867,7 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written)));
     }
+    objects::check_quantities(cx.resource(), &object)?;
     let warnings = objects::strict_fields(
         cx.resource(),
         &mut object,

@@ -439,3 +439,77 @@ async fn duplicate_fields_follow_field_validation_like_kubernetes() {
     assert_eq!(applied["data"]["k"], "b");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_quantities_fail_decoding_and_generate_names_are_checked() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let addr = server.local_addr();
+    let bearer = format!("Bearer {}", token(data.path()));
+    let send = |line: String, content_type: &'static str, body: Value| {
+        let data = data.path().to_owned();
+        let bearer = bearer.clone();
+        async move {
+            let headers = [("Authorization", bearer.as_str()), ("Content-Type", content_type)];
+            let body = serde_json::to_vec(&body).unwrap();
+            let (code, answer) = raw_with_body(&data, addr, &line, &headers, &body).await;
+            (code, serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null))
+        }
+    };
+    let regex = "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+    let sts = |cpu: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+            "spec": {"serviceName": "nginx", "selector": {"matchLabels": {"app": "nginx"}},
+                "template": {"metadata": {"labels": {"app": "nginx"}},
+                    "spec": {"containers": [{"name": "nginx", "image": "nginx",
+                        "resources": {"requests": {"cpu": cpu}}}]}}}})
+    };
+    let path = "/apis/apps/v1/namespaces/default/statefulsets";
+    let json = "application/json";
+    let (code, status) = send(format!("POST {path}"), json, sts("1x")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        format!(
+            "StatefulSet in version \"v1\" cannot be handled as a StatefulSet: quantities must match the regular expression {regex}"
+        )
+    );
+    let (code, created) = send(format!("POST {path}"), json, sts("1")).await;
+    assert_eq!(code, 201, "{created}");
+    let (code, status) = send(format!("PUT {path}/web"), json, sts("2GG")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "StatefulSet in version \"v1\" cannot be handled as a StatefulSet: unable to parse quantity's suffix"
+    );
+    // A patch that makes one: kube-apiserver's 422 naming `patch`.
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx",
+        "resources": {"requests": {"cpu": "1x"}}}]}}}});
+    let smp = "application/strategic-merge-patch+json";
+    let (code, status) = send(format!("PATCH {path}/web"), smp, patch).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "patch");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.starts_with(r#" "" is invalid: patch: Invalid value: "map[spec:map["#));
+    assert!(
+        message.ends_with(&format!("\": quantities must match the regular expression {regex}"))
+    );
+
+    // generateName: its own problems at metadata.generateName, then the generated name's.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "Bad_"}});
+    let (code, status) = send("POST /api/v1/namespaces/default/configmaps".into(), json, cm).await;
+    assert_eq!(code, 422, "{status}");
+    let fields: Vec<&str> = status["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["metadata.generateName", "metadata.name"]);
+    assert!(status["message"].as_str().unwrap().starts_with(r#"ConfigMap "Bad_"#), "{status}");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "ok-"}});
+    let (code, created) = send("POST /api/v1/namespaces/default/configmaps".into(), json, cm).await;
+    assert_eq!(code, 201, "{created}");
+    server.shutdown().await;
+}

@@ -36,6 +36,12 @@ pub fn name_problems(kind: &str, name: &str) -> Vec<String> {
     check_name(name_rule(kind), name, false)
 }
 
+/// What is wrong with `generate_name` as the `metadata.generateName` of a `kind` object: the
+/// name rules, with a trailing dash allowed (a suffix follows it).
+pub fn generate_name_problems(kind: &str, generate_name: &str) -> Vec<String> {
+    check_name(name_rule(kind), generate_name, true)
+}
+
 /// `ValidateNameFunc`: with `prefix` (a generateName) a trailing dash is allowed.
 pub(crate) fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
     let masked;
