@@ -1111,8 +1111,15 @@ async fn delete(cx: &Context, body: Body) -> Result<Response> {
         return Err(Status::method_not_allowed());
     }
     let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
-    let answer = delete_object(cx, cx.name(), &options).await?;
-    Ok(json_response(StatusCode::OK, &answer))
+    let (answer, removed) = delete_outcome(cx, cx.name(), &options).await?;
+    // kube-apiserver's delete handler: 202 only for an object that stays (finalizers, grace)
+    // when the client asked for cascading with the legacy `orphanDependents: false`.
+    let code = if !removed && options.orphan_dependents == Some(false) {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(code, &answer))
 }
 
 /// Deletes `name` by the rules of `deletion.rs` and returns the answer: the object when it is
@@ -1122,6 +1129,15 @@ pub(crate) async fn delete_object(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<Value> {
+    Ok(delete_outcome(cx, name, options).await?.0)
+}
+
+/// [`delete_object`], also saying whether the object went (rather than being marked).
+async fn delete_outcome(
+    cx: &Context,
+    name: &str,
+    options: &DeleteOptions,
+) -> Result<(Value, bool)> {
     let resource = cx.resource();
     admission::check_delete(resource, name)?;
     let key = cx.key(name);
@@ -1140,12 +1156,12 @@ pub(crate) async fn delete_object(
         match deletion::plan(resource, &current, options, deletion::now()) {
             Outcome::Keep(mut object) => {
                 if object == current || dry_run {
-                    return Ok(object);
+                    return Ok((object, false));
                 }
                 match cx.store.update(&key, encode_for(resource, &object)?, kv.mod_revision).await {
                     Ok(written) => {
                         objects::set_resource_version(&mut object, written.mod_revision);
-                        return Ok(object);
+                        return Ok((object, false));
                     }
                     Err(berth_store::Error::Conflict { .. }) => continue,
                     Err(error) => return Err(Status::from_store(error, resource, name)),
@@ -1163,9 +1179,9 @@ pub(crate) async fn delete_object(
                     }
                 }
                 if deletion::returns_deleted_object(resource) {
-                    return Ok(current);
+                    return Ok((current, true));
                 }
-                return Ok(deletion::success_status(resource, &current));
+                return Ok((deletion::success_status(resource, &current), true));
             }
         }
     }

@@ -240,6 +240,20 @@ async fn finalizers_hold_objects_and_propagation_policies_add_them() {
         api.send("DELETE", &format!("{configmaps}/legacy?orphanDependents=true"), "", b"").await;
     assert_eq!(code, 200, "{kept}");
     assert_eq!(kept["metadata"]["finalizers"], json!(["orphan"]));
+    // `orphanDependents: false` on an object that stays (a finalizer holds it): 202, as
+    // kube-apiserver's delete handler answers; when it goes at once, 200.
+    assert_eq!(api.post(configmaps, cm("cascade", json!(["example.com/hold"]))).await.0, 201);
+    let (code, kept) =
+        api.delete(&format!("{configmaps}/cascade"), json!({ "orphanDependents": false })).await;
+    assert_eq!(code, 202, "{kept}");
+    assert!(kept["metadata"]["deletionTimestamp"].is_string(), "{kept}");
+    let (code, kept) =
+        api.send("DELETE", &format!("{configmaps}/cascade?orphanDependents=false"), "", b"").await;
+    assert_eq!(code, 202, "{kept}");
+    assert_eq!(api.post(configmaps, cm("gone", json!([]))).await.0, 201);
+    let (code, status) =
+        api.delete(&format!("{configmaps}/gone"), json!({ "orphanDependents": false })).await;
+    assert_eq!((code, &status["kind"]), (200, &json!("Status")), "{status}");
     // Background (the default) deletes at once and answers a success Status.
     assert_eq!(api.post(configmaps, cm("plain", json!([]))).await.0, 201);
     let (code, status) = api
