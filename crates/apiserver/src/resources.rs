@@ -193,7 +193,7 @@ async fn get(cx: &Context) -> Result<Response> {
 async fn list(cx: &Context) -> Result<Response> {
     validate_list_options(&cx.query, false)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let limit = match cx.query.get("limit") {
         Some(limit) => Some(
             limit
@@ -459,9 +459,11 @@ fn label_selector(query: &Query) -> Result<LabelSelector> {
         .map_err(|e| Status::bad_request(format!("unable to parse requirement: {e}")))
 }
 
-fn field_selector(query: &Query) -> Result<FieldSelector> {
-    FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
-        .map_err(Status::bad_request)
+fn field_selector(resource: &ResourceType, query: &Query) -> Result<FieldSelector> {
+    let selector = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
+        .map_err(Status::bad_request)?;
+    crate::events::check_field_selector(resource, &selector)?;
+    Ok(selector)
 }
 
 /// Continue tokens carry the list's revision and the last key, as kube-apiserver's do
@@ -542,7 +544,7 @@ struct WatchStream {
 async fn start_watch(cx: &Context) -> Result<WatchStream> {
     let send_initial_events = validate_list_options(&cx.query, true)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let prefix = prefix(cx.resource(), cx.path.namespace.as_deref());
     let mut initial = Vec::new();
     let requested = cx.query.get("resourceVersion").filter(|rv| *rv != "0");
@@ -1199,7 +1201,7 @@ async fn delete_collection(cx: &Context, body: Body) -> Result<Response> {
     }
     let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let prefix = prefix(resource, cx.path.namespace.as_deref());
     let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
     let page = page.map_err(|e| Status::from_store(e, resource, ""))?;
