@@ -429,3 +429,35 @@ async fn apply_to_scale_owns_the_replicas_of_the_parent() {
     assert!(ci["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "{ci}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_entries_are_capped_at_ten_with_ancient_changes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let cm = "/api/v1/namespaces/default/configmaps";
+    let body = br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "busy"}}"#;
+    let (code, _) =
+        request(dir, addr, &format!("POST {cm}"), "application/json", "c/1", body).await;
+    assert_eq!(code, 201);
+    // Twelve more managers each write a key of their own.
+    let mut last = Value::Null;
+    for i in 0..12 {
+        let patch = format!(r#"{{"data": {{"k{i}": "v"}}}}"#);
+        let line = format!("PATCH {cm}/busy?fieldManager=writer-{i:02}");
+        let (code, answer) =
+            request(dir, addr, &line, "application/merge-patch+json", "x", patch.as_bytes()).await;
+        assert_eq!(code, 200, "{answer}");
+        last = answer;
+    }
+    let entries = last["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries.len(), 10, "{entries:?}");
+    let ancient = entries.iter().find(|e| e["manager"] == "ancient-changes").unwrap();
+    assert_eq!(ancient["operation"], "Update");
+    assert_eq!(ancient["apiVersion"], "v1");
+    // The oldest writers' fields are the bucket's now; the newest keep their own.
+    assert!(ancient["fieldsV1"]["f:data"].get("f:k0").is_some(), "{ancient}");
+    assert!(entries.iter().any(|e| e["manager"] == "writer-11"));
+    assert!(!entries.iter().any(|e| e["manager"] == "writer-00"));
+    server.shutdown().await;
+}

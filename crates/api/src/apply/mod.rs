@@ -10,6 +10,7 @@
 //!
 //! Pure functions over JSON values; the caller passes the time and does the IO.
 
+mod cap;
 mod fieldpath;
 mod schema;
 mod typed;
@@ -379,6 +380,7 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
     }
     entry.fields = fields;
     entry.api_version = writer.api_version();
+    managed.cap_updates(cap::MAX_UPDATE_MANAGERS);
     managed.encode(new);
 }
 
