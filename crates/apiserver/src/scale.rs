@@ -14,6 +14,12 @@ use crate::status::Status;
 /// maps the Scale's fields to the parent's the same way).
 pub(crate) async fn apply(cx: &Context, bytes: &[u8]) -> Result<Response, Status> {
     let (config, _) = crate::apply::parse(bytes)?;
+    let version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    if version != "autoscaling/v1" {
+        return Err(Status::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {version}, expected: autoscaling/v1"
+        )));
+    }
     let resource = cx.resource();
     let mut spec = serde_json::Map::new();
     if let Some(replicas) = config.pointer("/spec/replicas") {

@@ -424,6 +424,14 @@ async fn apply_to_scale_owns_the_replicas_of_the_parent() {
         (&json!("Apply"), &json!("scale"), &json!("apps/v1"))
     );
     assert_eq!(hpa["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+    // A Scale is autoscaling/v1.
+    let wrong = br#"{"apiVersion": "apps/v1", "kind": "Scale", "spec": {"replicas": 1}}"#;
+    let (code, status) = request(dir, addr, &to_scale, APPLY, "x", wrong).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "Incorrect version specified in apply patch. Specified patch version: apps/v1, expected: autoscaling/v1"
+    );
     // The forced apply took the replicas from the first applier.
     let ci = entries.iter().find(|e| e["manager"] == "ci").unwrap();
     assert!(ci["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "{ci}");

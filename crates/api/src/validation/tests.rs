@@ -679,3 +679,15 @@ fn causes_carry_reasons() {
     );
     assert_eq!(errors[0].message, "Invalid value: -1: must be greater than or equal to 0");
 }
+
+#[test]
+fn generate_names_mask_their_trailing_dash_as_kubernetes_does() {
+    use crate::validation::generate_name_problems;
+    // maskTrailingDash drops the character before the dash too: 63 x's and a dash pass as a
+    // DNS-1123 label prefix (checked as 62 x's and an `a`).
+    assert!(generate_name_problems("Namespace", &format!("{}-", "x".repeat(63))).is_empty());
+    assert!(!generate_name_problems("Namespace", &format!("{}-", "x".repeat(64))).is_empty());
+    assert!(generate_name_problems("ConfigMap", "web-").is_empty());
+    assert!(!generate_name_problems("ConfigMap", "Web-").is_empty());
+    assert!(!generate_name_problems("ConfigMap", "é-").is_empty());
+}
