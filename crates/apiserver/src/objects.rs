@@ -215,7 +215,7 @@ pub(crate) fn field_validation(directive: Option<&str>) -> Result<&'static str, 
 /// JSON patch's unknown operation fields) and the unknown fields of the patched object (dropped
 /// here), sorted as kube-apiserver finds them in the re-encoded object. `Warn` returns them;
 /// `Strict` refuses the patch as kube-apiserver does, a 422 naming `patch` with `shown` (the
-/// patched object, or the strategic merge patch as Go prints it).
+/// patched object, or the strategic merge patch as Go prints it), asked for only then.
 pub(crate) fn patch_fields(
     resource: &ResourceType,
     patched: &mut Value,
@@ -233,7 +233,6 @@ pub(crate) fn patch_fields(
     if let Some(error) = malformed {
         return Err(invalid_patch(&shown(patched), error));
     }
-    let shown = (directive == "Strict").then(|| shown(patched));
     let mut unknown = berth_api::validation::fields::prune_unknown(
         resource.group,
         resource.version,
@@ -246,13 +245,11 @@ pub(crate) fn patch_fields(
     unknown.sort();
     let mut messages = decode_errors.to_vec();
     messages.extend(unknown.iter().map(|f| format!("unknown field {f:?}")));
-    match shown {
-        Some(shown) if !messages.is_empty() => {
-            let detail = format!("strict decoding error: {}", messages.join(", "));
-            Err(invalid_patch(&shown, &detail))
-        }
-        _ => Ok(messages),
+    if directive == "Strict" && !messages.is_empty() {
+        let detail = format!("strict decoding error: {}", messages.join(", "));
+        return Err(invalid_patch(&shown(patched), &detail));
     }
+    Ok(messages)
 }
 
 /// kube-apiserver's `NewInvalid(GroupKind{}, "", [Invalid(patch, shown, detail)])`.

@@ -947,10 +947,15 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
-        // Unknown fields go first: they must not count as a spec change.
-        let shown = |patched: &Value| match kind {
+        // Unknown fields go first: they must not count as a spec change. An error shows the
+        // patched object as it was before they were dropped.
+        let shown = |_: &Value| match kind {
             Kind::Strategic => crate::strict::go_format(&patch),
-            Kind::Merge | Kind::Json => patched.to_string(),
+            Kind::Merge | Kind::Json => {
+                let mut again = current.clone();
+                let _ = apply(&mut again, &patch);
+                again.to_string()
+            }
         };
         let warnings =
             objects::patch_fields(resource, &mut patched, strict, &decode_errors, shown)?;

@@ -249,6 +249,8 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
     let answer: Value = serde_json::from_str(&answer).unwrap();
     let message = answer["message"].as_str().unwrap();
     assert!(message.starts_with(r#" "" is invalid: patch: Invalid value: "{\"apiVersion\":"#));
+    // The value shown is the patched object, unknown fields and all.
+    assert!(message.contains(r#"\"bogus\":1"#), "{message}");
     assert!(
         message.ends_with(
             r#"": strict decoding error: unknown field "spec.bogus", unknown field "spec.template.spec.containers[0].typo""#
