@@ -22,35 +22,57 @@ pub fn undeclared(group: &str, version: &str, kind: &str, config: &Value) -> Vec
     out
 }
 
-fn walk(definition: &str, ty: Ty, value: &Value, path: &mut Vec<Element>, out: &mut Vec<String>) {
+/// One step of the walk, borrowed: the path is printed only for an undeclared field.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Field(&'a str),
+    /// A list item: its list's type names it (`[name="c"]`, `[="v"]`) or its index does.
+    Item(Ty, &'a Value, usize),
+}
+
+fn display_steps(steps: &[Step<'_>]) -> String {
+    let path: Vec<Element> = steps
+        .iter()
+        .map(|step| match *step {
+            Step::Field(name) => Element::Field(name.to_owned()),
+            Step::Item(ty @ (Ty::Keyed(..) | Ty::Set), item, i) => {
+                item_element(ty, item).unwrap_or(Element::Index(i))
+            }
+            Step::Item(_, _, i) => Element::Index(i),
+        })
+        .collect();
+    display(&path)
+}
+
+fn walk<'a>(
+    definition: &str,
+    ty: Ty,
+    value: &'a Value,
+    path: &mut Vec<Step<'a>>,
+    out: &mut Vec<String>,
+) {
     let Value::Object(map) = value else { return };
     if !fields::has_properties(definition) {
         return;
     }
     for (name, child) in map {
-        path.push(Element::Field(name.clone()));
+        path.push(Step::Field(name));
         match fields::field_of(definition, name) {
-            None => out.push(format!("{}: field not declared in schema", display(path))),
+            None => out.push(format!("{}: field not declared in schema", display_steps(path))),
             Some(None) => {}
             Some(Some((target, shape))) => {
                 let child_ty = ty.member(name);
                 match (shape, child) {
                     ("l", Value::Array(items)) => {
                         for (i, item) in items.iter().enumerate() {
-                            let element = match child_ty {
-                                Ty::Keyed(..) | Ty::Set => {
-                                    item_element(child_ty, item).unwrap_or(Element::Index(i))
-                                }
-                                _ => Element::Index(i),
-                            };
-                            path.push(element);
+                            path.push(Step::Item(child_ty, item, i));
                             walk(target, child_ty.item(), item, path, out);
                             path.pop();
                         }
                     }
                     ("m", Value::Object(items)) => {
                         for (key, item) in items {
-                            path.push(Element::Field(key.clone()));
+                            path.push(Step::Field(key));
                             walk(target, child_ty.member(key), item, path, out);
                             path.pop();
                         }
