@@ -177,6 +177,9 @@ impl FieldSelector {
     /// `/spec/nodeName`); a missing field reads as the empty string, as in Kubernetes.
     pub fn matches(&self, object: &Value) -> bool {
         self.terms.iter().all(|(field, equal, value)| {
+            if field == "source" && object.get("kind").and_then(Value::as_str) == Some("Event") {
+                return (event_source(object) == *value) == *equal;
+            }
             let pointer = format!("/{}", field.replace('.', "/"));
             let actual = match object.pointer(&pointer) {
                 Some(Value::String(s)) => s.clone(),
@@ -185,6 +188,23 @@ impl FieldSelector {
             };
             (actual == *value) == *equal
         })
+    }
+}
+
+/// An Event's selectable `source` (core/v1 or events.k8s.io/v1 form): its source component,
+/// else its reporting controller (the Event strategy's `ToSelectableFields`).
+fn event_source(event: &Value) -> &str {
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+    let component = match text("/source/component") {
+        "" => text("/deprecatedSource/component"),
+        component => component,
+    };
+    match component {
+        "" => match text("/reportingComponent") {
+            "" => text("/reportingController"),
+            reporting => reporting,
+        },
+        component => component,
     }
 }
 

@@ -18,6 +18,41 @@ const RENAMES: [(&str, &str); 7] = [
     ("count", "deprecatedCount"),
 ];
 
+/// The field selectors events.k8s.io/v1 Events support (`AddFieldLabelConversionsForEvent`);
+/// their values are read from the events.k8s.io/v1 form, `source` as the core one's.
+const SELECTABLE: [&str; 13] = [
+    "reason",
+    "regarding.kind",
+    "regarding.namespace",
+    "regarding.name",
+    "regarding.uid",
+    "regarding.apiVersion",
+    "regarding.resourceVersion",
+    "regarding.fieldPath",
+    "reportingController",
+    "source",
+    "type",
+    "metadata.namespace",
+    "metadata.name",
+];
+
+/// Refuses a field selector on events.k8s.io/v1 Events that names a field Kubernetes does not
+/// select on, with kube-apiserver's 400.
+pub(crate) fn check_field_selector(
+    resource: &ResourceType,
+    selector: &berth_api::selector::FieldSelector,
+) -> Result<(), crate::status::Status> {
+    if !is_events_v1(resource) {
+        return Ok(());
+    }
+    match selector.fields().find(|field| !SELECTABLE.contains(field)) {
+        None => Ok(()),
+        Some(field) => {
+            Err(crate::status::Status::bad_request(format!("field label not supported: {field}")))
+        }
+    }
+}
+
 /// Whether `resource` is `events.k8s.io/v1 events`, stored as core/v1 Events.
 pub(crate) fn is_events_v1(resource: &ResourceType) -> bool {
     resource.group == "events.k8s.io" && resource.plural == "events"

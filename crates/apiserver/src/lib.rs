@@ -29,6 +29,7 @@ mod router;
 mod scale;
 mod server;
 mod status;
+mod strict;
 mod subresources;
 mod table;
 mod x509;

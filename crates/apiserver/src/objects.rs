@@ -7,6 +7,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::status::{Cause, Status};
+use crate::strict::Duplicates;
 
 /// Fills `kind`/`apiVersion` when missing; refuses an object of another type.
 pub(crate) fn check_type(resource: &ResourceType, object: &mut Value) -> Result<(), Status> {
@@ -78,20 +79,28 @@ pub(crate) fn now_rfc3339() -> String {
 
 /// The name rules of `resource` (`berth_api::validation`): DNS-1123 labels for namespaces and
 /// StatefulSets, DNS-1035 labels for services, DNS-1123 subdomains for everything else — with
-/// kube-apiserver's messages.
-pub(crate) fn validate_name(resource: &ResourceType, name: &str) -> Result<(), Status> {
+/// kube-apiserver's messages. With the `generateName` a created object's name came from,
+/// `ValidateObjectMeta` reports a bad `metadata.generateName` first, then the name.
+pub(crate) fn validate_names(
+    resource: &ResourceType,
+    generate_name: Option<&str>,
+    name: &str,
+) -> Result<(), Status> {
+    let invalid = |field: &str, value: &str, problem: String| Cause {
+        reason: "FieldValueInvalid",
+        message: format!("Invalid value: {value:?}: {problem}"),
+        field: field.into(),
+    };
+    let mut causes = Vec::new();
+    if let Some(base) = generate_name.filter(|base| !base.is_empty()) {
+        let problems = berth_api::validation::generate_name_problems(resource.kind, base);
+        causes.extend(problems.into_iter().map(|p| invalid("metadata.generateName", base, p)));
+    }
     let problems = berth_api::validation::name_problems(resource.kind, name);
-    if problems.is_empty() {
+    causes.extend(problems.into_iter().map(|p| invalid("metadata.name", name, p)));
+    if causes.is_empty() {
         return Ok(());
     }
-    let causes = problems
-        .into_iter()
-        .map(|problem| Cause {
-            reason: "FieldValueInvalid",
-            message: format!("Invalid value: {name:?}: {problem}"),
-            field: "metadata.name".into(),
-        })
-        .collect();
     Err(Status::invalid(resource, name, causes))
 }
 
@@ -112,14 +121,24 @@ pub(crate) fn unknown_fields(
     directive: Option<&str>,
     decoded: Decoded,
 ) -> Result<Vec<String>, Status> {
-    let directive = match directive.unwrap_or("Warn") {
-        "" | "Warn" => "Warn",
-        d @ ("Strict" | "Ignore") => d,
-        other => {
-            return Err(Status::bad_request(format!(
-                "fieldValidation parameter unsupported value: {other:?}"
-            )));
-        }
+    strict_fields(resource, object, directive, decoded, &Duplicates::None)
+}
+
+/// `fieldValidation` of a body: its unknown fields as [`unknown_fields`] treats them, and the
+/// keys it repeats (`duplicate field "spec.paused"`, or yaml.v2's `line 8: key "paused"
+/// already set in map` for YAML), reported the same way.
+pub(crate) fn strict_fields(
+    resource: &ResourceType,
+    object: &mut Value,
+    directive: Option<&str>,
+    decoded: Decoded,
+    duplicates: &Duplicates,
+) -> Result<Vec<String>, Status> {
+    let directive = field_validation(directive)?;
+    // Positions of duplicates are taken in the object as decoded (rare: only when there are).
+    let decoded_object = match duplicates {
+        Duplicates::Json(list) if !list.is_empty() && directive != "Ignore" => Some(object.clone()),
+        _ => None,
     };
     let unknown = berth_api::validation::fields::prune_unknown(
         resource.group,
@@ -127,14 +146,32 @@ pub(crate) fn unknown_fields(
         resource.kind,
         object,
     );
-    if unknown.is_empty() || directive == "Ignore" {
+    if directive == "Ignore" || (unknown.is_empty() && duplicates.is_empty()) {
         return Ok(Vec::new());
     }
-    let messages: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+    let unknown_messages = || unknown.iter().map(|f| format!("unknown field {f:?}"));
+    let (warnings, errors): (Vec<String>, Vec<String>) = match duplicates {
+        Duplicates::Json(list) if !list.is_empty() => {
+            let value = decoded_object.as_ref().unwrap_or(object);
+            let messages = crate::strict::json_errors(value, list, &unknown);
+            (messages.clone(), messages)
+        }
+        Duplicates::Yaml(list) if !list.is_empty() => {
+            let mut warnings: Vec<String> = list.iter().map(|d| d.yaml_line()).collect();
+            warnings.extend(unknown_messages());
+            let mut errors = vec![crate::strict::yaml_error(list)];
+            errors.extend(unknown_messages());
+            (warnings, errors)
+        }
+        _ => {
+            let messages: Vec<String> = unknown_messages().collect();
+            (messages.clone(), messages)
+        }
+    };
     if directive == "Warn" {
-        return Ok(messages);
+        return Ok(warnings);
     }
-    let error = format!("strict decoding error: {}", messages.join(", "));
+    let error = format!("strict decoding error: {}", errors.join(", "));
     Err(Status::bad_request(match decoded {
         Decoded::Body => format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
@@ -145,30 +182,95 @@ pub(crate) fn unknown_fields(
     }))
 }
 
-/// The warnings a merge or strategic merge patch earns under `fieldValidation=Warn` (the
-/// default): the unknown fields it sets. (Strict is enforced on the patched object, in
-/// [`check_update`]; a removal (`null`) and `$` directives are no fields.)
-pub(crate) fn patch_warnings(
+/// A body kube-apiserver could not decode because a quantity is malformed: 400, `Pod in
+/// version "v1" cannot be handled as a Pod: quantities must match the regular expression …`.
+pub(crate) fn check_quantities(resource: &ResourceType, object: &Value) -> Result<(), Status> {
+    match berth_api::validation::quantities::malformed_quantity(
+        resource.group,
+        resource.kind,
+        object,
+    ) {
+        None => Ok(()),
+        Some(error) => Err(Status::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
+            kind = resource.kind,
+            version = resource.version
+        ))),
+    }
+}
+
+/// The `fieldValidation` directive: `Strict`, `Warn` (the default) or `Ignore`.
+pub(crate) fn field_validation(directive: Option<&str>) -> Result<&'static str, Status> {
+    match directive.unwrap_or("Warn") {
+        "" | "Warn" => Ok("Warn"),
+        "Strict" => Ok("Strict"),
+        "Ignore" => Ok("Ignore"),
+        other => Err(Status::bad_request(format!(
+            "fieldValidation parameter unsupported value: {other:?}"
+        ))),
+    }
+}
+
+/// A patch's strict decoding problems: `decode_errors` from the patch itself (duplicates, or a
+/// JSON patch's unknown operation fields) and the unknown fields of the patched object (dropped
+/// here), sorted as kube-apiserver finds them in the re-encoded object. `Warn` returns them;
+/// `Strict` refuses the patch as kube-apiserver does, a 422 naming `patch` with `shown` (the
+/// patched object, or the strategic merge patch as Go prints it), asked for only then.
+pub(crate) fn patch_fields(
     resource: &ResourceType,
-    patch: &Value,
+    patched: &mut Value,
     directive: Option<&str>,
-) -> Vec<String> {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|k, v| !k.starts_with('$') && !v.is_null());
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
+    decode_errors: &[String],
+    shown: impl Fn(&Value) -> String,
+) -> Result<Vec<String>, Status> {
+    let directive = field_validation(directive)?;
+    // A patched object that does not decode fails whatever the directive.
+    let malformed = berth_api::validation::quantities::malformed_quantity(
+        resource.group,
+        resource.kind,
+        patched,
+    );
+    if let Some(error) = malformed {
+        return Err(invalid_patch(&shown(patched), error));
     }
-    if !matches!(directive, None | Some("" | "Warn")) || !patch.is_object() {
-        return Vec::new();
+    let mut unknown = berth_api::validation::fields::prune_unknown(
+        resource.group,
+        resource.version,
+        resource.kind,
+        patched,
+    );
+    if directive == "Ignore" {
+        return Ok(Vec::new());
     }
-    let mut patch = patch.clone();
-    strip(&mut patch);
-    unknown_fields(resource, &mut patch, Some("Warn"), Decoded::Patch).unwrap_or_default()
+    unknown.sort();
+    let mut messages = decode_errors.to_vec();
+    messages.extend(unknown.iter().map(|f| format!("unknown field {f:?}")));
+    if directive == "Strict" && !messages.is_empty() {
+        let detail = format!("strict decoding error: {}", messages.join(", "));
+        return Err(invalid_patch(&shown(patched), &detail));
+    }
+    Ok(messages)
+}
+
+/// kube-apiserver's `NewInvalid(GroupKind{}, "", [Invalid(patch, shown, detail)])`.
+fn invalid_patch(shown: &str, detail: &str) -> Status {
+    let cause_message = format!("Invalid value: {}: {detail}", go_quote(shown));
+    let message = format!(" \"\" is invalid: patch: {cause_message}");
+    Status::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(
+        crate::status::Details {
+            causes: vec![Cause {
+                reason: "FieldValueInvalid",
+                message: cause_message,
+                field: "patch".into(),
+            }],
+            ..crate::status::Details::default()
+        },
+    )
+}
+
+/// Go's `%q` of a string (JSON's escaping is the same for what objects hold).
+fn go_quote(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
 }
 
 /// Adds one `Warning: 299 - "…"` header per warning, as kube-apiserver does; kubectl prints

@@ -26,6 +26,7 @@ use crate::deletion::{self, DeleteOptions, Outcome};
 use crate::request::{self, Query, ResourcePath};
 use crate::router::AppState;
 use crate::status::{Cause, Details, Status};
+use crate::strict::Duplicates;
 use crate::{admission, body, objects, scale, subresources, table};
 
 /// Pages a list without `limit` reads from the store at a time.
@@ -192,7 +193,7 @@ async fn get(cx: &Context) -> Result<Response> {
 async fn list(cx: &Context) -> Result<Response> {
     validate_list_options(&cx.query, false)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let limit = match cx.query.get("limit") {
         Some(limit) => Some(
             limit
@@ -458,9 +459,11 @@ fn label_selector(query: &Query) -> Result<LabelSelector> {
         .map_err(|e| Status::bad_request(format!("unable to parse requirement: {e}")))
 }
 
-fn field_selector(query: &Query) -> Result<FieldSelector> {
-    FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
-        .map_err(Status::bad_request)
+fn field_selector(resource: &ResourceType, query: &Query) -> Result<FieldSelector> {
+    let selector = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
+        .map_err(Status::bad_request)?;
+    crate::events::check_field_selector(resource, &selector)?;
+    Ok(selector)
 }
 
 /// Continue tokens carry the list's revision and the last key, as kube-apiserver's do
@@ -541,7 +544,7 @@ struct WatchStream {
 async fn start_watch(cx: &Context) -> Result<WatchStream> {
     let send_initial_events = validate_list_options(&cx.query, true)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let prefix = prefix(cx.resource(), cx.path.namespace.as_deref());
     let mut initial = Vec::new();
     let requested = cx.query.get("resourceVersion").filter(|rv| *rv != "0");
@@ -737,18 +740,24 @@ async fn create(cx: &Context, body: Body) -> Result<Response> {
     if cx.path.subresource.is_some() {
         return Err(Status::method_not_allowed());
     }
-    let object = read_object(cx, body).await?;
-    create_object(cx, object).await
+    let (object, duplicates) = read_checked(cx, body).await?;
+    create_object(cx, object, &duplicates).await
 }
 
 /// Creates `object` (from a POST, or an apply to a missing object).
-async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
+async fn create_object(
+    cx: &Context,
+    mut object: Value,
+    duplicates: &Duplicates,
+) -> Result<Response> {
     let resource = cx.resource();
-    let warnings = objects::unknown_fields(
+    objects::check_quantities(resource, &object)?;
+    let warnings = objects::strict_fields(
         resource,
         &mut object,
         cx.query.get("fieldValidation"),
         objects::Decoded::Body,
+        duplicates,
     )?;
     objects::check_type(resource, &mut object)?;
     let metadata = objects::metadata_mut(&mut object)?;
@@ -789,7 +798,8 @@ async fn create_object(cx: &Context, mut object: Value) -> Result<Response> {
             }
         }
     };
-    objects::validate_name(resource, &name)?;
+    let generate_name = metadata.get("generateName").and_then(Value::as_str);
+    objects::validate_names(resource, generate_name, &name)?;
     metadata.insert("uid".into(), json!(objects::new_uid()));
     metadata.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
     for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
@@ -852,7 +862,7 @@ fn generate_name(base: &str) -> String {
 
 async fn update(cx: &Context, body: Body) -> Result<Response> {
     let subresource = cx.check_subresource()?;
-    let mut object = read_object(cx, body).await?;
+    let (mut object, duplicates) = read_checked(cx, body).await?;
     // A resourceVersion in the body is a precondition; without one the update is unconditional.
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -866,11 +876,13 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
                 .await?;
         return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
     }
-    let warnings = objects::unknown_fields(
+    objects::check_quantities(cx.resource(), &object)?;
+    let warnings = objects::strict_fields(
         cx.resource(),
         &mut object,
         cx.query.get("fieldValidation"),
         objects::Decoded::Body,
+        &duplicates,
     )?;
     let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     if body_name != cx.name() {
@@ -892,7 +904,7 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     if applying {
         return apply_patch(cx, subresource, &bytes).await;
     }
-    let patch: Value = serde_json::from_slice(&bytes)
+    let (patch, duplicates) = crate::strict::json(&bytes)
         .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
     #[derive(Clone, Copy)]
     enum Kind {
@@ -936,24 +948,38 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
         return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
     }
     let strict = cx.query.get("fieldValidation");
-    let warnings = objects::patch_warnings(resource, &patch, strict);
+    let json_patch = matches!(kind, Kind::Json);
+    let decode_errors = crate::strict::patch_errors(json_patch, &patch, &duplicates);
+    let found = std::sync::Mutex::new(Vec::new());
     let written = write_back(cx, subresource, None, |current| {
         let mut patched = current.clone();
         apply(&mut patched, &patch).map_err(invalid)?;
-        // Unknown fields go first: they must not count as a spec change.
-        objects::unknown_fields(resource, &mut patched, strict, objects::Decoded::Patch)?;
+        // Unknown fields go first: they must not count as a spec change. An error shows the
+        // patched object as it was before they were dropped.
+        let shown = |_: &Value| match kind {
+            Kind::Strategic => crate::strict::go_format(&patch),
+            Kind::Merge | Kind::Json => {
+                let mut again = current.clone();
+                let _ = apply(&mut again, &patch);
+                again.to_string()
+            }
+        };
+        let warnings =
+            objects::patch_fields(resource, &mut patched, strict, &decode_errors, shown)?;
+        *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = warnings;
         Ok(patched)
     })
     .await?;
+    let warnings = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(objects::with_warnings(written.response(StatusCode::OK), &warnings))
 }
 
 /// Server-side apply: merges the configuration into the object, or creates it.
 async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> Result<Response> {
     if subresource == Some("scale") {
-        return Err(Status::unsupported_media_type(crate::apply::APPLY_PATCH));
+        return scale::apply(cx, bytes).await;
     }
-    let config = crate::apply::parse(bytes)?;
+    let (config, duplicates) = crate::apply::parse(bytes)?;
     let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
     if body_name.is_some_and(|name| name != cx.name()) {
         return Err(Status::bad_request(format!(
@@ -963,9 +989,15 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
         )));
     }
     let (resource, headers, query) = (cx.resource(), &cx.headers, &cx.query);
+    let directive = objects::field_validation(query.get("fieldValidation"))?;
     let merge = |live: Option<&Value>| {
-        crate::apply::apply_config(resource, headers, query, subresource, live, &config)
+        let merged =
+            crate::apply::apply_config(resource, headers, query, subresource, live, &config)?;
+        // As kube-apiserver, the configuration is decoded strictly once it applied.
+        crate::apply::check_duplicates(directive, &duplicates)?;
+        Ok::<_, Status>(merged)
     };
+    let warnings = crate::apply::duplicate_warnings(directive, &duplicates);
     let updated = write_back(cx, subresource, None, |current| {
         let mut merged = merge(Some(current))?;
         let strict = query.get("fieldValidation");
@@ -978,9 +1010,10 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
         Err(status) if status.code() == StatusCode::NOT_FOUND && subresource.is_none() => {
             let mut object = merge(None)?;
             objects::metadata_mut(&mut object)?.insert("name".into(), json!(cx.name()));
-            create_object(cx, object).await
+            let created = create_object(cx, object, &Duplicates::None).await?;
+            Ok(objects::with_warnings(created, &warnings))
         }
-        updated => Ok(updated?.response(StatusCode::OK)),
+        updated => Ok(objects::with_warnings(updated?.response(StatusCode::OK), &warnings)),
     }
 }
 
@@ -1109,8 +1142,15 @@ async fn delete(cx: &Context, body: Body) -> Result<Response> {
         return Err(Status::method_not_allowed());
     }
     let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
-    let answer = delete_object(cx, cx.name(), &options).await?;
-    Ok(json_response(StatusCode::OK, &answer))
+    let (answer, removed) = delete_outcome(cx, cx.name(), &options).await?;
+    // kube-apiserver's delete handler: 202 only for an object that stays (finalizers, grace)
+    // when the client asked for cascading with the legacy `orphanDependents: false`.
+    let code = if !removed && options.orphan_dependents == Some(false) {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(code, &answer))
 }
 
 /// Deletes `name` by the rules of `deletion.rs` and returns the answer: the object when it is
@@ -1120,6 +1160,15 @@ pub(crate) async fn delete_object(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<Value> {
+    Ok(delete_outcome(cx, name, options).await?.0)
+}
+
+/// [`delete_object`], also saying whether the object went (rather than being marked).
+async fn delete_outcome(
+    cx: &Context,
+    name: &str,
+    options: &DeleteOptions,
+) -> Result<(Value, bool)> {
     let resource = cx.resource();
     admission::check_delete(resource, name)?;
     let key = cx.key(name);
@@ -1138,12 +1187,12 @@ pub(crate) async fn delete_object(
         match deletion::plan(resource, &current, options, deletion::now()) {
             Outcome::Keep(mut object) => {
                 if object == current || dry_run {
-                    return Ok(object);
+                    return Ok((object, false));
                 }
                 match cx.store.update(&key, encode_for(resource, &object)?, kv.mod_revision).await {
                     Ok(written) => {
                         objects::set_resource_version(&mut object, written.mod_revision);
-                        return Ok(object);
+                        return Ok((object, false));
                     }
                     Err(berth_store::Error::Conflict { .. }) => continue,
                     Err(error) => return Err(Status::from_store(error, resource, name)),
@@ -1161,9 +1210,9 @@ pub(crate) async fn delete_object(
                     }
                 }
                 if deletion::returns_deleted_object(resource) {
-                    return Ok(current);
+                    return Ok((current, true));
                 }
-                return Ok(deletion::success_status(resource, &current));
+                return Ok((deletion::success_status(resource, &current), true));
             }
         }
     }
@@ -1181,7 +1230,7 @@ async fn delete_collection(cx: &Context, body: Body) -> Result<Response> {
     }
     let options = DeleteOptions::parse(&body::read(body).await?, &cx.query)?;
     let labels = label_selector(&cx.query)?;
-    let fields = field_selector(&cx.query)?;
+    let fields = field_selector(cx.resource(), &cx.query)?;
     let prefix = prefix(resource, cx.path.namespace.as_deref());
     let page = cx.store.range(&RangeRequest::prefix(&prefix)).await;
     let page = page.map_err(|e| Status::from_store(e, resource, ""))?;
@@ -1254,39 +1303,45 @@ fn content_type(headers: &HeaderMap) -> String {
 /// Reads an object body: JSON (also when the Content-Type is missing, as kube-apiserver
 /// treats it) or the protobuf kubectl's typed clients send.
 pub(crate) async fn read_object(cx: &Context, body: Body) -> Result<Value> {
+    Ok(read_checked(cx, body).await?.0)
+}
+
+/// [`read_object`], with the keys the body repeats (for `fieldValidation`).
+async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Duplicates)> {
     let content_type = content_type(&cx.headers);
     if content_type == "application/vnd.kubernetes.protobuf" {
         let bytes = body::read(body).await?;
-        return crate::protobuf::decode(&bytes).map_err(|error| match error {
+        let value = crate::protobuf::decode(&bytes).map_err(|error| match error {
             crate::protobuf::DecodeError::Unsupported(message) => {
                 Status::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", message)
             }
             crate::protobuf::DecodeError::Malformed(message) => Status::bad_request(message),
-        });
+        })?;
+        return Ok((value, Duplicates::None));
     }
     if content_type == "application/yaml" {
         let bytes = body::read(body).await?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| Status::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
-        let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+        let (value, duplicates) = crate::strict::yaml(text).map_err(|e| {
             Status::bad_request(format!("error converting YAML to JSON: yaml: {e}"))
         })?;
         if !value.is_object() {
             return Err(Status::bad_request("the object provided is not a YAML mapping"));
         }
-        return Ok(value);
+        return Ok((value, Duplicates::Yaml(duplicates)));
     }
     if !(content_type.is_empty() || content_type == "application/json") {
         return Err(Status::unsupported_media_type(&content_type));
     }
     let bytes = body::read(body).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let (value, duplicates) = crate::strict::json(&bytes).map_err(|e| {
         Status::bad_request(format!("the object provided is unrecognized or malformed: {e}"))
     })?;
     if !value.is_object() {
         return Err(Status::bad_request("the object provided is not a JSON object"));
     }
-    Ok(value)
+    Ok((value, Duplicates::Json(duplicates)))
 }
 
 pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {

@@ -1,9 +1,54 @@
 //! The `scale` subresource: an `autoscaling/v1` `Scale` view of a workload's replicas, which
-//! `kubectl scale` reads and patches.
+//! `kubectl scale` reads and patches, and server-side apply of a Scale.
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::resources::{Context, json_response, write_back};
 use crate::status::Status;
+
+/// Server-side apply of a `Scale`: its `spec.replicas` is applied to the workload itself by
+/// the request's manager for the `scale` subresource, so the workload's managedFields record
+/// who owns its replicas and conflicts are found against them (kube-apiserver's ScaleHandler
+/// maps the Scale's fields to the parent's the same way).
+pub(crate) async fn apply(cx: &Context, bytes: &[u8]) -> Result<Response, Status> {
+    let (config, _) = crate::apply::parse(bytes)?;
+    let version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    if version != "autoscaling/v1" {
+        return Err(Status::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {version}, expected: autoscaling/v1"
+        )));
+    }
+    let resource = cx.resource();
+    let mut spec = serde_json::Map::new();
+    if let Some(replicas) = config.pointer("/spec/replicas") {
+        if !replicas.is_null() && replicas.as_i64().is_none_or(|r| r < 0) {
+            return Err(Status::bad_request(format!(
+                "spec.replicas must be a non-negative integer, got {replicas}"
+            )));
+        }
+        spec.insert("replicas".into(), replicas.clone());
+    }
+    let parent = json!({
+        "apiVersion": resource.api_version(),
+        "kind": resource.kind,
+        "metadata": {"name": cx.name()},
+        "spec": spec,
+    });
+    let written = write_back(cx, None, None, |current| {
+        crate::apply::apply_config(
+            resource,
+            &cx.headers,
+            &cx.query,
+            Some("scale"),
+            Some(current),
+            &parent,
+        )
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &view(&written.object)))
+}
 
 /// The Scale of `object` (a StatefulSet, Deployment or ReplicaSet).
 pub(crate) fn view(object: &Value) -> Value {

@@ -367,3 +367,105 @@ async fn subresource_writes_have_their_own_entries_and_bad_bodies_are_client_err
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeclared_fields_are_refused_whatever_the_field_validation() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let config = statefulset(3, "nginx:1.27")
+        .replace("statefulset-nginx", "web")
+        .replace("  replicas: 3\n", "  replicas: 3\n  foo: 1\n");
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    for validation in ["Strict", "Warn", "Ignore"] {
+        let apply = format!("PATCH {sts}?fieldManager=ci&fieldValidation={validation}");
+        let (code, status) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+        assert_eq!(code, 400, "{status}");
+        assert_eq!(
+            status["message"],
+            "failed to create typed patch object (/web; apps/v1, Kind=StatefulSet): .spec.foo: field not declared in schema"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_to_scale_owns_the_replicas_of_the_parent() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    let config = statefulset(3, "nginx:1.27").replace("statefulset-nginx", "web");
+    let apply = format!("PATCH {sts}?fieldManager=ci");
+    let (code, created) = request(dir, addr, &apply, APPLY, "x", config.as_bytes()).await;
+    assert_eq!(code, 201, "{created}");
+
+    let scale = br#"{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}"#;
+    let to_scale = format!("PATCH {sts}/scale?fieldManager=hpa");
+    let (code, status) = request(dir, addr, &to_scale, APPLY, "x", scale).await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"ci\": .spec.replicas"
+    );
+    let (code, answer) =
+        request(dir, addr, &format!("{to_scale}&force=true"), APPLY, "x", scale).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["kind"], "Scale");
+    assert_eq!(answer["spec"]["replicas"], 5);
+
+    let (code, parent) = request(dir, addr, &format!("GET {sts}"), "", "x", b"").await;
+    assert_eq!(code, 200);
+    assert_eq!(parent["spec"]["replicas"], 5);
+    let entries = parent["metadata"]["managedFields"].as_array().unwrap();
+    let hpa = entries.iter().find(|e| e["manager"] == "hpa").unwrap();
+    assert_eq!(
+        (&hpa["operation"], &hpa["subresource"], &hpa["apiVersion"]),
+        (&json!("Apply"), &json!("scale"), &json!("apps/v1"))
+    );
+    assert_eq!(hpa["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+    // A Scale is autoscaling/v1.
+    let wrong = br#"{"apiVersion": "apps/v1", "kind": "Scale", "spec": {"replicas": 1}}"#;
+    let (code, status) = request(dir, addr, &to_scale, APPLY, "x", wrong).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "Incorrect version specified in apply patch. Specified patch version: apps/v1, expected: autoscaling/v1"
+    );
+    // The forced apply took the replicas from the first applier.
+    let ci = entries.iter().find(|e| e["manager"] == "ci").unwrap();
+    assert!(ci["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "{ci}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_entries_are_capped_at_ten_with_ancient_changes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let cm = "/api/v1/namespaces/default/configmaps";
+    let body = br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "busy"}}"#;
+    let (code, _) =
+        request(dir, addr, &format!("POST {cm}"), "application/json", "c/1", body).await;
+    assert_eq!(code, 201);
+    // Twelve more managers each write a key of their own.
+    let mut last = Value::Null;
+    for i in 0..12 {
+        let patch = format!(r#"{{"data": {{"k{i}": "v"}}}}"#);
+        let line = format!("PATCH {cm}/busy?fieldManager=writer-{i:02}");
+        let (code, answer) =
+            request(dir, addr, &line, "application/merge-patch+json", "x", patch.as_bytes()).await;
+        assert_eq!(code, 200, "{answer}");
+        last = answer;
+    }
+    let entries = last["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries.len(), 10, "{entries:?}");
+    let ancient = entries.iter().find(|e| e["manager"] == "ancient-changes").unwrap();
+    assert_eq!(ancient["operation"], "Update");
+    assert_eq!(ancient["apiVersion"], "v1");
+    // The oldest writers' fields are the bucket's now; the newest keep their own.
+    assert!(ancient["fieldsV1"]["f:data"].get("f:k0").is_some(), "{ancient}");
+    assert!(entries.iter().any(|e| e["manager"] == "writer-11"));
+    assert!(!entries.iter().any(|e| e["manager"] == "writer-00"));
+    server.shutdown().await;
+}

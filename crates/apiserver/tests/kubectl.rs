@@ -496,3 +496,76 @@ async fn create_deployment_sends_protobuf_and_stores_what_kubernetes_stores() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_fields_print_what_kubernetes_prints() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let file = write(
+        dir.path(),
+        "dup.json",
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dup"},
+ "data": {"k": "a", "k": "b"}}"#,
+    );
+    let path = "/api/v1/namespaces/default/configmaps";
+    // `create --raw` sends the file as it is.
+    let strict = format!("{path}?fieldValidation=Strict");
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "--raw", &strict, "-f", &file]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"Error from server (BadRequest): ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "data.k""#
+    );
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "--raw", path, "-f", &file]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.trim(), r#"Warning: duplicate field "data.k""#);
+    assert_eq!(kubectl.ok(&config, &["get", "cm", "dup", "-o", "jsonpath={.data.k}"]).await, "b");
+    // kubectl's own decoding of a file keeps the last value and sends no duplicate.
+    kubectl.ok(&config, &["delete", "cm", "dup"]).await;
+    let (ok, stdout, stderr) = kubectl.run(&config, &["create", "-f", &file]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("configmap/dup created\n", ""));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_of_an_undeclared_field_prints_the_typed_patch_error() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let file = write(dir.path(), "cm.yaml", &format!("{CONFIGMAP}surprise: 1\n"));
+    let (ok, _, stderr) = kubectl.run(&config, &["apply", "--server-side", "-f", &file]).await;
+    assert!(!ok);
+    // Kubernetes v1.33 sends this message as a 500 (`Error from server: …`), a known bug; the
+    // 400 the fix asks for adds kubectl's `(BadRequest)`.
+    assert_eq!(
+        stderr.trim(),
+        "Error from server (BadRequest): failed to create typed patch object (default/demo; /v1, Kind=ConfigMap): .surprise: field not declared in schema"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_quantities_print_the_decoding_error() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let file = write(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources:\n      requests:\n        cpu: 1x\n",
+    );
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "-f", &file]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "Error from server (BadRequest): error when creating \"{file}\": Pod in version \"v1\" cannot be handled as a Pod: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
+    );
+    server.shutdown().await;
+}

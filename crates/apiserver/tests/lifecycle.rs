@@ -240,6 +240,20 @@ async fn finalizers_hold_objects_and_propagation_policies_add_them() {
         api.send("DELETE", &format!("{configmaps}/legacy?orphanDependents=true"), "", b"").await;
     assert_eq!(code, 200, "{kept}");
     assert_eq!(kept["metadata"]["finalizers"], json!(["orphan"]));
+    // `orphanDependents: false` on an object that stays (a finalizer holds it): 202, as
+    // kube-apiserver's delete handler answers; when it goes at once, 200.
+    assert_eq!(api.post(configmaps, cm("cascade", json!(["example.com/hold"]))).await.0, 201);
+    let (code, kept) =
+        api.delete(&format!("{configmaps}/cascade"), json!({ "orphanDependents": false })).await;
+    assert_eq!(code, 202, "{kept}");
+    assert!(kept["metadata"]["deletionTimestamp"].is_string(), "{kept}");
+    let (code, kept) =
+        api.send("DELETE", &format!("{configmaps}/cascade?orphanDependents=false"), "", b"").await;
+    assert_eq!(code, 202, "{kept}");
+    assert_eq!(api.post(configmaps, cm("gone", json!([]))).await.0, 201);
+    let (code, status) =
+        api.delete(&format!("{configmaps}/gone"), json!({ "orphanDependents": false })).await;
+    assert_eq!((code, &status["kind"]), (200, &json!("Status")), "{status}");
     // Background (the default) deletes at once and answers a success Status.
     assert_eq!(api.post(configmaps, cm("plain", json!([]))).await.0, 201);
     let (code, status) = api
@@ -666,6 +680,31 @@ async fn core_and_events_k8s_io_events_are_one_storage() {
     assert_eq!(event["reportingComponent"], "berth.dev/kubelet");
     let (_, list) = api.get("/api/v1/namespaces/default/events").await;
     assert_eq!(names(&list), ["web-0.1", "web-0.2"]);
+
+    // events.k8s.io/v1 field selectors: `regarding.*`, `reportingController`, and `source`
+    // (the source component, else the reporting controller); other fields are refused.
+    let v1_events = "/apis/events.k8s.io/v1/namespaces/default/events";
+    for (selector, expected) in [
+        ("regarding.kind=Pod,regarding.name=web-0", vec!["web-0.1", "web-0.2"]),
+        ("regarding.namespace=default,reason=Pulled", vec!["web-0.2"]),
+        ("reportingController=berth.dev/kubelet", vec!["web-0.2"]),
+        ("source=default-scheduler", vec!["web-0.1"]),
+        ("source=berth.dev/kubelet", vec!["web-0.2"]),
+        ("regarding.name!=web-0", vec![]),
+    ] {
+        let (code, list) = api.get(&format!("{v1_events}?fieldSelector={selector}")).await;
+        assert_eq!(code, 200, "{selector}: {list}");
+        assert_eq!(names(&list), expected, "{selector}");
+    }
+    let core_events = "/api/v1/namespaces/default/events";
+    let (code, list) =
+        api.get(&format!("{core_events}?fieldSelector=source=berth.dev/kubelet")).await;
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(names(&list), ["web-0.2"]);
+    let (code, status) =
+        api.get(&format!("{v1_events}?fieldSelector=deprecatedSource.component=x")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["message"], "field label not supported: deprecatedSource.component");
     server.shutdown().await;
 }
 

@@ -233,8 +233,8 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
     assert_eq!(written["spec"]["replicas"], 3);
     assert_eq!(written["status"]["replicas"], 2);
 
-    // A patch asked to be Strict refuses unknown fields (in document order: the patch's new
-    // keys come after the stored ones).
+    // A patch asked to be Strict refuses unknown fields, as kube-apiserver does: a 422 naming
+    // `patch`, the fields in the order of the re-encoded (key-sorted) patched object.
     let merge =
         [("Authorization", bearer.as_str()), ("Content-Type", "application/merge-patch+json")];
     let (code, answer) = raw_with_body(
@@ -245,11 +245,17 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
         br#"{"spec":{"bogus":1,"template":{"spec":{"containers":[{"name":"nginx","image":"nginx","typo":1}]}}}}"#,
     )
     .await;
-    assert_eq!(code, 400, "{answer}");
+    assert_eq!(code, 422, "{answer}");
     let answer: Value = serde_json::from_str(&answer).unwrap();
-    assert_eq!(
-        answer["message"],
-        r#"strict decoding error: unknown field "spec.template.spec.containers[0].typo", unknown field "spec.bogus""#
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.starts_with(r#" "" is invalid: patch: Invalid value: "{\"apiVersion\":"#));
+    // The value shown is the patched object, unknown fields and all.
+    assert!(message.contains(r#"\"bogus\":1"#), "{message}");
+    assert!(
+        message.ends_with(
+            r#"": strict decoding error: unknown field "spec.bogus", unknown field "spec.template.spec.containers[0].typo""#
+        ),
+        "{message}"
     );
 
     // Status rules apply to status writes.
@@ -261,5 +267,251 @@ async fn invalid_writes_get_a_422_with_causes_and_subresources_keep_their_half()
         status["message"],
         r#"StatefulSet.apps "web" is invalid: status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas"#
     );
+    server.shutdown().await;
+}
+
+/// The `Warning` texts of a response's header lines (`warning: 299 - "…"`).
+fn warnings(headers: &[String]) -> Vec<String> {
+    headers
+        .iter()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("warning"))
+        .filter_map(|(_, value)| value.trim().strip_prefix("299 - "))
+        .map(|quoted| serde_json::from_str::<String>(quoted).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_fields_follow_field_validation_like_kubernetes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let addr = server.local_addr();
+    let bearer = format!("Bearer {}", token(data.path()));
+    let send = |line: String, content_type: &'static str, body: String| {
+        let data = data.path().to_owned();
+        let bearer = bearer.clone();
+        async move {
+            let headers = [("Authorization", bearer.as_str()), ("Content-Type", content_type)];
+            let (code, headers, answer) =
+                common::raw_exchange(&data, addr, &line, &headers, body.as_bytes()).await;
+            let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+            (code, warnings(&headers), answer)
+        }
+    };
+    // Kubernetes' own field validation body (test/integration/apiserver), for a StatefulSet.
+    let body = |name: &str| {
+        format!(
+            r#"{{"apiVersion": "apps/v1", "kind": "StatefulSet",
+  "metadata": {{"name": "{name}", "name": "{name}", "unknownMeta": "x", "labels": {{"app": "nginx"}}}},
+  "spec": {{"unknown1": "val1", "unknownDupe": "valDupe", "unknownDupe": "valDupe2",
+    "replicas": 1, "replicas": 2, "serviceName": "nginx",
+    "selector": {{"matchLabels": {{"app": "nginx"}}}},
+    "template": {{"metadata": {{"labels": {{"app": "nginx"}}}},
+      "spec": {{"containers": [{{"name": "nginx", "image": "nginx:latest",
+        "unknownNested": "val1", "imagePullPolicy": "Always", "imagePullPolicy": "Never"}}]}}}}}}}}"#
+        )
+    };
+    let expected = [
+        r#"duplicate field "metadata.name""#,
+        r#"unknown field "metadata.unknownMeta""#,
+        r#"unknown field "spec.unknown1""#,
+        r#"unknown field "spec.unknownDupe""#,
+        r#"duplicate field "spec.replicas""#,
+        r#"unknown field "spec.template.spec.containers[0].unknownNested""#,
+        r#"duplicate field "spec.template.spec.containers[0].imagePullPolicy""#,
+    ];
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets";
+
+    // Strict: 400 with every problem, in document order.
+    let (code, _, status) =
+        send(format!("POST {sts}?fieldValidation=Strict"), "application/json", body("web")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        format!(
+            r#"StatefulSet in version "v1" cannot be handled as a StatefulSet: strict decoding error: {}"#,
+            expected.join(", ")
+        )
+    );
+    // Warn (the default): one warning each, and the last of duplicates wins.
+    let (code, warned, created) =
+        send(format!("POST {sts}"), "application/json", body("web")).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(warned, expected);
+    assert_eq!(created["spec"]["replicas"], 2);
+    assert_eq!(created["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "Never");
+    // Ignore: silent.
+    let (code, warned, _) =
+        send(format!("POST {sts}?fieldValidation=Ignore"), "application/json", body("other")).await;
+    assert_eq!(code, 201);
+    assert!(warned.is_empty(), "{warned:?}");
+    // Updates read bodies the same way.
+    let (code, warned, _) = send(format!("PUT {sts}/web"), "application/json", body("web")).await;
+    assert_eq!(code, 200);
+    assert_eq!(warned, expected);
+
+    // YAML bodies: yaml.v2's lines first, then the unknown fields.
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yam\n  name: yam\ndata:\n  a: '1'\n  a: '2'\nbogus: 1\n";
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let (code, _, status) =
+        send(format!("POST {cms}?fieldValidation=Strict"), "application/yaml", yaml.into()).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: yaml: unmarshal errors:\n  line 5: key \"name\" already set in map\n  line 8: key \"a\" already set in map, unknown field \"bogus\""
+    );
+    let (code, warned, created) =
+        send(format!("POST {cms}"), "application/yaml", yaml.into()).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        warned,
+        [
+            r#"line 5: key "name" already set in map"#,
+            r#"line 8: key "a" already set in map"#,
+            r#"unknown field "bogus""#
+        ]
+    );
+    assert_eq!(created["data"]["a"], "2");
+
+    // Merge and strategic merge patches: the patch's duplicates, then the unknown fields
+    // sorted; Strict is kube-apiserver's 422 naming `patch`.
+    let patch = r#"{"spec": {"replicas": 3, "replicas": 4, "zeta": 1, "alpha": 2}}"#;
+    let (code, warned, patched) =
+        send(format!("PATCH {sts}/web"), "application/merge-patch+json", patch.into()).await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["spec"]["replicas"], 4);
+    assert_eq!(
+        warned,
+        [
+            r#"duplicate field "spec.replicas""#,
+            r#"unknown field "spec.alpha""#,
+            r#"unknown field "spec.zeta""#
+        ]
+    );
+    let (code, _, status) = send(
+        format!("PATCH {sts}/web?fieldValidation=Strict"),
+        "application/strategic-merge-patch+json",
+        patch.into(),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    let detail = r#"strict decoding error: duplicate field "spec.replicas", unknown field "spec.alpha", unknown field "spec.zeta""#;
+    assert_eq!(
+        status["message"],
+        format!(
+            r#" "" is invalid: patch: Invalid value: "map[spec:map[alpha:2 replicas:4 zeta:1]]": {detail}"#
+        )
+    );
+    assert_eq!(status["details"]["causes"][0]["field"], "patch");
+    // JSON patches: the operations are decoded strictly too.
+    let ops = r#"[{"op": "add", "path": "/spec/foo", "value": 1, "extra": true},
+        {"op": "replace", "path": "/spec/replicas", "path": "/spec/replicas", "value": 5}]"#;
+    let (code, warned, patched) =
+        send(format!("PATCH {sts}/web"), "application/json-patch+json", ops.into()).await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["spec"]["replicas"], 5);
+    assert_eq!(
+        warned,
+        [
+            r#"json patch unknown field "[0].extra""#,
+            r#"json patch duplicate field "[1].path""#,
+            r#"unknown field "spec.foo""#
+        ]
+    );
+
+    // Server-side apply reads its body as YAML: duplicates are reported by line, after the
+    // apply itself.
+    let config = "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"applied\"},\n\"data\": {\"k\": \"a\",\n\"k\": \"b\"}}";
+    let apply = format!("PATCH {cms}/applied?fieldManager=me");
+    let (code, _, status) = send(
+        format!("{apply}&fieldValidation=Strict"),
+        "application/apply-patch+yaml",
+        config.into(),
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  line 3: key \"k\" already set in map"
+    );
+    let (code, warned, applied) = send(apply, "application/apply-patch+yaml", config.into()).await;
+    assert_eq!(code, 201, "{applied}");
+    assert_eq!(warned, [r#"line 3: key "k" already set in map"#]);
+    assert_eq!(applied["data"]["k"], "b");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_quantities_fail_decoding_and_generate_names_are_checked() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let addr = server.local_addr();
+    let bearer = format!("Bearer {}", token(data.path()));
+    let send = |line: String, content_type: &'static str, body: Value| {
+        let data = data.path().to_owned();
+        let bearer = bearer.clone();
+        async move {
+            let headers = [("Authorization", bearer.as_str()), ("Content-Type", content_type)];
+            let body = serde_json::to_vec(&body).unwrap();
+            let (code, answer) = raw_with_body(&data, addr, &line, &headers, &body).await;
+            (code, serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null))
+        }
+    };
+    let regex = "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+    let sts = |cpu: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+            "spec": {"serviceName": "nginx", "selector": {"matchLabels": {"app": "nginx"}},
+                "template": {"metadata": {"labels": {"app": "nginx"}},
+                    "spec": {"containers": [{"name": "nginx", "image": "nginx",
+                        "resources": {"requests": {"cpu": cpu}}}]}}}})
+    };
+    let path = "/apis/apps/v1/namespaces/default/statefulsets";
+    let json = "application/json";
+    let (code, status) = send(format!("POST {path}"), json, sts("1x")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        format!(
+            "StatefulSet in version \"v1\" cannot be handled as a StatefulSet: quantities must match the regular expression {regex}"
+        )
+    );
+    let (code, created) = send(format!("POST {path}"), json, sts("1")).await;
+    assert_eq!(code, 201, "{created}");
+    let (code, status) = send(format!("PUT {path}/web"), json, sts("2GG")).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        "StatefulSet in version \"v1\" cannot be handled as a StatefulSet: unable to parse quantity's suffix"
+    );
+    // A patch that makes one: kube-apiserver's 422 naming `patch`.
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx",
+        "resources": {"requests": {"cpu": "1x"}}}]}}}});
+    let smp = "application/strategic-merge-patch+json";
+    let (code, status) = send(format!("PATCH {path}/web"), smp, patch).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "patch");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.starts_with(r#" "" is invalid: patch: Invalid value: "map[spec:map["#));
+    assert!(
+        message.ends_with(&format!("\": quantities must match the regular expression {regex}"))
+    );
+
+    // generateName: its own problems at metadata.generateName, then the generated name's.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "Bad_"}});
+    let (code, status) = send("POST /api/v1/namespaces/default/configmaps".into(), json, cm).await;
+    assert_eq!(code, 422, "{status}");
+    let fields: Vec<&str> = status["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["metadata.generateName", "metadata.name"]);
+    assert!(status["message"].as_str().unwrap().starts_with(r#"ConfigMap "Bad_"#), "{status}");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "ok-"}});
+    let (code, created) = send("POST /api/v1/namespaces/default/configmaps".into(), json, cm).await;
+    assert_eq!(code, 201, "{created}");
     server.shutdown().await;
 }

@@ -10,15 +10,18 @@
 //!
 //! Pure functions over JSON values; the caller passes the time and does the IO.
 
+mod cap;
 mod fieldpath;
 mod schema;
 mod typed;
+mod undeclared;
 
 use serde_json::{Map, Value, json};
 
 pub use fieldpath::{Element, Set, display};
 use schema::Ty;
 use typed::Comparison;
+pub use undeclared::undeclared;
 
 /// Fields no manager owns: identity and server-managed metadata
 /// (fieldmanager's `stripMeta`).
@@ -385,6 +388,7 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
     }
     entry.fields = fields;
     entry.api_version = writer.api_version();
+    managed.cap_updates(cap::MAX_UPDATE_MANAGERS);
     managed.encode(new);
 }
 

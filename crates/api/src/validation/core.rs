@@ -682,6 +682,7 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             Some(_) => {}
         }
     }
+    let old_gates = list(old_spec, "schedulingGates");
     let mut munged = new_spec.clone();
     for field in ["containers", "initContainers"] {
         let old_list = list(old_spec, field);
@@ -709,7 +710,6 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             };
         }
         // Scheduling gates may only be removed (ValidatePodUpdate / validatePodSchedulingGates).
-        let old_gates = list(old_spec, "schedulingGates");
         let new_gates = list(new_spec, "schedulingGates");
         let gate_name =
             |g: &Value| g.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -739,6 +739,9 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             map.remove("nodeName");
         }
     }
+    if !old_gates.is_empty() {
+        gated_pod_update(errs, &mut munged, old_spec);
+    }
     let mut old_cmp = old_spec.clone();
     if old_spec.get("nodeName").is_none_or(Value::is_null)
         && let Some(map) = old_cmp.as_object_mut()
@@ -750,6 +753,110 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             "spec",
             "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
         );
+    }
+}
+
+/// A pod that still has scheduling gates may gain `nodeSelector` entries and node affinity
+/// requirements (`ValidatePodUpdate` for gated pods): checks those changes and takes them out
+/// of `munged`, the spec compared with the old one.
+fn gated_pod_update(errs: &mut Errors, munged: &mut Value, old_spec: &Value) {
+    let present = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned();
+    let Some(map) = munged.as_object_mut() else { return };
+    let old_selector = present(old_spec.get("nodeSelector"));
+    let new_selector = present(map.get("nodeSelector"));
+    let as_map = |v: &Option<Value>| v.as_ref().and_then(Value::as_object).cloned();
+    if as_map(&old_selector).unwrap_or_default() != as_map(&new_selector).unwrap_or_default() {
+        let new_map = as_map(&new_selector).unwrap_or_default();
+        let removed_or_changed = as_map(&old_selector)
+            .unwrap_or_default()
+            .iter()
+            .any(|(k, v)| new_map.get(k) != Some(v));
+        if removed_or_changed {
+            errs.invalid(
+                "spec.nodeSelector",
+                Shown::json(Some(&Value::Object(new_map))),
+                "only additions to spec.nodeSelector are allowed (no mutations or deletions)",
+            );
+        }
+        match old_selector {
+            Some(v) => map.insert("nodeSelector".into(), v),
+            None => map.remove("nodeSelector"),
+        };
+    }
+    let old_node = present(old_spec.pointer("/affinity/nodeAffinity"));
+    let new_node = present(map.get("affinity").and_then(|a| a.get("nodeAffinity")));
+    if old_node == new_node {
+        return;
+    }
+    node_affinity_mutation(errs, new_node.as_ref(), old_node.as_ref());
+    let new_affinity = present(map.get("affinity"));
+    match (new_affinity, &old_node) {
+        (None, None) => {}
+        (None, Some(old_node)) => {
+            map.insert("affinity".into(), json!({ "nodeAffinity": old_node }));
+        }
+        (Some(affinity), _)
+            if present(old_spec.get("affinity")).is_none()
+                && present(affinity.get("podAntiAffinity")).is_none()
+                && present(affinity.get("podAffinity")).is_none() =>
+        {
+            map.remove("affinity");
+        }
+        (Some(_), old_node) => {
+            if let Some(affinity) = map.get_mut("affinity").and_then(Value::as_object_mut) {
+                match old_node {
+                    Some(old_node) => affinity.insert("nodeAffinity".into(), old_node.clone()),
+                    None => affinity.remove("nodeAffinity"),
+                };
+            }
+        }
+    }
+}
+
+/// `validateNodeAffinityMutation`: the required node selector terms of a gated pod may only
+/// gain requirements; preferred terms may change freely.
+fn node_affinity_mutation(errs: &mut Errors, new: Option<&Value>, old: Option<&Value>) {
+    let required = "requiredDuringSchedulingIgnoredDuringExecution";
+    let Some(old_required) = old.and_then(|o| get(o, required)) else { return };
+    let old_terms = list(old_required, "nodeSelectorTerms");
+    if old_terms.is_empty() {
+        return;
+    }
+    let empty = Value::Null;
+    let new_required = new.and_then(|n| get(n, required)).unwrap_or(&empty);
+    let new_terms = list(new_required, "nodeSelectorTerms");
+    let path = format!("spec.affinity.nodeAffinity.{required}.nodeSelectorTerms");
+    if new_terms.len() != old_terms.len() {
+        errs.invalid(
+            &path,
+            Shown::json(new_required.get("nodeSelectorTerms")),
+            "no additions/deletions to non-empty NodeSelectorTerms list are allowed",
+        );
+        return;
+    }
+    for (i, (old_term, new_term)) in old_terms.iter().zip(new_terms).enumerate() {
+        let only_additions = {
+            let (old_exprs, old_fields) =
+                (list(old_term, "matchExpressions"), list(old_term, "matchFields"));
+            let (new_exprs, new_fields) =
+                (list(new_term, "matchExpressions"), list(new_term, "matchFields"));
+            let extends = |old: &[Value], new: &[Value]| {
+                old.is_empty() || (new.len() >= old.len() && new[..old.len()] == *old)
+            };
+            // An empty term matches every node; it may not gain requirements.
+            let was_empty = old_exprs.is_empty() && old_fields.is_empty();
+            let gains = !new_exprs.is_empty() || !new_fields.is_empty();
+            !(was_empty && gains)
+                && extends(old_exprs, new_exprs)
+                && extends(old_fields, new_fields)
+        };
+        if !only_additions {
+            errs.invalid(
+                &index(&path, i),
+                Shown::json(Some(new_term)),
+                "only additions are allowed (no mutations or deletions)",
+            );
+        }
     }
 }
 

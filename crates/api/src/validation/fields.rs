@@ -44,6 +44,28 @@ pub fn prune_unknown(group: &str, version: &str, kind: &str, object: &mut Value)
     unknown
 }
 
+/// The definition `group/version/kind` objects have in the field schema.
+pub(crate) fn definition_of(group: &str, version: &str, kind: &str) -> Option<&'static str> {
+    schema().kinds.get(&format!("{group}/{version}/{kind}")).map(String::as_str)
+}
+
+/// Whether the schema lists `definition`'s fields (other definitions take any value).
+pub(crate) fn has_properties(definition: &str) -> bool {
+    schema().types.contains_key(definition)
+}
+
+/// The field `name` of `definition`: `None` when undeclared, `Some(None)` for a value of no
+/// known shape, else its definition and shape (`"o"` one, `"l"` a list, `"m"` a map of them).
+pub(crate) fn field_of(
+    definition: &str,
+    name: &str,
+) -> Option<Option<(&'static str, &'static str)>> {
+    match schema().types.get(definition)?.get(name)? {
+        Field::Leaf(_) => Some(None),
+        Field::Nested(target, shape) => Some(Some((target.as_str(), shape.as_str()))),
+    }
+}
+
 fn walk(definition: &str, value: &mut Value, path: &str, unknown: &mut Vec<String>) {
     let Some(fields) = schema().types.get(definition) else { return };
     let Value::Object(map) = value else { return };

@@ -36,11 +36,20 @@ pub fn name_problems(kind: &str, name: &str) -> Vec<String> {
     check_name(name_rule(kind), name, false)
 }
 
-/// `ValidateNameFunc`: with `prefix` (a generateName) a trailing dash is allowed.
+/// What is wrong with `generate_name` as the `metadata.generateName` of a `kind` object: the
+/// name rules, with a trailing dash allowed (a suffix follows it).
+pub fn generate_name_problems(kind: &str, generate_name: &str) -> Vec<String> {
+    check_name(name_rule(kind), generate_name, true)
+}
+
+/// `ValidateNameFunc`: with `prefix` (a generateName) a trailing dash is allowed, masked as
+/// `maskTrailingDash` does — which also drops the character before the dash (`web-` is
+/// checked as `wea`).
 pub(crate) fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
     let masked;
     let name = if prefix && name.len() > 1 && name.ends_with('-') {
-        masked = format!("{}a", &name[..name.len() - 1]);
+        let kept = String::from_utf8_lossy(&name.as_bytes()[..name.len() - 2]);
+        masked = format!("{kept}a");
         masked.as_str()
     } else {
         name

@@ -14,13 +14,14 @@ mod core;
 pub mod fields;
 mod meta;
 mod other;
+pub mod quantities;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-pub use meta::name_problems;
+pub use meta::{generate_name_problems, name_problems};
 
 /// One problem with one field, as `field.Error` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -357,6 +357,64 @@ fn scheduling_gates_may_only_be_removed() {
 }
 
 #[test]
+fn gated_pods_may_gain_node_selectors_and_affinity_requirements() {
+    let term = |exprs: Value| json!({"matchExpressions": exprs});
+    let a = json!({"key": "a", "operator": "In", "values": ["x"]});
+    let b = json!({"key": "b", "operator": "Exists"});
+    let required = |terms: Value| json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}});
+    let gated = |extra: Value| {
+        let mut pod = with(pod(), json!({"spec": {"schedulingGates": [{"name": "g"}]}}));
+        pod = with(pod, json!({"spec": extra}));
+        defaults::apply("", "Pod", &mut pod);
+        pod
+    };
+    let errors = |old: Value, new: Value| check("", "Pod", new, Write::Update(&old));
+    // Additions are fine: new selector keys, affinity where there was none, requirements
+    // added to existing terms.
+    assert!(errors(gated(json!({})), gated(json!({"nodeSelector": {"c": "d"}}))).is_empty());
+    let selected = gated(json!({"nodeSelector": {"a": "b"}}));
+    assert!(
+        errors(selected.clone(), gated(json!({"nodeSelector": {"a": "b", "c": "d"}}))).is_empty()
+    );
+    assert!(
+        errors(gated(json!({})), gated(json!({"affinity": required(json!([term(json!([a]))]))})))
+            .is_empty()
+    );
+    let with_a = gated(json!({"affinity": required(json!([term(json!([a]))]))}));
+    assert!(
+        errors(with_a.clone(), gated(json!({"affinity": required(json!([term(json!([a, b]))]))})))
+            .is_empty()
+    );
+    // Mutations and removals are not.
+    assert_eq!(
+        errors(selected, gated(json!({"nodeSelector": {"a": "z"}}))),
+        vec![
+            r#"spec.nodeSelector: Invalid value: map[string]string{"a":"z"}: only additions to spec.nodeSelector are allowed (no mutations or deletions)"#
+        ]
+    );
+    let changed =
+        errors(with_a.clone(), gated(json!({"affinity": required(json!([term(json!([b]))]))})));
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].starts_with("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]: Invalid value: "));
+    assert!(changed[0].ends_with(": only additions are allowed (no mutations or deletions)"));
+    let more = errors(
+        with_a,
+        gated(json!({"affinity": required(json!([term(json!([a])), term(json!([b]))]))})),
+    );
+    assert_eq!(more.len(), 1, "{more:?}");
+    assert!(
+        more[0].ends_with("no additions/deletions to non-empty NodeSelectorTerms list are allowed")
+    );
+    // Without gates the selector stays immutable.
+    let mut plain = with(pod(), json!({"spec": {"nodeSelector": {"a": "b"}}}));
+    defaults::apply("", "Pod", &mut plain);
+    let added = with(plain.clone(), json!({"spec": {"nodeSelector": {"a": "b", "c": "d"}}}));
+    let refused = errors(plain, added);
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].starts_with("spec: Forbidden: pod updates may not change fields"));
+}
+
+#[test]
 fn service_rules() {
     let svc = json!({"metadata": {"name": "web", "namespace": "d"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
@@ -620,4 +678,16 @@ fn causes_carry_reasons() {
         vec![("spec.replicas", "FieldValueInvalid"), ("spec.selector", "FieldValueRequired")]
     );
     assert_eq!(errors[0].message, "Invalid value: -1: must be greater than or equal to 0");
+}
+
+#[test]
+fn generate_names_mask_their_trailing_dash_as_kubernetes_does() {
+    use crate::validation::generate_name_problems;
+    // maskTrailingDash drops the character before the dash too: 63 x's and a dash pass as a
+    // DNS-1123 label prefix (checked as 62 x's and an `a`).
+    assert!(generate_name_problems("Namespace", &format!("{}-", "x".repeat(63))).is_empty());
+    assert!(!generate_name_problems("Namespace", &format!("{}-", "x".repeat(64))).is_empty());
+    assert!(generate_name_problems("ConfigMap", "web-").is_empty());
+    assert!(!generate_name_problems("ConfigMap", "Web-").is_empty());
+    assert!(!generate_name_problems("ConfigMap", "é-").is_empty());
 }

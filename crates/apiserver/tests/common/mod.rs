@@ -104,6 +104,18 @@ pub async fn raw_with_body(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    let (code, _, body) = raw_exchange(data_dir, addr, request_line, headers, body).await;
+    (code, body)
+}
+
+/// As [`raw_with_body`], also returning the response's header lines (`name: value`).
+pub async fn raw_exchange(
+    data_dir: &Path,
+    addr: SocketAddr,
+    request_line: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<String>, String) {
     let ca = CertificateDer::from_pem_file(data_dir.join("pki/ca.crt")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca).unwrap();
@@ -134,7 +146,8 @@ pub async fn raw_with_body(
     let response = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = response.split_once("\r\n\r\n").expect("a complete HTTP response");
     let code = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
-    (code, body.to_owned())
+    let header_lines = head.lines().skip(1).map(str::to_owned).collect();
+    (code, header_lines, body.to_owned())
 }
 
 pub fn token(data_dir: &Path) -> String {
