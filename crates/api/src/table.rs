@@ -21,6 +21,10 @@ use serde_json::{Map, Value, json};
 
 use crate::kinds::ResourceType;
 
+mod stored;
+
+pub use stored::{TableObject, View, table_json};
+
 /// `vec![Value::from(a), …]`: a row of cells from strings, integers and booleans.
 macro_rules! cells {
     ($($cell:expr),* $(,)?) => { vec![$(Value::from($cell)),*] };
@@ -110,15 +114,7 @@ pub fn table(
     let columns: Vec<Value> = printer.columns().iter().map(ColumnDefinition::to_json).collect();
     let rows: Vec<Value> = objects
         .into_iter()
-        .map(|object| {
-            let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(printer.cells(&object, now_unix_seconds)));
-            if let Some(condition) = printer.row_condition(&object) {
-                row.insert("conditions".into(), json!([condition]));
-            }
-            row.insert("object".into(), row_object(resource, object, include_object));
-            Value::Object(row)
-        })
+        .map(|object| row(printer, resource, object, include_object, now_unix_seconds))
         .collect();
     let mut metadata = Map::new();
     if !resource_version.is_empty() {
@@ -132,6 +128,23 @@ pub fn table(
     table.insert("columnDefinitions".into(), Value::Array(columns));
     table.insert("rows".into(), Value::Array(rows));
     Value::Object(table)
+}
+
+/// One row: `{"cells":[…],"conditions":[…],"object":…}` (`conditions` only when there is one).
+fn row(
+    printer: Printer,
+    resource: &ResourceType,
+    object: Value,
+    include_object: IncludeObject,
+    now_unix_seconds: i64,
+) -> Value {
+    let mut row = Map::new();
+    row.insert("cells".into(), Value::Array(printer.cells(&object, now_unix_seconds)));
+    if let Some(condition) = printer.row_condition(&object) {
+        row.insert("conditions".into(), json!([condition]));
+    }
+    row.insert("object".into(), row_object(resource, object, include_object));
+    Value::Object(row)
 }
 
 /// Kubernetes' `duration.HumanDuration` (`k8s.io/apimachinery/pkg/util/duration`), the AGE
@@ -694,6 +707,15 @@ impl Printer {
         }
     }
 
+    /// What [`Printer::cells`] and [`Printer::row_condition`] read of an object besides its
+    /// `metadata`, for [`TableObject::from_stored`] to parse only that.
+    fn reads(self) -> stored::Shape {
+        match self {
+            Printer::Pod => POD_READS,
+            _ => stored::Shape::All,
+        }
+    }
+
     /// Upstream's `TableRowCondition` for finished pods (`podSuccessConditions`,
     /// `podFailedConditions`); no other printer sets one.
     fn row_condition(self, o: &Value) -> Option<Value> {
@@ -735,6 +757,24 @@ fn row_object(resource: &ResourceType, mut object: Value, include_object: Includ
 }
 
 // === impl Pod ===
+
+/// What [`pod_cells`] reads besides `metadata`: most of a pod's spec (its containers) is not.
+const POD_READS: stored::Shape = {
+    use stored::Shape::{All, Each, Keys};
+    Keys(&[
+        (
+            "spec",
+            Keys(&[
+                ("initContainers", Each(&Keys(&[("name", All), ("restartPolicy", All)]))),
+                // Only counted.
+                ("containers", Each(&Keys(&[]))),
+                ("nodeName", All),
+                ("readinessGates", All),
+            ]),
+        ),
+        ("status", All),
+    ])
+};
 
 fn pod_cells(pod: &Value, now: i64) -> Vec<Value> {
     let (spec, status) = (&pod["spec"], &pod["status"]);

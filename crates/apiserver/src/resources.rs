@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_api::kinds::ResourceType;
 use berth_api::selector::{FieldSelector, LabelSelector};
+use berth_api::table::{TableObject, View};
 use berth_store::{Event, KeyValue, RangeRequest, Revision, Store};
 use bytes::Bytes;
 use rand::Rng;
@@ -233,7 +234,17 @@ async fn list(cx: &Context) -> Result<Response> {
         && labels.is_empty()
         && fields.is_empty()
         && !crate::events::is_events_v1(cx.resource());
-    let mut items = if raw { Items::Bytes(Vec::new()) } else { Items::Objects(Vec::new()) };
+    // A Table is written from the stored bytes too, parsing only what printers and selectors
+    // read (events.k8s.io Events are converted, and a selector on managedFields needs them).
+    let rows = cx.wants_table()
+        && !crate::events::is_events_v1(cx.resource())
+        && !fields.fields().any(|field| field.contains("managedFields"));
+    let view = if fields.is_empty() { View::Printed } else { View::Whole };
+    let mut items = match (raw, rows) {
+        (true, _) => Items::Bytes(Vec::new()),
+        (false, true) => Items::Table(Vec::new()),
+        (false, false) => Items::Objects(Vec::new()),
+    };
     let mut page_revision = None;
     let mut continue_token = None;
     loop {
@@ -266,6 +277,17 @@ async fn list(cx: &Context) -> Result<Response> {
                         objects.push(object);
                     }
                 }
+                Items::Table(rows) => {
+                    let rv = kv.mod_revision.to_string();
+                    let row = TableObject::from_stored(cx.resource(), &kv.value, &rv, view)
+                        .map_err(|error| {
+                            tracing::error!(key = %kv.key, %error, "stored object is not JSON");
+                            Status::internal()
+                        })?;
+                    if labels.matches_object(row.view()) && fields.matches(row.view()) {
+                        rows.push(row);
+                    }
+                }
             }
         }
         let full = limit.is_some_and(|l| items.len() >= l);
@@ -282,6 +304,10 @@ async fn list(cx: &Context) -> Result<Response> {
     let items = match items {
         Items::Objects(objects) => objects,
         Items::Bytes(bytes) => return Ok(raw_list(list_envelope(cx, &rv, continue_token), &bytes)),
+        Items::Table(rows) => {
+            let token = continue_token.as_deref();
+            return Ok(table::list(cx.resource(), rows, &rv, token, &cx.query));
+        }
     };
     if cx.wants_table() {
         let mut table = table::build(cx.resource(), items, &rv, &cx.query);
@@ -296,10 +322,12 @@ async fn list(cx: &Context) -> Result<Response> {
     Ok(json_response(StatusCode::OK, &list))
 }
 
-/// A list's items: parsed objects, or (JSON without selectors) each object's bytes.
+/// A list's items: parsed objects, (JSON without selectors) each object's bytes, or a Table's
+/// objects.
 enum Items {
     Objects(Vec<Value>),
     Bytes(Vec<Vec<u8>>),
+    Table(Vec<TableObject>),
 }
 
 impl Items {
@@ -307,6 +335,7 @@ impl Items {
         match self {
             Items::Objects(objects) => objects.len(),
             Items::Bytes(bytes) => bytes.len(),
+            Items::Table(rows) => rows.len(),
         }
     }
 }

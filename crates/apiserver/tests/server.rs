@@ -187,3 +187,89 @@ async fn malformed_bodies_get_client_errors_and_never_crash_the_server() {
     assert!(body.contains(r#""name":"keep""#), "{body}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_tables_select_page_and_print_rows_as_get_does() {
+    use serde_json::{Value, json};
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let bearer = format!("Bearer {}", token(dir));
+    let json_headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let table_headers = [("Authorization", bearer.as_str()), ("Accept", TABLE)];
+    let create = |path: &'static str, body: Value| async move {
+        let line = format!("POST {path}");
+        let body = body.to_string();
+        let (code, answer) =
+            common::raw_with_body(dir, addr, &line, &json_headers, body.as_bytes()).await;
+        assert_eq!(code, 201, "{answer}");
+    };
+    create(
+        "/api/v1/namespaces/default/serviceaccounts",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+    )
+    .await;
+    for (name, app) in [("a", "web"), ("b", "web"), ("c", "db")] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "main", "image": "nginx", "env": [{"name": "A", "value": "1"}]},
+                {"name": "side", "image": "busybox"}]}});
+        create("/api/v1/namespaces/default/pods", pod).await;
+    }
+    let table = |query: String| async move {
+        let line = format!("GET /api/v1/namespaces/default/pods{query}");
+        let (code, body) = raw(dir, addr, &line, &table_headers).await;
+        assert_eq!(code, 200, "{line}: {body}");
+        let table: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(table["kind"], "Table", "{body}");
+        table
+    };
+    let names = |table: &Value| -> Vec<String> {
+        let rows = table["rows"].as_array().unwrap();
+        rows.iter().map(|row| row["cells"][0].as_str().unwrap().to_owned()).collect()
+    };
+
+    // Each row of the list is the row a GET of that pod prints (the tree path), for every
+    // includeObject.
+    for include in ["", "?includeObject=Metadata", "?includeObject=None", "?includeObject=Object"] {
+        let list = table(include.to_owned()).await;
+        assert_eq!(names(&list), ["a", "b", "c"]);
+        for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+            let get = table(format!("/{name}{include}")).await;
+            // But AGE, which may have ticked between the two.
+            let (mut listed, mut got) = (list["rows"][i].clone(), get["rows"][0].clone());
+            listed["cells"][4] = Value::Null;
+            got["cells"][4] = Value::Null;
+            assert_eq!(listed, got, "{name}{include}");
+        }
+        let row = &list["rows"][0];
+        assert_eq!(row["cells"][1], "0/2", "{row}");
+        match include {
+            "?includeObject=None" => assert_eq!(row["object"], Value::Null),
+            "?includeObject=Object" => {
+                assert_eq!(row["object"]["kind"], "Pod");
+                assert_eq!(row["object"]["spec"]["containers"][0]["env"][0]["value"], "1");
+            }
+            _ => {
+                assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
+                assert!(row["object"]["metadata"]["managedFields"].is_array(), "{row}");
+                assert!(row["object"]["metadata"]["resourceVersion"].is_string(), "{row}");
+            }
+        }
+    }
+
+    // Selectors, and pages that continue.
+    assert_eq!(names(&table("?labelSelector=app%3Dweb".into()).await), ["a", "b"]);
+    assert_eq!(names(&table("?labelSelector=app%21%3Dweb".into()).await), ["c"]);
+    assert_eq!(names(&table("?fieldSelector=metadata.name%3Db".into()).await), ["b"]);
+    assert_eq!(names(&table("?fieldSelector=spec.containers.1.name%3Dside".into()).await).len(), 3);
+    let first = table("?limit=2".into()).await;
+    assert_eq!(names(&first), ["a", "b"]);
+    let token = first["metadata"]["continue"].as_str().expect("a continue token").to_owned();
+    let rest = table(format!("?limit=2&continue={token}")).await;
+    assert_eq!(names(&rest), ["c"]);
+    assert_eq!(rest["metadata"].get("continue"), None, "{rest}");
+    server.shutdown().await;
+}
