@@ -1,8 +1,8 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON objects.
 //!
 //! kubectl 1.32+ sends protobuf from its typed clients — `kubectl create namespace`,
-//! `create configmap`, `create secret` and `create deployment` — and has no JSON fallback on a
-//! 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
+//! `create configmap`, `create secret`, `create serviceaccount`, `create service` and
+//! `create deployment` — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
 //! 2 kind}, field 2 the raw object). The raw object is decoded by a table of the
 //! `generated.proto` messages those commands send (field numbers from k8s.io/api
 //! `core/v1/generated.proto`, `apps/v1/generated.proto` and apimachinery's
@@ -53,6 +53,8 @@ impl From<&str> for DecodeError {
 enum Kind {
     /// A non-pointer string: empty means unset.
     Str,
+    /// A pointer string (`*string`): present means set, empty included.
+    OptStr,
     /// A non-pointer int32/int64: zero means unset.
     Int,
     /// A pointer int32/int64 (`*int32`): present means set, zero included.
@@ -69,7 +71,7 @@ enum Kind {
     BytesMap,
     /// `map<string, Quantity>` (Quantity is `{1: string}`).
     QuantityMap,
-    /// `*intstr.IntOrString` {1 type, 2 intVal, 3 strVal}.
+    /// `intstr.IntOrString` {1 type, 2 intVal, 3 strVal}, pointer or not.
     IntOrString,
     /// An embedded message; written as an object even when empty, as Go's JSON does.
     Message(&'static Msg),
@@ -165,6 +167,87 @@ const SECRET: Msg = Msg {
         (5, "immutable", Kind::OptBool),
     ],
 };
+
+const SERVICE_ACCOUNT: Msg = Msg {
+    name: "ServiceAccount",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "secrets", Kind::Messages(&OBJECT_REFERENCE)),
+        (3, "imagePullSecrets", Kind::Messages(&LOCAL_OBJECT_REFERENCE)),
+        (4, "automountServiceAccountToken", Kind::OptBool),
+    ],
+};
+
+const OBJECT_REFERENCE: Msg = Msg {
+    name: "ObjectReference",
+    fields: &[
+        (1, "kind", Kind::Str),
+        (2, "namespace", Kind::Str),
+        (3, "name", Kind::Str),
+        (4, "uid", Kind::Str),
+        (5, "apiVersion", Kind::Str),
+        (6, "resourceVersion", Kind::Str),
+        (7, "fieldPath", Kind::Str),
+    ],
+};
+
+const SERVICE: Msg = Msg {
+    name: "Service",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&SERVICE_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const SERVICE_SPEC: Msg = Msg {
+    name: "ServiceSpec",
+    fields: &[
+        (1, "ports", Kind::Messages(&SERVICE_PORT)),
+        (2, "selector", Kind::StringMap),
+        (3, "clusterIP", Kind::Str),
+        (4, "type", Kind::Str),
+        (5, "externalIPs", Kind::Strings),
+        (7, "sessionAffinity", Kind::Str),
+        (8, "loadBalancerIP", Kind::Str),
+        (9, "loadBalancerSourceRanges", Kind::Strings),
+        (10, "externalName", Kind::Str),
+        (11, "externalTrafficPolicy", Kind::Str),
+        (12, "healthCheckNodePort", Kind::Int),
+        (13, "publishNotReadyAddresses", Kind::Bool),
+        (14, "sessionAffinityConfig", Kind::Message(&SESSION_AFFINITY_CONFIG)),
+        (17, "ipFamilyPolicy", Kind::OptStr),
+        (18, "clusterIPs", Kind::Strings),
+        (19, "ipFamilies", Kind::Strings),
+        (20, "allocateLoadBalancerNodePorts", Kind::OptBool),
+        (21, "loadBalancerClass", Kind::OptStr),
+        (22, "internalTrafficPolicy", Kind::OptStr),
+        (23, "trafficDistribution", Kind::OptStr),
+    ],
+};
+
+/// `port` has no `omitempty` in JSON, so it is written even when zero (as `OptInt` does);
+/// `targetPort` is a non-pointer IntOrString gogo always writes, `0` when unset, which the
+/// Service defaulting turns into `port` as for a JSON `"targetPort": 0`.
+const SERVICE_PORT: Msg = Msg {
+    name: "ServicePort",
+    fields: &[
+        (1, "name", Kind::Str),
+        (2, "protocol", Kind::Str),
+        (3, "port", Kind::OptInt),
+        (4, "targetPort", Kind::IntOrString),
+        (5, "nodePort", Kind::Int),
+        (6, "appProtocol", Kind::OptStr),
+    ],
+};
+
+const SESSION_AFFINITY_CONFIG: Msg = Msg {
+    name: "SessionAffinityConfig",
+    fields: &[(1, "clientIP", Kind::Message(&CLIENT_IP_CONFIG))],
+};
+
+const CLIENT_IP_CONFIG: Msg =
+    Msg { name: "ClientIPConfig", fields: &[(1, "timeoutSeconds", Kind::OptInt)] };
 
 const DEPLOYMENT: Msg = Msg {
     name: "Deployment",
@@ -297,6 +380,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("v1", "Namespace") => &NAMESPACE,
         ("v1", "ConfigMap") => &CONFIG_MAP,
         ("v1", "Secret") => &SECRET,
+        ("v1", "ServiceAccount") => &SERVICE_ACCOUNT,
+        ("v1", "Service") => &SERVICE,
         ("apps/v1", "Deployment") => &DEPLOYMENT,
         _ => {
             return Err(DecodeError::Unsupported(format!(
@@ -337,6 +422,9 @@ fn message(schema: &'static Msg, raw: &[u8]) -> Result<Map<String, Value>, Decod
                 if !v.is_empty() {
                     object.insert(name.into(), json!(string(v)?));
                 }
+            }
+            (Kind::OptStr, Wire::Bytes(v)) => {
+                object.insert(name.into(), json!(string(v)?));
             }
             (Kind::Int, Wire::Varint(v)) => {
                 if v != 0 {
@@ -708,6 +796,162 @@ mod tests {
                 },
             })
         );
+    }
+
+    #[test]
+    fn a_service_account_with_secrets_and_pull_secrets_decodes() {
+        // `kubectl create serviceaccount sa1` sends only the metadata …
+        let raw = encode_field(1, &object_meta("sa1", "", &[]));
+        assert_eq!(
+            decode(&body("v1", "ServiceAccount", &raw)).unwrap(),
+            json!({"metadata": {"name": "sa1"}, "apiVersion": "v1", "kind": "ServiceAccount"})
+        );
+        // … the other fields as a typed client writes them (ObjectReference's strings all
+        // written, empty or not; the pointer bool kept when false).
+        let secret = [
+            encode_field(1, b"Secret"),
+            encode_field(2, b"ns"),
+            encode_field(3, b"tok"),
+            encode_field(4, b""),
+            encode_field(5, b"v1"),
+            encode_field(6, b""),
+            encode_field(7, b""),
+        ]
+        .concat();
+        let raw = [
+            encode_field(1, &object_meta("sa2", "ns", &[("a", "b")])),
+            encode_field(2, &secret),
+            encode_field(3, &encode_field(1, b"regcred")),
+            encode_varint(4, 0),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("v1", "ServiceAccount", &raw)).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "sa2", "namespace": "ns", "labels": {"a": "b"}},
+                "secrets": [{"kind": "Secret", "namespace": "ns", "name": "tok", "apiVersion": "v1"}],
+                "imagePullSecrets": [{"name": "regcred"}],
+                "automountServiceAccountToken": false,
+            })
+        );
+    }
+
+    /// `kubectl create service clusterip svc1 --tcp=80:8080 --clusterip=None`, encoded as
+    /// kubectl's gogo marshaller does (create_service.go: label and selector `app=<name>`, a
+    /// TCP port named `80-8080`; every non-pointer field written, the status empty).
+    #[test]
+    fn the_service_kubectl_create_service_sends_decodes() {
+        let port = [
+            encode_field(1, b"80-8080"),
+            encode_field(2, b"TCP"),
+            encode_varint(3, 80),
+            encode_field(
+                4,
+                &[encode_varint(1, 0), encode_varint(2, 8080), encode_field(3, b"")].concat(),
+            ),
+            encode_varint(5, 0),
+        ]
+        .concat();
+        let spec = [
+            encode_field(1, &port),
+            encode_field(2, &entry("app", b"svc1")),
+            encode_field(3, b"None"),
+            encode_field(4, b"ClusterIP"),
+            encode_field(7, b""),
+            encode_field(8, b""),
+            encode_field(10, b""),
+            encode_field(11, b""),
+            encode_varint(12, 0),
+            encode_varint(13, 0),
+        ]
+        .concat();
+        let raw = [
+            encode_field(1, &object_meta("svc1", "", &[("app", "svc1")])),
+            encode_field(2, &spec),
+            encode_field(3, &encode_field(1, b"")),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("v1", "Service", &raw)).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "svc1", "labels": {"app": "svc1"}},
+                "spec": {
+                    "ports": [{"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080}],
+                    "selector": {"app": "svc1"},
+                    "clusterIP": "None",
+                    "type": "ClusterIP",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn a_service_keeps_its_pointer_fields_and_session_affinity_config() {
+        let port = [
+            encode_varint(3, 0),
+            encode_field(4, &[encode_varint(1, 1), encode_field(3, b"http")].concat()),
+            encode_varint(5, 30080),
+            encode_field(6, b"kubernetes.io/h2c"),
+        ]
+        .concat();
+        let affinity = encode_field(1, &encode_varint(1, 60));
+        let spec = [
+            encode_field(1, &port),
+            encode_field(4, b"LoadBalancer"),
+            encode_field(5, b"192.0.2.1"),
+            encode_field(7, b"ClientIP"),
+            encode_field(9, b"10.0.0.0/8"),
+            encode_field(11, b"Local"),
+            encode_varint(12, 31000),
+            encode_varint(13, 1),
+            encode_field(14, &affinity),
+            encode_field(17, b""),
+            encode_field(18, b"10.96.0.10"),
+            encode_field(19, b"IPv4"),
+            encode_varint(20, 0),
+            encode_field(21, b"example.com/lb"),
+            encode_field(22, b"Cluster"),
+            encode_field(23, b"PreferClose"),
+        ]
+        .concat();
+        let raw = [encode_field(1, &object_meta("lb", "ns", &[])), encode_field(2, &spec)].concat();
+        let object = decode(&body("v1", "Service", &raw)).unwrap();
+        assert_eq!(
+            object["spec"],
+            json!({
+                "ports": [{"port": 0, "targetPort": "http", "nodePort": 30080,
+                           "appProtocol": "kubernetes.io/h2c"}],
+                "type": "LoadBalancer",
+                "externalIPs": ["192.0.2.1"],
+                "sessionAffinity": "ClientIP",
+                "loadBalancerSourceRanges": ["10.0.0.0/8"],
+                "externalTrafficPolicy": "Local",
+                "healthCheckNodePort": 31000,
+                "publishNotReadyAddresses": true,
+                "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+                "ipFamilyPolicy": "",
+                "clusterIPs": ["10.96.0.10"],
+                "ipFamilies": ["IPv4"],
+                "allocateLoadBalancerNodePorts": false,
+                "loadBalancerClass": "example.com/lb",
+                "internalTrafficPolicy": "Cluster",
+                "trafficDistribution": "PreferClose",
+            })
+        );
+        // A status is the server's: accepted, not decoded.
+        let status = encode_field(1, &encode_field(1, &encode_field(1, b"203.0.113.9")));
+        let raw =
+            [encode_field(1, &object_meta("lb", "ns", &[])), encode_field(3, &status)].concat();
+        let object = decode(&body("v1", "Service", &raw)).unwrap();
+        assert_eq!(object.get("status"), None);
+        // ServiceSpec field 16 (topologyKeys, removed) holds a value: refused.
+        let raw = encode_field(2, &encode_field(16, b"kubernetes.io/hostname"));
+        let error = decode(&body("v1", "Service", &raw)).unwrap_err();
+        assert!(error.message().contains("field 16 of the protobuf ServiceSpec"), "{error:?}");
     }
 
     #[test]

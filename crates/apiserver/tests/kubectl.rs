@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Kubectl, start};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn write(dir: &Path, name: &str, yaml: &str) -> String {
     let path = dir.join(name);
@@ -270,6 +270,92 @@ async fn typed_create_commands_send_protobuf_and_work() {
     assert_eq!(
         stderr.trim(),
         r#"Error from server (AlreadyExists): namespaces "statefulset01" already exists"#
+    );
+    server.shutdown().await;
+}
+
+/// `kubectl create serviceaccount` and `kubectl create service <type>` send a v1
+/// ServiceAccount and a v1 Service as protobuf (kubectl 1.32+); they are stored with what
+/// kubectl sent (create_service.go: label and selector `app=<name>`, a TCP port named
+/// `<port>-<targetPort>`) and Kubernetes' defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_serviceaccount_and_service_send_protobuf_and_work() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let get = |kind: &'static str, name: &'static str| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let json = kubectl.ok(config, &["get", kind, name, "-o", "json"]).await;
+            serde_json::from_str::<Value>(&json).unwrap()
+        }
+    };
+
+    assert_eq!(
+        kubectl.ok(&config, &["create", "serviceaccount", "sa1"]).await,
+        "serviceaccount/sa1 created\n"
+    );
+    let sa = get("sa", "sa1").await;
+    assert_eq!((&sa["kind"], &sa["metadata"]["name"]), (&json!("ServiceAccount"), &json!("sa1")));
+    assert_eq!(sa["metadata"]["namespace"], "default");
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "serviceaccount", "sa1"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"error: failed to create serviceaccount: serviceaccounts "sa1" already exists"#
+    );
+
+    let args = ["create", "service", "clusterip", "svc1", "--tcp=80:8080"];
+    assert_eq!(kubectl.ok(&config, &args).await, "service/svc1 created\n");
+    let svc = get("svc", "svc1").await;
+    assert_eq!(svc["metadata"]["labels"], json!({"app": "svc1"}));
+    let spec = &svc["spec"];
+    assert_eq!(
+        spec["ports"],
+        json!([{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}])
+    );
+    assert_eq!(spec["selector"], json!({"app": "svc1"}));
+    assert_eq!((&spec["type"], &spec["sessionAffinity"]), (&json!("ClusterIP"), &json!("None")));
+    let ip = spec["clusterIP"].as_str().unwrap();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{svc}");
+    assert_eq!(spec["clusterIPs"], json!([ip]));
+
+    let args = ["create", "service", "clusterip", "hl", "--clusterip=None", "--tcp=80:8080"];
+    assert_eq!(kubectl.ok(&config, &args).await, "service/hl created\n");
+    let spec = get("svc", "hl").await["spec"].clone();
+    assert_eq!((&spec["clusterIP"], &spec["clusterIPs"]), (&json!("None"), &json!(["None"])));
+    assert_eq!(spec["ports"][0]["targetPort"], 8080);
+    assert_eq!(spec["selector"], json!({"app": "hl"}));
+
+    let args = ["create", "service", "nodeport", "np", "--tcp=80:http", "--node-port=30080"];
+    assert_eq!(kubectl.ok(&config, &args).await, "service/np created\n");
+    let spec = get("svc", "np").await["spec"].clone();
+    assert_eq!(
+        spec["ports"],
+        json!([{"name": "80-http", "nodePort": 30080, "port": 80, "protocol": "TCP",
+                "targetPort": "http"}])
+    );
+    assert_eq!(
+        (&spec["type"], &spec["externalTrafficPolicy"]),
+        (&json!("NodePort"), &json!("Cluster"))
+    );
+
+    let args = ["create", "service", "externalname", "en", "--external-name=example.com"];
+    assert_eq!(kubectl.ok(&config, &args).await, "service/en created\n");
+    let spec = get("svc", "en").await["spec"].clone();
+    assert_eq!(
+        (&spec["type"], &spec["externalName"]),
+        (&json!("ExternalName"), &json!("example.com"))
+    );
+    assert!(spec.get("clusterIP").is_none() && spec.get("ports").is_none(), "{spec}");
+
+    let args = ["create", "service", "clusterip", "svc1", "--tcp=81"];
+    let (ok, _, stderr) = kubectl.run(&config, &args).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"error: failed to create ClusterIP service: services "svc1" already exists"#
     );
     server.shutdown().await;
 }
