@@ -1,21 +1,20 @@
-//! Watch-fed caches (kube-rs reflectors) and a shared wake-up: the observe half of the volume,
+//! The shared caches ([`crate::informer`]) with a wake-up: the observe half of the volume,
 //! endpoints and endpointslice loops. Each loop plans from the caches and writes through the
 //! API with the cached resourceVersion, so a stale cache costs a 409 and a retry, never a
 //! wrong write. [`write_loop`] is the whole loop for controllers that own one kind of object.
 
 use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Future, StreamExt};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+
+use crate::informer::{Cached, Informers, Store};
 
 /// How often a loop reconciles even when nothing changed (time-dependent decisions, and a
 /// safety net).
@@ -24,50 +23,17 @@ pub(crate) const RESYNC: Duration = Duration::from_secs(30);
 /// How long a loop waits before it retries after a failed write.
 pub(crate) const RETRY: Duration = Duration::from_millis(200);
 
-/// A cache of every object of one kind, kept current by a watch; the watch wakes `wake`.
-/// `prune` drops what the loop does not read before an object is stored (managedFields at
-/// least): every controller keeps its own copy of, say, every pod, so this is most of their
-/// memory.
-pub(crate) fn cache<K>(
-    api: Api<K>,
-    wake: Arc<Notify>,
-    prune: fn(&mut K),
-) -> (Store<K>, impl Future<Output = ()> + Send + 'static)
-where
-    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
-{
-    let (reader, writer) = reflector::store();
-    let driver = async move {
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(prune)
-            .reflect(writer)
-            .for_each(|event| {
-                if let Err(error) = &event {
-                    tracing::debug!(%error, "watch failed; retrying");
-                }
-                wake.notify_one();
-                async {}
-            })
-            .await;
-    };
-    (reader, driver)
-}
-
-/// The pruning every cached object gets: no managedFields.
-pub(crate) fn prune_meta<K: Resource>(object: &mut K) {
-    object.meta_mut().managed_fields = None;
+/// The shared cache of every object of one kind (see [`crate::informer`]); each of its changes
+/// wakes `wake`.
+pub(crate) fn cache<K: Cached>(informers: &Informers, wake: &Arc<Notify>) -> Store<K> {
+    let store = informers.get::<K>();
+    store.wake(wake);
+    store
 }
 
 /// Waits until every cache has its first full list.
-pub(crate) async fn ready<K>(store: &Store<K>)
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    // The writer lives as long as the driver, which never ends while the loop runs.
-    let _ = store.wait_until_ready().await;
+pub(crate) async fn ready<K: Cached>(store: &Store<K>) {
+    store.wait_until_ready().await;
 }
 
 /// Waits for a wake-up, or for [`RESYNC`].
@@ -158,11 +124,7 @@ pub(crate) async fn write_loop<K>(
     what: &str,
     mut plan: impl FnMut() -> Vec<Change<K>>,
 ) where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Serialize,
+    K: Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> + Serialize,
 {
     loop {
         let mut clean = true;

@@ -15,12 +15,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::Api;
-use kube::runtime::reflector::Store;
 use tokio::sync::Notify;
 
 use crate::Context;
 use crate::cache;
+use crate::informer::Store;
 use crate::volume::{name_of, namespace_of};
 
 /// `LabelManagedBy` / `ControllerName` (endpoints_controller.go).
@@ -344,55 +343,16 @@ pub(crate) fn trigger_time(service: &Service, pods: &[&Pod]) -> Option<Timestamp
     service_time.into_iter().chain(pod_times).max()
 }
 
-/// A pod as endpoints read it: identity, labels, hostname/subdomain, node, restart policy,
-/// container ports; phase, IPs and the Ready condition.
-pub(crate) fn prune_pod(pod: &mut Pod) {
-    use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus};
-    cache::prune_meta(pod);
-    pod.metadata.annotations = None;
-    pod.metadata.owner_references = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        let containers = std::mem::take(&mut spec.containers)
-            .into_iter()
-            .map(|c| Container { name: c.name, ports: c.ports, ..Container::default() })
-            .collect();
-        *spec = PodSpec {
-            containers,
-            hostname: spec.hostname.take(),
-            subdomain: spec.subdomain.take(),
-            node_name: spec.node_name.take(),
-            restart_policy: spec.restart_policy.take(),
-            ..PodSpec::default()
-        };
-    }
-    if let Some(status) = pod.status.as_mut() {
-        let conditions = status
-            .conditions
-            .take()
-            .map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect());
-        *status = PodStatus {
-            phase: status.phase.take(),
-            pod_ip: status.pod_ip.take(),
-            pod_ips: status.pod_ips.take(),
-            conditions,
-            ..PodStatus::default()
-        };
-    }
-}
-
 // === the loop ===
 
 /// The Endpoints controller: never returns.
 pub(crate) async fn run(context: Context) {
-    let client = context.client.clone();
     let wake = Arc::new(Notify::new());
-    let (services, services_watch) =
-        cache::cache(Api::<Service>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
-    let (endpoints, endpoints_watch) =
-        cache::cache(Api::<Endpoints>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let reconcile = reconcile(client, services, pods, endpoints, wake);
-    futures::join!(services_watch, pods_watch, endpoints_watch, reconcile);
+    let informers = &context.informers;
+    let services = cache::cache(informers, &wake);
+    let pods = cache::cache(informers, &wake);
+    let endpoints = cache::cache(informers, &wake);
+    reconcile(context.client.clone(), services, pods, endpoints, wake).await;
 }
 
 async fn reconcile(

@@ -11,17 +11,16 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::Api;
-use kube::runtime::reflector::Store;
 use tokio::sync::Notify;
 
 use crate::Context;
 use crate::cache;
 use crate::endpoints::{
     ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_headless,
-    is_pod_ready, matches_selector, pod_ip, pod_reference, prune_pod, selector_of,
-    should_be_in_endpoints, should_set_hostname, trigger_time,
+    is_pod_ready, matches_selector, pod_ip, pod_reference, selector_of, should_be_in_endpoints,
+    should_set_hostname, trigger_time,
 };
+use crate::informer::Store;
 use crate::volume::{name_of, namespace_of};
 
 /// `discovery.LabelServiceName`.
@@ -335,15 +334,12 @@ fn labels_for(service: &Service) -> BTreeMap<String, String> {
 
 /// The EndpointSlice controller: never returns.
 pub(crate) async fn run(context: Context) {
-    let client = context.client.clone();
     let wake = Arc::new(Notify::new());
-    let (services, services_watch) =
-        cache::cache(Api::<Service>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
-    let (slices, slices_watch) =
-        cache::cache(Api::<EndpointSlice>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let reconcile = reconcile(client, services, pods, slices, wake);
-    futures::join!(services_watch, pods_watch, slices_watch, reconcile);
+    let informers = &context.informers;
+    let services = cache::cache(informers, &wake);
+    let pods = cache::cache(informers, &wake);
+    let slices = cache::cache(informers, &wake);
+    reconcile(context.client.clone(), services, pods, slices, wake).await;
 }
 
 async fn reconcile(

@@ -11,6 +11,7 @@ mod endpoints;
 mod endpointslice;
 mod events;
 mod gc;
+mod informer;
 mod meta;
 mod namespace;
 mod node_lifecycle;
@@ -153,11 +154,12 @@ impl Default for Config {
     }
 }
 
-/// What every controller gets: the API client and the configuration.
+/// What every controller gets: the API client, the configuration and the shared caches.
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) client: kube::Client,
     pub(crate) config: Arc<Config>,
+    pub(crate) informers: Arc<informer::Informers>,
 }
 
 impl std::fmt::Debug for Context {
@@ -170,6 +172,7 @@ impl std::fmt::Debug for Context {
 #[derive(Debug)]
 pub struct Controllers {
     tasks: Vec<(Controller, JoinHandle<()>)>,
+    informers: Arc<informer::Informers>,
 }
 
 impl Controllers {
@@ -178,6 +181,7 @@ impl Controllers {
         for (_, task) in &self.tasks {
             task.abort();
         }
+        self.informers.shutdown();
         for (controller, task) in self.tasks {
             if let Err(error) = task.await
                 && error.is_panic()
@@ -190,7 +194,8 @@ impl Controllers {
 
 /// Starts the controllers `config` names, each in its own task on the current runtime.
 pub fn spawn(client: kube::Client, config: Config) -> Controllers {
-    let context = Context { client, config: Arc::new(config) };
+    let informers = Arc::new(informer::Informers::new(client.clone()));
+    let context = Context { client, config: Arc::new(config), informers: informers.clone() };
     let tasks = context
         .config
         .controllers
@@ -211,7 +216,7 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
             (controller, task)
         })
         .collect();
-    Controllers { tasks }
+    Controllers { tasks, informers }
 }
 
 #[cfg(test)]

@@ -17,18 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{
-    Node, NodeCondition, ObjectReference, Pod, PodSpec, PodStatus, Taint,
-};
+use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::{Context, EventType, Recorder, cache};
+use crate::{Context, EventType, Recorder};
 
 /// The namespace kubelets keep their heartbeat Leases in.
 pub(crate) const LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -180,26 +176,13 @@ pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let grace = context.config.node_monitor_grace_period;
     let period = context.config.node_monitor_period;
-    let mut watches = JoinSet::new();
-    // The loop runs on a ticker, not on changes: nothing waits on the caches' wake.
-    let unused = Arc::new(Notify::new());
-    let (nodes, driver) =
-        cache::cache(Api::<Node>::all(client.clone()), unused.clone(), cache::prune_meta);
-    watches.spawn(driver);
-    let leases_api = Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE);
-    let (leases, driver) = cache::cache(leases_api, unused.clone(), cache::prune_meta);
-    watches.spawn(driver);
-    let (pods, driver) = cache::cache(Api::<Pod>::all(client.clone()), unused, prune_pod);
-    watches.spawn(driver);
-    for ready in [
-        nodes.wait_until_ready().await,
-        leases.wait_until_ready().await,
-        pods.wait_until_ready().await,
-    ] {
-        if ready.is_err() {
-            return;
-        }
-    }
+    // The loop runs on a ticker, not on changes: it subscribes to nothing.
+    let nodes = context.informers.get::<Node>();
+    let leases = context.informers.get::<Lease>();
+    let pods = context.informers.get::<Pod>();
+    nodes.wait_until_ready().await;
+    leases.wait_until_ready().await;
+    pods.wait_until_ready().await;
     let recorder = Recorder::new(client.clone(), "node-controller", None);
     let evictions = Recorder::new(client.clone(), "taint-eviction-controller", None);
     let mut observed: HashMap<String, Observed> = HashMap::new();
@@ -212,6 +195,7 @@ pub(crate) async fn run(context: Context) {
         let lease_renewals: HashMap<String, Option<Timestamp>> = leases
             .state()
             .iter()
+            .filter(|l| l.metadata.namespace.as_deref() == Some(LEASE_NAMESPACE))
             .map(|l| {
                 (l.name_any(), l.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0))
             })
@@ -243,28 +227,6 @@ pub(crate) async fn run(context: Context) {
             let node_pods = by_node.remove(&name).unwrap_or_default();
             apply(&client, &recorder, &evictions, &node, stale, wall, &node_pods).await;
         }
-    }
-}
-
-/// What the loop reads of a pod: who it is, where it runs, what it tolerates, its phase and
-/// conditions. Every pod is cached, so the rest is dropped.
-fn prune_pod(pod: &mut Pod) {
-    cache::prune_meta(pod);
-    let meta = &mut pod.metadata;
-    (meta.labels, meta.annotations, meta.owner_references) = (None, None, None);
-    if let Some(spec) = pod.spec.as_mut() {
-        *spec = PodSpec {
-            node_name: spec.node_name.take(),
-            tolerations: spec.tolerations.take(),
-            ..PodSpec::default()
-        };
-    }
-    if let Some(status) = pod.status.as_mut() {
-        *status = PodStatus {
-            phase: status.phase.take(),
-            conditions: status.conditions.take(),
-            ..PodStatus::default()
-        };
     }
 }
 

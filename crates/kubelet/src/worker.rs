@@ -56,9 +56,9 @@ pub(crate) struct Worker {
     volume_error: Option<String>,
     /// The newest version of the pod known: from the watch, or from our own status write.
     latest: Option<Arc<Pod>>,
-    /// The version the last step ran on: a change that only echoes our own status write does
-    /// not sync again before the step's wake time (kubelet's RECONCILE, not UPDATE).
-    synced: Option<Arc<Pod>>,
+    /// What the last step ran on: a change that only echoes our own status write does not
+    /// sync again before the step's wake time (kubelet's RECONCILE, not UPDATE).
+    synced: Option<Synced>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -75,18 +75,40 @@ fn revision(pod: &Pod) -> u64 {
     pod.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// What of the version of the pod a step ran on the next change is compared with: a digest of
+/// the spec, labels and annotations, the deletion, the phase. (Not the pod itself: a worker
+/// would hold two versions of its pod, the newest and the one it last ran on.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Synced {
+    digest: u64,
+    deletion: Option<Timestamp>,
+    phase: Option<String>,
+}
+
+impl Synced {
+    fn of(pod: &Pod) -> Synced {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        // Serializing these types cannot fail (string keys, no non-finite floats); an error
+        // would hash as empty, i.e. at worst one needless sync.
+        let shown = (&pod.spec, &pod.metadata.labels, &pod.metadata.annotations);
+        serde_json::to_vec(&shown).unwrap_or_default().hash(&mut hasher);
+        Synced {
+            digest: hasher.finish(),
+            deletion: pod.metadata.deletion_timestamp.as_ref().map(|t| t.0),
+            phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
+        }
+    }
+}
+
 /// Whether `new` asks for more than the step that ran on `old` did: a changed spec, labels,
 /// annotations, deletion, or a phase that just became terminal (the sandbox goes down). A
 /// status-only change (our own write coming back through the watch) does not, so what that
 /// write showed — ErrImagePull, say — stays until the next step.
-fn needs_sync(old: &Pod, new: &Pod) -> bool {
-    let phase = |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone());
-    let (old_phase, new_phase) = (phase(old), phase(new));
-    old.spec != new.spec
-        || old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
-        || old.metadata.labels != new.metadata.labels
-        || old.metadata.annotations != new.metadata.annotations
-        || (old_phase != new_phase && status::is_terminal_phase(new_phase.as_deref()))
+fn needs_sync(old: &Synced, new: &Synced) -> bool {
+    old.digest != new.digest
+        || old.deletion != new.deletion
+        || (old.phase != new.phase && status::is_terminal_phase(new.phase.as_deref()))
 }
 
 /// A tokio instant for a wall-clock time.
@@ -139,10 +161,11 @@ impl Worker {
             };
             let pod = self.newest(pod);
             let early = woken_by_change && Instant::now() < wake;
-            if early && self.synced.as_deref().is_some_and(|synced| !needs_sync(synced, &pod)) {
+            let synced = Synced::of(&pod);
+            if early && self.synced.as_ref().is_some_and(|old| !needs_sync(old, &synced)) {
                 continue;
             }
-            self.synced = Some(pod.clone());
+            self.synced = Some(synced);
             let name = format!(
                 "{}/{}",
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
@@ -504,5 +527,60 @@ impl Worker {
         {
             tracing::warn!(pod.uid = %self.uid, error = %error, "removing a deleted pod's sandbox");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": "p", "uid": "u", "resourceVersion": "1", "labels": { "a": "1" } },
+            "spec": { "containers": [{ "name": "c", "image": "nginx" }] },
+            "status": { "phase": "Running", "conditions": [{ "type": "Ready", "status": "False" }] },
+        }))
+        .expect("a pod")
+    }
+
+    fn changed(change: impl FnOnce(&mut Pod)) -> Synced {
+        let mut pod = pod();
+        change(&mut pod);
+        Synced::of(&pod)
+    }
+
+    fn status(pod: &mut Pod) -> &mut PodStatus {
+        pod.status.get_or_insert_default()
+    }
+
+    #[test]
+    fn only_what_the_step_acts_on_needs_a_sync() {
+        let synced = Synced::of(&pod());
+        let echo = changed(|p| {
+            p.metadata.resource_version = Some("2".to_owned());
+            status(p).conditions.get_or_insert_default()[0].status = "True".to_owned();
+        });
+        assert!(!needs_sync(&synced, &echo), "a status echo");
+        let image = changed(|p| {
+            p.spec.get_or_insert_default().containers[0].image = Some("redis".to_owned());
+        });
+        assert!(needs_sync(&synced, &image), "a changed spec");
+        let labels = changed(|p| {
+            p.metadata.labels.get_or_insert_default().insert("a".to_owned(), "2".to_owned());
+        });
+        assert!(needs_sync(&synced, &labels), "changed labels");
+        let annotated = changed(|p| {
+            p.metadata.annotations.get_or_insert_default().insert("x".to_owned(), "y".to_owned());
+        });
+        assert!(needs_sync(&synced, &annotated), "new annotations");
+        let deleted = changed(|p| p.metadata.deletion_timestamp = Some(Time(Timestamp::now())));
+        assert!(needs_sync(&synced, &deleted), "a deletion");
+        let failed = changed(|p| status(p).phase = Some("Failed".to_owned()));
+        assert!(needs_sync(&synced, &failed), "a terminal phase");
+        let pending = changed(|p| status(p).phase = Some("Pending".to_owned()));
+        assert!(!needs_sync(&synced, &pending), "a phase that is not terminal");
     }
 }

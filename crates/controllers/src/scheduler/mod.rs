@@ -2,9 +2,9 @@
 //! binds pending pods to nodes through `pods/{name}/binding`.
 //!
 //! One task owns the scheduler's view: mirrors of nodes, pods, claims, volumes and storage
-//! classes kept by watches, the usage of every node (the non-terminal pods on it, plus the
-//! pods *assumed* there whose binding is under way, as the scheduler cache does), and the
-//! queue of pending pods. Each decision is the pure [`plan::schedule`]; binds run
+//! classes fed by the shared caches ([`crate::informer`]; the mirrors share their objects),
+//! the usage of every node (the non-terminal pods on it, plus the pods *assumed* there whose
+//! binding is under way, as the scheduler cache does), and the queue of pending pods. Each decision is the pure [`plan::schedule`]; binds run
 //! concurrently in their own tasks, so the loop goes on deciding while the API answers.
 //! A pod that fits nowhere gets `PodScheduled=False` (reason `Unschedulable`) and a
 //! `FailedScheduling` event, and waits until the cluster changes (a node, a claim, a volume,
@@ -15,9 +15,9 @@ mod plan;
 mod resources;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     Binding, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
 };
@@ -25,7 +25,6 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -33,6 +32,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::informer::Event;
 use crate::{Context, EventType, Recorder};
 use plan::{Candidate, Contribution, Outcome, Prepared, Usage, Volumes};
 
@@ -51,14 +51,14 @@ const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(600);
 /// Binds in flight at once.
 const CONCURRENT_BINDS: usize = 64;
 
-/// What the watches report to the scheduling loop.
+/// What the shared caches report to the scheduling loop.
 #[derive(Debug)]
 enum Input {
-    Node(Box<watcher::Event<Node>>),
-    Pod(Box<watcher::Event<Pod>>),
-    Claim(Box<watcher::Event<PersistentVolumeClaim>>),
-    Volume(Box<watcher::Event<PersistentVolume>>),
-    Class(Box<watcher::Event<StorageClass>>),
+    Node(Event<Node>),
+    Pod(Event<Pod>),
+    Claim(Event<PersistentVolumeClaim>),
+    Volume(Event<PersistentVolume>),
+    Class(Event<StorageClass>),
 }
 
 /// A change to a mirrored object.
@@ -68,15 +68,16 @@ enum Change<K> {
     Delete(K),
 }
 
-/// The objects of one kind as the watch last said, keyed `namespace/name` or `name`.
+/// The objects of one kind as the watch last said, keyed `namespace/name` or `name`; the
+/// objects are the shared cache's.
 #[derive(Debug)]
 struct Mirror<K> {
-    objects: HashMap<String, K>,
-    relist: Option<HashMap<String, K>>,
+    objects: HashMap<String, Arc<K>>,
+    relist: Option<HashMap<String, Arc<K>>>,
     synced: bool,
 }
 
-impl<K: Resource + Clone> Mirror<K> {
+impl<K: Resource> Mirror<K> {
     fn new() -> Mirror<K> {
         Mirror { objects: HashMap::new(), relist: None, synced: false }
     }
@@ -91,7 +92,7 @@ impl<K: Resource + Clone> Mirror<K> {
     }
 
     /// Applies a watch event; returns what changed.
-    fn apply(&mut self, event: watcher::Event<K>) -> Vec<Change<K>> {
+    fn apply(&mut self, event: Event<K>) -> Vec<Change<Arc<K>>> {
         match event {
             watcher::Event::Init => {
                 self.relist = Some(HashMap::new());
@@ -104,7 +105,7 @@ impl<K: Resource + Clone> Mirror<K> {
             watcher::Event::InitDone => {
                 let fresh = self.relist.take().unwrap_or_default();
                 let old = std::mem::take(&mut self.objects);
-                let mut changes: Vec<Change<K>> = old
+                let mut changes: Vec<Change<Arc<K>>> = old
                     .into_iter()
                     .filter(|(key, _)| !fresh.contains_key(key))
                     .map(|(_, object)| Change::Delete(object))
@@ -148,7 +149,7 @@ enum Queued {
 
 #[derive(Debug)]
 struct Pending {
-    pod: Pod,
+    pod: Arc<Pod>,
     queued: Queued,
     attempts: u32,
     last_attempt: Instant,
@@ -216,7 +217,7 @@ impl State {
                     .iter()
                     .map(|(name, node)| (name.clone(), node_fingerprint(node)))
                     .collect();
-                self.nodes.apply(*event).iter().any(|change| match change {
+                self.nodes.apply(event).iter().any(|change| match change {
                     Change::Upsert(node) => {
                         let name = node.metadata.name.clone().unwrap_or_default();
                         before.get(&name) != Some(&node_fingerprint(node))
@@ -224,12 +225,12 @@ impl State {
                     Change::Delete(_) => false,
                 })
             }
-            Input::Claim(event) => !self.claims.apply(*event).is_empty(),
-            Input::Volume(event) => !self.volumes.apply(*event).is_empty(),
-            Input::Class(event) => !self.classes.apply(*event).is_empty(),
+            Input::Claim(event) => !self.claims.apply(event).is_empty(),
+            Input::Volume(event) => !self.volumes.apply(event).is_empty(),
+            Input::Class(event) => !self.classes.apply(event).is_empty(),
             Input::Pod(event) => {
                 let mut freed = false;
-                for change in self.pods.apply(*event) {
+                for change in self.pods.apply(event) {
                     freed |= match change {
                         Change::Upsert(pod) => self.upsert_pod(pod),
                         Change::Delete(pod) => self.delete_pod(&pod),
@@ -259,7 +260,7 @@ impl State {
     }
 
     /// Returns whether resources were freed.
-    fn upsert_pod(&mut self, pod: Pod) -> bool {
+    fn upsert_pod(&mut self, pod: Arc<Pod>) -> bool {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let spec = pod.spec.as_ref();
         let node = spec.and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
@@ -359,7 +360,7 @@ impl State {
 
     /// Decides for every active pod, highest priority first, then oldest in the queue
     /// (PrioritySort).
-    fn decide(&mut self) -> Vec<(Pod, Outcome)> {
+    fn decide(&mut self) -> Vec<(Arc<Pod>, Outcome)> {
         let mut decisions = Vec::new();
         for pending in self.pending.values_mut() {
             if pending.queued == Queued::Gated && !pending.gate_reported {
@@ -380,9 +381,9 @@ impl State {
             return decisions;
         }
         active.sort();
-        let mut nodes: Vec<&Node> = self.nodes.objects.values().collect();
+        let mut nodes: Vec<&Arc<Node>> = self.nodes.objects.values().collect();
         nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        let nodes: Vec<(Node, Prepared)> =
+        let nodes: Vec<(Arc<Node>, Prepared)> =
             nodes.into_iter().map(|n| (n.clone(), Prepared::of(n))).collect();
         let empty = Usage::default();
         let now = Instant::now();
@@ -486,22 +487,22 @@ pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
     let recorder = Recorder::new(client.clone(), plan::SCHEDULER_NAME, None);
     let (sender, mut inputs) = mpsc::channel::<Input>(4096);
+    let informers = &context.informers;
     let mut watches = JoinSet::new();
-    watches.spawn(watch(Api::<Node>::all(client.clone()), sender.clone(), |e| {
-        Input::Node(Box::new(e))
-    }));
-    watches
-        .spawn(watch(Api::<Pod>::all(client.clone()), sender.clone(), |e| Input::Pod(Box::new(e))));
-    watches.spawn(watch(Api::<PersistentVolumeClaim>::all(client.clone()), sender.clone(), |e| {
-        Input::Claim(Box::new(e))
-    }));
-    watches.spawn(watch(Api::<PersistentVolume>::all(client.clone()), sender.clone(), |e| {
-        Input::Volume(Box::new(e))
-    }));
-    watches.spawn(watch(Api::<StorageClass>::all(client.clone()), sender, |e| {
-        Input::Class(Box::new(e))
-    }));
-    let binds = std::sync::Arc::new(Semaphore::new(CONCURRENT_BINDS));
+    watches.spawn(forward(informers.get::<Node>().subscribe(), sender.clone(), Input::Node));
+    watches.spawn(forward(informers.get::<Pod>().subscribe(), sender.clone(), Input::Pod));
+    watches.spawn(forward(
+        informers.get::<PersistentVolumeClaim>().subscribe(),
+        sender.clone(),
+        Input::Claim,
+    ));
+    watches.spawn(forward(
+        informers.get::<PersistentVolume>().subscribe(),
+        sender.clone(),
+        Input::Volume,
+    ));
+    watches.spawn(forward(informers.get::<StorageClass>().subscribe(), sender, Input::Class));
+    let binds = Arc::new(Semaphore::new(CONCURRENT_BINDS));
     let mut tasks: JoinSet<Option<BindResult>> = JoinSet::new();
     let mut state = State::new();
     let mut next_due: Option<Instant> = None;
@@ -552,7 +553,7 @@ pub(crate) async fn run(context: Context) {
                                 pod.name_any()
                             );
                             recorder.record(
-                                &crate::meta::reference_to(&pod),
+                                &crate::meta::reference_to(&*pod),
                                 EventType::Normal,
                                 "Scheduled",
                                 message,
@@ -584,24 +585,15 @@ pub(crate) async fn run(context: Context) {
     }
 }
 
-/// Feeds one kind's watch events into the loop, forever, without managedFields (every object
-/// is kept in the loop's mirrors).
-async fn watch<K>(api: Api<K>, sender: mpsc::Sender<Input>, wrap: fn(watcher::Event<K>) -> Input)
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(crate::cache::prune_meta)
-        .boxed();
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(event) => {
-                if sender.send(wrap(event)).await.is_err() {
-                    return;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "scheduler watch failed; retrying"),
+/// Feeds one shared cache's events into the loop, forever.
+async fn forward<K>(
+    mut events: mpsc::UnboundedReceiver<Event<K>>,
+    sender: mpsc::Sender<Input>,
+    wrap: fn(Event<K>) -> Input,
+) {
+    while let Some(event) = events.recv().await {
+        if sender.send(wrap(event)).await.is_err() {
+            return;
         }
     }
 }
@@ -736,11 +728,11 @@ mod tests {
     fn synced() -> State {
         let mut state = State::new();
         for input in [
-            Input::Node(Box::new(watcher::Event::InitDone)),
-            Input::Pod(Box::new(watcher::Event::InitDone)),
-            Input::Claim(Box::new(watcher::Event::InitDone)),
-            Input::Volume(Box::new(watcher::Event::InitDone)),
-            Input::Class(Box::new(watcher::Event::InitDone)),
+            Input::Node(watcher::Event::InitDone),
+            Input::Pod(watcher::Event::InitDone),
+            Input::Claim(watcher::Event::InitDone),
+            Input::Volume(watcher::Event::InitDone),
+            Input::Class(watcher::Event::InitDone),
         ] {
             state.apply(input);
         }
@@ -768,7 +760,7 @@ mod tests {
         .expect("a pod")
     }
 
-    fn placements(decisions: &[(Pod, Outcome)]) -> BTreeMapCount {
+    fn placements(decisions: &[(Arc<Pod>, Outcome)]) -> BTreeMapCount {
         let mut counts = BTreeMapCount::new();
         for (_, outcome) in decisions {
             if let Outcome::Fits { node, .. } = outcome {
@@ -784,10 +776,10 @@ mod tests {
     fn a_thousand_pods_on_ten_nodes_are_decided_at_once_and_spread() {
         let mut state = synced();
         for i in 0..10 {
-            state.apply(Input::Node(Box::new(watcher::Event::Apply(node(&format!("n{i}"))))));
+            state.apply(Input::Node(watcher::Event::Apply(Arc::new(node(&format!("n{i}"))))));
         }
         for i in 0..1000 {
-            state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod(
+            state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod(
                 &format!("p{i}"),
                 "10m",
                 None,
@@ -804,10 +796,10 @@ mod tests {
     #[test]
     fn assumed_pods_are_forgotten_when_their_bind_fails_and_freed_room_wakes_the_queue() {
         let mut state = synced();
-        state.apply(Input::Node(Box::new(watcher::Event::Apply(node("n")))));
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("running", "30", Some("n"))))));
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("a", "1", None)))));
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("b", "1", None)))));
+        state.apply(Input::Node(watcher::Event::Apply(Arc::new(node("n")))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("running", "30", Some("n"))))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("a", "1", None)))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("b", "1", None)))));
         let decisions = state.decide();
         // 2 cpu free: a (older) is assumed, then b fits too.
         assert_eq!(placements(&decisions).get("n"), Some(&2));
@@ -816,17 +808,17 @@ mod tests {
         state.finish_bind(BindResult { uid: "uid-a".into(), result: Ok(()) });
         assert!(!state.pending.contains_key("uid-a"));
         // The watch still shows a unbound for a moment: not queued again.
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("a", "1", None)))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("a", "1", None)))));
         assert!(!state.pending.contains_key("uid-a"));
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("a", "1", Some("n"))))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("a", "1", Some("n"))))));
         // b's room was given back: it fits after its backoff.
         state.promote(Instant::now() + MAX_BACKOFF);
         assert_eq!(placements(&state.decide()).get("n"), Some(&1));
         // c does not fit now (32 of 32 taken) and waits for a change.
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("c", "1", None)))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("c", "1", None)))));
         assert!(matches!(state.decide()[0].1, Outcome::Unschedulable { .. }));
         assert_eq!(state.pending["uid-c"].queued, Queued::Unschedulable);
-        let freed = state.apply(Input::Pod(Box::new(watcher::Event::Delete(pod(
+        let freed = state.apply(Input::Pod(watcher::Event::Delete(Arc::new(pod(
             "running",
             "30",
             Some("n"),
@@ -840,7 +832,7 @@ mod tests {
     #[test]
     fn only_node_changes_the_filters_read_wake_the_queue() {
         let mut state = synced();
-        let fresh = state.apply(Input::Node(Box::new(watcher::Event::Apply(node("n")))));
+        let fresh = state.apply(Input::Node(watcher::Event::Apply(Arc::new(node("n")))));
         assert!(fresh, "a new node");
         let mut heartbeat = node("n");
         let conditions =
@@ -850,30 +842,30 @@ mod tests {
                 k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
             ));
         assert!(
-            !state.apply(Input::Node(Box::new(watcher::Event::Apply(heartbeat)))),
+            !state.apply(Input::Node(watcher::Event::Apply(Arc::new(heartbeat)))),
             "a heartbeat"
         );
         let mut tainted = node("n");
         tainted.spec =
             serde_json::from_value(json!({ "taints": [{ "key": "k", "effect": "NoSchedule" }] }))
                 .ok();
-        assert!(state.apply(Input::Node(Box::new(watcher::Event::Apply(tainted)))), "a taint");
+        assert!(state.apply(Input::Node(watcher::Event::Apply(Arc::new(tainted)))), "a taint");
     }
 
     #[test]
     fn gated_pods_are_reported_once_and_scheduled_when_the_gates_go() {
         let mut state = synced();
-        state.apply(Input::Node(Box::new(watcher::Event::Apply(node("n")))));
+        state.apply(Input::Node(watcher::Event::Apply(Arc::new(node("n")))));
         let mut gated = pod("g", "1", None);
         gated.spec.as_mut().expect("spec").scheduling_gates =
             serde_json::from_value(json!([{ "name": "example.com/wait" }])).ok();
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(gated.clone()))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(gated.clone()))));
         let decisions = state.decide();
         assert_eq!(decisions.len(), 1);
         assert_eq!(decisions[0].1, Outcome::Gated);
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(gated))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(gated))));
         assert!(state.decide().is_empty(), "reported once");
-        state.apply(Input::Pod(Box::new(watcher::Event::Apply(pod("g", "1", None)))));
+        state.apply(Input::Pod(watcher::Event::Apply(Arc::new(pod("g", "1", None)))));
         assert_eq!(placements(&state.decide()).get("n"), Some(&1));
     }
 

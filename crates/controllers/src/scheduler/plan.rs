@@ -8,6 +8,7 @@
 //! (pkg/scheduler/framework/types.go), with the DefaultPreemption post-filter's verdict.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
     Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod,
@@ -174,9 +175,9 @@ pub(crate) struct Candidate<'a> {
 /// The storage objects the volume checks read, keyed `namespace/name` (claims) or `name`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Volumes<'a> {
-    pub(crate) claims: &'a HashMap<String, PersistentVolumeClaim>,
-    pub(crate) volumes: &'a HashMap<String, PersistentVolume>,
-    pub(crate) classes: &'a HashMap<String, StorageClass>,
+    pub(crate) claims: &'a HashMap<String, Arc<PersistentVolumeClaim>>,
+    pub(crate) volumes: &'a HashMap<String, Arc<PersistentVolume>>,
+    pub(crate) classes: &'a HashMap<String, Arc<StorageClass>>,
 }
 
 /// The decision for one pod.

@@ -2,10 +2,10 @@
 //! identities in ordinal order, one claim per pod and template, rolling updates through
 //! ControllerRevisions, the claim retention policy, and the set's status.
 //!
-//! Shape: four reflectors (sets, pods, claims, revisions) feed caches and a work queue of set
-//! keys; workers sync one set at a time each: decide the revisions ([`revision`]), observe,
-//! [`plan::plan`] purely, then apply the plan through the API ([`execute`]), recording events
-//! as Kubernetes does. Like client-go controllers, a sync waits until the caches show the
+//! Shape: the shared caches of sets, pods, claims and revisions ([`crate::informer`]) feed a
+//! work queue of set keys; workers sync one set at a time each: decide the revisions
+//! ([`revision`]), observe, [`plan::plan`] purely, then apply the plan through the API
+//! ([`execute`]), recording events as Kubernetes does. Like client-go controllers, a sync waits until the caches show the
 //! writes of the previous one (expectations), so nothing is done twice.
 
 mod identity;
@@ -16,15 +16,15 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use crate::informer::{self, Cached, Store};
 use crate::meta::status_code;
 use crate::{Context, EventType, Recorder};
 use plan::{Action, DeleteReason, Observed, Plan};
@@ -66,10 +66,15 @@ struct Key {
 /// Runs the controller until the task is aborted.
 pub(crate) async fn run(context: Context) {
     let client = context.client.clone();
-    let (sets, sets_writer) = reflector::store::<StatefulSet>();
-    let (pods, pods_writer) = reflector::store::<Pod>();
-    let (claims, claims_writer) = reflector::store::<PersistentVolumeClaim>();
-    let (revisions, revisions_writer) = reflector::store::<ControllerRevision>();
+    let informers = &context.informers;
+    let (sets, pods, claims, revisions) = (
+        informers.get::<StatefulSet>(),
+        informers.get::<Pod>(),
+        informers.get::<PersistentVolumeClaim>(),
+        informers.get::<ControllerRevision>(),
+    );
+    let (set_events, pod_events, claim_events, revision_events) =
+        (sets.subscribe(), pods.subscribe(), claims.subscribe(), revisions.subscribe());
     let (timer_tx, timer_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client: client.clone(),
@@ -83,115 +88,34 @@ pub(crate) async fn run(context: Context) {
         timer: timer_tx,
     });
 
-    let config = watcher::Config::default();
-    let watch_sets = {
-        let shared = shared.clone();
-        reflector::reflector(
-            sets_writer,
-            watcher(Api::<StatefulSet>::all(client.clone()), config.clone()),
-        )
-        .default_backoff()
-        .for_each(move |event| {
-            match event {
-                Ok(
-                    watcher::Event::Apply(set)
-                    | watcher::Event::InitApply(set)
-                    | watcher::Event::Delete(set),
-                ) => {
-                    shared.queue.add(key_of(&set.metadata));
-                }
-                Ok(watcher::Event::InitDone) => shared.enqueue_all(),
-                Ok(watcher::Event::Init) => {}
-                Err(error) => tracing::debug!(%error, "statefulset watch"),
+    let watch_sets = handle(set_events, shared.clone(), |shared, set: &StatefulSet| {
+        shared.queue.add(key_of(&set.metadata));
+    });
+    let watch_pods = handle(pod_events, shared.clone(), |shared, pod: &Pod| {
+        match controller_key(&pod.metadata) {
+            Some(key) => shared.queue.add(key),
+            None => shared.enqueue_possible_adopter(&pod.metadata),
+        }
+    });
+    let watch_claims = handle(claim_events, shared.clone(), |shared, claim| {
+        shared.enqueue_claim_owners(claim);
+    });
+    let watch_revisions =
+        handle(revision_events, shared.clone(), |shared, revision: &ControllerRevision| {
+            match controller_key(&revision.metadata) {
+                Some(key) => shared.queue.add(key),
+                None => shared.enqueue_possible_adopter(&revision.metadata),
             }
-            futures::future::ready(())
-        })
-    };
-    let watch_pods = {
-        let shared = shared.clone();
-        reflector::reflector(
-            pods_writer,
-            watcher(Api::<Pod>::all(client.clone()), config.clone()).modify(slim_pod),
-        )
-        .default_backoff()
-        .for_each(move |event| {
-            match event {
-                Ok(
-                    watcher::Event::Apply(pod)
-                    | watcher::Event::InitApply(pod)
-                    | watcher::Event::Delete(pod),
-                ) => match controller_key(&pod.metadata) {
-                    Some(key) => shared.queue.add(key),
-                    None => shared.enqueue_possible_adopter(&pod.metadata),
-                },
-                Ok(watcher::Event::InitDone) => shared.enqueue_all(),
-                Ok(watcher::Event::Init) => {}
-                Err(error) => tracing::debug!(%error, "pod watch"),
-            }
-            futures::future::ready(())
-        })
-    };
-    let watch_claims = {
-        let shared = shared.clone();
-        reflector::reflector(
-            claims_writer,
-            watcher(Api::<PersistentVolumeClaim>::all(client.clone()), config.clone())
-                .modify(slim_claim),
-        )
-        .default_backoff()
-        .for_each(move |event| {
-            match event {
-                Ok(
-                    watcher::Event::Apply(claim)
-                    | watcher::Event::InitApply(claim)
-                    | watcher::Event::Delete(claim),
-                ) => shared.enqueue_claim_owners(&claim),
-                Ok(watcher::Event::InitDone) => shared.enqueue_all(),
-                Ok(watcher::Event::Init) => {}
-                Err(error) => tracing::debug!(%error, "persistentvolumeclaim watch"),
-            }
-            futures::future::ready(())
-        })
-    };
-    let watch_revisions = {
-        let shared = shared.clone();
-        reflector::reflector(
-            revisions_writer,
-            watcher(Api::<ControllerRevision>::all(client.clone()), config),
-        )
-        .default_backoff()
-        .for_each(move |event| {
-            match event {
-                Ok(
-                    watcher::Event::Apply(revision)
-                    | watcher::Event::InitApply(revision)
-                    | watcher::Event::Delete(revision),
-                ) => match controller_key(&revision.metadata) {
-                    Some(key) => shared.queue.add(key),
-                    None => shared.enqueue_possible_adopter(&revision.metadata),
-                },
-                Ok(watcher::Event::InitDone) => shared.enqueue_all(),
-                Ok(watcher::Event::Init) => {}
-                Err(error) => tracing::debug!(%error, "controllerrevision watch"),
-            }
-            futures::future::ready(())
-        })
-    };
+        });
 
     let workers = {
         let shared = shared.clone();
         async move {
             // Work starts once every cache has listed.
-            let ready = futures::future::try_join4(
-                shared.sets.wait_until_ready(),
-                shared.pods.wait_until_ready(),
-                shared.claims.wait_until_ready(),
-                shared.revisions.wait_until_ready(),
-            )
-            .await;
-            if ready.is_err() {
-                return;
-            }
+            shared.sets.wait_until_ready().await;
+            shared.pods.wait_until_ready().await;
+            shared.claims.wait_until_ready().await;
+            shared.revisions.wait_until_ready().await;
             shared.enqueue_all();
             let workers = (0..WORKERS).map(|_| worker(shared.clone()));
             futures::future::join_all(workers).await;
@@ -201,26 +125,22 @@ pub(crate) async fn run(context: Context) {
     tokio::join!(watch_sets, watch_pods, watch_claims, watch_revisions, workers, timer);
 }
 
-/// What the cache keeps of a pod: its metadata (without managed fields), phase and
-/// conditions. The controller never reads a pod's spec, and every cached byte counts when a
-/// node runs thousands of pods.
-fn slim_pod(pod: &mut Pod) {
-    pod.metadata.managed_fields = None;
-    pod.spec = None;
-    if let Some(status) = pod.status.take() {
-        pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
-            phase: status.phase,
-            conditions: status.conditions,
-            ..Default::default()
-        });
+/// Hands every object a cache's events name to `changed`; a (re)list done enqueues every set
+/// (what the list no longer has was deleted unseen).
+async fn handle<K: Cached>(
+    mut events: mpsc::UnboundedReceiver<informer::Event<K>>,
+    shared: Arc<Shared>,
+    changed: impl Fn(&Shared, &K),
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            watcher::Event::Apply(object)
+            | watcher::Event::InitApply(object)
+            | watcher::Event::Delete(object) => changed(&shared, &object),
+            watcher::Event::InitDone => shared.enqueue_all(),
+            watcher::Event::Init => {}
+        }
     }
-}
-
-/// What the cache keeps of a claim: its metadata (owners, deletion), nothing else.
-fn slim_claim(claim: &mut PersistentVolumeClaim) {
-    claim.metadata.managed_fields = None;
-    claim.spec = None;
-    claim.status = None;
 }
 
 /// Keys that come back later: requeues after errors and after minReadySeconds.
@@ -625,11 +545,7 @@ async fn adopt<K>(
     belongs: impl Fn(&K) -> bool,
 ) -> Result<Vec<K>, Error>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + 'static,
+    K: Cached + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
     let namespace = set.metadata.namespace.clone().unwrap_or_default();
     let Some(spec) = set.spec.as_ref() else { return Ok(Vec::new()) };

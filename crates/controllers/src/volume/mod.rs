@@ -23,10 +23,11 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 
 use crate::cache;
+use crate::informer::Store;
 pub(crate) use crate::meta::{error_chain, name_of, namespace_of, reference_to};
 use crate::{Context, EventType, Recorder};
 
@@ -111,60 +112,16 @@ pub(crate) enum Change {
 
 /// The volume controller: never returns.
 pub(crate) async fn run(context: Context) {
-    let client = context.client.clone();
     let wake = Arc::new(Notify::new());
-    let (claims, claims_watch) = cache::cache(
-        Api::<PersistentVolumeClaim>::all(client.clone()),
-        wake.clone(),
-        cache::prune_meta,
-    );
-    let (volumes, volumes_watch) =
-        cache::cache(Api::<PersistentVolume>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let (classes, classes_watch) =
-        cache::cache(Api::<StorageClass>::all(client.clone()), wake.clone(), cache::prune_meta);
-    let (nodes, nodes_watch) =
-        cache::cache(Api::<Node>::all(client.clone()), wake.clone(), prune_node);
-    let (pods, pods_watch) = cache::cache(Api::<Pod>::all(client.clone()), wake.clone(), prune_pod);
-    let caches = Caches { claims, volumes, classes, nodes, pods };
-    let reconcile = reconcile(client, caches, wake);
-    futures::join!(claims_watch, volumes_watch, classes_watch, nodes_watch, pods_watch, reconcile);
-}
-
-/// A node as placement reads it: labels, annotations (the storage dir), conditions.
-fn prune_node(node: &mut Node) {
-    cache::prune_meta(node);
-    if let Some(status) = node.status.as_mut() {
-        *status = k8s_openapi::api::core::v1::NodeStatus {
-            conditions: status.conditions.take(),
-            ..Default::default()
-        };
-    }
-}
-
-/// A pod as pvc-protection reads it: where it runs, its phase, its claims.
-fn prune_pod(pod: &mut Pod) {
-    use k8s_openapi::api::core::v1::{EphemeralVolumeSource, PodSpec, PodStatus, Volume};
-    cache::prune_meta(pod);
-    pod.metadata.annotations = None;
-    pod.metadata.labels = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        let volumes = spec.volumes.take().map(|volumes| {
-            volumes
-                .into_iter()
-                .filter(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
-                .map(|v| Volume {
-                    name: v.name,
-                    persistent_volume_claim: v.persistent_volume_claim,
-                    ephemeral: v.ephemeral.map(|_| EphemeralVolumeSource::default()),
-                    ..Volume::default()
-                })
-                .collect()
-        });
-        *spec = PodSpec { node_name: spec.node_name.take(), volumes, ..PodSpec::default() };
-    }
-    if let Some(status) = pod.status.as_mut() {
-        *status = PodStatus { phase: status.phase.take(), ..PodStatus::default() };
-    }
+    let informers = &context.informers;
+    let caches = Caches {
+        claims: cache::cache(informers, &wake),
+        volumes: cache::cache(informers, &wake),
+        classes: cache::cache(informers, &wake),
+        nodes: cache::cache(informers, &wake),
+        pods: cache::cache(informers, &wake),
+    };
+    reconcile(context.client.clone(), caches, wake).await;
 }
 
 #[derive(Debug)]

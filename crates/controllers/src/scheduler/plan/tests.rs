@@ -81,10 +81,16 @@ impl World {
                 usage: self.usage.get(node_name(node)).unwrap_or(&empty),
             })
             .collect();
-        let volumes =
-            Volumes { claims: &self.claims, volumes: &self.volumes, classes: &self.classes };
+        let (claims, volumes, classes) =
+            (shared(&self.claims), shared(&self.volumes), shared(&self.classes));
+        let volumes = Volumes { claims: &claims, volumes: &volumes, classes: &classes };
         schedule(pod, &Contribution::of(pod), &candidates, volumes)
     }
+}
+
+/// The objects as the scheduler's mirrors hold them.
+fn shared<K: Clone>(objects: &HashMap<String, K>) -> HashMap<String, std::sync::Arc<K>> {
+    objects.iter().map(|(key, object)| (key.clone(), std::sync::Arc::new(object.clone()))).collect()
 }
 
 fn unschedulable(message: &str) -> Outcome {
