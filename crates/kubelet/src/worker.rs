@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Pod, PodStatus, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
@@ -53,6 +53,8 @@ pub(crate) struct Worker {
     state: State,
     sandbox: Option<SandboxStatus>,
     pull_failures: BTreeMap<String, PullFailure>,
+    /// The pull secrets last reported missing (reported again only when the set changes).
+    missing_pull_secrets: Vec<String>,
     volume_error: Option<String>,
     /// The newest version of the pod known: from the watch, or from our own status write.
     latest: Option<Arc<Pod>>,
@@ -132,6 +134,7 @@ impl Worker {
             state: State::Syncing,
             sandbox: None,
             pull_failures: BTreeMap::new(),
+            missing_pull_secrets: Vec::new(),
             volume_error: None,
             latest: None,
             synced: None,
@@ -339,6 +342,7 @@ impl Worker {
                 };
                 let Some(container) = container else { return Ok(()) };
                 let image = container.image.clone().unwrap_or_default();
+                self.check_pull_secrets(pod).await;
                 let image_ref = match runtime.pull_image(&image, &config).await {
                     Ok(image_ref) => image_ref,
                     Err(RuntimeError::ImagePull { message, .. }) => {
@@ -407,6 +411,35 @@ impl Worker {
     }
 
     /// Writes the status the observation implies, if it differs from the pod's.
+    /// kubelet's `getPullSecretsForPod`: a pull secret the pod names that cannot be read is a
+    /// `FailedToRetrieveImagePullSecret` warning on the pod, not a failure — the pull goes on.
+    /// Kubernetes records it at every sync and lets its event correlator count repeats; this
+    /// worker records it when the set of missing secrets changes.
+    async fn check_pull_secrets(&mut self, pod: &Pod) {
+        let names = pod.spec.iter().flat_map(|spec| spec.image_pull_secrets.iter().flatten());
+        // Validation lets empty names through (kubernetes#99454); the kubelet skips them.
+        let names: Vec<&str> = names.map(|r| r.name.as_str()).filter(|n| !n.is_empty()).collect();
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let secrets: Api<Secret> = Api::namespaced(self.context.client.clone(), namespace);
+        let mut missing = Vec::new();
+        for name in names {
+            if !matches!(secrets.get_opt(name).await, Ok(Some(_))) {
+                missing.push(name.to_owned());
+            }
+        }
+        if missing.is_empty() || missing == self.missing_pull_secrets {
+            self.missing_pull_secrets = missing;
+            return;
+        }
+        let message = format!(
+            "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+            missing.join(", ")
+        );
+        let reason = "FailedToRetrieveImagePullSecret";
+        self.context.events.record(pod, None, EventType::Warning, reason, message);
+        self.missing_pull_secrets = missing;
+    }
+
     async fn write_status(
         &mut self,
         pod: &Pod,

@@ -427,6 +427,52 @@ async fn missing_images_fail_to_pull_then_back_off() {
     cluster.shutdown().await;
 }
 
+/// A pull secret that does not exist is a warning event on the pod, not a failure (kubelet's
+/// `getPullSecretsForPod`); a secret that exists is not reported.
+#[tokio::test]
+async fn missing_pull_secrets_are_a_warning_and_the_pod_still_runs() {
+    let cluster = Cluster::start().await;
+    let (kubelet, _runtime) = start(&cluster, config(&cluster, "node-1"));
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(cluster.client(), "default");
+    let present = json!({"metadata": {"name": "present"}, "type": "kubernetes.io/dockerconfigjson",
+                         "data": {".dockerconfigjson": "e30="}});
+    secrets
+        .create(&PostParams::default(), &serde_json::from_value(present).unwrap())
+        .await
+        .unwrap();
+    let mut pod = pod_json("private", "node-1", json!({}), "registry.example/app:1");
+    pod["spec"]["imagePullSecrets"] =
+        json!([{"name": "present"}, {"name": "absent"}, {"name": ""}, {"name": "gone"}]);
+    create_pod(&cluster, pod).await;
+    wait_for(&cluster, "private", "Running", |pod| pod["status"]["phase"] == "Running").await;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client(), "default");
+    let warnings = eventually("the pull secret warning", || async {
+        let list = events.list(&Default::default()).await.unwrap();
+        let found: Vec<_> = list
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("private"))
+            .filter(|e| e.reason.as_deref() == Some("FailedToRetrieveImagePullSecret"))
+            .collect();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0];
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    assert_eq!(warning.involved_object.field_path, None, "the event is about the pod");
+    assert_eq!(
+        warning.message.as_deref(),
+        Some(
+            "Unable to retrieve some image pull secrets (absent, gone); attempting to pull the image may not succeed."
+        )
+    );
+    kubelet.shutdown().await;
+    cluster.shutdown().await;
+}
+
 /// Creating the directory works on any apiserver; the PV's disappearance needs "an update that
 /// removes the last finalizer of a marked object deletes it" (the finalizers contract).
 #[tokio::test]
