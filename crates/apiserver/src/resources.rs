@@ -367,7 +367,7 @@ fn raw_list(envelope: Value, items: &[Vec<u8>]) -> Response {
         body.extend_from_slice(item);
     }
     body.extend_from_slice(b"]}");
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    json_bytes_response(StatusCode::OK, body)
 }
 
 /// A stored object as `serde_json::to_vec(&decode(kv))` would give it, without parsing it into
@@ -389,13 +389,7 @@ fn splice_resource_version(kv: &KeyValue) -> Option<Vec<u8>> {
     }
     // Where metadata's closing brace is in the stored bytes.
     let close = (metadata.as_ptr() as usize - stored.as_ptr() as usize) + metadata.len() - 1;
-    let empty = metadata[1..metadata.len() - 1].trim().is_empty();
-    let rv = format!("{}\"resourceVersion\":\"{}\"", if empty { "" } else { "," }, kv.mod_revision);
-    let mut out = Vec::with_capacity(stored.len() + rv.len());
-    out.extend_from_slice(&stored[..close]);
-    out.extend_from_slice(rv.as_bytes());
-    out.extend_from_slice(&stored[close..]);
-    Some(out)
+    Stored { bytes: kv.value.clone(), metadata_end: Some(close) }.served(kv.mod_revision)
 }
 
 /// `ValidateListOptions` (apimachinery): `resourceVersionMatch` and `sendInitialEvents` rules,
@@ -866,15 +860,9 @@ async fn create_object(
             return Err(Status::from_store(error, resource, &name));
         }
     };
-    let response = match stored.served(kv.mod_revision) {
-        Some(body) => (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body)
-            .into_response(),
-        None => {
-            objects::set_resource_version(&mut object, kv.mod_revision);
-            json_response(StatusCode::CREATED, &object)
-        }
-    };
-    Ok(objects::with_warnings(response, &warnings))
+    objects::set_resource_version(&mut object, kv.mod_revision);
+    let written = Written { object, served: stored.served(kv.mod_revision) };
+    Ok(objects::with_warnings(written.response(StatusCode::CREATED), &warnings))
 }
 
 fn generate_name(base: &str) -> String {
@@ -1057,9 +1045,7 @@ impl Written {
     /// The object as the answer, serialized once.
     pub(crate) fn response(self, code: StatusCode) -> Response {
         match self.served {
-            Some(body) => {
-                (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-            }
+            Some(body) => json_bytes_response(code, body),
             None => json_response(code, &self.object),
         }
     }
@@ -1423,7 +1409,8 @@ impl Stored {
     /// (`decode` appends the resourceVersion the same way).
     fn served(&self, revision: Revision) -> Option<Vec<u8>> {
         let end = self.metadata_end?;
-        let comma = if self.bytes[..end].ends_with(b"{") { "" } else { "," };
+        let empty = self.bytes[..end].trim_ascii_end().ends_with(b"{");
+        let comma = if empty { "" } else { "," };
         let rv = format!("{comma}\"resourceVersion\":\"{revision}\"");
         let mut out = Vec::with_capacity(self.bytes.len() + rv.len());
         out.extend_from_slice(&self.bytes[..end]);
@@ -1476,7 +1463,11 @@ fn encode_stored(object: &Value) -> Result<Stored> {
 }
 
 pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+    json_bytes_response(code, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A JSON body already serialized.
+pub(crate) fn json_bytes_response(code: StatusCode, body: Vec<u8>) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

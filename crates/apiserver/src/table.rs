@@ -1,7 +1,7 @@
 //! Server-side `Table` responses (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`): what
 //! `kubectl get` prints, since kubectl has no printers of its own.
 
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use berth_api::kinds::ResourceType;
 use berth_api::table::{IncludeObject, TableObject};
@@ -38,9 +38,7 @@ pub(crate) fn list(
         include,
         now(),
     ) {
-        Ok(body) => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
+        Ok(body) => crate::resources::json_bytes_response(StatusCode::OK, body),
         Err(error) => {
             tracing::error!(%error, "writing a Table failed");
             Status::internal().into_response()
