@@ -275,11 +275,21 @@ impl Worker {
         }
         let spec = pod.spec.clone().unwrap_or_default();
         let mut wake = None;
+        let mut secrets_checked = false;
         for _ in 0..4 {
             let plan = status::plan(&spec, &observed, &self.settings, Timestamp::now());
             wake = plan.wake;
             if plan.actions.is_empty() {
                 break;
+            }
+            // Once per sync that starts a container, as kubelet's SyncPod reads them.
+            let starts = plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Start { .. } | Action::Replace { .. }));
+            if starts && !secrets_checked {
+                self.check_pull_secrets(pod).await;
+                secrets_checked = true;
             }
             for action in plan.actions {
                 self.apply(pod, action).await?;
@@ -342,7 +352,6 @@ impl Worker {
                 };
                 let Some(container) = container else { return Ok(()) };
                 let image = container.image.clone().unwrap_or_default();
-                self.check_pull_secrets(pod).await;
                 let image_ref = match runtime.pull_image(&image, &config).await {
                     Ok(image_ref) => image_ref,
                     Err(RuntimeError::ImagePull { message, .. }) => {
