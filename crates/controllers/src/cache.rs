@@ -31,11 +31,6 @@ pub(crate) fn cache<K: Cached>(informers: &Informers, wake: &Arc<Notify>) -> Sto
     store
 }
 
-/// Waits until every cache has its first full list.
-pub(crate) async fn ready<K: Cached>(store: &Store<K>) {
-    store.wait_until_ready().await;
-}
-
 /// Waits for a wake-up, or for [`RESYNC`].
 pub(crate) async fn woken(wake: &Notify) {
     let _ = tokio::time::timeout(RESYNC, wake.notified()).await;

@@ -362,9 +362,9 @@ async fn reconcile(
     endpoints: Store<Endpoints>,
     wake: Arc<Notify>,
 ) {
-    cache::ready(&services).await;
-    cache::ready(&pods).await;
-    cache::ready(&endpoints).await;
+    services.wait_until_ready().await;
+    pods.wait_until_ready().await;
+    endpoints.wait_until_ready().await;
     cache::write_loop(client, &endpoints, &wake, "endpoints", || {
         plan(&services.state(), &pods.state(), &endpoints.state())
     })

@@ -349,9 +349,9 @@ async fn reconcile(
     slices: Store<EndpointSlice>,
     wake: Arc<Notify>,
 ) {
-    cache::ready(&services).await;
-    cache::ready(&pods).await;
-    cache::ready(&slices).await;
+    services.wait_until_ready().await;
+    pods.wait_until_ready().await;
+    slices.wait_until_ready().await;
     cache::write_loop(client, &slices, &wake, "endpointslice", || {
         plan(&services.state(), &pods.state(), &slices.state())
     })

@@ -138,11 +138,11 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
         tracing::warn!(error = %error_chain(&error), "cannot ensure the default StorageClass; retrying");
         tokio::time::sleep(cache::RETRY * 5).await;
     }
-    cache::ready(&caches.claims).await;
-    cache::ready(&caches.volumes).await;
-    cache::ready(&caches.classes).await;
-    cache::ready(&caches.nodes).await;
-    cache::ready(&caches.pods).await;
+    caches.claims.wait_until_ready().await;
+    caches.volumes.wait_until_ready().await;
+    caches.classes.wait_until_ready().await;
+    caches.nodes.wait_until_ready().await;
+    caches.pods.wait_until_ready().await;
     let mut executor = Executor::new(client);
     loop {
         let claims = caches.claims.state();
