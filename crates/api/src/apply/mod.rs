@@ -124,19 +124,14 @@ impl Entry {
     }
 
     fn to_json(&self) -> Value {
-        let mut entry = Map::new();
-        entry.insert("manager".into(), json!(self.manager));
-        entry.insert("operation".into(), json!(self.operation.as_str()));
-        entry.insert("apiVersion".into(), json!(self.api_version));
-        if let Some(time) = &self.time {
-            entry.insert("time".into(), json!(time));
-        }
-        entry.insert("fieldsType".into(), json!("FieldsV1"));
-        entry.insert("fieldsV1".into(), self.fields.to_fields_v1());
-        if !self.subresource.is_empty() {
-            entry.insert("subresource".into(), json!(self.subresource));
-        }
-        Value::Object(entry)
+        entry_json(
+            &self.manager,
+            self.operation,
+            &self.api_version,
+            self.time.as_deref(),
+            self.fields.to_fields_v1(),
+            &self.subresource,
+        )
     }
 
     fn from_json(value: &Value) -> Result<Entry, String> {
@@ -160,6 +155,30 @@ impl Entry {
             fields,
         })
     }
+}
+
+/// One `managedFields` entry as JSON, its keys in Kubernetes' order.
+fn entry_json(
+    manager: &str,
+    operation: Operation,
+    api_version: &str,
+    time: Option<&str>,
+    fields_v1: Value,
+    subresource: &str,
+) -> Value {
+    let mut entry = Map::new();
+    entry.insert("manager".into(), json!(manager));
+    entry.insert("operation".into(), json!(operation.as_str()));
+    entry.insert("apiVersion".into(), json!(api_version));
+    if let Some(time) = time {
+        entry.insert("time".into(), json!(time));
+    }
+    entry.insert("fieldsType".into(), json!("FieldsV1"));
+    entry.insert("fieldsV1".into(), fields_v1);
+    if !subresource.is_empty() {
+        entry.insert("subresource".into(), json!(subresource));
+    }
+    Value::Object(entry)
 }
 
 /// The `managedFields` of an object.
@@ -403,16 +422,14 @@ fn record_create(writer: &Writer<'_>, new: &mut Value) {
         }
         return;
     };
-    let mut entry = Map::new();
-    entry.insert("manager".into(), json!(writer.manager));
-    entry.insert("operation".into(), json!(Operation::Update.as_str()));
-    entry.insert("apiVersion".into(), json!(writer.api_version()));
-    entry.insert("time".into(), json!(writer.now));
-    entry.insert("fieldsType".into(), json!("FieldsV1"));
-    entry.insert("fieldsV1".into(), fields);
-    if !writer.subresource.is_empty() {
-        entry.insert("subresource".into(), json!(writer.subresource));
-    }
+    let entry = entry_json(
+        writer.manager,
+        Operation::Update,
+        &writer.api_version(),
+        Some(writer.now),
+        fields,
+        writer.subresource,
+    );
     let metadata = object.entry("metadata").or_insert_with(|| json!({}));
     if let Some(metadata) = metadata.as_object_mut() {
         metadata.insert("managedFields".into(), json!([entry]));
