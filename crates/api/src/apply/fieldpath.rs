@@ -280,6 +280,19 @@ impl Set {
     }
 }
 
+/// Whether the `FieldsV1` JSON `fields` lists `path` as a member, looked up by the path's
+/// encoding (so `fields` must be canonical, as the server writes it).
+pub(crate) fn lists(fields: &Value, path: &[Element]) -> bool {
+    let mut node = fields;
+    for element in path {
+        match node.as_object().and_then(|map| map.get(&element.encode())) {
+            Some(inner) => node = inner,
+            None => return false,
+        }
+    }
+    !path.is_empty() && node.as_object().is_some_and(|map| map.is_empty() || map.contains_key("."))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -357,6 +357,12 @@ fn strips_all(object: &Value) -> bool {
 
 /// Records a non-apply write of `new` over `live` (`None` on create) in `new`'s managedFields.
 pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
+    update_with(writer, live, new, true);
+}
+
+/// [`update`]; `shortcut` lets it skip decoding managedFields when the writer's ownership does
+/// not change ([`ownership_unchanged`]; tests compare the two ways).
+fn update_with(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value, shortcut: bool) {
     if strips_all(new) {
         if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
             metadata.remove("managedFields");
@@ -372,14 +378,20 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
         record_create(writer, new);
         return;
     }
+    // managedFields is an atomic list whose path is ignored: no need to compare copies.
+    let Comparison { added: mut changed, modified, removed } = writer.compare(live, new);
+    changed.union(&modified);
+    if shortcut
+        && let Some(live) = live
+        && ownership_unchanged(writer, live, new, supplied, &changed, &removed)
+    {
+        return;
+    }
     let mut managed = if supplied && writer.subresource.is_empty() {
         Managed::decode(new).unwrap_or_else(|_| live_managed())
     } else {
         live_managed()
     };
-    // managedFields is an atomic list whose path is ignored: no need to compare copies.
-    let Comparison { added: mut changed, modified, removed } = writer.compare(live, new);
-    changed.union(&modified);
     for entry in &mut managed.entries {
         if !entry.same_owner(writer.manager, Operation::Update, writer.subresource) {
             entry.fields.subtract(&changed);
@@ -411,6 +423,65 @@ pub fn update(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value) {
     managed.encode(new);
 }
 
+/// The common update, decided without decoding managedFields: the writer already owns every
+/// field it changed (its `Update` entry, of this API version, lists them), it removed none
+/// that an entry lists, and no other entry lists a field it changed. Then [`update`]'s general
+/// path would re-encode the live entries unchanged (times too: the writer's fields are the
+/// same), so `new` keeps the live managedFields as they are. That holds only when `new`
+/// carries the live list itself or none (what a client sends back after a GET, or a patch
+/// leaves): the live list is the server's own encoding, so its keys are canonical and a
+/// lookup by encoded path finds every member. Returns false, changing nothing, otherwise.
+fn ownership_unchanged(
+    writer: &Writer<'_>,
+    live: &Value,
+    new: &mut Value,
+    supplied: bool,
+    changed: &Set,
+    removed: &Set,
+) -> bool {
+    let Some(live_list) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+        return false;
+    };
+    if supplied
+        && new.pointer("/metadata/managedFields").and_then(Value::as_array) != Some(live_list)
+    {
+        return false;
+    }
+    let (changed, removed) = (changed.paths(), removed.paths());
+    let mut own = None;
+    for entry in live_list {
+        let text = |key: &str| entry.get(key).and_then(Value::as_str);
+        let Some(fields) = entry.get("fieldsV1").filter(|_| text("fieldsType") == Some("FieldsV1"))
+        else {
+            return false;
+        };
+        let is_mine = text("manager") == Some(writer.manager)
+            && text("operation") == Some(Operation::Update.as_str())
+            && text("subresource").unwrap_or_default() == writer.subresource;
+        if is_mine {
+            if own.is_some()
+                || text("time").is_none()
+                || text("apiVersion") != Some(writer.api_version().as_str())
+            {
+                return false;
+            }
+            own = Some(fields);
+        } else if changed.iter().chain(&removed).any(|path| fieldpath::lists(fields, path)) {
+            return false;
+        }
+    }
+    let Some(own) = own else { return false };
+    if !changed.iter().all(|path| fieldpath::lists(own, path))
+        || removed.iter().any(|path| fieldpath::lists(own, path))
+    {
+        return false;
+    }
+    if !supplied && let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("managedFields".into(), Value::Array(live_list.clone()));
+    }
+    true
+}
+
 /// [`update`] of a create without managedFields of its own: the writer's `Update` entry owns
 /// every field, written straight as `FieldsV1`.
 fn record_create(writer: &Writer<'_>, new: &mut Value) {
@@ -432,7 +503,7 @@ fn record_create(writer: &Writer<'_>, new: &mut Value) {
     );
     let metadata = object.entry("metadata").or_insert_with(|| json!({}));
     if let Some(metadata) = metadata.as_object_mut() {
-        metadata.insert("managedFields".into(), json!([entry]));
+        metadata.insert("managedFields".into(), Value::Array(vec![entry]));
     }
 }
 

@@ -405,3 +405,107 @@ fn creates_record_the_same_fields_as_the_general_path() {
         );
     }
 }
+
+#[test]
+fn the_update_shortcut_records_what_the_general_path_records() {
+    // A live object several managers own parts of: a creator, an editor of replicas and a
+    // label, an applier, and a status writer.
+    let mut live = sts(3, "nginx:1");
+    update(&writer("StatefulSet", "creator", T0), None, &mut live);
+    let mut edited = live.clone();
+    edited["spec"]["replicas"] = json!(4);
+    edited["metadata"]["labels"]["tier"] = json!("web");
+    update(&writer("StatefulSet", "editor", T0), Some(&live), &mut edited);
+    let mut applied_config = sts(4, "nginx:1");
+    applied_config["metadata"]["annotations"] = json!({"owner": "team"});
+    let mut live =
+        apply(&writer("StatefulSet", "kubectl", T0), Some(&edited), &applied_config, true).unwrap();
+    let mut with_status = live.clone();
+    with_status["status"] = json!({"replicas": 4});
+    let status_writer = Writer {
+        subresource: "status",
+        reset: &["spec", "metadata"],
+        ..writer("StatefulSet", "kubelet", T0)
+    };
+    update(&status_writer, Some(&live), &mut with_status);
+    live = with_status;
+
+    type Change = fn(&mut Value);
+    let cases: &[(&str, &str, Change, bool)] = &[
+        // (manager, subresource, change, takes the shortcut)
+        // The apply (forced) took spec.replicas over from the editor.
+        ("editor", "", |o| o["spec"]["replicas"] = json!(5), false),
+        ("kubectl", "", |o| o["spec"]["replicas"] = json!(5), false),
+        ("editor", "", |o| o["metadata"]["labels"]["tier"] = json!("db"), true),
+        ("editor", "", |_| {}, true),
+        (
+            "editor",
+            "",
+            |o| o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("x"),
+            false,
+        ),
+        ("editor", "", |o| o["metadata"]["labels"]["new"] = json!("y"), false),
+        (
+            "editor",
+            "",
+            |o| {
+                o["metadata"]["labels"].as_object_mut().unwrap().remove("tier");
+            },
+            false,
+        ),
+        ("creator", "", |o| o["spec"]["replicas"] = json!(5), false),
+        ("newcomer", "", |o| o["spec"]["serviceName"] = json!("web"), false),
+        ("kubelet", "status", |o| o["status"]["replicas"] = json!(5), true),
+        ("kubelet", "status", |o| o["status"]["readyReplicas"] = json!(1), false),
+    ];
+    for (i, (manager, subresource, change, shortcut)) in cases.iter().enumerate() {
+        for supplied in ["live", "none", "empty"] {
+            let reset: &[&str] =
+                if subresource.is_empty() { &["status"] } else { &["spec", "metadata"] };
+            let writer = Writer { subresource, reset, ..writer("StatefulSet", manager, T1) };
+            let mut new = live.clone();
+            change(&mut new);
+            match supplied {
+                "none" => {
+                    new["metadata"].as_object_mut().unwrap().remove("managedFields");
+                }
+                "empty" => new["metadata"]["managedFields"] = json!([]),
+                _ => {}
+            }
+            let mut short = new.clone();
+            update_with(&writer, Some(&live), &mut short, true);
+            let mut long = new.clone();
+            update_with(&writer, Some(&live), &mut long, false);
+            assert_eq!(short, long, "case {i} ({manager}), managedFields {supplied}");
+            let mut probe = new.clone();
+            let has_list = supplied == "live";
+            let comparison = writer.compare(Some(&live), &new);
+            let mut changed = comparison.added.clone();
+            changed.union(&comparison.modified);
+            let took = ownership_unchanged(
+                &writer,
+                &live,
+                &mut probe,
+                has_list,
+                &changed,
+                &comparison.removed,
+            );
+            assert_eq!(took, *shortcut, "case {i} ({manager}), managedFields {supplied}");
+        }
+    }
+    // A list the client changed is decoded the long way.
+    let mut new = live.clone();
+    new["spec"]["replicas"] = json!(5);
+    new["metadata"]["managedFields"][0]["time"] = json!("2020-01-01T00:00:00Z");
+    let comparison = writer("StatefulSet", "editor", T1).compare(Some(&live), &new);
+    let mut changed = comparison.added.clone();
+    changed.union(&comparison.modified);
+    assert!(!ownership_unchanged(
+        &writer("StatefulSet", "editor", T1),
+        &live,
+        &mut new.clone(),
+        true,
+        &changed,
+        &comparison.removed
+    ));
+}
