@@ -908,7 +908,13 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
             cx.name()
         )));
     }
-    let written = write_back(cx, subresource, expected, |_current| Ok(object.clone())).await?;
+    let mut body = Some(object);
+    let written = write_back(cx, subresource, expected, |_current| {
+        // With a resourceVersion a conflict is not retried: the body is moved, not copied.
+        let object = if expected.is_some() { body.take() } else { body.clone() };
+        object.ok_or_else(Status::internal)
+    })
+    .await?;
     Ok(objects::with_warnings(written.response(StatusCode::OK), &warnings))
 }
 
@@ -1059,7 +1065,7 @@ pub(crate) async fn write_back(
     cx: &Context,
     subresource: Option<&str>,
     expected: Option<Revision>,
-    change: impl Fn(&Value) -> Result<Value>,
+    mut change: impl FnMut(&Value) -> Result<Value>,
 ) -> Result<Written> {
     let resource = cx.resource();
     let name = cx.name().to_owned();

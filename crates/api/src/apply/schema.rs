@@ -6,8 +6,10 @@
 //! schema are "deduced" as structured-merge-diff does: objects merge field by field, lists are
 //! atomic, everything else is a leaf.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
+
+// Looked up for every field of every write: a fast hash, not SipHash.
+use foldhash::{HashMap, HashMapExt};
 
 use serde::Deserialize;
 

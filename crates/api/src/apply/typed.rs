@@ -120,6 +120,8 @@ pub(crate) fn added_fields_v1(value: &Value, ty: Ty, skip: &Set, reset: &[&str])
 }
 
 /// One node of [`added_fields_v1`]: its `FieldsV1` value, or `None` if it owns nothing.
+/// Object members are named `f:<key>` directly (their order is the keys' order, as for
+/// [`Element::Field`]); list items go through their [`Element`]s.
 fn added_node(
     value: &Value,
     ty: Ty,
@@ -127,26 +129,36 @@ fn added_node(
     reset: &[&str],
     member: bool,
 ) -> Option<Value> {
-    let mut children: Vec<(Element, Value)> = Vec::new();
-    let mut child = |element: Element, value: &Value, ty: Ty| {
-        let (skipped, below) = match skip {
-            Some(skip) => (skip.has_member(&element), skip.child(&element)),
-            None => (false, None),
-        };
-        if let Some(node) = added_node(value, ty, below.filter(|s| !s.is_empty()), &[], !skipped) {
-            children.push((element, node));
-        }
+    let below = |element: &Element| match skip {
+        Some(skip) => (skip.has_member(element), skip.child(element).filter(|s| !s.is_empty())),
+        None => (false, None),
     };
+    let mut children: Vec<(String, Value)> = Vec::new();
     match value {
         Value::Object(map) if has_fields(ty) && !map.is_empty() => {
+            children.reserve(map.len());
             for (key, value) in map.iter().filter(|(key, _)| !reset.contains(&key.as_str())) {
-                child(Element::Field(key.clone()), value, ty.member(key));
+                let (skipped, below) = match skip {
+                    Some(_) => below(&Element::Field(key.clone())),
+                    None => (false, None),
+                };
+                if let Some(node) = added_node(value, ty.member(key), below, &[], !skipped) {
+                    let mut name = String::with_capacity(key.len() + 2);
+                    name.push_str("f:");
+                    name.push_str(key);
+                    children.push((name, node));
+                }
             }
+            children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
         Value::Array(items) if has_items(ty) && !items.is_empty() => {
-            if let Ok(items) = index(ty, items) {
+            if let Ok(mut items) = index(ty, items) {
+                items.sort_by(|a, b| a.0.cmp(&b.0));
                 for (element, item) in items {
-                    child(element, item, ty.item());
+                    let (skipped, below) = below(&element);
+                    if let Some(node) = added_node(item, ty.item(), below, &[], !skipped) {
+                        children.push((element.encode(), node));
+                    }
                 }
             }
         }
@@ -155,13 +167,12 @@ fn added_node(
     if children.is_empty() {
         return member.then(|| Value::Object(Map::new()));
     }
-    children.sort_by(|a, b| a.0.cmp(&b.0));
     let mut map = Map::with_capacity(children.len() + usize::from(member));
     if member {
         map.insert(".".into(), Value::Object(Map::new()));
     }
-    for (element, node) in children {
-        map.insert(element.encode(), node);
+    for (name, node) in children {
+        map.insert(name, node);
     }
     Some(Value::Object(map))
 }

@@ -682,6 +682,11 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             Some(_) => {}
         }
     }
+    if new_spec == old_spec {
+        // Nothing below can object to an unchanged spec (most updates: labels, annotations,
+        // finalizers), and the comparison is far cheaper than the copies it makes.
+        return;
+    }
     let old_gates = list(old_spec, "schedulingGates");
     let mut munged = new_spec.clone();
     for field in ["containers", "initContainers"] {

@@ -2,9 +2,10 @@
 //! and its typed decoding drops. Which fields exist comes from the v1.33 OpenAPI definitions,
 //! reduced by `scripts/gen-field-schema.py` to `fields.json` (committed, embedded here).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
+// The schema is looked up for every field of every write: a fast hash, not SipHash.
+use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,7 +40,7 @@ fn schema() -> &'static Schema {
 pub fn prune_unknown(group: &str, version: &str, kind: &str, object: &mut Value) -> Vec<String> {
     let mut unknown = Vec::new();
     if let Some(definition) = schema().kinds.get(&format!("{group}/{version}/{kind}")) {
-        walk(definition, object, "", &mut unknown);
+        walk(definition, object, At::Root, &mut unknown);
     }
     unknown
 }
@@ -66,30 +67,51 @@ pub(crate) fn field_of(
     }
 }
 
-fn walk(definition: &str, value: &mut Value, path: &str, unknown: &mut Vec<String>) {
+/// Where [`walk`] is, built into a path string only for an unknown field (most fields are
+/// known, and this runs for every field of every write).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Field(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+    Key(&'a At<'a>, &'a str),
+}
+
+impl At<'_> {
+    fn path(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Field(parent, name) => super::child(&parent.path(), name),
+            At::Index(parent, i) => super::index(&parent.path(), *i),
+            At::Key(parent, k) => super::key(&parent.path(), k),
+        }
+    }
+}
+
+fn walk(definition: &str, value: &mut Value, at: At<'_>, unknown: &mut Vec<String>) {
     let Some(fields) = schema().types.get(definition) else { return };
     let Value::Object(map) = value else { return };
     let mut drop = Vec::new();
     for (name, child) in map.iter_mut() {
-        let at = super::child(path, name);
-        match fields.get(name) {
+        let here = At::Field(&at, name);
+        match fields.get(name.as_str()) {
             None => {
-                unknown.push(at);
+                unknown.push(here.path());
                 drop.push(name.clone());
             }
             Some(Field::Leaf(_)) => {}
             Some(Field::Nested(target, shape)) => match (shape.as_str(), child) {
                 ("l", Value::Array(items)) => {
                     for (i, item) in items.iter_mut().enumerate() {
-                        walk(target, item, &super::index(&at, i), unknown);
+                        walk(target, item, At::Index(&here, i), unknown);
                     }
                 }
                 ("m", Value::Object(items)) => {
                     for (k, item) in items.iter_mut() {
-                        walk(target, item, &super::key(&at, k), unknown);
+                        walk(target, item, At::Key(&here, k), unknown);
                     }
                 }
-                (_, child) => walk(target, child, &at, unknown),
+                (_, child) => walk(target, child, here, unknown),
             },
         }
     }
