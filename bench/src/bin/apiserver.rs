@@ -61,6 +61,10 @@ struct Args {
     /// The `berth` binary for cold start and memory; default: `berth` beside this benchmark.
     #[arg(long, value_name = "PATH")]
     berth: Option<PathBuf>,
+    /// Only the write figures (for profiling the write path; no reads, watches, cold start or
+    /// memory).
+    #[arg(long)]
+    writes_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,6 +124,8 @@ struct Counts {
     stored_pods: usize,
     /// Wait before reading RSS, so the figure is not taken mid-request.
     settle: Duration,
+    /// Measure the writes only (`--writes-only`).
+    writes_only: bool,
 }
 
 impl Counts {
@@ -137,6 +143,7 @@ impl Counts {
                 starts: 1,
                 stored_pods: 200,
                 settle: Duration::from_millis(100),
+                writes_only: false,
             }
         } else {
             Counts {
@@ -151,6 +158,7 @@ impl Counts {
                 starts: 5,
                 stored_pods: 10_000,
                 settle: Duration::from_secs(2),
+                writes_only: false,
             }
         }
     }
@@ -181,7 +189,7 @@ async fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let counts = Counts::new(args.quick);
+    let counts = Counts { writes_only: args.writes_only, ..Counts::new(args.quick) };
     let berth = match args.berth {
         Some(path) => path,
         None => std::env::current_exe()
@@ -236,7 +244,7 @@ async fn run(args: Args) -> Result<()> {
         drop(etcd);
         rows.extend(section?);
     }
-    if args.backend != Backends::Etcd {
+    if args.backend != Backends::Etcd && !args.writes_only {
         println!("\n== `berth server` ({}) on SQLite: cold start and memory", berth.display());
         let (start_rows, memory_rows) = binary_section(&berth, dir.path(), counts).await?;
         rows.extend(start_rows);
@@ -295,38 +303,67 @@ async fn api_figures(
     );
 
     let writes = write_figures(backend, store, &api, &stored, counts).await?;
+    if counts.writes_only {
+        return Ok(writes);
+    }
     let reads = read_figures(backend, store, &api, counts).await?;
     let watch = watch_figures(backend, store, &api, &stored, counts).await?;
     Ok(writes.into_iter().chain(reads).chain(watch).collect())
 }
 
 /// Latencies and the rate of a sequential loop, summed over rounds.
+/// Latencies, the rate and the process's CPU time per operation (client, server and store
+/// threads together: on a busy machine CPU time moves less than wall time).
 #[derive(Debug)]
 struct Measured {
     latency: Histogram<u64>,
     rate: Rate,
+    cpu: Duration,
+    operations: usize,
 }
 
 impl Measured {
     fn new() -> Measured {
-        Measured { latency: latency_histogram(), rate: Rate::default() }
+        Measured {
+            latency: latency_histogram(),
+            rate: Rate::default(),
+            cpu: Duration::ZERO,
+            operations: 0,
+        }
     }
 
     /// `count` operations one after the other; returns this round's rate.
     async fn sequential(&mut self, op: &mut impl Op, count: usize) -> Result<f64> {
+        let cpu = process_cpu()?;
         let start = Instant::now();
         for _ in 0..count {
             let one = Instant::now();
             op.once().await?;
             record(&mut self.latency, one.elapsed())?;
         }
-        Ok(self.rate.add(count, start.elapsed()))
+        let elapsed = start.elapsed();
+        self.count_cpu(count, cpu)?;
+        Ok(self.rate.add(count, elapsed))
     }
 
     /// `per_op` operations by each of `ops` at once; returns this round's rate.
     async fn concurrent<O: Op>(&mut self, ops: &mut Vec<O>, per_op: usize) -> Result<f64> {
         let count = ops.len() * per_op;
-        Ok(self.rate.add(count, concurrent(ops, per_op).await?))
+        let cpu = process_cpu()?;
+        let elapsed = concurrent(ops, per_op).await?;
+        self.count_cpu(count, cpu)?;
+        Ok(self.rate.add(count, elapsed))
+    }
+
+    fn count_cpu(&mut self, operations: usize, before: Duration) -> Result<()> {
+        self.cpu += process_cpu()?.saturating_sub(before);
+        self.operations += operations;
+        Ok(())
+    }
+
+    /// CPU milliseconds per operation.
+    fn cpu_per_op(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1000.0 / self.operations.max(1) as f64
     }
 }
 
@@ -410,6 +447,10 @@ async fn write_figures(
             .floor(floor_name, floor.rate.per_second())
             .goal(Goal::RatioAtLeast(WRITE_RATIO_GOAL))
     };
+    let cpu = |name: &str, api: &Measured, floor_name: &str, floor: &Measured| {
+        Row::new(format!("{backend} {name} CPU per op"), Unit::Millis, api.cpu_per_op())
+            .floor(format!("{floor_name} CPU per op"), floor.cpu_per_op())
+    };
     let mut rows = vec![write_rate("create seq /s", a_create, "store create seq", s_create)];
     rows.extend(latency_rows(
         &format!("{backend} create"),
@@ -446,7 +487,27 @@ async fn write_figures(
         &format!("store update {WRITERS}-writer"),
         s_updates,
     ));
+    rows.push(cpu("create seq", a_create, "store create", s_create));
+    rows.push(cpu(&format!("create {WRITERS}-writer"), a_creates, "store create", s_creates));
+    rows.push(cpu("update PUT seq", a_put, "store update", s_update));
+    rows.push(cpu("merge PATCH seq", a_patch, "store update", s_update));
+    rows.push(cpu(&format!("update PUT {WRITERS}-writer"), a_puts, "store update", s_updates));
     Ok(rows)
+}
+
+/// This process's CPU time so far (user and system, every thread), from `/proc/self/stat`
+/// in clock ticks of 10 ms (Linux's USER_HZ is 100).
+fn process_cpu() -> Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        let field = fields.get(i).ok_or_else(|| anyhow!("/proc/self/stat is too short"))?;
+        field.parse().with_context(|| format!("/proc/self/stat field {field:?}"))
+    };
+    // After the name, field 3 (state) is index 0: utime (14) is 11, stime (15) is 12.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 async fn read_figures(
