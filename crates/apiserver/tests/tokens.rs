@@ -321,3 +321,109 @@ async fn tokens_outlive_a_restart_because_the_signing_key_does() {
     assert_eq!(code, 200, "{body}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_bind_to_secrets_and_nodes_and_refuse_what_kubernetes_refuses() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    kubectl.ok(&admin, &["create", "secret", "generic", "s", "--from-literal=k=v"]).await;
+    let node = dir.path().join("node.json");
+    std::fs::write(&node, r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#)
+        .unwrap();
+    kubectl.ok(&admin, &["create", "-f", node.to_str().unwrap()]).await;
+    let uid = |kind: &'static str, name: &'static str| {
+        let (kubectl, admin) = (&kubectl, &admin);
+        async move { kubectl.ok(admin, &["get", kind, name, "-o", "jsonpath={.metadata.uid}"]).await }
+    };
+    let (secret_uid, node_uid) = (uid("secret", "s").await, uid("node", "n1").await);
+    let bound = |kind: &'static str, name: &'static str| {
+        let (kubectl, admin) = (&kubectl, &admin);
+        async move {
+            let args = ["create", "token", "robot", "--bound-object-kind", kind];
+            let args = [&args[..], &["--bound-object-name", name]].concat();
+            kubectl.ok(admin, &args).await
+        }
+    };
+    let to_secret = bound("Secret", "s").await;
+    assert_eq!(
+        claims(&to_secret)["kubernetes.io"]["secret"],
+        json!({"name": "s", "uid": secret_uid})
+    );
+    let to_node = bound("Node", "n1").await;
+    assert_eq!(claims(&to_node)["kubernetes.io"]["node"], json!({"name": "n1", "uid": node_uid}));
+    let whoami = kubectl
+        .ok(&token_kubeconfig(dir.path(), "node.yaml", addr, &to_node), &["auth", "whoami"])
+        .await;
+    assert!(whoami.contains("authentication.kubernetes.io/node-name"), "{whoami}");
+    assert!(whoami.contains("[n1]"), "{whoami}");
+
+    let status = |token: &str| {
+        let (data_dir, header) = (data_dir.clone(), format!("Bearer {token}"));
+        async move { raw(&data_dir, addr, "GET /api", &[("Authorization", header.as_str())]).await.0 }
+    };
+    assert_eq!(status(&to_secret).await, 200);
+    assert_eq!(status(&to_node).await, 200);
+    kubectl.ok(&admin, &["delete", "secret", "s"]).await;
+    kubectl.ok(&admin, &["delete", "node", "n1"]).await;
+    assert_eq!(status(&to_secret).await, 401);
+    assert_eq!(status(&to_node).await, 401);
+
+    // A uid that is not the object's: a conflict, as kube-apiserver words it.
+    kubectl.ok(&admin, &["create", "secret", "generic", "s2"]).await;
+    let args = ["create", "token", "robot", "--bound-object-kind", "Secret"];
+    let args = [&args[..], &["--bound-object-name", "s2", "--bound-object-uid", "wrong"]].concat();
+    let (ok, _, stderr) = kubectl.run(&admin, &args).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: failed to create token: Operation cannot be fulfilled on Secret \"s2\": the UID in \
+         the bound object reference (wrong) does not match the UID in record. The object might \
+         have been deleted and then recreated\n"
+    );
+
+    // What kubectl does not let one ask, over HTTP.
+    let token = format!("Bearer {}", common::token(&data_dir));
+    let post = |body: Value| {
+        let (data_dir, token) = (data_dir.clone(), token.clone());
+        async move {
+            let headers = [("Authorization", token.as_str()), ("Content-Type", "application/json")];
+            let path = "POST /api/v1/namespaces/default/serviceaccounts/robot/token";
+            common::raw_with_body(&data_dir, addr, path, &headers, body.to_string().as_bytes())
+                .await
+        }
+    };
+    let (code, body) = post(json!({"spec": {"boundObjectRef":
+        {"kind": "ConfigMap", "apiVersion": "v1", "name": "x"}}}))
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains(r#""message":"cannot bind token to object of type /v1, Kind=ConfigMap""#),
+        "{body}"
+    );
+    let (code, body) = post(json!({"metadata": {"name": "other"}, "spec": {}})).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#""message":"TokenRequest.authentication.k8s.io \"robot\" is invalid: metadata.name: Invalid value: \"other\": must match the service account name if specified""#),
+        "{body}"
+    );
+    let (code, body) = post(json!({"spec": {"expirationSeconds": 4294967297_i64}})).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("may not specify a duration larger than 2^32 seconds"), "{body}");
+    let (code, _) = post(json!({"spec": {"expirationSeconds": 4294967296_i64}})).await;
+    assert_eq!(code, 201);
+    // GET on the create-only review is not served.
+    let (code, body) = raw(
+        &data_dir,
+        addr,
+        "GET /apis/authentication.k8s.io/v1/selfsubjectreviews",
+        &[("Authorization", token.as_str())],
+    )
+    .await;
+    assert_eq!(code, 405, "{body}");
+    server.shutdown().await;
+}
