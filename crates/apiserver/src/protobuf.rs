@@ -729,6 +729,50 @@ mod tests {
     }
 
     #[test]
+    fn the_token_request_and_self_subject_review_kubectl_sends_decode() {
+        // `kubectl create token robot --duration 10m --bound-object-kind Pod
+        // --bound-object-name p`: no audiences, a pointer expirationSeconds, an empty status.
+        let reference = [
+            encode_field(1, b"Pod"),
+            encode_field(2, b"v1"),
+            encode_field(3, b"p"),
+            encode_field(4, b""),
+        ]
+        .concat();
+        let spec = [encode_field(3, &reference), encode_varint(4, 600)].concat();
+        let status = [encode_field(1, b""), encode_field(2, b"")].concat();
+        let raw = [
+            encode_field(1, &object_meta("", "", &[])),
+            encode_field(2, &spec),
+            encode_field(3, &status),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("authentication.k8s.io/v1", "TokenRequest", &raw)).unwrap(),
+            json!({"metadata": {}, "spec": {"boundObjectRef":
+                       {"kind": "Pod", "apiVersion": "v1", "name": "p"},
+                   "expirationSeconds": 600},
+                   "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"})
+        );
+        let with_audiences =
+            [encode_field(1, b"vault"), encode_field(1, b"api"), encode_varint(4, 3600)].concat();
+        let raw =
+            [encode_field(1, &object_meta("", "", &[])), encode_field(2, &with_audiences)].concat();
+        let decoded = decode(&body("authentication.k8s.io/v1", "TokenRequest", &raw)).unwrap();
+        assert_eq!(
+            decoded["spec"],
+            json!({"audiences": ["vault", "api"], "expirationSeconds": 3600})
+        );
+        // `kubectl auth whoami`.
+        let raw = [encode_field(1, &object_meta("", "", &[])), encode_field(2, b"")].concat();
+        assert_eq!(
+            decode(&body("authentication.k8s.io/v1", "SelfSubjectReview", &raw)).unwrap(),
+            json!({"metadata": {}, "apiVersion": "authentication.k8s.io/v1",
+                   "kind": "SelfSubjectReview"})
+        );
+    }
+
+    #[test]
     fn a_config_map_with_labels_and_data_decodes() {
         let raw = [
             encode_field(1, &object_meta("demo", "s", &[("app", "web")])),
