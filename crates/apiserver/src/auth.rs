@@ -18,7 +18,6 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
 use berth_store::Store;
 use serde_json::{Value, json};
 
@@ -103,6 +102,11 @@ impl Authenticator {
         let now = deletion::now();
         match tokens::authenticate(&*self.store, &self.signing_key, token, now).await {
             Ok(user) => Some(user),
+            // The client learns nothing either way; a failing store is worth a warning.
+            Err(reason @ tokens::Rejected::Store { .. }) => {
+                tracing::warn!(error = ?reason, "a service account token could not be checked");
+                None
+            }
             Err(reason) => {
                 tracing::debug!(%reason, "a bearer token was refused");
                 None
