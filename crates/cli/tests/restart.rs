@@ -1,5 +1,5 @@
 //! A real `berth server --runtime simulated` killed (SIGKILL, or SIGTERM) in the middle of a
-//! StatefulSet rollout and started again on the same data dir: the controllers pick up where
+//! StatefulSet rollout, rolling update or scale-down and started again on the same data dir: the controllers pick up where
 //! the store says they were, with no duplicate pods, no orphaned claims or volumes and no
 //! duplicate ControllerRevisions (issue 4).
 //!
@@ -288,16 +288,16 @@ fn problems(observed: &Observed, replicas: usize, revisions: usize) -> Vec<Strin
 
 /// Waits for [`problems`] to come out empty, and to stay empty a moment later (a late
 /// duplicate would show then); panics with the last problems otherwise.
-async fn converges(client: &kube::Client, revisions: usize) -> Observed {
+async fn converges(client: &kube::Client, replicas: usize, revisions: usize) -> Observed {
     let deadline = tokio::time::Instant::now() + CONVERGE_WITHIN;
     let mut last = Vec::new();
     while tokio::time::Instant::now() < deadline {
         let observed = observe(client).await;
-        last = problems(&observed, REPLICAS, revisions);
+        last = problems(&observed, replicas, revisions);
         if last.is_empty() {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let settled = observe(client).await;
-            let after = problems(&settled, REPLICAS, revisions);
+            let after = problems(&settled, replicas, revisions);
             assert!(after.is_empty(), "the rollout finished, then broke: {after:#?}");
             return settled;
         }
@@ -316,6 +316,18 @@ async fn wait_for(client: &kube::Client, what: &str, ready: impl Fn(&Observed) -
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The volume directories on disk (`DIR/storage/pvc-…`).
+fn storage_dirs(data_dir: &Path) -> BTreeSet<String> {
+    let entries = std::fs::read_dir(data_dir.join("storage")).expect("the storage directory");
+    entries
+        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn volume_names(observed: &Observed) -> BTreeSet<String> {
+    observed.volumes.iter().map(|v| name_of(&v.metadata).to_owned()).collect()
 }
 
 fn pod<'a>(observed: &'a Observed, name: &str) -> Option<&'a Pod> {
@@ -361,7 +373,7 @@ async fn ordered_rollout_survives(stop: Stop) {
     let claims_before = uids(before.claims.iter().map(|c| &c.metadata));
     assert!(pods_before.contains_key("web-2"), "{pods_before:?}");
 
-    let after = converges(&client, 1).await;
+    let after = converges(&client, REPLICAS, 1).await;
     // Nothing that existed was replaced: not the pods (Ready or not), not their claims.
     let pods_after = uids(after.pods.iter().map(|p| &p.metadata));
     let claims_after = uids(after.claims.iter().map(|c| &c.metadata));
@@ -371,6 +383,8 @@ async fn ordered_rollout_survives(stop: Stop) {
     for (name, uid) in &claims_before {
         assert_eq!(claims_after.get(name), Some(uid), "claim {name} was replaced");
     }
+    // One directory on disk per volume, none left over.
+    assert_eq!(storage_dirs(&data_dir), volume_names(&after));
     process.stop().await;
 }
 
@@ -391,7 +405,7 @@ async fn a_rolling_update_finishes_after_a_sigkill() {
     let (process, client) = start(&data_dir).await;
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
     sets.create(&PostParams::default(), &web("nginx:1")).await.expect("create the set");
-    let first = converges(&client, 1).await;
+    let first = converges(&client, REPLICAS, 1).await;
     let first_revision = first.set.status.and_then(|s| s.update_revision).unwrap();
     let claims_before = uids(first.claims.iter().map(|c| &c.metadata));
     let volumes_before = uids(first.volumes.iter().map(|v| &v.metadata));
@@ -419,12 +433,13 @@ async fn a_rolling_update_finishes_after_a_sigkill() {
     let old = before.pods.iter().filter(|p| revision_label(p) == first_revision).count();
     assert!(old >= 3, "the rolling update was not interrupted: {old} pods on the old revision");
 
-    let after = converges(&client, 2).await;
+    let after = converges(&client, REPLICAS, 2).await;
     let status = after.set.status.clone().unwrap();
     assert_ne!(status.update_revision.as_deref(), Some(first_revision.as_str()));
     // The claims and volumes outlive the pods: the update replaced pods only.
     assert_eq!(uids(after.claims.iter().map(|c| &c.metadata)), claims_before);
     assert_eq!(uids(after.volumes.iter().map(|v| &v.metadata)), volumes_before);
+    assert_eq!(storage_dirs(&data_dir), volume_names(&after));
     process.stop().await;
 }
 
@@ -528,4 +543,43 @@ fn finished_rollout(n: usize) -> Observed {
         "revision": 1,
     }))];
     Observed { set, pods, claims, volumes, revisions }
+}
+
+#[tokio::test]
+async fn a_scale_down_that_deletes_claims_finishes_after_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let (process, client) = start(&data_dir).await;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut set = web("nginx:1");
+    let policy = json!({"whenScaled": "Delete"});
+    set.spec.as_mut().unwrap().persistent_volume_claim_retention_policy =
+        Some(serde_json::from_value(policy).unwrap());
+    sets.create(&PostParams::default(), &set).await.expect("create the set");
+    let first = converges(&client, REPLICAS, 1).await;
+    let kept_claim = uids(first.claims.iter().map(|c| &c.metadata)).remove("data-web-0");
+
+    let patch = json!({"spec": {"replicas": 1}});
+    sets.patch("web", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+    // Interrupt once web-4 is on its way out (or gone) while web-1 is still there.
+    wait_for(&client, "web-4 leaving, web-1 still there", |o| {
+        pod(o, "web-4").is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+            && pod(o, "web-1").is_some()
+    })
+    .await;
+    process.kill().await;
+
+    let (process, client) = start(&data_dir).await;
+    let before = observe(&client).await;
+    assert!(
+        before.pods.len() >= 2 && before.claims.len() >= 4,
+        "the scale-down was not interrupted: {before:#?}"
+    );
+    let after = converges(&client, 1, 1).await;
+    // The claims (and with them the volumes and their directories) of web-1 … web-4 are gone;
+    // web-0's claim is the one it had.
+    assert_eq!(uids(after.claims.iter().map(|c| &c.metadata)).remove("data-web-0"), kept_claim);
+    assert_eq!(after.volumes.len(), 1);
+    assert_eq!(storage_dirs(&data_dir), volume_names(&after));
+    process.stop().await;
 }
