@@ -128,11 +128,17 @@ fn stateful_set(object: &mut Value) {
             default(rolling, "partition", json!(0));
         }
     }
-    default(
-        spec,
-        "persistentVolumeClaimRetentionPolicy",
-        json!({ "whenDeleted": "Retain", "whenScaled": "Retain" }),
-    );
+    // Each half of the policy on its own: `{whenScaled: Delete}` keeps claims when deleted.
+    default(spec, "persistentVolumeClaimRetentionPolicy", json!({}));
+    if let Some(policy) =
+        spec.get_mut("persistentVolumeClaimRetentionPolicy").and_then(Value::as_object_mut)
+    {
+        for field in ["whenDeleted", "whenScaled"] {
+            if policy.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+                policy.insert(field.into(), json!("Retain"));
+            }
+        }
+    }
     if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
         pod_spec(pod);
     }
@@ -472,6 +478,21 @@ mod tests {
             spec["persistentVolumeClaimRetentionPolicy"],
             json!({"whenDeleted": "Retain", "whenScaled": "Retain"})
         );
+        // Half a policy gets the other half (kube-client and kubectl leave unset ones out).
+        for (given, want) in [
+            (
+                json!({"whenScaled": "Delete"}),
+                json!({"whenScaled": "Delete", "whenDeleted": "Retain"}),
+            ),
+            (
+                json!({"whenDeleted": "Delete", "whenScaled": ""}),
+                json!({"whenDeleted": "Delete", "whenScaled": "Retain"}),
+            ),
+        ] {
+            let mut partial = json!({"spec": {"persistentVolumeClaimRetentionPolicy": given}});
+            apply("apps", "StatefulSet", &mut partial);
+            assert_eq!(partial["spec"]["persistentVolumeClaimRetentionPolicy"], want);
+        }
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["restartPolicy"], "Always");
         assert_eq!(pod["dnsPolicy"], "ClusterFirst");

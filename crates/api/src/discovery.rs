@@ -423,7 +423,14 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["apps", "events.k8s.io", "storage.k8s.io", "coordination.k8s.io", "discovery.k8s.io"]
+            [
+                "apps",
+                "events.k8s.io",
+                "authentication.k8s.io",
+                "storage.k8s.io",
+                "coordination.k8s.io",
+                "discovery.k8s.io"
+            ]
         );
     }
 

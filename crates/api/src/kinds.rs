@@ -148,8 +148,8 @@ pub fn resources_in(group: &str, version: &str) -> impl Iterator<Item = &'static
 }
 
 /// The served API groups, core (`""`) first, then in the order Kubernetes lists them in `/apis`
-/// (kube-apiserver's group priorities: apps, events.k8s.io, …, storage.k8s.io,
-/// coordination.k8s.io, discovery.k8s.io).
+/// (kube-apiserver's group priorities: apps, events.k8s.io, authentication.k8s.io, …,
+/// storage.k8s.io, coordination.k8s.io, discovery.k8s.io).
 pub fn groups() -> &'static [ApiGroup] {
     GROUPS
 }
@@ -163,6 +163,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "", versions: &["v1"] },
     ApiGroup { name: "apps", versions: &["v1"] },
     ApiGroup { name: "events.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "authentication.k8s.io", versions: &["v1"] },
     ApiGroup { name: "storage.k8s.io", versions: &["v1"] },
     ApiGroup { name: "coordination.k8s.io", versions: &["v1"] },
     ApiGroup { name: "discovery.k8s.io", versions: &["v1"] },
@@ -466,6 +467,21 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "r2yiGXH7wu8=",
     },
+    // authentication.k8s.io/v1, `pkg/registry/authentication`: create-only reviews, never
+    // stored (`tokenreviews` is not served).
+    ResourceType {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CREATE,
+        subresources: &[],
+        storage_version_hash: "",
+    },
     // storage.k8s.io/v1.
     ResourceType {
         group: "storage.k8s.io",
@@ -552,7 +568,8 @@ mod tests {
 
     #[test]
     fn scopes_match_kubernetes() {
-        let cluster = ["namespaces", "nodes", "persistentvolumes", "storageclasses"];
+        let cluster =
+            ["namespaces", "nodes", "persistentvolumes", "selfsubjectreviews", "storageclasses"];
         for r in all() {
             let expected =
                 if cluster.contains(&r.plural) { Scope::Cluster } else { Scope::Namespaced };

@@ -32,6 +32,7 @@ mod status;
 mod strict;
 mod subresources;
 mod table;
+mod tokens;
 mod x509;
 
 use std::io;

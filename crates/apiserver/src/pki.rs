@@ -1,10 +1,13 @@
 //! The server's PKI under `DIR/pki/` and the admin kubeconfig at `DIR/kubeconfig.yaml`.
 //!
 //! First start: a CA, a serving certificate, an admin client certificate (CN=admin,
-//! O=system:masters) and an admin bearer token are generated into `DIR/pki.partial/`, which is
-//! then renamed to `DIR/pki/`, so a crash never leaves half a PKI behind. Later starts load
-//! them. The CA is never regenerated: every kubeconfig handed out trusts it, so a missing or
-//! damaged CA file is an error naming the file. The serving and admin certificates are derived
+//! O=system:masters), an admin bearer token and the service-account signing key (`sa.key`,
+//! ECDSA P-256, PKCS#8) are generated into `DIR/pki.partial/`, which is then renamed to
+//! `DIR/pki/`, so a crash never leaves half a PKI behind. Later starts load them. The CA is
+//! never regenerated: every kubeconfig handed out trusts it, so a missing or damaged CA file is
+//! an error naming the file. Nor is the signing key once it exists (every token issued is
+//! signed with it): a damaged one is an error; only a PKI from before service-account tokens,
+//! which has none, gets one at its next start. The serving and admin certificates are derived
 //! from the CA and are reissued when missing, when they no longer verify (the listen address
 //! is not in the serving certificate's SANs) or when they expire within [`RENEW_BEFORE`]. A
 //! file that exists but does not parse is an error, never silently replaced.
@@ -35,6 +38,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::server::WebPkiClientVerifier;
 
 use crate::Error;
+use crate::tokens::SigningKey;
 
 const CA_CERT: &str = "ca.crt";
 const CA_KEY: &str = "ca.key";
@@ -43,6 +47,7 @@ const SERVER_KEY: &str = "server.key";
 const ADMIN_CERT: &str = "admin.crt";
 const ADMIN_KEY: &str = "admin.key";
 const ADMIN_TOKEN: &str = "admin.token";
+const SERVICE_ACCOUNT_KEY: &str = "sa.key";
 
 /// How long the CA is valid.
 const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -63,6 +68,8 @@ pub(crate) struct Pki {
     admin_key: String,
     /// The admin bearer token.
     pub(crate) admin_token: String,
+    /// Signs and verifies service-account tokens.
+    pub(crate) service_account_key: SigningKey,
 }
 
 impl fmt::Debug for Pki {
@@ -156,6 +163,7 @@ pub(crate) fn prepare(
     .map_err(|error| error.or_mismatch(mismatch))?;
 
     let admin_token = token(&dir, provider)?;
+    let service_account_key = service_account_key(&dir)?;
     let server_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     Ok(Pki {
         ca,
@@ -164,23 +172,45 @@ pub(crate) fn prepare(
         admin_cert,
         admin_key: admin_key.serialize_pem(),
         admin_token,
+        service_account_key,
     })
+}
+
+/// Loads `sa.key`; writes a new one only where there is none (a PKI from before tokens).
+fn service_account_key(dir: &Path) -> Result<SigningKey, Error> {
+    let path = dir.join(SERVICE_ACCOUNT_KEY);
+    if !exists(&path)? {
+        write_service_account_key(&path)?;
+        tracing::info!(path = %path.display(), "created the service account signing key");
+    }
+    let what = "service account signing key";
+    let der = PrivatePkcs8KeyDer::from_pem_slice(read_text(&path, dir)?.as_bytes())
+        .map_err(|source| corrupt(&path, what, source))?;
+    SigningKey::from_pkcs8(der.secret_pkcs8_der()).map_err(|source| corrupt(&path, what, source))
+}
+
+fn write_service_account_key(path: &Path) -> Result<(), Error> {
+    let der = SigningKey::generate().ok_or(Error::Random)?;
+    write_file(path, pem("PRIVATE KEY", &der).as_bytes(), 0o600)
+}
+
+/// `der` PEM-armoured under `label`, 64 characters a line.
+fn pem(label: &str, der: &[u8]) -> String {
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
 }
 
 /// Writes the admin kubeconfig for a server reached at `server` (its bound address).
 pub(crate) fn write_kubeconfig(path: &Path, server: SocketAddr, pki: &Pki) -> Result<(), Error> {
     let server = SocketAddr::new(dial_ip(server.ip()), server.port());
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let pem = |der: &CertificateDer<'_>| {
-        let text = b64(der);
-        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-        for line in text.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-        pem
-    };
+    let pem = |der: &CertificateDer<'_>| pem("CERTIFICATE", der);
     // Every value is either fixed, base64 or a URL without quotes or backslashes.
     let text = format!(
         "apiVersion: v1
@@ -262,6 +292,7 @@ fn create_ca(data_dir: &Path, dir: &Path) -> Result<(), Error> {
     let cert = params.self_signed(&key).map_err(issue)?;
     write_file(&partial.join(CA_KEY), key.serialize_pem().as_bytes(), 0o600)?;
     write_file(&partial.join(CA_CERT), cert.pem().as_bytes(), 0o644)?;
+    write_service_account_key(&partial.join(SERVICE_ACCOUNT_KEY))?;
     fs::rename(&partial, dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
     sync_dir(data_dir)?;
     tracing::info!(dir = %dir.display(), "created the cluster CA");
@@ -446,6 +477,7 @@ mod tests {
         assert_eq!(mode(&dir.join(SERVER_KEY)), 0o600);
         assert_eq!(mode(&dir.join(ADMIN_KEY)), 0o600);
         assert_eq!(mode(&dir.join(ADMIN_TOKEN)), 0o600);
+        assert_eq!(mode(&dir.join(SERVICE_ACCOUNT_KEY)), 0o600);
         assert!(!data.path().join("pki.partial").exists());
         assert_eq!(first.admin_token.len(), 64);
 
@@ -454,6 +486,28 @@ mod tests {
         assert_eq!(second.server_cert, first.server_cert);
         assert_eq!(second.admin_cert, first.admin_cert);
         assert_eq!(second.admin_token, first.admin_token);
+        assert_eq!(
+            format!("{:?}", second.service_account_key),
+            format!("{:?}", first.service_account_key),
+            "the same key id"
+        );
+    }
+
+    #[test]
+    fn a_pki_without_a_signing_key_gets_one_once() {
+        let data = tempfile::tempdir().unwrap();
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        prepare(data.path(), localhost, &provider()).unwrap();
+        let key = data.path().join("pki").join(SERVICE_ACCOUNT_KEY);
+        fs::remove_file(&key).unwrap();
+        let first = prepare(data.path(), localhost, &provider()).unwrap();
+        let written = fs::read(&key).unwrap();
+        let second = prepare(data.path(), localhost, &provider()).unwrap();
+        assert_eq!(fs::read(&key).unwrap(), written);
+        assert_eq!(
+            format!("{:?}", first.service_account_key),
+            format!("{:?}", second.service_account_key)
+        );
     }
 
     #[test]
@@ -476,7 +530,7 @@ mod tests {
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         prepare(data.path(), localhost, &provider()).unwrap();
         let dir = data.path().join("pki");
-        for name in [CA_KEY, CA_CERT, SERVER_KEY, ADMIN_CERT, ADMIN_TOKEN] {
+        for name in [CA_KEY, CA_CERT, SERVER_KEY, ADMIN_CERT, ADMIN_TOKEN, SERVICE_ACCOUNT_KEY] {
             let path = dir.join(name);
             let saved = fs::read(&path).unwrap();
             fs::write(&path, "garbage").unwrap();

@@ -1,11 +1,13 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON objects.
 //!
 //! kubectl 1.32+ sends protobuf from its typed clients — `kubectl create namespace`,
-//! `create configmap`, `create secret`, `create serviceaccount`, `create service` and
-//! `create deployment` — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
+//! `create configmap`, `create secret`, `create serviceaccount`, `create service`,
+//! `create deployment`, `create token` (a TokenRequest) and `auth whoami` (a
+//! SelfSubjectReview) — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
 //! 2 kind}, field 2 the raw object). The raw object is decoded by a table of the
 //! `generated.proto` messages those commands send (field numbers from k8s.io/api
-//! `core/v1/generated.proto`, `apps/v1/generated.proto` and apimachinery's
+//! `core/v1/generated.proto`, `apps/v1/generated.proto`, `authentication/v1/generated.proto`
+//! and apimachinery's
 //! `meta/v1/generated.proto`). Go's gogo-protobuf writes every non-pointer field, empty or
 //! not, so empty strings, zero numbers and `false` of non-pointer fields mean "unset" (as the
 //! JSON encoding's `omitempty`), while pointer fields (`replicas`, …) keep their zero. A field
@@ -357,6 +359,39 @@ const RESOURCE_REQUIREMENTS: Msg = Msg {
     fields: &[(1, "limits", Kind::QuantityMap), (2, "requests", Kind::QuantityMap)],
 };
 
+const TOKEN_REQUEST: Msg = Msg {
+    name: "TokenRequest",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&TOKEN_REQUEST_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const TOKEN_REQUEST_SPEC: Msg = Msg {
+    name: "TokenRequestSpec",
+    fields: &[
+        (1, "audiences", Kind::Strings),
+        (3, "boundObjectRef", Kind::Message(&BOUND_OBJECT_REFERENCE)),
+        (4, "expirationSeconds", Kind::OptInt),
+    ],
+};
+
+const BOUND_OBJECT_REFERENCE: Msg = Msg {
+    name: "BoundObjectReference",
+    fields: &[
+        (1, "kind", Kind::Str),
+        (2, "apiVersion", Kind::Str),
+        (3, "name", Kind::Str),
+        (4, "uid", Kind::Str),
+    ],
+};
+
+const SELF_SUBJECT_REVIEW: Msg = Msg {
+    name: "SelfSubjectReview",
+    fields: &[(1, "metadata", Kind::Message(&OBJECT_META)), (2, "status", Kind::ServerOwned)],
+};
+
 /// Decodes a protobuf body into the JSON object a JSON client would have sent.
 pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     let unknown = body.strip_prefix(MAGIC).ok_or("the protobuf body lacks the k8s\\0 prefix")?;
@@ -383,6 +418,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("v1", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("v1", "Service") => &SERVICE,
         ("apps/v1", "Deployment") => &DEPLOYMENT,
+        ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         _ => {
             return Err(DecodeError::Unsupported(format!(
                 "protobuf bodies of {api_version} {kind} are not supported by this server; send JSON"
@@ -688,6 +725,50 @@ mod tests {
             decode(&bytes).unwrap(),
             json!({"metadata": {"name": "statefulset01"}, "spec": {},
                    "apiVersion": "v1", "kind": "Namespace"})
+        );
+    }
+
+    #[test]
+    fn the_token_request_and_self_subject_review_kubectl_sends_decode() {
+        // `kubectl create token robot --duration 10m --bound-object-kind Pod
+        // --bound-object-name p`: no audiences, a pointer expirationSeconds, an empty status.
+        let reference = [
+            encode_field(1, b"Pod"),
+            encode_field(2, b"v1"),
+            encode_field(3, b"p"),
+            encode_field(4, b""),
+        ]
+        .concat();
+        let spec = [encode_field(3, &reference), encode_varint(4, 600)].concat();
+        let status = [encode_field(1, b""), encode_field(2, b"")].concat();
+        let raw = [
+            encode_field(1, &object_meta("", "", &[])),
+            encode_field(2, &spec),
+            encode_field(3, &status),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("authentication.k8s.io/v1", "TokenRequest", &raw)).unwrap(),
+            json!({"metadata": {}, "spec": {"boundObjectRef":
+                       {"kind": "Pod", "apiVersion": "v1", "name": "p"},
+                   "expirationSeconds": 600},
+                   "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"})
+        );
+        let with_audiences =
+            [encode_field(1, b"vault"), encode_field(1, b"api"), encode_varint(4, 3600)].concat();
+        let raw =
+            [encode_field(1, &object_meta("", "", &[])), encode_field(2, &with_audiences)].concat();
+        let decoded = decode(&body("authentication.k8s.io/v1", "TokenRequest", &raw)).unwrap();
+        assert_eq!(
+            decoded["spec"],
+            json!({"audiences": ["vault", "api"], "expirationSeconds": 3600})
+        );
+        // `kubectl auth whoami`.
+        let raw = [encode_field(1, &object_meta("", "", &[])), encode_field(2, b"")].concat();
+        assert_eq!(
+            decode(&body("authentication.k8s.io/v1", "SelfSubjectReview", &raw)).unwrap(),
+            json!({"metadata": {}, "apiVersion": "authentication.k8s.io/v1",
+                   "kind": "SelfSubjectReview"})
         );
     }
 

@@ -65,6 +65,14 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         }
         (&Method::POST, true, Some("eviction")) => subresources::evict(&cx, body).await,
         (&Method::PUT, true, Some("finalize")) => subresources::finalize(&cx, body).await,
+        // Not stored objects: answers computed from the request (`tokens.rs`, `auth.rs`).
+        (&Method::POST, true, Some("token")) if cx.resource().plural == "serviceaccounts" => {
+            crate::tokens::create(&cx, &state.signing_key, body).await
+        }
+        (&Method::POST, false, None) if cx.resource().plural == "selfsubjectreviews" => {
+            crate::auth::self_subject_review(&cx, parts.extensions.get(), body).await
+        }
+        _ if cx.resource().plural == "selfsubjectreviews" => Err(Status::method_not_allowed()),
         (&Method::POST, false, None) if cx.resource().plural == "bindings" => {
             subresources::bind(&cx, None, body).await
         }

@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
     /// Where Service cluster IPs come from.
     pub(crate) service_cidr: crate::allocator::ServiceCidr,
+    /// Signs the tokens `serviceaccounts/token` issues.
+    pub(crate) signing_key: Arc<crate::tokens::SigningKey>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -165,18 +167,30 @@ mod tests {
     use crate::auth::{Peer, User};
 
     fn app() -> Router {
+        let store: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
+        let key = crate::tokens::SigningKey::generate().unwrap();
+        let signing_key = Arc::new(crate::tokens::SigningKey::from_pkcs8(&key).unwrap());
         let state = AppState {
-            store: Arc::new(berth_store::MemoryStore::new()),
+            store: store.clone(),
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
+            signing_key: signing_key.clone(),
         };
-        router(state, Arc::new(Authenticator::new("secret-token-0123456789abcdef0123".into())))
+        let token = "secret-token-0123456789abcdef0123".to_owned();
+        router(state, Arc::new(Authenticator::new(token, store, signing_key)))
     }
 
     /// Sends `request` as a client with a verified admin certificate (or none).
     async fn send(app: &Router, method: &str, path: &str, admin: bool) -> (StatusCode, String) {
-        let peer = Peer { user: admin.then(|| User { name: "admin".into(), groups: vec![] }) };
+        let peer = Peer {
+            user: admin.then(|| User {
+                name: "admin".into(),
+                uid: None,
+                groups: vec![],
+                extra: vec![],
+            }),
+        };
         let mut request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
         request.extensions_mut().insert(peer);
         let response = app.clone().oneshot(request).await.unwrap();

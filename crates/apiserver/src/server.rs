@@ -128,9 +128,17 @@ pub async fn start(
         .await
         .map_err(|source| Error::Store { source })?;
     let (stop, stopped) = watch::channel(());
-    let state =
-        AppState { store, metrics, stopping: stopped.clone(), service_cidr: config.service_cidr };
-    let app = router(state, Arc::new(Authenticator::new(pki.admin_token.clone())));
+    let signing_key = Arc::new(pki.service_account_key);
+    let authenticator =
+        Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone());
+    let state = AppState {
+        store,
+        metrics,
+        stopping: stopped.clone(),
+        service_cidr: config.service_cidr,
+        signing_key,
+    };
+    let app = router(state, Arc::new(authenticator));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
     Ok(ApiServer { local_addr, kubeconfig, stop, task })

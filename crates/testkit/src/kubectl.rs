@@ -174,6 +174,12 @@ impl BerthProcess {
         self.data_dir.join("kubeconfig.yaml")
     }
 
+    /// Kills it with SIGKILL (no shutdown code runs, as in a crash or an OOM kill) and waits
+    /// until it is gone, so its data dir lock is free for a successor.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL berth");
+    }
+
     /// Stops it with SIGTERM and waits for it to exit.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {

@@ -1,0 +1,429 @@
+//! Service-account tokens through the real kubectl: `kubectl create token` (TokenRequest) with
+//! its defaults, `--duration`, `--audience` and bound objects and kube-apiserver's errors; the
+//! token as a bearer credential (`kubectl auth whoami`, reads), and the 401s for a tampered,
+//! expired, foreign-audience or revoked (account or bound pod deleted) token.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Kubectl, raw, start};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use rustls::pki_types::pem::PemObject as _;
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
+/// The claims of a JWT, unverified.
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+/// A kubeconfig that authenticates with `token` alone (no client certificate).
+fn token_kubeconfig(dir: &Path, name: &str, server: std::net::SocketAddr, token: &str) -> PathBuf {
+    let path = dir.join(name);
+    let ca = dir.join("data/pki/ca.crt");
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: berth
+  cluster:
+    server: https://{server}
+    certificate-authority: {}
+users:
+- name: robot
+  user:
+    token: {token}
+contexts:
+- name: robot
+  context: {{cluster: berth, user: robot, namespace: default}}
+current-context: robot
+",
+        ca.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Signs `claims` with the server's own service-account key, as the server would.
+fn sign(data_dir: &Path, claims: &Value) -> String {
+    let pem = std::fs::read(data_dir.join("pki/sa.key")).unwrap();
+    let der = PrivatePkcs8KeyDer::from_pem_slice(&pem).unwrap();
+    let rng = ring::rand::SystemRandom::new();
+    let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        der.secret_pkcs8_der(),
+        &rng,
+    )
+    .unwrap();
+    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap());
+    let input = format!("{}.{}", encode(&json!({"alg": "ES256"})), encode(claims));
+    let signature = key.sign(&rng, input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_token_issues_tokens_that_authenticate_until_revoked() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+
+    // The API server alone runs no serviceaccount controller: make the account.
+    assert_eq!(
+        kubectl.ok(&admin, &["create", "serviceaccount", "default"]).await,
+        "serviceaccount/default created\n"
+    );
+    let account_uid =
+        kubectl.ok(&admin, &["get", "sa", "default", "-o", "jsonpath={.metadata.uid}"]).await;
+
+    // Defaults: an hour, the API server's audience, claims shaped like Kubernetes'.
+    let token = kubectl.ok(&admin, &["create", "token", "default"]).await;
+    // kubectl prints the token alone, without a newline.
+    assert!(!token.is_empty() && !token.contains(char::is_whitespace), "{token:?}");
+    let issued = claims(&token);
+    assert_eq!(issued["iss"], ISSUER);
+    assert_eq!(issued["sub"], "system:serviceaccount:default:default");
+    assert_eq!(issued["aud"], json!([ISSUER]));
+    let lifetime = |c: &Value| c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
+    assert_eq!(lifetime(&issued), 3600);
+    assert_eq!(issued["nbf"], issued["iat"]);
+    assert_eq!(
+        issued["kubernetes.io"],
+        json!({"namespace": "default", "serviceaccount": {"name": "default", "uid": account_uid}})
+    );
+    assert_eq!(issued["jti"].as_str().unwrap().len(), 36);
+
+    let ten_minutes =
+        kubectl.ok(&admin, &["create", "token", "default", "--duration", "10m"]).await;
+    assert_eq!(lifetime(&claims(ten_minutes.trim())), 600);
+
+    // kube-apiserver's refusals, as kubectl prints them.
+    let (ok, stdout, stderr) =
+        kubectl.run(&admin, &["create", "token", "default", "--duration", "5m"]).await;
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr,
+        "error: failed to create token: TokenRequest.authentication.k8s.io \"\" is invalid: \
+         spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes\n"
+    );
+    let (ok, _, stderr) = kubectl.run(&admin, &["create", "token", "nope"]).await;
+    assert!(!ok);
+    assert_eq!(stderr, "error: failed to create token: serviceaccounts \"nope\" not found\n");
+
+    // The token is a credential: whoami, and (no authorization layer) everything else.
+    let robot = token_kubeconfig(dir.path(), "robot.yaml", addr, &token);
+    let whoami = kubectl.ok(&robot, &["auth", "whoami"]).await;
+    let rows: Vec<Vec<&str>> = whoami.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["ATTRIBUTE", "VALUE"], "{whoami}");
+    assert_eq!(rows[1], ["Username", "system:serviceaccount:default:default"], "{whoami}");
+    assert_eq!(rows[2], ["UID", account_uid.as_str()], "{whoami}");
+    assert_eq!(
+        rows[3],
+        [
+            "Groups",
+            "[system:serviceaccounts",
+            "system:serviceaccounts:default",
+            "system:authenticated]"
+        ],
+        "{whoami}"
+    );
+    assert_eq!(rows[4][..2], ["Extra:", "authentication.kubernetes.io/credential-id"], "{whoami}");
+    let sa = kubectl.ok(&robot, &["get", "sa", "default", "-o", "name"]).await;
+    assert_eq!(sa, "serviceaccount/default\n");
+    let admin_whoami = kubectl.ok(&admin, &["auth", "whoami"]).await;
+    assert!(admin_whoami.contains("admin") && admin_whoami.contains("system:masters"));
+
+    // Refused: a tampered token, another audience, an expired one.
+    let bearer = |token: &str| format!("Bearer {token}");
+    let status = |token: String| {
+        let data_dir = data_dir.clone();
+        async move {
+            let header = bearer(&token);
+            raw(
+                &data_dir,
+                addr,
+                "GET /api/v1/namespaces/default/serviceaccounts",
+                &[("Authorization", header.as_str())],
+            )
+            .await
+        }
+    };
+    assert_eq!(status(token.clone()).await.0, 200);
+    let mut tampered = claims(&token);
+    tampered["sub"] = json!("system:serviceaccount:kube-system:default");
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&tampered).unwrap()),
+        parts[2]
+    );
+    assert_eq!(status(forged).await, (401, UNAUTHORIZED.to_owned()));
+    let forged_kubeconfig = token_kubeconfig(dir.path(), "forged.yaml", addr, &format!("{token}x"));
+    let (ok, _, stderr) = kubectl.run(&forged_kubeconfig, &["get", "sa"]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("error: You must be logged in to the server (Unauthorized)"),
+        "{stderr}"
+    );
+
+    let vault = kubectl.ok(&admin, &["create", "token", "default", "--audience", "vault"]).await;
+    assert_eq!(claims(vault.trim())["aud"], json!(["vault"]));
+    assert_eq!(status(vault.trim().to_owned()).await.0, 401);
+
+    // Tokens signed here with the server's key: valid ones work, so the expired one fails
+    // for its expiry alone.
+    let now = issued["iat"].as_i64().unwrap();
+    let mut fresh = issued.clone();
+    fresh["jti"] = json!("test");
+    assert_eq!(status(sign(&data_dir, &fresh)).await.0, 200);
+    let mut expired = fresh.clone();
+    expired["iat"] = json!(now - 7200);
+    expired["nbf"] = json!(now - 7200);
+    expired["exp"] = json!(now - 3600);
+    assert_eq!(status(sign(&data_dir, &expired)).await, (401, UNAUTHORIZED.to_owned()));
+
+    // A token bound to a pod carries it, and dies with it.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let (ok, _, stderr) = {
+        let manifest = dir.path().join("pod.json");
+        std::fs::write(&manifest, pod.to_string()).unwrap();
+        kubectl.run(&admin, &["create", "-f", manifest.to_str().unwrap()]).await
+    };
+    assert!(ok, "{stderr}");
+    let pod_uid = kubectl.ok(&admin, &["get", "pod", "p", "-o", "jsonpath={.metadata.uid}"]).await;
+    let bound = kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "token",
+                "default",
+                "--bound-object-kind",
+                "Pod",
+                "--bound-object-name",
+                "p",
+            ],
+        )
+        .await;
+    let bound = bound.trim().to_owned();
+    assert_eq!(claims(&bound)["kubernetes.io"]["pod"], json!({"name": "p", "uid": pod_uid}));
+    let bound_kubeconfig = token_kubeconfig(dir.path(), "bound.yaml", addr, &bound);
+    let whoami = kubectl.ok(&bound_kubeconfig, &["auth", "whoami"]).await;
+    assert!(whoami.contains("authentication.kubernetes.io/pod-name"), "{whoami}");
+    assert!(whoami.contains(&format!("[{pod_uid}]")), "{whoami}");
+    let (ok, _, stderr) = kubectl
+        .run(
+            &admin,
+            &[
+                "create",
+                "token",
+                "default",
+                "--bound-object-kind",
+                "Pod",
+                "--bound-object-name",
+                "nope",
+            ],
+        )
+        .await;
+    assert!(!ok);
+    assert_eq!(stderr, "error: failed to create token: pods \"nope\" not found\n");
+    kubectl.ok(&admin, &["create", "serviceaccount", "other"]).await;
+    let (ok, _, stderr) = kubectl
+        .run(
+            &admin,
+            &["create", "token", "other", "--bound-object-kind", "Pod", "--bound-object-name", "p"],
+        )
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: failed to create token: cannot bind token for serviceaccount \"other\" to pod \
+         running with different serviceaccount name.\n"
+    );
+    // An unscheduled pod is deleted at once; its token goes with it.
+    kubectl.ok(&admin, &["delete", "pod", "p"]).await;
+    assert_eq!(status(bound).await.0, 401);
+
+    // Deleting the account revokes its tokens, and a new account of the same name does not
+    // bring them back (another uid).
+    assert_eq!(status(token.clone()).await.0, 200);
+    kubectl.ok(&admin, &["delete", "sa", "default"]).await;
+    assert_eq!(status(token.clone()).await, (401, UNAUTHORIZED.to_owned()));
+    kubectl.ok(&admin, &["create", "serviceaccount", "default"]).await;
+    assert_eq!(status(token).await.0, 401);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_outlive_a_restart_because_the_signing_key_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    // A store that outlives the server, as berth's SQLite file does.
+    let store: std::sync::Arc<dyn berth_store::Store> =
+        std::sync::Arc::new(berth_store::MemoryStore::new());
+    let config =
+        || berth_apiserver::ApiServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.clone());
+    let server = berth_apiserver::start(config(), store.clone()).await.unwrap();
+    let admin = format!("Bearer {}", common::token(&data_dir));
+    let json_headers = [("Authorization", admin.as_str()), ("Content-Type", "application/json")];
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "robot"}});
+    let (code, body) = common::raw_with_body(
+        &data_dir,
+        server.local_addr(),
+        "POST /api/v1/namespaces/default/serviceaccounts",
+        &json_headers,
+        account.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 600}});
+    let (code, body) = common::raw_with_body(
+        &data_dir,
+        server.local_addr(),
+        "POST /api/v1/namespaces/default/serviceaccounts/robot/token",
+        &json_headers,
+        request.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["kind"], "TokenRequest");
+    assert_eq!(answer["metadata"]["name"], "robot");
+    assert_eq!(answer["spec"], json!({"audiences": [ISSUER], "expirationSeconds": 600}));
+    let token = answer["status"]["token"].as_str().unwrap().to_owned();
+    let expires = answer["status"]["expirationTimestamp"].as_str().unwrap();
+    assert!(expires.ends_with('Z'), "{expires}");
+    let key = std::fs::read(data_dir.join("pki/sa.key")).unwrap();
+    server.shutdown().await;
+
+    let server = berth_apiserver::start(config(), store).await.unwrap();
+    assert_eq!(std::fs::read(data_dir.join("pki/sa.key")).unwrap(), key);
+    let bearer = format!("Bearer {token}");
+    let (code, body) = raw(
+        &data_dir,
+        server.local_addr(),
+        "GET /api/v1/namespaces",
+        &[("Authorization", bearer.as_str())],
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_bind_to_secrets_and_nodes_and_refuse_what_kubernetes_refuses() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    kubectl.ok(&admin, &["create", "secret", "generic", "s", "--from-literal=k=v"]).await;
+    let node = dir.path().join("node.json");
+    std::fs::write(&node, r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#)
+        .unwrap();
+    kubectl.ok(&admin, &["create", "-f", node.to_str().unwrap()]).await;
+    let uid = |kind: &'static str, name: &'static str| {
+        let (kubectl, admin) = (&kubectl, &admin);
+        async move { kubectl.ok(admin, &["get", kind, name, "-o", "jsonpath={.metadata.uid}"]).await }
+    };
+    let (secret_uid, node_uid) = (uid("secret", "s").await, uid("node", "n1").await);
+    let bound = |kind: &'static str, name: &'static str| {
+        let (kubectl, admin) = (&kubectl, &admin);
+        async move {
+            let args = ["create", "token", "robot", "--bound-object-kind", kind];
+            let args = [&args[..], &["--bound-object-name", name]].concat();
+            kubectl.ok(admin, &args).await
+        }
+    };
+    let to_secret = bound("Secret", "s").await;
+    assert_eq!(
+        claims(&to_secret)["kubernetes.io"]["secret"],
+        json!({"name": "s", "uid": secret_uid})
+    );
+    let to_node = bound("Node", "n1").await;
+    assert_eq!(claims(&to_node)["kubernetes.io"]["node"], json!({"name": "n1", "uid": node_uid}));
+    let whoami = kubectl
+        .ok(&token_kubeconfig(dir.path(), "node.yaml", addr, &to_node), &["auth", "whoami"])
+        .await;
+    assert!(whoami.contains("authentication.kubernetes.io/node-name"), "{whoami}");
+    assert!(whoami.contains("[n1]"), "{whoami}");
+
+    let status = |token: &str| {
+        let (data_dir, header) = (data_dir.clone(), format!("Bearer {token}"));
+        async move { raw(&data_dir, addr, "GET /api", &[("Authorization", header.as_str())]).await.0 }
+    };
+    assert_eq!(status(&to_secret).await, 200);
+    assert_eq!(status(&to_node).await, 200);
+    kubectl.ok(&admin, &["delete", "secret", "s"]).await;
+    kubectl.ok(&admin, &["delete", "node", "n1"]).await;
+    assert_eq!(status(&to_secret).await, 401);
+    assert_eq!(status(&to_node).await, 401);
+
+    // A uid that is not the object's: a conflict, as kube-apiserver words it.
+    kubectl.ok(&admin, &["create", "secret", "generic", "s2"]).await;
+    let args = ["create", "token", "robot", "--bound-object-kind", "Secret"];
+    let args = [&args[..], &["--bound-object-name", "s2", "--bound-object-uid", "wrong"]].concat();
+    let (ok, _, stderr) = kubectl.run(&admin, &args).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: failed to create token: Operation cannot be fulfilled on Secret \"s2\": the UID in \
+         the bound object reference (wrong) does not match the UID in record. The object might \
+         have been deleted and then recreated\n"
+    );
+
+    // What kubectl does not let one ask, over HTTP.
+    let token = format!("Bearer {}", common::token(&data_dir));
+    let post = |body: Value| {
+        let (data_dir, token) = (data_dir.clone(), token.clone());
+        async move {
+            let headers = [("Authorization", token.as_str()), ("Content-Type", "application/json")];
+            let path = "POST /api/v1/namespaces/default/serviceaccounts/robot/token";
+            common::raw_with_body(&data_dir, addr, path, &headers, body.to_string().as_bytes())
+                .await
+        }
+    };
+    let (code, body) = post(json!({"spec": {"boundObjectRef":
+        {"kind": "ConfigMap", "apiVersion": "v1", "name": "x"}}}))
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains(r#""message":"cannot bind token to object of type /v1, Kind=ConfigMap""#),
+        "{body}"
+    );
+    let (code, body) = post(json!({"metadata": {"name": "other"}, "spec": {}})).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#""message":"TokenRequest.authentication.k8s.io \"robot\" is invalid: metadata.name: Invalid value: \"other\": must match the service account name if specified""#),
+        "{body}"
+    );
+    let (code, body) = post(json!({"spec": {"expirationSeconds": 4294967297_i64}})).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("may not specify a duration larger than 2^32 seconds"), "{body}");
+    let (code, _) = post(json!({"spec": {"expirationSeconds": 4294967296_i64}})).await;
+    assert_eq!(code, 201);
+    // GET on the create-only review is not served.
+    let (code, body) = raw(
+        &data_dir,
+        addr,
+        "GET /apis/authentication.k8s.io/v1/selfsubjectreviews",
+        &[("Authorization", token.as_str())],
+    )
+    .await;
+    assert_eq!(code, 405, "{body}");
+    server.shutdown().await;
+}
