@@ -13,6 +13,7 @@ mod allocator;
 mod apply;
 mod auth;
 mod body;
+mod decoded;
 mod deletion;
 mod discovery;
 mod events;

@@ -52,6 +52,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         headers: parts.headers,
         stopping: state.stopping,
         service_cidr: state.service_cidr,
+        decoded: state.decoded,
     };
     let subresource = cx.path.subresource.clone();
     let result = match (&parts.method, cx.path.name.is_some(), subresource.as_deref()) {
@@ -97,6 +98,8 @@ pub(crate) struct Context {
     pub(crate) headers: HeaderMap,
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
     pub(crate) service_cidr: ServiceCidr,
+    /// The objects written last, decoded: an update starts from one when it is current.
+    pub(crate) decoded: Arc<crate::decoded::Decoded>,
 }
 
 impl Context {
@@ -135,6 +138,7 @@ impl Context {
             headers: self.headers.clone(),
             stopping: self.stopping.clone(),
             service_cidr: self.service_cidr,
+            decoded: self.decoded.clone(),
         }
     }
 
@@ -869,7 +873,7 @@ async fn create_object(
         }
     };
     objects::set_resource_version(&mut object, kv.mod_revision);
-    let written = Written { object, served: stored.served(kv.mod_revision) };
+    let written = Written::stored(cx, cx.key(&name), object, &stored, kv.mod_revision);
     Ok(objects::with_warnings(written.response(StatusCode::CREATED), &warnings))
 }
 
@@ -1049,20 +1053,69 @@ async fn apply_patch(cx: &Context, subresource: Option<&str>, bytes: &[u8]) -> R
 }
 
 /// What [`write_back`] wrote (or found already there): the object, resourceVersion included,
-/// and, when it was just stored, its serialized form.
+/// and, when it was just stored, its serialized form and where it was stored.
 pub(crate) struct Written {
     pub(crate) object: Value,
     served: Option<Vec<u8>>,
+    stored: Option<StoredAt>,
+}
+
+/// Where a write stored its object: what the decoded cache needs to hold it.
+struct StoredAt {
+    cache: Arc<crate::decoded::Decoded>,
+    key: String,
+    revision: Revision,
+    len: usize,
 }
 
 impl Written {
-    /// The object as the answer, serialized once.
+    /// An object found as it was (nothing written).
+    fn unchanged(object: Value) -> Written {
+        Written { object, served: None, stored: None }
+    }
+
+    /// The object `cx` just stored at `key`, as `stored`, at `revision`.
+    fn stored(
+        cx: &Context,
+        key: String,
+        object: Value,
+        stored: &Stored,
+        revision: Revision,
+    ) -> Written {
+        let served = stored.served(revision);
+        // Only objects stored as served (not events.k8s.io ones) are what decoding gives.
+        let at = served.is_some().then(|| StoredAt {
+            cache: cx.decoded.clone(),
+            key,
+            revision,
+            len: stored.bytes.len(),
+        });
+        Written { object, served, stored: at }
+    }
+
+    /// The object as the answer, serialized once; the object itself goes to the decoded cache.
     pub(crate) fn response(self, code: StatusCode) -> Response {
         match self.served {
-            Some(body) => json_bytes_response(code, body),
+            Some(body) => {
+                if let Some(at) = self.stored {
+                    at.cache.put(&at.key, at.revision, at.len, as_decoded(self.object));
+                }
+                json_bytes_response(code, body)
+            }
             None => json_response(code, &self.object),
         }
     }
+}
+
+/// A written object as decoding its stored bytes gives it: `resourceVersion` last in metadata
+/// (it is not stored; [`decode`] appends it), where a client's body may have put it elsewhere.
+fn as_decoded(mut object: Value) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(version) = metadata.shift_remove("resourceVersion")
+    {
+        metadata.insert("resourceVersion".into(), version);
+    }
+    object
 }
 
 /// Reads the current object, lets `change` produce the new one, keeps what a client cannot
@@ -1084,7 +1137,15 @@ pub(crate) async fn write_back(
         if expected.is_some_and(|e| e != kv.mod_revision) {
             return Err(Status::modified(resource, &name));
         }
-        let mut current = decode_for(resource, &kv)?;
+        let cached = if crate::events::is_events_v1(resource) {
+            None
+        } else {
+            cx.decoded.get(&key, kv.mod_revision)
+        };
+        let mut current = match cached {
+            Some(object) => object,
+            None => decode_for(resource, &kv)?,
+        };
         let mut updated = change(&current)?;
         let supplied = crate::apply::take_supplied(&mut updated);
         objects::check_type(resource, &mut updated)?;
@@ -1112,12 +1173,12 @@ pub(crate) async fn write_back(
             // The last finalizer is gone: the object goes, as kube-apiserver's update does.
             reserved.release(&*cx.store).await;
             if dry_run {
-                return Ok(Written { object: updated, served: None });
+                return Ok(Written::unchanged(updated));
             }
             match cx.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(_) => {
                     allocator::release(&*cx.store, resource, &current).await;
-                    return Ok(Written { object: current, served: None });
+                    return Ok(Written::unchanged(current));
                 }
                 Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
                 Err(error) => return Err(Status::from_store(error, resource, &name)),
@@ -1139,18 +1200,17 @@ pub(crate) async fn write_back(
         }
         if updated == current {
             objects::set_resource_version(&mut current, kv.mod_revision);
-            return Ok(Written { object: current, served: None });
+            return Ok(Written::unchanged(current));
         }
         if dry_run {
-            return Ok(Written { object: updated, served: None });
+            return Ok(Written::unchanged(updated));
         }
         let stored = stored_for(resource, &updated)?;
         match cx.store.update(&key, stored.bytes.clone(), kv.mod_revision).await {
             Ok(written) => {
                 allocator::release_unused(&*cx.store, resource, &current, &updated).await;
                 objects::set_resource_version(&mut updated, written.mod_revision);
-                let served = stored.served(written.mod_revision);
-                return Ok(Written { object: updated, served });
+                return Ok(Written::stored(cx, key, updated, &stored, written.mod_revision));
             }
             Err(berth_store::Error::Conflict { .. }) if expected.is_none() => {
                 reserved.release(&*cx.store).await;
@@ -1567,6 +1627,36 @@ mod tests {
         }
         let no_metadata = encode_stored(&json!({"a": 1})).unwrap();
         assert_eq!(no_metadata.served(Revision(1)), None);
+    }
+
+    /// What the decoded cache holds for a write is what decoding its stored bytes gives, key
+    /// order included (an update starts from either).
+    #[test]
+    fn a_written_object_as_cached_is_its_stored_bytes_decoded() {
+        let objects = [
+            json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7",
+                   "labels": {"x": "y"}, "uid": "u"}, "spec": {"n": [1, -2, 2.5, 1e300, null]}}),
+            json!({"metadata": {"name": "b"}, "data": {"k": "v"}}),
+            json!({"metadata": {}, "x": {}}),
+        ];
+        for mut object in objects {
+            let stored = encode_stored(&object).unwrap();
+            objects::set_resource_version(&mut object, Revision(42));
+            let kv = KeyValue {
+                key: "/k".into(),
+                value: stored.bytes,
+                create_revision: Revision(1),
+                mod_revision: Revision(42),
+            };
+            let decoded = decode(&kv).unwrap();
+            let cached = as_decoded(object);
+            assert_eq!(cached, decoded);
+            assert_eq!(
+                serde_json::to_string(&cached).unwrap(),
+                serde_json::to_string(&decoded).unwrap(),
+                "same key order"
+            );
+        }
         assert_eq!(encode_stored(&json!([1])).unwrap().bytes, b"[1]".as_slice());
     }
 }

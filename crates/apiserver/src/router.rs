@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) service_cidr: crate::allocator::ServiceCidr,
     /// Signs the tokens `serviceaccounts/token` issues.
     pub(crate) signing_key: Arc<crate::tokens::SigningKey>,
+    /// The objects written last, decoded (`decoded.rs`).
+    pub(crate) decoded: Arc<crate::decoded::Decoded>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -176,6 +178,7 @@ mod tests {
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
             signing_key: signing_key.clone(),
+            decoded: Arc::default(),
         };
         let token = "secret-token-0123456789abcdef0123".to_owned();
         router(state, Arc::new(Authenticator::new(token, store, signing_key)))

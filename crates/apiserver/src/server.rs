@@ -137,6 +137,7 @@ pub async fn start(
         stopping: stopped.clone(),
         service_cidr: config.service_cidr,
         signing_key,
+        decoded: Arc::default(),
     };
     let app = router(state, Arc::new(authenticator));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));

@@ -1,0 +1,130 @@
+//! The objects the API server wrote last, kept decoded: an update reads the object it changes,
+//! and decoding stored JSON is the costliest step of most updates, while the object it reads
+//! is usually one just written (a pod is created, bound, then its status written several
+//! times). kube-apiserver's `GuaranteedUpdate` likewise starts from the watch cache's decoded
+//! object when it is current.
+//!
+//! An entry is the object at one key *and mod revision*, which never changes, so an entry is
+//! never stale: a newer revision simply does not match it. The cache is small and bounded (by
+//! entries and by the stored size of what it holds); a miss decodes as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
+use berth_store::Revision;
+use serde_json::Value;
+
+/// At most this many objects…
+const MAX_ENTRIES: usize = 128;
+/// …whose stored forms add up to at most this many bytes (decoded, an object takes a few
+/// times its stored size).
+const MAX_STORED_BYTES: usize = 1 << 20;
+
+/// Recently written objects by key, each at the revision it was written at.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    /// Keys in the order they were first held, oldest first (a key written again keeps its
+    /// place: it is evicted by age, not by use).
+    order: VecDeque<String>,
+    stored_bytes: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    revision: Revision,
+    stored_len: usize,
+    object: Value,
+}
+
+impl Decoded {
+    /// A copy of the object at `key` as of `revision`, if it is held (a copy is several times
+    /// cheaper than decoding).
+    pub(crate) fn get(&self, key: &str, revision: Revision) -> Option<Value> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = inner.entries.get(key)?;
+        (entry.revision == revision).then(|| entry.object.clone())
+    }
+
+    /// Holds `object`, which is what decoding the `stored_len` bytes written at `key` as of
+    /// `revision` gives; evicts the oldest entries beyond the bounds.
+    pub(crate) fn put(&self, key: &str, revision: Revision, stored_len: usize, object: Value) {
+        if stored_len > MAX_STORED_BYTES / 8 {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = Entry { revision, stored_len, object };
+        let old = match inner.entries.get_mut(key) {
+            Some(held) => Some(std::mem::replace(held, entry)),
+            None => {
+                inner.entries.insert(key.to_owned(), entry);
+                inner.order.push_back(key.to_owned());
+                None
+            }
+        };
+        inner.stored_bytes += stored_len;
+        if let Some(old) = &old {
+            inner.stored_bytes -= old.stored_len;
+        }
+        while inner.entries.len() > MAX_ENTRIES || inner.stored_bytes > MAX_STORED_BYTES {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            if let Some(evicted) = inner.entries.remove(&oldest) {
+                inner.stored_bytes -= evicted.stored_len;
+            }
+        }
+        // The replaced and evicted trees are dropped here, after the lock is released.
+        drop(inner);
+        drop(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn entries_match_their_revision_only() {
+        let cache = Decoded::default();
+        cache.put("/a", Revision(5), 10, json!({"v": 5}));
+        assert_eq!(cache.get("/a", Revision(5)), Some(json!({"v": 5})));
+        assert_eq!(cache.get("/a", Revision(6)), None);
+        assert_eq!(cache.get("/b", Revision(5)), None);
+        cache.put("/a", Revision(7), 10, json!({"v": 7}));
+        assert_eq!(cache.get("/a", Revision(5)), None, "an older revision is gone");
+        assert_eq!(cache.get("/a", Revision(7)), Some(json!({"v": 7})));
+    }
+
+    #[test]
+    fn the_oldest_entries_go_first_within_both_bounds() {
+        let cache = Decoded::default();
+        for i in 0..MAX_ENTRIES + 10 {
+            cache.put(&format!("/k{i}"), Revision(1), 10, json!(i));
+        }
+        assert_eq!(cache.get("/k0", Revision(1)), None);
+        assert_eq!(cache.get("/k9", Revision(1)), None);
+        assert_eq!(cache.get("/k10", Revision(1)), Some(json!(10)));
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!(inner.entries.len(), MAX_ENTRIES);
+        assert_eq!(inner.order.len(), MAX_ENTRIES);
+        assert_eq!(inner.stored_bytes, MAX_ENTRIES * 10);
+        drop(inner);
+
+        let big = MAX_STORED_BYTES / 8;
+        let cache = Decoded::default();
+        for i in 0..9 {
+            cache.put(&format!("/big{i}"), Revision(1), big, json!(i));
+        }
+        assert_eq!(cache.get("/big0", Revision(1)), None, "over the byte bound, the oldest went");
+        assert_eq!(cache.get("/big8", Revision(1)), Some(json!(8)));
+        assert!(cache.inner.lock().unwrap().stored_bytes <= MAX_STORED_BYTES);
+        cache.put("/huge", Revision(1), big + 1, json!("huge"));
+        assert_eq!(cache.get("/huge", Revision(1)), None, "an object too big to hold is not held");
+    }
+}
