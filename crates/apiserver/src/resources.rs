@@ -387,6 +387,12 @@ fn raw_list(envelope: Value, items: &[Vec<u8>]) -> Response {
 /// `decode` appends one as metadata's last key, so it is spliced in before metadata's closing
 /// brace. `None` when that shortcut does not apply (then decode).
 fn splice_resource_version(kv: &KeyValue) -> Option<Vec<u8>> {
+    splice_resource_version_at(kv, kv.mod_revision)
+}
+
+/// [`splice_resource_version`] with another revision (a deleted object is shown with the
+/// revision of its deletion).
+fn splice_resource_version_at(kv: &KeyValue, revision: Revision) -> Option<Vec<u8>> {
     #[derive(serde::Deserialize)]
     struct Top<'a> {
         #[serde(borrow)]
@@ -401,7 +407,7 @@ fn splice_resource_version(kv: &KeyValue) -> Option<Vec<u8>> {
     }
     // Where metadata's closing brace is in the stored bytes.
     let close = (metadata.as_ptr() as usize - stored.as_ptr() as usize) + metadata.len() - 1;
-    Stored { bytes: kv.value.clone(), metadata_end: Some(close) }.served(kv.mod_revision)
+    Stored { bytes: kv.value.clone(), metadata_end: Some(close) }.served(revision)
 }
 
 /// `ValidateListOptions` (apimachinery): `resourceVersionMatch` and `sendInitialEvents` rules,
@@ -714,43 +720,66 @@ impl WatchStream {
                     return None;
                 }
             };
-            if let Some(json) = self.translate(&event) {
-                return Some(self.line(json));
+            if let Some(line) = self.translate(&event) {
+                return Some(line);
             }
         }
     }
 
-    /// A store event as the watcher sees it through its selectors: an update that moves an
-    /// object into the selection is ADDED, out of it DELETED.
-    fn translate(&self, event: &Event) -> Option<Value> {
+    /// A store event as the watcher sees it through its selectors, as its line: an update that
+    /// moves an object into the selection is ADDED, out of it DELETED. Objects are decoded
+    /// only to apply selectors or build a Table; a JSON event is otherwise written from the
+    /// stored bytes with the resourceVersion spliced in (as a LIST is), since each event is
+    /// written once per watcher.
+    fn translate(&self, event: &Event) -> Option<Bytes> {
         let selected =
             |object: &Value| self.labels.matches_object(object) && self.fields.matches(object);
-        match event {
+        let unfiltered = self.labels.is_empty() && self.fields.is_empty();
+        let (kind, stored, revision, decoded) = match event {
             Event::Put { kv, prev } => {
-                let object = decode_for(self.resource, kv).ok()?;
-                // Without selectors every object is selected: skip decoding the previous one.
-                let unfiltered = self.labels.is_empty() && self.fields.is_empty();
+                let decoded =
+                    if unfiltered { None } else { Some(decode_for(self.resource, kv).ok()?) };
                 let was = match prev {
                     Some(_) if unfiltered => true,
                     Some(prev) => decode_for(self.resource, prev).is_ok_and(|p| selected(&p)),
                     None => false,
                 };
-                match (was, selected(&object)) {
-                    (false, true) => Some(event_json("ADDED", object)),
-                    (true, true) => Some(event_json("MODIFIED", object)),
-                    (true, false) => Some(event_json("DELETED", object)),
-                    (false, false) => None,
-                }
+                let is = decoded.as_ref().is_none_or(selected);
+                let kind = match (was, is) {
+                    (false, true) => "ADDED",
+                    (true, true) => "MODIFIED",
+                    (true, false) => "DELETED",
+                    (false, false) => return None,
+                };
+                (kind, kv, kv.mod_revision, decoded)
             }
             Event::Delete { revision, prev } => {
-                let mut object = decode_for(self.resource, prev).ok()?;
-                if !selected(&object) {
+                let decoded =
+                    if unfiltered { None } else { Some(decode_for(self.resource, prev).ok()?) };
+                if decoded.as_ref().is_some_and(|object| !selected(object)) {
                     return None;
                 }
-                objects::set_resource_version(&mut object, *revision);
-                Some(event_json("DELETED", object))
+                ("DELETED", prev, *revision, decoded)
             }
+        };
+        if !self.table
+            && !crate::events::is_events_v1(self.resource)
+            && let Some(object) = splice_resource_version_at(stored, revision)
+        {
+            let mut line = Vec::with_capacity(object.len() + 32);
+            line.extend_from_slice(br#"{"type":""#);
+            line.extend_from_slice(kind.as_bytes());
+            line.extend_from_slice(br#"","object":"#);
+            line.extend_from_slice(&object);
+            line.extend_from_slice(b"}\n");
+            return Some(Bytes::from(line));
         }
+        let mut object = match decoded {
+            Some(object) => object,
+            None => decode_for(self.resource, stored).ok()?,
+        };
+        objects::set_resource_version(&mut object, revision);
+        Some(self.line(event_json(kind, object)))
     }
 
     fn line(&self, mut event: Value) -> Bytes {
@@ -1658,5 +1687,85 @@ mod tests {
             );
         }
         assert_eq!(encode_stored(&json!([1])).unwrap().bytes, b"[1]".as_slice());
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use berth_api::selector::{FieldSelector, LabelSelector};
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn stream(labels: &str, fields: &str, table: bool) -> WatchStream {
+        let resource = berth_api::kinds::find("", "v1", "pods").unwrap();
+        let now = tokio::time::Instant::now();
+        WatchStream {
+            resource,
+            labels: LabelSelector::parse(labels).unwrap(),
+            fields: FieldSelector::parse(fields).unwrap(),
+            table,
+            query: Query::parse(None),
+            initial: Vec::new().into_iter(),
+            watch: None,
+            bookmarks: false,
+            deadline: None,
+            next_bookmark: now,
+            done: false,
+        }
+    }
+
+    fn kv(object: &Value, revision: i64) -> KeyValue {
+        KeyValue {
+            key: "/registry/pods/default/p".into(),
+            value: encode(object).unwrap(),
+            create_revision: Revision(1),
+            mod_revision: Revision(revision),
+        }
+    }
+
+    /// What the tree path writes: decode, set the revision, serialize the event.
+    fn expected(kind: &str, stored: &KeyValue, revision: i64) -> Bytes {
+        let mut object = decode(stored).unwrap();
+        objects::set_resource_version(&mut object, Revision(revision));
+        stream("", "", false).line(event_json(kind, object))
+    }
+
+    /// The lines written from the stored bytes are the tree path's, byte for byte, for every
+    /// event type, with and without selectors.
+    #[tokio::test]
+    async fn watch_lines_from_stored_bytes_are_what_serializing_gives() {
+        let pod = |app: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "p", "namespace": "default", "labels": {"app": app},
+                                "annotations": {"note": "ünï \"q\" \u{1}"}},
+                   "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i"}]},
+                   "status": {"phase": "Running", "x": [1.5, -2, null]}})
+        };
+        let (old, new) = (kv(&pod("a"), 5), kv(&pod("b"), 6));
+        let put = Event::Put { kv: new.clone(), prev: Some(old.clone()) };
+        let added = Event::Put { kv: old.clone(), prev: None };
+        let deleted = Event::Delete { revision: Revision(7), prev: new.clone() };
+
+        let all = stream("", "", false);
+        assert_eq!(all.translate(&put).unwrap(), expected("MODIFIED", &new, 6));
+        assert_eq!(all.translate(&added).unwrap(), expected("ADDED", &old, 5));
+        assert_eq!(all.translate(&deleted).unwrap(), expected("DELETED", &new, 7));
+
+        // Moving out of and into a label selection; a field selector that matches.
+        let app_a = stream("app=a", "spec.nodeName=n1", false);
+        assert_eq!(app_a.translate(&put).unwrap(), expected("DELETED", &new, 6));
+        assert_eq!(app_a.translate(&added).unwrap(), expected("ADDED", &old, 5));
+        assert!(app_a.translate(&deleted).is_none());
+        let app_b = stream("app=b", "", false);
+        assert_eq!(app_b.translate(&put).unwrap(), expected("ADDED", &new, 6));
+        assert_eq!(app_b.translate(&deleted).unwrap(), expected("DELETED", &new, 7));
+        assert!(stream("", "spec.nodeName=n2", false).translate(&put).is_none());
+
+        // A Table watch builds its rows from the decoded object.
+        let table = stream("", "", true).translate(&put).unwrap();
+        let line: Value = serde_json::from_slice(&table).unwrap();
+        assert_eq!(line["object"]["kind"], "Table");
+        assert_eq!(line["type"], "MODIFIED");
     }
 }
