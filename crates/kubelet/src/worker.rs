@@ -142,8 +142,13 @@ impl Worker {
     }
 
     /// Drives the pod until it is gone from the API; returns its uid.
+    ///
+    /// The adoption, each step and the removal are boxed: a task's future is as large as the
+    /// largest state it can wait in, and a step's (runtime and API calls in flight) is several
+    /// kilobytes. Unboxed, every idle worker — one per pod on the node — would hold that much
+    /// while it sleeps until its next wake-up.
     pub(crate) async fn run(mut self) -> String {
-        if let Err(error) = self.adopt().await {
+        if let Err(error) = Box::pin(self.adopt()).await {
             tracing::warn!(pod.uid = %self.uid, error = %error, "listing sandboxes to adopt");
         }
         let mut wake = Instant::now();
@@ -159,7 +164,7 @@ impl Worker {
             };
             let pod = self.pods.borrow_and_update().clone();
             let Some(pod) = pod else {
-                self.remove().await;
+                Box::pin(self.remove()).await;
                 return self.uid;
             };
             let pod = self.newest(pod);
@@ -174,7 +179,7 @@ impl Worker {
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
                 pod.metadata.name.as_deref().unwrap_or_default()
             );
-            wake = match self.step(&pod).await {
+            wake = match Box::pin(self.step(&pod)).await {
                 Ok(wake) => wake,
                 Err(error) => {
                     tracing::warn!(pod = %name, pod.uid = %self.uid, error = %error, source = ?std::error::Error::source(&error), "pod sync failed; retrying");
