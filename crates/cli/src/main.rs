@@ -307,14 +307,39 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Idle connections the in-process client keeps to the API server: client-go's
+/// `MaxIdleConnsPerHost`.
+const IDLE_CONNECTIONS: usize = 25;
+
 /// A kube client from the admin kubeconfig the API server wrote.
+///
+/// kube's own stack (`kube::Client::try_from`: TLS from the kubeconfig, base URI, retries of
+/// 429/503/504, auth, extra headers) over a hyper client whose pool keeps at most
+/// [`IDLE_CONNECTIONS`] idle connections. kube's default keeps every connection it ever opened
+/// for 90 s: after a thousand pod workers wrote their status at once, that was hundreds of idle
+/// TLS connections, each with buffers on both ends — 20 MB of the server's heap
+/// (docs/benchmarks.md, control plane, session 5). Left out of kube's stack: its tracing span
+/// per request and its connect timeout (the server is on loopback, in this process).
 async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    use kube::client::ConfigExt;
     let read = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(read, &Default::default())
         .await
         .with_context(|| format!("using {}", kubeconfig.display()))?;
-    kube::Client::try_from(config).context("building the in-process API client")
+    let building = "building the in-process API client";
+    let https = config.rustls_https_connector().context(building)?;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(IDLE_CONNECTIONS)
+        .build(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
+        .option_layer(config.auth_layer().context(building)?)
+        .layer(config.extra_headers_layer().context(building)?)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// `--nodes` simulated kubelets in this process, storing volumes under `DIR/storage`.
