@@ -480,7 +480,7 @@ impl Worker {
             })?);
         match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
             Ok(mut updated) => {
-                crate::pods::strip_managed_fields(&mut updated);
+                crate::pods::trim(&mut updated);
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }
