@@ -309,17 +309,25 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
 
 /// Idle connections the in-process client keeps to the API server: client-go's
 /// `MaxIdleConnsPerHost`.
-const IDLE_CONNECTIONS: usize = 25;
+const IDLE_CONNECTIONS: usize = IN_FLIGHT;
+
+/// Requests the in-process client has waiting for their answer at once (a watch counts until
+/// its headers arrive). Each needs a connection of its own over HTTP/1.1, so without a bound a
+/// thousand pod workers writing at once opened a thousand TLS connections, their buffers the
+/// largest part of the server's peak heap; client-go's components share one HTTP/2 connection
+/// with a bounded number of streams. Two cores' worth of API server work is far less than this.
+const IN_FLIGHT: usize = 64;
 
 /// A kube client from the admin kubeconfig the API server wrote.
 ///
 /// kube's own stack (`kube::Client::try_from`: TLS from the kubeconfig, base URI, retries of
-/// 429/503/504, auth, extra headers) over a hyper client whose pool keeps at most
-/// [`IDLE_CONNECTIONS`] idle connections. kube's default keeps every connection it ever opened
-/// for 90 s: after a thousand pod workers wrote their status at once, that was hundreds of idle
-/// TLS connections, each with buffers on both ends — 20 MB of the server's heap
-/// (docs/benchmarks.md, control plane, session 5). Left out of kube's stack: its tracing span
-/// per request and its connect timeout (the server is on loopback, in this process).
+/// 429/503/504, auth, extra headers) over a hyper client with at most [`IN_FLIGHT`] requests
+/// in flight whose pool keeps at most [`IDLE_CONNECTIONS`] idle connections. kube's default
+/// keeps every connection it ever opened for 90 s: after a thousand pod workers wrote their
+/// status at once, that was hundreds of idle TLS connections, each with buffers on both ends —
+/// 20 MB of the server's heap (docs/benchmarks.md, control plane, session 5). Left out of
+/// kube's stack: its tracing span per request and its connect timeout (the server is on
+/// loopback, in this process).
 async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     use kube::client::ConfigExt;
     let read = kube::config::Kubeconfig::read_from(kubeconfig)
@@ -337,6 +345,7 @@ async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
         .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
         .option_layer(config.auth_layer().context(building)?)
         .layer(config.extra_headers_layer().context(building)?)
+        .concurrency_limit(IN_FLIGHT)
         .map_err(tower::BoxError::from)
         .service(http);
     Ok(kube::Client::new(service, config.default_namespace))
