@@ -307,27 +307,28 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Idle connections the in-process client keeps to the API server: client-go's
-/// `MaxIdleConnsPerHost`.
-const IDLE_CONNECTIONS: usize = IN_FLIGHT;
-
 /// Requests the in-process client has waiting for their answer at once (a watch counts until
-/// its headers arrive). Each needs a connection of its own over HTTP/1.1, so without a bound a
-/// thousand pod workers writing at once opened a thousand TLS connections, their buffers the
-/// largest part of the server's peak heap; client-go's components share one HTTP/2 connection
-/// with a bounded number of streams. Two cores' worth of API server work is far less than this.
+/// its headers arrive). Over HTTP/1.1 each needs a connection of its own, so without a bound a
+/// thousand pod workers writing at once opened a thousand TLS connections, whose buffers were
+/// the largest part of the server's peak heap; client-go's components share one HTTP/2
+/// connection with a bounded number of streams instead. Two cores of API server need far fewer.
 const IN_FLIGHT: usize = 64;
+
+/// Idle connections the in-process client keeps: as many as it can use at once, so a burst
+/// reuses them instead of paying a TLS handshake per request (25, client-go's
+/// `MaxIdleConnsPerHost`, made deleting 1,000 pods take 24 s instead of 8–16 s).
+const IDLE_CONNECTIONS: usize = IN_FLIGHT;
 
 /// A kube client from the admin kubeconfig the API server wrote.
 ///
 /// kube's own stack (`kube::Client::try_from`: TLS from the kubeconfig, base URI, retries of
 /// 429/503/504, auth, extra headers) over a hyper client with at most [`IN_FLIGHT`] requests
-/// in flight whose pool keeps at most [`IDLE_CONNECTIONS`] idle connections. kube's default
-/// keeps every connection it ever opened for 90 s: after a thousand pod workers wrote their
-/// status at once, that was hundreds of idle TLS connections, each with buffers on both ends —
-/// 20 MB of the server's heap (docs/benchmarks.md, control plane, session 5). Left out of
-/// kube's stack: its tracing span per request and its connect timeout (the server is on
-/// loopback, in this process).
+/// in flight, whose pool keeps at most [`IDLE_CONNECTIONS`] idle connections. kube's default
+/// has no bound on either and keeps every connection it opened for 90 s: after a thousand pod
+/// workers wrote their status at once, that was hundreds of idle TLS connections with buffers
+/// on both ends, 20 MB of the server's heap (docs/benchmarks.md, control plane, session 5).
+/// Left out of kube's stack: its tracing span per request and its connect timeout (the server
+/// is on loopback, in this process).
 async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     use kube::client::ConfigExt;
     let read = kube::config::Kubeconfig::read_from(kubeconfig)
