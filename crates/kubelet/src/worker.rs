@@ -603,6 +603,28 @@ mod tests {
         pod.status.get_or_insert_default()
     }
 
+    #[tokio::test]
+    async fn a_waiting_worker_is_small() {
+        // A client that is never used: building one does not connect.
+        let config = kube::Config::new("https://127.0.0.1:1".parse().expect("a URL"));
+        let client = kube::Client::try_from(config).expect("a client");
+        let config = crate::KubeletConfig::new(
+            "n",
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            "10.244.0.0/24",
+            std::path::PathBuf::from("/nonexistent"),
+        );
+        let runtime = Arc::new(config.simulated_runtime().expect("a runtime"));
+        let events = crate::events::Events::new(client.clone(), "n".to_owned(), 1, 1);
+        let context = Arc::new(Context { client, config, runtime, events });
+        let (_pods, receiver) = watch::channel(None);
+        let run = Worker::new(context, "u".to_owned(), receiver).run();
+        // One task per pod waits in this future: its steps are boxed, so it holds the worker
+        // and a timer, not a step's API and runtime calls (6 KB when they were inline).
+        let size = std::mem::size_of_val(&run);
+        assert!(size < 2048, "a waiting pod worker takes {size} bytes");
+    }
+
     #[test]
     fn only_what_the_step_acts_on_needs_a_sync() {
         let synced = Synced::of(&pod());
