@@ -307,14 +307,49 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Requests the in-process client has waiting for their answer at once (a watch counts until
+/// its headers arrive). Over HTTP/1.1 each needs a connection of its own, so without a bound a
+/// thousand pod workers writing at once opened a thousand TLS connections, whose buffers were
+/// the largest part of the server's peak heap; client-go's components share one HTTP/2
+/// connection with a bounded number of streams instead. Two cores of API server need far fewer.
+const IN_FLIGHT: usize = 64;
+
+/// Idle connections the in-process client keeps: as many as it can use at once, so a burst
+/// reuses them instead of paying a TLS handshake per request beyond the pool (as it did with
+/// 25, client-go's `MaxIdleConnsPerHost`).
+const IDLE_CONNECTIONS: usize = IN_FLIGHT;
+
 /// A kube client from the admin kubeconfig the API server wrote.
+///
+/// kube's own stack (`kube::Client::try_from`: TLS from the kubeconfig, base URI, retries of
+/// 429/503/504, auth, extra headers) over a hyper client with at most [`IN_FLIGHT`] requests
+/// in flight, whose pool keeps at most [`IDLE_CONNECTIONS`] idle connections. kube's default
+/// has no bound on either and keeps every connection it opened for 90 s: after a thousand pod
+/// workers wrote their status at once, that was hundreds of idle TLS connections with buffers
+/// on both ends, 20 MB of the server's heap (docs/benchmarks.md, control plane, session 5).
+/// Left out of kube's stack: its tracing span per request and its connect timeout (the server
+/// is on loopback, in this process).
 async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    use kube::client::ConfigExt;
     let read = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(read, &Default::default())
         .await
         .with_context(|| format!("using {}", kubeconfig.display()))?;
-    kube::Client::try_from(config).context("building the in-process API client")
+    let building = "building the in-process API client";
+    let https = config.rustls_https_connector().context(building)?;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(IDLE_CONNECTIONS)
+        .build(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
+        .option_layer(config.auth_layer().context(building)?)
+        .layer(config.extra_headers_layer().context(building)?)
+        .concurrency_limit(IN_FLIGHT)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// `--nodes` simulated kubelets in this process, storing volumes under `DIR/storage`.

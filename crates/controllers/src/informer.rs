@@ -60,7 +60,7 @@ impl Cached for Pod {
     /// resources and ports, endpoints their ports) and volumes other than claims (the
     /// scheduler and pvc-protection read those); of the status everything but the container
     /// statuses (phase, conditions and IPs are what statefulset, scheduler, endpoints and node
-    /// lifecycle read).
+    /// lifecycle read). What is kept has no spare room in its lists (`berth_api::compact`).
     fn prune(&mut self) {
         self.metadata.managed_fields = None;
         if let Some(spec) = self.spec.as_mut() {
@@ -107,6 +107,7 @@ impl Cached for Pod {
                 ..PodStatus::default()
             };
         }
+        berth_api::compact::pod(self);
     }
 }
 

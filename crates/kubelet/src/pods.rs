@@ -21,9 +21,8 @@ use crate::worker::Worker;
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Pod> = Api::all(context.client.clone());
     let selector = format!("spec.nodeName={}", context.config.node_name);
-    let stream = watcher(api, watcher::Config::default().fields(&selector))
-        .default_backoff()
-        .modify(strip_managed_fields);
+    let stream =
+        watcher(api, watcher::Config::default().fields(&selector)).default_backoff().modify(trim);
     let mut stream = std::pin::pin!(stream);
     let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
     let mut tasks = JoinSet::new();
@@ -103,9 +102,11 @@ fn deliver(
     served.insert(task.id(), uid);
 }
 
-/// Drops a pod's managedFields: a worker never reads them, and each holds its pod.
-pub(crate) fn strip_managed_fields(pod: &mut Pod) {
+/// What a worker keeps of its pod, which it holds as long as the pod runs: no managedFields (a
+/// worker never reads them) and no spare room in the lists.
+pub(crate) fn trim(pod: &mut Pod) {
     pod.metadata.managed_fields = None;
+    berth_api::compact::pod(pod);
 }
 
 /// Stops and removes the sandboxes of pods that are not bound to this node any more.

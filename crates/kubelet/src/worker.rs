@@ -142,8 +142,13 @@ impl Worker {
     }
 
     /// Drives the pod until it is gone from the API; returns its uid.
+    ///
+    /// The adoption, each step and the removal are boxed: a task's future is as large as the
+    /// largest state it can wait in, and a step's (runtime and API calls in flight) is several
+    /// kilobytes. Unboxed, every idle worker — one per pod on the node — would hold that much
+    /// while it sleeps until its next wake-up.
     pub(crate) async fn run(mut self) -> String {
-        if let Err(error) = self.adopt().await {
+        if let Err(error) = Box::pin(self.adopt()).await {
             tracing::warn!(pod.uid = %self.uid, error = %error, "listing sandboxes to adopt");
         }
         let mut wake = Instant::now();
@@ -159,7 +164,7 @@ impl Worker {
             };
             let pod = self.pods.borrow_and_update().clone();
             let Some(pod) = pod else {
-                self.remove().await;
+                Box::pin(self.remove()).await;
                 return self.uid;
             };
             let pod = self.newest(pod);
@@ -174,7 +179,7 @@ impl Worker {
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
                 pod.metadata.name.as_deref().unwrap_or_default()
             );
-            wake = match self.step(&pod).await {
+            wake = match Box::pin(self.step(&pod)).await {
                 Ok(wake) => wake,
                 Err(error) => {
                     tracing::warn!(pod = %name, pod.uid = %self.uid, error = %error, source = ?std::error::Error::source(&error), "pod sync failed; retrying");
@@ -475,7 +480,7 @@ impl Worker {
             })?);
         match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
             Ok(mut updated) => {
-                crate::pods::strip_managed_fields(&mut updated);
+                crate::pods::trim(&mut updated);
                 self.latest = Some(Arc::new(updated));
                 Ok(())
             }
@@ -596,6 +601,28 @@ mod tests {
 
     fn status(pod: &mut Pod) -> &mut PodStatus {
         pod.status.get_or_insert_default()
+    }
+
+    #[tokio::test]
+    async fn a_waiting_worker_is_small() {
+        // A client that is never used: building one does not connect.
+        let config = kube::Config::new("https://127.0.0.1:1".parse().expect("a URL"));
+        let client = kube::Client::try_from(config).expect("a client");
+        let config = crate::KubeletConfig::new(
+            "n",
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            "10.244.0.0/24",
+            std::path::PathBuf::from("/nonexistent"),
+        );
+        let runtime = Arc::new(config.simulated_runtime().expect("a runtime"));
+        let events = crate::events::Events::new(client.clone(), "n".to_owned(), 1, 1);
+        let context = Arc::new(Context { client, config, runtime, events });
+        let (_pods, receiver) = watch::channel(None);
+        let run = Worker::new(context, "u".to_owned(), receiver).run();
+        // One task per pod waits in this future: its steps are boxed, so it holds the worker
+        // and a timer, not a step's API and runtime calls (6 KB when they were inline).
+        let size = std::mem::size_of_val(&run);
+        assert!(size < 2048, "a waiting pod worker takes {size} bytes");
     }
 
     #[test]
