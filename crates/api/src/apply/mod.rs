@@ -447,6 +447,11 @@ fn ownership_unchanged(
     {
         return false;
     }
+    // A list over the cap (stored before it, or sent so) is capped the general way.
+    let updates = live_list.iter().filter(|e| e["operation"] == Operation::Update.as_str());
+    if updates.count() > cap::MAX_UPDATE_MANAGERS {
+        return false;
+    }
     let (changed, removed) = (changed.paths(), removed.paths());
     let mut own = None;
     for entry in live_list {

@@ -509,3 +509,25 @@ fn the_update_shortcut_records_what_the_general_path_records() {
         &comparison.removed
     ));
 }
+
+#[test]
+fn the_update_shortcut_leaves_a_list_over_the_cap_to_the_general_path() {
+    let mut live = sts(3, "nginx:1");
+    update(&writer("StatefulSet", "creator", T0), None, &mut live);
+    // Eleven Update entries, as a list stored before the cap existed could hold.
+    let entry = live["metadata"]["managedFields"][0].clone();
+    let mut list = vec![entry.clone()];
+    for i in 0..10 {
+        let mut other = entry.clone();
+        other["manager"] = json!(format!("old-{i}"));
+        other["fieldsV1"] = json!({"f:metadata": {"f:annotations": {format!("f:a{i}"): {}}}});
+        list.push(other);
+    }
+    live["metadata"]["managedFields"] = json!(list);
+    let mut new = live.clone();
+    new["spec"]["replicas"] = json!(4);
+    update(&writer("StatefulSet", "creator", T1), Some(&live), &mut new);
+    let entries = new["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries.iter().filter(|e| e["operation"] == "Update").count(), 10, "capped");
+    assert!(entries.iter().any(|e| e["manager"] == "ancient-changes"));
+}
