@@ -54,6 +54,8 @@ impl Decoded {
     /// Holds `object`, which is what decoding the `stored_len` bytes written at `key` as of
     /// `revision` gives; evicts the oldest entries beyond the bounds.
     pub(crate) fn put(&self, key: &str, revision: Revision, stored_len: usize, object: Value) {
+        // One object may take at most an eighth of the bound, so a few big ones cannot
+        // crowd out everything else.
         if stored_len > MAX_STORED_BYTES / 8 {
             return;
         }

@@ -279,10 +279,12 @@ async fn list(cx: &Context) -> Result<Response> {
         for kv in &page.kvs {
             match &mut items {
                 // No selectors to apply here.
-                Items::Bytes(bytes) => bytes.push(match splice_resource_version(kv) {
-                    Some(spliced) => spliced,
-                    None => serde_json::to_vec(&decode(kv)?).map_err(|_| Status::internal())?,
-                }),
+                Items::Bytes(bytes) => {
+                    bytes.push(match splice_resource_version(kv, kv.mod_revision) {
+                        Some(spliced) => spliced,
+                        None => serde_json::to_vec(&decode(kv)?).map_err(|_| Status::internal())?,
+                    })
+                }
                 Items::Objects(objects) => {
                     let object = decode_for(cx.resource(), kv)?;
                     if labels.matches_object(&object) && fields.matches(&object) {
@@ -382,17 +384,13 @@ fn raw_list(envelope: Value, items: &[Vec<u8>]) -> Response {
     json_bytes_response(StatusCode::OK, body)
 }
 
-/// A stored object as `serde_json::to_vec(&decode(kv))` would give it, without parsing it into
-/// a tree: the stored bytes are serde_json's compact output without a resourceVersion, and
-/// `decode` appends one as metadata's last key, so it is spliced in before metadata's closing
-/// brace. `None` when that shortcut does not apply (then decode).
-fn splice_resource_version(kv: &KeyValue) -> Option<Vec<u8>> {
-    splice_resource_version_at(kv, kv.mod_revision)
-}
-
-/// [`splice_resource_version`] with another revision (a deleted object is shown with the
-/// revision of its deletion).
-fn splice_resource_version_at(kv: &KeyValue, revision: Revision) -> Option<Vec<u8>> {
+/// A stored object with `revision` as its resourceVersion (its own mod revision, or for a
+/// deleted object the deletion's), as serializing `decode(kv)` with that version would give
+/// it, without parsing it into a tree: the stored bytes are serde_json's compact output
+/// without a resourceVersion, and `decode` appends one as metadata's last key, so it is
+/// spliced in before metadata's closing brace. `None` when that shortcut does not apply (then
+/// decode).
+fn splice_resource_version(kv: &KeyValue, revision: Revision) -> Option<Vec<u8>> {
     #[derive(serde::Deserialize)]
     struct Top<'a> {
         #[serde(borrow)]
@@ -764,7 +762,7 @@ impl WatchStream {
         };
         if !self.table
             && !crate::events::is_events_v1(self.resource)
-            && let Some(object) = splice_resource_version_at(stored, revision)
+            && let Some(object) = splice_resource_version(stored, revision)
         {
             let mut line = Vec::with_capacity(object.len() + 32);
             line.extend_from_slice(br#"{"type":""#);
@@ -1166,15 +1164,12 @@ pub(crate) async fn write_back(
         if expected.is_some_and(|e| e != kv.mod_revision) {
             return Err(Status::modified(resource, &name));
         }
-        let cached = if crate::events::is_events_v1(resource) {
-            None
-        } else {
-            cx.decoded.get(&key, kv.mod_revision)
-        };
-        let mut current = match cached {
+        // The decoded cache stands in for decoding the stored bytes (it holds them decoded).
+        let stored = match cx.decoded.get(&key, kv.mod_revision) {
             Some(object) => object,
-            None => decode_for(resource, &kv)?,
+            None => decode(&kv)?,
         };
+        let mut current = shown_as(resource, stored);
         let mut updated = change(&current)?;
         let supplied = crate::apply::take_supplied(&mut updated);
         objects::check_type(resource, &mut updated)?;
@@ -1473,12 +1468,12 @@ pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {
 
 /// A stored object as `resource` shows it (events.k8s.io/v1 Events are stored as core/v1).
 fn decode_for(resource: &ResourceType, kv: &KeyValue) -> Result<Value> {
-    let object = decode(kv)?;
-    Ok(if crate::events::is_events_v1(resource) {
-        crate::events::from_core(object)
-    } else {
-        object
-    })
+    Ok(shown_as(resource, decode(kv)?))
+}
+
+/// A decoded stored object as `resource` shows it.
+fn shown_as(resource: &ResourceType, stored: Value) -> Value {
+    if crate::events::is_events_v1(resource) { crate::events::from_core(stored) } else { stored }
 }
 
 /// The stored form of an object of `resource`.
@@ -1617,7 +1612,7 @@ mod tests {
                 create_revision: Revision(3),
                 mod_revision: Revision(42),
             };
-            let spliced = splice_resource_version(&kv).expect("splices");
+            let spliced = splice_resource_version(&kv, kv.mod_revision).expect("splices");
             let decoded = serde_json::to_vec(&decode(&kv).unwrap()).unwrap();
             assert_eq!(String::from_utf8(spliced).unwrap(), String::from_utf8(decoded).unwrap());
         }
@@ -1627,7 +1622,7 @@ mod tests {
             create_revision: Revision(1),
             mod_revision: Revision(1),
         };
-        assert_eq!(splice_resource_version(&no_metadata), None);
+        assert_eq!(splice_resource_version(&no_metadata, Revision(1)), None);
     }
 
     /// The stored bytes are serde_json's, without the resourceVersion; the answer is the

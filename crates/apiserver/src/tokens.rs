@@ -270,8 +270,8 @@ async fn bound_object(
     namespace: &str,
     reference: &BoundObjectRef,
 ) -> Result<Bound> {
-    let group = reference.api_version.rsplit_once('/').map_or("", |(group, _)| group);
-    let version = reference.api_version.rsplit_once('/').map_or(&*reference.api_version, |v| v.1);
+    let (group, version) =
+        reference.api_version.rsplit_once('/').unwrap_or(("", &reference.api_version));
     let (plural, namespaced) = match (group, reference.kind.as_str()) {
         ("", "Pod") => ("pods", true),
         ("", "Secret") => ("secrets", true),
@@ -456,9 +456,8 @@ async fn get(
     store: &dyn Store,
     key: &str,
 ) -> std::result::Result<Option<Value>, berth_store::Error> {
-    let Some(kv) = store.get(key).await? else { return Ok(None) };
-    // A stored object is JSON; one that is not is as good as absent to a token.
-    Ok(serde_json::from_slice(&kv.value).ok())
+    // A stored object that does not decode (`decode` logs it) is as good as absent to a token.
+    Ok(store.get(key).await?.and_then(|kv| resources::decode(&kv).ok()))
 }
 
 fn uid_of(object: &Value) -> &str {
