@@ -244,7 +244,7 @@ async fn run(args: Args) -> Result<()> {
         drop(etcd);
         rows.extend(section?);
     }
-    if args.backend != Backends::Etcd && !args.writes_only {
+    if args.backend != Backends::Etcd && !counts.writes_only {
         println!("\n== `berth server` ({}) on SQLite: cold start and memory", berth.display());
         let (start_rows, memory_rows) = binary_section(&berth, dir.path(), counts).await?;
         rows.extend(start_rows);
