@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use allocator::{InvalidCidr, ServiceCidr};
-pub use server::{ApiServer, ApiServerConfig, start};
+pub use server::{ApiServer, ApiServerConfig, LocalService, start};
 
 /// Why the API server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -4,13 +4,22 @@
 //! Client certificates are optional in the handshake (a bearer token works too); when one is
 //! sent, rustls verifies it against our CA and the connection's `auth::Peer` carries its
 //! identity into every request on that connection.
+//!
+//! [`LocalService`] is the same API for clients in this process (berth's own controllers and
+//! kubelets): requests go to the same router, authentication, handlers and store, without
+//! TCP, TLS or HTTP framing in between.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::Router;
+use axum::body::HttpBody;
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -22,7 +31,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::auth::{Authenticator, Peer};
+use crate::auth::{AUTHENTICATED, Authenticator, Peer, User};
 use crate::instrumented::InstrumentedStore;
 use crate::metrics::Metrics;
 use crate::router::{AppState, router};
@@ -67,9 +76,15 @@ pub struct ApiServer {
     kubeconfig: PathBuf,
     stop: watch::Sender<()>,
     task: JoinHandle<()>,
+    local: LocalService,
 }
 
 impl ApiServer {
+    /// The API for clients in this process: see [`LocalService`].
+    pub fn local_service(&self) -> LocalService {
+        self.local.clone()
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -140,9 +155,61 @@ pub async fn start(
         decoded: Arc::default(),
     };
     let app = router(state, Arc::new(authenticator));
+    let local = LocalService { app: app.clone(), peer: Peer { user: Some(loopback_user()) } };
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
-    Ok(ApiServer { local_addr, kubeconfig, stop, task })
+    Ok(ApiServer { local_addr, kubeconfig, stop, task, local })
+}
+
+/// Who in-process clients are: kube-apiserver's loopback identity, `system:apiserver` in
+/// `system:masters`.
+fn loopback_user() -> User {
+    User {
+        name: "system:apiserver".into(),
+        uid: None,
+        groups: vec!["system:masters".into(), AUTHENTICATED.into()],
+        extra: Vec::new(),
+    }
+}
+
+/// The Kubernetes API as a tower service for clients in this process (a `kube::Client` is
+/// built on it with `kube::Client::new`): each request goes to the router the HTTPS listener
+/// serves — authentication, admission, handlers and store alike — with the identity of
+/// kube-apiserver's own loopback client instead of a credential. A request costs no TLS, no
+/// HTTP framing and no connection (the buffers of the in-process client's connections were the
+/// largest part of the server's heap after a rollout, docs/benchmarks.md); bodies, watches
+/// included, stream through as they do over the network. It keeps serving after
+/// [`ApiServer::shutdown`]; the controllers and kubelets using it are stopped first.
+#[derive(Clone)]
+pub struct LocalService {
+    app: Router,
+    peer: Peer,
+}
+
+impl std::fmt::Debug for LocalService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalService").finish_non_exhaustive()
+    }
+}
+
+impl<B> tower::Service<hyper::Request<B>> for LocalService
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = axum::routing::future::RouteFuture<Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: hyper::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(self.peer.clone());
+        self.app.call(request)
+    }
 }
 
 /// The accept loop, until `stopped` fires (or its sender is dropped).

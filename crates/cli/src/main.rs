@@ -158,7 +158,9 @@ struct BadInput(String);
 
 /// mimalloc rather than glibc's malloc: the server's heap is many small, short-lived objects
 /// (JSON trees, watch events) spread over threads, and glibc's per-thread arenas keep the
-/// freed pages; mimalloc returns them (docs/benchmarks.md, control plane (d)).
+/// freed pages; mimalloc returns them (docs/benchmarks.md, control plane (d)). Without the
+/// default feature `mimalloc` (for heap profilers, which see only malloc) it is glibc's.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -253,8 +255,8 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     api_config.service_cidr = args.service_cidr;
     let api = berth_apiserver::start(api_config, store.clone()).await?;
 
-    // Controllers and kubelets are API clients like any other, over loopback HTTPS.
-    let client = client(api.kubeconfig_path()).await?;
+    // Controllers and kubelets are API clients like any other, in-process.
+    let client = client(&api);
     let ca = args.data_dir.join("pki/ca.crt");
     let root_ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
@@ -308,48 +310,25 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
 }
 
 /// Requests the in-process client has waiting for their answer at once (a watch counts until
-/// its headers arrive). Over HTTP/1.1 each needs a connection of its own, so without a bound a
-/// thousand pod workers writing at once opened a thousand TLS connections, whose buffers were
-/// the largest part of the server's peak heap; client-go's components share one HTTP/2
-/// connection with a bounded number of streams instead. Two cores of API server need far fewer.
+/// its headers arrive): a thousand pod workers writing their status at once would otherwise
+/// each hold a request and its answer in memory at the same time; client-go's components get
+/// a similar bound from the streams of their one HTTP/2 connection. Two cores of API server
+/// need far fewer.
 const IN_FLIGHT: usize = 64;
 
-/// Idle connections the in-process client keeps: as many as it can use at once, so a burst
-/// reuses them instead of paying a TLS handshake per request beyond the pool (as it did with
-/// 25, client-go's `MaxIdleConnsPerHost`).
-const IDLE_CONNECTIONS: usize = IN_FLIGHT;
-
-/// A kube client from the admin kubeconfig the API server wrote.
-///
-/// kube's own stack (`kube::Client::try_from`: TLS from the kubeconfig, base URI, retries of
-/// 429/503/504, auth, extra headers) over a hyper client with at most [`IN_FLIGHT`] requests
-/// in flight, whose pool keeps at most [`IDLE_CONNECTIONS`] idle connections. kube's default
-/// has no bound on either and keeps every connection it opened for 90 s: after a thousand pod
-/// workers wrote their status at once, that was hundreds of idle TLS connections with buffers
-/// on both ends, 20 MB of the server's heap (docs/benchmarks.md, control plane, session 5).
-/// Left out of kube's stack: its tracing span per request and its connect timeout (the server
-/// is on loopback, in this process).
-async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
-    use kube::client::ConfigExt;
-    let read = kube::config::Kubeconfig::read_from(kubeconfig)
-        .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(read, &Default::default())
-        .await
-        .with_context(|| format!("using {}", kubeconfig.display()))?;
-    let building = "building the in-process API client";
-    let https = config.rustls_https_connector().context(building)?;
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(IDLE_CONNECTIONS)
-        .build(https);
+/// The client of berth's own controllers and kubelets: kube's client on the API server's
+/// [`LocalService`](berth_apiserver::LocalService) — the same API as over HTTPS, with the
+/// API server's loopback identity instead of a credential, and no connections — with kube's
+/// retries of 429/503/504 and at most [`IN_FLIGHT`] requests in flight. Until session 5 this
+/// was HTTPS over loopback, and the buffers of its connections (both ends) were the largest
+/// part of the server's heap after a rollout (docs/benchmarks.md, control plane).
+fn client(api: &berth_apiserver::ApiServer) -> kube::Client {
     let service = tower::ServiceBuilder::new()
-        .layer(config.base_uri_layer())
         .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
-        .option_layer(config.auth_layer().context(building)?)
-        .layer(config.extra_headers_layer().context(building)?)
         .concurrency_limit(IN_FLIGHT)
         .map_err(tower::BoxError::from)
-        .service(http);
-    Ok(kube::Client::new(service, config.default_namespace))
+        .service(api.local_service());
+    kube::Client::new(service, "default")
 }
 
 /// `--nodes` simulated kubelets in this process, storing volumes under `DIR/storage`.

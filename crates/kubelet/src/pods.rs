@@ -14,17 +14,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Context;
-use crate::worker::Worker;
+use crate::worker::{KeptPod, Worker};
 
 /// Routes the pods of this node to their workers. Never returns; aborting it aborts the workers
 /// (their pods keep running in the runtime).
 pub(crate) async fn run(context: Arc<Context>) {
     let api: Api<Pod> = Api::all(context.client.clone());
     let selector = format!("spec.nodeName={}", context.config.node_name);
-    let stream =
-        watcher(api, watcher::Config::default().fields(&selector)).default_backoff().modify(trim);
+    let stream = watcher(api, watcher::Config::default().fields(&selector)).default_backoff();
     let mut stream = std::pin::pin!(stream);
-    let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
+    let mut workers: HashMap<String, watch::Sender<Option<KeptPod>>> = HashMap::new();
     let mut tasks = JoinSet::new();
     // Which pod each worker task serves, so a worker that panicked is forgotten too (its
     // pod then gets a new worker on its next event) rather than left with a dead sender.
@@ -85,13 +84,19 @@ pub(crate) async fn run(context: Arc<Context>) {
 /// Hands `pod` to its worker, starting one for a new uid.
 fn deliver(
     context: &Arc<Context>,
-    workers: &mut HashMap<String, watch::Sender<Option<Arc<Pod>>>>,
+    workers: &mut HashMap<String, watch::Sender<Option<KeptPod>>>,
     tasks: &mut JoinSet<String>,
     served: &mut HashMap<tokio::task::Id, String>,
     pod: Pod,
 ) {
     let Some(uid) = pod.metadata.uid.clone() else { return };
-    let pod = Arc::new(pod);
+    let pod = match KeptPod::new(pod) {
+        Ok(pod) => pod,
+        Err(error) => {
+            tracing::error!(pod.uid = %uid, %error, "cannot encode a pod");
+            return;
+        }
+    };
     if let Some(sender) = workers.get(&uid) {
         sender.send_replace(Some(pod));
         return;
@@ -100,13 +105,6 @@ fn deliver(
     workers.insert(uid.clone(), sender);
     let task = tasks.spawn(Worker::new(context.clone(), uid.clone(), receiver).run());
     served.insert(task.id(), uid);
-}
-
-/// What a worker keeps of its pod, which it holds as long as the pod runs: no managedFields (a
-/// worker never reads them) and no spare room in the lists.
-pub(crate) fn trim(pod: &mut Pod) {
-    pod.metadata.managed_fields = None;
-    berth_api::compact::pod(pod);
 }
 
 /// Stops and removes the sandboxes of pods that are not bound to this node any more.

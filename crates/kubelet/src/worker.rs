@@ -33,6 +33,9 @@ pub(crate) enum WorkerError {
         #[source]
         source: kube::Error,
     },
+    /// Cannot happen (the worker decodes what it encoded), but is not worth a panic.
+    #[error("decoding the worker's copy of its pod")]
+    Decode { source: serde_json::Error },
 }
 
 /// Where the pod is in its life, as this worker drives it.
@@ -49,7 +52,7 @@ pub(crate) struct Worker {
     context: Arc<Context>,
     settings: Settings,
     uid: String,
-    pods: watch::Receiver<Option<Arc<Pod>>>,
+    pods: watch::Receiver<Option<KeptPod>>,
     state: State,
     sandbox: Option<SandboxStatus>,
     pull_failures: BTreeMap<String, PullFailure>,
@@ -57,7 +60,7 @@ pub(crate) struct Worker {
     missing_pull_secrets: Vec<String>,
     volume_error: Option<String>,
     /// The newest version of the pod known: from the watch, or from our own status write.
-    latest: Option<Arc<Pod>>,
+    latest: Option<KeptPod>,
     /// What the last step ran on: a change that only echoes our own status write does not
     /// sync again before the step's wake time (kubelet's RECONCILE, not UPDATE).
     synced: Option<Synced>,
@@ -72,9 +75,43 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// The resourceVersion as a number, to tell which of two copies is newer.
-fn revision(pod: &Pod) -> u64 {
-    pod.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+/// A worker's copy of its pod while it waits: the pod without managedFields as compact JSON,
+/// with what every wake-up reads of it (which copy is newer, whether the change needs a step)
+/// at hand. A step decodes it. Kept as a `Pod`, a pod on the node took about four times the
+/// memory: a `Pod` is 2 KB inline, and each container, volume and condition in it is a struct
+/// with room for every field Kubernetes has, however few are set (docs/benchmarks.md, control
+/// plane (d)).
+#[derive(Clone, Debug)]
+pub(crate) struct KeptPod {
+    /// The resourceVersion as a number, to tell which of two copies is newer.
+    revision: u64,
+    synced: Synced,
+    /// `namespace/name`, for logs.
+    name: Arc<str>,
+    json: Arc<[u8]>,
+}
+
+impl KeptPod {
+    pub(crate) fn new(mut pod: Pod) -> Result<KeptPod, serde_json::Error> {
+        pod.metadata.managed_fields = None;
+        let revision =
+            pod.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let synced = Synced::of(&pod);
+        let meta = &pod.metadata;
+        let name = format!(
+            "{}/{}",
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default()
+        )
+        .into();
+        let json = serde_json::to_vec(&pod)?.into();
+        Ok(KeptPod { revision, synced, name, json })
+    }
+
+    /// The pod again (what [`KeptPod::new`] encoded decodes).
+    fn pod(&self) -> Result<Pod, WorkerError> {
+        serde_json::from_slice(&self.json).map_err(|source| WorkerError::Decode { source })
+    }
 }
 
 /// What of the version of the pod a step ran on the next change is compared with: a digest of
@@ -123,7 +160,7 @@ impl Worker {
     pub(crate) fn new(
         context: Arc<Context>,
         uid: String,
-        pods: watch::Receiver<Option<Arc<Pod>>>,
+        pods: watch::Receiver<Option<KeptPod>>,
     ) -> Worker {
         let settings = context.settings();
         Worker {
@@ -162,27 +199,21 @@ impl Worker {
                 },
                 _ = tokio::time::sleep_until(wake) => false,
             };
-            let pod = self.pods.borrow_and_update().clone();
-            let Some(pod) = pod else {
+            let kept = self.pods.borrow_and_update().clone();
+            let Some(kept) = kept else {
                 Box::pin(self.remove()).await;
                 return self.uid;
             };
-            let pod = self.newest(pod);
+            let kept = self.newest(kept);
             let early = woken_by_change && Instant::now() < wake;
-            let synced = Synced::of(&pod);
-            if early && self.synced.as_ref().is_some_and(|old| !needs_sync(old, &synced)) {
+            if early && self.synced.as_ref().is_some_and(|old| !needs_sync(old, &kept.synced)) {
                 continue;
             }
-            self.synced = Some(synced);
-            let name = format!(
-                "{}/{}",
-                pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default()
-            );
-            wake = match Box::pin(self.step(&pod)).await {
+            self.synced = Some(kept.synced.clone());
+            wake = match Box::pin(self.step(&kept)).await {
                 Ok(wake) => wake,
                 Err(error) => {
-                    tracing::warn!(pod = %name, pod.uid = %self.uid, error = %error, source = ?std::error::Error::source(&error), "pod sync failed; retrying");
+                    tracing::warn!(pod = %kept.name, pod.uid = %self.uid, error = %error, source = ?std::error::Error::source(&error), "pod sync failed; retrying");
                     Instant::now() + Duration::from_secs(1)
                 }
             };
@@ -190,9 +221,9 @@ impl Worker {
     }
 
     /// The newer of `pod` and the copy our last status write returned.
-    fn newest(&mut self, pod: Arc<Pod>) -> Arc<Pod> {
+    fn newest(&mut self, pod: KeptPod) -> KeptPod {
         match &self.latest {
-            Some(latest) if revision(latest) > revision(&pod) => latest.clone(),
+            Some(latest) if latest.revision > pod.revision => latest.clone(),
             _ => {
                 self.latest = Some(pod.clone());
                 pod
@@ -214,7 +245,8 @@ impl Worker {
     }
 
     /// One step: the time of the next one.
-    async fn step(&mut self, pod: &Pod) -> Result<Instant, WorkerError> {
+    async fn step(&mut self, kept: &KeptPod) -> Result<Instant, WorkerError> {
+        let pod = &kept.pod()?;
         let idle = Instant::now() + Duration::from_secs(3600);
         match self.state {
             State::Terminated => Ok(idle),
@@ -301,8 +333,8 @@ impl Worker {
             }
             observed = self.observe().await?;
         }
-        let pod = self.latest.clone().unwrap_or_else(|| Arc::new(pod.clone()));
-        self.write_status(&pod, &observed, false).await?;
+        let latest = self.latest.as_ref().map(KeptPod::pod).transpose()?;
+        self.write_status(latest.as_ref().unwrap_or(pod), &observed, false).await?;
         let relist = Instant::now() + self.context.config.relist_period;
         Ok(wake.map_or(relist, |at| instant_at(at).min(relist)))
     }
@@ -479,9 +511,9 @@ impl Worker {
                 source: kube::Error::SerdeError(e),
             })?);
         match self.pod_api(pod).patch_status(&name, &PatchParams::default(), &patch).await {
-            Ok(mut updated) => {
-                crate::pods::trim(&mut updated);
-                self.latest = Some(Arc::new(updated));
+            Ok(updated) => {
+                self.latest =
+                    Some(KeptPod::new(updated).map_err(|source| WorkerError::Decode { source })?);
                 Ok(())
             }
             // Gone, or replaced by a namesake: the watch will say so.
@@ -524,8 +556,8 @@ impl Worker {
         }
         self.stop(left).await?;
         let observed = self.observe().await?;
-        let latest = self.latest.clone().unwrap_or_else(|| Arc::new(pod.clone()));
-        self.write_status(&latest, &observed, true).await?;
+        let latest = self.latest.as_ref().map(KeptPod::pod).transpose()?;
+        self.write_status(latest.as_ref().unwrap_or(pod), &observed, true).await?;
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions {
