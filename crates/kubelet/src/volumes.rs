@@ -151,9 +151,10 @@ pub(crate) fn cleanup_target(
 pub(crate) async fn run_cleanup(context: Arc<Context>) {
     let api: Api<PersistentVolume> = Api::all(context.client.clone());
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    // Without managedFields: every node keeps every PV (a few KB each with them).
+    let watch =
+        watcher(api, watcher::Config::default()).modify(|pv| pv.metadata.managed_fields = None);
+    let stream = reflector(writer, watch).default_backoff().touched_objects();
     let mut stream = std::pin::pin!(stream);
     let mut resync = tokio::time::interval(Duration::from_secs(5));
     loop {

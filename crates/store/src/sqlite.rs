@@ -62,9 +62,17 @@ const MAX_IDLE_READERS: usize = 8;
 /// How often a current read starts over when compaction removed a version it was about to read.
 const READ_ATTEMPTS: usize = 5;
 /// The recently read current values kept in memory ([`Values`]): at most this many…
-const CACHED_VALUES: usize = 4096;
-/// …and this many bytes of values.
-const CACHED_BYTES: usize = 4 << 20;
+const CACHED_VALUES: usize = 1024;
+/// …and this many bytes of values. Enough for the hot keys (admission's namespaces and
+/// ServiceAccounts); the API server keeps the objects it wrote last decoded anyway.
+const CACHED_BYTES: usize = 1 << 20;
+/// SQLite's page cache per read connection, in KiB (`PRAGMA cache_size`; SQLite's default is
+/// 2,000). Pages it misses come from the OS page cache with a `pread`; up to
+/// [`MAX_IDLE_READERS`] caches filled by LISTs were a large part of the server's memory per
+/// stored object (docs/benchmarks.md, control plane (d)).
+const READER_CACHE_KIB: u32 = 512;
+/// The writer's page cache, in KiB: the log's last pages and the key index's inner pages.
+const WRITER_CACHE_KIB: u32 = 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -434,8 +442,10 @@ impl Readers {
 fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
-    conn.execute_batch("PRAGMA query_only = 1; PRAGMA busy_timeout = 5000;")
-        .map_err(|e| sql_error(path, e))?;
+    conn.execute_batch(&format!(
+        "PRAGMA query_only = 1; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{READER_CACHE_KIB};"
+    ))
+    .map_err(|e| sql_error(path, e))?;
     Ok(conn)
 }
 
@@ -1087,12 +1097,13 @@ fn prepare_writer(path: &Path, conn: &Connection) -> Result<()> {
         return Err(bad(format!("cannot switch to WAL mode (journal_mode is {mode})")));
     }
     // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives a power cut.
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
          PRAGMA journal_size_limit = 67108864;
-         PRAGMA wal_autocheckpoint = 4000;",
-    )
+         PRAGMA wal_autocheckpoint = 4000;
+         PRAGMA cache_size = -{WRITER_CACHE_KIB};"
+    ))
     .map_err(|e| sql_error(path, e))?;
     if fresh {
         let init = format!(
