@@ -33,6 +33,7 @@ mod status;
 mod strict;
 mod subresources;
 mod table;
+mod token_review;
 mod tokens;
 mod x509;
 

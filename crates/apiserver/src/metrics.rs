@@ -298,8 +298,10 @@ pub(crate) async fn serve(
 async fn count_objects(store: &dyn Store) -> ObjectCounts {
     let mut counts = Vec::new();
     for resource in kinds::all() {
-        // events.k8s.io Events are core Events in storage; count them once.
-        if crate::events::is_events_v1(resource)
+        // Reviews are never stored; events.k8s.io Events are core Events in storage, counted
+        // once.
+        if !resource.verbs.contains(&"list")
+            || crate::events::is_events_v1(resource)
             || counts.iter().any(|(name, _)| name == resource.storage_type())
         {
             continue;
@@ -601,6 +603,12 @@ mod tests {
                 "/api/v1/namespaces/s/frobs/x",
                 None,
                 expect("GET", "", "", "/api", "").replace("version=\"v1\"", "version=\"\""),
+            ),
+            (
+                Method::POST,
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                None,
+                expect("POST", "authentication.k8s.io", "tokenreviews", "", "resource"),
             ),
             (
                 Method::GET,
