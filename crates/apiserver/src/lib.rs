@@ -20,6 +20,7 @@ mod events;
 mod instrumented;
 mod metrics;
 mod objects;
+mod oidc;
 mod openapi;
 mod patch;
 mod pki;

@@ -493,6 +493,8 @@ fn path_group(path: &str) -> &'static str {
         "readyz" => "/readyz",
         "metrics" => "/metrics",
         "openapi" => "/openapi",
+        ".well-known" => "/.well-known",
+        "openid" => "/openid",
         _ => "other",
     }
 }
@@ -603,6 +605,12 @@ mod tests {
                 "/api/v1/namespaces/s/frobs/x",
                 None,
                 expect("GET", "", "", "/api", "").replace("version=\"v1\"", "version=\"\""),
+            ),
+            (
+                Method::GET,
+                "/openid/v1/jwks",
+                None,
+                expect("GET", "", "", "/openid", "").replace("version=\"v1\"", "version=\"\""),
             ),
             (
                 Method::POST,

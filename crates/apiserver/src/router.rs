@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::auth::{self, Authenticator};
 use crate::metrics::{self, Metrics};
 use crate::status::Status;
-use crate::{body, discovery, openapi, resources};
+use crate::{body, discovery, oidc, openapi, resources};
 
 /// How long readiness waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) signing_key: Arc<crate::tokens::SigningKey>,
     /// Authenticates bearer tokens: every request's, and the ones TokenReviews ask about.
     pub(crate) authenticator: Arc<Authenticator>,
+    /// The OIDC discovery documents of the service-account issuer (`oidc.rs`).
+    pub(crate) openid: Arc<crate::oidc::Documents>,
     /// The objects written last, decoded (`decoded.rs`).
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
 }
@@ -64,6 +66,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve))
         .merge(discovery::routes())
         .merge(openapi::routes())
+        .merge(oidc::routes())
         .fallback(resources::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -177,11 +180,13 @@ mod tests {
         let signing_key = Arc::new(crate::tokens::SigningKey::from_pkcs8(&key).unwrap());
         let token = "secret-token-0123456789abcdef0123".to_owned();
         let authenticator = Arc::new(Authenticator::new(token, store.clone(), signing_key.clone()));
+        let listen = "127.0.0.1:6443".parse().unwrap();
         let state = AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
+            openid: Arc::new(crate::oidc::Documents::new(&signing_key, listen)),
             signing_key,
             authenticator,
             decoded: Arc::default(),

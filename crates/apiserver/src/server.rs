@@ -136,6 +136,7 @@ pub async fn start(
         metrics,
         stopping: stopped.clone(),
         service_cidr: config.service_cidr,
+        openid: Arc::new(crate::oidc::Documents::new(&signing_key, local_addr)),
         signing_key,
         authenticator,
         decoded: Arc::default(),

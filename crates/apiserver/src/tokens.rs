@@ -13,10 +13,10 @@
 //! private `kubernetes.io` claim; one minute of leeway; a deleted account or bound object
 //! revokes the token). Tokens are JWS compact serializations signed with ES256 (ECDSA P-256,
 //! SHA-256, through ring); the `kid` header is Kubernetes' key id, base64url SHA-256 of the
-//! public key's DER SubjectPublicKeyInfo. The audience of the API server itself — what a token
-//! must name to authenticate here, and what a TokenRequest or TokenReview without
-//! `spec.audiences` gets — is [`ISSUER`], kube-apiserver's default with
-//! `--service-account-issuer` unset by kubeadm's convention.
+//! public key's DER SubjectPublicKeyInfo (`oidc.rs` publishes the key under it). The audience
+//! of the API server itself — what a token must name to authenticate here, and what a
+//! TokenRequest or TokenReview without `spec.audiences` gets — is [`ISSUER`], kube-apiserver's
+//! default with `--service-account-issuer` unset by kubeadm's convention.
 //!
 //! Suggested reading order: [`create`], [`authenticate`], then [`SigningKey`].
 
@@ -671,6 +671,16 @@ impl SigningKey {
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref())))
     }
 
+    /// The key id (`kid`): base64url SHA-256 of the public key's DER SubjectPublicKeyInfo.
+    pub(crate) fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The public key, an uncompressed P-256 point: `0x04 ‖ x ‖ y`, 65 bytes.
+    pub(crate) fn public_point(&self) -> &[u8] {
+        self.pair.public_key().as_ref()
+    }
+
     /// The claims of `token` and the audiences of `requested` it is valid for, if this key
     /// signed it for this issuer and its times hold `now`, checked in kube-apiserver's order
     /// (`jwtTokenAuthenticator.AuthenticateToken`, then go-jose's `Claims.Validate`).
@@ -681,12 +691,9 @@ impl SigningKey {
         now: i64,
     ) -> std::result::Result<(Claims, Vec<String>), Rejected> {
         let (signing_input, signature) = self.parse(token)?;
-        signature::UnparsedPublicKey::new(
-            &signature::ECDSA_P256_SHA256_FIXED,
-            self.pair.public_key().as_ref(),
-        )
-        .verify(signing_input.as_bytes(), &signature)
-        .map_err(|_| Rejected::Signature)?;
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, self.public_point())
+            .verify(signing_input.as_bytes(), &signature)
+            .map_err(|_| Rejected::Signature)?;
         let payload = signing_input.split_once('.').map_or("", |(_, payload)| payload);
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Rejected::NotOurs)?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| Rejected::Claims)?;

@@ -2,7 +2,8 @@
 //! its defaults, `--duration`, `--audience` and bound objects and kube-apiserver's errors; the
 //! token as a bearer credential (`kubectl auth whoami`, reads), and the 401s for a tampered,
 //! expired, foreign-audience or revoked (account or bound pod deleted) token. TokenReviews
-//! (raw and through `kubectl create -f`) with kube-apiserver's answers and errors.
+//! (raw and through `kubectl create -f`) with kube-apiserver's answers and errors, and the
+//! issuer's OIDC discovery documents, whose key set verifies a token's signature.
 
 mod common;
 
@@ -766,5 +767,101 @@ async fn kubectl_creates_token_reviews() {
         "{row}"
     );
     assert_eq!(columns[4].trim_matches(|c| c == '[' || c == ']'), "create", "{row}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_discovery_documents_verify_kubectl_tokens() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    let bearer = format!("Bearer {}", common::token(&data_dir));
+    let get = |path: &'static str, authorization: Option<String>| {
+        let data_dir = data_dir.clone();
+        async move {
+            let headers: Vec<(&str, &str)> =
+                authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
+            let (code, headers, body) =
+                common::raw_exchange(&data_dir, addr, &format!("GET {path}"), &headers, &[]).await;
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find_map(|line| {
+                        let (key, value) = line.split_once(':')?;
+                        key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            (code, header("content-type"), header("cache-control"), body)
+        }
+    };
+
+    let (code, content_type, cache, body) =
+        get("/.well-known/openid-configuration", Some(bearer.clone())).await;
+    assert_eq!(
+        (code, content_type.as_str(), cache.as_str()),
+        (200, "application/json", "public, max-age=3600")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({
+            "issuer": ISSUER,
+            "jwks_uri": format!("https://{addr}/openid/v1/jwks"),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })
+    );
+    let (code, content_type, cache, body) = get("/openid/v1/jwks", Some(bearer.clone())).await;
+    assert_eq!(
+        (code, content_type.as_str(), cache.as_str()),
+        (200, "application/jwk-set+json", "public, max-age=3600")
+    );
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    let jwks = keys["keys"].as_array().unwrap();
+    assert_eq!(jwks.len(), 1, "{keys}");
+    let jwk = &jwks[0];
+    assert_eq!(
+        (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256"), &json!("sig"))
+    );
+    // As kubectl fetches them too.
+    let raw_keys = kubectl.ok(&admin, &["get", "--raw", "/openid/v1/jwks"]).await;
+    assert_eq!(serde_json::from_str::<Value>(&raw_keys).unwrap(), keys);
+    // Like every path but health and version, they need credentials.
+    assert_eq!(get("/openid/v1/jwks", None).await.0, 401);
+    assert_eq!(get("/.well-known/openid-configuration", None).await.0, 401);
+
+    // A relying party verifies a token with the key set alone: the kid picks the key, and the
+    // point (x, y) checks the ES256 signature.
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let token = kubectl.ok(&admin, &["create", "token", "robot", "--audience", "vault"]).await;
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD.decode(signing_input.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!((&header["alg"], &header["kid"]), (&json!("ES256"), &jwk["kid"]));
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    let (x, y) = (coordinate("x"), coordinate("y"));
+    assert_eq!((x.len(), y.len()), (32, 32));
+    let point = [&[4u8][..], &x, &y].concat();
+    let key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point);
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    key.verify(signing_input.as_bytes(), &signature).expect("the JWKS key verifies the token");
+    assert_eq!(claims(&token)["iss"], ISSUER);
+    // A changed payload does not verify.
+    let mut tampered = claims(&token);
+    tampered["sub"] = json!("system:serviceaccount:kube-system:default");
+    let forged_input = format!(
+        "{}.{}",
+        signing_input.split('.').next().unwrap(),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&tampered).unwrap())
+    );
+    assert!(key.verify(forged_input.as_bytes(), &signature).is_err());
     server.shutdown().await;
 }
