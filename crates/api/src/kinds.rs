@@ -468,13 +468,26 @@ const RESOURCES: &[ResourceType] = &[
         storage_version_hash: "r2yiGXH7wu8=",
     },
     // authentication.k8s.io/v1, `pkg/registry/authentication`: create-only reviews, never
-    // stored (`tokenreviews` is not served).
+    // stored.
     ResourceType {
         group: "authentication.k8s.io",
         version: "v1",
         kind: "SelfSubjectReview",
         plural: "selfsubjectreviews",
         singular: "selfsubjectreview",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CREATE,
+        subresources: &[],
+        storage_version_hash: "",
+    },
+    ResourceType {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        singular: "tokenreview",
         scope: Scope::Cluster,
         short_names: NONE,
         categories: NONE,
@@ -568,8 +581,14 @@ mod tests {
 
     #[test]
     fn scopes_match_kubernetes() {
-        let cluster =
-            ["namespaces", "nodes", "persistentvolumes", "selfsubjectreviews", "storageclasses"];
+        let cluster = [
+            "namespaces",
+            "nodes",
+            "persistentvolumes",
+            "selfsubjectreviews",
+            "storageclasses",
+            "tokenreviews",
+        ];
         for r in all() {
             let expected =
                 if cluster.contains(&r.plural) { Scope::Cluster } else { Scope::Namespaced };

@@ -5,12 +5,15 @@
 //! connection's [`Peer`] into every request's extensions; [`authenticate`] turns that, or an
 //! `Authorization: Bearer` header, into the request's [`User`]. Health and version endpoints
 //! are open to unauthenticated clients, as Kubernetes opens them to `system:unauthenticated`;
-//! a wrong token is refused everywhere, as kube-apiserver refuses it.
+//! a wrong token is refused everywhere, as kube-apiserver refuses it. Bearer tokens go through
+//! [`Authenticator::authenticate_token`], kube-apiserver's token chain, which TokenReviews
+//! (`token_review.rs`) run too, for their own audiences.
 //!
 //! There is no authorization layer: every authenticated user may do everything, as with
 //! kube-apiserver's `--authorization-mode=AlwaysAllow`. A service-account token is therefore
 //! as powerful as the admin credentials.
 
+use std::fmt;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -23,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::resources::{Context, json_response, read_object};
 use crate::status::Status;
-use crate::tokens::{self, SigningKey};
+use crate::tokens::{self, Authenticated, SigningKey};
 use crate::{deletion, x509};
 
 /// The group every authenticated user is in.
@@ -66,14 +69,83 @@ pub(crate) struct User {
     pub(crate) extra: Vec<(String, Vec<String>)>,
 }
 
-/// The credentials the server accepts besides client certificates.
-#[derive(Debug)]
+impl User {
+    /// `authentication.k8s.io/v1` `UserInfo`, its fields in Kubernetes' order, empty ones left
+    /// out (`omitempty`).
+    pub(crate) fn info(&self) -> Value {
+        let mut info = serde_json::Map::new();
+        info.insert("username".into(), json!(self.name));
+        if let Some(uid) = self.uid.as_ref().filter(|uid| !uid.is_empty()) {
+            info.insert("uid".into(), json!(uid));
+        }
+        if !self.groups.is_empty() {
+            info.insert("groups".into(), json!(self.groups));
+        }
+        if !self.extra.is_empty() {
+            let extra: serde_json::Map<String, Value> =
+                self.extra.iter().map(|(key, values)| (key.clone(), json!(values))).collect();
+            info.insert("extra".into(), Value::Object(extra));
+        }
+        Value::Object(info)
+    }
+}
+
+/// The credentials the server accepts besides client certificates: kube-apiserver's bearer
+/// token chain, the admin token standing where a static token file's would.
 pub(crate) struct Authenticator {
     admin_token: String,
     /// Where service accounts and bound objects are looked up.
     store: Arc<dyn Store>,
     /// Verifies service-account tokens.
     signing_key: Arc<SigningKey>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the admin token.
+        f.debug_struct("Authenticator")
+            .field("signing_key", &self.signing_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The audiences of the API server itself: what a request's bearer token must be for, and
+/// what a TokenReview without `spec.audiences` checks (`--api-audiences`, defaulting to the
+/// issuer).
+pub(crate) fn api_audiences() -> Vec<String> {
+    vec![tokens::ISSUER.to_owned()]
+}
+
+/// kube-apiserver's message for a bearer token no authenticator recognises.
+const INVALID_BEARER_TOKEN: &str = "invalid bearer token";
+
+/// A bearer token every authenticator refused. `Display` is the error kube-apiserver's
+/// authenticator chain reports for it (what a TokenReview puts in `status.error`): the chain
+/// starts with the loopback token's authenticator, which refuses any other token as
+/// `invalid bearer token`, and aggregates that with the main chain's error, so a
+/// service-account token that fails reads `[invalid bearer token, service account token has
+/// expired]`, and a token nobody recognises just `invalid bearer token`.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// Why the service-account authenticator refused it; `None` when the token is not one.
+    service_account: Option<tokens::Rejected>,
+}
+
+impl Refused {
+    /// Whether the token could not be checked (the store failed), rather than being wrong.
+    pub(crate) fn is_internal(&self) -> bool {
+        matches!(self.service_account, Some(tokens::Rejected::Store { .. }))
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `utilerrors.NewAggregate`: duplicates once, brackets around two or more.
+        match &self.service_account {
+            None => f.write_str(INVALID_BEARER_TOKEN),
+            Some(rejected) => write!(f, "[{INVALID_BEARER_TOKEN}, {rejected}]"),
+        }
+    }
 }
 
 impl Authenticator {
@@ -94,21 +166,40 @@ impl Authenticator {
         })
     }
 
-    /// The user a bearer token stands for: the admin, or a service account.
-    async fn user_for_token(&self, token: &str) -> Option<User> {
+    /// Who `token` is, for at least one of `audiences` (kube-apiserver's `tokenunion` of the
+    /// token file and the service-account authenticator): the admin, whose token is
+    /// audience-agnostic and so valid only for the API server's own audiences
+    /// (`WrapAudienceAgnosticToken`), or a service account whose token names one of them.
+    pub(crate) async fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<Authenticated, Refused> {
         if let Some(admin) = self.admin(token) {
-            return Some(admin);
+            let agnostic = tokens::intersect(&api_audiences(), audiences);
+            if !agnostic.is_empty() {
+                return Ok(Authenticated { user: admin, audiences: agnostic });
+            }
         }
         let now = deletion::now();
-        match tokens::authenticate(&*self.store, &self.signing_key, token, now).await {
-            Ok(user) => Some(user),
+        match tokens::authenticate(&*self.store, &self.signing_key, token, audiences, now).await {
+            Ok(authenticated) => Ok(authenticated),
+            Err(tokens::Rejected::NotOurs) => Err(Refused { service_account: None }),
+            Err(rejected) => Err(Refused { service_account: Some(rejected) }),
+        }
+    }
+
+    /// The user a request's bearer token stands for: the admin, or a service account.
+    async fn user_for_token(&self, token: &str) -> Option<User> {
+        match self.authenticate_token(token, &api_audiences()).await {
+            Ok(authenticated) => Some(authenticated.user),
             // The client learns nothing either way; a failing store is worth a warning.
-            Err(reason @ tokens::Rejected::Store { .. }) => {
-                tracing::warn!(error = ?reason, "a service account token could not be checked");
+            Err(refused) if refused.is_internal() => {
+                tracing::warn!(error = ?refused, "a bearer token could not be checked");
                 None
             }
-            Err(reason) => {
-                tracing::debug!(%reason, "a bearer token was refused");
+            Err(refused) => {
+                tracing::debug!(reason = %refused, "a bearer token was refused");
                 None
             }
         }
@@ -170,15 +261,7 @@ pub(crate) async fn self_subject_review(
     let Some(user) = user else {
         return Err(Status::bad_request("no user present on request"));
     };
-    let mut info = json!({"username": user.name, "groups": user.groups});
-    if let Some(uid) = &user.uid {
-        info["uid"] = json!(uid);
-    }
-    if !user.extra.is_empty() {
-        let extra: serde_json::Map<String, Value> =
-            user.extra.iter().map(|(key, values)| (key.clone(), json!(values))).collect();
-        info["extra"] = Value::Object(extra);
-    }
+    let info = user.info();
     let answer = json!({
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
@@ -219,5 +302,29 @@ mod tests {
         for wrong in ["abc124", "abc12", "abc1234", ""] {
             assert!(authenticator.admin(wrong).is_none(), "{wrong}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_admin_token_is_audience_agnostic_and_refusals_read_like_kubernetes() {
+        let key = SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
+        let authenticator = Authenticator::new("abc123".into(), store, Arc::new(key));
+        let api = api_audiences();
+        let admin = authenticator.authenticate_token("abc123", &api).await.unwrap();
+        assert_eq!((admin.user.name.as_str(), admin.audiences), ("admin", api.clone()));
+        let both = vec!["vault".to_owned(), tokens::ISSUER.to_owned()];
+        let admin = authenticator.authenticate_token("abc123", &both).await.unwrap();
+        assert_eq!(admin.audiences, api);
+        // Valid only for the API server's own audience; for another it is nobody's token.
+        let refused = authenticator.authenticate_token("abc123", &["vault".into()]).await;
+        assert_eq!(refused.unwrap_err().to_string(), "invalid bearer token");
+        let refused = authenticator.authenticate_token("x.y.z", &api).await.unwrap_err();
+        assert_eq!(refused.to_string(), "invalid bearer token");
+        assert!(!refused.is_internal());
+        let expired = Refused { service_account: Some(tokens::Rejected::Expired) };
+        assert_eq!(
+            expired.to_string(),
+            "[invalid bearer token, service account token has expired]"
+        );
     }
 }

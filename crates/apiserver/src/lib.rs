@@ -20,6 +20,7 @@ mod events;
 mod instrumented;
 mod metrics;
 mod objects;
+mod oidc;
 mod openapi;
 mod patch;
 mod pki;
@@ -33,6 +34,7 @@ mod status;
 mod strict;
 mod subresources;
 mod table;
+mod token_review;
 mod tokens;
 mod x509;
 

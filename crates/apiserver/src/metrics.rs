@@ -298,8 +298,10 @@ pub(crate) async fn serve(
 async fn count_objects(store: &dyn Store) -> ObjectCounts {
     let mut counts = Vec::new();
     for resource in kinds::all() {
-        // events.k8s.io Events are core Events in storage; count them once.
-        if crate::events::is_events_v1(resource)
+        // Reviews are never stored; events.k8s.io Events are core Events in storage, counted
+        // once.
+        if !resource.verbs.contains(&"list")
+            || crate::events::is_events_v1(resource)
             || counts.iter().any(|(name, _)| name == resource.storage_type())
         {
             continue;
@@ -491,6 +493,8 @@ fn path_group(path: &str) -> &'static str {
         "readyz" => "/readyz",
         "metrics" => "/metrics",
         "openapi" => "/openapi",
+        ".well-known" => "/.well-known",
+        "openid" => "/openid",
         _ => "other",
     }
 }
@@ -601,6 +605,18 @@ mod tests {
                 "/api/v1/namespaces/s/frobs/x",
                 None,
                 expect("GET", "", "", "/api", "").replace("version=\"v1\"", "version=\"\""),
+            ),
+            (
+                Method::GET,
+                "/openid/v1/jwks",
+                None,
+                expect("GET", "", "", "/openid", "").replace("version=\"v1\"", "version=\"\""),
+            ),
+            (
+                Method::POST,
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                None,
+                expect("POST", "authentication.k8s.io", "tokenreviews", "", "resource"),
             ),
             (
                 Method::GET,

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::status::Status;
 
 /// Changes when the served resources change, so kubectl's cache of the documents is refreshed.
-const HASH: &str = "berth-1";
+const HASH: &str = "berth-2";
 
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

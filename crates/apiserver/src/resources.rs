@@ -66,14 +66,20 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         }
         (&Method::POST, true, Some("eviction")) => subresources::evict(&cx, body).await,
         (&Method::PUT, true, Some("finalize")) => subresources::finalize(&cx, body).await,
-        // Not stored objects: answers computed from the request (`tokens.rs`, `auth.rs`).
+        // Not stored objects: answers computed from the request (`tokens.rs`, `auth.rs`,
+        // `token_review.rs`).
         (&Method::POST, true, Some("token")) if cx.resource().plural == "serviceaccounts" => {
             crate::tokens::create(&cx, &state.signing_key, body).await
         }
         (&Method::POST, false, None) if cx.resource().plural == "selfsubjectreviews" => {
             crate::auth::self_subject_review(&cx, parts.extensions.get(), body).await
         }
-        _ if cx.resource().plural == "selfsubjectreviews" => Err(Status::method_not_allowed()),
+        (&Method::POST, false, None) if cx.resource().plural == "tokenreviews" => {
+            crate::token_review::create(&cx, &state.authenticator, body).await
+        }
+        _ if matches!(cx.resource().plural, "selfsubjectreviews" | "tokenreviews") => {
+            Err(Status::method_not_allowed())
+        }
         (&Method::POST, false, None) if cx.resource().plural == "bindings" => {
             subresources::bind(&cx, None, body).await
         }
@@ -1420,7 +1426,7 @@ pub(crate) async fn read_object(cx: &Context, body: Body) -> Result<Value> {
 }
 
 /// [`read_object`], with the keys the body repeats (for `fieldValidation`).
-async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Duplicates)> {
+pub(crate) async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Duplicates)> {
     let content_type = content_type(&cx.headers);
     if content_type == "application/vnd.kubernetes.protobuf" {
         let bytes = body::read(body).await?;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::auth::{self, Authenticator};
 use crate::metrics::{self, Metrics};
 use crate::status::Status;
-use crate::{body, discovery, openapi, resources};
+use crate::{body, discovery, oidc, openapi, resources};
 
 /// How long readiness waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +34,10 @@ pub(crate) struct AppState {
     pub(crate) service_cidr: crate::allocator::ServiceCidr,
     /// Signs the tokens `serviceaccounts/token` issues.
     pub(crate) signing_key: Arc<crate::tokens::SigningKey>,
+    /// Authenticates bearer tokens: every request's, and the ones TokenReviews ask about.
+    pub(crate) authenticator: Arc<Authenticator>,
+    /// The OIDC discovery documents of the service-account issuer (`oidc.rs`).
+    pub(crate) openid: Arc<crate::oidc::Documents>,
     /// The objects written last, decoded (`decoded.rs`).
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
 }
@@ -51,8 +55,9 @@ impl FromRef<AppState> for Arc<Metrics> {
 }
 
 /// The whole application, ready to serve requests that carry an `auth::Peer` extension.
-pub(crate) fn router(state: AppState, authenticator: Arc<Authenticator>) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
+    let authenticator = state.authenticator.clone();
     Router::new()
         .route("/version", get(version))
         .route("/healthz", get(ready))
@@ -61,6 +66,7 @@ pub(crate) fn router(state: AppState, authenticator: Arc<Authenticator>) -> Rout
         .route("/metrics", get(metrics::serve))
         .merge(discovery::routes())
         .merge(openapi::routes())
+        .merge(oidc::routes())
         .fallback(resources::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -172,16 +178,20 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
         let key = crate::tokens::SigningKey::generate().unwrap();
         let signing_key = Arc::new(crate::tokens::SigningKey::from_pkcs8(&key).unwrap());
+        let token = "secret-token-0123456789abcdef0123".to_owned();
+        let authenticator = Arc::new(Authenticator::new(token, store.clone(), signing_key.clone()));
+        let listen = "127.0.0.1:6443".parse().unwrap();
         let state = AppState {
-            store: store.clone(),
+            store,
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
-            signing_key: signing_key.clone(),
+            openid: Arc::new(crate::oidc::Documents::new(&signing_key, listen)),
+            signing_key,
+            authenticator,
             decoded: Arc::default(),
         };
-        let token = "secret-token-0123456789abcdef0123".to_owned();
-        router(state, Arc::new(Authenticator::new(token, store, signing_key)))
+        router(state)
     }
 
     /// Sends `request` as a client with a verified admin certificate (or none).

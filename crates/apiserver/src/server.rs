@@ -145,16 +145,18 @@ pub async fn start(
     let (stop, stopped) = watch::channel(());
     let signing_key = Arc::new(pki.service_account_key);
     let authenticator =
-        Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone());
+        Arc::new(Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone()));
     let state = AppState {
         store,
         metrics,
         stopping: stopped.clone(),
         service_cidr: config.service_cidr,
+        openid: Arc::new(crate::oidc::Documents::new(&signing_key, local_addr)),
         signing_key,
+        authenticator,
         decoded: Arc::default(),
     };
-    let app = router(state, Arc::new(authenticator));
+    let app = router(state);
     let local = LocalService { app: app.clone(), peer: Peer { user: Some(loopback_user()) } };
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");

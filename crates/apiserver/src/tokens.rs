@@ -1,7 +1,10 @@
 //! Service-account tokens: `POST …/serviceaccounts/{name}/token` (an `authentication.k8s.io/v1`
 //! TokenRequest) issues a JWT signed with the key in `DIR/pki/sa.key`, and [`authenticate`]
-//! accepts such a JWT as the account's identity while the account — and the object the token
-//! is bound to, if any — still exists with the same uid.
+//! accepts such a JWT as the account's identity, for the audiences asked (the API server's own
+//! for a request's bearer token, a TokenReview's `spec.audiences`), while the account — and
+//! the object the token is bound to, if any — still exists with the same uid. Its refusals
+//! ([`Rejected`]) read as kube-apiserver's (`pkg/serviceaccount/jwt.go`), since a TokenReview
+//! reports them.
 //!
 //! As kube-apiserver: the request is `pkg/registry/core/serviceaccount/storage/token.go`, the
 //! limits on `spec.expirationSeconds` are `pkg/apis/authentication/validation` (at least 10
@@ -10,10 +13,10 @@
 //! private `kubernetes.io` claim; one minute of leeway; a deleted account or bound object
 //! revokes the token). Tokens are JWS compact serializations signed with ES256 (ECDSA P-256,
 //! SHA-256, through ring); the `kid` header is Kubernetes' key id, base64url SHA-256 of the
-//! public key's DER SubjectPublicKeyInfo. The audience of the API server itself — what a
-//! token must name to authenticate here, and what a request without `spec.audiences` gets —
-//! is [`ISSUER`], kube-apiserver's default with `--service-account-issuer` unset by kubeadm's
-//! convention.
+//! public key's DER SubjectPublicKeyInfo (`oidc.rs` publishes the key under it). The audience
+//! of the API server itself — what a token must name to authenticate here, and what a
+//! TokenRequest or TokenReview without `spec.audiences` gets — is [`ISSUER`], kube-apiserver's
+//! default with `--service-account-issuer` unset by kubeadm's convention.
 //!
 //! Suggested reading order: [`create`], [`authenticate`], then [`SigningKey`].
 
@@ -338,26 +341,53 @@ async fn bound_object(
 
 // === authentication ===
 
-/// Why a bearer JWT does not authenticate. Logged, never sent: the client sees 401.
+/// Why a bearer token does not authenticate as a service account. `Display` is
+/// kube-apiserver's error text for the same token (`pkg/serviceaccount/jwt.go`, `claims.go`):
+/// what a TokenReview reports in `status.error`. A request bearing the token just gets 401.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Rejected {
-    #[error("not a JWT")]
-    Malformed,
-    #[error("signed with {0:?}, not ES256")]
-    Algorithm(String),
-    #[error("the signature does not verify")]
+    /// Not a token of this issuer at all (not a compact JWS, an unsupported algorithm, another
+    /// `iss`): the service-account authenticator passes it on without an error of its own
+    /// (`hasCorrectIssuer`, `jwt.ParseSigned`).
+    #[error("not a service account token of this issuer")]
+    NotOurs,
+    /// The `kid` header names a key this server does not have.
+    #[error("invalid signature, no keys found")]
+    UnknownKey,
+    /// go-jose's `ErrCryptoFailure`: the signature does not verify with our key.
+    #[error("go-jose/go-jose: error in cryptographic primitive")]
     Signature,
-    #[error("issued by {0:?}, not by this server")]
-    Issuer(String),
-    #[error("not meant for this server's audience")]
-    Audience,
-    #[error("expired")]
-    Expired,
-    #[error("not valid yet")]
+    /// The signature holds but the claims are not a service account's.
+    #[error(
+        "service account token claims could not be validated due to unexpected validation error"
+    )]
+    Claims,
+    #[error(
+        "token audiences {} is invalid for the target audiences {}",
+        go_quote(token),
+        go_quote(requested)
+    )]
+    Audience { token: Vec<String>, requested: Vec<String> },
+    #[error("service account token is not valid yet")]
     NotYetValid,
-    #[error("the {kind} {name} it names no longer exists with uid {uid}")]
-    Gone { kind: &'static str, name: String, uid: String },
-    #[error("cannot read the {kind} it names")]
+    #[error("service account token has expired")]
+    Expired,
+    #[error("service account token is issued in the future")]
+    IssuedInTheFuture,
+    /// The account is gone: the 404 kube-apiserver's getter falls back to reading.
+    #[error("serviceaccounts {name:?} not found")]
+    AccountNotFound { name: String },
+    #[error("service account UID ({live}) does not match claim ({claimed})")]
+    AccountUid { live: String, claimed: String },
+    #[error("service account {namespace}/{name} has been deleted")]
+    AccountDeleted { namespace: String, name: String },
+    /// The secret, pod or node the token is bound to is gone, or deleted.
+    #[error("service account token has been invalidated")]
+    Invalidated,
+    #[error("{kind} UID ({live}) does not match service account {kind} ref claim ({claimed})")]
+    BoundUid { kind: &'static str, live: String, claimed: String },
+    /// Says which object could not be read, never why (that is logged).
+    #[error("the {kind} the token names could not be read")]
     Store {
         kind: &'static str,
         #[source]
@@ -365,57 +395,90 @@ pub(crate) enum Rejected {
     },
 }
 
-/// The user a service-account token stands for, if it is one this server issued that is
-/// still valid `now` (Unix seconds): signature, issuer, audience, times, and the account and
-/// bound object still existing with their uids (deleted ones count for a minute more).
+/// A user and the audiences (of those requested) its token is valid for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Authenticated {
+    pub(crate) user: User,
+    pub(crate) audiences: Vec<String>,
+}
+
+/// The service account a token this server issued stands for, if the token is valid `now`
+/// (Unix seconds) for at least one of `requested` (the API server's own audience when a
+/// request or review names none): signature, issuer, audience, times, and the account and the
+/// object it is bound to still existing with their uids (deleted ones count for a minute
+/// more). The audiences answered are the token's among `requested`, in `requested`'s order.
 pub(crate) async fn authenticate(
     store: &dyn Store,
     key: &SigningKey,
     token: &str,
+    requested: &[String],
     now: i64,
-) -> std::result::Result<User, Rejected> {
-    let claims = key.verify(token, now)?;
+) -> std::result::Result<Authenticated, Rejected> {
+    let (claims, audiences) = key.verify(token, requested, now)?;
     let namespace = claims.kubernetes.namespace.as_str();
     let account = &claims.kubernetes.serviceaccount;
     if claims.sub != username(namespace, &account.name) {
-        return Err(Rejected::Malformed);
+        return Err(Rejected::Claims);
     }
-    let exists = |kind: &'static str, plural: &'static str, namespaced: bool, r: &Ref| {
-        let reference = r.clone();
-        async move {
-            let gone = || Rejected::Gone {
-                kind,
-                name: reference.name.clone(),
-                uid: reference.uid.clone(),
-            };
-            let resource = berth_api::kinds::find("", "v1", plural).ok_or_else(gone)?;
-            let key = resources::key(resource, namespaced.then_some(namespace), &reference.name);
-            let object = get(store, &key)
-                .await
-                .map_err(|source| Rejected::Store { kind, source })?
-                .ok_or_else(gone)?;
-            let deleted = object
-                .pointer("/metadata/deletionTimestamp")
-                .and_then(Value::as_str)
-                .and_then(deletion::parse_time)
-                .is_some_and(|at| at < now - LEEWAY_SECONDS);
-            if deleted || uid_of(&object) != reference.uid {
-                return Err(gone());
-            }
-            Ok(())
-        }
+    // `validator.Validate`: what is gone, or was deleted more than a minute ago, revokes.
+    let deleted_long_ago = |object: &Value| {
+        object
+            .pointer("/metadata/deletionTimestamp")
+            .and_then(Value::as_str)
+            .and_then(deletion::parse_time)
+            .is_some_and(|at| at < now - LEEWAY_SECONDS)
     };
-    exists("ServiceAccount", "serviceaccounts", true, account).await?;
-    if let Some(secret) = &claims.kubernetes.secret {
-        exists("Secret", "secrets", true, secret).await?;
+    let lookup = |kind: &'static str, plural: &'static str, namespaced: bool, name: String| async move {
+        let Some(resource) = berth_api::kinds::find("", "v1", plural) else { return Ok(None) };
+        let key = resources::key(resource, namespaced.then_some(namespace), &name);
+        get(store, &key).await.map_err(|source| Rejected::Store { kind, source })
+    };
+
+    let live = lookup("ServiceAccount", "serviceaccounts", true, account.name.clone())
+        .await?
+        .ok_or_else(|| Rejected::AccountNotFound { name: account.name.clone() })?;
+    if uid_of(&live) != account.uid {
+        return Err(Rejected::AccountUid {
+            live: uid_of(&live).to_owned(),
+            claimed: account.uid.clone(),
+        });
     }
-    if let Some(pod) = &claims.kubernetes.pod {
-        exists("Pod", "pods", true, pod).await?;
-    } else if let Some(node) = &claims.kubernetes.node {
+    if deleted_long_ago(&live) {
+        return Err(Rejected::AccountDeleted {
+            namespace: namespace.to_owned(),
+            name: account.name.clone(),
+        });
+    }
+    let bound = [
+        ("secret", "Secret", "secrets", true, claims.kubernetes.secret.as_ref()),
+        ("pod", "Pod", "pods", true, claims.kubernetes.pod.as_ref()),
         // A pod-bound token names its node for information only; a node-bound one lives with it.
-        exists("Node", "nodes", false, node).await?;
+        (
+            "node",
+            "Node",
+            "nodes",
+            false,
+            claims.kubernetes.node.as_ref().filter(|_| claims.kubernetes.pod.is_none()),
+        ),
+    ];
+    for (label, kind, plural, namespaced, reference) in bound {
+        let Some(reference) = reference else { continue };
+        let object = lookup(kind, plural, namespaced, reference.name.clone())
+            .await?
+            .ok_or(Rejected::Invalidated)?;
+        if uid_of(&object) != reference.uid {
+            return Err(Rejected::BoundUid {
+                kind: label,
+                live: uid_of(&object).to_owned(),
+                claimed: reference.uid.clone(),
+            });
+        }
+        if deleted_long_ago(&object) {
+            return Err(Rejected::Invalidated);
+        }
     }
 
+    // `ServiceAccountInfo.UserInfo`.
     let mut extra = Vec::new();
     if let Some(pod) = &claims.kubernetes.pod {
         extra.push(("authentication.kubernetes.io/pod-name".to_owned(), vec![pod.name.clone()]));
@@ -435,7 +498,7 @@ pub(crate) async fn authenticate(
         ));
     }
     extra.sort();
-    Ok(User {
+    let user = User {
         name: claims.sub.clone(),
         uid: Some(account.uid.clone()),
         groups: vec![
@@ -444,7 +507,41 @@ pub(crate) async fn authenticate(
             AUTHENTICATED.to_owned(),
         ],
         extra,
-    })
+    };
+    Ok(Authenticated { user, audiences })
+}
+
+/// `requested` ∩ `token`'s audiences, in `requested`'s order (`authenticator.Audiences.Intersect`).
+pub(crate) fn intersect(token: &[String], requested: &[String]) -> Vec<String> {
+    requested.iter().filter(|audience| token.contains(audience)).cloned().collect()
+}
+
+/// Go's `%q` of a `[]string`: `["a" "b"]`.
+fn go_quote(list: &[String]) -> String {
+    let quoted: Vec<String> = list.iter().map(|item| go_quote_str(item)).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// Go's `strconv.Quote` for what audiences hold: printable characters as they are, the rest
+/// escaped.
+fn go_quote_str(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                quoted.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `system:serviceaccount:NS:NAME`.
@@ -470,7 +567,7 @@ fn uid_of(object: &Value) -> &str {
 /// go-jose writes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Claims {
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "one_or_many")]
     aud: Vec<String>,
     exp: i64,
     iat: i64,
@@ -574,45 +671,108 @@ impl SigningKey {
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref())))
     }
 
-    /// The claims of `token` if this key signed it and they hold `now`.
-    fn verify(&self, token: &str, now: i64) -> std::result::Result<Claims, Rejected> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Rejected::Malformed);
-        };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Rejected::Malformed);
-        let header: Value =
-            serde_json::from_slice(&decode(header)?).map_err(|_| Rejected::Malformed)?;
-        let algorithm = header.get("alg").and_then(Value::as_str).unwrap_or_default();
-        if algorithm != "ES256" {
-            return Err(Rejected::Algorithm(algorithm.to_owned()));
+    /// The key id (`kid`): base64url SHA-256 of the public key's DER SubjectPublicKeyInfo.
+    pub(crate) fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The public key, an uncompressed P-256 point: `0x04 ‖ x ‖ y`, 65 bytes.
+    pub(crate) fn public_point(&self) -> &[u8] {
+        self.pair.public_key().as_ref()
+    }
+
+    /// The claims of `token` and the audiences of `requested` it is valid for, if this key
+    /// signed it for this issuer and its times hold `now`, checked in kube-apiserver's order
+    /// (`jwtTokenAuthenticator.AuthenticateToken`, then go-jose's `Claims.Validate`).
+    fn verify(
+        &self,
+        token: &str,
+        requested: &[String],
+        now: i64,
+    ) -> std::result::Result<(Claims, Vec<String>), Rejected> {
+        let (signing_input, signature) = self.parse(token)?;
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, self.public_point())
+            .verify(signing_input.as_bytes(), &signature)
+            .map_err(|_| Rejected::Signature)?;
+        let payload = signing_input.split_once('.').map_or("", |(_, payload)| payload);
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Rejected::NotOurs)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| Rejected::Claims)?;
+        // Legacy tokens without `aud` are for the API server alone.
+        let token_audiences =
+            if claims.aud.is_empty() { vec![ISSUER.to_owned()] } else { claims.aud.clone() };
+        let audiences = intersect(&token_audiences, requested);
+        if audiences.is_empty() {
+            return Err(Rejected::Audience {
+                token: token_audiences,
+                requested: requested.to_vec(),
+            });
         }
-        let signing_input = &token[..token.len() - signature.len() - 1];
-        signature::UnparsedPublicKey::new(
-            &signature::ECDSA_P256_SHA256_FIXED,
-            self.pair.public_key().as_ref(),
-        )
-        .verify(signing_input.as_bytes(), &decode(signature)?)
-        .map_err(|_| Rejected::Signature)?;
-        let claims: Claims =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| Rejected::Malformed)?;
-        if claims.iss != ISSUER {
-            return Err(Rejected::Issuer(claims.iss));
-        }
-        if !claims.aud.iter().any(|audience| audience == ISSUER) {
-            return Err(Rejected::Audience);
+        if now + LEEWAY_SECONDS < claims.nbf {
+            return Err(Rejected::NotYetValid);
         }
         if now - LEEWAY_SECONDS > claims.exp {
             return Err(Rejected::Expired);
         }
-        if now + LEEWAY_SECONDS < claims.nbf || now + LEEWAY_SECONDS < claims.iat {
-            return Err(Rejected::NotYetValid);
+        if now + LEEWAY_SECONDS < claims.iat {
+            return Err(Rejected::IssuedInTheFuture);
         }
-        Ok(claims)
+        Ok((claims, audiences))
+    }
+
+    /// The signing input and decoded signature of a compact JWS of this issuer, signed by this
+    /// key's id (or none) with an algorithm kube-apiserver accepts; [`Rejected::NotOurs`] for
+    /// anything that is not one, as `hasCorrectIssuer` and `jwt.ParseSigned` pass it on.
+    fn parse<'t>(&self, token: &'t str) -> std::result::Result<(&'t str, Vec<u8>), Rejected> {
+        #[derive(Deserialize)]
+        struct Unverified {
+            #[serde(default)]
+            iss: String,
+        }
+        #[derive(Deserialize)]
+        struct Header {
+            #[serde(default)]
+            alg: String,
+            #[serde(default)]
+            kid: String,
+        }
+        if token.trim_start().starts_with('{') {
+            return Err(Rejected::NotOurs);
+        }
+        let Some((signing_input, signature)) = token.rsplit_once('.') else {
+            return Err(Rejected::NotOurs);
+        };
+        let Some((header, payload)) = signing_input.split_once('.') else {
+            return Err(Rejected::NotOurs);
+        };
+        if payload.contains('.') {
+            return Err(Rejected::NotOurs);
+        }
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Rejected::NotOurs);
+        let unverified: Unverified =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| Rejected::NotOurs)?;
+        if unverified.iss != ISSUER {
+            return Err(Rejected::NotOurs);
+        }
+        let header: Header =
+            serde_json::from_slice(&decode(header)?).map_err(|_| Rejected::NotOurs)?;
+        let signature = decode(signature)?;
+        if !JWS_ALGORITHMS.contains(&header.alg.as_str()) {
+            return Err(Rejected::NotOurs);
+        }
+        if !header.kid.is_empty() && header.kid != self.key_id {
+            return Err(Rejected::UnknownKey);
+        }
+        // Another algorithm kube-apiserver parses does not verify with an ECDSA P-256 key.
+        if header.alg != "ES256" {
+            return Err(Rejected::Signature);
+        }
+        Ok((signing_input, signature))
     }
 }
+
+/// The signature algorithms kube-apiserver parses service-account tokens with.
+const JWS_ALGORITHMS: [&str; 9] =
+    ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"];
 
 /// base64url (no padding) of `value`'s JSON.
 fn base64_json(value: &impl Serialize) -> String {
@@ -649,12 +809,29 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
+    fn api() -> Vec<String> {
+        vec![ISSUER.to_owned()]
+    }
+
+    /// What kube-apiserver would report for `token`, or the audiences it is valid for.
+    fn check(key: &SigningKey, token: &str, now: i64) -> std::result::Result<Vec<String>, String> {
+        key.verify(token, &api(), now).map(|(_, audiences)| audiences).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn a_token_verifies_with_its_key_only() {
         let key = key();
         let token = key.issue(&claims(NOW)).unwrap();
-        assert_eq!(key.verify(&token, NOW).unwrap(), claims(NOW));
-        assert!(matches!(self::key().verify(&token, NOW), Err(Rejected::Signature)));
+        assert_eq!(key.verify(&token, &api(), NOW).unwrap(), (claims(NOW), api()));
+        // Another key has another id; without one, its signature is tried and fails.
+        assert!(matches!(self::key().verify(&token, &api(), NOW), Err(Rejected::UnknownKey)));
+        let other = self::key();
+        let no_kid = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#),
+            token.split_once('.').unwrap().1
+        );
+        assert!(matches!(other.verify(&no_kid, &api(), NOW), Err(Rejected::Signature)));
     }
 
     #[test]
@@ -679,7 +856,7 @@ mod tests {
     }
 
     #[test]
-    fn tampered_expired_early_and_foreign_tokens_are_rejected() {
+    fn tampered_expired_early_and_foreign_tokens_are_rejected_with_kubernetes_errors() {
         let key = key();
         let token = key.issue(&claims(NOW)).unwrap();
         // Another payload under the same signature.
@@ -691,28 +868,91 @@ mod tests {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&other).unwrap()),
             token.rsplit('.').next().unwrap()
         );
-        assert!(matches!(key.verify(&forged, NOW), Err(Rejected::Signature)));
-        // Expiry and not-before, with a minute of leeway.
-        assert!(key.verify(&token, NOW + 3600 + 60).is_ok());
-        assert!(matches!(key.verify(&token, NOW + 3600 + 61), Err(Rejected::Expired)));
-        assert!(key.verify(&token, NOW - 60).is_ok());
-        assert!(matches!(key.verify(&token, NOW - 61), Err(Rejected::NotYetValid)));
-        // Another audience or issuer.
+        assert_eq!(
+            check(&key, &forged, NOW).unwrap_err(),
+            "go-jose/go-jose: error in cryptographic primitive"
+        );
+        // Times, with a minute of leeway, in go-jose's order.
+        assert!(check(&key, &token, NOW + 3600 + 60).is_ok());
+        assert_eq!(
+            check(&key, &token, NOW + 3600 + 61).unwrap_err(),
+            "service account token has expired"
+        );
+        assert!(check(&key, &token, NOW - 60).is_ok());
+        assert_eq!(
+            check(&key, &token, NOW - 61).unwrap_err(),
+            "service account token is not valid yet"
+        );
+        let mut future = claims(NOW);
+        future.iat = NOW + 120;
+        assert_eq!(
+            check(&key, &key.issue(&future).unwrap(), NOW).unwrap_err(),
+            "service account token is issued in the future"
+        );
+        // Another audience: kube-apiserver names both lists, Go-quoted.
         let mut elsewhere = claims(NOW);
-        elsewhere.aud = vec!["vault".into()];
+        elsewhere.aud = vec!["vault".into(), "a \"b\"".into()];
         let elsewhere = key.issue(&elsewhere).unwrap();
-        assert!(matches!(key.verify(&elsewhere, NOW), Err(Rejected::Audience)));
+        assert_eq!(
+            check(&key, &elsewhere, NOW).unwrap_err(),
+            format!(
+                r#"token audiences ["vault" "a \"b\""] is invalid for the target audiences ["{ISSUER}"]"#
+            )
+        );
+        // Another issuer, `alg: none`, other algorithms and garbage are not ours at all.
         let mut issuer = claims(NOW);
         issuer.iss = "https://example.com".into();
         let issuer = key.issue(&issuer).unwrap();
-        assert!(matches!(key.verify(&issuer, NOW), Err(Rejected::Issuer(_))));
-        // `alg: none` and garbage.
+        assert!(matches!(key.verify(&issuer, &api(), NOW), Err(Rejected::NotOurs)));
         let parts: Vec<&str> = token.split('.').collect();
         let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), parts[1]);
-        assert!(matches!(key.verify(&none, NOW), Err(Rejected::Algorithm(_))));
-        for garbage in ["", "a.b", "a.b.c", "a.b.c.d", "...", "é.é.é", &token[1..]] {
-            assert!(key.verify(garbage, NOW).is_err(), "{garbage}");
+        assert!(matches!(key.verify(&none, &api(), NOW), Err(Rejected::NotOurs)));
+        let hs256 =
+            format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#), parts[1], parts[2]);
+        assert!(matches!(key.verify(&hs256, &api(), NOW), Err(Rejected::NotOurs)));
+        let rs256 =
+            format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#), parts[1], parts[2]);
+        assert!(matches!(key.verify(&rs256, &api(), NOW), Err(Rejected::Signature)));
+        let huge = "a".repeat(1 << 20);
+        let garbage = [
+            "",
+            "a.b",
+            "a.b.c",
+            "a.b.c.d",
+            "...",
+            "é.é.é",
+            &token[1..],
+            &huge,
+            &format!("{}.{}.%%%", parts[0], parts[1]),
+            &format!("{}.{}.{}", parts[0], parts[1], &parts[2][..10]),
+            &format!("{}.{}", token, parts[2]),
+            &format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(b"[1,2]"), parts[2]),
+            &format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(br#"{"iss":7}"#), parts[2]),
+            &format!(" {{\"iss\":\"{ISSUER}\"}}"),
+        ];
+        for garbage in garbage {
+            assert!(key.verify(garbage, &api(), NOW).is_err(), "{garbage}");
         }
+    }
+
+    #[test]
+    fn audiences_are_the_requested_ones_the_token_names_in_request_order() {
+        let key = key();
+        let mut many = claims(NOW);
+        many.aud = vec!["b".into(), ISSUER.into(), "a".into()];
+        let token = key.issue(&many).unwrap();
+        let requested = vec!["a".to_owned(), "c".to_owned(), "b".to_owned()];
+        assert_eq!(key.verify(&token, &requested, NOW).unwrap().1, ["a", "b"]);
+        assert_eq!(key.verify(&token, &api(), NOW).unwrap().1, [ISSUER]);
+        // No `aud` at all: the API server's audience (a legacy token).
+        let mut none = claims(NOW);
+        none.aud = vec![];
+        let token = key.issue(&none).unwrap();
+        assert_eq!(key.verify(&token, &api(), NOW).unwrap().1, [ISSUER]);
+        assert!(matches!(
+            key.verify(&token, &["a".to_owned()], NOW),
+            Err(Rejected::Audience { .. })
+        ));
     }
 
     #[test]

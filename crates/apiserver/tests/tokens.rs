@@ -1,7 +1,9 @@
 //! Service-account tokens through the real kubectl: `kubectl create token` (TokenRequest) with
 //! its defaults, `--duration`, `--audience` and bound objects and kube-apiserver's errors; the
 //! token as a bearer credential (`kubectl auth whoami`, reads), and the 401s for a tampered,
-//! expired, foreign-audience or revoked (account or bound pod deleted) token.
+//! expired, foreign-audience or revoked (account or bound pod deleted) token. TokenReviews
+//! (raw and through `kubectl create -f`) with kube-apiserver's answers and errors, and the
+//! issuer's OIDC discovery documents, whose key set verifies a token's signature.
 
 mod common;
 
@@ -425,5 +427,441 @@ async fn tokens_bind_to_secrets_and_nodes_and_refuse_what_kubernetes_refuses() {
     )
     .await;
     assert_eq!(code, 405, "{body}");
+    server.shutdown().await;
+}
+
+/// A TokenReview of `token` (for `audiences`, unless empty) by the admin: the status code and
+/// the answer, parsed.
+async fn review(
+    data_dir: &Path,
+    addr: std::net::SocketAddr,
+    token: &str,
+    audiences: &[&str],
+) -> (u16, Value) {
+    let mut spec = json!({"token": token});
+    if !audiences.is_empty() {
+        spec["audiences"] = json!(audiences);
+    }
+    let body =
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec});
+    let (code, text) = post_review(data_dir, addr, &body.to_string()).await;
+    (code, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
+}
+
+/// POSTs `body` to `tokenreviews` as the admin; the status code and the body's text.
+async fn post_review(data_dir: &Path, addr: std::net::SocketAddr, body: &str) -> (u16, String) {
+    let admin = format!("Bearer {}", common::token(data_dir));
+    let headers = [("Authorization", admin.as_str()), ("Content-Type", "application/json")];
+    let path = "POST /apis/authentication.k8s.io/v1/tokenreviews?fieldManager=reviewer";
+    common::raw_with_body(data_dir, addr, path, &headers, body.as_bytes()).await
+}
+
+/// What a refused review answers: an empty user and kube-apiserver's error, nothing else.
+fn refused(error: &str) -> Value {
+    json!({"user": {}, "error": error})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reviews_answer_as_kube_apiserver_does() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let uid = kubectl.ok(&admin, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]).await;
+    let token = kubectl.ok(&admin, &["create", "token", "robot"]).await;
+    let jti = claims(&token)["jti"].as_str().unwrap().to_owned();
+
+    // A valid token: the account, its groups and uid, the credential id, the audience.
+    let (code, answer) = review(&data_dir, addr, &token, &[]).await;
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(answer["kind"], "TokenReview");
+    assert_eq!(answer["apiVersion"], "authentication.k8s.io/v1");
+    assert_eq!(answer["spec"], json!({"token": token}));
+    assert_eq!(
+        answer["status"],
+        json!({
+            "authenticated": true,
+            "user": {
+                "username": "system:serviceaccount:default:robot",
+                "uid": uid,
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"],
+                "extra": {"authentication.kubernetes.io/credential-id": [format!("JTI={jti}")]},
+            },
+            "audiences": [ISSUER],
+        })
+    );
+    // Nothing is stored: a zero creation time, and the create's managedFields.
+    let metadata = &answer["metadata"];
+    assert_eq!(metadata["creationTimestamp"], Value::Null);
+    assert!(metadata.get("uid").is_none() && metadata.get("resourceVersion").is_none());
+    let managed = &metadata["managedFields"][0];
+    assert_eq!(
+        (&managed["manager"], &managed["operation"], &managed["apiVersion"]),
+        (&json!("reviewer"), &json!("Update"), &json!("authentication.k8s.io/v1"))
+    );
+    // (kube-apiserver's has no `.` under `f:spec`; berth's creates all mark their structs.)
+    let owned: Vec<&String> = managed["fieldsV1"]["f:spec"].as_object().unwrap().keys().collect();
+    assert!(owned.contains(&&"f:token".to_owned()) && owned.len() <= 2, "{managed}");
+
+    // The admin token reviews as the admin, for the API server's audience only.
+    let admin_token = common::token(&data_dir);
+    let (code, answer) = review(&data_dir, addr, &admin_token, &[]).await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        answer["status"],
+        json!({"authenticated": true,
+            "user": {"username": "admin", "groups": ["system:masters", "system:authenticated"]},
+            "audiences": [ISSUER]})
+    );
+    let (_, answer) = review(&data_dir, addr, &admin_token, &["vault"]).await;
+    assert_eq!(answer["status"], refused("invalid bearer token"));
+
+    // Refusals are 201s with kube-apiserver's error, never 401s. A forged payload:
+    let mut tampered = claims(&token);
+    tampered["sub"] = json!("system:serviceaccount:kube-system:default");
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&tampered).unwrap()),
+        parts[2]
+    );
+    let (code, answer) = review(&data_dir, addr, &forged, &[]).await;
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(
+        answer["status"],
+        refused("[invalid bearer token, go-jose/go-jose: error in cryptographic primitive]")
+    );
+    // The raw answer of a refusal, as Go writes it (`authenticated` false is left out).
+    let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {"token": "not-a-jwt"}});
+    let (code, text) = post_review(&data_dir, addr, &body.to_string()).await;
+    assert_eq!(code, 201);
+    assert!(
+        text.ends_with(
+            r#""spec":{"token":"not-a-jwt"},"status":{"user":{},"error":"invalid bearer token"}}"#
+        ),
+        "{text}"
+    );
+    assert!(text.starts_with(r#"{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null,"managedFields":["#), "{text}");
+    // Signed with another key (its `kid` is not ours).
+    let mut header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    header["kid"] = json!("another-key");
+    let other_kid = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        parts[1],
+        parts[2]
+    );
+    let (_, answer) = review(&data_dir, addr, &other_kid, &[]).await;
+    assert_eq!(
+        answer["status"],
+        refused("[invalid bearer token, invalid signature, no keys found]")
+    );
+    // Expired (signed here with the server's key).
+    let mut expired = claims(&token);
+    let now = expired["iat"].as_i64().unwrap();
+    expired["iat"] = json!(now - 7200);
+    expired["nbf"] = json!(now - 7200);
+    expired["exp"] = json!(now - 3600);
+    let (_, answer) = review(&data_dir, addr, &sign(&data_dir, &expired), &[]).await;
+    assert_eq!(
+        answer["status"],
+        refused("[invalid bearer token, service account token has expired]")
+    );
+
+    // Audiences: the token must be for one of the review's, else the API server's.
+    let vault = kubectl
+        .ok(&admin, &["create", "token", "robot", "--audience", "vault", "--audience", "nomad"])
+        .await;
+    let (_, answer) = review(&data_dir, addr, &vault, &[]).await;
+    assert_eq!(
+        answer["status"],
+        refused(&format!(
+            r#"[invalid bearer token, token audiences ["vault" "nomad"] is invalid for the target audiences ["{ISSUER}"]]"#
+        ))
+    );
+    let (_, answer) = review(&data_dir, addr, &vault, &["other"]).await;
+    assert_eq!(
+        answer["status"]["error"],
+        r#"[invalid bearer token, token audiences ["vault" "nomad"] is invalid for the target audiences ["other"]]"#
+    );
+    // The intersection, in the review's order.
+    let (_, answer) = review(&data_dir, addr, &vault, &["nomad", "other", "vault"]).await;
+    assert_eq!(answer["status"]["authenticated"], true, "{answer}");
+    assert_eq!(answer["status"]["audiences"], json!(["nomad", "vault"]));
+    assert_eq!(answer["spec"]["audiences"], json!(["nomad", "other", "vault"]));
+    let fields = &answer["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert_eq!((&fields["f:audiences"], &fields["f:token"]), (&json!({}), &json!({})));
+    let (_, answer) = review(&data_dir, addr, &token, &["vault", ISSUER]).await;
+    assert_eq!(answer["status"]["audiences"], json!([ISSUER]));
+
+    // A token bound to a pod names it; it dies with the pod.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "image": "nginx"}]}});
+    let manifest = dir.path().join("pod.json");
+    std::fs::write(&manifest, pod.to_string()).unwrap();
+    kubectl.ok(&admin, &["create", "-f", manifest.to_str().unwrap()]).await;
+    let pod_uid = kubectl.ok(&admin, &["get", "pod", "p", "-o", "jsonpath={.metadata.uid}"]).await;
+    let args = ["create", "token", "robot", "--bound-object-kind", "Pod"];
+    let bound = kubectl.ok(&admin, &[&args[..], &["--bound-object-name", "p"]].concat()).await;
+    let (_, answer) = review(&data_dir, addr, &bound, &[]).await;
+    let bound_jti = claims(&bound)["jti"].as_str().unwrap().to_owned();
+    assert_eq!(
+        answer["status"]["user"]["extra"],
+        json!({
+            "authentication.kubernetes.io/credential-id": [format!("JTI={bound_jti}")],
+            "authentication.kubernetes.io/pod-name": ["p"],
+            "authentication.kubernetes.io/pod-uid": [pod_uid],
+        })
+    );
+    kubectl.ok(&admin, &["delete", "pod", "p"]).await;
+    let (_, answer) = review(&data_dir, addr, &bound, &[]).await;
+    assert_eq!(
+        answer["status"],
+        refused("[invalid bearer token, service account token has been invalidated]")
+    );
+
+    // The account gone, then back with another uid.
+    kubectl.ok(&admin, &["delete", "sa", "robot"]).await;
+    let (_, answer) = review(&data_dir, addr, &token, &[]).await;
+    assert_eq!(
+        answer["status"],
+        refused(r#"[invalid bearer token, serviceaccounts "robot" not found]"#)
+    );
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let new_uid =
+        kubectl.ok(&admin, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]).await;
+    let (_, answer) = review(&data_dir, addr, &token, &[]).await;
+    assert_eq!(
+        answer["status"]["error"],
+        format!(
+            "[invalid bearer token, service account UID ({new_uid}) does not match claim ({uid})]"
+        )
+    );
+
+    // Requests kube-apiserver refuses.
+    let bad_request = |text: &str, message: &str| {
+        let status: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            (&status["reason"], &status["code"]),
+            (&json!("BadRequest"), &json!(400)),
+            "{text}"
+        );
+        assert_eq!(status["message"], message, "{text}");
+    };
+    for body in [
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": ""}}),
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview"}),
+    ] {
+        let (code, text) = post_review(&data_dir, addr, &body.to_string()).await;
+        assert_eq!(code, 400, "{text}");
+        bad_request(&text, "token is required for TokenReview in authentication");
+    }
+    let (code, text) = post_review(&data_dir, addr, r#"{"spec": {"token": 7}}"#).await;
+    assert_eq!(code, 400);
+    bad_request(
+        &text,
+        "TokenReview in version \"v1\" cannot be handled as a TokenReview: json: cannot unmarshal \
+         number into Go struct field TokenReviewSpec.spec.token of type string",
+    );
+    let admin_header = format!("Bearer {admin_token}");
+    let (code, _) = raw(
+        &data_dir,
+        addr,
+        "GET /apis/authentication.k8s.io/v1/tokenreviews",
+        &[("Authorization", admin_header.as_str())],
+    )
+    .await;
+    assert_eq!(code, 405);
+    // The review itself needs credentials, like every request.
+    let (code, text) = common::raw_with_body(
+        &data_dir,
+        addr,
+        "POST /apis/authentication.k8s.io/v1/tokenreviews",
+        &[("Content-Type", "application/json")],
+        json!({"spec": {"token": token}}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!((code, text), (401, UNAUTHORIZED.to_owned()));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_creates_token_reviews() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let admin = server.kubeconfig_path().to_owned();
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let uid = kubectl.ok(&admin, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]).await;
+    let token = kubectl.ok(&admin, &["create", "token", "robot"]).await;
+    let manifest = |name: &str, spec: &str| {
+        let path = dir.path().join(name);
+        let text =
+            format!("apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n{spec}");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let reviewed = manifest("tokenreview.yaml", &format!("  token: {token}\n"));
+    let yaml =
+        kubectl.ok(&admin, &["create", "-f", reviewed.to_str().unwrap(), "-o", "yaml"]).await;
+    let answer: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(answer["kind"], "TokenReview", "{yaml}");
+    assert_eq!(answer["status"]["authenticated"], true, "{yaml}");
+    assert_eq!(answer["status"]["user"]["username"], "system:serviceaccount:default:robot");
+    assert_eq!(answer["status"]["user"]["uid"], uid);
+    assert_eq!(answer["status"]["audiences"], json!([ISSUER]));
+    // kubectl prints the zero creation time and hides managedFields.
+    assert!(yaml.contains("\n  creationTimestamp: null\n"), "{yaml}");
+    assert!(!yaml.contains("managedFields"), "{yaml}");
+
+    // kubectl asks for strict field validation; the errors are kube-apiserver's.
+    let empty = manifest("empty.yaml", "  token: \"\"\n");
+    let (ok, _, stderr) = kubectl.run(&admin, &["create", "-f", empty.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        format!(
+            "Error from server (BadRequest): error when creating \"{}\": token is required for \
+             TokenReview in authentication\n",
+            empty.display()
+        )
+    );
+    let unknown = manifest("unknown.yaml", &format!("  token: {token}\n  foo: 1\n"));
+    let (ok, _, stderr) = kubectl.run(&admin, &["create", "-f", unknown.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            r#"TokenReview in version "v1" cannot be handled as a TokenReview: strict decoding error: unknown field "spec.foo""#
+        ),
+        "{stderr}"
+    );
+    let vault = manifest("vault.yaml", &format!("  token: {token}\n  audiences: [vault]\n"));
+    let yaml = kubectl.ok(&admin, &["create", "-f", vault.to_str().unwrap(), "-o", "yaml"]).await;
+    let answer: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(
+        answer["status"],
+        refused(&format!(
+            r#"[invalid bearer token, token audiences ["{ISSUER}"] is invalid for the target audiences ["vault"]]"#
+        )),
+        "{yaml}"
+    );
+    // Discovery lists the resource as kube-apiserver does: create only, cluster-scoped.
+    let resources = kubectl
+        .ok(&admin, &["api-resources", "--api-group=authentication.k8s.io", "-o", "wide"])
+        .await;
+    let row = resources
+        .lines()
+        .find(|l| l.starts_with("tokenreviews"))
+        .unwrap_or_else(|| panic!("{resources}"));
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        columns[..4],
+        ["tokenreviews", "authentication.k8s.io/v1", "false", "TokenReview"],
+        "{row}"
+    );
+    assert_eq!(columns[4].trim_matches(|c| c == '[' || c == ']'), "create", "{row}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_discovery_documents_verify_kubectl_tokens() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    let bearer = format!("Bearer {}", common::token(&data_dir));
+    let get = |path: &'static str, authorization: Option<String>| {
+        let data_dir = data_dir.clone();
+        async move {
+            let headers: Vec<(&str, &str)> =
+                authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
+            let (code, headers, body) =
+                common::raw_exchange(&data_dir, addr, &format!("GET {path}"), &headers, &[]).await;
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find_map(|line| {
+                        let (key, value) = line.split_once(':')?;
+                        key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            (code, header("content-type"), header("cache-control"), body)
+        }
+    };
+
+    let (code, content_type, cache, body) =
+        get("/.well-known/openid-configuration", Some(bearer.clone())).await;
+    assert_eq!(
+        (code, content_type.as_str(), cache.as_str()),
+        (200, "application/json", "public, max-age=3600")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({
+            "issuer": ISSUER,
+            "jwks_uri": format!("https://{addr}/openid/v1/jwks"),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })
+    );
+    let (code, content_type, cache, body) = get("/openid/v1/jwks", Some(bearer.clone())).await;
+    assert_eq!(
+        (code, content_type.as_str(), cache.as_str()),
+        (200, "application/jwk-set+json", "public, max-age=3600")
+    );
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    let jwks = keys["keys"].as_array().unwrap();
+    assert_eq!(jwks.len(), 1, "{keys}");
+    let jwk = &jwks[0];
+    assert_eq!(
+        (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256"), &json!("sig"))
+    );
+    // As kubectl fetches them too.
+    let raw_keys = kubectl.ok(&admin, &["get", "--raw", "/openid/v1/jwks"]).await;
+    assert_eq!(serde_json::from_str::<Value>(&raw_keys).unwrap(), keys);
+    // Like every path but health and version, they need credentials.
+    assert_eq!(get("/openid/v1/jwks", None).await.0, 401);
+    assert_eq!(get("/.well-known/openid-configuration", None).await.0, 401);
+
+    // A relying party verifies a token with the key set alone: the kid picks the key, and the
+    // point (x, y) checks the ES256 signature.
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let token = kubectl.ok(&admin, &["create", "token", "robot", "--audience", "vault"]).await;
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD.decode(signing_input.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!((&header["alg"], &header["kid"]), (&json!("ES256"), &jwk["kid"]));
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    let (x, y) = (coordinate("x"), coordinate("y"));
+    assert_eq!((x.len(), y.len()), (32, 32));
+    let point = [&[4u8][..], &x, &y].concat();
+    let key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point);
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    key.verify(signing_input.as_bytes(), &signature).expect("the JWKS key verifies the token");
+    assert_eq!(claims(&token)["iss"], ISSUER);
+    // A changed payload does not verify.
+    let mut tampered = claims(&token);
+    tampered["sub"] = json!("system:serviceaccount:kube-system:default");
+    let forged_input = format!(
+        "{}.{}",
+        signing_input.split('.').next().unwrap(),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&tampered).unwrap())
+    );
+    assert!(key.verify(forged_input.as_bytes(), &signature).is_err());
     server.shutdown().await;
 }
