@@ -54,13 +54,18 @@ impl Cached for StatefulSet {}
 impl Cached for ControllerRevision {}
 impl Cached for Lease {}
 
+/// The pod conditions a controller reads.
+const READ_CONDITIONS: [&str; 2] = ["Ready", "PodScheduled"];
+
 impl Cached for Pod {
     /// The union of what the readers need: the metadata; of the spec everything but the
     /// containers' command, environment, image, mounts and probes (the scheduler reads their
     /// resources and ports, endpoints their ports) and volumes other than claims (the
     /// scheduler and pvc-protection read those); of the status everything but the container
-    /// statuses (phase, conditions and IPs are what statefulset, scheduler, endpoints and node
-    /// lifecycle read). What is kept has no spare room in its lists (`berth_api::compact`).
+    /// statuses and the conditions other than `Ready` and `PodScheduled` (phase, those two
+    /// conditions and IPs are what statefulset, scheduler, endpoints and node lifecycle read;
+    /// a condition is 160 bytes inline and its strings). What is kept has no spare room in its
+    /// lists (`berth_api::compact`).
     fn prune(&mut self) {
         self.metadata.managed_fields = None;
         if let Some(spec) = self.spec.as_mut() {
@@ -92,8 +97,12 @@ impl Cached for Pod {
             }
         }
         if let Some(status) = self.status.as_mut() {
+            let mut conditions = status.conditions.take();
+            if let Some(conditions) = conditions.as_mut() {
+                conditions.retain(|c| READ_CONDITIONS.contains(&c.type_.as_str()));
+            }
             *status = PodStatus {
-                conditions: status.conditions.take(),
+                conditions,
                 host_ip: status.host_ip.take(),
                 host_ips: status.host_ips.take(),
                 message: status.message.take(),
@@ -354,7 +363,12 @@ mod tests {
             },
             "status": {
                 "phase": "Running", "podIP": "10.0.0.1",
-                "conditions": [{ "type": "Ready", "status": "True" }],
+                "conditions": [
+                    { "type": "PodReadyToStartContainers", "status": "True" },
+                    { "type": "Ready", "status": "True" },
+                    { "type": "ContainersReady", "status": "True" },
+                    { "type": "PodScheduled", "status": "True" },
+                ],
                 "containerStatuses": [{ "name": "app", "image": "nginx", "imageID": "",
                                         "ready": true, "restartCount": 0 }],
             },
@@ -412,7 +426,9 @@ mod tests {
         let status = pruned.status.as_ref().expect("status");
         assert_eq!(status.phase.as_deref(), Some("Running"));
         assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.1"));
-        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(1));
+        let conditions: Vec<&str> =
+            status.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
+        assert_eq!(conditions, ["Ready", "PodScheduled"], "only the conditions read are kept");
         assert!(status.container_statuses.is_none());
     }
 

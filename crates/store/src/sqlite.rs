@@ -53,8 +53,6 @@ const FORMAT: i64 = 2;
 const MAX_GROUP: usize = 512;
 /// How long a group waits for one more write when several writers are active.
 const GROUP_LINGER: std::time::Duration = std::time::Duration::from_micros(50);
-/// How often the writer looks for the next write before it sleeps.
-const SPIN_BEFORE_SLEEP: usize = 200;
 /// Revisions cleaned per compaction transaction.
 const COMPACT_CHUNK: i64 = 2000;
 /// Read connections kept open.
@@ -950,16 +948,11 @@ fn newest_version_at(
     }
 }
 
-/// The next job, spinning briefly before sleeping: a writer that was just answered usually sends
-/// its next write within microseconds, and catching it awake saves a thread wake-up per write.
+/// The next job, waiting for it. (The writer used to spin on `sched_yield` for a while first, to
+/// catch a writer's next write awake; on two cores the spinning took CPU from the API server
+/// and the client, and API creates were 1.7× faster without it — the store's own loop too,
+/// docs/benchmarks.md, session 6.)
 fn next_job(queue: &mpsc::Receiver<Job>) -> Option<Job> {
-    for _ in 0..SPIN_BEFORE_SLEEP {
-        match queue.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-        }
-    }
     queue.recv().ok()
 }
 
