@@ -144,6 +144,10 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
     caches.nodes.wait_until_ready().await;
     caches.pods.wait_until_ready().await;
     let mut executor = Executor::new(client);
+    // Woken by the caches a pass's writes show up in (see `cache::caught_up`).
+    let changed = Arc::new(Notify::new());
+    caches.claims.wake(&changed);
+    caches.volumes.wake(&changed);
     loop {
         let claims = caches.claims.state();
         let volumes = caches.volumes.state();
@@ -161,7 +165,7 @@ async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
         // Each finalizer removal is a group of its own.
         groups.extend(protection::plan(&observed).into_iter().map(|change| vec![change]));
         let clean = executor.apply(groups).await;
-        executor.wait_for_caches(&caches).await;
+        executor.wait_for_caches(&caches, &changed).await;
         if clean {
             cache::woken(&wake).await;
         } else {
@@ -425,11 +429,11 @@ impl Executor {
 
     /// Waits (bounded) until the caches show this pass's writes, so the next plan does not
     /// redo them from stale objects.
-    async fn wait_for_caches(&self, caches: &Caches) {
+    async fn wait_for_caches(&self, caches: &Caches, changed: &Notify) {
         if self.written.is_empty() {
             return;
         }
-        cache::caught_up(|| {
+        cache::caught_up(changed, || {
             self.written.iter().all(|(key, rv)| {
                 let want: u64 = rv.parse().unwrap_or(0);
                 let seen = if let Some(name) = key.strip_prefix("pv/") {
