@@ -319,8 +319,8 @@ const IN_FLIGHT: usize = 64;
 /// The client of berth's own controllers and kubelets: kube's client on the API server's
 /// [`LocalService`](berth_apiserver::LocalService) — the same API as over HTTPS, with the
 /// API server's loopback identity instead of a credential, and no connections — with kube's
-/// retries of 429/503/504 and at most [`IN_FLIGHT`] requests in flight. Until session 5 this
-/// was HTTPS over loopback, and the buffers of its connections (both ends) were the largest
+/// retries of 429/503/504 and at most [`IN_FLIGHT`] requests in flight. Through session 5
+/// this was HTTPS over loopback, and the buffers of its connections (both ends) were the largest
 /// part of the server's heap after a rollout (docs/benchmarks.md, control plane).
 fn client(api: &berth_apiserver::ApiServer) -> kube::Client {
     let service = tower::ServiceBuilder::new()

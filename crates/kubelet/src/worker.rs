@@ -658,6 +658,19 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_pod_decodes_to_the_pod_without_managed_fields() {
+        let mut original = pod();
+        original.metadata.resource_version = Some("42".to_owned());
+        original.metadata.managed_fields = Some(vec![Default::default()]);
+        let kept = KeptPod::new(original.clone()).expect("encodes");
+        original.metadata.managed_fields = None;
+        assert_eq!(kept.pod().expect("decodes"), original);
+        assert_eq!(kept.revision, 42);
+        assert_eq!(kept.synced, Synced::of(&original));
+        assert_eq!(&*kept.name, "/p", "no namespace in the fixture");
+    }
+
+    #[test]
     fn only_what_the_step_acts_on_needs_a_sync() {
         let synced = Synced::of(&pod());
         let echo = changed(|p| {
