@@ -1,6 +1,8 @@
 //! An in-process cluster for tests: a store, the API server on a free loopback port in a temp
 //! data dir, and a kube client for it. Controllers and kubelets are started by the tests on top,
-//! with [`Cluster::client`] — exactly as `berth server` wires them.
+//! with [`Cluster::client`]: an HTTPS client, where `berth server` gives them a client on
+//! `ApiServer::local_service` (the same router, without the network); the tests that run a
+//! real `berth server` cover that path.
 
 use std::future::Future;
 use std::net::SocketAddr;
