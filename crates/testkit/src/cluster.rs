@@ -46,6 +46,12 @@ impl Cluster {
         self.client.clone()
     }
 
+    /// A client on the API server's in-process service, as `berth server` gives its own
+    /// controllers and kubelets (without the retry and in-flight layers it adds).
+    pub fn local_client(&self) -> kube::Client {
+        kube::Client::new(self.api().local_service(), "default")
+    }
+
     /// The admin kubeconfig (for kubectl).
     pub fn kubeconfig(&self) -> PathBuf {
         self.api().kubeconfig_path().to_owned()

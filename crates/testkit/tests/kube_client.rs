@@ -2,6 +2,7 @@
 
 use berth_testkit::cluster::{Cluster, eventually};
 use futures::{StreamExt as _, TryStreamExt as _};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt as _, watcher};
@@ -9,8 +10,26 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 #[tokio::test]
 async fn list_create_patch_watch_delete() {
     let cluster = Cluster::start().await;
-    let client = cluster.client();
+    list_create_patch_watch_delete_with(cluster.client()).await;
+    cluster.shutdown().await;
+}
 
+/// The same through `LocalService`, the in-process API berth's own components use, which
+/// authenticates them as kube-apiserver's loopback client.
+#[tokio::test]
+async fn the_in_process_client_is_the_loopback_user_and_does_what_https_does() {
+    let cluster = Cluster::start().await;
+    let client = cluster.local_client();
+    let reviews: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = reviews.create(&PostParams::default(), &SelfSubjectReview::default()).await;
+    let user = review.unwrap().status.and_then(|s| s.user_info).unwrap_or_default();
+    assert_eq!(user.username.as_deref(), Some("system:apiserver"));
+    assert!(user.groups.unwrap_or_default().contains(&"system:masters".to_owned()));
+    list_create_patch_watch_delete_with(client).await;
+    cluster.shutdown().await;
+}
+
+async fn list_create_patch_watch_delete_with(client: kube::Client) {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let names: Vec<String> = namespaces
         .list(&ListParams::default())
@@ -47,7 +66,6 @@ async fn list_create_patch_watch_delete() {
         configmaps.get_opt("one").await.unwrap().is_none().then_some(())
     })
     .await;
-    cluster.shutdown().await;
 }
 
 /// A watch from a compacted resourceVersion gets a 410 `Expired` error event, and kube-rs'
