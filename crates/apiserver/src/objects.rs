@@ -254,7 +254,8 @@ pub(crate) fn patch_fields(
 
 /// kube-apiserver's `NewInvalid(GroupKind{}, "", [Invalid(patch, shown, detail)])`.
 fn invalid_patch(shown: &str, detail: &str) -> Status {
-    let cause_message = format!("Invalid value: {}: {detail}", go_quote(shown));
+    let cause_message =
+        format!("Invalid value: {}: {detail}", berth_api::validation::go_quote(shown));
     let message = format!(" \"\" is invalid: patch: {cause_message}");
     Status::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(
         crate::status::Details {
@@ -266,11 +267,6 @@ fn invalid_patch(shown: &str, detail: &str) -> Status {
             ..crate::status::Details::default()
         },
     )
-}
-
-/// Go's `%q` of a string (JSON's escaping is the same for what objects hold).
-fn go_quote(text: &str) -> String {
-    Value::String(text.to_owned()).to_string()
 }
 
 /// Adds one `Warning: 299 - "…"` header per warning, as kube-apiserver does; kubectl prints

@@ -364,8 +364,8 @@ pub(crate) enum Rejected {
     Claims,
     #[error(
         "token audiences {} is invalid for the target audiences {}",
-        go_quote(token),
-        go_quote(requested)
+        go_quote_list(token),
+        go_quote_list(requested)
     )]
     Audience { token: Vec<String>, requested: Vec<String> },
     #[error("service account token is not valid yet")]
@@ -517,31 +517,10 @@ pub(crate) fn intersect(token: &[String], requested: &[String]) -> Vec<String> {
 }
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
-fn go_quote(list: &[String]) -> String {
-    let quoted: Vec<String> = list.iter().map(|item| go_quote_str(item)).collect();
+fn go_quote_list(list: &[String]) -> String {
+    let quoted: Vec<String> =
+        list.iter().map(|item| berth_api::validation::go_quote(item)).collect();
     format!("[{}]", quoted.join(" "))
-}
-
-/// Go's `strconv.Quote` for what audiences hold: printable characters as they are, the rest
-/// escaped.
-fn go_quote_str(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            '\t' => quoted.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                quoted.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
 }
 
 /// `system:serviceaccount:NS:NAME`.

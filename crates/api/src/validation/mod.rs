@@ -132,8 +132,8 @@ impl From<i64> for Shown {
     }
 }
 
-/// Go's `strconv.Quote`.
-pub(crate) fn go_quote(s: &str) -> String {
+/// Go's `strconv.Quote` (and `%q` of a string).
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
