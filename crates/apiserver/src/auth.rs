@@ -112,8 +112,11 @@ impl fmt::Debug for Authenticator {
 /// The audiences of the API server itself: what a request's bearer token must be for, and
 /// what a TokenReview without `spec.audiences` checks (`--api-audiences`, defaulting to the
 /// issuer).
-pub(crate) fn api_audiences() -> Vec<String> {
-    vec![tokens::ISSUER.to_owned()]
+pub(crate) fn api_audiences() -> &'static [String] {
+    // Built once: every request with a bearer token checks it.
+    static API_AUDIENCES: std::sync::LazyLock<[String; 1]> =
+        std::sync::LazyLock::new(|| [tokens::ISSUER.to_owned()]);
+    &*API_AUDIENCES
 }
 
 /// kube-apiserver's message for a bearer token no authenticator recognises.
@@ -176,7 +179,7 @@ impl Authenticator {
         audiences: &[String],
     ) -> Result<Authenticated, Refused> {
         if let Some(admin) = self.admin(token) {
-            let agnostic = tokens::intersect(&api_audiences(), audiences);
+            let agnostic = tokens::intersect(api_audiences(), audiences);
             if !agnostic.is_empty() {
                 return Ok(Authenticated { user: admin, audiences: agnostic });
             }
@@ -191,7 +194,7 @@ impl Authenticator {
 
     /// The user a request's bearer token stands for: the admin, or a service account.
     async fn user_for_token(&self, token: &str) -> Option<User> {
-        match self.authenticate_token(token, &api_audiences()).await {
+        match self.authenticate_token(token, api_audiences()).await {
             Ok(authenticated) => Some(authenticated.user),
             // The client learns nothing either way; a failing store is worth a warning.
             Err(refused) if refused.is_internal() => {
@@ -309,7 +312,7 @@ mod tests {
         let key = SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap();
         let store: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
         let authenticator = Authenticator::new("abc123".into(), store, Arc::new(key));
-        let api = api_audiences();
+        let api = api_audiences().to_vec();
         let admin = authenticator.authenticate_token("abc123", &api).await.unwrap();
         assert_eq!((admin.user.name.as_str(), admin.audiences), ("admin", api.clone()));
         let both = vec!["vault".to_owned(), tokens::ISSUER.to_owned()];

@@ -72,9 +72,9 @@ pub(crate) async fn create(
     let supplied = apply::take_supplied(&mut review);
     apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut review);
 
-    let audiences =
-        if spec.audiences.is_empty() { auth::api_audiences() } else { spec.audiences.clone() };
-    let status = match authenticator.authenticate_token(&spec.token, &audiences).await {
+    let audiences: &[String] =
+        if spec.audiences.is_empty() { auth::api_audiences() } else { &spec.audiences };
+    let status = match authenticator.authenticate_token(&spec.token, audiences).await {
         Ok(authenticated) => {
             let mut status = Map::new();
             status.insert("authenticated".into(), json!(true));
