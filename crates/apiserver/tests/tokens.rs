@@ -19,6 +19,28 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
 
+/// A running API server with kubectl and the admin kubeconfig; `None` when kubectl is missing
+/// (`Kubectl::new` decides whether that is a skip or a failure).
+struct Served {
+    kubectl: Kubectl,
+    /// Holds the data dir: dropped, it is removed.
+    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    server: berth_apiserver::ApiServer,
+    addr: std::net::SocketAddr,
+    admin: PathBuf,
+}
+
+async fn served() -> Option<Served> {
+    let kubectl = Kubectl::new()?;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let addr = server.local_addr();
+    let admin = server.kubeconfig_path().to_owned();
+    Some(Served { kubectl, dir, data_dir, server, addr, admin })
+}
+
 /// The claims of a JWT, unverified.
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
@@ -71,12 +93,9 @@ fn sign(data_dir: &Path, claims: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_create_token_issues_tokens_that_authenticate_until_revoked() {
-    let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let server = start(&data_dir).await;
-    let addr = server.local_addr();
-    let admin = server.kubeconfig_path().to_owned();
+    let Some(Served { kubectl, dir, data_dir, server, addr, admin }) = served().await else {
+        return;
+    };
 
     // The API server alone runs no serviceaccount controller: make the account.
     assert_eq!(
@@ -326,12 +345,9 @@ async fn tokens_outlive_a_restart_because_the_signing_key_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_bind_to_secrets_and_nodes_and_refuse_what_kubernetes_refuses() {
-    let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let server = start(&data_dir).await;
-    let addr = server.local_addr();
-    let admin = server.kubeconfig_path().to_owned();
+    let Some(Served { kubectl, dir, data_dir, server, addr, admin }) = served().await else {
+        return;
+    };
     kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
     kubectl.ok(&admin, &["create", "secret", "generic", "s", "--from-literal=k=v"]).await;
     let node = dir.path().join("node.json");
@@ -463,12 +479,9 @@ fn refused(error: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_reviews_answer_as_kube_apiserver_does() {
-    let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let server = start(&data_dir).await;
-    let addr = server.local_addr();
-    let admin = server.kubeconfig_path().to_owned();
+    let Some(Served { kubectl, dir, data_dir, server, addr, admin }) = served().await else {
+        return;
+    };
     kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
     let uid = kubectl.ok(&admin, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]).await;
     let token = kubectl.ok(&admin, &["create", "token", "robot"]).await;
@@ -693,11 +706,7 @@ async fn token_reviews_answer_as_kube_apiserver_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_creates_token_reviews() {
-    let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let server = start(&data_dir).await;
-    let admin = server.kubeconfig_path().to_owned();
+    let Some(Served { kubectl, dir, server, admin, .. }) = served().await else { return };
     kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
     let uid = kubectl.ok(&admin, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]).await;
     let token = kubectl.ok(&admin, &["create", "token", "robot"]).await;
@@ -772,12 +781,9 @@ async fn kubectl_creates_token_reviews() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_issuer_discovery_documents_verify_kubectl_tokens() {
-    let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let server = start(&data_dir).await;
-    let addr = server.local_addr();
-    let admin = server.kubeconfig_path().to_owned();
+    let Some(Served { kubectl, dir: _dir, data_dir, server, addr, admin }) = served().await else {
+        return;
+    };
     let bearer = format!("Bearer {}", common::token(&data_dir));
     let get = |path: &'static str, authorization: Option<String>| {
         let data_dir = data_dir.clone();
