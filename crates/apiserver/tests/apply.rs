@@ -266,7 +266,27 @@ async fn kubectl_apply_server_side_on_the_tutorial_manifests() {
     assert_eq!(migrated["spec"]["replicas"], 5);
     // kubectl then moves the client-side entry into its own Apply entry and keeps the
     // last-applied annotation up to date under a manager of its own.
-    let expected = [("kubectl", "Apply"), ("kubectl-last-applied", "Apply")];
+    // Both are Apply entries, so Kubernetes orders them by time (older first), then by name:
+    // which comes first depends on whether the two writes fell in the same second.
+    let times: Vec<&str> = migrated["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    let mut expected = [("kubectl", "Apply"), ("kubectl-last-applied", "Apply")];
+    if times.len() == 2 && times[0] != times[1] {
+        let kubectl_time = migrated["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["manager"] == "kubectl")
+            .map(|e| e["time"].as_str().unwrap())
+            .unwrap();
+        if kubectl_time > times[0].min(times[1]) {
+            expected.reverse();
+        }
+    }
     let expected: Vec<(String, String)> =
         expected.iter().map(|(m, o)| ((*m).to_owned(), (*o).to_owned())).collect();
     assert_eq!(managers(&migrated), expected, "{migrated}");
