@@ -11,12 +11,10 @@
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
-//! - [`compact`]: shrinking a decoded pod's lists to their length, for clients' caches.
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
 //!   and legacy, the per-group-version resource lists) and the `Accept` negotiation between them.
 
 pub mod apply;
-pub mod compact;
 pub mod defaults;
 pub mod discovery;
 pub mod kinds;

@@ -9,8 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
-    ServicePort,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Service, ServicePort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -19,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::Context;
 use crate::cache;
+use crate::cached_pod::CachedPod;
 use crate::informer::Store;
 use crate::volume::{name_of, namespace_of};
 
@@ -40,7 +40,7 @@ pub(crate) type EndpointsChange = cache::Change<Endpoints>;
 /// The writes that make every selector Service's Endpoints match its pods.
 pub(crate) fn plan(
     services: &[Arc<Service>],
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     existing: &[Arc<Endpoints>],
 ) -> Vec<EndpointsChange> {
     let by_key: HashMap<(&str, &str), &Endpoints> = existing
@@ -54,7 +54,7 @@ pub(crate) fn plan(
         let key = (namespace_of(&service.metadata), name_of(&service.metadata));
         wanted.insert(key);
         let Some(selector) = selector_of(service) else { continue };
-        let selected: Vec<&Pod> = pods_by_namespace
+        let selected: Vec<&CachedPod> = pods_by_namespace
             .get(key.0)
             .into_iter()
             .flatten()
@@ -85,7 +85,7 @@ pub(crate) fn plan(
 /// `syncService` for one Service: the Endpoints it should have, unless it has them already.
 pub(crate) fn plan_service(
     service: &Service,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     current: Option<&Endpoints>,
 ) -> Option<EndpointsChange> {
     let (mut subsets, total) = subsets_for(service, pods);
@@ -136,7 +136,7 @@ pub(crate) fn plan_service(
 }
 
 /// The repacked subsets for a Service's selected pods, and how many addresses they hold.
-pub(crate) fn subsets_for(service: &Service, pods: &[&Pod]) -> (Vec<EndpointSubset>, usize) {
+pub(crate) fn subsets_for(service: &Service, pods: &[&CachedPod]) -> (Vec<EndpointSubset>, usize) {
     let spec = service.spec.clone().unwrap_or_default();
     let publish = spec.publish_not_ready_addresses.unwrap_or(false);
     let ports = spec.ports.clone().unwrap_or_default();
@@ -231,13 +231,13 @@ pub(crate) fn selector_of(service: &Service) -> Option<&BTreeMap<String, String>
     service.spec.as_ref()?.selector.as_ref().filter(|s| !s.is_empty())
 }
 
-pub(crate) fn matches_selector(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+pub(crate) fn matches_selector(selector: &BTreeMap<String, String>, pod: &CachedPod) -> bool {
     let labels = pod.metadata.labels.as_ref();
     selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
-pub(crate) fn by_namespace(pods: &[Arc<Pod>]) -> HashMap<&str, Vec<&Pod>> {
-    let mut map: HashMap<&str, Vec<&Pod>> = HashMap::new();
+pub(crate) fn by_namespace(pods: &[Arc<CachedPod>]) -> HashMap<&str, Vec<&CachedPod>> {
+    let mut map: HashMap<&str, Vec<&CachedPod>> = HashMap::new();
     for pod in pods {
         map.entry(namespace_of(&pod.metadata)).or_default().push(pod);
     }
@@ -254,7 +254,7 @@ pub(crate) fn is_headless(service: &Service) -> bool {
 
 /// `ShouldPodBeInEndpoints`: has an IP, is not terminating (unless `include_terminating`),
 /// and is not finished for good by its restart policy.
-pub(crate) fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
+pub(crate) fn should_be_in_endpoints(pod: &CachedPod, include_terminating: bool) -> bool {
     if pod_ip(pod).is_none() {
         return false;
     }
@@ -271,7 +271,7 @@ pub(crate) fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bo
 
 /// `ShouldSetHostname`: the pod's hostname is published under the Service its subdomain
 /// names, in its namespace.
-pub(crate) fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
+pub(crate) fn should_set_hostname(pod: &CachedPod, service: &Service) -> bool {
     let spec = pod.spec.as_ref();
     let hostname = spec.and_then(|s| s.hostname.as_deref()).unwrap_or("");
     let subdomain = spec.and_then(|s| s.subdomain.as_deref()).unwrap_or("");
@@ -280,12 +280,12 @@ pub(crate) fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
         && pod.metadata.namespace == service.metadata.namespace
 }
 
-pub(crate) fn hostname_of(pod: &Pod) -> &str {
+pub(crate) fn hostname_of(pod: &CachedPod) -> &str {
     pod.spec.as_ref().and_then(|s| s.hostname.as_deref()).unwrap_or("")
 }
 
 /// The pod's (first) IPv4 address.
-pub(crate) fn pod_ip(pod: &Pod) -> Option<&str> {
+pub(crate) fn pod_ip(pod: &CachedPod) -> Option<&str> {
     let status = pod.status.as_ref()?;
     let candidates = status
         .pod_ip
@@ -296,14 +296,14 @@ pub(crate) fn pod_ip(pod: &Pod) -> Option<&str> {
 }
 
 /// Ready=True.
-pub(crate) fn is_pod_ready(pod: &Pod) -> bool {
+pub(crate) fn is_pod_ready(pod: &CachedPod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-pub(crate) fn pod_reference(pod: &Pod) -> ObjectReference {
+pub(crate) fn pod_reference(pod: &CachedPod) -> ObjectReference {
     ObjectReference {
         kind: Some("Pod".to_owned()),
         namespace: pod.metadata.namespace.clone(),
@@ -315,7 +315,7 @@ pub(crate) fn pod_reference(pod: &Pod) -> ObjectReference {
 
 /// `FindPort`: a numeric targetPort as is (none = the Service port); a named one is looked up
 /// among the pod's container ports of the same protocol.
-pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
+pub(crate) fn find_port(pod: &CachedPod, port: &ServicePort) -> Option<i32> {
     match &port.target_port {
         None => Some(port.port),
         Some(IntOrString::Int(number)) => Some(*number),
@@ -334,7 +334,7 @@ pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
 
 /// The time of the newest change that shaped these endpoints: the Service's creation or a
 /// pod's Ready transition (the triggers endpoints_controller's tracker records).
-pub(crate) fn trigger_time(service: &Service, pods: &[&Pod]) -> Option<Timestamp> {
+pub(crate) fn trigger_time(service: &Service, pods: &[&CachedPod]) -> Option<Timestamp> {
     let service_time = service.metadata.creation_timestamp.as_ref().map(|t| t.0);
     let pod_times = pods.iter().filter_map(|pod| {
         let conditions = pod.status.as_ref()?.conditions.as_ref()?;
@@ -358,7 +358,7 @@ pub(crate) async fn run(context: Context) {
 async fn reconcile(
     client: kube::Client,
     services: Store<Service>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     endpoints: Store<Endpoints>,
     wake: Arc<Notify>,
 ) {
@@ -373,7 +373,9 @@ async fn reconcile(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Pod, Service};
+    use k8s_openapi::api::core::v1::Service;
+
+    use crate::cached_pod::CachedPod;
     use serde_json::{Value, json};
 
     use super::{EndpointsChange, plan_service, subsets_for};
@@ -392,7 +394,7 @@ mod tests {
     }
 
     /// A pod: name, IP, ready, terminating, the container port named `web`.
-    fn pod(name: &str, ip: &str, ready: bool, terminating: bool, web: Option<i32>) -> Pod {
+    fn pod(name: &str, ip: &str, ready: bool, terminating: bool, web: Option<i32>) -> CachedPod {
         let ports: Vec<Value> =
             web.into_iter().map(|p| json!({ "name": "web", "containerPort": p })).collect();
         let mut value = json!({
@@ -411,8 +413,8 @@ mod tests {
     /// A subset as (ready IPs, not-ready IPs, ports as name:port).
     type Shape = (Vec<String>, Vec<String>, Vec<String>);
 
-    fn shape(service: &Service, pods: &[Pod]) -> Vec<Shape> {
-        let pods: Vec<&Pod> = pods.iter().collect();
+    fn shape(service: &Service, pods: &[CachedPod]) -> Vec<Shape> {
+        let pods: Vec<&CachedPod> = pods.iter().collect();
         let ips = |list: &Option<Vec<k8s_openapi::api::core::v1::EndpointAddress>>| {
             list.iter().flatten().map(|a| a.ip.clone()).collect::<Vec<_>>()
         };
@@ -437,7 +439,7 @@ mod tests {
 
     #[test]
     fn subsets_follow_readiness_ports_and_termination() {
-        let cases: Vec<(&str, Service, Vec<Pod>, Vec<Shape>)> = vec![
+        let cases: Vec<(&str, Service, Vec<CachedPod>, Vec<Shape>)> = vec![
             (
                 "ready and not ready pods share a subset; named ports resolve per pod",
                 service(json!({})),
@@ -514,7 +516,7 @@ mod tests {
         let mut other = service(json!({}));
         other.metadata.name = Some("other".to_owned());
         let pods = [pod("a", "10.0.0.1", true, false, Some(8080))];
-        let pods: Vec<&Pod> = pods.iter().collect();
+        let pods: Vec<&CachedPod> = pods.iter().collect();
         let hostname = |service: &Service| {
             subsets_for(service, &pods).0[0].addresses.as_ref().unwrap()[0].hostname.clone()
         };
@@ -526,12 +528,12 @@ mod tests {
     fn an_up_to_date_endpoints_object_is_left_alone() {
         let service = service(json!({}));
         let pods = [pod("a", "10.0.0.1", true, false, Some(8080))];
-        let pods: Vec<&Pod> = pods.iter().collect();
+        let pods: Vec<&CachedPod> = pods.iter().collect();
         let Some(EndpointsChange::Create(created)) = plan_service(&service, &pods, None) else {
             panic!("a new Service gets its Endpoints created");
         };
         assert_eq!(plan_service(&service, &pods, Some(&created)), None);
-        let none: Vec<&Pod> = Vec::new();
+        let none: Vec<&CachedPod> = Vec::new();
         let Some(EndpointsChange::Update(emptied)) = plan_service(&service, &none, Some(&created))
         else {
             panic!("losing its pods updates the Endpoints");

@@ -8,13 +8,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use tokio::sync::Notify;
 
 use crate::Context;
 use crate::cache;
+use crate::cached_pod::CachedPod;
 use crate::endpoints::{
     ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_headless,
     is_pod_ready, matches_selector, pod_ip, pod_reference, selector_of, should_be_in_endpoints,
@@ -37,7 +38,7 @@ pub(crate) type SliceChange = cache::Change<EndpointSlice>;
 /// The writes that make every selector Service's slices match its pods.
 pub(crate) fn plan(
     services: &[Arc<Service>],
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     slices: &[Arc<EndpointSlice>],
 ) -> Vec<SliceChange> {
     let pods_by_namespace = by_namespace(pods);
@@ -65,7 +66,7 @@ pub(crate) fn plan(
             continue;
         }
         let Some(selector) = selector_of(service) else { continue };
-        let selected: Vec<&Pod> = pods_by_namespace
+        let selected: Vec<&CachedPod> = pods_by_namespace
             .get(key.0)
             .into_iter()
             .flatten()
@@ -110,7 +111,10 @@ fn delete(slice: &EndpointSlice) -> SliceChange {
 }
 
 /// The endpoint and ports a pod contributes (`podToEndpoint`, `getEndpointPorts`).
-pub(crate) fn endpoint_for(service: &Service, pod: &Pod) -> Option<(Endpoint, Vec<EndpointPort>)> {
+pub(crate) fn endpoint_for(
+    service: &Service,
+    pod: &CachedPod,
+) -> Option<(Endpoint, Vec<EndpointPort>)> {
     if !should_be_in_endpoints(pod, true) {
         return None;
     }
@@ -177,7 +181,7 @@ struct Draft<'a> {
 /// The reconciler for one Service and the slices it owns.
 pub(crate) fn plan_service(
     service: &Service,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     mut slices: Vec<&EndpointSlice>,
 ) -> Vec<SliceChange> {
     slices.sort_by_key(|s| name_of(&s.metadata));
@@ -345,7 +349,7 @@ pub(crate) async fn run(context: Context) {
 async fn reconcile(
     client: kube::Client,
     services: Store<Service>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     slices: Store<EndpointSlice>,
     wake: Arc<Notify>,
 ) {
@@ -360,7 +364,9 @@ async fn reconcile(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Pod, Service};
+    use k8s_openapi::api::core::v1::Service;
+
+    use crate::cached_pod::CachedPod;
     use k8s_openapi::api::discovery::v1::EndpointSlice;
     use serde_json::json;
 
@@ -374,7 +380,7 @@ mod tests {
         .unwrap()
     }
 
-    fn pod(index: usize) -> Pod {
+    fn pod(index: usize) -> CachedPod {
         serde_json::from_value(json!({
             "metadata": { "name": format!("web-{index:03}"), "namespace": "default", "uid": format!("uid-{index}") },
             "spec": { "containers": [] },
@@ -413,9 +419,9 @@ mod tests {
     #[test]
     fn slices_hold_at_most_a_hundred_endpoints_and_keep_them_in_place() {
         let service = service();
-        let pods: Vec<Pod> = (0..250).map(pod).collect();
+        let pods: Vec<CachedPod> = (0..250).map(pod).collect();
         let mut slices = Vec::new();
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         apply(&mut slices, plan_service(&service, &refs, vec![]));
         assert_eq!(sizes(&slices), vec![50, 100, 100]);
         let first = &slices[0];
@@ -439,7 +445,7 @@ mod tests {
         let mut pods = pods;
         pods.remove(0);
         pods.push(pod(250));
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let current: Vec<&EndpointSlice> = slices.iter().collect();
         let changes = plan_service(&service, &refs, current);
         assert!(changes.iter().all(|c| matches!(c, SliceChange::Update(_))), "{changes:?}");
@@ -454,7 +460,7 @@ mod tests {
         assert_eq!(sizes(&slices), vec![0]);
         assert_eq!(slices[0].ports, None);
         // Pods again: the placeholder is reused.
-        let refs: Vec<&Pod> = pods.iter().take(3).collect();
+        let refs: Vec<&CachedPod> = pods.iter().take(3).collect();
         let current: Vec<&EndpointSlice> = slices.iter().collect();
         let changes = plan_service(&service, &refs, current);
         assert!(matches!(changes.as_slice(), [SliceChange::Update(_)]), "{changes:?}");
@@ -470,7 +476,7 @@ mod tests {
         let mut unready = pod(2);
         unready.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].status =
             "False".to_owned();
-        let conditions = |service: &Service, pod: &Pod| {
+        let conditions = |service: &Service, pod: &CachedPod| {
             let (endpoint, _) = super::endpoint_for(service, pod).unwrap();
             let c = endpoint.conditions.unwrap();
             (c.ready.unwrap(), c.serving.unwrap(), c.terminating.unwrap())

@@ -20,8 +20,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Container, Endpoints, EphemeralVolumeSource, Node, PersistentVolume, PersistentVolumeClaim,
-    Pod, PodStatus, Service, Volume,
+    Endpoints, Node, PersistentVolume, PersistentVolumeClaim, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -53,72 +52,6 @@ impl Cached for EndpointSlice {}
 impl Cached for StatefulSet {}
 impl Cached for ControllerRevision {}
 impl Cached for Lease {}
-
-/// The pod conditions a controller reads.
-const READ_CONDITIONS: [&str; 2] = ["Ready", "PodScheduled"];
-
-impl Cached for Pod {
-    /// The union of what the readers need: the metadata; of the spec everything but the
-    /// containers' command, environment, image, mounts and probes (the scheduler reads their
-    /// resources and ports, endpoints their ports) and volumes other than claims (the
-    /// scheduler and pvc-protection read those); of the status everything but the container
-    /// statuses and the conditions other than `Ready` and `PodScheduled` (phase, those two
-    /// conditions and IPs are what statefulset, scheduler, endpoints and node lifecycle read;
-    /// a condition is 160 bytes inline and its strings). What is kept has no spare room in its
-    /// lists (`berth_api::compact`).
-    fn prune(&mut self) {
-        self.metadata.managed_fields = None;
-        if let Some(spec) = self.spec.as_mut() {
-            let slim = |container: &mut Container| {
-                *container = Container {
-                    name: std::mem::take(&mut container.name),
-                    ports: container.ports.take(),
-                    resources: container.resources.take(),
-                    restart_policy: container.restart_policy.take(),
-                    ..Container::default()
-                };
-            };
-            spec.containers.iter_mut().for_each(slim);
-            spec.init_containers.iter_mut().flatten().for_each(slim);
-            spec.ephemeral_containers = None;
-            if let Some(volumes) = spec.volumes.as_mut() {
-                volumes.retain(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some());
-                for volume in volumes {
-                    *volume = Volume {
-                        name: std::mem::take(&mut volume.name),
-                        persistent_volume_claim: volume.persistent_volume_claim.take(),
-                        ephemeral: volume
-                            .ephemeral
-                            .take()
-                            .map(|_| EphemeralVolumeSource::default()),
-                        ..Volume::default()
-                    };
-                }
-            }
-        }
-        if let Some(status) = self.status.as_mut() {
-            let mut conditions = status.conditions.take();
-            if let Some(conditions) = conditions.as_mut() {
-                conditions.retain(|c| READ_CONDITIONS.contains(&c.type_.as_str()));
-            }
-            *status = PodStatus {
-                conditions,
-                host_ip: status.host_ip.take(),
-                host_ips: status.host_ips.take(),
-                message: status.message.take(),
-                nominated_node_name: status.nominated_node_name.take(),
-                phase: status.phase.take(),
-                pod_ip: status.pod_ip.take(),
-                pod_ips: status.pod_ips.take(),
-                qos_class: status.qos_class.take(),
-                reason: status.reason.take(),
-                start_time: status.start_time.take(),
-                ..PodStatus::default()
-            };
-        }
-        berth_api::compact::pod(self);
-    }
-}
 
 /// The informers of one process: one per kind, started by the first controller that asks for
 /// it. Its watches end with [`Informers::shutdown`].
@@ -343,8 +276,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::cached_pod::CachedPod;
 
-    fn pod(name: &str, rv: &str) -> Pod {
+    fn pod(name: &str, rv: &str) -> CachedPod {
         serde_json::from_value(json!({
             "metadata": { "name": name, "namespace": "ns", "resourceVersion": rv,
                           "managedFields": [{ "manager": "kubectl" }] },
@@ -376,19 +310,19 @@ mod tests {
         .expect("a pod")
     }
 
-    fn informer() -> Informer<Pod> {
+    fn informer() -> Informer<CachedPod> {
         Informer { shared: Arc::new(Shared::new()) }
     }
 
-    fn names(objects: &[Arc<Pod>]) -> Vec<String> {
+    fn names(objects: &[Arc<CachedPod>]) -> Vec<String> {
         let mut names: Vec<String> =
             objects.iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
         names.sort();
         names
     }
 
-    fn describe(event: &Event<Pod>) -> String {
-        let name = |p: &Arc<Pod>| p.metadata.name.clone().unwrap_or_default();
+    fn describe(event: &Event<CachedPod>) -> String {
+        let name = |p: &Arc<CachedPod>| p.metadata.name.clone().unwrap_or_default();
         match event {
             watcher::Event::Init => "init".to_owned(),
             watcher::Event::InitApply(p) => format!("list {}", name(p)),
@@ -398,38 +332,12 @@ mod tests {
         }
     }
 
-    fn drain(receiver: &mut mpsc::UnboundedReceiver<Event<Pod>>) -> Vec<String> {
+    fn drain(receiver: &mut mpsc::UnboundedReceiver<Event<CachedPod>>) -> Vec<String> {
         let mut seen = Vec::new();
         while let Ok(event) = receiver.try_recv() {
             seen.push(describe(&event));
         }
         seen
-    }
-
-    #[test]
-    fn pods_keep_what_the_controllers_read() {
-        let mut pruned = pod("a", "1");
-        pruned.prune();
-        assert!(pruned.metadata.managed_fields.is_none());
-        let spec = pruned.spec.as_ref().expect("spec");
-        assert_eq!(spec.node_name.as_deref(), Some("n1"));
-        let container = &spec.containers[0];
-        assert_eq!(container.name, "app");
-        assert_eq!(container.ports.as_ref().map(Vec::len), Some(1));
-        assert!(container.resources.is_some());
-        assert!(
-            container.image.is_none() && container.env.is_none() && container.command.is_none()
-        );
-        let volumes = spec.volumes.as_ref().expect("volumes");
-        assert_eq!(volumes.len(), 1, "only claims are kept");
-        assert_eq!(volumes[0].name, "data");
-        let status = pruned.status.as_ref().expect("status");
-        assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.1"));
-        let conditions: Vec<&str> =
-            status.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
-        assert_eq!(conditions, ["Ready", "PodScheduled"], "only the conditions read are kept");
-        assert!(status.container_statuses.is_none());
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! [`spawn`] starts the ones a [`Config`] names, each in its own task.
 
 mod cache;
+mod cached_pod;
 mod endpoints;
 mod endpointslice;
 mod events;

@@ -24,6 +24,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use tokio::time::Instant;
 
+use crate::cached_pod::CachedPod;
 use crate::{Context, EventType, Recorder};
 
 /// The namespace kubelets keep their heartbeat Leases in.
@@ -144,7 +145,11 @@ pub(crate) fn plan(node: &Node, stale: bool, now: Timestamp) -> NodePlan {
 /// a pod that does not tolerate a NoExecute taint, the earliest `timeAdded +
 /// tolerationSeconds` for one that tolerates them for a while, `None` when it tolerates them
 /// forever (pkg/controller/tainteviction `getMinTolerationTime`).
-pub(crate) fn eviction_time(pod: &Pod, taints: &[Taint], now: Timestamp) -> Option<Timestamp> {
+pub(crate) fn eviction_time(
+    pod: &CachedPod,
+    taints: &[Taint],
+    now: Timestamp,
+) -> Option<Timestamp> {
     let tolerations = pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
     let mut earliest: Option<Timestamp> = None;
     for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
@@ -179,7 +184,7 @@ pub(crate) async fn run(context: Context) {
     // The loop runs on a ticker, not on changes: it subscribes to nothing.
     let nodes = context.informers.get::<Node>();
     let leases = context.informers.get::<Lease>();
-    let pods = context.informers.get::<Pod>();
+    let pods = context.informers.get::<CachedPod>();
     nodes.wait_until_ready().await;
     leases.wait_until_ready().await;
     pods.wait_until_ready().await;
@@ -200,7 +205,7 @@ pub(crate) async fn run(context: Context) {
                 (l.name_any(), l.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0))
             })
             .collect();
-        let mut by_node: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
+        let mut by_node: BTreeMap<String, Vec<Arc<CachedPod>>> = BTreeMap::new();
         for pod in pods.state() {
             if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
                 by_node.entry(node).or_default().push(pod);
@@ -255,7 +260,7 @@ async fn apply(
     node: &Node,
     stale: bool,
     now: Timestamp,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) {
     let name = node.name_any();
     let plan = plan(node, stale, now);
@@ -490,7 +495,7 @@ mod tests {
             value: None,
             time_added: Some(Time(added)),
         }];
-        let pod = |tolerations: serde_json::Value| -> Pod {
+        let pod = |tolerations: serde_json::Value| -> CachedPod {
             serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "containers": [], "tolerations": tolerations } }))
                 .expect("a pod")
         };

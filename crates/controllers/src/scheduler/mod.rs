@@ -32,6 +32,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::cached_pod::CachedPod;
 use crate::informer::Event;
 use crate::{Context, EventType, Recorder};
 use plan::{Candidate, Contribution, Outcome, Prepared, Usage, Volumes};
@@ -55,7 +56,7 @@ const CONCURRENT_BINDS: usize = 64;
 #[derive(Debug)]
 enum Input {
     Node(Event<Node>),
-    Pod(Event<Pod>),
+    Pod(Event<CachedPod>),
     Claim(Event<PersistentVolumeClaim>),
     Volume(Event<PersistentVolume>),
     Class(Event<StorageClass>),
@@ -149,7 +150,7 @@ enum Queued {
 
 #[derive(Debug)]
 struct Pending {
-    pod: Arc<Pod>,
+    pod: Arc<CachedPod>,
     queued: Queued,
     attempts: u32,
     last_attempt: Instant,
@@ -169,7 +170,7 @@ struct BindResult {
 #[derive(Debug)]
 struct State {
     nodes: Mirror<Node>,
-    pods: Mirror<Pod>,
+    pods: Mirror<CachedPod>,
     claims: Mirror<PersistentVolumeClaim>,
     volumes: Mirror<PersistentVolume>,
     classes: Mirror<StorageClass>,
@@ -260,7 +261,7 @@ impl State {
     }
 
     /// Returns whether resources were freed.
-    fn upsert_pod(&mut self, pod: Arc<Pod>) -> bool {
+    fn upsert_pod(&mut self, pod: Arc<CachedPod>) -> bool {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let spec = pod.spec.as_ref();
         let node = spec.and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
@@ -320,7 +321,7 @@ impl State {
         false
     }
 
-    fn delete_pod(&mut self, pod: &Pod) -> bool {
+    fn delete_pod(&mut self, pod: &CachedPod) -> bool {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         self.pending.remove(&uid);
         self.bound.remove(&uid);
@@ -360,7 +361,7 @@ impl State {
 
     /// Decides for every active pod, highest priority first, then oldest in the queue
     /// (PrioritySort).
-    fn decide(&mut self) -> Vec<(Arc<Pod>, Outcome)> {
+    fn decide(&mut self) -> Vec<(Arc<CachedPod>, Outcome)> {
         let mut decisions = Vec::new();
         for pending in self.pending.values_mut() {
             if pending.queued == Queued::Gated && !pending.gate_reported {
@@ -490,7 +491,7 @@ pub(crate) async fn run(context: Context) {
     let informers = &context.informers;
     let mut watches = JoinSet::new();
     watches.spawn(forward(informers.get::<Node>().subscribe(), sender.clone(), Input::Node));
-    watches.spawn(forward(informers.get::<Pod>().subscribe(), sender.clone(), Input::Pod));
+    watches.spawn(forward(informers.get::<CachedPod>().subscribe(), sender.clone(), Input::Pod));
     watches.spawn(forward(
         informers.get::<PersistentVolumeClaim>().subscribe(),
         sender.clone(),
@@ -603,7 +604,7 @@ async fn forward<K>(
 /// `PodScheduled=True`).
 async fn bind(
     client: &kube::Client,
-    pod: &Pod,
+    pod: &CachedPod,
     node: &str,
     delayed: &[String],
 ) -> Result<(), String> {
@@ -668,7 +669,7 @@ async fn bind(
 async fn report_unschedulable(
     client: &kube::Client,
     recorder: &Recorder,
-    pod: &Pod,
+    pod: &CachedPod,
     message: &str,
 ) {
     set_unscheduled(client, pod, "Unschedulable", message).await;
@@ -681,7 +682,7 @@ async fn report_unschedulable(
 }
 
 /// Sets `PodScheduled=False` with `reason` and `message`, unless it says so already.
-async fn set_unscheduled(client: &kube::Client, pod: &Pod, reason: &str, message: &str) {
+async fn set_unscheduled(client: &kube::Client, pod: &CachedPod, reason: &str, message: &str) {
     let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
     let current = pod
         .status
@@ -749,7 +750,7 @@ mod tests {
         .expect("a node")
     }
 
-    fn pod(name: &str, cpu: &str, node: Option<&str>) -> Pod {
+    fn pod(name: &str, cpu: &str, node: Option<&str>) -> CachedPod {
         serde_json::from_value(json!({
             "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"),
                           "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -760,7 +761,7 @@ mod tests {
         .expect("a pod")
     }
 
-    fn placements(decisions: &[(Arc<Pod>, Outcome)]) -> BTreeMapCount {
+    fn placements(decisions: &[(Arc<CachedPod>, Outcome)]) -> BTreeMapCount {
         let mut counts = BTreeMapCount::new();
         for (_, outcome) in decisions {
             if let Outcome::Fits { node, .. } = outcome {

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod,
+    Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim,
     Taint, Toleration,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::resources::{self, Resources};
+use crate::cached_pod::CachedPod;
 
 /// The scheduler's name in `spec.schedulerName` and in events.
 pub(crate) const SCHEDULER_NAME: &str = "default-scheduler";
@@ -63,7 +64,7 @@ pub(crate) struct Contribution {
 }
 
 impl Contribution {
-    pub(crate) fn of(pod: &Pod) -> Contribution {
+    pub(crate) fn of(pod: &CachedPod) -> Contribution {
         let Some(spec) = pod.spec.as_ref() else { return Contribution::default() };
         let sidecars = spec
             .init_containers
@@ -94,7 +95,7 @@ impl Contribution {
 }
 
 /// The uid of the pod's controlling owner (what spreading groups pods by).
-pub(crate) fn controller_uid(pod: &Pod) -> Option<String> {
+pub(crate) fn controller_uid(pod: &CachedPod) -> Option<String> {
     pod.metadata
         .owner_references
         .iter()
@@ -223,7 +224,7 @@ struct PodClaims<'a> {
 
 /// Whether `pod` only waits for its Immediate claims to be created or bound — something the
 /// volume controller is about to do, so trying it now would only put it into backoff.
-pub(crate) fn waits_for_claims(pod: &Pod, volumes: Volumes<'_>) -> bool {
+pub(crate) fn waits_for_claims(pod: &CachedPod, volumes: Volumes<'_>) -> bool {
     match pod_claims(pod, volumes) {
         Err(rejection) => rejection.reasons.iter().any(|reason| {
             reason == ERR_UNBOUND_IMMEDIATE
@@ -235,7 +236,7 @@ pub(crate) fn waits_for_claims(pod: &Pod, volumes: Volumes<'_>) -> bool {
 
 /// Picks a node for `pod` among `candidates`, or says why none fits.
 pub(crate) fn schedule(
-    pod: &Pod,
+    pod: &CachedPod,
     contribution: &Contribution,
     candidates: &[Candidate<'_>],
     volumes: Volumes<'_>,
@@ -298,7 +299,7 @@ fn node_name(node: &Node) -> &str {
 
 /// VolumeBinding's pre-filter: every claim must exist and not be going away; unbound claims
 /// must wait for their first consumer.
-fn pod_claims<'a>(pod: &Pod, volumes: Volumes<'a>) -> Result<PodClaims<'a>, Rejection> {
+fn pod_claims<'a>(pod: &CachedPod, volumes: Volumes<'a>) -> Result<PodClaims<'a>, Rejection> {
     let mut claims = PodClaims::default();
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
@@ -306,7 +307,7 @@ fn pod_claims<'a>(pod: &Pod, volumes: Volumes<'a>) -> Result<PodClaims<'a>, Reje
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         let (name, ephemeral) = if let Some(source) = &volume.persistent_volume_claim {
             (source.claim_name.clone(), false)
-        } else if volume.ephemeral.is_some() {
+        } else if volume.ephemeral {
             (format!("{pod_name}-{}", volume.name), true)
         } else {
             continue;
@@ -363,7 +364,7 @@ fn bound_volume<'a>(
 }
 
 fn filter(
-    pod: &Pod,
+    pod: &CachedPod,
     contribution: &Contribution,
     claims: &PodClaims<'_>,
     candidate: Candidate<'_>,
@@ -478,7 +479,7 @@ pub(crate) fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 }
 
 /// `nodeSelector` and `requiredDuringSchedulingIgnoredDuringExecution`.
-fn matches_node_selector_and_affinity(pod: &Pod, node: &Node) -> bool {
+fn matches_node_selector_and_affinity(pod: &CachedPod, node: &Node) -> bool {
     let Some(spec) = pod.spec.as_ref() else { return true };
     let empty = BTreeMap::new();
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
@@ -676,7 +677,7 @@ fn score(pod: &Contribution, candidate: Candidate<'_>, max_owned: i64) -> i64 {
 /// post-filter's (we never find victims: preemption is not implemented, and pods without a
 /// lower priority could not be victims anyway).
 fn fit_error(
-    pod: &Pod,
+    pod: &CachedPod,
     nodes: usize,
     prefilter: Option<&Rejection>,
     statuses: &[Rejection],

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::cached_pod::{CachedContainer, CachedPodSpec};
 
 /// `cpu` requested when a container sets none, for scoring only (schedutil.DefaultMilliCPURequest).
 pub(crate) const DEFAULT_MILLI_CPU: i64 = 100;
@@ -123,7 +124,7 @@ impl Resources {
 
 /// A container's requests; a resource with a limit but no request requests its limit (the
 /// apiserver's defaulting does the same).
-fn container_requests(container: &Container) -> Resources {
+fn container_requests(container: &CachedContainer) -> Resources {
     let resources = container.resources.as_ref();
     let mut requests = Resources::from_map(resources.and_then(|r| r.requests.as_ref()));
     for (name, value) in Resources::from_map(resources.and_then(|r| r.limits.as_ref())).0 {
@@ -134,7 +135,7 @@ fn container_requests(container: &Container) -> Resources {
 
 /// What a pod requests: its containers (and sidecars) together, or its largest init step
 /// if that is more, plus the pod overhead.
-pub(crate) fn pod_requests(spec: &PodSpec) -> Resources {
+pub(crate) fn pod_requests(spec: &CachedPodSpec) -> Resources {
     let mut requests = Resources::default();
     for container in &spec.containers {
         requests.add(&container_requests(container));
@@ -160,7 +161,7 @@ pub(crate) fn pod_requests(spec: &PodSpec) -> Resources {
 
 /// The pod's cpu and memory requests with kube-scheduler's non-zero defaults per container,
 /// used for scoring (schedutil.GetNonzeroRequests).
-pub(crate) fn nonzero_requests(spec: &PodSpec) -> (i64, i64) {
+pub(crate) fn nonzero_requests(spec: &CachedPodSpec) -> (i64, i64) {
     let mut cpu = 0;
     let mut memory = 0;
     for container in &spec.containers {
@@ -199,7 +200,7 @@ mod tests {
         }
     }
 
-    fn container(requests: &[(&str, &str)], limits: &[(&str, &str)]) -> Container {
+    fn container(requests: &[(&str, &str)], limits: &[(&str, &str)]) -> CachedContainer {
         let map = |pairs: &[(&str, &str)]| {
             Some(
                 pairs
@@ -208,13 +209,13 @@ mod tests {
                     .collect::<BTreeMap<_, _>>(),
             )
         };
-        Container {
+        CachedContainer {
             resources: Some(k8s_openapi::api::core::v1::ResourceRequirements {
                 requests: map(requests),
                 limits: map(limits),
                 ..Default::default()
             }),
-            ..Container::default()
+            ..CachedContainer::default()
         }
     }
 
@@ -222,7 +223,7 @@ mod tests {
     fn pod_requests_take_init_max_sidecars_and_overhead() {
         let mut sidecar = container(&[("cpu", "100m")], &[]);
         sidecar.restart_policy = Some("Always".to_owned());
-        let spec = PodSpec {
+        let spec = CachedPodSpec {
             containers: vec![
                 container(&[("cpu", "200m"), ("memory", "1Mi")], &[]),
                 container(&[], &[("cpu", "300m")]),
@@ -233,16 +234,16 @@ mod tests {
                 container(&[("cpu", "950m")], &[]),
             ]),
             overhead: Some([("cpu".to_owned(), Quantity("10m".to_owned()))].into()),
-            ..PodSpec::default()
+            ..CachedPodSpec::default()
         };
         let requests = pod_requests(&spec);
         // containers 500m + sidecar 100m = 600m; init max(1000m, 950m + 100m) = 1050m.
         assert_eq!(requests.get("cpu"), 1060);
         assert_eq!(requests.get("memory"), 1024 * 1024);
         assert_eq!(
-            nonzero_requests(&PodSpec {
-                containers: vec![Container::default()],
-                ..PodSpec::default()
+            nonzero_requests(&CachedPodSpec {
+                containers: vec![CachedContainer::default()],
+                ..CachedPodSpec::default()
             }),
             (100, DEFAULT_MEMORY)
         );

@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use crate::cached_pod::CachedPod;
+
 /// Label with the pod's name (`apps.StatefulSetPodNameLabel`).
 pub(crate) const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 /// Label with the pod's ordinal (`apps.PodIndexLabel`, on by default since v1.28, GA in v1.32).
@@ -29,7 +31,7 @@ pub(crate) fn parent_and_ordinal(pod_name: &str) -> Option<(&str, i32)> {
 }
 
 /// The ordinal of a member pod of `set_name`.
-pub(crate) fn ordinal_of(set_name: &str, pod: &Pod) -> Option<i32> {
+pub(crate) fn ordinal_of(set_name: &str, pod: &CachedPod) -> Option<i32> {
     let (parent, ordinal) = parent_and_ordinal(pod.metadata.name.as_deref()?)?;
     (parent == set_name).then_some(ordinal)
 }
@@ -57,7 +59,7 @@ pub(crate) fn set_name(set: &StatefulSet) -> &str {
 }
 
 /// The revision a pod was made from (its `controller-revision-hash` label).
-pub(crate) fn pod_revision(pod: &Pod) -> &str {
+pub(crate) fn pod_revision(pod: &CachedPod) -> &str {
     pod.metadata
         .labels
         .as_ref()
@@ -170,7 +172,7 @@ pub(crate) fn claims(set: &StatefulSet, ordinal: i32) -> Vec<(String, Persistent
 }
 
 /// `identityMatches`: name, namespace and the pod-name and pod-index labels.
-pub(crate) fn identity_matches(set: &StatefulSet, pod: &Pod) -> bool {
+pub(crate) fn identity_matches(set: &StatefulSet, pod: &CachedPod) -> bool {
     let Some(ordinal) = ordinal_of(set_name(set), pod) else { return false };
     let name = pod_name(set_name(set), ordinal);
     let labels = pod.metadata.labels.clone().unwrap_or_default();
@@ -181,7 +183,10 @@ pub(crate) fn identity_matches(set: &StatefulSet, pod: &Pod) -> bool {
 }
 
 /// The labels [`identity_matches`] wants on `pod` (`updateIdentity`).
-pub(crate) fn identity_labels(set: &StatefulSet, pod: &Pod) -> Option<BTreeMap<String, String>> {
+pub(crate) fn identity_labels(
+    set: &StatefulSet,
+    pod: &CachedPod,
+) -> Option<BTreeMap<String, String>> {
     let ordinal = ordinal_of(set_name(set), pod)?;
     Some(BTreeMap::from([
         (POD_NAME_LABEL.to_owned(), pod_name(set_name(set), ordinal)),

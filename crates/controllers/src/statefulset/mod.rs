@@ -24,6 +24,7 @@ use kube::runtime::watcher;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use crate::cached_pod::CachedPod;
 use crate::informer::{self, Cached, Store};
 use crate::meta::status_code;
 use crate::{Context, EventType, Recorder};
@@ -69,7 +70,7 @@ pub(crate) async fn run(context: Context) {
     let informers = &context.informers;
     let (sets, pods, claims, revisions) = (
         informers.get::<StatefulSet>(),
-        informers.get::<Pod>(),
+        informers.get::<CachedPod>(),
         informers.get::<PersistentVolumeClaim>(),
         informers.get::<ControllerRevision>(),
     );
@@ -91,7 +92,7 @@ pub(crate) async fn run(context: Context) {
     let watch_sets = handle(set_events, shared.clone(), |shared, set: &StatefulSet| {
         shared.queue.add(key_of(&set.metadata));
     });
-    let watch_pods = handle(pod_events, shared.clone(), |shared, pod: &Pod| {
+    let watch_pods = handle(pod_events, shared.clone(), |shared, pod: &CachedPod| {
         match controller_key(&pod.metadata) {
             Some(key) => shared.queue.add(key),
             None => shared.enqueue_possible_adopter(&pod.metadata),
@@ -303,7 +304,7 @@ struct Shared {
     client: kube::Client,
     recorder: Recorder,
     sets: Store<StatefulSet>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     claims: Store<PersistentVolumeClaim>,
     revisions: Store<ControllerRevision>,
     queue: Queue,
@@ -435,7 +436,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let namespace = key.namespace.as_str();
 
-    let mut pods: Vec<Arc<Pod>> = shared
+    let mut pods: Vec<Arc<CachedPod>> = shared
         .pods
         .state()
         .into_iter()
@@ -453,7 +454,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         .map(|r| (*r).clone())
         .collect();
     if set.metadata.deletion_timestamp.is_none() {
-        let member = |p: &Pod| identity::ordinal_of(&key.name, p).is_some();
+        let member = |p: &CachedPod| identity::ordinal_of(&key.name, p).is_some();
         pods.extend(adopt(shared, &set, &shared.pods, member).await?.into_iter().map(Arc::new));
         revisions
             .extend(adopt(shared, &set, &shared.revisions, |_: &ControllerRevision| true).await?);

@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 
 use super::identity::{self, ClaimOwners};
+use crate::cached_pod::CachedPod;
 
 /// A revision as the plan needs it: its name and the pod template it records.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub(crate) struct Revision {
 pub(crate) struct Observed {
     pub(crate) set: StatefulSet,
     /// The pods the set owns.
-    pub(crate) pods: Vec<Arc<Pod>>,
+    pub(crate) pods: Vec<Arc<CachedPod>>,
     /// The claims of the set's namespace, by name.
     pub(crate) claims: BTreeMap<String, Arc<PersistentVolumeClaim>>,
     pub(crate) current: Revision,
@@ -109,30 +110,30 @@ pub(crate) struct Plan {
 
 // === pod predicates (stateful_set_utils.go) ===
 
-fn phase(pod: &Pod) -> &str {
+fn phase(pod: &CachedPod) -> &str {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
 }
 
-fn is_created(pod: &Pod) -> bool {
+fn is_created(pod: &CachedPod) -> bool {
     !phase(pod).is_empty()
 }
 
-fn is_terminating(pod: &Pod) -> bool {
+fn is_terminating(pod: &CachedPod) -> bool {
     pod.metadata.deletion_timestamp.is_some()
 }
 
-fn ready_since(pod: &Pod) -> Option<Option<Timestamp>> {
+fn ready_since(pod: &CachedPod) -> Option<Option<Timestamp>> {
     let condition =
         pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
     (condition.status == "True").then(|| condition.last_transition_time.as_ref().map(|t| t.0))
 }
 
-pub(crate) fn is_running_and_ready(pod: &Pod) -> bool {
+pub(crate) fn is_running_and_ready(pod: &CachedPod) -> bool {
     phase(pod) == "Running" && ready_since(pod).is_some()
 }
 
 /// When `pod` is (or becomes) available: Ready for `min_ready` seconds (`podutil.IsPodAvailable`).
-fn available_at(pod: &Pod, min_ready: i32) -> Option<Timestamp> {
+fn available_at(pod: &CachedPod, min_ready: i32) -> Option<Timestamp> {
     if !is_running_and_ready(pod) {
         return None;
     }
@@ -144,7 +145,7 @@ fn available_at(pod: &Pod, min_ready: i32) -> Option<Timestamp> {
     since.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(i64::from(min_ready))).ok()
 }
 
-fn is_available(pod: &Pod, min_ready: i32, now: Timestamp) -> bool {
+fn is_available(pod: &CachedPod, min_ready: i32, now: Timestamp) -> bool {
     match available_at(pod, min_ready) {
         Some(at) if min_ready <= 0 => at <= now,
         Some(at) => at < now,
@@ -152,24 +153,24 @@ fn is_available(pod: &Pod, min_ready: i32, now: Timestamp) -> bool {
     }
 }
 
-fn is_healthy(pod: &Pod) -> bool {
+fn is_healthy(pod: &CachedPod) -> bool {
     is_running_and_ready(pod) && !is_terminating(pod)
 }
 
-fn is_unavailable(pod: &Pod, min_ready: i32, now: Timestamp) -> bool {
+fn is_unavailable(pod: &CachedPod, min_ready: i32, now: Timestamp) -> bool {
     !is_healthy(pod) || !is_available(pod, min_ready, now)
 }
 
-fn uid(pod: &Pod) -> String {
+fn uid(pod: &CachedPod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
-fn name(pod: &Pod) -> String {
+fn name(pod: &CachedPod) -> String {
     pod.metadata.name.clone().unwrap_or_default()
 }
 
 /// `computeReplicaStatus` over `pods`.
-fn count(status: &mut StatefulSetStatus, pods: &[&Pod], min_ready: i32, now: Timestamp) {
+fn count(status: &mut StatefulSetStatus, pods: &[&CachedPod], min_ready: i32, now: Timestamp) {
     let (mut replicas, mut ready, mut available, mut current, mut updated) = (0, 0, 0, 0, 0);
     let current_name = status.current_revision.clone().unwrap_or_default();
     let update_name = status.update_revision.clone().unwrap_or_default();
@@ -262,8 +263,9 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
     let count_wanted = identity::replicas(set);
     let monotonic = spec.pod_management_policy.as_deref() != Some("Parallel");
 
-    let mut replicas: Vec<Option<&Pod>> = vec![None; usize::try_from(count_wanted).unwrap_or(0)];
-    let mut condemned: Vec<(i32, &Pod)> = Vec::new();
+    let mut replicas: Vec<Option<&CachedPod>> =
+        vec![None; usize::try_from(count_wanted).unwrap_or(0)];
+    let mut condemned: Vec<(i32, &CachedPod)> = Vec::new();
     for pod in observed.pods.iter().map(|p| &**p) {
         let Some(ordinal) = identity::ordinal_of(set_name, pod) else { continue };
         if ordinal >= start && ordinal - start < count_wanted {
@@ -281,7 +283,7 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
         collision_count: Some(observed.collision_count),
         ..StatefulSetStatus::default()
     };
-    let counted: Vec<&Pod> =
+    let counted: Vec<&CachedPod> =
         replicas.iter().flatten().copied().chain(condemned.iter().map(|(_, p)| *p)).collect();
     count(&mut status, &counted, min_ready, now);
 
@@ -542,7 +544,7 @@ fn claim_owner_actions(
 }
 
 /// When the next pod becomes available, if any Ready pod is still waiting out minReadySeconds.
-fn requeue(pods: &[&Pod], min_ready: i32, now: Timestamp) -> Option<Duration> {
+fn requeue(pods: &[&CachedPod], min_ready: i32, now: Timestamp) -> Option<Duration> {
     if min_ready <= 0 {
         return None;
     }

@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use serde_json::Value;
 
 use super::identity;
+use crate::cached_pod::CachedPod;
 
 /// The label a ControllerRevision carries its hash in (`history.ControllerRevisionHashLabel`).
 pub(crate) const REVISION_HASH_LABEL: &str = "controller.kubernetes.io/hash";
@@ -237,7 +239,7 @@ pub(crate) fn decide(set: &StatefulSet, revisions: &[ControllerRevision]) -> Upd
 /// nor the update revision nor any pod uses, beyond `revisionHistoryLimit` (negative: keep all).
 pub(crate) fn to_truncate(
     set: &StatefulSet,
-    pods: &[std::sync::Arc<Pod>],
+    pods: &[std::sync::Arc<CachedPod>],
     revisions: &[ControllerRevision],
     current: &str,
     update: &str,

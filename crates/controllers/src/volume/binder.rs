@@ -594,7 +594,9 @@ pub(crate) fn parse_quantity(text: &str) -> Option<u128> {
 mod tests {
     use std::sync::Arc;
 
-    use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+    use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+
+    use crate::cached_pod::CachedPod;
     use k8s_openapi::api::storage::v1::StorageClass;
     use serde_json::{Value, json};
 
@@ -728,7 +730,7 @@ mod tests {
         volumes: Vec<Arc<PersistentVolume>>,
         classes: Vec<Arc<StorageClass>>,
         nodes: Vec<Arc<Node>>,
-        pods: Vec<Arc<Pod>>,
+        pods: Vec<Arc<CachedPod>>,
     }
 
     impl World {
@@ -998,7 +1000,7 @@ mod tests {
     fn protection_finalizers_go_when_nothing_holds_the_object() {
         let marked = json!({ "metadata": { "deletionTimestamp": "2026-01-01T00:00:00Z",
                                            "finalizers": ["kubernetes.io/pvc-protection"] } });
-        let pod = |phase: &str, node: &str| -> Arc<Pod> {
+        let pod = |phase: &str, node: &str| -> Arc<CachedPod> {
             object(json!({
                 "metadata": { "name": "p", "namespace": "default" },
                 "spec": { "nodeName": node, "containers": [],
@@ -1006,7 +1008,7 @@ mod tests {
                 "status": { "phase": phase },
             }))
         };
-        type Case<'a> = (&'a str, Vec<Arc<Pod>>, Vec<&'a str>);
+        type Case<'a> = (&'a str, Vec<Arc<CachedPod>>, Vec<&'a str>);
         let cases: Vec<Case<'_>> = vec![
             ("a running pod holds it", vec![pod("Running", "node-a")], vec![]),
             ("a finished pod does not", vec![pod("Succeeded", "node-a")], vec!["release claim c"]),

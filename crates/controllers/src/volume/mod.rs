@@ -16,9 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{
-    Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
-};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -27,6 +25,7 @@ use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 
 use crate::cache;
+use crate::cached_pod::CachedPod;
 use crate::informer::Store;
 pub(crate) use crate::meta::{error_chain, name_of, namespace_of, reference_to};
 use crate::{Context, EventType, Recorder};
@@ -68,7 +67,7 @@ pub(crate) struct Observed<'a> {
     pub(crate) volumes: &'a [Arc<PersistentVolume>],
     pub(crate) classes: &'a [Arc<StorageClass>],
     pub(crate) nodes: &'a [Arc<Node>],
-    pub(crate) pods: &'a [Arc<Pod>],
+    pub(crate) pods: &'a [Arc<CachedPod>],
 }
 
 /// Who reports an event.
@@ -130,7 +129,7 @@ struct Caches {
     volumes: Store<PersistentVolume>,
     classes: Store<StorageClass>,
     nodes: Store<Node>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
 }
 
 async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
@@ -291,7 +290,7 @@ impl Executor {
             Change::UpdateVolumeStatus(volume) => self.replace_volume(volume, true, outcome).await,
             Change::RemoveClaimProtection(mut claim) => {
                 let namespace = namespace_of(&claim.metadata).to_owned();
-                let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+                let pods: Api<CachedPod> = Api::namespaced(self.client.clone(), &namespace);
                 // The cache may not have a pod created a moment ago: ask the API server
                 // before letting the claim go (pvcprotection's `askAPIServer`).
                 let live = pods

@@ -3,9 +3,10 @@
 //! non-terminal pod uses it; a volume marked for deletion loses `kubernetes.io/pv-protection`
 //! once it is not Bound.
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 
 use super::{Change, FINALIZER_PV_PROTECTION, FINALIZER_PVC_PROTECTION, Observed, name_of};
+use crate::cached_pod::CachedPod;
 
 /// The finalizer removals due now.
 pub(crate) fn plan(observed: &Observed<'_>) -> Vec<Change> {
@@ -48,7 +49,7 @@ pub(crate) fn remove_finalizer(finalizers: &mut Option<Vec<String>>, finalizer: 
 /// `podUsesPVC`: a pod that is scheduled (the kubelet refuses to start a pod whose claim is
 /// being deleted, so unscheduled pods do not hold it), not terminal, and names the claim
 /// directly or through a generic ephemeral volume (`<pod>-<volume>`).
-pub(crate) fn uses(pod: &Pod, claim: &PersistentVolumeClaim) -> bool {
+pub(crate) fn uses(pod: &CachedPod, claim: &PersistentVolumeClaim) -> bool {
     if pod.metadata.namespace != claim.metadata.namespace {
         return false;
     }
@@ -64,6 +65,6 @@ pub(crate) fn uses(pod: &Pod, claim: &PersistentVolumeClaim) -> bool {
     let pod_name = name_of(&pod.metadata);
     spec.volumes.iter().flatten().any(|volume| {
         volume.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == claim_name)
-            || (volume.ephemeral.is_some() && format!("{pod_name}-{}", volume.name) == claim_name)
+            || (volume.ephemeral && format!("{pod_name}-{}", volume.name) == claim_name)
     })
 }

@@ -20,7 +20,7 @@ fn node(name: &str, extra: Value) -> Node {
     serde_json::from_value(node).expect("a node")
 }
 
-fn pod(spec: Value) -> Pod {
+fn pod(spec: Value) -> CachedPod {
     let mut pod = json!({
         "metadata": { "name": "p", "namespace": "default", "uid": "u-p" },
         "spec": { "containers": [{ "name": "c", "image": "i" }] },
@@ -68,7 +68,7 @@ impl World {
         self
     }
 
-    fn schedule(&self, pod: &Pod) -> Outcome {
+    fn schedule(&self, pod: &CachedPod) -> Outcome {
         let empty = Usage::default();
         let prepared: Vec<Prepared> = self.nodes.iter().map(Prepared::of).collect();
         let candidates: Vec<Candidate<'_>> = self

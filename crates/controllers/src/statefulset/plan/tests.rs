@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
 use super::{Action, Observed, Plan, Revision, plan};
+use crate::cached_pod::CachedPod;
 
 const NOW: &str = "2026-01-01T00:01:00Z";
 
@@ -46,7 +47,7 @@ fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
 
 /// A pod `web-<ordinal>` at revision `web-<rev>` in a state: "pending", "running" (not Ready),
 /// "ready" (Ready since a minute), "ready5s" (Ready for 5 s), "failed", "terminating".
-fn pod(ordinal: i32, rev: &str, state: &str) -> Pod {
+fn pod(ordinal: i32, rev: &str, state: &str) -> CachedPod {
     let ready =
         |since: &str| json!([{"type": "Ready", "status": "True", "lastTransitionTime": since}]);
     let (phase, conditions, deleting) = match state {
@@ -96,7 +97,7 @@ fn revision(name: &str, image: &str) -> Revision {
 struct Case {
     name: &'static str,
     set: serde_json::Value,
-    pods: Vec<Pod>,
+    pods: Vec<CachedPod>,
     claims: Vec<PersistentVolumeClaim>,
     /// The update revision ("a" or "b"; the current one is "a").
     update: &'static str,
@@ -430,7 +431,7 @@ fn plans() {
 fn status_arithmetic() {
     // (name, pods, update revision, minReadySeconds,
     //  [replicas, ready, available, current, updated], currentReplicas reported after the plan)
-    type Row = (&'static str, Vec<Pod>, &'static str, i32, [i32; 5], i32);
+    type Row = (&'static str, Vec<CachedPod>, &'static str, i32, [i32; 5], i32);
     let rows: Vec<Row> = vec![
         ("empty", vec![], "a", 0, [0, 0, 0, 0, 0], 0),
         (
