@@ -55,8 +55,11 @@ const MAX_GROUP: usize = 512;
 const GROUP_LINGER: std::time::Duration = std::time::Duration::from_micros(50);
 /// Revisions cleaned per compaction transaction.
 const COMPACT_CHUNK: i64 = 2000;
-/// Read connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Reads that run at once, each on its own connection and blocking thread; the rest wait for a
+/// turn. Also the number of read connections kept open. Unbounded, a burst of reads (a
+/// 1,000-pod StatefulSet's controllers) grew the blocking pool to a thread per read, each with
+/// its own allocator pages and a connection opened for it and closed after.
+const MAX_READERS: usize = 4;
 /// How often a current read starts over when compaction removed a version it was about to read.
 const READ_ATTEMPTS: usize = 5;
 /// The recently read current values kept in memory ([`Values`]): at most this many…
@@ -66,7 +69,7 @@ const CACHED_VALUES: usize = 1024;
 const CACHED_BYTES: usize = 1 << 20;
 /// SQLite's page cache per read connection, in KiB (`PRAGMA cache_size`; SQLite's default is
 /// 2,000). Pages it misses come from the OS page cache with a `pread`; up to
-/// [`MAX_IDLE_READERS`] caches filled by LISTs were a large part of the server's memory per
+/// [`MAX_READERS`] caches filled by LISTs were a large part of the server's memory per
 /// stored object (docs/benchmarks.md, control plane (d)).
 const READER_CACHE_KIB: u32 = 512;
 /// The writer's page cache, in KiB: the log's last pages and the key index's inner pages.
@@ -237,6 +240,8 @@ struct Readers {
 struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// [`MAX_READERS`] turns.
+    turns: Arc<tokio::sync::Semaphore>,
     index: Arc<RwLock<Index>>,
 }
 
@@ -286,6 +291,7 @@ impl SqliteStore {
                 shared: Arc::new(ReaderPool {
                     path: path.to_owned(),
                     idle: Mutex::new(Vec::new()),
+                    turns: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
                     index: index.clone(),
                 }),
             },
@@ -412,7 +418,11 @@ impl Readers {
         F: FnOnce(&Path, &rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.shared.clone();
+        // The semaphore is never closed.
+        let turn = pool.turns.clone().acquire_owned().await.map_err(|_| Error::Closed)?;
         let task = tokio::task::spawn_blocking(move || {
+            // Held until the read is done, even if the caller stops waiting for it.
+            let _turn = turn;
             let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let mut conn = match idle {
                 Some(conn) => conn,
@@ -425,7 +435,7 @@ impl Readers {
                 Ok(value)
             })();
             let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE_READERS {
+            if idle.len() < MAX_READERS {
                 idle.push(conn);
             }
             result
