@@ -878,6 +878,11 @@ async fn create_object(
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
     objects::default_on_create(resource, &mut object);
+    // The creator owns what it sent, defaulted, as in kube-apiserver: its field manager runs
+    // before admission and the registry, so what they add (a pod's service account and
+    // tolerations, a claim's storage class and finalizer, a Service's cluster IP) is no one's.
+    let supplied = crate::apply::take_supplied(&mut object);
+    crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
@@ -892,8 +897,6 @@ async fn create_object(
     let reserved =
         allocator::reserve_for(&*cx.store, cx.service_cidr, resource, None, &mut object, dry_run)
             .await?;
-    let supplied = crate::apply::take_supplied(&mut object);
-    crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
     if dry_run {
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }

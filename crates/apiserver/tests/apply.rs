@@ -489,3 +489,63 @@ async fn update_entries_are_capped_at_ten_with_ancient_changes() {
     assert!(!entries.iter().any(|e| e["manager"] == "writer-00"));
     server.shutdown().await;
 }
+
+/// A create's manager owns what it sent, defaulted, as kube-apiserver records it: structs of
+/// the kind's zero value do not own themselves (no `.` under `f:spec`), and what admission adds
+/// afterwards (the pod's service account and tolerations, the claim's finalizer) is no one's.
+#[tokio::test]
+async fn kubectl_creates_own_what_they_sent_not_what_admission_added() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    kubectl.ok(&config, &["create", "serviceaccount", "default"]).await;
+    kubectl.ok(&config, &["run", "nginx", "--image=nginx"]).await;
+    let args = ["get", "pod", "nginx", "-o", "json", "--show-managed-fields"];
+    let pod: Value = serde_json::from_str(&kubectl.ok(&config, &args).await).unwrap();
+    assert_eq!(pod["spec"]["serviceAccountName"], "default", "admission ran");
+    assert_eq!(managers(&pod), [("kubectl-run".to_owned(), "Update".to_owned())]);
+    let fields = fields_of(&pod, "kubectl-run");
+    assert_eq!(fields["f:metadata"], json!({"f:labels": {".": {}, "f:run": {}}}));
+    let spec = fields["f:spec"].as_object().unwrap();
+    let mut keys: Vec<&str> = spec.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "f:containers",
+            "f:dnsPolicy",
+            "f:enableServiceLinks",
+            "f:restartPolicy",
+            "f:schedulerName",
+            "f:securityContext",
+            "f:terminationGracePeriodSeconds"
+        ],
+        "{fields}"
+    );
+    let container = &spec["f:containers"]["k:{\"name\":\"nginx\"}"];
+    assert_eq!(container["."], json!({}), "{fields}");
+    assert!(spec["f:containers"].get(".").is_none(), "{fields}");
+
+    let claim = dir.path().join("claim.yaml");
+    std::fs::write(
+        &claim,
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  \
+         accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n",
+    )
+    .unwrap();
+    kubectl.ok(&config, &["create", "-f", claim.to_str().unwrap()]).await;
+    let args = ["get", "pvc", "data", "-o", "json", "--show-managed-fields"];
+    let claim: Value = serde_json::from_str(&kubectl.ok(&config, &args).await).unwrap();
+    assert_eq!(claim["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+    let fields = fields_of(&claim, "kubectl-create");
+    assert!(fields.get("f:metadata").is_none(), "{fields}");
+    assert_eq!(
+        fields["f:spec"],
+        json!({
+            "f:accessModes": {},
+            "f:resources": {"f:requests": {".": {}, "f:storage": {}}},
+            "f:volumeMode": {}
+        })
+    );
+}

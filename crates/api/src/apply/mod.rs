@@ -15,6 +15,7 @@ mod fieldpath;
 mod schema;
 mod typed;
 mod undeclared;
+mod zero;
 
 use serde_json::{Map, Value, json};
 
@@ -260,6 +261,11 @@ impl Writer<'_> {
         schema::root(self.group, self.version, self.kind)
     }
 
+    /// The kind's zero value, what a create is compared with.
+    fn zero(&self) -> &'static Value {
+        zero::of(self.group, self.kind)
+    }
+
     /// Drops the fields nobody owns from a set.
     fn strip(&self, set: &mut Set) {
         set.subtract(ignored());
@@ -378,8 +384,14 @@ fn update_with(writer: &Writer<'_>, live: Option<&Value>, new: &mut Value, short
         record_create(writer, new);
         return;
     }
-    // managedFields is an atomic list whose path is ignored: no need to compare copies.
-    let Comparison { added: mut changed, modified, removed } = writer.compare(live, new);
+    // managedFields is an atomic list whose path is ignored: no need to compare copies. A
+    // create is compared with the kind's zero value, as kube-apiserver does (`zero.rs`); what
+    // the zero value has and the object lacks was never there to remove.
+    let Comparison { added: mut changed, modified, mut removed } =
+        writer.compare(Some(live.unwrap_or_else(|| writer.zero())), new);
+    if live.is_none() {
+        removed = Set::new();
+    }
     changed.union(&modified);
     if shortcut
         && let Some(live) = live
@@ -490,7 +502,7 @@ fn ownership_unchanged(
 /// [`update`] of a create without managedFields of its own: the writer's `Update` entry owns
 /// every field, written straight as `FieldsV1`.
 fn record_create(writer: &Writer<'_>, new: &mut Value) {
-    let fields = typed::added_fields_v1(new, writer.root(), ignored(), writer.reset);
+    let fields = typed::added_fields_v1(new, writer.root(), writer.zero(), ignored(), writer.reset);
     let Some(object) = new.as_object_mut() else { return };
     let Some(fields) = fields else {
         if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -324,7 +324,7 @@ fn a_write_that_only_moves_times_keeps_the_old_ones() {
 /// What the general path of [`update`] records for a create: the comparison with nothing,
 /// stripped, as the writer's only entry.
 fn create_the_long_way(writer: &Writer<'_>, new: &Value) -> Value {
-    let comparison = writer.compare(None, new);
+    let comparison = writer.compare(Some(writer.zero()), new);
     let mut fields = comparison.added;
     fields.union(&comparison.modified);
     let managed = Managed {
@@ -530,4 +530,61 @@ fn the_update_shortcut_leaves_a_list_over_the_cap_to_the_general_path() {
     let entries = new["metadata"]["managedFields"].as_array().unwrap();
     assert_eq!(entries.iter().filter(|e| e["operation"] == "Update").count(), 10, "capped");
     assert!(entries.iter().any(|e| e["manager"] == "ancient-changes"));
+}
+
+/// What kube-apiserver records for `kubectl run nginx --image=nginx` (the pod as defaulted,
+/// before admission): structs of the zero value (`spec`) and its `null` lists (`containers`)
+/// do not own themselves; maps created whole (`labels`) and list items do (`.`).
+#[test]
+fn a_create_owns_what_the_zero_value_lacks() {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "nginx", "namespace": "default", "labels": {"run": "nginx"}},
+        "spec": {
+            "containers": [{"name": "nginx", "image": "nginx", "imagePullPolicy": "Always",
+                            "resources": {}, "terminationMessagePath": "/dev/termination-log",
+                            "terminationMessagePolicy": "File"}],
+            "dnsPolicy": "ClusterFirst", "enableServiceLinks": true, "restartPolicy": "Always",
+            "schedulerName": "default-scheduler", "securityContext": {},
+            "terminationGracePeriodSeconds": 30
+        }
+    });
+    let mut created = pod.clone();
+    update(&writer("Pod", "kubectl-run", T0), None, &mut created);
+    assert_eq!(
+        created["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({
+            "f:metadata": {"f:labels": {".": {}, "f:run": {}}},
+            "f:spec": {
+                "f:containers": {
+                    "k:{\"name\":\"nginx\"}": {
+                        ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+                        "f:resources": {}, "f:terminationMessagePath": {},
+                        "f:terminationMessagePolicy": {}
+                    }
+                },
+                "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:restartPolicy": {},
+                "f:schedulerName": {}, "f:securityContext": {},
+                "f:terminationGracePeriodSeconds": {}
+            }
+        })
+    );
+
+    // A StatefulSet: `updateStrategy` and `template` exist in the zero value, `rollingUpdate`
+    // (a pointer) does not; the atomic `selector` is owned as a leaf.
+    let mut set = sts(3, "nginx");
+    set["spec"]["updateStrategy"] =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}});
+    update(&writer("StatefulSet", "kubectl-client-side-apply", T0), None, &mut set);
+    let fields = &set["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert!(fields.get(".").is_none(), "{fields}");
+    assert_eq!(fields["f:selector"], json!({}));
+    assert_eq!(
+        fields["f:updateStrategy"],
+        json!({"f:rollingUpdate": {".": {}, "f:partition": {}}, "f:type": {}})
+    );
+    assert!(
+        fields["f:template"].get(".").is_none()
+            && fields["f:template"]["f:spec"].get(".").is_none()
+    );
 }

@@ -115,25 +115,37 @@ pub(crate) fn to_set(
 /// first: a create records this for its writer, for every object. `skip` holds fields nobody
 /// owns (its members go, their children are still walked) and `reset` top-level fields to leave
 /// out whole. Identical to `compare` + [`Set::subtract`] + [`Set::to_fields_v1`] (tested).
-pub(crate) fn added_fields_v1(value: &Value, ty: Ty, skip: &Set, reset: &[&str]) -> Option<Value> {
-    added_node(value, ty, Some(skip), reset, false)
+pub(crate) fn added_fields_v1(
+    value: &Value,
+    ty: Ty,
+    zero: &Value,
+    skip: &Set,
+    reset: &[&str],
+) -> Option<Value> {
+    added_node(value, ty, Some(zero), Some(skip), reset, false)
 }
 
 /// One node of [`added_fields_v1`]: its `FieldsV1` value, or `None` if it owns nothing.
 /// Object members are named `f:<key>` directly (their order is the keys' order, as for
-/// [`Element::Field`]); list items go through their [`Element`]s.
+/// [`Element::Field`]); list items go through their [`Element`]s. `zero` is what the kind's
+/// zero value has at this node (`zero.rs`): a member it has (a non-pointer struct, a `null`
+/// list) existed before the create, so it does not own itself (no `.`), only what is under it.
 fn added_node(
     value: &Value,
     ty: Ty,
+    zero: Option<&Value>,
     skip: Option<&Set>,
     reset: &[&str],
-    member: bool,
+    owned: bool,
 ) -> Option<Value> {
+    // Added whole: the node owns itself.
+    let member = owned && zero.is_none();
     let below = |element: &Element| match skip {
         Some(skip) => (skip.has_member(element), skip.child(element).filter(|s| !s.is_empty())),
         None => (false, None),
     };
     let mut children: Vec<(String, Value)> = Vec::new();
+    let mut leaf = false;
     match value {
         Value::Object(map) if has_fields(ty) && !map.is_empty() => {
             children.reserve(map.len());
@@ -142,7 +154,8 @@ fn added_node(
                     Some(_) => below(&Element::Field(key.clone())),
                     None => (false, None),
                 };
-                if let Some(node) = added_node(value, ty.member(key), below, &[], !skipped) {
+                let zero = zero.and_then(|zero| zero.get(key));
+                if let Some(node) = added_node(value, ty.member(key), zero, below, &[], !skipped) {
                     let mut name = String::with_capacity(key.len() + 2);
                     name.push_str("f:");
                     name.push_str(key);
@@ -156,16 +169,19 @@ fn added_node(
                 items.sort_by(|a, b| a.0.cmp(&b.0));
                 for (element, item) in items {
                     let (skipped, below) = below(&element);
-                    if let Some(node) = added_node(item, ty.item(), below, &[], !skipped) {
+                    if let Some(node) = added_node(item, ty.item(), None, below, &[], !skipped) {
                         children.push((element.encode(), node));
                     }
                 }
             }
         }
-        _ => {}
+        _ => leaf = true,
     }
     if children.is_empty() {
-        return member.then(|| Value::Object(Map::new()));
+        // A leaf (a scalar, an atomic or empty value) the zero value has is owned if the
+        // create changed it (`selector: null` to a selector; SMD compares the two as leaves).
+        let changed = owned && leaf && zero.is_some_and(|zero| zero != value);
+        return (member || changed).then(|| Value::Object(Map::new()));
     }
     let mut map = Map::with_capacity(children.len() + usize::from(member));
     if member {
