@@ -23,6 +23,8 @@ GROUPS = {
     ("autoscaling", "v1"),
     ("policy", "v1"),
     ("authentication.k8s.io", "v1"),
+    ("authorization.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
 }
 
 

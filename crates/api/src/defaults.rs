@@ -1,6 +1,7 @@
 //! Defaulting: the values kube-apiserver v1.33 fills in when a field is left out
 //! (`pkg/apis/core/v1/defaults.go`, `pkg/apis/apps/v1/defaults.go`,
-//! `pkg/apis/storage/v1/defaults.go`, `pkg/apis/discovery/v1/defaults.go`), applied to JSON
+//! `pkg/apis/storage/v1/defaults.go`, `pkg/apis/discovery/v1/defaults.go`,
+//! `pkg/apis/rbac/v1/defaults.go`), applied to JSON
 //! objects on every write. Defaults never overwrite a value the client set.
 
 use serde_json::{Map, Value, json};
@@ -48,7 +49,32 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
                 }
             }
         }
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => binding(object),
         _ => {}
+    }
+}
+
+/// `SetDefaults_RoleBinding`, `SetDefaults_ClusterRoleBinding` and `SetDefaults_Subject`: an
+/// empty `apiGroup` is the RBAC group for the role and for User and Group subjects.
+fn binding(object: &mut Value) {
+    const RBAC: &str = "rbac.authorization.k8s.io";
+    let unset = |map: &Map<String, Value>| {
+        map.get("apiGroup").and_then(Value::as_str).is_none_or(str::is_empty)
+    };
+    // `roleRef` is a struct, not a pointer: it is defaulted even when left out.
+    if let Some(role_ref) = object_at(object, "roleRef")
+        && unset(role_ref)
+    {
+        role_ref.insert("apiGroup".into(), json!(RBAC));
+    }
+    if let Some(Value::Array(subjects)) = object.get_mut("subjects") {
+        for subject in subjects.iter_mut().filter_map(Value::as_object_mut) {
+            let named =
+                matches!(subject.get("kind").and_then(Value::as_str), Some("User" | "Group"));
+            if named && unset(subject) {
+                subject.insert("apiGroup".into(), json!(RBAC));
+            }
+        }
     }
 }
 

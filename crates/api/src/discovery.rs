@@ -427,6 +427,8 @@ mod tests {
                 "apps",
                 "events.k8s.io",
                 "authentication.k8s.io",
+                "authorization.k8s.io",
+                "rbac.authorization.k8s.io",
                 "storage.k8s.io",
                 "coordination.k8s.io",
                 "discovery.k8s.io"

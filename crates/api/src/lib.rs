@@ -8,6 +8,8 @@
 //! - [`strategic`]: strategic merge patch, driven by the v1.33 definitions' patch metadata.
 //! - [`local_path`]: the names the volume controller and kubelets share for local-path volumes.
 //! - [`net`]: IPv4 CIDR blocks (pod and Service ranges).
+//! - [`rbac`]: RBAC rule matching, binding resolution, escalation checks and the bootstrap
+//!   policy, as kube-apiserver's RBAC authorizer evaluates them.
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
@@ -20,6 +22,7 @@ pub mod discovery;
 pub mod kinds;
 pub mod local_path;
 pub mod net;
+pub mod rbac;
 pub mod selector;
 pub mod strategic;
 pub mod table;

@@ -525,6 +525,35 @@ const LEASE_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `roleBindingsColumnDefinitions`; the Role column describes `rbacv1beta1`'s roleRef.
+const ROLE_BINDING_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Role",
+        "string",
+        "RoleRef can reference a Role in the current namespace or a ClusterRole in the global \
+         namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.",
+    ),
+    AGE,
+    wide("Users", "string", "Users in the roleBinding"),
+    wide("Groups", "string", "Groups in the roleBinding"),
+    wide("ServiceAccounts", "string", "ServiceAccounts in the roleBinding"),
+];
+
+const CLUSTER_ROLE_BINDING_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Role",
+        "string",
+        "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot \
+         be resolved, the Authorizer must return an error.",
+    ),
+    AGE,
+    wide("Users", "string", "Users in the clusterRoleBinding"),
+    wide("Groups", "string", "Groups in the clusterRoleBinding"),
+    wide("ServiceAccounts", "string", "ServiceAccounts in the clusterRoleBinding"),
+];
+
 // === Printers ===
 
 /// Which printer serves a resource; core and `events.k8s.io` events share one printer over
@@ -550,6 +579,8 @@ enum Printer {
     EndpointSlice,
     StorageClass,
     Lease,
+    RoleBinding,
+    ClusterRoleBinding,
     /// The generic apiserver's default: `Name`, `Created At`.
     Default,
 }
@@ -585,6 +616,9 @@ impl Printer {
             ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
             ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
             ("coordination.k8s.io", "Lease") => Printer::Lease,
+            ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
+            // Role and ClusterRole print `Name` and `Created At`, like the default.
             _ => Printer::Default,
         }
     }
@@ -610,6 +644,8 @@ impl Printer {
             Printer::EndpointSlice => ENDPOINT_SLICE_COLUMNS,
             Printer::StorageClass => STORAGE_CLASS_COLUMNS,
             Printer::Lease => LEASE_COLUMNS,
+            Printer::RoleBinding => ROLE_BINDING_COLUMNS,
+            Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
         }
     }
@@ -699,6 +735,12 @@ impl Printer {
             ],
             Printer::StorageClass => storage_class_cells(o, now),
             Printer::Lease => cells![name, text(&o["spec"]["holderIdentity"]), created()],
+            Printer::RoleBinding | Printer::ClusterRoleBinding => {
+                let role =
+                    format!("{}/{}", text(&o["roleRef"]["kind"]), text(&o["roleRef"]["name"]));
+                let (users, groups, accounts) = subjects_strings(&o["subjects"]);
+                cells![name, role, created(), users, groups, accounts]
+            }
             Printer::Default => {
                 let created =
                     timestamp(&o["metadata"]["creationTimestamp"]).unwrap_or(GO_ZERO_TIME);
@@ -1426,6 +1468,22 @@ fn deleting(o: &Value) -> bool {
 const GO_ZERO_TIME: i64 = -62_135_596_800;
 
 /// AGE: `HumanDuration(now - creationTimestamp)`, `<unknown>` without a timestamp.
+/// `rbac.SubjectsStrings`, each list joined with `, `: users, groups and service accounts
+/// (`namespace/name`).
+fn subjects_strings(subjects: &Value) -> (String, String, String) {
+    let (mut users, mut groups, mut accounts) = (Vec::new(), Vec::new(), Vec::new());
+    for subject in subjects.as_array().into_iter().flatten() {
+        let name = text(&subject["name"]);
+        match text(&subject["kind"]) {
+            "ServiceAccount" => accounts.push(format!("{}/{name}", text(&subject["namespace"]))),
+            "User" => users.push(name.to_owned()),
+            "Group" => groups.push(name.to_owned()),
+            _ => {}
+        }
+    }
+    (users.join(", "), groups.join(", "), accounts.join(", "))
+}
+
 fn age(o: &Value, now: i64) -> String {
     since(timestamp(&o["metadata"]["creationTimestamp"]), now)
 }

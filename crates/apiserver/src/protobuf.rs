@@ -2,11 +2,13 @@
 //!
 //! kubectl 1.32+ sends protobuf from its typed clients — `kubectl create namespace`,
 //! `create configmap`, `create secret`, `create serviceaccount`, `create service`,
-//! `create deployment`, `create token` (a TokenRequest) and `auth whoami` (a
-//! SelfSubjectReview) — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
+//! `create deployment`, `create token` (a TokenRequest), `auth whoami` (a
+//! SelfSubjectReview), `create role`/`clusterrole`/`rolebinding`/`clusterrolebinding` and
+//! `auth can-i` (access and rules reviews) — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
 //! 2 kind}, field 2 the raw object). The raw object is decoded by a table of the
 //! `generated.proto` messages those commands send (field numbers from k8s.io/api
-//! `core/v1/generated.proto`, `apps/v1/generated.proto`, `authentication/v1/generated.proto`
+//! `core/v1/generated.proto`, `apps/v1/generated.proto`, `authentication/v1/generated.proto`,
+//! `rbac/v1/generated.proto`, `authorization/v1/generated.proto`
 //! and apimachinery's
 //! `meta/v1/generated.proto`). Go's gogo-protobuf writes every non-pointer field, empty or
 //! not, so empty strings, zero numbers and `false` of non-pointer fields mean "unset" (as the
@@ -392,6 +394,118 @@ const SELF_SUBJECT_REVIEW: Msg = Msg {
     fields: &[(1, "metadata", Kind::Message(&OBJECT_META)), (2, "status", Kind::ServerOwned)],
 };
 
+// rbac.authorization.k8s.io/v1 (`kubectl create role`, `create clusterrole`, `create rolebinding`,
+// `create clusterrolebinding`).
+const ROLE: Msg = Msg {
+    name: "Role",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "rules", Kind::Messages(&POLICY_RULE)),
+    ],
+};
+
+const CLUSTER_ROLE: Msg = Msg {
+    name: "ClusterRole",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "rules", Kind::Messages(&POLICY_RULE)),
+        (3, "aggregationRule", Kind::Message(&AGGREGATION_RULE)),
+    ],
+};
+
+const AGGREGATION_RULE: Msg = Msg {
+    name: "AggregationRule",
+    fields: &[(1, "clusterRoleSelectors", Kind::Messages(&LABEL_SELECTOR))],
+};
+
+const POLICY_RULE: Msg = Msg {
+    name: "PolicyRule",
+    fields: &[
+        (1, "verbs", Kind::Strings),
+        (2, "apiGroups", Kind::Strings),
+        (3, "resources", Kind::Strings),
+        (4, "resourceNames", Kind::Strings),
+        (5, "nonResourceURLs", Kind::Strings),
+    ],
+};
+
+/// RoleBinding and ClusterRoleBinding share their fields.
+const ROLE_BINDING: Msg = Msg {
+    name: "RoleBinding",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "subjects", Kind::Messages(&SUBJECT)),
+        (3, "roleRef", Kind::Message(&ROLE_REF)),
+    ],
+};
+
+const SUBJECT: Msg = Msg {
+    name: "Subject",
+    fields: &[
+        (1, "kind", Kind::Str),
+        (2, "apiGroup", Kind::Str),
+        (3, "name", Kind::Str),
+        (4, "namespace", Kind::Str),
+    ],
+};
+
+const ROLE_REF: Msg = Msg {
+    name: "RoleRef",
+    fields: &[(1, "apiGroup", Kind::Str), (2, "kind", Kind::Str), (3, "name", Kind::Str)],
+};
+
+// authorization.k8s.io/v1 (`kubectl auth can-i`): the reviews share one spec shape.
+const ACCESS_REVIEW: Msg = Msg {
+    name: "SubjectAccessReview",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&ACCESS_REVIEW_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+/// `SubjectAccessReviewSpec`; `SelfSubjectAccessReviewSpec` has its fields 1 and 2.
+const ACCESS_REVIEW_SPEC: Msg = Msg {
+    name: "SubjectAccessReviewSpec",
+    fields: &[
+        (1, "resourceAttributes", Kind::Message(&RESOURCE_ATTRIBUTES)),
+        (2, "nonResourceAttributes", Kind::Message(&NON_RESOURCE_ATTRIBUTES)),
+        (3, "user", Kind::Str),
+        (4, "groups", Kind::Strings),
+        (6, "uid", Kind::Str),
+    ],
+};
+
+const RESOURCE_ATTRIBUTES: Msg = Msg {
+    name: "ResourceAttributes",
+    fields: &[
+        (1, "namespace", Kind::Str),
+        (2, "verb", Kind::Str),
+        (3, "group", Kind::Str),
+        (4, "version", Kind::Str),
+        (5, "resource", Kind::Str),
+        (6, "subresource", Kind::Str),
+        (7, "name", Kind::Str),
+    ],
+};
+
+const NON_RESOURCE_ATTRIBUTES: Msg = Msg {
+    name: "NonResourceAttributes",
+    fields: &[(1, "path", Kind::Str), (2, "verb", Kind::Str)],
+};
+
+const SELF_SUBJECT_RULES_REVIEW: Msg = Msg {
+    name: "SelfSubjectRulesReview",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&SELF_SUBJECT_RULES_REVIEW_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const SELF_SUBJECT_RULES_REVIEW_SPEC: Msg =
+    Msg { name: "SelfSubjectRulesReviewSpec", fields: &[(1, "namespace", Kind::Str)] };
+
 /// Decodes a protobuf body into the JSON object a JSON client would have sent.
 pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     let unknown = body.strip_prefix(MAGIC).ok_or("the protobuf body lacks the k8s\\0 prefix")?;
@@ -420,6 +534,14 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("apps/v1", "Deployment") => &DEPLOYMENT,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
+        ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => &CLUSTER_ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => &ROLE_BINDING,
+        (
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",
+        ) => &ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &SELF_SUBJECT_RULES_REVIEW,
         _ => {
             return Err(DecodeError::Unsupported(format!(
                 "protobuf bodies of {api_version} {kind} are not supported by this server; send JSON"

@@ -20,6 +20,8 @@ pub(crate) enum NameRule {
     Subdomain,
     Label,
     Label1035,
+    /// `path.IsValidPathSegmentName`: not `.` or `..`, no `/` or `%` (RBAC names).
+    PathSegment,
 }
 
 /// The name rule of `kind` (its `ValidateXName`).
@@ -27,6 +29,7 @@ pub(crate) fn name_rule(kind: &str) -> NameRule {
     match kind {
         "Namespace" | "StatefulSet" => NameRule::Label,
         "Service" => NameRule::Label1035,
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => NameRule::PathSegment,
         _ => NameRule::Subdomain,
     }
 }
@@ -58,7 +61,20 @@ pub(crate) fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String
         NameRule::Subdomain => dns1123_subdomain(name),
         NameRule::Label => dns1123_label(name),
         NameRule::Label1035 => dns1035_label(name),
+        NameRule::PathSegment => path_segment(name),
     }
+}
+
+/// `path.IsValidPathSegmentName`.
+fn path_segment(name: &str) -> Vec<String> {
+    if let Some(bad) = [".", ".."].into_iter().find(|bad| name == *bad) {
+        return vec![format!("may not be '{bad}'")];
+    }
+    ["/", "%"]
+        .into_iter()
+        .filter(|bad| name.contains(bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 fn is_label(s: &str, first_alpha: bool) -> bool {

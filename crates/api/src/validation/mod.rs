@@ -7,7 +7,7 @@
 //! [`fields`] finds (and drops) fields the v1.33 schema does not know, for `fieldValidation`.
 //!
 //! Suggested reading order: [`validate`], then `meta` (names, labels, selectors), `core` (pods,
-//! services, volumes, …), `apps`, `other`.
+//! services, volumes, …), `apps`, `rbac`, `other`.
 
 mod apps;
 mod core;
@@ -15,6 +15,7 @@ pub mod fields;
 mod meta;
 mod other;
 pub mod quantities;
+mod rbac;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -242,6 +243,7 @@ impl Errors {
         match group {
             "" => core::validate(self, kind, object),
             "apps" => apps::validate(self, kind, object),
+            "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
             _ => other::validate(self, group, kind, object),
         }
     }
@@ -251,6 +253,7 @@ impl Errors {
         match group {
             "" => core::validate_update(self, kind, object, old),
             "apps" => apps::validate_update(self, kind, object, old),
+            "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
             _ => other::validate_update(self, group, kind, object, old),
         }
     }

@@ -1,0 +1,404 @@
+//! The default ClusterRoles and ClusterRoleBindings kube-apiserver creates at start
+//! (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`, v1.33), as data.
+//!
+//! Only the roles berth's users meet are here: the user-facing `cluster-admin`, `admin`,
+//! `edit` and `view` with the `system:aggregate-to-*` roles they aggregate, and the roles every
+//! client needs (`system:discovery`, `system:basic-user`, `system:public-info-viewer`), plus
+//! `system:monitoring`, `system:auth-delegator` and `system:service-account-issuer-discovery`.
+//! berth has no aggregation controller: `admin`, `edit` and `view` keep their
+//! `aggregationRule` and are created with the rules the controller would give them (the rules
+//! of the bootstrap roles their selectors match, in name order, duplicates once), so a
+//! ClusterRole a user labels `aggregate-to-view` later does not join `view`.
+
+use serde_json::{Value, json};
+
+use super::PolicyRule;
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+const READ_WRITE: &[&str] =
+    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const AGGREGATE_TO_ADMIN: &str = "rbac.authorization.k8s.io/aggregate-to-admin";
+const AGGREGATE_TO_EDIT: &str = "rbac.authorization.k8s.io/aggregate-to-edit";
+const AGGREGATE_TO_VIEW: &str = "rbac.authorization.k8s.io/aggregate-to-view";
+
+fn owned(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> PolicyRule {
+    PolicyRule {
+        verbs: owned(verbs),
+        api_groups: owned(groups),
+        resources: owned(resources),
+        ..PolicyRule::default()
+    }
+}
+
+fn urls(verbs: &[&str], paths: &[&str]) -> PolicyRule {
+    PolicyRule { verbs: owned(verbs), non_resource_urls: owned(paths), ..PolicyRule::default() }
+}
+
+/// One bootstrap ClusterRole: name, extra labels, the label its aggregation rule selects.
+struct Role {
+    name: &'static str,
+    labels: &'static [&'static str],
+    aggregates: Option<&'static str>,
+    rules: Vec<PolicyRule>,
+}
+
+fn roles() -> Vec<Role> {
+    let aggregate_to_view = vec![
+        rule(
+            READ,
+            &[""],
+            &[
+                "configmaps",
+                "endpoints",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
+                "pods",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "serviceaccounts",
+                "services",
+                "services/status",
+            ],
+        ),
+        rule(
+            READ,
+            &[""],
+            &[
+                "bindings",
+                "events",
+                "limitranges",
+                "namespaces/status",
+                "pods/log",
+                "pods/status",
+                "replicationcontrollers/status",
+                "resourcequotas",
+                "resourcequotas/status",
+            ],
+        ),
+        rule(READ, &[""], &["namespaces"]),
+        rule(READ, &["discovery.k8s.io"], &["endpointslices"]),
+        rule(
+            READ,
+            &["apps"],
+            &[
+                "controllerrevisions",
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "statefulsets",
+                "statefulsets/scale",
+                "statefulsets/status",
+            ],
+        ),
+        rule(
+            READ,
+            &["autoscaling"],
+            &["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
+        ),
+        rule(READ, &["batch"], &["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
+        rule(
+            READ,
+            &["extensions"],
+            &[
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "ingresses",
+                "ingresses/status",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "replicationcontrollers/scale",
+            ],
+        ),
+        rule(READ, &["policy"], &["poddisruptionbudgets", "poddisruptionbudgets/status"]),
+        rule(READ, &["networking.k8s.io"], &["ingresses", "ingresses/status", "networkpolicies"]),
+    ];
+    let pods_and_friends = ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"];
+    let aggregate_to_edit = vec![
+        rule(
+            READ,
+            &[""],
+            &[
+                "pods/attach",
+                "pods/exec",
+                "pods/portforward",
+                "pods/proxy",
+                "secrets",
+                "services/proxy",
+            ],
+        ),
+        rule(&["impersonate"], &[""], &["serviceaccounts"]),
+        rule(WRITE, &[""], &pods_and_friends),
+        rule(&["create"], &[""], &["pods/eviction"]),
+        rule(
+            WRITE,
+            &[""],
+            &[
+                "configmaps",
+                "events",
+                "persistentvolumeclaims",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "secrets",
+                "serviceaccounts",
+                "services",
+                "services/proxy",
+            ],
+        ),
+        rule(&["create"], &[""], &["serviceaccounts/token"]),
+        rule(
+            WRITE,
+            &["apps"],
+            &[
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "replicasets",
+                "replicasets/scale",
+                "statefulsets",
+                "statefulsets/scale",
+            ],
+        ),
+        rule(WRITE, &["autoscaling"], &["horizontalpodautoscalers"]),
+        rule(WRITE, &["batch"], &["cronjobs", "jobs"]),
+        rule(
+            WRITE,
+            &["extensions"],
+            &[
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "ingresses",
+                "networkpolicies",
+                "replicasets",
+                "replicasets/scale",
+                "replicationcontrollers/scale",
+            ],
+        ),
+        rule(WRITE, &["policy"], &["poddisruptionbudgets"]),
+        rule(WRITE, &["networking.k8s.io"], &["ingresses", "networkpolicies"]),
+        rule(READ_WRITE, &["coordination.k8s.io"], &["leases"]),
+    ];
+    let aggregate_to_admin = vec![
+        rule(&["create"], &["authorization.k8s.io"], &["localsubjectaccessreviews"]),
+        rule(READ_WRITE, &["rbac.authorization.k8s.io"], &["rolebindings", "roles"]),
+    ];
+    vec![
+        Role {
+            name: "admin",
+            labels: &[],
+            aggregates: Some(AGGREGATE_TO_ADMIN),
+            rules: Vec::new(),
+        },
+        Role {
+            name: "cluster-admin",
+            labels: &[],
+            aggregates: None,
+            rules: vec![rule(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])],
+        },
+        Role {
+            name: "edit",
+            labels: &[AGGREGATE_TO_ADMIN],
+            aggregates: Some(AGGREGATE_TO_EDIT),
+            rules: Vec::new(),
+        },
+        Role {
+            name: "system:aggregate-to-admin",
+            labels: &[AGGREGATE_TO_ADMIN],
+            aggregates: None,
+            rules: aggregate_to_admin,
+        },
+        Role {
+            name: "system:aggregate-to-edit",
+            labels: &[AGGREGATE_TO_EDIT],
+            aggregates: None,
+            rules: aggregate_to_edit,
+        },
+        Role {
+            name: "system:aggregate-to-view",
+            labels: &[AGGREGATE_TO_VIEW],
+            aggregates: None,
+            rules: aggregate_to_view,
+        },
+        Role {
+            name: "system:auth-delegator",
+            labels: &[],
+            aggregates: None,
+            rules: vec![
+                rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
+                rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"]),
+            ],
+        },
+        Role {
+            name: "system:basic-user",
+            labels: &[],
+            aggregates: None,
+            rules: vec![
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                ),
+                rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
+            ],
+        },
+        Role {
+            name: "system:discovery",
+            labels: &[],
+            aggregates: None,
+            rules: vec![urls(
+                &["get"],
+                &[
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                ],
+            )],
+        },
+        Role {
+            name: "system:monitoring",
+            labels: &[],
+            aggregates: None,
+            rules: vec![urls(
+                &["get"],
+                &[
+                    "/healthz",
+                    "/healthz/*",
+                    "/livez",
+                    "/livez/*",
+                    "/metrics",
+                    "/metrics/slis",
+                    "/readyz",
+                    "/readyz/*",
+                ],
+            )],
+        },
+        Role {
+            name: "system:public-info-viewer",
+            labels: &[],
+            aggregates: None,
+            rules: vec![urls(
+                &["get"],
+                &["/healthz", "/livez", "/readyz", "/version", "/version/"],
+            )],
+        },
+        Role {
+            name: "system:service-account-issuer-discovery",
+            labels: &[],
+            aggregates: None,
+            rules: vec![urls(&["get"], &["/.well-known/openid-configuration", "/openid/v1/jwks"])],
+        },
+        Role {
+            name: "view",
+            labels: &[AGGREGATE_TO_EDIT],
+            aggregates: Some(AGGREGATE_TO_VIEW),
+            rules: Vec::new(),
+        },
+    ]
+}
+
+/// `rbac.authorization.kubernetes.io/autoupdate: "true"` and
+/// `kubernetes.io/bootstrapping: rbac-defaults`, plus `extra_labels` set to `"true"`.
+fn metadata(name: &str, extra_labels: &[&str]) -> Value {
+    let mut labels = serde_json::Map::new();
+    labels.insert("kubernetes.io/bootstrapping".into(), json!("rbac-defaults"));
+    for label in extra_labels {
+        labels.insert((*label).into(), json!("true"));
+    }
+    json!({
+        "name": name,
+        "labels": labels,
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+    })
+}
+
+/// The bootstrap ClusterRoles, sorted by name, aggregated roles with their aggregated rules.
+pub fn cluster_roles() -> Vec<Value> {
+    let mut roles = roles();
+    // Aggregate in dependency order: `view` feeds `edit`, which feeds `admin`.
+    for target in ["view", "edit", "admin"] {
+        let Some(selector) = roles.iter().find(|r| r.name == target).and_then(|r| r.aggregates)
+        else {
+            continue;
+        };
+        let mut rules: Vec<PolicyRule> = Vec::new();
+        for source in roles.iter().filter(|r| r.name != target && r.labels.contains(&selector)) {
+            for rule in &source.rules {
+                if !rules.contains(rule) {
+                    rules.push(rule.clone());
+                }
+            }
+        }
+        if let Some(role) = roles.iter_mut().find(|r| r.name == target) {
+            role.rules = rules;
+        }
+    }
+    roles
+        .into_iter()
+        .map(|role| {
+            let mut object = json!({
+                "kind": "ClusterRole",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata(role.name, role.labels),
+                "rules": role.rules.iter().map(PolicyRule::to_json).collect::<Vec<_>>(),
+            });
+            if let Some(selector) = role.aggregates {
+                object["aggregationRule"] =
+                    json!({"clusterRoleSelectors": [{"matchLabels": {selector: "true"}}]});
+            }
+            object
+        })
+        .collect()
+}
+
+/// The bootstrap ClusterRoleBindings, sorted by name: each to the ClusterRole of its name.
+pub fn cluster_role_bindings() -> Vec<Value> {
+    let bindings: [(&str, &[&str]); 6] = [
+        ("cluster-admin", &["system:masters"]),
+        ("system:basic-user", &["system:authenticated"]),
+        ("system:discovery", &["system:authenticated"]),
+        ("system:monitoring", &["system:monitoring"]),
+        ("system:public-info-viewer", &["system:authenticated", "system:unauthenticated"]),
+        ("system:service-account-issuer-discovery", &["system:serviceaccounts"]),
+    ];
+    bindings
+        .iter()
+        .map(|(name, groups)| {
+            let subjects: Vec<Value> = groups
+                .iter()
+                .map(|g| json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": g}))
+                .collect();
+            json!({
+                "kind": "ClusterRoleBinding",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata(name, &[]),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": subjects,
+            })
+        })
+        .collect()
+}
