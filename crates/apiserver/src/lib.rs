@@ -4,14 +4,17 @@
 //! Entry point: [`start`] with an [`ApiServerConfig`] and a store. It prepares the PKI and the
 //! admin kubeconfig in the data dir (`pki.rs`), binds, and serves in a spawned task
 //! (`server.rs`). Requests pass, outermost first: `metrics::observe` (span, counters),
-//! `auth::authenticate` (client certificate or bearer token, else 401), `body::limit`
+//! `auth::authenticate` (client certificate or bearer token, else 401),
+//! `authz::authorize` (impersonation, then RBAC: `rbac.rs`, else 403), `body::limit`
 //! (3 MiB), then the routes in `router.rs`; every resource path falls through to
 //! `resources::serve`. Every error answer is a `status::Status`.
 
+mod access_review;
 mod admission;
 mod allocator;
 mod apply;
 mod auth;
+mod authz;
 mod body;
 mod decoded;
 mod deletion;
@@ -25,7 +28,9 @@ mod openapi;
 mod patch;
 mod pki;
 mod protobuf;
+mod rbac;
 mod request;
+mod request_info;
 mod resources;
 mod router;
 mod scale;

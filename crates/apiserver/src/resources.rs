@@ -53,6 +53,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         stopping: state.stopping,
         service_cidr: state.service_cidr,
         decoded: state.decoded,
+        requester: parts.extensions.get().cloned(),
     };
     let subresource = cx.path.subresource.clone();
     let result = match (&parts.method, cx.path.name.is_some(), subresource.as_deref()) {
@@ -77,7 +78,12 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         (&Method::POST, false, None) if cx.resource().plural == "tokenreviews" => {
             crate::token_review::create(&cx, &state.authenticator, body).await
         }
-        _ if matches!(cx.resource().plural, "selfsubjectreviews" | "tokenreviews") => {
+        (&Method::POST, false, None) if crate::access_review::serves(cx.resource()) => {
+            crate::access_review::create(&cx, &state.authorizer, parts.extensions.get(), body).await
+        }
+        _ if matches!(cx.resource().plural, "selfsubjectreviews" | "tokenreviews")
+            || crate::access_review::serves(cx.resource()) =>
+        {
             Err(Status::method_not_allowed())
         }
         (&Method::POST, false, None) if cx.resource().plural == "bindings" => {
@@ -106,6 +112,8 @@ pub(crate) struct Context {
     pub(crate) service_cidr: ServiceCidr,
     /// The objects written last, decoded: an update starts from one when it is current.
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
+    /// Who writes, unless in `system:masters`: the RBAC kinds' escalation checks need it.
+    pub(crate) requester: Option<crate::rbac::Requester>,
 }
 
 impl Context {
@@ -145,6 +153,7 @@ impl Context {
             stopping: self.stopping.clone(),
             service_cidr: self.service_cidr,
             decoded: self.decoded.clone(),
+            requester: self.requester.clone(),
         }
     }
 
@@ -878,6 +887,7 @@ async fn create_object(
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
     objects::default_on_create(resource, &mut object);
+    crate::rbac::check_write(cx, &object, None).await?;
     // The creator owns what it sent, defaulted, as in kube-apiserver: its field manager runs
     // before admission and the registry, so what they add (a pod's service account and
     // tolerations, a claim's storage class and finalizer, a Service's cluster IP) is no one's.
@@ -1185,6 +1195,7 @@ pub(crate) async fn write_back(
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        crate::rbac::check_write(cx, &updated, Some(&current)).await?;
         let dry_run = cx.query.dry_run();
         // Allocations are kept (or made) before validation, as the Service strategy's
         // PrepareForUpdate does.

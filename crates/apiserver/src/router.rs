@@ -1,7 +1,7 @@
 //! The router: every route the server answers and the middleware stack around them.
 //!
 //! Unauthenticated clients reach only `/version` and the health endpoints (`auth.rs` decides);
-//! everything else needs credentials. Paths no route serves get a 404 `Status`, methods a route
+//! everything else needs credentials, and permission (`authz.rs`). Paths no route serves get a 404 `Status`, methods a route
 //! does not serve a 405 `Status`.
 
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use berth_store::Store;
 use serde::Serialize;
 
 use crate::auth::{self, Authenticator};
+use crate::authz;
 use crate::metrics::{self, Metrics};
 use crate::status::Status;
 use crate::{body, discovery, oidc, openapi, resources};
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) openid: Arc<crate::oidc::Documents>,
     /// The objects written last, decoded (`decoded.rs`).
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
+    /// Authorizes every authenticated request (`rbac.rs`).
+    pub(crate) authorizer: Arc<crate::rbac::Authorizer>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -58,6 +61,7 @@ impl FromRef<AppState> for Arc<Metrics> {
 pub(crate) fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let authenticator = state.authenticator.clone();
+    let authorizer = state.authorizer.clone();
     Router::new()
         .route("/version", get(version))
         .route("/healthz", get(ready))
@@ -72,6 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(body::limit))
+        .layer(axum::middleware::from_fn_with_state(authorizer, authz::authorize))
         .layer(axum::middleware::from_fn_with_state(authenticator, auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::observe))
 }
@@ -182,12 +187,13 @@ mod tests {
         let authenticator = Arc::new(Authenticator::new(token, store.clone(), signing_key.clone()));
         let listen = "127.0.0.1:6443".parse().unwrap();
         let state = AppState {
-            store,
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
             openid: Arc::new(crate::oidc::Documents::new(&signing_key, listen)),
             signing_key,
+            authorizer: crate::rbac::Authorizer::new(store.clone()),
+            store,
             authenticator,
             decoded: Arc::default(),
         };
@@ -200,7 +206,7 @@ mod tests {
             user: admin.then(|| User {
                 name: "admin".into(),
                 uid: None,
-                groups: vec![],
+                groups: vec![crate::rbac::MASTERS.into()],
                 extra: vec![],
             }),
         };

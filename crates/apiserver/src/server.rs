@@ -142,7 +142,10 @@ pub async fn start(
     crate::allocator::bootstrap(&*store, config.service_cidr, local_addr)
         .await
         .map_err(|source| Error::Store { source })?;
+    crate::rbac::bootstrap(&*store).await.map_err(|source| Error::Store { source })?;
     let (stop, stopped) = watch::channel(());
+    let authorizer = crate::rbac::Authorizer::new(store.clone());
+    authorizer.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
     let signing_key = Arc::new(pki.service_account_key);
     let authenticator =
         Arc::new(Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone()));
@@ -155,6 +158,7 @@ pub async fn start(
         signing_key,
         authenticator,
         decoded: Arc::default(),
+        authorizer,
     };
     let app = router(state);
     let local = LocalService { app: app.clone(), peer: Peer { user: Some(loopback_user()) } };

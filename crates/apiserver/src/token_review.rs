@@ -178,7 +178,7 @@ fn cannot_unmarshal(value: &Value, field: &str, go_type: &str) -> Status {
 
 /// `metadata` with its fields in `ObjectMeta`'s order and `creationTimestamp` null when unset,
 /// as Go writes a zero `metav1.Time`.
-fn go_ordered_metadata(metadata: Option<Value>) -> Value {
+pub(crate) fn go_ordered_metadata(metadata: Option<Value>) -> Value {
     let mut given = match metadata {
         Some(Value::Object(metadata)) => metadata,
         _ => Map::new(),

@@ -1,0 +1,564 @@
+//! The RBAC authorizer (kube-apiserver's `--authorization-mode=RBAC` behind its privileged
+//! `system:masters` group), the RBAC kinds' escalation checks, and the bootstrap policy.
+//!
+//! [`Authorizer`] keeps every Role, ClusterRole, RoleBinding and ClusterRoleBinding in memory
+//! (`berth_api::rbac::Policy`), listed at start and kept current by one store watch on
+//! `/registry/rbac.authorization.k8s.io/`, so a request costs no store read. Users in
+//! `system:masters` (the admin, berth's in-process clients) are allowed without looking at
+//! any rule. The cache trails the store by a watch delivery: a denial first waits (briefly)
+//! until the cache has seen the store's current revision and evaluates again, so a client
+//! that has just created a binding is not refused for having been quick.
+//!
+//! Escalation prevention ([`check_write`], `pkg/registry/rbac/*/policybased`): creating or
+//! updating a Role or ClusterRole needs every permission it grants (or `escalate` on it), and
+//! a binding needs the permissions of the role it binds (or `bind` on that role).
+//! [`bootstrap`] creates the default ClusterRoles and ClusterRoleBindings when missing, like
+//! kube-apiserver's `rbac/bootstrap-roles` post-start hook (without reconciling existing ones).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use berth_api::rbac::{
+    self, Attributes, Binding, Decision, Identity, Kind, Policy, PolicyRule, Target,
+};
+use berth_store::{Event, RangeRequest, Revision, Store};
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use crate::auth::User;
+use crate::resources::Context;
+use crate::status::{Details, Status};
+use crate::{objects, resources};
+
+/// The group whose users are always allowed (`user.SystemPrivilegedGroup`).
+pub(crate) const MASTERS: &str = "system:masters";
+/// Where the RBAC kinds are stored.
+const PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
+/// How long a denial waits for the cache to catch up with the store.
+const CATCH_UP: Duration = Duration::from_secs(1);
+/// How long one wait for the watching task's progress report lasts.
+const POKE_WAIT: Duration = Duration::from_millis(50);
+
+/// Whether `user` is in `system:masters`.
+pub(crate) fn is_master(user: &User) -> bool {
+    user.groups.iter().any(|g| g == MASTERS)
+}
+
+fn identity(user: &User) -> Identity<'_> {
+    Identity { name: &user.name, groups: &user.groups }
+}
+
+/// The RBAC authorizer and its cache of the RBAC objects.
+#[derive(Debug)]
+pub(crate) struct Authorizer {
+    policy: RwLock<Policy>,
+    /// The store revision up to which the cache has applied every RBAC change.
+    synced: watch::Sender<Revision>,
+    /// Asks the watching task to report its progress.
+    poke: Notify,
+    store: Arc<dyn Store>,
+}
+
+impl Authorizer {
+    /// An authorizer with an empty cache; [`Authorizer::follow`] fills it and keeps it current.
+    pub(crate) fn new(store: Arc<dyn Store>) -> Arc<Authorizer> {
+        Arc::new(Authorizer {
+            policy: RwLock::new(Policy::default()),
+            synced: watch::Sender::new(Revision(0)),
+            poke: Notify::new(),
+            store,
+        })
+    }
+
+    /// Lists the RBAC objects and starts the task that follows their changes until `stopping`
+    /// fires or the store closes.
+    pub(crate) async fn follow(
+        self: &Arc<Self>,
+        stopping: watch::Receiver<()>,
+    ) -> Result<(), berth_store::Error> {
+        let revision = self.relist().await?;
+        tokio::spawn(follow(self.clone(), revision, stopping));
+        Ok(())
+    }
+
+    /// Replaces the cache with the store's RBAC objects; the revision they were read at.
+    async fn relist(&self) -> Result<Revision, berth_store::Error> {
+        let mut policy = Policy::default();
+        let mut request = RangeRequest::prefix(PREFIX);
+        let revision = loop {
+            let page = self.store.range(&request).await?;
+            for kv in &page.kvs {
+                apply_put(&mut policy, &kv.key, &kv.value);
+            }
+            match page.kvs.last() {
+                Some(last) if page.more => {
+                    request.start_after = Some(last.key.clone());
+                    request.revision = Some(page.revision);
+                }
+                _ => break page.revision,
+            }
+        };
+        *self.write() = policy;
+        self.synced.send_replace(revision);
+        Ok(revision)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Policy> {
+        // A panic while holding the lock leaves a whole policy (every update is one call).
+        self.policy.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Policy> {
+        self.policy.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether `user` may do what `attributes` say, and why: `system:masters` always (with no
+    /// reason, as kube-apiserver's privileged-group authorizer), others by RBAC.
+    pub(crate) async fn authorize(&self, user: &User, attributes: &Attributes) -> Decision {
+        if is_master(user) {
+            return Decision { allowed: true, reason: String::new() };
+        }
+        let decision = self.read().authorize(identity(user), attributes);
+        if decision.allowed {
+            return decision;
+        }
+        self.catch_up().await;
+        self.read().authorize(identity(user), attributes)
+    }
+
+    /// `RulesFor` of the union authorizer: everything for masters, then the RBAC rules, and
+    /// the errors met resolving them.
+    pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
+        let (mut rules, errors) = self.read().rules_for(identity(user), namespace);
+        if is_master(user) {
+            let star = || vec!["*".to_owned()];
+            let everything = [
+                PolicyRule {
+                    verbs: star(),
+                    api_groups: star(),
+                    resources: star(),
+                    ..Default::default()
+                },
+                PolicyRule { verbs: star(), non_resource_urls: star(), ..Default::default() },
+            ];
+            rules.splice(0..0, everything);
+        }
+        (rules, errors)
+    }
+
+    /// Waits until the cache has seen the store's current revision, or [`CATCH_UP`] passed.
+    async fn catch_up(&self) {
+        let Ok(target) = self.store.current_revision().await else { return };
+        let mut synced = self.synced.subscribe();
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        while *synced.borrow_and_update() < target && tokio::time::Instant::now() < deadline {
+            self.poke.notify_one();
+            let _ = tokio::time::timeout(POKE_WAIT, synced.changed()).await;
+        }
+    }
+}
+
+/// Follows the RBAC objects from `revision` on; relists when the watch loses history.
+async fn follow(
+    authorizer: Arc<Authorizer>,
+    mut revision: Revision,
+    mut stopping: watch::Receiver<()>,
+) {
+    loop {
+        let mut watch = match authorizer.store.watch(PREFIX, revision).await {
+            Ok(watch) => watch,
+            Err(berth_store::Error::Closed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the RBAC objects; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                revision = match authorizer.relist().await {
+                    Ok(revision) => revision,
+                    Err(_) => revision,
+                };
+                continue;
+            }
+        };
+        let failure = loop {
+            let next = tokio::select! {
+                _ = stopping.changed() => return,
+                next = watch.next() => Some(next),
+                () = authorizer.poke.notified() => None,
+            };
+            let result = match next {
+                Some(next) => next.map(|event| authorizer.apply(&event)),
+                // Asked for progress: take what is queued without waiting for more.
+                None => loop {
+                    match tokio::time::timeout(Duration::ZERO, watch.next()).await {
+                        Ok(Ok(event)) => authorizer.apply(&event),
+                        Ok(Err(error)) => break Err(error),
+                        Err(_) => break Ok(()),
+                    }
+                },
+            };
+            if let Err(error) = result {
+                break error;
+            }
+            if let Some(synced) = watch.synced_revision() {
+                authorizer.synced.send_if_modified(|current| {
+                    let newer = synced > *current;
+                    if newer {
+                        *current = synced;
+                    }
+                    newer
+                });
+            }
+        };
+        match failure {
+            berth_store::Error::Closed => return,
+            error => tracing::debug!(%error, "the RBAC watch ended; relisting"),
+        }
+        loop {
+            match authorizer.relist().await {
+                Ok(listed) => {
+                    revision = listed;
+                    break;
+                }
+                Err(berth_store::Error::Closed) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list the RBAC objects; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+impl Authorizer {
+    fn apply(&self, event: &Event) {
+        let mut policy = self.write();
+        match event {
+            Event::Put { kv, .. } => apply_put(&mut policy, &kv.key, &kv.value),
+            Event::Delete { prev, .. } => {
+                if let Some((kind, namespace, name)) = parse_key(&prev.key) {
+                    policy.remove(kind, namespace, name);
+                }
+            }
+        }
+    }
+}
+
+/// `roles/NS/NAME`, `clusterroles/NAME`, … under [`PREFIX`].
+fn parse_key(key: &str) -> Option<(Kind, &str, &str)> {
+    let rest = key.strip_prefix(PREFIX)?;
+    let (plural, rest) = rest.split_once('/')?;
+    let kind = Kind::from_plural(plural)?;
+    match kind {
+        Kind::Role | Kind::RoleBinding => {
+            let (namespace, name) = rest.split_once('/')?;
+            Some((kind, namespace, name))
+        }
+        Kind::ClusterRole | Kind::ClusterRoleBinding => Some((kind, "", rest)),
+    }
+}
+
+fn apply_put(policy: &mut Policy, key: &str, value: &Bytes) {
+    let Some((kind, namespace, name)) = parse_key(key) else { return };
+    match serde_json::from_slice::<Value>(value) {
+        Ok(object) => policy.put(kind, namespace, name, &object),
+        Err(error) => tracing::warn!(%error, key, "an RBAC object does not decode; ignored"),
+    }
+}
+
+// === escalation checks ===
+
+/// Who writes, for the RBAC kinds' escalation checks: set on requests of users outside
+/// `system:masters` (whose writes are not checked, as `EscalationAllowed` says).
+#[derive(Clone, Debug)]
+pub(crate) struct Requester {
+    pub(crate) user: User,
+    pub(crate) authorizer: Arc<Authorizer>,
+}
+
+/// Refuses a create (`old` is `None`) or update of a Role, ClusterRole, RoleBinding or
+/// ClusterRoleBinding that would grant the requester permissions they do not hold:
+/// kube-apiserver's 403 `clusterroles.rbac.authorization.k8s.io "x" is forbidden: user "…"
+/// (groups=[…]) is attempting to grant RBAC permissions not currently held: …`. A binding to
+/// a role that does not exist is a 404 for the role. Other kinds pass.
+pub(crate) async fn check_write(
+    cx: &Context,
+    object: &Value,
+    old: Option<&Value>,
+) -> Result<(), Status> {
+    let Some(requester) = &cx.requester else { return Ok(()) };
+    let resource = cx.resource();
+    if resource.group != rbac::GROUP || cx.path.subresource.is_some() {
+        return Ok(());
+    }
+    let Some(kind) = Kind::from_plural(resource.plural) else { return Ok(()) };
+    if old.is_some_and(|old| only_gc_fields_changed(object, old)) {
+        return Ok(());
+    }
+    let (user, authorizer) = (&requester.user, &requester.authorizer);
+    let namespace = cx.path.namespace.as_deref().unwrap_or_default();
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let forbidden = |message: String| forbidden(rbac::GROUP, resource.plural, name, &message);
+    let resource_attributes = |verb: &str, group: &str, plural: &str, name: &str| Attributes {
+        verb: verb.to_owned(),
+        target: Target::Resource {
+            api_group: group.to_owned(),
+            resource: plural.to_owned(),
+            subresource: String::new(),
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+        },
+    };
+    match kind {
+        Kind::Role | Kind::ClusterRole => {
+            // `RoleEscalationAuthorized`: the name is the request's (none on a create).
+            let escalate = resource_attributes("escalate", rbac::GROUP, resource.plural, cx.name());
+            if authorizer.authorize(user, &escalate).await.allowed {
+                return Ok(());
+            }
+            confirm(authorizer, user, namespace, &PolicyRule::all_of(object))
+                .await
+                .map_err(forbidden)?;
+            if kind == Kind::ClusterRole && !object["aggregationRule"].is_null() {
+                let star = || vec!["*".to_owned()];
+                let everything = [
+                    PolicyRule {
+                        verbs: star(),
+                        api_groups: star(),
+                        resources: star(),
+                        ..Default::default()
+                    },
+                    PolicyRule { verbs: star(), non_resource_urls: star(), ..Default::default() },
+                ];
+                confirm(authorizer, user, namespace, &everything).await.map_err(|_| {
+                    forbidden(
+                        "must have cluster-admin privileges to use the aggregationRule".into(),
+                    )
+                })?;
+            }
+            Ok(())
+        }
+        Kind::RoleBinding | Kind::ClusterRoleBinding => {
+            let role_ref = Binding::from_json(object).role_ref;
+            let role_plural = match role_ref.kind.as_str() {
+                "Role" => "roles",
+                "ClusterRole" => "clusterroles",
+                // Validation refuses it.
+                _ => return Ok(()),
+            };
+            let bind =
+                resource_attributes("bind", &role_ref.api_group, role_plural, &role_ref.name);
+            if authorizer.authorize(user, &bind).await.allowed {
+                return Ok(());
+            }
+            let rules = {
+                let policy = authorizer.read();
+                policy.role_ref_rules(&role_ref, namespace).map(<[PolicyRule]>::to_vec)
+            };
+            let rules = match rules {
+                Ok(rules) => rules,
+                Err(_) => {
+                    authorizer.catch_up().await;
+                    let policy = authorizer.read();
+                    match policy.role_ref_rules(&role_ref, namespace) {
+                        Ok(rules) => rules.to_vec(),
+                        Err(_) => return Err(role_not_found(role_plural, &role_ref.name)),
+                    }
+                }
+            };
+            confirm(authorizer, user, namespace, &rules).await.map_err(forbidden)
+        }
+    }
+}
+
+/// `ConfirmNoEscalation`, evaluated again after catching up when it refuses.
+async fn confirm(
+    authorizer: &Authorizer,
+    user: &User,
+    namespace: &str,
+    rules: &[PolicyRule],
+) -> Result<(), String> {
+    if authorizer.read().confirm_no_escalation(identity(user), namespace, rules).is_ok() {
+        return Ok(());
+    }
+    authorizer.catch_up().await;
+    authorizer.read().confirm_no_escalation(identity(user), namespace, rules)
+}
+
+/// `IsOnlyMutatingGCFields`: the update changes nothing but owner references and finalizers.
+fn only_gc_fields_changed(object: &Value, old: &Value) -> bool {
+    let strip = |value: &Value| {
+        let mut value = value.clone();
+        if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            for field in ["ownerReferences", "finalizers", "managedFields", "resourceVersion"] {
+                metadata.remove(field);
+            }
+        }
+        value
+    };
+    strip(object) == strip(old)
+}
+
+/// `apierrors.NewForbidden`: `{resource}.{group} "{name}" is forbidden: {message}` (no name:
+/// `{resource}.{group} is forbidden: …`; no resource: `forbidden: …`), with its details.
+pub(crate) fn forbidden(group: &str, resource: &str, name: &str, message: &str) -> Status {
+    let qualified =
+        if group.is_empty() { resource.to_owned() } else { format!("{resource}.{group}") };
+    let text = match (resource.is_empty(), name.is_empty()) {
+        (true, _) => format!("forbidden: {message}"),
+        (false, true) => format!("{qualified} is forbidden: {message}"),
+        (false, false) => {
+            format!("{qualified} {} is forbidden: {message}", berth_api::validation::go_quote(name))
+        }
+    };
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Status::forbidden(text).with_details(Details {
+        name: some(name),
+        group: some(group),
+        kind: some(resource),
+        causes: Vec::new(),
+    })
+}
+
+/// The 404 of a binding's missing role, as the role's storage reports it.
+fn role_not_found(plural: &str, name: &str) -> Status {
+    match berth_api::kinds::find(rbac::GROUP, "v1", plural) {
+        Some(resource) => Status::not_found(resource, name),
+        None => Status::internal(),
+    }
+}
+
+// === bootstrap ===
+
+/// Creates the default ClusterRoles and ClusterRoleBindings that are missing. Existing ones
+/// are left as they are (kube-apiserver would also add missing permissions to those annotated
+/// `rbac.authorization.kubernetes.io/autoupdate: "true"`).
+pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
+    let objects = rbac::bootstrap::cluster_roles().into_iter().map(|o| ("clusterroles", o)).chain(
+        rbac::bootstrap::cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)),
+    );
+    for (plural, mut object) in objects {
+        let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let key = resources::key(resource, None, &name);
+        if store.get(&key).await?.is_some() {
+            continue;
+        }
+        if let Some(metadata) = object["metadata"].as_object_mut() {
+            metadata.insert("uid".into(), objects::new_uid().into());
+            metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
+        }
+        objects::default_on_create(resource, &mut object);
+        let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
+        match store.create(&key, bytes).await {
+            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_the_kind_namespace_and_name() {
+        let cases = [
+            (
+                "/registry/rbac.authorization.k8s.io/roles/dev/reader",
+                Some((Kind::Role, "dev", "reader")),
+            ),
+            (
+                "/registry/rbac.authorization.k8s.io/clusterroles/system:discovery",
+                Some((Kind::ClusterRole, "", "system:discovery")),
+            ),
+            (
+                "/registry/rbac.authorization.k8s.io/rolebindings/dev/b",
+                Some((Kind::RoleBinding, "dev", "b")),
+            ),
+            (
+                "/registry/rbac.authorization.k8s.io/clusterrolebindings/cluster-admin",
+                Some((Kind::ClusterRoleBinding, "", "cluster-admin")),
+            ),
+            ("/registry/rbac.authorization.k8s.io/roles/dev", None),
+            ("/registry/core/pods/dev/p", None),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(parse_key(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn forbidden_reads_like_new_forbidden() {
+        let body = |s: Status| String::from_utf8(s.to_json()).unwrap();
+        let named = forbidden("rbac.authorization.k8s.io", "roles", "r", "nope");
+        assert!(body(named).contains(r#""message":"roles.rbac.authorization.k8s.io \"r\" is forbidden: nope","reason":"Forbidden","details":{"name":"r","group":"rbac.authorization.k8s.io","kind":"roles"},"code":403"#));
+        let unnamed = forbidden("", "pods", "", "x");
+        assert!(body(unnamed).contains(
+            r#""message":"pods is forbidden: x","reason":"Forbidden","details":{"kind":"pods"}"#
+        ));
+        let path = forbidden("", "", "", "x");
+        assert!(
+            body(path).contains(r#""message":"forbidden: x","reason":"Forbidden","details":{}"#)
+        );
+    }
+
+    #[test]
+    fn gc_fields_alone_are_not_an_escalation() {
+        let old = serde_json::json!({"metadata": {"name": "r"}, "rules": []});
+        let owned = serde_json::json!({"metadata": {"name": "r", "finalizers": ["x"], "ownerReferences": []}, "rules": []});
+        assert!(only_gc_fields_changed(&owned, &old));
+        let more = serde_json::json!({"metadata": {"name": "r"}, "rules": [{"verbs": ["*"]}]});
+        assert!(!only_gc_fields_changed(&more, &old));
+    }
+
+    #[tokio::test]
+    async fn the_cache_follows_the_store() {
+        let store: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
+        bootstrap(&*store).await.unwrap();
+        let authorizer = Authorizer::new(store.clone());
+        let (_stop, stopping) = watch::channel(());
+        authorizer.follow(stopping).await.unwrap();
+        let user = User {
+            name: "system:serviceaccount:dev:default".into(),
+            uid: None,
+            groups: vec!["system:serviceaccounts".into(), "system:authenticated".into()],
+            extra: Vec::new(),
+        };
+        let list_pods = Attributes {
+            verb: "list".into(),
+            target: Target::Resource {
+                api_group: String::new(),
+                resource: "pods".into(),
+                subresource: String::new(),
+                name: String::new(),
+                namespace: "dev".into(),
+            },
+        };
+        assert!(!authorizer.authorize(&user, &list_pods).await.allowed);
+        let binding = serde_json::json!({
+            "metadata": {"name": "v", "namespace": "dev"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "default"}],
+        });
+        let key = "/registry/rbac.authorization.k8s.io/rolebindings/dev/v";
+        store.create(key, Bytes::from(binding.to_string())).await.unwrap();
+        // Read-your-writes: a denial waits for the watch to deliver the binding.
+        let decision = authorizer.authorize(&user, &list_pods).await;
+        assert_eq!(
+            decision.reason,
+            r#"RBAC: allowed by RoleBinding "v/dev" of ClusterRole "view" to ServiceAccount "default/dev""#
+        );
+        // A revocation reaches the cache with the watch (an allow does not wait for it).
+        store.delete(key, None).await.unwrap();
+        let revoked = async {
+            while authorizer.authorize(&user, &list_pods).await.allowed {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), revoked).await.unwrap();
+        let admin =
+            User { name: "admin".into(), uid: None, groups: vec![MASTERS.into()], extra: vec![] };
+        assert!(authorizer.authorize(&admin, &list_pods).await.allowed);
+    }
+}
