@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Kubectl, raw, start};
+use common::{Kubectl, raw, start, token_kubeconfig};
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
@@ -45,33 +45,6 @@ async fn served() -> Option<Served> {
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
-/// A kubeconfig that authenticates with `token` alone (no client certificate).
-fn token_kubeconfig(dir: &Path, name: &str, server: std::net::SocketAddr, token: &str) -> PathBuf {
-    let path = dir.join(name);
-    let ca = dir.join("data/pki/ca.crt");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: berth
-  cluster:
-    server: https://{server}
-    certificate-authority: {}
-users:
-- name: robot
-  user:
-    token: {token}
-contexts:
-- name: robot
-  context: {{cluster: berth, user: robot, namespace: default}}
-current-context: robot
-",
-        ca.display()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Signs `claims` with the server's own service-account key, as the server would.
@@ -139,7 +112,19 @@ async fn kubectl_create_token_issues_tokens_that_authenticate_until_revoked() {
     assert!(!ok);
     assert_eq!(stderr, "error: failed to create token: serviceaccounts \"nope\" not found\n");
 
-    // The token is a credential: whoami, and (no authorization layer) everything else.
+    // The token is a credential: whoami for anyone, reads once RBAC grants them.
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "rolebinding",
+                "robot-views",
+                "--clusterrole=view",
+                "--serviceaccount=default:default",
+            ],
+        )
+        .await;
     let robot = token_kubeconfig(dir.path(), "robot.yaml", addr, &token);
     let whoami = kubectl.ok(&robot, &["auth", "whoami"]).await;
     let rows: Vec<Vec<&str>> = whoami.lines().map(|l| l.split_whitespace().collect()).collect();
@@ -305,6 +290,20 @@ async fn tokens_outlive_a_restart_because_the_signing_key_does() {
         "POST /api/v1/namespaces/default/serviceaccounts",
         &json_headers,
         account.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    // The account may read namespaces (RBAC grants it `view`).
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "robot-views"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}]});
+    let (code, body) = common::raw_with_body(
+        &data_dir,
+        server.local_addr(),
+        "POST /apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        &json_headers,
+        binding.to_string().as_bytes(),
     )
     .await;
     assert_eq!(code, 201, "{body}");

@@ -153,3 +153,36 @@ pub async fn raw_exchange(
 pub fn token(data_dir: &Path) -> String {
     std::fs::read_to_string(data_dir.join("pki/admin.token")).unwrap().trim().to_owned()
 }
+
+/// A kubeconfig that authenticates with `token` alone (no client certificate); `dir` holds
+/// the server's data dir as `data/`.
+pub fn token_kubeconfig(
+    dir: &Path,
+    name: &str,
+    server: std::net::SocketAddr,
+    token: &str,
+) -> PathBuf {
+    let path = dir.join(name);
+    let ca = dir.join("data/pki/ca.crt");
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: berth
+  cluster:
+    server: https://{server}
+    certificate-authority: {}
+users:
+- name: robot
+  user:
+    token: {token}
+contexts:
+- name: robot
+  context: {{cluster: berth, user: robot, namespace: default}}
+current-context: robot
+",
+        ca.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}

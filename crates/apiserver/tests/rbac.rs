@@ -1,0 +1,433 @@
+//! RBAC through the real kubectl: a service account's token is refused (kube-apiserver's 403
+//! text) until `kubectl create role` / `create rolebinding` grant it, and only in that
+//! namespace; `kubectl auth can-i` (yes/no, `--list`, `--as`), impersonation and its refusal,
+//! the RBAC kinds' tables, the bootstrap policy, validation (`cannot change roleRef`) and
+//! escalation prevention.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Kubectl, raw, start, token_kubeconfig};
+
+/// A running API server, kubectl, the admin kubeconfig and a kubeconfig for the service
+/// account `default/robot`; `None` when kubectl is missing.
+struct Served {
+    kubectl: Kubectl,
+    _dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    server: berth_apiserver::ApiServer,
+    admin: PathBuf,
+    robot: PathBuf,
+}
+
+async fn served() -> Option<Served> {
+    let kubectl = Kubectl::new()?;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = start(&data_dir).await;
+    let admin = server.kubeconfig_path().to_owned();
+    kubectl.ok(&admin, &["create", "serviceaccount", "robot"]).await;
+    let token = kubectl.ok(&admin, &["create", "token", "robot"]).await;
+    let robot = token_kubeconfig(dir.path(), "robot.yaml", server.local_addr(), &token);
+    Some(Served { kubectl, _dir: dir, data_dir, server, admin, robot })
+}
+
+const ROBOT: &str = "system:serviceaccount:default:robot";
+
+fn cannot_list_pods(namespace: &str) -> String {
+    format!(
+        "Error from server (Forbidden): pods is forbidden: User \"{ROBOT}\" cannot list resource \
+         \"pods\" in API group \"\" in the namespace \"{namespace}\"\n"
+    )
+}
+
+/// The rows of a kubectl table, split on runs of spaces.
+fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|line| {
+            line.split("   ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_may_do_what_its_bindings_grant_and_nothing_else() {
+    let Some(Served { kubectl, _dir, data_dir, server, admin, robot }) = served().await else {
+        return;
+    };
+    kubectl.ok(&admin, &["create", "namespace", "other"]).await;
+
+    // Authenticated but not authorized.
+    let (ok, _, stderr) = kubectl.run(&robot, &["get", "pods"]).await;
+    assert!(!ok);
+    assert_eq!(stderr, cannot_list_pods("default"));
+    assert_eq!(
+        kubectl.run(&robot, &["auth", "can-i", "list", "pods"]).await,
+        (false, "no\n".into(), String::new())
+    );
+    // Discovery and the self reviews are everyone's (system:discovery, system:basic-user).
+    assert!(kubectl.ok(&robot, &["auth", "whoami"]).await.contains(ROBOT));
+    let addr = server.local_addr();
+    let token = std::fs::read_to_string(&robot).unwrap();
+    let token = token.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let (code, body) =
+        raw(&data_dir, addr, "GET /metrics", &[("Authorization", bearer.as_str())]).await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"forbidden: User \"{ROBOT}\" cannot get path \"/metrics\"","reason":"Forbidden","details":{{}},"code":403}}"#
+        )
+    );
+    assert_eq!(
+        raw(&data_dir, addr, "GET /apis", &[("Authorization", bearer.as_str())]).await.0,
+        200
+    );
+
+    // A Role and a RoleBinding, as kubectl makes them.
+    assert_eq!(
+        kubectl
+            .ok(
+                &admin,
+                &["create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods"]
+            )
+            .await,
+        "role.rbac.authorization.k8s.io/pod-reader created\n"
+    );
+    assert_eq!(
+        kubectl
+            .ok(
+                &admin,
+                &[
+                    "create",
+                    "rolebinding",
+                    "robot-reads",
+                    "--role=pod-reader",
+                    "--serviceaccount=default:robot"
+                ]
+            )
+            .await,
+        "rolebinding.rbac.authorization.k8s.io/robot-reads created\n"
+    );
+    assert_eq!(
+        kubectl.run(&robot, &["get", "pods"]).await,
+        (true, String::new(), "No resources found in default namespace.\n".into())
+    );
+    let (ok, _, stderr) = kubectl.run(&robot, &["get", "pods", "-n", "other"]).await;
+    assert!(!ok);
+    assert_eq!(stderr, cannot_list_pods("other"));
+    let (ok, _, stderr) = kubectl.run(&robot, &["delete", "pod", "x"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        format!(
+            "Error from server (Forbidden): pods \"x\" is forbidden: User \"{ROBOT}\" cannot delete \
+             resource \"pods\" in API group \"\" in the namespace \"default\"\n"
+        )
+    );
+
+    // kubectl auth can-i, as the account and for it.
+    assert_eq!(
+        kubectl.run(&robot, &["auth", "can-i", "list", "pods"]).await,
+        (true, "yes\n".into(), String::new())
+    );
+    assert_eq!(kubectl.run(&robot, &["auth", "can-i", "delete", "pods"]).await.1, "no\n");
+    assert_eq!(
+        kubectl.run(&robot, &["auth", "can-i", "list", "pods", "-n", "other"]).await.1,
+        "no\n"
+    );
+    assert_eq!(kubectl.ok(&admin, &["auth", "can-i", "create", "pods"]).await, "yes\n");
+    assert_eq!(kubectl.ok(&admin, &["auth", "can-i", "*", "*"]).await, "yes\n");
+    let as_robot = format!("--as={ROBOT}");
+    assert_eq!(kubectl.ok(&admin, &["auth", "can-i", "list", "pods", &as_robot]).await, "yes\n");
+    assert_eq!(
+        kubectl.run(&admin, &["auth", "can-i", "list", "pods", &as_robot, "-n", "other"]).await.1,
+        "no\n"
+    );
+    let list = kubectl.ok(&robot, &["auth", "can-i", "--list"]).await;
+    let table = rows(&list);
+    assert_eq!(table[0], ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"], "{list}");
+    assert!(
+        table.contains(&vec!["pods".into(), "[]".into(), "[]".into(), "[get list watch]".into()]),
+        "{list}"
+    );
+    assert!(
+        table.contains(&vec![
+            "selfsubjectaccessreviews.authorization.k8s.io".into(),
+            "[]".into(),
+            "[]".into(),
+            "[create]".into()
+        ]),
+        "{list}"
+    );
+    assert!(list.contains("[/api/*]"), "{list}");
+
+    // Impersonation: the admin may; the account may not.
+    let (ok, _, stderr) = kubectl.run(&admin, &["get", "pods", "-n", "other", &as_robot]).await;
+    assert!(!ok);
+    assert_eq!(stderr, cannot_list_pods("other"));
+    let whoami = kubectl.ok(&admin, &["auth", "whoami", &as_robot]).await;
+    assert!(whoami.contains("system:serviceaccounts:default"), "{whoami}");
+    let (ok, _, stderr) =
+        kubectl.run(&robot, &["get", "pods", "--as=system:serviceaccount:default:default"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        format!(
+            "Error from server (Forbidden): serviceaccounts \"default\" is forbidden: User \"{ROBOT}\" \
+             cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"default\"\n"
+        )
+    );
+    let (ok, _, stderr) =
+        kubectl.run(&robot, &["get", "pods", "--as=jane", "--as-group=devs"]).await;
+    assert!(!ok);
+    assert!(stderr.contains(r#"users "jane" is forbidden: User "system:serviceaccount:default:robot" cannot impersonate resource "users" in API group "" at the cluster scope"#), "{stderr}");
+
+    // Tables.
+    let wide = kubectl.ok(&admin, &["get", "rolebinding", "-o", "wide"]).await;
+    let table = rows(&wide);
+    assert_eq!(table[0], ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"], "{wide}");
+    assert_eq!(table[1][..2], ["robot-reads", "Role/pod-reader"], "{wide}");
+    assert_eq!(table[1][3..], ["default/robot"], "{wide}");
+    let roles = kubectl.ok(&admin, &["get", "clusterroles"]).await;
+    let table = rows(&roles);
+    assert_eq!(table[0], ["NAME", "CREATED AT"], "{roles}");
+    let names: Vec<&str> = table[1..].iter().map(|row| row[0].as_str()).collect();
+    for name in [
+        "admin",
+        "cluster-admin",
+        "edit",
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+        "view",
+    ] {
+        assert!(names.contains(&name), "{name}: {roles}");
+    }
+    let bindings = kubectl
+        .ok(
+            &admin,
+            &[
+                "get",
+                "clusterrolebinding",
+                "cluster-admin",
+                "system:public-info-viewer",
+                "-o",
+                "wide",
+            ],
+        )
+        .await;
+    let table = rows(&bindings);
+    assert_eq!(table[1][..2], ["cluster-admin", "ClusterRole/cluster-admin"], "{bindings}");
+    assert_eq!(table[1][3..], ["system:masters"], "{bindings}");
+    assert_eq!(table[2][3..], ["system:authenticated, system:unauthenticated"], "{bindings}");
+    let labels = kubectl
+        .ok(
+            &admin,
+            &[
+                "get",
+                "clusterrole",
+                "view",
+                "-o",
+                "jsonpath={.metadata.labels.kubernetes\\.io/bootstrapping} {.metadata.annotations}",
+            ],
+        )
+        .await;
+    assert_eq!(labels, r#"rbac-defaults {"rbac.authorization.kubernetes.io/autoupdate":"true"}"#);
+
+    // Validation: the role a binding names never changes.
+    let (ok, _, stderr) = kubectl
+        .run(
+            &admin,
+            &[
+                "patch",
+                "rolebinding",
+                "robot-reads",
+                "--type=merge",
+                "-p",
+                r#"{"roleRef":{"name":"other"}}"#,
+            ],
+        )
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The RoleBinding \"robot-reads\" is invalid: roleRef: Invalid value: \
+         rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"Role\", Name:\"other\"}: cannot change roleRef\n"
+    );
+
+    // Revoked with the binding.
+    kubectl.ok(&admin, &["delete", "rolebinding", "robot-reads"]).await;
+    let mut refused = false;
+    for _ in 0..50 {
+        if !kubectl.run(&robot, &["get", "pods"]).await.0 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the binding's deletion did not revoke it");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_bindings_cannot_grant_more_than_their_writer_holds() {
+    let Some(Served { kubectl, _dir, server, admin, robot, .. }) = served().await else {
+        return;
+    };
+    // The account may write roles and bindings in its namespace, and read pods.
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "role",
+                "rbac-writer",
+                "--verb=create,get,update,patch",
+                "--resource=roles,rolebindings",
+            ],
+        )
+        .await;
+    kubectl
+        .ok(&admin, &["create", "role", "pod-reader", "--verb=get,list", "--resource=pods"])
+        .await;
+    for role in ["rbac-writer", "pod-reader"] {
+        let binding = format!("robot-{role}");
+        let role = format!("--role={role}");
+        kubectl
+            .ok(
+                &admin,
+                &["create", "rolebinding", &binding, &role, "--serviceaccount=default:robot"],
+            )
+            .await;
+    }
+
+    // What it holds it may hand on; more it may not.
+    assert_eq!(
+        kubectl.ok(&robot, &["create", "role", "small", "--verb=get", "--resource=pods"]).await,
+        "role.rbac.authorization.k8s.io/small created\n"
+    );
+    let (ok, _, stderr) = kubectl
+        .run(&robot, &["create", "role", "big", "--verb=get,delete", "--resource=pods,secrets"])
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        format!(
+            "Error from server (Forbidden): roles.rbac.authorization.k8s.io \"big\" is forbidden: user \
+             \"{ROBOT}\" (groups=[\"system:serviceaccounts\" \"system:serviceaccounts:default\" \
+             \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n\
+             {{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"delete\"]}}\n\
+             {{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"delete\"]}}\n"
+        )
+    );
+    // Binding a role it holds is fine; binding `admin` is not.
+    kubectl
+        .ok(
+            &robot,
+            &[
+                "create",
+                "rolebinding",
+                "small-to-default",
+                "--role=small",
+                "--serviceaccount=default:default",
+            ],
+        )
+        .await;
+    let (ok, _, stderr) = kubectl
+        .run(
+            &robot,
+            &[
+                "create",
+                "rolebinding",
+                "grab",
+                "--clusterrole=admin",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await;
+    assert!(!ok);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io \"grab\" is \
+             forbidden: user \"{ROBOT}\" (groups="
+        )),
+        "{stderr}"
+    );
+    // Nor may it widen a role it may update.
+    let (ok, _, stderr) = kubectl
+        .run(
+            &robot,
+            &[
+                "patch",
+                "role",
+                "small",
+                "--type=json",
+                "-p",
+                r#"[{"op":"add","path":"/rules/0/verbs/-","value":"delete"}]"#,
+            ],
+        )
+        .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("is attempting to grant RBAC permissions not currently held"),
+        "{stderr}"
+    );
+    // A binding to a role that does not exist names the role.
+    let (ok, _, stderr) = kubectl
+        .run(
+            &robot,
+            &["create", "rolebinding", "dangling", "--role=nope", "--serviceaccount=default:robot"],
+        )
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: failed to create rolebinding: roles.rbac.authorization.k8s.io \"nope\" not found\n"
+    );
+
+    // `bind` and `escalate` lift the checks.
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "clusterrole",
+                "binder",
+                "--verb=bind,escalate",
+                "--resource=clusterroles,roles",
+            ],
+        )
+        .await;
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "rolebinding",
+                "robot-binder",
+                "--clusterrole=binder",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await;
+    kubectl
+        .ok(
+            &robot,
+            &[
+                "create",
+                "rolebinding",
+                "grab",
+                "--clusterrole=admin",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await;
+    kubectl
+        .ok(&robot, &["create", "role", "big", "--verb=get,delete", "--resource=pods,secrets"])
+        .await;
+    server.shutdown().await;
+}
