@@ -5,29 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::start;
-
-/// The Python with the `kubernetes` package: `BERTH_PYTHON` (set by scripts/test.sh to the
-/// venv scripts/setup.sh makes), else `python3`. `None` (skip) when the package is missing and
-/// `BERTH_REAL` is unset.
-#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
-fn python() -> Option<String> {
-    let python = std::env::var("BERTH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let found = std::process::Command::new(&python)
-        .args(["-c", "import kubernetes"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    match found {
-        true => Some(python),
-        false if std::env::var_os("BERTH_REAL").is_none() => {
-            eprintln!(
-                "skipping: {python} cannot import kubernetes (set BERTH_REAL=1 to make this fail)"
-            );
-            None
-        }
-        false => panic!("BERTH_REAL=1 and {python} cannot import the kubernetes package"),
-    }
-}
+use common::{python, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_lists_watches_creates_patches_and_deletes() {

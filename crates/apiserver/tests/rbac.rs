@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Kubectl, raw, start, token_kubeconfig};
+use common::{Kubectl, python, raw, start, token_kubeconfig};
 
 /// A running API server, kubectl, the admin kubeconfig and a kubeconfig for the service
 /// account `default/robot`; `None` when kubectl is missing.
@@ -429,5 +429,59 @@ async fn roles_and_bindings_cannot_grant_more_than_their_writer_holds() {
     kubectl
         .ok(&robot, &["create", "role", "big", "--verb=get,delete", "--resource=pods,secrets"])
         .await;
+    server.shutdown().await;
+}
+
+/// What the Python client sees as the service account: a 403 `ApiException` with
+/// kube-apiserver's Status, then the list once a binding allows it.
+const PYTHON_CLIENT: &str = r#"
+import json, kubernetes
+from kubernetes.client.rest import ApiException
+kubernetes.config.load_kube_config()
+core = kubernetes.client.CoreV1Api()
+try:
+    core.list_namespaced_pod("other")
+    print("allowed")
+except ApiException as e:
+    body = json.loads(e.body)
+    print(e.status, body["reason"], body["message"])
+print(len(core.list_namespaced_pod("default").items))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_is_refused_and_allowed_as_a_service_account() {
+    let Some(python) = python() else { return };
+    let Some(Served { kubectl, _dir, server, admin, robot, .. }) = served().await else {
+        return;
+    };
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "rolebinding",
+                "robot-views",
+                "--clusterrole=view",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await;
+    let output = tokio::process::Command::new(python)
+        .args(["-c", PYTHON_CLIENT])
+        .env("KUBECONFIG", &robot)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), output)
+        .await
+        .expect("the Python client finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        stdout,
+        format!(
+            "403 Forbidden pods is forbidden: User \"{ROBOT}\" cannot list resource \"pods\" in API group \"\" in the namespace \"other\"\n0\n"
+        )
+    );
     server.shutdown().await;
 }

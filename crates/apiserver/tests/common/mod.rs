@@ -186,3 +186,25 @@ current-context: robot
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The Python with the `kubernetes` package: `BERTH_PYTHON` (set by scripts/test.sh to the
+/// venv scripts/setup.sh makes), else `python3`. `None` (skip) when the package is missing and
+/// `BERTH_REAL` is unset.
+#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
+pub fn python() -> Option<String> {
+    let python = std::env::var("BERTH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import kubernetes"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    match found {
+        true => Some(python),
+        false if std::env::var_os("BERTH_REAL").is_none() => {
+            eprintln!(
+                "skipping: {python} cannot import kubernetes (set BERTH_REAL=1 to make this fail)"
+            );
+            None
+        }
+        false => panic!("BERTH_REAL=1 and {python} cannot import the kubernetes package"),
+    }
+}
