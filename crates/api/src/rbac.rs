@@ -260,7 +260,7 @@ fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
 pub fn applies_to(user: Identity<'_>, subject: &Subject, namespace: &str) -> bool {
     match subject.kind.as_str() {
         "User" => user.name == subject.name,
-        "Group" => user.groups.iter().any(|g| *g == subject.name),
+        "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
             let sa_namespace =
                 if subject.namespace.is_empty() { namespace } else { subject.namespace.as_str() };

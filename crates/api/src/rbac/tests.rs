@@ -265,7 +265,7 @@ fn coverage_follows_the_component_helpers_rules() {
     ];
     for (owner, servant, covered) in cases {
         assert_eq!(
-            uncovered(&[owner.clone()], &[servant.clone()]).is_empty(),
+            uncovered(std::slice::from_ref(&owner), std::slice::from_ref(&servant)).is_empty(),
             covered,
             "{owner:?} covers {servant:?}"
         );
