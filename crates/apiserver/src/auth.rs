@@ -9,9 +9,9 @@
 //! [`Authenticator::authenticate_token`], kube-apiserver's token chain, which TokenReviews
 //! (`token_review.rs`) run too, for their own audiences.
 //!
-//! There is no authorization layer: every authenticated user may do everything, as with
-//! kube-apiserver's `--authorization-mode=AlwaysAllow`. A service-account token is therefore
-//! as powerful as the admin credentials.
+//! What a user may do is decided after this, by the authorization layer (`authz.rs`, RBAC in
+//! `rbac.rs`): the admin and the in-process clients are in `system:masters` and may do
+//! everything; a service account may do what its RoleBindings and ClusterRoleBindings grant.
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,8 +57,8 @@ impl Peer {
     }
 }
 
-/// An authenticated user (`user.Info`), as a request extension for handlers (and
-/// authorization, later).
+/// An authenticated user (`user.Info`), as a request extension for authorization and
+/// handlers (after impersonation, the impersonated user).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct User {
     pub(crate) name: String,

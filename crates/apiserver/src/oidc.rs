@@ -10,7 +10,8 @@
 //! response type, `public` subjects and the key's algorithm; the key set holds the public key
 //! as go-jose writes an EC JWK (`use`, `kty`, `kid`, `crv`, `alg`, `x`, `y`). Both are served
 //! `Cache-Control: public, max-age=3600`. Like every other path they need credentials
-//! (`auth.rs`); there is no authorization layer to restrict them further.
+//! (`auth.rs`) and permission (`authz.rs`): the bootstrap policy grants them to every service
+//! account (`system:service-account-issuer-discovery`), and masters may read anything.
 
 use std::net::SocketAddr;
 
