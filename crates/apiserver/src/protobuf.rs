@@ -851,6 +851,70 @@ mod tests {
     }
 
     #[test]
+    fn rbac_objects_and_access_reviews_decode() {
+        // `kubectl create role r --verb=get --resource=pods`.
+        let rule =
+            [encode_field(1, b"get"), encode_field(2, b""), encode_field(3, b"pods")].concat();
+        let raw = [encode_field(1, &object_meta("r", "", &[])), encode_field(2, &rule)].concat();
+        assert_eq!(
+            decode(&body("rbac.authorization.k8s.io/v1", "Role", &raw)).unwrap(),
+            json!({"metadata": {"name": "r"},
+                   "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}],
+                   "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role"})
+        );
+        // `kubectl create rolebinding b --role=r --serviceaccount=default:robot`.
+        let subject = [
+            encode_field(1, b"ServiceAccount"),
+            encode_field(2, b""),
+            encode_field(3, b"robot"),
+            encode_field(4, b"default"),
+        ]
+        .concat();
+        let role_ref = [
+            encode_field(1, b"rbac.authorization.k8s.io"),
+            encode_field(2, b"Role"),
+            encode_field(3, b"r"),
+        ]
+        .concat();
+        let raw = [
+            encode_field(1, &object_meta("b", "", &[])),
+            encode_field(2, &subject),
+            encode_field(3, &role_ref),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("rbac.authorization.k8s.io/v1", "RoleBinding", &raw)).unwrap(),
+            json!({"metadata": {"name": "b"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}],
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                   "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding"})
+        );
+        // `kubectl auth can-i list pods`.
+        let attributes = [
+            encode_field(1, b"default"),
+            encode_field(2, b"list"),
+            encode_field(3, b""),
+            encode_field(4, b""),
+            encode_field(5, b"pods"),
+            encode_field(6, b""),
+            encode_field(7, b""),
+        ]
+        .concat();
+        let raw = [
+            encode_field(1, &object_meta("", "", &[])),
+            encode_field(2, &encode_field(1, &attributes)),
+            encode_field(3, &encode_varint(1, 0)),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("authorization.k8s.io/v1", "SelfSubjectAccessReview", &raw)).unwrap(),
+            json!({"metadata": {},
+                   "spec": {"resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}},
+                   "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview"})
+        );
+    }
+
+    #[test]
     fn the_token_request_and_self_subject_review_kubectl_sends_decode() {
         // `kubectl create token robot --duration 10m --bound-object-kind Pod
         // --bound-object-name p`: no audiences, a pointer expirationSeconds, an empty status.
