@@ -485,3 +485,104 @@ async fn the_python_client_is_refused_and_allowed_as_a_service_account() {
     );
     server.shutdown().await;
 }
+
+/// A chart's RBAC objects, in the two versions a `kubectl apply` upgrade sees.
+fn manifest(verbs: &str, subjects: &str) -> String {
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: app, namespace: default}}
+rules:
+- apiGroups: [\"\"]
+  resources: [configmaps]
+  verbs: [{verbs}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app, namespace: default}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: app}}
+subjects: [{subjects}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: app-reader}}
+rules:
+- nonResourceURLs: [\"/healthz\"]
+  verbs: [{verbs}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: app-reader}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: app-reader}}
+subjects: [{subjects}]
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_manifests_apply_and_upgrade_like_any_other() {
+    let Some(Served { kubectl, _dir, server, admin, .. }) = served().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rbac.yaml");
+    let file_arg = file.to_str().unwrap();
+    let robot = "{kind: ServiceAccount, name: robot, namespace: default}";
+    std::fs::write(&file, manifest("get", robot)).unwrap();
+    assert_eq!(
+        kubectl.ok(&admin, &["apply", "-f", file_arg]).await,
+        "role.rbac.authorization.k8s.io/app created\n\
+         rolebinding.rbac.authorization.k8s.io/app created\n\
+         clusterrole.rbac.authorization.k8s.io/app-reader created\n\
+         clusterrolebinding.rbac.authorization.k8s.io/app-reader created\n"
+    );
+    // The rules and subjects lists are atomic: an upgrade replaces them.
+    let both = format!("{robot}, {{kind: User, name: jane}}");
+    std::fs::write(&file, manifest("get, list", &both)).unwrap();
+    assert_eq!(
+        kubectl.ok(&admin, &["apply", "-f", file_arg]).await,
+        "role.rbac.authorization.k8s.io/app configured\n\
+         rolebinding.rbac.authorization.k8s.io/app configured\n\
+         clusterrole.rbac.authorization.k8s.io/app-reader configured\n\
+         clusterrolebinding.rbac.authorization.k8s.io/app-reader configured\n"
+    );
+    let rules = kubectl.ok(&admin, &["get", "role", "app", "-o", "jsonpath={.rules}"]).await;
+    assert_eq!(rules, r#"[{"apiGroups":[""],"resources":["configmaps"],"verbs":["get","list"]}]"#);
+    // Defaulted: a User subject's apiGroup.
+    let subjects =
+        kubectl.ok(&admin, &["get", "rolebinding", "app", "-o", "jsonpath={.subjects}"]).await;
+    assert_eq!(
+        subjects,
+        r#"[{"kind":"ServiceAccount","name":"robot","namespace":"default"},{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]"#
+    );
+    assert_eq!(
+        kubectl.ok(&admin, &["auth", "can-i", "list", "configmaps", "--as=jane"]).await,
+        "yes\n"
+    );
+    // Server-side apply owns the fields too.
+    std::fs::write(&file, manifest("get", robot)).unwrap();
+    let applied =
+        kubectl.ok(&admin, &["apply", "--server-side", "--force-conflicts", "-f", file_arg]).await;
+    assert!(applied.contains("role.rbac.authorization.k8s.io/app serverside-applied"), "{applied}");
+    let rules =
+        kubectl.ok(&admin, &["get", "clusterrole", "app-reader", "-o", "jsonpath={.rules}"]).await;
+    assert_eq!(rules, r#"[{"nonResourceURLs":["/healthz"],"verbs":["get"]}]"#);
+    // A namespaced rule cannot name non-resource URLs.
+    let bad = "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: bad}
+rules:
+- nonResourceURLs: [\"/x\"]
+  verbs: []
+";
+    std::fs::write(&file, bad).unwrap();
+    let (ok, _, stderr) = kubectl.run(&admin, &["create", "-f", file_arg]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The Role \"bad\" is invalid: \n\
+         * rules[0].verbs: Required value: verbs must contain at least one value\n\
+         * rules[0].nonResourceURLs: Invalid value: []string{\"/x\"}: namespaced rules cannot apply to non-resource URLs\n"
+    );
+    server.shutdown().await;
+}
