@@ -586,3 +586,97 @@ rules:
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subject_access_reviews_answer_for_another_user() {
+    let Some(Served { kubectl, _dir, data_dir, server, admin, .. }) = served().await else {
+        return;
+    };
+    kubectl
+        .ok(
+            &admin,
+            &[
+                "create",
+                "rolebinding",
+                "robot-views",
+                "--clusterrole=view",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await;
+    let addr = server.local_addr();
+    let bearer = format!("Bearer {}", common::token(&data_dir));
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let review = |path: &'static str, spec: serde_json::Value| {
+        let (data_dir, headers) = (data_dir.clone(), headers);
+        async move {
+            let kind = if path.contains("local") {
+                "LocalSubjectAccessReview"
+            } else {
+                "SubjectAccessReview"
+            };
+            let body = serde_json::json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec});
+            let line = format!("POST {path}");
+            let (code, body) = common::raw_with_body(
+                &data_dir,
+                addr,
+                &line,
+                &headers,
+                body.to_string().as_bytes(),
+            )
+            .await;
+            (code, serde_json::from_str::<serde_json::Value>(&body).unwrap())
+        }
+    };
+    let sar = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    let list_pods =
+        |ns: &str| serde_json::json!({"namespace": ns, "verb": "list", "resource": "pods"});
+    let groups =
+        ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"];
+    let (code, answer) =
+        review(sar, serde_json::json!({"user": ROBOT, "groups": groups, "resourceAttributes": list_pods("default")})).await;
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(
+        answer["status"],
+        serde_json::json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"robot-views/default\" of ClusterRole \"view\" to ServiceAccount \"robot/default\""})
+    );
+    assert_eq!(answer["spec"]["user"], ROBOT);
+    let (_, answer) =
+        review(sar, serde_json::json!({"user": ROBOT, "resourceAttributes": list_pods("other")}))
+            .await;
+    assert_eq!(answer["status"], serde_json::json!({"allowed": false}));
+    let (_, answer) = review(
+        sar,
+        serde_json::json!({"user": ROBOT, "groups": ["system:authenticated"], "nonResourceAttributes": {"path": "/apis", "verb": "get"}}),
+    )
+    .await;
+    assert_eq!(answer["status"]["allowed"], true);
+    let (code, answer) =
+        review(sar, serde_json::json!({"resourceAttributes": list_pods("default")})).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        answer["message"],
+        "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified"
+    );
+    let (code, answer) = review(sar, serde_json::json!({"user": ROBOT})).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        answer["message"],
+        "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"
+    );
+    let local = "/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews";
+    let (code, answer) = review(
+        local,
+        serde_json::json!({"user": ROBOT, "resourceAttributes": list_pods("default")}),
+    )
+    .await;
+    assert_eq!((code, &answer["status"]["allowed"]), (201, &serde_json::json!(true)), "{answer}");
+    let (code, answer) =
+        review(local, serde_json::json!({"user": ROBOT, "resourceAttributes": list_pods("other")}))
+            .await;
+    assert_eq!(code, 400, "{answer}");
+    // Only create is served.
+    let (code, _) = common::raw(&data_dir, addr, &format!("GET {sar}"), &headers[..1]).await;
+    assert_eq!(code, 405);
+    server.shutdown().await;
+}
