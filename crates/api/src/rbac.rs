@@ -630,7 +630,7 @@ fn rule_covers(owner: &PolicyRule, sub: &PolicyRule) -> bool {
 }
 
 /// `CompactRules`: simple rules (one group, one resource, at most one name) of the same group,
-/// resource and name merged into one with all their verbs; the rest as they are.
+/// resource and name merged into one with all their verbs; the rest first, as they are.
 pub fn compact_rules(rules: &[PolicyRule]) -> Vec<PolicyRule> {
     let mut simple: Vec<PolicyRule> = Vec::new();
     let mut other = Vec::new();
@@ -647,13 +647,8 @@ pub fn compact_rules(rules: &[PolicyRule]) -> Vec<PolicyRule> {
             (&s.api_groups, &s.resources, &s.resource_names)
                 == (&rule.api_groups, &rule.resources, &rule.resource_names)
         }) {
-            Some(existing) => {
-                for verb in &rule.verbs {
-                    if !has(&existing.verbs, verb) {
-                        existing.verbs.push(verb.clone());
-                    }
-                }
-            }
+            // Appended as they come, duplicates included, as upstream does.
+            Some(existing) => existing.verbs.extend(rule.verbs.iter().cloned()),
             None => simple.push(rule.clone()),
         }
     }
