@@ -1,8 +1,8 @@
 //! The router: every route the server answers and the middleware stack around them.
 //!
 //! Unauthenticated clients reach only `/version` and the health endpoints (`auth.rs` decides);
-//! everything else needs credentials, and permission (`authz.rs`). Paths no route serves get a 404 `Status`, methods a route
-//! does not serve a 405 `Status`.
+//! everything else needs credentials, and permission (`authz.rs`). Paths no route serves get a
+//! 404 `Status`, methods a route does not serve a 405 `Status`.
 
 use std::sync::Arc;
 use std::time::Duration;
