@@ -455,6 +455,28 @@ pub(crate) fn keep_immutable(
     Ok(())
 }
 
+/// `dropStatefulSetDisabledFields`: without the MaxUnavailableStatefulSet gate a StatefulSet's
+/// `spec.updateStrategy.rollingUpdate.maxUnavailable` is dropped, unless `old` (the stored
+/// set, on an update) already uses it.
+pub(crate) fn drop_disabled_fields(
+    resource: &ResourceType,
+    object: &mut Value,
+    old: Option<&Value>,
+    max_unavailable_statefulset: bool,
+) {
+    const FIELD: &str = "/spec/updateStrategy/rollingUpdate";
+    if resource.group != "apps" || resource.kind != "StatefulSet" || max_unavailable_statefulset {
+        return;
+    }
+    let in_use = |o: &Value| o.pointer(FIELD).and_then(|r| r.get("maxUnavailable")).is_some();
+    if old.is_some_and(in_use) {
+        return;
+    }
+    if let Some(rolling) = object.pointer_mut(FIELD).and_then(Value::as_object_mut) {
+        rolling.remove("maxUnavailable");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

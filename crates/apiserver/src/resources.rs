@@ -52,6 +52,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         headers: parts.headers,
         stopping: state.stopping,
         service_cidr: state.service_cidr,
+        max_unavailable_statefulset: state.max_unavailable_statefulset,
         decoded: state.decoded,
         requester: parts.extensions.get().cloned(),
     };
@@ -110,6 +111,8 @@ pub(crate) struct Context {
     pub(crate) headers: HeaderMap,
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
     pub(crate) service_cidr: ServiceCidr,
+    /// The `MaxUnavailableStatefulSet` feature gate (`objects::drop_disabled_fields`).
+    pub(crate) max_unavailable_statefulset: bool,
     /// The objects written last, decoded: an update starts from one when it is current.
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
     /// Who writes, unless in `system:masters`: the RBAC kinds' escalation checks need it.
@@ -152,6 +155,7 @@ impl Context {
             headers: self.headers.clone(),
             stopping: self.stopping.clone(),
             service_cidr: self.service_cidr,
+            max_unavailable_statefulset: self.max_unavailable_statefulset,
             decoded: self.decoded.clone(),
             requester: self.requester.clone(),
         }
@@ -887,6 +891,7 @@ async fn create_object(
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
     objects::default_on_create(resource, &mut object);
+    objects::drop_disabled_fields(resource, &mut object, None, cx.max_unavailable_statefulset);
     crate::rbac::check_write(cx, &object, None).await?;
     // The creator owns what it sent, defaulted, as in kube-apiserver: its field manager runs
     // before admission and the registry, so what they add (a pod's service account and
@@ -1195,6 +1200,8 @@ pub(crate) async fn write_back(
         // Defaults first, so that a spec equal once defaulted bumps no generation.
         objects::normalize(resource, &mut updated);
         objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+        let gate = cx.max_unavailable_statefulset;
+        objects::drop_disabled_fields(resource, &mut updated, Some(&current), gate);
         crate::rbac::check_write(cx, &updated, Some(&current)).await?;
         let dry_run = cx.query.dry_run();
         // Allocations are kept (or made) before validation, as the Service strategy's

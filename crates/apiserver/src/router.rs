@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) stopping: tokio::sync::watch::Receiver<()>,
     /// Where Service cluster IPs come from.
     pub(crate) service_cidr: crate::allocator::ServiceCidr,
+    /// The `MaxUnavailableStatefulSet` feature gate.
+    pub(crate) max_unavailable_statefulset: bool,
     /// Signs the tokens `serviceaccounts/token` issues.
     pub(crate) signing_key: Arc<crate::tokens::SigningKey>,
     /// Authenticates bearer tokens: every request's, and the ones TokenReviews ask about.
@@ -190,6 +192,7 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             stopping: tokio::sync::watch::channel(()).1,
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
+            max_unavailable_statefulset: false,
             openid: Arc::new(crate::oidc::Documents::new(&signing_key, listen)),
             signing_key,
             authorizer: crate::rbac::Authorizer::new(store.clone()),

@@ -54,6 +54,9 @@ pub struct ApiServerConfig {
     /// Where Service cluster IPs come from (`--service-cluster-ip-range`); its first address
     /// is the `kubernetes` Service's.
     pub service_cidr: crate::allocator::ServiceCidr,
+    /// The `MaxUnavailableStatefulSet` feature gate (alpha in v1.33, off by default): without
+    /// it a StatefulSet's `maxUnavailable` is dropped unless the stored set already has one.
+    pub max_unavailable_statefulset: bool,
 }
 
 impl ApiServerConfig {
@@ -64,6 +67,7 @@ impl ApiServerConfig {
             listen,
             data_dir: data_dir.into(),
             service_cidr: crate::allocator::ServiceCidr::DEFAULT,
+            max_unavailable_statefulset: false,
         }
     }
 }
@@ -154,6 +158,7 @@ pub async fn start(
         metrics,
         stopping: stopped.clone(),
         service_cidr: config.service_cidr,
+        max_unavailable_statefulset: config.max_unavailable_statefulset,
         openid: Arc::new(crate::oidc::Documents::new(&signing_key, local_addr)),
         signing_key,
         authenticator,

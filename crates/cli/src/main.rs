@@ -71,6 +71,35 @@ struct ServerArgs {
     /// `-foo` disables it; empty runs none (the API server alone).
     #[arg(long, default_value = "*", value_name = "LIST", value_parser = parse_controllers)]
     controllers: Controllers,
+    /// Feature gates, as kube-apiserver's flag: `Name=true|false,…`. Known:
+    /// `MaxUnavailableStatefulSet` (alpha in v1.33, default false).
+    #[arg(long, default_value = "", value_name = "LIST", value_parser = parse_feature_gates)]
+    feature_gates: FeatureGates,
+}
+
+/// The `--feature-gates` berth knows, with Kubernetes v1.33's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FeatureGates {
+    max_unavailable_statefulset: bool,
+}
+
+fn parse_feature_gates(list: &str) -> Result<FeatureGates, String> {
+    let mut gates = FeatureGates::default();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((name, value)) = entry.split_once('=') else {
+            return Err(format!("missing bool value for {entry}"));
+        };
+        let value = match value.trim() {
+            "true" | "True" | "TRUE" | "1" | "t" | "T" => true,
+            "false" | "False" | "FALSE" | "0" | "f" | "F" => false,
+            other => return Err(format!("invalid value of {name}={other}, err: not a bool")),
+        };
+        match name.trim() {
+            "MaxUnavailableStatefulSet" => gates.max_unavailable_statefulset = value,
+            other => return Err(format!("unrecognized feature gate: {other}")),
+        }
+    }
+    Ok(gates)
 }
 
 /// The `--controllers` selection.
@@ -253,6 +282,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     );
     let mut api_config = ApiServerConfig::new(args.listen, args.data_dir.clone());
     api_config.service_cidr = args.service_cidr;
+    api_config.max_unavailable_statefulset = args.feature_gates.max_unavailable_statefulset;
     let api = berth_apiserver::start(api_config, store.clone()).await?;
 
     // Controllers and kubelets are API clients like any other, in-process.
@@ -265,6 +295,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         berth_controllers::Config {
             controllers: args.controllers.0.clone(),
             root_ca_pem,
+            max_unavailable_statefulset: args.feature_gates.max_unavailable_statefulset,
             ..berth_controllers::Config::default()
         },
     );
@@ -417,5 +448,19 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn feature_gates_parse_like_kubernetes() {
+        assert_eq!(parse_feature_gates(""), Ok(FeatureGates::default()));
+        let on = parse_feature_gates("MaxUnavailableStatefulSet=true").unwrap();
+        assert!(on.max_unavailable_statefulset);
+        assert_eq!(
+            parse_feature_gates("MaxUnavailableStatefulSet=true, MaxUnavailableStatefulSet=false"),
+            Ok(FeatureGates::default())
+        );
+        assert_eq!(parse_feature_gates("Foo=true").unwrap_err(), "unrecognized feature gate: Foo");
+        assert!(parse_feature_gates("MaxUnavailableStatefulSet=yes").is_err());
+        assert!(parse_feature_gates("MaxUnavailableStatefulSet").is_err());
     }
 }

@@ -37,6 +37,10 @@ fn bad_flags_get_one_line_and_exit_2() {
         "holds 256",
     );
     assert_one_line_exit_2(
+        &berth(&["server", "--data-dir", data_dir, "--feature-gates", "NoSuchGate=true"]),
+        "unrecognized feature gate: NoSuchGate",
+    );
+    assert_one_line_exit_2(
         &berth(&["server", "--data-dir", data_dir, "--controllers", "*,-schedular"]),
         "unknown controller \"schedular\"",
     );

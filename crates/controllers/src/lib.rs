@@ -142,6 +142,9 @@ pub struct Config {
     pub node_monitor_grace_period: Duration,
     /// How often the node lifecycle controller checks the nodes (`--node-monitor-period`, 5 s).
     pub node_monitor_period: Duration,
+    /// The `MaxUnavailableStatefulSet` feature gate (alpha in v1.33, off by default): a
+    /// RollingUpdate replaces up to `maxUnavailable` pods at once instead of one.
+    pub max_unavailable_statefulset: bool,
 }
 
 impl Default for Config {
@@ -151,6 +154,7 @@ impl Default for Config {
             root_ca_pem: String::new(),
             node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
             node_monitor_period: node_lifecycle::DEFAULT_MONITOR_PERIOD,
+            max_unavailable_statefulset: false,
         }
     }
 }

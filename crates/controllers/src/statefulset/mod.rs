@@ -87,6 +87,7 @@ pub(crate) async fn run(context: Context) {
         queue: Queue::default(),
         expectations: Mutex::default(),
         timer: timer_tx,
+        max_unavailable: context.config.max_unavailable_statefulset,
     });
 
     let watch_sets = handle(set_events, shared.clone(), |shared, set: &StatefulSet| {
@@ -310,6 +311,8 @@ struct Shared {
     queue: Queue,
     expectations: Mutex<HashMap<Key, Pending>>,
     timer: mpsc::UnboundedSender<(Instant, Key)>,
+    /// The `MaxUnavailableStatefulSet` feature gate.
+    max_unavailable: bool,
 }
 
 impl Shared {
@@ -490,6 +493,7 @@ async fn sync(shared: &Shared, key: &Key) -> Result<Option<Duration>, Error> {
         claims,
         collision_count,
         now: k8s_openapi::jiff::Timestamp::now(),
+        max_unavailable: shared.max_unavailable,
     };
     let plan = plan::plan(&observed);
     tracing::trace!(?plan, "plan");

@@ -14,6 +14,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 
 use super::identity::{self, ClaimOwners};
@@ -38,6 +39,8 @@ pub(crate) struct Observed {
     pub(crate) update: Revision,
     pub(crate) collision_count: i32,
     pub(crate) now: Timestamp,
+    /// The `MaxUnavailableStatefulSet` feature gate: a RollingUpdate honours `maxUnavailable`.
+    pub(crate) max_unavailable: bool,
 }
 
 /// Why a pod is deleted (the executor's log and events say it).
@@ -427,8 +430,11 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
         plan.phases.push(deletes);
     }
 
-    // 4. The rolling update: replace the highest pod not at the update revision, one at a time.
-    if !blocked && rolling {
+    // 4. The rolling update: replace the highest pod not at the update revision, one at a time
+    // (or up to `maxUnavailable` at a time with the MaxUnavailableStatefulSet gate).
+    if !blocked && rolling && observed.max_unavailable {
+        plan.phases.push(update_up_to_max_unavailable(observed, &replicas, &mut status));
+    } else if !blocked && rolling {
         let update_min = spec
             .update_strategy
             .as_ref()
@@ -454,6 +460,65 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
     }
     plan.status = status;
     plan
+}
+
+/// `updateStatefulSetAfterInvariantEstablished` (the MaxUnavailableStatefulSet gate): count
+/// the unavailable pods among all replicas; while fewer than `maxUnavailable`, delete that
+/// many more pods not at the update revision (and not terminating), from the highest ordinal
+/// down to the partition.
+fn update_up_to_max_unavailable(
+    observed: &Observed,
+    replicas: &[Option<&CachedPod>],
+    status: &mut StatefulSetStatus,
+) -> Vec<Step> {
+    let spec = observed.set.spec.clone().unwrap_or_default();
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let rolling = spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref());
+    let update_min = rolling.map_or(0, |r| r.partition.unwrap_or(0).max(0));
+    let count = i32::try_from(replicas.len()).unwrap_or(i32::MAX);
+    let max_unavailable = rolling
+        .and_then(|r| r.max_unavailable.as_ref())
+        .map_or(1, |value| scaled_down(value, count))
+        .max(1);
+    let unavailable = replicas
+        .iter()
+        .flatten()
+        .filter(|pod| is_unavailable(pod, min_ready, observed.now))
+        .count();
+    let unavailable = i32::try_from(unavailable).unwrap_or(i32::MAX);
+    let mut steps = Vec::new();
+    if unavailable >= max_unavailable {
+        return steps;
+    }
+    let mut to_delete = max_unavailable - unavailable;
+    for target in (update_min..count).rev() {
+        if to_delete == 0 {
+            break;
+        }
+        let Some(pod) = replicas[usize::try_from(target).unwrap_or(0)] else { continue };
+        if identity::pod_revision(pod) != observed.update.name && !is_terminating(pod) {
+            steps.push(vec![Action::DeletePod {
+                name: name(pod),
+                uid: uid(pod),
+                reason: DeleteReason::Update,
+            }]);
+            status.current_replicas = Some(status.current_replicas.unwrap_or(0) - 1);
+            to_delete -= 1;
+        }
+    }
+    steps
+}
+
+/// `intstr.GetScaledValueFromIntOrPercent(value, total, false)`: an int as it is, a percentage
+/// of `total` rounded down; anything else counts as 1.
+fn scaled_down(value: &IntOrString, total: i32) -> i32 {
+    match value {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(text) => text
+            .strip_suffix('%')
+            .and_then(|p| p.parse::<i64>().ok())
+            .map_or(1, |p| i32::try_from(p * i64::from(total) / 100).unwrap_or(i32::MAX)),
+    }
 }
 
 /// Steps to create the pod at `ordinal`: its missing claims, then the pod (`CreateStatefulPod`),

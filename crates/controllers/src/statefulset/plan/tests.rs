@@ -122,6 +122,7 @@ fn observed(case: &Case) -> Observed {
         },
         collision_count: 0,
         now: NOW.parse::<Timestamp>().unwrap(),
+        max_unavailable: false,
     }
 }
 
@@ -533,4 +534,68 @@ fn rolling_update_completes_when_every_pod_is_updated_and_ready() {
     assert_eq!(status.current_revision.as_deref(), Some("web-b"));
     assert_eq!(status.current_replicas, Some(3));
     assert!(super::status_changed(&observed.set, &status));
+}
+
+/// With the MaxUnavailableStatefulSet gate, a RollingUpdate replaces up to `maxUnavailable`
+/// pods at once (a percentage rounds down, at least 1), counting pods already unavailable
+/// anywhere in the set; without the gate the field is ignored and it replaces one.
+#[test]
+fn max_unavailable_replaces_several_pods_only_with_the_gate() {
+    let ready = |n: i32| (0..n).map(|i| pod(i, "a", "ready")).collect::<Vec<_>>();
+    let replicas = |n: i32, max: serde_json::Value| {
+        json!({"spec": {"replicas": n,
+                        "updateStrategy": {"rollingUpdate": {"partition": 0, "maxUnavailable": max}}}})
+    };
+    // Updated but not Ready yet (Parallel: an OrderedReady set would wait for it first).
+    let mut one_unready = ready(5);
+    one_unready[0] = pod(0, "b", "running");
+    let mut parallel = replicas(5, json!(3));
+    parallel["spec"]["podManagementPolicy"] = json!("Parallel");
+    // (name, set, pods, gate, actions)
+    type Row = (&'static str, serde_json::Value, Vec<CachedPod>, bool, &'static [&'static str]);
+    let rows: Vec<Row> = vec![
+        (
+            "gate off: one at a time",
+            replicas(5, json!(3)),
+            ready(5),
+            false,
+            &["delete web-4 (Update)"],
+        ),
+        (
+            "three at once from the top",
+            replicas(5, json!(3)),
+            ready(5),
+            true,
+            &["delete web-4 (Update)", "delete web-3 (Update)", "delete web-2 (Update)"],
+        ),
+        (
+            "an unavailable pod counts against the budget",
+            parallel,
+            one_unready,
+            true,
+            &["delete web-4 (Update)", "delete web-3 (Update)"],
+        ),
+        (
+            "40% of 5 is 2",
+            replicas(5, json!("40%")),
+            ready(5),
+            true,
+            &["delete web-4 (Update)", "delete web-3 (Update)"],
+        ),
+        (
+            "10% of 5 rounds down to 0, so 1",
+            replicas(5, json!("10%")),
+            ready(5),
+            true,
+            &["delete web-4 (Update)"],
+        ),
+    ];
+    for (name, set, pods, gate, actions) in rows {
+        let case = Case { name, set, pods, claims: vec![], update: "b", actions };
+        let mut observed = observed(&case);
+        observed.max_unavailable = gate;
+        let deletes: Vec<String> =
+            summary(&plan(&observed)).into_iter().filter(|a| a.starts_with("delete")).collect();
+        assert_eq!(deletes, case.actions, "{}", case.name);
+    }
 }
