@@ -27,9 +27,9 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::auth::User;
+use crate::resources;
 use crate::resources::Context;
 use crate::status::{Details, Status};
-use crate::{objects, resources};
 
 /// The group whose users are always allowed (`user.SystemPrivilegedGroup`).
 pub(crate) const MASTERS: &str = "system:masters";
@@ -436,23 +436,14 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
     let objects = rbac::bootstrap::cluster_roles().into_iter().map(|o| ("clusterroles", o)).chain(
         rbac::bootstrap::cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)),
     );
-    for (plural, mut object) in objects {
+    for (plural, object) in objects {
         let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let key = resources::key(resource, None, &name);
         if store.get(&key).await?.is_some() {
             continue;
         }
-        if let Some(metadata) = object["metadata"].as_object_mut() {
-            metadata.insert("uid".into(), objects::new_uid().into());
-            metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
-        }
-        objects::default_on_create(resource, &mut object);
-        let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
-        match store.create(&key, bytes).await {
-            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
-            Err(error) => return Err(error),
-        }
+        resources::create_if_missing(store, resource, &key, object).await?;
     }
     Ok(())
 }

@@ -1600,24 +1600,34 @@ pub(crate) fn json_bytes_response(code: StatusCode, body: Vec<u8>) -> Response {
 pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
     let Some(namespaces) = berth_api::kinds::find("", "v1", "namespaces") else { return Ok(()) };
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        let mut object = json!({
+        let object = json!({
             "kind": "Namespace",
             "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "uid": objects::new_uid(),
-                "creationTimestamp": objects::now_rfc3339(),
-                "labels": { "kubernetes.io/metadata.name": name },
-            },
+            "metadata": { "name": name, "labels": { "kubernetes.io/metadata.name": name } },
         });
-        objects::default_on_create(namespaces, &mut object);
-        let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
-        match store.create(&key(namespaces, None, name), bytes).await {
-            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
-            Err(error) => return Err(error),
-        }
+        create_if_missing(store, namespaces, &key(namespaces, None, name), object).await?;
     }
     Ok(())
+}
+
+/// The API server's own create of a bootstrap object: a uid, the creation time and the
+/// kind's defaults, as a create gets them; an object already at `key` stays as it is.
+pub(crate) async fn create_if_missing(
+    store: &dyn Store,
+    resource: &ResourceType,
+    key: &str,
+    mut object: Value,
+) -> Result<(), berth_store::Error> {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("uid".into(), objects::new_uid().into());
+        metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
+    }
+    objects::default_on_create(resource, &mut object);
+    let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
+    match store.create(key, bytes).await {
+        Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]
