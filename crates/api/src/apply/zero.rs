@@ -10,7 +10,8 @@
 //! `omitempty` (`labels`, `selector`, `rollingUpdate`, `persistentVolumeClaimRetentionPolicy`)
 //! are absent, so the created node is added whole. Only objects and `null`s are listed here;
 //! scalar zero values (`serviceName: ""`, `replicas: 0`) own nothing themselves either way.
-//! Read from the v1.33 Go types (`k8s.io/api`), kind by kind.
+//! Written from the v1.33 Go types (`k8s.io/api`) as this session remembered them, kind by kind,
+//! not from a file read: check a row against `k8s.io/api` before relying on it.
 
 use std::sync::LazyLock;
 
