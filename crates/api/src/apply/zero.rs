@@ -10,8 +10,8 @@
 //! `omitempty` (`labels`, `selector`, `rollingUpdate`, `persistentVolumeClaimRetentionPolicy`)
 //! are absent, so the created node is added whole. Only objects and `null`s are listed here;
 //! scalar zero values (`serviceName: ""`, `replicas: 0`) own nothing themselves either way.
-//! Written from the v1.33 Go types (`k8s.io/api`) as this session remembered them, kind by kind,
-//! not from a file read: check a row against `k8s.io/api` before relying on it.
+//! Written from knowledge of the v1.33 Go types (`k8s.io/api`), not checked row by row against
+//! their source: check a row there before relying on it.
 
 use std::sync::LazyLock;
 
