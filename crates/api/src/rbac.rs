@@ -35,6 +35,21 @@ pub struct PolicyRule {
 }
 
 impl PolicyRule {
+    /// Every verb on every resource of every group and on every non-resource URL: what
+    /// `cluster-admin` grants and `system:masters` may do.
+    pub fn everything() -> Vec<PolicyRule> {
+        let star = || vec!["*".to_owned()];
+        vec![
+            PolicyRule {
+                verbs: star(),
+                api_groups: star(),
+                resources: star(),
+                ..PolicyRule::default()
+            },
+            PolicyRule { verbs: star(), non_resource_urls: star(), ..PolicyRule::default() },
+        ]
+    }
+
     /// A rule from its JSON; what is not a list of strings reads as empty.
     pub fn from_json(rule: &Value) -> PolicyRule {
         PolicyRule {

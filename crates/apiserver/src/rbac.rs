@@ -132,17 +132,7 @@ impl Authorizer {
     pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
         let (mut rules, errors) = self.read().rules_for(identity(user), namespace);
         if is_master(user) {
-            let star = || vec!["*".to_owned()];
-            let everything = [
-                PolicyRule {
-                    verbs: star(),
-                    api_groups: star(),
-                    resources: star(),
-                    ..Default::default()
-                },
-                PolicyRule { verbs: star(), non_resource_urls: star(), ..Default::default() },
-            ];
-            rules.splice(0..0, everything);
+            rules.splice(0..0, PolicyRule::everything());
         }
         (rules, errors)
     }
@@ -319,16 +309,7 @@ pub(crate) async fn check_write(
                 .await
                 .map_err(forbidden)?;
             if kind == Kind::ClusterRole && !object["aggregationRule"].is_null() {
-                let star = || vec!["*".to_owned()];
-                let everything = [
-                    PolicyRule {
-                        verbs: star(),
-                        api_groups: star(),
-                        resources: star(),
-                        ..Default::default()
-                    },
-                    PolicyRule { verbs: star(), non_resource_urls: star(), ..Default::default() },
-                ];
+                let everything = PolicyRule::everything();
                 confirm(authorizer, user, namespace, &everything).await.map_err(|_| {
                     forbidden(
                         "must have cluster-admin privileges to use the aggregationRule".into(),

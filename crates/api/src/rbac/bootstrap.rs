@@ -210,7 +210,7 @@ fn roles() -> Vec<Role> {
             name: "cluster-admin",
             labels: &[],
             aggregates: None,
-            rules: vec![rule(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])],
+            rules: PolicyRule::everything(),
         },
         Role {
             name: "edit",
