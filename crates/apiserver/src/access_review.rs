@@ -38,15 +38,7 @@ pub(crate) async fn create(
     body: Body,
 ) -> Result<Response, Status> {
     let resource = cx.resource();
-    let (mut review, duplicates) = resources::read_checked(cx, body).await?;
-    objects::check_type(resource, &mut review)?;
-    let warnings = objects::strict_fields(
-        resource,
-        &mut review,
-        cx.query.get("fieldValidation"),
-        objects::Decoded::Body,
-        &duplicates,
-    )?;
+    let (mut review, warnings) = resources::read_review(cx, body).await?;
     let Some(requester) = requester else {
         return Err(Status::bad_request("no user present on request"));
     };

@@ -1596,6 +1596,23 @@ pub(crate) fn json_bytes_response(code: StatusCode, body: Vec<u8>) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// A review's body (TokenReview, the access reviews: created, never stored), decoded as the
+/// create handler decodes an object: its type checked, unknown and duplicate fields refused or
+/// warned about as `fieldValidation` says. The object and the warnings.
+pub(crate) async fn read_review(cx: &Context, body: Body) -> Result<(Value, Vec<String>)> {
+    let resource = cx.resource();
+    let (mut review, duplicates) = read_checked(cx, body).await?;
+    objects::check_type(resource, &mut review)?;
+    let warnings = objects::strict_fields(
+        resource,
+        &mut review,
+        cx.query.get("fieldValidation"),
+        objects::Decoded::Body,
+        &duplicates,
+    )?;
+    Ok((review, warnings))
+}
+
 /// Creates the namespaces every Kubernetes cluster has, if they are missing.
 pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
     let Some(namespaces) = berth_api::kinds::find("", "v1", "namespaces") else { return Ok(()) };

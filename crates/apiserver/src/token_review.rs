@@ -52,16 +52,8 @@ pub(crate) async fn create(
     body: Body,
 ) -> Result<Response, Status> {
     let resource = cx.resource();
-    let (mut review, duplicates) = resources::read_checked(cx, body).await?;
     // Decoding, as the create handler does it before the REST sees the object.
-    objects::check_type(resource, &mut review)?;
-    let warnings = objects::strict_fields(
-        resource,
-        &mut review,
-        cx.query.get("fieldValidation"),
-        objects::Decoded::Body,
-        &duplicates,
-    )?;
+    let (mut review, warnings) = resources::read_review(cx, body).await?;
     let spec = Spec::read(&review)?;
     if spec.token.is_empty() {
         return Err(Status::bad_request(TOKEN_REQUIRED));
