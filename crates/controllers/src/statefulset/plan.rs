@@ -432,14 +432,18 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
 
     // 4. The rolling update: replace the highest pod not at the update revision, one at a time
     // (or up to `maxUnavailable` at a time with the MaxUnavailableStatefulSet gate).
+    let rolling_update = spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref());
+    let update_min = rolling_update.map_or(0, |r| r.partition.unwrap_or(0).max(0));
     if !blocked && rolling && observed.max_unavailable {
-        plan.phases.push(update_up_to_max_unavailable(observed, &replicas, &mut status));
+        let max_unavailable = rolling_update
+            .and_then(|r| r.max_unavailable.as_ref())
+            .map_or(1, |value| scaled_down(value, count_wanted))
+            .max(1);
+        let unavailable = replicas.iter().flatten().filter(|p| is_unavailable(p, min_ready, now));
+        let budget =
+            usize::try_from(max_unavailable).unwrap_or(1).saturating_sub(unavailable.count());
+        plan.phases.push(update_within(observed, &replicas, update_min, budget, &mut status));
     } else if !blocked && rolling {
-        let update_min = spec
-            .update_strategy
-            .as_ref()
-            .and_then(|u| u.rolling_update.as_ref())
-            .map_or(0, |r| r.partition.unwrap_or(0).max(0));
         let mut update = Vec::new();
         for target in (update_min..count_wanted).rev() {
             let Some(pod) = replicas[usize::try_from(target).unwrap_or(0)] else { break };
@@ -462,51 +466,28 @@ pub(crate) fn plan(observed: &Observed) -> Plan {
     plan
 }
 
-/// `updateStatefulSetAfterInvariantEstablished` (the MaxUnavailableStatefulSet gate): count
-/// the unavailable pods among all replicas; while fewer than `maxUnavailable`, delete that
-/// many more pods not at the update revision (and not terminating), from the highest ordinal
-/// down to the partition.
-fn update_up_to_max_unavailable(
+/// `updateStatefulSetAfterInvariantEstablished` (the MaxUnavailableStatefulSet gate): with
+/// `budget` = `maxUnavailable` less the replicas unavailable now, delete that many pods not at
+/// the update revision (and not terminating), from the highest ordinal down to the partition.
+fn update_within(
     observed: &Observed,
     replicas: &[Option<&CachedPod>],
+    update_min: i32,
+    budget: usize,
     status: &mut StatefulSetStatus,
 ) -> Vec<Step> {
-    let spec = observed.set.spec.clone().unwrap_or_default();
-    let min_ready = spec.min_ready_seconds.unwrap_or(0);
-    let rolling = spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref());
-    let update_min = rolling.map_or(0, |r| r.partition.unwrap_or(0).max(0));
-    let count = i32::try_from(replicas.len()).unwrap_or(i32::MAX);
-    let max_unavailable = rolling
-        .and_then(|r| r.max_unavailable.as_ref())
-        .map_or(1, |value| scaled_down(value, count))
-        .max(1);
-    let unavailable = replicas
-        .iter()
-        .flatten()
-        .filter(|pod| is_unavailable(pod, min_ready, observed.now))
-        .count();
-    let unavailable = i32::try_from(unavailable).unwrap_or(i32::MAX);
-    let mut steps = Vec::new();
-    if unavailable >= max_unavailable {
-        return steps;
-    }
-    let mut to_delete = max_unavailable - unavailable;
-    for target in (update_min..count).rev() {
-        if to_delete == 0 {
-            break;
-        }
-        let Some(pod) = replicas[usize::try_from(target).unwrap_or(0)] else { continue };
-        if identity::pod_revision(pod) != observed.update.name && !is_terminating(pod) {
-            steps.push(vec![Action::DeletePod {
-                name: name(pod),
-                uid: uid(pod),
-                reason: DeleteReason::Update,
-            }]);
+    let from = usize::try_from(update_min).unwrap_or(0).min(replicas.len());
+    let outdated =
+        replicas[from..].iter().rev().flatten().filter(|pod| {
+            identity::pod_revision(pod) != observed.update.name && !is_terminating(pod)
+        });
+    outdated
+        .take(budget)
+        .map(|pod| {
             status.current_replicas = Some(status.current_replicas.unwrap_or(0) - 1);
-            to_delete -= 1;
-        }
-    }
-    steps
+            vec![Action::DeletePod { name: name(pod), uid: uid(pod), reason: DeleteReason::Update }]
+        })
+        .collect()
 }
 
 /// `intstr.GetScaledValueFromIntOrPercent(value, total, false)`: an int as it is, a percentage
