@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{
-    Affinity, ContainerPort, HostIP, PersistentVolumeClaimVolumeSource, Pod, PodCondition, PodIP,
+    Affinity, ContainerPort, HostIP, PersistentVolumeClaimVolumeSource, PodCondition, PodIP,
     PodSchedulingGate, ResourceRequirements, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -196,22 +196,21 @@ impl kube::Resource for CachedPod {
     }
 }
 
-impl From<Pod> for CachedPod {
-    /// What the informer would keep of `pod` (through its JSON, as the watch delivers it).
-    fn from(pod: Pod) -> CachedPod {
-        let mut cached = serde_json::to_value(pod)
-            .and_then(serde_json::from_value::<CachedPod>)
-            .unwrap_or_default();
-        cached.prune();
-        cached
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use k8s_openapi::api::core::v1::Pod;
+
     use super::*;
+
+    /// What the informer keeps of `pod`: its JSON, as the watch delivers it, decoded and pruned.
+    fn cached(pod: Pod) -> CachedPod {
+        let mut cached: CachedPod =
+            serde_json::from_value(serde_json::to_value(pod).expect("encodes")).expect("decodes");
+        cached.prune();
+        cached
+    }
 
     #[test]
     fn a_pod_keeps_what_the_controllers_read() {
@@ -249,7 +248,7 @@ mod tests {
             },
         }))
         .expect("a pod");
-        let cached = CachedPod::from(pod);
+        let cached = cached(pod);
         assert!(cached.metadata.managed_fields.is_none());
         assert_eq!(cached.metadata.resource_version.as_deref(), Some("1"));
         let spec = cached.spec.as_ref().expect("spec");
