@@ -9,7 +9,7 @@
 //! entries and by the stored size of what it holds); a miss decodes as before.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use berth_store::Revision;
 use serde_json::Value;
@@ -39,13 +39,13 @@ struct Inner {
 struct Entry {
     revision: Revision,
     stored_len: usize,
-    object: Value,
+    object: Arc<Value>,
 }
 
 impl Decoded {
-    /// A copy of the object at `key` as of `revision`, if it is held (a copy is several times
-    /// cheaper than decoding).
-    pub(crate) fn get(&self, key: &str, revision: Revision) -> Option<Value> {
+    /// The object at `key` as of `revision`, if it is held. It is shared: an update reads it
+    /// in place, and a patch copies it (several times cheaper than decoding).
+    pub(crate) fn get(&self, key: &str, revision: Revision) -> Option<Arc<Value>> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = inner.entries.get(key)?;
         (entry.revision == revision).then(|| entry.object.clone())
@@ -60,7 +60,7 @@ impl Decoded {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = Entry { revision, stored_len, object };
+        let entry = Entry { revision, stored_len, object: Arc::new(object) };
         let old = match inner.entries.get_mut(key) {
             Some(held) => Some(std::mem::replace(held, entry)),
             None => {
@@ -95,12 +95,12 @@ mod tests {
     fn entries_match_their_revision_only() {
         let cache = Decoded::default();
         cache.put("/a", Revision(5), 10, json!({"v": 5}));
-        assert_eq!(cache.get("/a", Revision(5)), Some(json!({"v": 5})));
+        assert_eq!(cache.get("/a", Revision(5)).as_deref(), Some(&json!({"v": 5})));
         assert_eq!(cache.get("/a", Revision(6)), None);
         assert_eq!(cache.get("/b", Revision(5)), None);
         cache.put("/a", Revision(7), 10, json!({"v": 7}));
         assert_eq!(cache.get("/a", Revision(5)), None, "an older revision is gone");
-        assert_eq!(cache.get("/a", Revision(7)), Some(json!({"v": 7})));
+        assert_eq!(cache.get("/a", Revision(7)).as_deref(), Some(&json!({"v": 7})));
     }
 
     #[test]
@@ -111,7 +111,7 @@ mod tests {
         }
         assert_eq!(cache.get("/k0", Revision(1)), None);
         assert_eq!(cache.get("/k9", Revision(1)), None);
-        assert_eq!(cache.get("/k10", Revision(1)), Some(json!(10)));
+        assert_eq!(cache.get("/k10", Revision(1)).as_deref(), Some(&json!(10)));
         let inner = cache.inner.lock().unwrap();
         assert_eq!(inner.entries.len(), MAX_ENTRIES);
         assert_eq!(inner.order.len(), MAX_ENTRIES);
@@ -124,7 +124,7 @@ mod tests {
             cache.put(&format!("/big{i}"), Revision(1), big, json!(i));
         }
         assert_eq!(cache.get("/big0", Revision(1)), None, "over the byte bound, the oldest went");
-        assert_eq!(cache.get("/big8", Revision(1)), Some(json!(8)));
+        assert_eq!(cache.get("/big8", Revision(1)).as_deref(), Some(&json!(8)));
         assert!(cache.inner.lock().unwrap().stored_bytes <= MAX_STORED_BYTES);
         cache.put("/huge", Revision(1), big + 1, json!("huge"));
         assert_eq!(cache.get("/huge", Revision(1)), None, "an object too big to hold is not held");

@@ -208,6 +208,13 @@ async fn get(cx: &Context) -> Result<Response> {
     let kv = cx.store.get(&cx.key(cx.name())).await;
     let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), cx.name()))?;
     let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), cx.name())) };
+    // As a LIST without selectors: the stored bytes, resourceVersion spliced in, instead of
+    // parsing the object into a tree and serializing it again.
+    let as_stored =
+        subresource.is_none() && !cx.wants_table() && !crate::events::is_events_v1(cx.resource());
+    if as_stored && let Some(body) = splice_resource_version(&kv, kv.mod_revision) {
+        return Ok(json_bytes_response(StatusCode::OK, body));
+    }
     let object = decode_for(cx.resource(), &kv)?;
     if subresource == Some("scale") {
         return Ok(json_response(StatusCode::OK, &scale::view(&object)));
@@ -1191,9 +1198,13 @@ pub(crate) async fn write_back(
         // The decoded cache stands in for decoding the stored bytes (it holds them decoded).
         let stored = match cx.decoded.get(&key, kv.mod_revision) {
             Some(object) => object,
-            None => decode(&kv)?,
+            None => Arc::new(decode(&kv)?),
         };
-        let mut current = shown_as(resource, stored);
+        let current = if crate::events::is_events_v1(resource) {
+            Arc::new(shown_as(resource, Arc::unwrap_or_clone(stored)))
+        } else {
+            stored
+        };
         let mut updated = change(&current)?;
         let supplied = crate::apply::take_supplied(&mut updated);
         objects::check_type(resource, &mut updated)?;
@@ -1229,7 +1240,7 @@ pub(crate) async fn write_back(
             match cx.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(_) => {
                     allocator::release(&*cx.store, resource, &current).await;
-                    return Ok(Written::unchanged(current));
+                    return Ok(Written::unchanged(Arc::unwrap_or_clone(current)));
                 }
                 Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
                 Err(error) => return Err(Status::from_store(error, resource, &name)),
@@ -1245,11 +1256,8 @@ pub(crate) async fn write_back(
             supplied,
             &mut updated,
         );
-        // `updated` carries no resourceVersion (it is the store's); compare like with like.
-        if let Some(metadata) = current.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove("resourceVersion");
-        }
-        if updated == current {
+        if same_but_resource_version(&updated, &current) {
+            let mut current = Arc::unwrap_or_clone(current);
             objects::set_resource_version(&mut current, kv.mod_revision);
             return Ok(Written::unchanged(current));
         }
@@ -1273,6 +1281,29 @@ pub(crate) async fn write_back(
             }
         }
     }
+}
+
+/// Whether `updated`, which carries no resourceVersion (it is the store's), is `current` but
+/// for current's resourceVersion.
+fn same_but_resource_version(updated: &Value, current: &Value) -> bool {
+    let (Some(updated), Some(current)) = (updated.as_object(), current.as_object()) else {
+        return updated == current;
+    };
+    updated.len() == current.len()
+        && updated.iter().all(|(key, value)| match (key.as_str(), current.get(key)) {
+            (_, None) => false,
+            ("metadata", Some(live)) => match (value.as_object(), live.as_object()) {
+                (Some(updated), Some(live)) => {
+                    let versioned = usize::from(live.contains_key("resourceVersion"));
+                    updated.len() + versioned == live.len()
+                        && updated
+                            .iter()
+                            .all(|(k, v)| k != "resourceVersion" && live.get(k) == Some(v))
+                }
+                _ => value == live,
+            },
+            (_, Some(live)) => value == live,
+        })
 }
 
 // === delete ===
@@ -1650,6 +1681,28 @@ pub(crate) async fn create_if_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An update equal to the live object but for the live resourceVersion writes nothing;
+    /// any other difference, a resourceVersion in the update included, is a change.
+    #[test]
+    fn an_update_is_unchanged_only_if_all_but_the_resource_version_is_equal() {
+        let live = json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7"}, "spec": {"x": 1}});
+        let same = json!({"kind": "Pod", "metadata": {"name": "a"}, "spec": {"x": 1}});
+        assert!(same_but_resource_version(&same, &live));
+        let changed = [
+            json!({"kind": "Pod", "metadata": {"name": "a"}, "spec": {"x": 2}}),
+            json!({"kind": "Pod", "metadata": {"name": "b"}, "spec": {"x": 1}}),
+            json!({"kind": "Pod", "metadata": {"name": "a", "labels": {}}, "spec": {"x": 1}}),
+            json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7"}, "spec": {"x": 1}}),
+            json!({"kind": "Pod", "metadata": {"name": "a"}}),
+            json!({"kind": "Pod", "metadata": {"name": "a"}, "spec": {"x": 1}, "status": {}}),
+        ];
+        for updated in changed {
+            assert!(!same_but_resource_version(&updated, &live), "{updated}");
+        }
+        let unversioned = json!({"metadata": {"name": "a"}});
+        assert!(same_but_resource_version(&unversioned, &unversioned));
+    }
 
     /// The spliced bytes are exactly what decoding and serializing gives.
     #[test]
