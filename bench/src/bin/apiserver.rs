@@ -20,7 +20,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     time::Duration,
 };
 
@@ -63,8 +63,11 @@ struct Args {
     berth: Option<PathBuf>,
     /// Only the write figures (for profiling the write path; no reads, watches, cold start or
     /// memory).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reads_only")]
     writes_only: bool,
+    /// Only the GET and LIST figures (for profiling the read path and the transport).
+    #[arg(long)]
+    reads_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,6 +129,8 @@ struct Counts {
     settle: Duration,
     /// Measure the writes only (`--writes-only`).
     writes_only: bool,
+    /// Measure the reads only (`--reads-only`).
+    reads_only: bool,
 }
 
 impl Counts {
@@ -144,6 +149,7 @@ impl Counts {
                 stored_pods: 200,
                 settle: Duration::from_millis(100),
                 writes_only: false,
+                reads_only: false,
             }
         } else {
             Counts {
@@ -159,6 +165,7 @@ impl Counts {
                 stored_pods: 10_000,
                 settle: Duration::from_secs(2),
                 writes_only: false,
+                reads_only: false,
             }
         }
     }
@@ -189,7 +196,11 @@ async fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let counts = Counts { writes_only: args.writes_only, ..Counts::new(args.quick) };
+    let counts = Counts {
+        writes_only: args.writes_only,
+        reads_only: args.reads_only,
+        ..Counts::new(args.quick)
+    };
     let berth = match args.berth {
         Some(path) => path,
         None => std::env::current_exe()
@@ -244,7 +255,7 @@ async fn run(args: Args) -> Result<()> {
         drop(etcd);
         rows.extend(section?);
     }
-    if args.backend != Backends::Etcd && !counts.writes_only {
+    if args.backend != Backends::Etcd && !counts.writes_only && !counts.reads_only {
         println!("\n== `berth server` ({}) on SQLite: cold start and memory", berth.display());
         let (start_rows, memory_rows) = binary_section(&berth, dir.path(), counts).await?;
         rows.extend(start_rows);
@@ -302,6 +313,9 @@ async fn api_figures(
         stored.len()
     );
 
+    if counts.reads_only {
+        return read_figures(backend, store, &api, counts).await;
+    }
     let writes = write_figures(backend, store, &api, &stored, counts).await?;
     if counts.writes_only {
         return Ok(writes);
@@ -562,13 +576,19 @@ async fn read_figures(
     // GET: one object by name, cycling over the pods.
     let mut store_get = StoreGet { store: store.clone(), keys: keys.clone(), next: 0 };
     let mut api_get = ApiGet { api: api.clone(), paths: paths.clone(), next: 0 };
-    let (mut s_get, mut a_get) = (Measured::new(), Measured::new());
+    // The transport alone: an authenticated `GET /version` goes through TLS, HTTP/2 on both
+    // ends, authentication and the router, but no store and no object.
+    let versions = Arc::new(vec!["/version".to_owned()]);
+    let mut api_version = ApiGet { api: api.clone(), paths: versions, next: 0 };
+    let (mut s_get, mut a_get, mut a_version) = (Measured::new(), Measured::new(), Measured::new());
     warm(&mut store_get, warmup(counts.gets)).await?;
     warm(&mut api_get, warmup(counts.gets)).await?;
+    warm(&mut api_version, warmup(counts.gets)).await?;
     // Two halves, store then API each time, so drift hits both.
     for _ in 0..2 {
         s_get.sequential(&mut store_get, counts.gets / 2).await?;
         a_get.sequential(&mut api_get, counts.gets / 2).await?;
+        a_version.sequential(&mut api_version, counts.gets / 2).await?;
     }
     let per_getter = (counts.gets / WRITERS).max(1);
     let mut store_gets: Vec<_> = (0..WRITERS)
@@ -582,6 +602,7 @@ async fn read_figures(
     a_gets.concurrent(&mut api_gets, per_getter).await?;
     print_latency("store get", &s_get.latency);
     print_latency("API GET", &a_get.latency);
+    print_latency("API GET /version", &a_version.latency);
 
     // LIST: the whole namespace, as JSON and as a Table (what `kubectl get pods` asks for).
     // The timed loop reads the whole body; the item count is checked once, untimed, here.
@@ -620,6 +641,17 @@ async fn read_figures(
     rows.push(
         Row::new(format!("{backend} GET seq /s"), Unit::PerSecond, a_get.rate.per_second())
             .floor("store get seq", s_get.rate.per_second()),
+    );
+    rows.extend(latency_rows(
+        &format!("{backend} GET /version (transport)"),
+        &a_version,
+        "store get",
+        &s_get,
+        None,
+    ));
+    rows.push(
+        Row::new(format!("{backend} GET CPU per op"), Unit::Millis, a_get.cpu_per_op())
+            .floor("GET /version CPU per op", a_version.cpu_per_op()),
     );
     rows.push(
         Row::new(
@@ -948,28 +980,42 @@ impl WatchedWrite for StoreUpdate {
 struct ApiPut {
     api: Api,
     path: String,
-    object: Value,
+    /// The object as the last answer had it: the next PUT sends it back with the
+    /// annotation changed.
+    object: Vec<u8>,
     seq: u64,
 }
 
 impl ApiPut {
     async fn new(api: &Api, name: &str) -> Result<ApiPut> {
-        let object = serde_json::from_slice(&api.create_pod(NAMESPACE, name).await?)?;
+        let mut object: Value = serde_json::from_slice(&api.create_pod(NAMESPACE, name).await?)?;
+        object["metadata"]["annotations"][SEQ_ANNOTATION] = json!("0");
         let path = format!("/api/v1/namespaces/{NAMESPACE}/pods/{name}");
-        Ok(ApiPut { api: api.clone(), path, object, seq: 0 })
+        let mut put = ApiPut { api: api.clone(), path, object: Vec::new(), seq: 0 };
+        put.object = put.put(Bytes::from(serde_json::to_vec(&object)?)).await?;
+        Ok(put)
     }
-}
 
-impl Op for ApiPut {
-    async fn once(&mut self) -> Result<()> {
-        self.seq += 1;
-        self.object["metadata"]["annotations"][SEQ_ANNOTATION] = json!(self.seq.to_string());
-        let body = Bytes::from(serde_json::to_vec(&self.object)?);
+    async fn put(&self, body: Bytes) -> Result<Vec<u8>> {
         let answer = self
             .api
             .call(Method::PUT, &self.path, Some("application/json"), None, body, StatusCode::OK)
             .await?;
-        self.object = serde_json::from_slice(&answer).context("decoding a PUT's answer")?;
+        Ok(answer.into())
+    }
+}
+
+impl Op for ApiPut {
+    /// Edits the annotation in the answer's text, as a client editing what it read would:
+    /// everything else, resourceVersion and managedFields included, goes back as it came.
+    async fn once(&mut self) -> Result<()> {
+        let was = format!("\"{SEQ_ANNOTATION}\":\"{}\"", self.seq);
+        self.seq += 1;
+        let now = format!("\"{SEQ_ANNOTATION}\":\"{}\"", self.seq);
+        let text = std::str::from_utf8(&self.object).context("a PUT's answer is not UTF-8")?;
+        ensure!(text.matches(&was).count() == 1, "the last PUT's answer lacks {was}");
+        let body = Bytes::from(text.replacen(&was, &now, 1));
+        self.object = self.put(body).await?;
         Ok(())
     }
 }
@@ -1190,7 +1236,7 @@ impl Api {
     }
 
     async fn create_pod(&self, namespace: &str, name: &str) -> Result<Bytes> {
-        let body = Bytes::from(serde_json::to_vec(&pod(name))?);
+        let body = pod_body(name);
         let path = format!("/api/v1/namespaces/{namespace}/pods");
         self.call(Method::POST, &path, Some("application/json"), None, body, StatusCode::CREATED)
             .await
@@ -1222,6 +1268,22 @@ fn admin_token(data_dir: &Path) -> Result<String> {
 
 fn pod_key(namespace: &str, name: &str) -> String {
     format!("/registry/core/pods/{namespace}/{name}")
+}
+
+/// [`pod`] named `name`, serialized: the JSON is written once and the name spliced in, as a
+/// client sending one manifest under many names would, so the benchmark's own client costs
+/// little beside the server it measures.
+fn pod_body(name: &str) -> Bytes {
+    const PLACEHOLDER: &str = "bench-pod-name-placeholder";
+    static TEMPLATE: LazyLock<(String, String)> = LazyLock::new(|| {
+        let json = pod(PLACEHOLDER).to_string();
+        let quoted = format!("\"{PLACEHOLDER}\"");
+        let (before, after) = json.split_once(&quoted).expect("the pod names itself once");
+        assert!(!after.contains(PLACEHOLDER), "the pod names itself once");
+        (format!("{before}\""), format!("\"{after}"))
+    });
+    let (before, after) = &*TEMPLATE;
+    Bytes::from([before.as_str(), name, after.as_str()].concat())
 }
 
 /// A realistic pod of about 2.5 KB: labels, annotations, one container with a command,
