@@ -549,7 +549,7 @@ pub(crate) async fn bootstrap(
         Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
         Err(error) => return Err(error),
     }
-    upsert(store, &service_key, existing.as_ref(), &service).await?;
+    upsert(store, services, &service_key, existing.as_ref(), service).await?;
 
     let subsets = json!([{
         "addresses": [{ "ip": ip.to_string() }],
@@ -565,8 +565,8 @@ pub(crate) async fn bootstrap(
         },
         "subsets": subsets,
     });
-    refresh(store, &key(endpoints, Some("default"), "kubernetes"), endpoints_object, &["subsets"])
-        .await?;
+    let endpoints_key = key(endpoints, Some("default"), "kubernetes");
+    refresh(store, endpoints, &endpoints_key, endpoints_object, &["subsets"]).await?;
     let slice = json!({
         "kind": "EndpointSlice",
         "apiVersion": "discovery.k8s.io/v1",
@@ -581,6 +581,7 @@ pub(crate) async fn bootstrap(
     });
     refresh(
         store,
+        slices,
         &key(slices, Some("default"), "kubernetes"),
         slice,
         &["addressType", "endpoints", "ports"],
@@ -591,6 +592,7 @@ pub(crate) async fn bootstrap(
 /// Writes `fresh` at `key`, keeping an existing object's identity and replacing `fields`.
 async fn refresh(
     store: &dyn Store,
+    resource: &ResourceType,
     key: &str,
     mut fresh: Value,
     fields: &[&str],
@@ -609,19 +611,24 @@ async fn refresh(
             fresh
         }
     };
-    upsert(store, key, existing.as_ref(), &object).await
+    upsert(store, resource, key, existing.as_ref(), object).await
 }
 
+/// Writes `object` at `key` unless it is what `existing` holds, its managedFields recorded as
+/// kube-apiserver's own writes are.
 async fn upsert(
     store: &dyn Store,
+    resource: &ResourceType,
     key: &str,
     existing: Option<&berth_store::KeyValue>,
-    object: &Value,
+    object: Value,
 ) -> Result<(), berth_store::Error> {
-    let stored = strip_rv(object);
+    let live = existing.and_then(|kv| decode(kv).ok()).map(|live| strip_rv(&live));
+    let mut stored = strip_rv(&object);
+    crate::apply::record_own(resource, live.as_ref(), &mut stored);
     let bytes = Bytes::from(serde_json::to_vec(&stored).unwrap_or_default());
     match existing {
-        Some(kv) if decode(kv).ok().map(|o| strip_rv(&o)) == Some(stored) => Ok(()),
+        Some(_) if live == Some(stored) => Ok(()),
         Some(kv) => store.update(key, bytes, kv.mod_revision).await.map(drop),
         None => store.create(key, bytes).await.map(drop),
     }

@@ -240,6 +240,22 @@ pub(crate) fn record(
     }
 }
 
+/// The field manager of the API server's own writes: kube-apiserver's loopback client's user
+/// agent, `kube-apiserver/v1.33.0 (linux/amd64) kubernetes/…`, cut at the slash.
+const SERVER_MANAGER: &str = "kube-apiserver";
+
+/// Records a write the API server makes itself (the bootstrap namespaces, RBAC policy and
+/// `kubernetes` Service) as kube-apiserver's bootstrap controllers' writes through its loopback
+/// client are recorded: an `Update` by `kube-apiserver`. `new` carries the live managedFields
+/// or none; a write that changes nothing keeps the live entries' times.
+pub(crate) fn record_own(resource: &ResourceType, live: Option<&Value>, new: &mut Value) {
+    let now = objects::now_rfc3339();
+    apply::update(&writer(resource, SERVER_MANAGER, "", &now), live, new);
+    if let Some(live) = live {
+        apply::keep_times_of_noop(live, new);
+    }
+}
+
 /// Takes the managedFields a request's object carries out of it, to hand to [`record`] (which
 /// puts them back, or the server's own). Nothing in between reads them.
 pub(crate) fn take_supplied(object: &mut Value) -> Option<Value> {

@@ -340,20 +340,30 @@ fn keep_cluster_ips(current: &Value, updated: &mut Value) {
     }
 }
 
-/// Defaults kube-apiserver applies at creation that clients rely on.
-pub(crate) fn default_on_create(resource: &ResourceType, object: &mut Value) {
-    if resource.kind == "Namespace" {
-        if object.pointer("/spec/finalizers").is_none() {
-            object["spec"] = json!({ "finalizers": ["kubernetes"] });
+/// What kube-apiserver's registry strategies set on a create (`PrepareForCreate`). It runs
+/// after the field manager recorded the create, so no manager owns what it adds: a namespace
+/// is `Active` and has the `kubernetes` finalizer (appended to any it was given); a pod's status
+/// starts `Pending`.
+pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
+    match (resource.group, resource.kind) {
+        ("", "Namespace") => {
+            let finalizers = object.pointer("/spec/finalizers").and_then(Value::as_array);
+            if !finalizers.is_some_and(|list| list.iter().any(|f| f == "kubernetes")) {
+                if !object.get("spec").is_some_and(Value::is_object) {
+                    object["spec"] = json!({});
+                }
+                match object["spec"].get_mut("finalizers").and_then(Value::as_array_mut) {
+                    Some(list) => list.push(json!("kubernetes")),
+                    None => object["spec"]["finalizers"] = json!(["kubernetes"]),
+                }
+            }
+            object["status"] = json!({ "phase": "Active" });
         }
-        object["status"] = json!({ "phase": "Active" });
+        ("", "Pod") if object.get("status").is_none_or(Value::is_null) => {
+            object["status"] = json!({ "phase": "Pending" });
+        }
+        _ => {}
     }
-    if (resource.group, resource.kind) == ("", "Pod")
-        && object.get("status").is_none_or(Value::is_null)
-    {
-        object["status"] = json!({ "phase": "Pending" });
-    }
-    normalize(resource, object);
 }
 
 /// Rules kube-apiserver applies on every write: field defaults (`api::defaults`); a namespace

@@ -897,7 +897,7 @@ async fn create_object(
     if object.get("spec").is_some() && resource.kind != "Namespace" {
         objects::metadata_mut(&mut object)?.insert("generation".into(), json!(1));
     }
-    objects::default_on_create(resource, &mut object);
+    objects::normalize(resource, &mut object);
     objects::drop_disabled_fields(resource, &mut object, None, cx.max_unavailable_statefulset);
     crate::rbac::check_write(cx, &object, None).await?;
     // The creator owns what it sent, defaulted, as in kube-apiserver: its field manager runs
@@ -905,6 +905,7 @@ async fn create_object(
     // tolerations, a claim's storage class and finalizer, a Service's cluster IP) is no one's.
     let supplied = crate::apply::take_supplied(&mut object);
     crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
+    objects::prepare_for_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
@@ -1670,7 +1671,9 @@ pub(crate) async fn create_if_missing(
         metadata.insert("uid".into(), objects::new_uid().into());
         metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
     }
-    objects::default_on_create(resource, &mut object);
+    objects::normalize(resource, &mut object);
+    crate::apply::record_own(resource, None, &mut object);
+    objects::prepare_for_create(resource, &mut object);
     let bytes = serde_json::to_vec(&object).map(Bytes::from).unwrap_or_default();
     match store.create(key, bytes).await {
         Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => Ok(()),

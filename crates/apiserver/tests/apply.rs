@@ -6,6 +6,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+
+use berth_apiserver::ApiServerConfig;
+use berth_store::{MemoryStore, Store};
 
 use common::{Kubectl, start};
 use serde_json::{Value, json};
@@ -548,4 +552,72 @@ async fn kubectl_creates_own_what_they_sent_not_what_admission_added() {
             "f:volumeMode": {}
         })
     );
+}
+
+/// What the API server writes itself is recorded as kube-apiserver's loopback client's writes
+/// are: an `Update` by `kube-apiserver`. What the namespace strategy adds after the field
+/// manager ran (the `kubernetes` finalizer, the phase) is no one's, for `kubectl create
+/// namespace` as for the bootstrap namespaces; a finalizer of the client's own keeps
+/// `kubernetes` beside it.
+#[tokio::test]
+async fn bootstrap_objects_are_the_api_servers_and_namespace_finalizers_no_ones() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store.clone());
+    let server = server.await.unwrap();
+    let listen = server.local_addr();
+    let config = server.kubeconfig_path().to_owned();
+    let get = |args: &'static [&'static str]| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let mut args = args.to_vec();
+            args.extend(["-o", "json", "--show-managed-fields"]);
+            serde_json::from_str::<Value>(&kubectl.ok(config, &args).await).unwrap()
+        }
+    };
+    let labels_only =
+        json!({"f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}});
+
+    let default = get(&["get", "namespace", "default"]).await;
+    assert_eq!(managers(&default), [("kube-apiserver".to_owned(), "Update".to_owned())]);
+    assert_eq!(fields_of(&default, "kube-apiserver"), labels_only);
+    assert_eq!(default["spec"]["finalizers"], json!(["kubernetes"]));
+
+    kubectl.ok(&config, &["create", "namespace", "team"]).await;
+    let team = get(&["get", "namespace", "team"]).await;
+    assert_eq!(fields_of(&team, "kubectl-create"), labels_only);
+    assert_eq!(team["spec"]["finalizers"], json!(["kubernetes"]));
+    assert_eq!(team["status"], json!({"phase": "Active"}));
+
+    let own = dir.path().join("ns.yaml");
+    std::fs::write(
+        &own,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: held\nspec:\n  finalizers: [example.com/hold]\n",
+    )
+    .unwrap();
+    kubectl.ok(&config, &["create", "-f", own.to_str().unwrap()]).await;
+    let held = get(&["get", "namespace", "held"]).await;
+    assert_eq!(held["spec"]["finalizers"], json!(["example.com/hold", "kubernetes"]));
+    assert_eq!(fields_of(&held, "kubectl-create")["f:spec"], json!({"f:finalizers": {}}));
+
+    let service = get(&["get", "service", "kubernetes"]).await;
+    assert_eq!(managers(&service), [("kube-apiserver".to_owned(), "Update".to_owned())]);
+    let fields = fields_of(&service, "kube-apiserver");
+    assert_eq!(fields["f:metadata"]["f:labels"]["f:component"], json!({}), "{fields}");
+    assert_eq!(fields["f:spec"]["f:clusterIP"], json!({}), "{fields}");
+    let role = get(&["get", "clusterrole", "cluster-admin"]).await;
+    assert_eq!(managers(&role), [("kube-apiserver".to_owned(), "Update".to_owned())]);
+    assert_eq!(fields_of(&role, "kube-apiserver")["f:rules"], json!({}));
+    server.shutdown().await;
+
+    // A restart on the same store and address rewrites none of them: their managedFields,
+    // times included, stay.
+    let server = berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store);
+    let server = server.await.unwrap();
+    let again = get(&["get", "service", "kubernetes"]).await;
+    assert_eq!(again["metadata"]["managedFields"], service["metadata"]["managedFields"]);
+    assert_eq!(again["metadata"]["resourceVersion"], service["metadata"]["resourceVersion"]);
+    server.shutdown().await;
 }
