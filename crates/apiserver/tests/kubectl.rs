@@ -655,3 +655,34 @@ async fn malformed_quantities_print_the_decoding_error() {
     );
     server.shutdown().await;
 }
+
+/// `kubectl explain` reads the v1.33 schemas from `/openapi/v3`: kinds, nested fields through
+/// references and lists, required markers, and descriptions as Kubernetes words them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_reads_the_kubernetes_schemas() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let out = kubectl.ok(&config, &["explain", "statefulset.spec"]).await;
+    assert!(
+        out.starts_with("GROUP:      apps\nKIND:       StatefulSet\nVERSION:    v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("FIELD: spec <StatefulSetSpec>"), "{out}");
+    assert!(out.contains("  selector\t<LabelSelector> -required-\n"), "{out}");
+    assert!(out.contains("  volumeClaimTemplates\t<[]PersistentVolumeClaim>\n"), "{out}");
+    assert!(out.contains("  replicas\t<integer>\n"), "{out}");
+    let out = kubectl.ok(&config, &["explain", "pods.spec.containers.resources.limits"]).await;
+    assert!(out.contains("KIND:       Pod\nVERSION:    v1\n"), "{out}");
+    assert!(
+        out.contains("Limits describes the maximum amount of compute resources allowed."),
+        "{out}"
+    );
+    let out = kubectl.ok(&config, &["explain", "pvc", "--recursive"]).await;
+    assert!(out.contains("\n    storageClassName\t<string>\n"), "{out}");
+    let (ok, _, stderr) = kubectl.run(&config, &["explain", "pods.spec.nosuchfield"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("field \"nosuchfield\" does not exist"), "{stderr}");
+    server.shutdown().await;
+}
