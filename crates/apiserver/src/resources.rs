@@ -1263,6 +1263,9 @@ pub(crate) async fn write_back(
             return Ok(Written::unchanged(current));
         }
         if dry_run {
+            // As kube-apiserver's dry-run storage: the update of the current object, at the
+            // current resourceVersion (`kubectl diff` shows no resourceVersion change).
+            objects::set_resource_version(&mut updated, kv.mod_revision);
             return Ok(Written::unchanged(updated));
         }
         let stored = stored_for(resource, &updated)?;

@@ -132,6 +132,9 @@ async fn apply_creates_merges_prunes_and_reports_conflicts() {
     let get = format!("GET {cm}");
     let (_, stored) = request(dir, addr, &get, "application/json", "x", b"").await;
     assert_eq!(stored["data"], json!({"a": "1", "b": "2"}));
+    // The preview is at the live resourceVersion, as kube-apiserver's dry-run storage answers.
+    let live = &stored["metadata"]["resourceVersion"];
+    assert_eq!(&preview["metadata"]["resourceVersion"], live, "{preview}");
     let (code, pruned) = request(dir, addr, &patch("?fieldManager=ci"), APPLY, "x", smaller).await;
     assert_eq!((code, &pruned["data"]), (200, &json!({"a": "1"})), "{pruned}");
 

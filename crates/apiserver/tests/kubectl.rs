@@ -410,6 +410,21 @@ async fn seed_tutorial_service_and_statefulset_apply() {
     let last_applied =
         &applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"];
     assert!(last_applied.as_str().is_some_and(|a| a.contains("statefulset-nginx")), "{applied}");
+
+    // `kubectl diff` (a server-side dry-run patch) shows the change and nothing the server
+    // would not change: the dry run answers at the live resourceVersion.
+    let scaled =
+        write(dir.path(), "scaled.yaml", &STATEFULSET.replace("replicas: 3", "replicas: 5"));
+    let (ok, diff, stderr) = kubectl.run(&config, &["diff", "-f", &scaled]).await;
+    assert!(!ok, "kubectl diff exits 1 when there are differences: {stderr}");
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with(['-', '+']) && !l.starts_with("---") && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(
+        changed,
+        ["-  generation: 1", "+  generation: 2", "-  replicas: 3", "+  replicas: 5"]
+    );
     server.shutdown().await;
 }
 
