@@ -13,20 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-GROUPS = {
-    ("", "v1"),
-    ("apps", "v1"),
-    ("storage.k8s.io", "v1"),
-    ("coordination.k8s.io", "v1"),
-    ("events.k8s.io", "v1"),
-    ("discovery.k8s.io", "v1"),
-    ("autoscaling", "v1"),
-    ("policy", "v1"),
-    ("authentication.k8s.io", "v1"),
-    ("authorization.k8s.io", "v1"),
-    ("rbac.authorization.k8s.io", "v1"),
-}
-
+from served_groups import GROUPS
 
 def ref_name(schema):
     ref = schema.get("$ref")
