@@ -241,8 +241,7 @@ mod tests {
     }
 
     fn aggregated(mut role: ClusterRole, selectors: Vec<LabelSelector>) -> ClusterRole {
-        role.aggregation_rule =
-            Some(AggregationRule { cluster_role_selectors: Some(selectors) });
+        role.aggregation_rule = Some(AggregationRule { cluster_role_selectors: Some(selectors) });
         role
     }
 
@@ -278,9 +277,10 @@ mod tests {
             (
                 "the aggregated role itself is excluded though its labels match",
                 vec![
-                    aggregated(role("target", &["agg"], &[get_secrets.clone()]), vec![matching(
-                        "agg",
-                    )]),
+                    aggregated(
+                        role("target", &["agg"], &[get_secrets.clone()]),
+                        vec![matching("agg")],
+                    ),
                     role("a", &["agg"], &[get_pods.clone()]),
                 ],
                 vec![change("target", &[get_pods.clone()])],
@@ -288,9 +288,10 @@ mod tests {
             (
                 "selector by selector: the second selector's matches come after the first's",
                 vec![
-                    aggregated(role("target", &[], &[]), vec![matching("second"), matching(
-                        "first",
-                    )]),
+                    aggregated(
+                        role("target", &[], &[]),
+                        vec![matching("second"), matching("first")],
+                    ),
                     role("a", &["first"], &[get_pods.clone()]),
                     role("b", &["second"], &[list_pods.clone()]),
                 ],
@@ -317,9 +318,10 @@ mod tests {
             (
                 "rules in another order differ",
                 vec![
-                    aggregated(role("target", &[], &[list_pods.clone(), get_pods.clone()]), vec![
-                        matching("agg"),
-                    ]),
+                    aggregated(
+                        role("target", &[], &[list_pods.clone(), get_pods.clone()]),
+                        vec![matching("agg")],
+                    ),
                     role("a", &["agg"], &[get_pods.clone(), list_pods.clone()]),
                 ],
                 vec![change("target", &[get_pods.clone(), list_pods.clone()])],
@@ -327,9 +329,10 @@ mod tests {
             (
                 "chains: an aggregated role's current rules feed the next",
                 vec![
-                    aggregated(role("edit", &["to-admin"], &[get_pods.clone()]), vec![matching(
-                        "to-edit",
-                    )]),
+                    aggregated(
+                        role("edit", &["to-admin"], &[get_pods.clone()]),
+                        vec![matching("to-edit")],
+                    ),
                     aggregated(role("admin", &[], &[]), vec![matching("to-admin")]),
                     role("x", &["to-edit"], &[get_pods.clone()]),
                 ],
@@ -351,14 +354,17 @@ mod tests {
             (
                 "a selector with an unknown operator leaves the role alone",
                 vec![
-                    aggregated(role("target", &[], &[]), vec![LabelSelector {
-                        match_expressions: Some(vec![LabelSelectorRequirement {
-                            key: "agg".into(),
-                            operator: "Near".into(),
-                            values: None,
-                        }]),
-                        ..LabelSelector::default()
-                    }]),
+                    aggregated(
+                        role("target", &[], &[]),
+                        vec![LabelSelector {
+                            match_expressions: Some(vec![LabelSelectorRequirement {
+                                key: "agg".into(),
+                                operator: "Near".into(),
+                                values: None,
+                            }]),
+                            ..LabelSelector::default()
+                        }],
+                    ),
                     role("a", &["agg"], &[get_pods.clone()]),
                 ],
                 vec![],

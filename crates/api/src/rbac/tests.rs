@@ -287,9 +287,7 @@ fn bootstrap_aggregated_roles_are_stored_without_rules() {
     let find = |name: &str| roles.iter().find(|r| r["metadata"]["name"] == name).unwrap();
     // As kube-apiserver creates them (testdata/cluster-roles.yaml: `rules: null`): the
     // aggregation controller fills them, view → edit → admin through their labels.
-    let selects = |label: &str| {
-        json!({"clusterRoleSelectors": [{"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{label}"): "true"}}]})
-    };
+    let selects = |label: &str| json!({"clusterRoleSelectors": [{"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{label}"): "true"}}]});
     for (name, aggregates, label) in
         [("admin", "admin", None), ("edit", "edit", Some("admin")), ("view", "view", Some("edit"))]
     {
