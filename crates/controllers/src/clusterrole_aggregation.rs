@@ -221,7 +221,7 @@ mod tests {
         }
     }
 
-    fn role(name: &str, labels: &[&str], rules: &[PolicyRule]) -> ClusterRole {
+    fn role(name: &str, labels: &[&str], rules: Vec<PolicyRule>) -> ClusterRole {
         ClusterRole {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
@@ -245,8 +245,8 @@ mod tests {
         role
     }
 
-    fn change(name: &str, rules: &[PolicyRule]) -> Change {
-        Change { name: name.to_owned(), rules: rules.to_vec() }
+    fn change(name: &str, rules: Vec<PolicyRule>) -> Change {
+        Change { name: name.to_owned(), rules }
     }
 
     #[test]
@@ -258,104 +258,107 @@ mod tests {
             (
                 "matches in name order, whatever the observed order",
                 vec![
-                    role("zeta", &["agg"], &[list_pods.clone()]),
-                    aggregated(role("target", &[], &[]), vec![matching("agg")]),
-                    role("alpha", &["agg"], &[get_pods.clone()]),
-                    role("other", &["not-agg"], &[get_secrets.clone()]),
+                    role("zeta", &["agg"], vec![list_pods.clone()]),
+                    aggregated(role("target", &[], vec![]), vec![matching("agg")]),
+                    role("alpha", &["agg"], vec![get_pods.clone()]),
+                    role("other", &["not-agg"], vec![get_secrets.clone()]),
                 ],
-                vec![change("target", &[get_pods.clone(), list_pods.clone()])],
+                vec![change("target", vec![get_pods.clone(), list_pods.clone()])],
             ),
             (
                 "a rule two roles share is added once",
                 vec![
-                    aggregated(role("target", &[], &[]), vec![matching("agg")]),
-                    role("a", &["agg"], &[get_pods.clone(), list_pods.clone()]),
-                    role("b", &["agg"], &[list_pods.clone(), get_pods.clone()]),
+                    aggregated(role("target", &[], vec![]), vec![matching("agg")]),
+                    role("a", &["agg"], vec![get_pods.clone(), list_pods.clone()]),
+                    role("b", &["agg"], vec![list_pods.clone(), get_pods.clone()]),
                 ],
-                vec![change("target", &[get_pods.clone(), list_pods.clone()])],
+                vec![change("target", vec![get_pods.clone(), list_pods.clone()])],
             ),
             (
                 "the aggregated role itself is excluded though its labels match",
                 vec![
                     aggregated(
-                        role("target", &["agg"], &[get_secrets.clone()]),
+                        role("target", &["agg"], vec![get_secrets.clone()]),
                         vec![matching("agg")],
                     ),
-                    role("a", &["agg"], &[get_pods.clone()]),
+                    role("a", &["agg"], vec![get_pods.clone()]),
                 ],
-                vec![change("target", &[get_pods.clone()])],
+                vec![change("target", vec![get_pods.clone()])],
             ),
             (
                 "selector by selector: the second selector's matches come after the first's",
                 vec![
                     aggregated(
-                        role("target", &[], &[]),
+                        role("target", &[], vec![]),
                         vec![matching("second"), matching("first")],
                     ),
-                    role("a", &["first"], &[get_pods.clone()]),
-                    role("b", &["second"], &[list_pods.clone()]),
+                    role("a", &["first"], vec![get_pods.clone()]),
+                    role("b", &["second"], vec![list_pods.clone()]),
                 ],
-                vec![change("target", &[list_pods.clone(), get_pods.clone()])],
+                vec![change("target", vec![list_pods.clone(), get_pods.clone()])],
             ),
             (
                 "rules already aggregated: nothing to write",
                 vec![
-                    aggregated(role("target", &[], &[get_pods.clone()]), vec![matching("agg")]),
-                    role("a", &["agg"], &[get_pods.clone()]),
+                    aggregated(role("target", &[], vec![get_pods.clone()]), vec![matching("agg")]),
+                    role("a", &["agg"], vec![get_pods.clone()]),
                 ],
                 vec![],
             ),
             (
                 "no match and no rules: nothing to write (nil and empty are the same)",
-                vec![aggregated(role("target", &[], &[]), vec![matching("agg")])],
+                vec![aggregated(role("target", &[], vec![]), vec![matching("agg")])],
                 vec![],
             ),
             (
                 "no match any more: the rules go",
-                vec![aggregated(role("target", &[], &[get_pods.clone()]), vec![matching("agg")])],
-                vec![change("target", &[])],
+                vec![aggregated(
+                    role("target", &[], vec![get_pods.clone()]),
+                    vec![matching("agg")],
+                )],
+                vec![change("target", vec![])],
             ),
             (
                 "rules in another order differ",
                 vec![
                     aggregated(
-                        role("target", &[], &[list_pods.clone(), get_pods.clone()]),
+                        role("target", &[], vec![list_pods.clone(), get_pods.clone()]),
                         vec![matching("agg")],
                     ),
-                    role("a", &["agg"], &[get_pods.clone(), list_pods.clone()]),
+                    role("a", &["agg"], vec![get_pods.clone(), list_pods.clone()]),
                 ],
-                vec![change("target", &[get_pods.clone(), list_pods.clone()])],
+                vec![change("target", vec![get_pods.clone(), list_pods.clone()])],
             ),
             (
                 "chains: an aggregated role's current rules feed the next",
                 vec![
                     aggregated(
-                        role("edit", &["to-admin"], &[get_pods.clone()]),
+                        role("edit", &["to-admin"], vec![get_pods.clone()]),
                         vec![matching("to-edit")],
                     ),
-                    aggregated(role("admin", &[], &[]), vec![matching("to-admin")]),
-                    role("x", &["to-edit"], &[get_pods.clone()]),
+                    aggregated(role("admin", &[], vec![]), vec![matching("to-admin")]),
+                    role("x", &["to-edit"], vec![get_pods.clone()]),
                 ],
-                vec![change("admin", &[get_pods.clone()])],
+                vec![change("admin", vec![get_pods.clone()])],
             ),
             (
                 "roles without an aggregation rule are never changed",
-                vec![role("a", &["agg"], &[get_pods.clone()])],
+                vec![role("a", &["agg"], vec![get_pods.clone()])],
                 vec![],
             ),
             (
                 "an empty selector selects every other role",
                 vec![
-                    aggregated(role("target", &[], &[]), vec![LabelSelector::default()]),
-                    role("a", &[], &[get_pods.clone()]),
+                    aggregated(role("target", &[], vec![]), vec![LabelSelector::default()]),
+                    role("a", &[], vec![get_pods.clone()]),
                 ],
-                vec![change("target", &[get_pods.clone()])],
+                vec![change("target", vec![get_pods.clone()])],
             ),
             (
                 "a selector with an unknown operator leaves the role alone",
                 vec![
                     aggregated(
-                        role("target", &[], &[]),
+                        role("target", &[], vec![]),
                         vec![LabelSelector {
                             match_expressions: Some(vec![LabelSelectorRequirement {
                                 key: "agg".into(),
@@ -365,7 +368,7 @@ mod tests {
                             ..LabelSelector::default()
                         }],
                     ),
-                    role("a", &["agg"], &[get_pods.clone()]),
+                    role("a", &["agg"], vec![get_pods.clone()]),
                 ],
                 vec![],
             ),
@@ -378,7 +381,7 @@ mod tests {
 
     #[test]
     fn apply_configuration_names_the_role_and_its_rules_only() {
-        let with = apply_configuration(&change("view", &[rule(&["get"], &["pods"])]));
+        let with = apply_configuration(&change("view", vec![rule(&["get"], &["pods"])]));
         assert_eq!(
             with,
             json!({
@@ -388,7 +391,7 @@ mod tests {
                 "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}],
             })
         );
-        let without = apply_configuration(&change("view", &[]));
+        let without = apply_configuration(&change("view", vec![]));
         assert_eq!(without.get("rules"), None);
     }
 }
