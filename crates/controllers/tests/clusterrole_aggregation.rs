@@ -45,14 +45,15 @@ async fn aggregated_roles_follow_the_roles_they_select() {
     let (cluster, controllers) = start().await;
     let roles: Api<ClusterRole> = Api::all(cluster.client());
 
-    // The bootstrap chain: view gets system:aggregate-to-view's rules, edit those and its
-    // own, admin all three.
+    // The bootstrap chain, each role's sources in name order: view gets
+    // system:aggregate-to-view's rules; edit system:aggregate-to-edit's, then view's; admin
+    // edit's, then system:aggregate-to-admin's.
     let view_rules = rules_of(&roles, "system:aggregate-to-view").await;
     let edit_rules = rules_of(&roles, "system:aggregate-to-edit").await;
     let admin_rules = rules_of(&roles, "system:aggregate-to-admin").await;
     eventually("view, edit and admin aggregated", || async {
         let edit: Vec<PolicyRule> = edit_rules.iter().chain(&view_rules).cloned().collect();
-        let admin: Vec<PolicyRule> = admin_rules.iter().chain(&edit).cloned().collect();
+        let admin: Vec<PolicyRule> = edit.iter().chain(&admin_rules).cloned().collect();
         (rules_of(&roles, "view").await == view_rules
             && rules_of(&roles, "edit").await == edit
             && rules_of(&roles, "admin").await == admin)
