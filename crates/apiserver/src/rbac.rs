@@ -510,7 +510,7 @@ mod tests {
         assert!(!authorizer.authorize(&user, &list_pods).await.allowed);
         let binding = serde_json::json!({
             "metadata": {"name": "v", "namespace": "dev"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:aggregate-to-view"},
             "subjects": [{"kind": "ServiceAccount", "name": "default"}],
         });
         let key = "/registry/rbac.authorization.k8s.io/rolebindings/dev/v";
@@ -519,7 +519,7 @@ mod tests {
         let decision = authorizer.authorize(&user, &list_pods).await;
         assert_eq!(
             decision.reason,
-            r#"RBAC: allowed by RoleBinding "v/dev" of ClusterRole "view" to ServiceAccount "default/dev""#
+            r#"RBAC: allowed by RoleBinding "v/dev" of ClusterRole "system:aggregate-to-view" to ServiceAccount "default/dev""#
         );
         // A revocation reaches the cache with the watch (an allow does not wait for it).
         store.delete(key, None).await.unwrap();

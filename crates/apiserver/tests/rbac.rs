@@ -344,7 +344,7 @@ async fn roles_and_bindings_cannot_grant_more_than_their_writer_holds() {
                 "create",
                 "rolebinding",
                 "grab",
-                "--clusterrole=admin",
+                "--clusterrole=system:aggregate-to-admin",
                 "--serviceaccount=default:robot",
             ],
         )
@@ -421,7 +421,7 @@ async fn roles_and_bindings_cannot_grant_more_than_their_writer_holds() {
                 "create",
                 "rolebinding",
                 "grab",
-                "--clusterrole=admin",
+                "--clusterrole=system:aggregate-to-admin",
                 "--serviceaccount=default:robot",
             ],
         )
@@ -461,7 +461,7 @@ async fn the_python_client_is_refused_and_allowed_as_a_service_account() {
                 "create",
                 "rolebinding",
                 "robot-views",
-                "--clusterrole=view",
+                "--clusterrole=system:aggregate-to-view",
                 "--serviceaccount=default:robot",
             ],
         )
@@ -599,7 +599,7 @@ async fn subject_access_reviews_answer_for_another_user() {
                 "create",
                 "rolebinding",
                 "robot-views",
-                "--clusterrole=view",
+                "--clusterrole=system:aggregate-to-view",
                 "--serviceaccount=default:robot",
             ],
         )
@@ -638,7 +638,7 @@ async fn subject_access_reviews_answer_for_another_user() {
     assert_eq!(code, 201, "{answer}");
     assert_eq!(
         answer["status"],
-        serde_json::json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"robot-views/default\" of ClusterRole \"view\" to ServiceAccount \"robot/default\""})
+        serde_json::json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"robot-views/default\" of ClusterRole \"system:aggregate-to-view\" to ServiceAccount \"robot/default\""})
     );
     assert_eq!(answer["spec"]["user"], ROBOT);
     let (_, answer) =

@@ -120,7 +120,7 @@ async fn kubectl_create_token_issues_tokens_that_authenticate_until_revoked() {
                 "create",
                 "rolebinding",
                 "robot-views",
-                "--clusterrole=view",
+                "--clusterrole=system:aggregate-to-view",
                 "--serviceaccount=default:default",
             ],
         )
@@ -293,10 +293,11 @@ async fn tokens_outlive_a_restart_because_the_signing_key_does() {
     )
     .await;
     assert_eq!(code, 201, "{body}");
-    // The account may read namespaces (RBAC grants it `view`).
+    // The account may read namespaces (RBAC grants it `view`'s rules: without the aggregation
+    // controller `view` has none, as in Kubernetes, so the binding names the role they come from).
     let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": {"name": "robot-views"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:aggregate-to-view"},
         "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}]});
     let (code, body) = common::raw_with_body(
         &data_dir,

@@ -8,6 +8,7 @@
 
 mod cache;
 mod cached_pod;
+mod clusterrole_aggregation;
 mod endpoints;
 mod endpointslice;
 mod events;
@@ -53,6 +54,9 @@ pub enum Controller {
     Scheduler,
     /// Marks nodes whose kubelet went silent, keeps the condition taints, evicts by taint.
     NodeLifecycle,
+    /// Gives every ClusterRole with an `aggregationRule` the rules of the ClusterRoles its
+    /// selectors match (`clusterrole-aggregation-controller`).
+    ClusterRoleAggregation,
 }
 
 impl Controller {
@@ -67,6 +71,7 @@ impl Controller {
         Controller::Scheduler,
         Controller::StatefulSet,
         Controller::NodeLifecycle,
+        Controller::ClusterRoleAggregation,
     ];
 
     /// The name used in logs and as the events' `source.component`.
@@ -81,6 +86,7 @@ impl Controller {
             Controller::ServiceAccount => "serviceaccount-controller",
             Controller::Scheduler => "default-scheduler",
             Controller::NodeLifecycle => "node-lifecycle-controller",
+            Controller::ClusterRoleAggregation => "clusterrole-aggregation-controller",
         }
     }
 
@@ -98,6 +104,7 @@ impl Controller {
             Controller::ServiceAccount => "serviceaccount",
             Controller::Scheduler => "scheduler",
             Controller::NodeLifecycle => "nodelifecycle",
+            Controller::ClusterRoleAggregation => "clusterrole-aggregation",
         }
     }
 
@@ -217,6 +224,9 @@ pub fn spawn(client: kube::Client, config: Config) -> Controllers {
                 Controller::ServiceAccount => tokio::spawn(serviceaccount::run(context)),
                 Controller::Scheduler => tokio::spawn(scheduler::run(context)),
                 Controller::NodeLifecycle => tokio::spawn(node_lifecycle::run(context)),
+                Controller::ClusterRoleAggregation => {
+                    tokio::spawn(clusterrole_aggregation::run(context))
+                }
             };
             (controller, task)
         })

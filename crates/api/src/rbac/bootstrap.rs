@@ -5,10 +5,10 @@
 //! `edit` and `view` with the `system:aggregate-to-*` roles they aggregate, and the roles every
 //! client needs (`system:discovery`, `system:basic-user`, `system:public-info-viewer`), plus
 //! `system:monitoring`, `system:auth-delegator` and `system:service-account-issuer-discovery`.
-//! berth has no aggregation controller: `admin`, `edit` and `view` keep their
-//! `aggregationRule` and are created with the rules the controller would give them (the rules
-//! of the bootstrap roles their selectors match, in name order, duplicates once), so a
-//! ClusterRole a user labels `aggregate-to-view` later does not join `view`.
+//! As kube-apiserver stores them, `admin`, `edit` and `view` have an `aggregationRule` and no
+//! rules: the ClusterRole aggregation controller (`berth-controllers`'
+//! `clusterrole-aggregation`) fills them with the rules of the roles their selectors match,
+//! so a ClusterRole a user labels `aggregate-to-view` joins `view`.
 
 use serde_json::{Value, json};
 
@@ -336,36 +336,20 @@ fn metadata(name: &str, extra_labels: &[&str]) -> Value {
     })
 }
 
-/// The bootstrap ClusterRoles, sorted by name, aggregated roles with their aggregated rules.
+/// The bootstrap ClusterRoles, sorted by name; aggregated roles without rules (the aggregation
+/// controller's to fill), as kube-apiserver creates them.
 pub fn cluster_roles() -> Vec<Value> {
-    let mut roles = roles();
-    // Aggregate in dependency order: `view` feeds `edit`, which feeds `admin`.
-    for target in ["view", "edit", "admin"] {
-        let Some(selector) = roles.iter().find(|r| r.name == target).and_then(|r| r.aggregates)
-        else {
-            continue;
-        };
-        let mut rules: Vec<PolicyRule> = Vec::new();
-        for source in roles.iter().filter(|r| r.name != target && r.labels.contains(&selector)) {
-            for rule in &source.rules {
-                if !rules.contains(rule) {
-                    rules.push(rule.clone());
-                }
-            }
-        }
-        if let Some(role) = roles.iter_mut().find(|r| r.name == target) {
-            role.rules = rules;
-        }
-    }
-    roles
+    roles()
         .into_iter()
         .map(|role| {
             let mut object = json!({
                 "kind": "ClusterRole",
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "metadata": metadata(role.name, role.labels),
-                "rules": role.rules.iter().map(PolicyRule::to_json).collect::<Vec<_>>(),
             });
+            if !role.rules.is_empty() {
+                object["rules"] = role.rules.iter().map(PolicyRule::to_json).collect();
+            }
             if let Some(selector) = role.aggregates {
                 object["aggregationRule"] =
                     json!({"clusterRoleSelectors": [{"matchLabels": {selector: "true"}}]});
