@@ -421,9 +421,6 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
         let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let key = resources::key(resource, None, &name);
-        if store.get(&key).await?.is_some() {
-            continue;
-        }
         resources::create_if_missing(store, resource, &key, object).await?;
     }
     Ok(())

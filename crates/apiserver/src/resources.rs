@@ -1663,13 +1663,17 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
 }
 
 /// The API server's own create of a bootstrap object: a uid, the creation time and the
-/// kind's defaults, as a create gets them; an object already at `key` stays as it is.
+/// kind's defaults, as a create gets them; an object already at `key` stays as it is (a
+/// restart reads each one and prepares or writes nothing).
 pub(crate) async fn create_if_missing(
     store: &dyn Store,
     resource: &ResourceType,
     key: &str,
     mut object: Value,
 ) -> Result<(), berth_store::Error> {
+    if store.get(key).await?.is_some() {
+        return Ok(());
+    }
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("uid".into(), objects::new_uid().into());
         metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
