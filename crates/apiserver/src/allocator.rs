@@ -511,10 +511,8 @@ pub(crate) async fn bootstrap(
 
     let service_key = key(services, Some("default"), "kubernetes");
     let existing = store.get(&service_key).await?;
-    let mut service = match &existing {
-        Some(kv) => decode(kv).unwrap_or(Value::Null),
-        None => Value::Null,
-    };
+    let live = existing.as_ref().and_then(|kv| decode(kv).ok()).filter(Value::is_object);
+    let mut service = live.clone().unwrap_or_default();
     if !service.is_object() {
         service = json!({
             "kind": "Service",
@@ -549,7 +547,7 @@ pub(crate) async fn bootstrap(
         Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
         Err(error) => return Err(error),
     }
-    upsert(store, services, &service_key, existing.as_ref(), service).await?;
+    upsert(store, services, &service_key, existing.as_ref(), live, service).await?;
 
     let subsets = json!([{
         "addresses": [{ "ip": ip.to_string() }],
@@ -598,8 +596,10 @@ async fn refresh(
     fields: &[&str],
 ) -> Result<(), berth_store::Error> {
     let existing = store.get(key).await?;
-    let object = match existing.as_ref().and_then(|kv| decode(kv).ok()) {
-        Some(mut current) => {
+    let live = existing.as_ref().and_then(|kv| decode(kv).ok());
+    let object = match &live {
+        Some(current) => {
+            let mut current = current.clone();
             for field in fields {
                 current[*field] = fresh[*field].take();
             }
@@ -611,20 +611,21 @@ async fn refresh(
             fresh
         }
     };
-    upsert(store, resource, key, existing.as_ref(), object).await
+    upsert(store, resource, key, existing.as_ref(), live, object).await
 }
 
-/// Writes `object` at `key` unless it is what `existing` holds, its managedFields recorded as
-/// kube-apiserver's own writes are.
+/// Writes `object` at `key` unless it is `live` (what `existing` holds, decoded), its
+/// managedFields recorded as kube-apiserver's own writes are.
 async fn upsert(
     store: &dyn Store,
     resource: &ResourceType,
     key: &str,
     existing: Option<&berth_store::KeyValue>,
+    live: Option<Value>,
     object: Value,
 ) -> Result<(), berth_store::Error> {
-    let live = existing.and_then(|kv| decode(kv).ok()).map(|live| strip_rv(&live));
-    let mut stored = strip_rv(&object);
+    let live = live.map(without_rv);
+    let mut stored = without_rv(object);
     crate::apply::record_own(resource, live.as_ref(), &mut stored);
     let bytes = Bytes::from(serde_json::to_vec(&stored).unwrap_or_default());
     match existing {
@@ -634,8 +635,8 @@ async fn upsert(
     }
 }
 
-fn strip_rv(object: &Value) -> Value {
-    let mut object = object.clone();
+/// The object as stored: without the resourceVersion (the store's revision is the truth).
+fn without_rv(mut object: Value) -> Value {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("resourceVersion");
     }
