@@ -48,11 +48,7 @@ async fn index() -> Response {
     let mut paths = Map::new();
     for group in kinds::groups() {
         for version in group.versions {
-            let gv = if group.name.is_empty() {
-                format!("api/{version}")
-            } else {
-                format!("apis/{}/{version}", group.name)
-            };
+            let gv = path_of(group.name, version);
             let url = format!("/openapi/v3/{gv}?hash={HASH}");
             paths.insert(gv, json!({ "serverRelativeURL": url }));
         }
@@ -75,8 +71,7 @@ fn document(group: &str, version: &str, query: Option<&str>) -> Response {
     if kinds::resources_in(group, version).next().is_none() {
         return Status::path_not_found().into_response();
     }
-    let path =
-        if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") };
+    let path = path_of(group, version);
     let cached = DOCUMENTS.lock().unwrap_or_else(PoisonError::into_inner).get(&path).cloned();
     let body = cached.unwrap_or_else(|| {
         let body = Bytes::from(build(group, version));
@@ -92,14 +87,15 @@ fn document(group: &str, version: &str, query: Option<&str>) -> Response {
     response
 }
 
+/// Where a group-version is served, without the leading slash: `api/v1`, `apis/apps/v1`.
+fn path_of(group: &str, version: &str) -> String {
+    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+}
+
 /// The document of one served group-version: a `patch` operation per resource (for kubectl's
 /// validation check) and the schemas of its kinds with everything they reference.
 fn build(group: &str, version: &str) -> String {
-    let root = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
+    let root = format!("/{}", path_of(group, version));
     let mut paths = Map::new();
     for resource in kinds::resources_in(group, version) {
         let path = if resource.namespaced() {
