@@ -180,6 +180,12 @@ impl Context {
             accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
         })
     }
+
+    /// Whether an object is answered as its stored bytes, resourceVersion spliced in: JSON,
+    /// not a Table, of a resource stored as it is served (events.k8s.io Events are converted).
+    fn serves_stored_bytes(&self) -> bool {
+        !self.wants_table() && !crate::events::is_events_v1(self.resource())
+    }
 }
 
 /// The store key of one object.
@@ -210,9 +216,10 @@ async fn get(cx: &Context) -> Result<Response> {
     let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), cx.name())) };
     // As a LIST without selectors: the stored bytes, resourceVersion spliced in, instead of
     // parsing the object into a tree and serializing it again.
-    let as_stored =
-        subresource.is_none() && !cx.wants_table() && !crate::events::is_events_v1(cx.resource());
-    if as_stored && let Some(body) = splice_resource_version(&kv, kv.mod_revision) {
+    if subresource.is_none()
+        && cx.serves_stored_bytes()
+        && let Some(body) = splice_resource_version(&kv, kv.mod_revision)
+    {
         return Ok(json_bytes_response(StatusCode::OK, body));
     }
     let object = decode_for(cx.resource(), &kv)?;
@@ -268,10 +275,7 @@ async fn list(cx: &Context) -> Result<Response> {
     }
     // Without selectors, a JSON list copies the stored bytes, resourceVersion spliced in,
     // instead of parsing every object into a tree and serializing it again.
-    let raw = !cx.wants_table()
-        && labels.is_empty()
-        && fields.is_empty()
-        && !crate::events::is_events_v1(cx.resource());
+    let raw = cx.serves_stored_bytes() && labels.is_empty() && fields.is_empty();
     // A Table is written from the stored bytes too, parsing only what printers and selectors
     // read (events.k8s.io Events are converted, and a selector on managedFields needs them).
     let rows = cx.wants_table()
