@@ -347,15 +347,17 @@ fn keep_cluster_ips(current: &Value, updated: &mut Value) {
 pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
     match (resource.group, resource.kind) {
         ("", "Namespace") => {
-            let finalizers = object.pointer("/spec/finalizers").and_then(Value::as_array);
-            if !finalizers.is_some_and(|list| list.iter().any(|f| f == "kubernetes")) {
-                if !object.get("spec").is_some_and(Value::is_object) {
-                    object["spec"] = json!({});
-                }
-                match object["spec"].get_mut("finalizers").and_then(Value::as_array_mut) {
-                    Some(list) => list.push(json!("kubernetes")),
-                    None => object["spec"]["finalizers"] = json!(["kubernetes"]),
-                }
+            if !object["spec"].is_object() {
+                object["spec"] = json!({});
+            }
+            let finalizers = &mut object["spec"]["finalizers"];
+            if !finalizers.is_array() {
+                *finalizers = json!([]);
+            }
+            if let Some(list) = finalizers.as_array_mut()
+                && !list.iter().any(|f| f == "kubernetes")
+            {
+                list.push(json!("kubernetes"));
             }
             object["status"] = json!({ "phase": "Active" });
         }
