@@ -97,26 +97,14 @@ fn selector_is_valid(
         .all(|e| matches!(e.operator.as_str(), "In" | "NotIn" | "Exists" | "DoesNotExist"))
 }
 
+/// A rule as `berth_api::rbac` reads it from its JSON form (a missing list is an empty one).
 fn from_api(rule: &ApiPolicyRule) -> PolicyRule {
-    let list = |values: &Option<Vec<String>>| values.clone().unwrap_or_default();
-    PolicyRule {
-        verbs: rule.verbs.clone(),
-        api_groups: list(&rule.api_groups),
-        resources: list(&rule.resources),
-        resource_names: list(&rule.resource_names),
-        non_resource_urls: list(&rule.non_resource_urls),
-    }
+    PolicyRule::from_json(&serde_json::to_value(rule).unwrap_or_default())
 }
 
+/// A rule in its typed form, through the JSON `berth_api::rbac` writes (empty lists left out).
 fn to_api(rule: &PolicyRule) -> ApiPolicyRule {
-    let list = |values: &Vec<String>| (!values.is_empty()).then(|| values.clone());
-    ApiPolicyRule {
-        verbs: rule.verbs.clone(),
-        api_groups: list(&rule.api_groups),
-        resources: list(&rule.resources),
-        resource_names: list(&rule.resource_names),
-        non_resource_urls: list(&rule.non_resource_urls),
-    }
+    serde_json::from_value(rule.to_json()).unwrap_or_default()
 }
 
 /// The apply configuration the Go controller sends: the name and the rules, nothing else (no
