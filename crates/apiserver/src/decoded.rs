@@ -73,15 +73,21 @@ impl Decoded {
         if let Some(old) = &old {
             inner.stored_bytes -= old.stored_len;
         }
+        // Usually one, the oldest; more only when a big object came in.
+        let mut evicted = Vec::new();
         while inner.entries.len() > MAX_ENTRIES || inner.stored_bytes > MAX_STORED_BYTES {
             let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(evicted) = inner.entries.remove(&oldest) {
-                inner.stored_bytes -= evicted.stored_len;
+            if let Some(entry) = inner.entries.remove(&oldest) {
+                inner.stored_bytes -= entry.stored_len;
+                evicted.push(entry);
             }
         }
-        // The replaced and evicted trees are dropped here, after the lock is released.
+        // The replaced and evicted trees are dropped here, after the lock is released: a tree
+        // that has not been touched for a while is slow to free, and other writers wait on
+        // the lock.
         drop(inner);
         drop(old);
+        drop(evicted);
     }
 }
 
