@@ -25,17 +25,15 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use berth_apiserver::ApiServerConfig;
+use berth_apiserver::{ApiServerConfig, LocalService};
 use berth_bench::{Goal, Rate, Row, Unit, latency_histogram, quantile_ms, render, thousands};
 use berth_store::{EtcdConfig, EtcdStore, Event, KeyValue, RangeRequest, SqliteStore, Store};
 use berth_testkit::etcd::EtcdProcess;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt as _, Full};
-use hyper::{
-    Method, Request, Response, StatusCode, body::Incoming, client::conn::http2::SendRequest, header,
-};
+use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
+use hyper::{Method, Request, Response, StatusCode, client::conn::http2::SendRequest, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject as _};
 use serde_json::{Value, json};
@@ -47,6 +45,7 @@ use tokio::{
     time::{Instant, sleep, timeout},
 };
 use tokio_rustls::TlsConnector;
+use tower::ServiceExt as _;
 
 /// Measures berth's API server beside its store, and the `berth` binary's start and memory.
 #[derive(Debug, Parser)]
@@ -68,6 +67,11 @@ struct Args {
     /// Only the GET and LIST figures (for profiling the read path and the transport).
     #[arg(long)]
     reads_only: bool,
+    /// The client calls the API server in-process (`LocalService`: no TLS, no HTTP/2, the
+    /// loopback identity), so the API figures are the handlers and the store alone; the
+    /// difference to a normal run is what the transport costs. Not the issue's figures.
+    #[arg(long)]
+    in_process: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -131,6 +135,8 @@ struct Counts {
     writes_only: bool,
     /// Measure the reads only (`--reads-only`).
     reads_only: bool,
+    /// Call the API server in-process (`--in-process`).
+    in_process: bool,
 }
 
 impl Counts {
@@ -150,6 +156,7 @@ impl Counts {
                 settle: Duration::from_millis(100),
                 writes_only: false,
                 reads_only: false,
+                in_process: false,
             }
         } else {
             Counts {
@@ -166,6 +173,7 @@ impl Counts {
                 settle: Duration::from_secs(2),
                 writes_only: false,
                 reads_only: false,
+                in_process: false,
             }
         }
     }
@@ -199,6 +207,7 @@ async fn run(args: Args) -> Result<()> {
     let counts = Counts {
         writes_only: args.writes_only,
         reads_only: args.reads_only,
+        in_process: args.in_process,
         ..Counts::new(args.quick)
     };
     let berth = match args.berth {
@@ -221,9 +230,13 @@ async fn run(args: Args) -> Result<()> {
         .tempdir()
         .context("creating a temp dir for the data dirs")?;
     println!(
-        "berth API server benchmark ({} run, {cores} cores, one HTTP/2 connection per section, \
-         data dirs in {})",
+        "berth API server benchmark ({} run, {cores} cores, {}, data dirs in {})",
         if args.quick { "--quick smoke" } else { "full" },
+        if args.in_process {
+            "the API called in-process: no TLS, no HTTP/2"
+        } else {
+            "one HTTP/2 connection per section"
+        },
         dir.path().display()
     );
     if args.quick {
@@ -283,7 +296,13 @@ async fn api_section(
     let config = ApiServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir);
     let server =
         berth_apiserver::start(config, store.clone()).await.context("starting the API server")?;
-    let rows = api_figures(backend, &store, server.local_addr(), data_dir, counts).await;
+    let api = if counts.in_process {
+        Api::in_process(server.local_service())
+    } else {
+        let connector = tls_connector(data_dir)?;
+        Api::connect(&connector, server.local_addr(), Some(admin_token(data_dir)?)).await?
+    };
+    let rows = api_figures(backend, &store, &api, counts).await;
     server.shutdown().await;
     rows
 }
@@ -291,12 +310,10 @@ async fn api_section(
 async fn api_figures(
     backend: &str,
     store: &Arc<dyn Store>,
-    addr: SocketAddr,
-    data_dir: &Path,
+    api: &Api,
     counts: Counts,
 ) -> Result<Vec<Row>> {
-    let connector = tls_connector(data_dir)?;
-    let api = Api::connect(&connector, addr, Some(admin_token(data_dir)?)).await?;
+    let api = api.clone();
 
     // The floor writes exactly the bytes the API server stores for a pod.
     api.create_service_account(NAMESPACE).await?;
@@ -309,7 +326,8 @@ async fn api_figures(
         .ok_or_else(|| anyhow!("the pod the API server created is not in the store"))?
         .value;
     println!(
-        "  API server at https://{addr}; a pod manifest is {manifest} B, stored {} B",
+        "  API server at {}; a pod manifest is {manifest} B, stored {} B",
+        api.base,
         stored.len()
     );
 
@@ -819,7 +837,7 @@ async fn fan_out(
 /// chunk that completed it arrived.
 fn spawn_api_watcher(
     tasks: &mut JoinSet<()>,
-    mut body: Incoming,
+    mut body: AnswerBody,
     delivered: mpsc::UnboundedSender<Result<(u64, Instant)>>,
 ) {
     tasks.spawn(async move {
@@ -828,7 +846,7 @@ fn spawn_api_watcher(
             let frame = match body.frame().await {
                 Some(Ok(frame)) => frame,
                 Some(Err(error)) => {
-                    let _ = delivered.send(Err(anyhow::Error::new(error).context("a watch")));
+                    let _ = delivered.send(Err(error.context("a watch")));
                     return;
                 }
                 None => {
@@ -1131,10 +1149,11 @@ impl Op for ApiList {
 
 // === the client ===
 
-/// One HTTP/2 connection over TLS; clones share it (each request is a stream on it).
+/// The API server as the benchmark reaches it: one HTTP/2 connection over TLS (clones share it,
+/// each request a stream on it), or the router in-process.
 #[derive(Clone, Debug)]
 struct Api {
-    send: SendRequest<Full<Bytes>>,
+    send: Transport,
     /// `https://127.0.0.1:PORT`: HTTP/2 requests carry the scheme and authority.
     base: String,
     /// `Bearer <admin token>`, or none for the open endpoints.
@@ -1167,7 +1186,12 @@ impl Api {
         // Ends when every clone of `send` is gone, or the server closes the connection.
         tokio::spawn(connection);
         let authorization = token.map(|token| format!("Bearer {token}"));
-        Ok(Api { send, base: format!("https://{addr}"), authorization })
+        Ok(Api { send: Transport::Http2(send), base: format!("https://{addr}"), authorization })
+    }
+
+    /// Requests go straight to the API server's router, as the controllers' do.
+    fn in_process(local: LocalService) -> Api {
+        Api { send: Transport::Local(local), base: "http://in-process".into(), authorization: None }
     }
 
     fn request(
@@ -1189,10 +1213,20 @@ impl Api {
         request.body(Full::new(body)).context("building a request")
     }
 
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
-        let mut send = self.send.clone();
-        send.ready().await.context("the HTTP/2 connection")?;
-        send.send_request(request).await.context("sending a request")
+    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<AnswerBody>> {
+        match &self.send {
+            Transport::Http2(send) => {
+                let mut send = send.clone();
+                send.ready().await.context("the HTTP/2 connection")?;
+                let response = send.send_request(request).await.context("sending a request")?;
+                Ok(response.map(|body| body.map_err(anyhow::Error::new).boxed_unsync()))
+            }
+            Transport::Local(local) => {
+                let response =
+                    local.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
+                Ok(response.map(|body| body.map_err(anyhow::Error::new).boxed_unsync()))
+            }
+        }
     }
 
     /// One request, its whole answer read; the answer's body if the status is `expect`.
@@ -1242,6 +1276,18 @@ impl Api {
             .await
     }
 }
+
+/// How the benchmark's client reaches the API server.
+#[derive(Clone, Debug)]
+enum Transport {
+    /// One HTTP/2 connection over TLS: the issue's figures.
+    Http2(SendRequest<Full<Bytes>>),
+    /// The router in-process (`--in-process`).
+    Local(LocalService),
+}
+
+/// An answer's body from either transport.
+type AnswerBody = UnsyncBoxBody<Bytes, anyhow::Error>;
 
 /// Trusts only the data dir's CA; offers only HTTP/2.
 fn tls_connector(data_dir: &Path) -> Result<TlsConnector> {
