@@ -8,6 +8,7 @@
 //! - [`strategic`]: strategic merge patch, driven by the v1.33 definitions' patch metadata.
 //! - [`local_path`]: the names the volume controller and kubelets share for local-path volumes.
 //! - [`net`]: IPv4 CIDR blocks (pod and Service ranges).
+//! - [`quantity`]: resource quantities as exact numbers, and a pod's QoS class.
 //! - [`rbac`]: RBAC rule matching, binding resolution, escalation checks and the bootstrap
 //!   policy, as kube-apiserver's RBAC authorizer evaluates them.
 //! - [`selector`]: label and field selectors, parsed and matched.
@@ -22,6 +23,7 @@ pub mod discovery;
 pub mod kinds;
 pub mod local_path;
 pub mod net;
+pub mod quantity;
 pub mod rbac;
 pub mod selector;
 pub mod strategic;

@@ -343,7 +343,8 @@ fn keep_cluster_ips(current: &Value, updated: &mut Value) {
 /// What kube-apiserver's registry strategies set on a create (`PrepareForCreate`). It runs
 /// after the field manager recorded the create, so no manager owns what it adds: a namespace
 /// is `Active` and has the `kubernetes` finalizer (appended to any it was given); a pod's status
-/// starts `Pending`.
+/// is replaced by `Pending` with its QoS class (and `PodScheduled=False SchedulingGated` while
+/// it has scheduling gates).
 pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
     match (resource.group, resource.kind) {
         ("", "Namespace") => {
@@ -361,8 +362,21 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             }
             object["status"] = json!({ "phase": "Active" });
         }
-        ("", "Pod") if object.get("status").is_none_or(Value::is_null) => {
-            object["status"] = json!({ "phase": "Pending" });
+        ("", "Pod") => {
+            // What a client sends as status is replaced, as the pod strategy replaces it.
+            let mut status = json!({ "phase": "Pending" });
+            if object["spec"]["schedulingGates"].as_array().is_some_and(|gates| !gates.is_empty()) {
+                status["conditions"] = json!([{
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "lastProbeTime": null,
+                    "lastTransitionTime": null,
+                    "reason": "SchedulingGated",
+                    "message": "Scheduling is blocked due to non-empty scheduling gates",
+                }]);
+            }
+            status["qosClass"] = json!(berth_api::quantity::pod_qos_class(object));
+            object["status"] = status;
         }
         _ => {}
     }

@@ -1,7 +1,7 @@
 //! Object lifecycles over real HTTPS and the real kubectl: graceful pod deletion with the
 //! kubelet's final delete, finalizers, propagation, deletecollection, namespace termination,
-//! binding, eviction, admission, Service IP and node port allocation, YAML bodies and
-//! watch-lists — each checked against what kube-apiserver v1.33 answers.
+//! binding, eviction, admission, a pod's status at create, Service IP and node port allocation,
+//! YAML bodies and watch-lists — each checked against what kube-apiserver v1.33 answers.
 
 mod common;
 
@@ -466,6 +466,62 @@ async fn admission_defaults_pods_claims_and_volumes() {
     let (code, volume) = api.post("/api/v1/persistentvolumes", volume).await;
     assert_eq!(code, 201, "{volume}");
     assert_eq!(volume["metadata"]["finalizers"], json!(["kubernetes.io/pv-protection"]));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_pods_status_is_pending_with_its_qos_class() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    let account = json!({ "metadata": { "name": "default" } });
+    assert_eq!(api.post("/api/v1/namespaces/default/serviceaccounts", account).await.0, 201);
+    let pod = |name: &str, resources: Value, extra: Value| {
+        let mut pod = json!({ "metadata": { "name": name }, "spec": {
+            "containers": [{ "name": "c", "image": "busybox", "resources": resources }] } });
+        if let (Some(pod), Some(extra)) = (pod.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                pod.insert(key.clone(), value.clone());
+            }
+        }
+        pod
+    };
+    // Limits alone: the requests default to them, so the pod is Guaranteed; the status the
+    // client sent is replaced, as the pod strategy's PrepareForCreate replaces it.
+    let limited = pod(
+        "limited",
+        json!({ "limits": { "cpu": "1", "memory": "1Gi" } }),
+        json!({ "status": { "phase": "Running", "podIP": "10.0.0.9" } }),
+    );
+    let (code, created) = api.post("/api/v1/namespaces/default/pods", limited).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["status"], json!({ "phase": "Pending", "qosClass": "Guaranteed" }));
+    let burstable = pod("burstable", json!({ "requests": { "memory": "64Mi" } }), json!({}));
+    let (_, created) = api.post("/api/v1/namespaces/default/pods", burstable).await;
+    assert_eq!(created["status"]["qosClass"], "Burstable", "{created}");
+    let gated = pod(
+        "gated",
+        json!({}),
+        json!({ "spec": { "schedulingGates": [{ "name": "example.com/wait" }],
+                          "containers": [{ "name": "c", "image": "busybox" }] } }),
+    );
+    let (code, created) = api.post("/api/v1/namespaces/default/pods", gated).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["status"],
+        json!({ "phase": "Pending", "qosClass": "BestEffort", "conditions": [{
+            "type": "PodScheduled", "status": "False", "lastProbeTime": null,
+            "lastTransitionTime": null, "reason": "SchedulingGated",
+            "message": "Scheduling is blocked due to non-empty scheduling gates" }] })
+    );
+    // Stored so, and no manager owns the status.
+    let (_, stored) = api.send("GET", "/api/v1/namespaces/default/pods/limited", "", b"").await;
+    assert_eq!(stored["status"]["qosClass"], "Guaranteed");
+    let managed = stored["metadata"]["managedFields"].to_string();
+    assert!(!managed.contains("f:status"), "{managed}");
+    let printed = kubectl.ok(server.kubeconfig_path(), &["get", "pod", "gated"]).await;
+    assert!(printed.contains("SchedulingGated"), "{printed}");
     server.shutdown().await;
 }
 

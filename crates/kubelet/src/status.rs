@@ -461,44 +461,21 @@ fn phase(
     }
 }
 
-/// The QoS class (pkg/apis/core/v1/helper/qos `GetPodQOS`): Guaranteed when every container
-/// limits cpu and memory and requests equal limits, BestEffort when nothing is requested or
-/// limited, else Burstable.
+/// The QoS class a pod has no class for yet (the API server sets it at create):
+/// `ComputePodQOS` over its containers and init containers (`berth_api::quantity`).
 pub(crate) fn qos_class(spec: &PodSpec) -> &'static str {
-    let containers = spec.containers.iter().chain(spec.init_containers.iter().flatten());
-    let mut any = false;
-    let mut guaranteed = true;
-    for container in containers {
-        let resources = container.resources.clone().unwrap_or_default();
-        let limits = resources.limits.unwrap_or_default();
-        let requests = resources.requests.unwrap_or_default();
-        let relevant = |map: &BTreeMap<String, Quantity>| {
-            map.iter()
-                .filter(|(k, v)| matches!(k.as_str(), "cpu" | "memory") && !is_zero(v))
-                .count()
-        };
-        if relevant(&limits) > 0 || relevant(&requests) > 0 {
-            any = true;
-        }
-        for resource in ["cpu", "memory"] {
-            let Some(limit) = limits.get(resource) else {
-                guaranteed = false;
-                continue;
-            };
-            if requests.get(resource).is_some_and(|r| r != limit) {
-                guaranteed = false;
-            }
-        }
+    fn pairs(map: Option<&BTreeMap<String, Quantity>>) -> impl Iterator<Item = (&str, &str)> {
+        map.into_iter().flatten().map(|(name, quantity)| (name.as_str(), quantity.0.as_str()))
     }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
-}
-
-fn is_zero(quantity: &Quantity) -> bool {
-    quantity.0.trim_start_matches(['0', '.']).chars().next().is_none_or(|c| !c.is_ascii_digit())
+    berth_api::quantity::qos_class(
+        spec.containers.iter().chain(spec.init_containers.iter().flatten()).map(|container| {
+            let resources = container.resources.as_ref();
+            (
+                pairs(resources.and_then(|r| r.requests.as_ref())),
+                pairs(resources.and_then(|r| r.limits.as_ref())),
+            )
+        }),
+    )
 }
 
 fn condition(type_: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> PodCondition {
@@ -623,7 +600,12 @@ pub(crate) fn pod_status(
         status.pod_ips = Some(vec![PodIP { ip: ip.to_string() }]);
     }
     status.start_time = current.start_time.clone().or_else(|| Some(time(moment.now)));
-    status.qos_class = Some(qos_class(spec).to_owned());
+    // `GetPodQOS`: the class the pod has, which never changes once set.
+    status.qos_class = current
+        .qos_class
+        .clone()
+        .filter(|class| !class.is_empty())
+        .or_else(|| Some(qos_class(spec).to_owned()));
     status.init_container_statuses = (!init_specs.is_empty()).then_some(init_statuses);
     status.container_statuses = Some(statuses);
     status

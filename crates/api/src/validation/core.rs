@@ -265,7 +265,7 @@ fn volume_source(errs: &mut Errors, volume: &Value, source: &str, at: &str) {
         }
         "emptyDir" => {
             if let Some(limit) = get(body, "sizeLimit").and_then(quantity_text)
-                && parse_quantity(&limit).is_some_and(|q| q < 0.0)
+                && parse_quantity(&limit).is_some_and(|q| q < 0)
             {
                 errs.forbidden(
                     &child(&path, "sizeLimit"),
@@ -527,7 +527,7 @@ fn resources(errs: &mut Errors, resources: &Value, path: &str) {
             let at = key(&child(path, field), name);
             resource_name(errs, name, &at);
             let Some(text) = quantity_text(value) else { continue };
-            if parse_quantity(&text).is_some_and(|q| q < 0.0) {
+            if parse_quantity(&text).is_some_and(|q| q < 0) {
                 errs.invalid(&at, text.clone(), "must be greater than or equal to 0");
             }
         }
@@ -1019,7 +1019,7 @@ pub(crate) fn claim_spec(errs: &mut Errors, spec: &Value, path: &str) {
     match spec.pointer("/resources/requests/storage").and_then(quantity_text) {
         None => errs.required(&storage_path, ""),
         Some(text) => {
-            if parse_quantity(&text).is_none_or(|q| q <= 0.0) {
+            if parse_quantity(&text).is_none_or(|q| q <= 0) {
                 errs.invalid(&storage_path, text.clone(), "must be greater than zero");
             }
         }
@@ -1119,7 +1119,7 @@ fn persistent_volume(errs: &mut Errors, object: &Value) {
                 );
             }
             if let Some(text) = capacity.get("storage").and_then(quantity_text)
-                && parse_quantity(&text).is_none_or(|q| q <= 0.0)
+                && parse_quantity(&text).is_none_or(|q| q <= 0)
             {
                 errs.invalid("spec.capacity[storage]", text.clone(), "must be greater than zero");
             }

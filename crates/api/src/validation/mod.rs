@@ -323,38 +323,9 @@ pub(crate) fn string_map(value: &Value, field: &str) -> BTreeMap<String, String>
 
 // === quantities ===
 
-/// A `resource.Quantity` as a number (enough to compare and to check the sign).
-pub(crate) fn parse_quantity(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
-        .map_or(text.len(), |(i, _)| i);
-    let (number, suffix) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exponent => {
-            let rest = exponent.strip_prefix(['e', 'E'])?;
-            10f64.powi(rest.parse().ok()?)
-        }
-    };
-    Some(number * factor)
+/// A `resource.Quantity` as an exact number (billionths), to compare and to check the sign.
+pub(crate) fn parse_quantity(text: &str) -> Option<i128> {
+    crate::quantity::nanos(text)
 }
 
 /// The text of a quantity field (a string, or a bare number).

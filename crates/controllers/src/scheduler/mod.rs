@@ -38,7 +38,6 @@ use crate::{Context, EventType, Recorder};
 use plan::{Candidate, Contribution, Outcome, Prepared, Usage, Volumes};
 
 pub(crate) use plan::tolerates;
-pub(crate) use resources::parse_milli;
 
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);

@@ -1,9 +1,8 @@
 //! Resource quantities and what a pod requests, as kube-scheduler counts them: `cpu` in
 //! millicores, everything else in whole units (bytes), rounded up like `Quantity.Value()`.
 //!
-//! Sources: k8s.io/apimachinery/pkg/api/resource/quantity.go (the format) and
-//! k8s.io/component-helpers/resource/helpers.go `PodRequests` (init containers, sidecars,
-//! overhead).
+//! Quantities are read by `berth_api::quantity`. Source: k8s.io/component-helpers/resource/
+//! helpers.go `PodRequests` (init containers, sidecars, overhead).
 
 use std::collections::BTreeMap;
 
@@ -16,72 +15,13 @@ pub(crate) const DEFAULT_MILLI_CPU: i64 = 100;
 /// `memory` requested when a container sets none, for scoring only (200 MiB).
 pub(crate) const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
 
-/// Parses a Kubernetes quantity into thousandths of a unit, rounding up. `None` when it is
-/// not a quantity.
-pub(crate) fn parse_milli(text: &str) -> Option<i128> {
-    let text = text.trim();
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'-' => (-1i128, &text[1..]),
-        b'+' => (1, &text[1..]),
-        _ => (1, text),
-    };
-    let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-    let (number, suffix) = rest.split_at(number_end);
-    if number.is_empty() || number == "." {
-        return None;
-    }
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if fraction.contains('.') {
-        return None;
-    }
-    // The value as digits × 10^exponent10 × 2^exponent2.
-    let mut digits: i128 = 0;
-    for c in whole.chars().chain(fraction.chars()) {
-        digits = digits.checked_mul(10)?.checked_add(i128::from(c.to_digit(10)?))?;
-    }
-    let mut exponent10: i32 = -i32::try_from(fraction.len()).ok()?;
-    let mut exponent2: u32 = 0;
-    match suffix {
-        "" => {}
-        "n" => exponent10 -= 9,
-        "u" => exponent10 -= 6,
-        "m" => exponent10 -= 3,
-        "k" => exponent10 += 3,
-        "M" => exponent10 += 6,
-        "G" => exponent10 += 9,
-        "T" => exponent10 += 12,
-        "P" => exponent10 += 15,
-        "E" => exponent10 += 18,
-        "Ki" => exponent2 = 10,
-        "Mi" => exponent2 = 20,
-        "Gi" => exponent2 = 30,
-        "Ti" => exponent2 = 40,
-        "Pi" => exponent2 = 50,
-        "Ei" => exponent2 = 60,
-        other => {
-            let exponent = other.strip_prefix(['e', 'E'])?;
-            exponent10 += exponent.parse::<i32>().ok()?;
-        }
-    }
-    // Thousandths.
-    exponent10 += 3;
-    let mut value = digits.checked_mul(1i128.checked_shl(exponent2)?)?;
-    if exponent10 >= 0 {
-        value = value.checked_mul(10i128.checked_pow(u32::try_from(exponent10).ok()?)?)?;
-    } else {
-        let divisor = 10i128.checked_pow(u32::try_from(-exponent10).ok()?)?;
-        value = (value + divisor - 1) / divisor;
-    }
-    Some(sign * value)
-}
-
 /// A quantity in the unit the scheduler compares it in: millicores for `cpu`, whole units
 /// (rounded up) for everything else. Unparsable quantities count as zero (the apiserver
 /// validates them).
 pub(crate) fn amount(resource: &str, quantity: &Quantity) -> i64 {
-    let milli = parse_milli(&quantity.0).unwrap_or(0);
-    let value = if resource == "cpu" { milli } else { (milli + 999).div_euclid(1000) };
-    i64::try_from(value).unwrap_or(i64::MAX)
+    use berth_api::quantity::{milli, whole};
+    let value = if resource == "cpu" { milli(&quantity.0) } else { whole(&quantity.0) };
+    i64::try_from(value.unwrap_or(0)).unwrap_or(i64::MAX)
 }
 
 /// Amounts by resource name.
@@ -176,29 +116,6 @@ pub(crate) fn nonzero_requests(spec: &CachedPodSpec) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities() {
-        let cases: &[(&str, Option<i128>)] = &[
-            ("1", Some(1000)),
-            ("100m", Some(100)),
-            ("0.5", Some(500)),
-            ("1.5k", Some(1_500_000)),
-            ("1Ki", Some(1_024_000)),
-            ("2Gi", Some(2 * 1024 * 1024 * 1024 * 1000)),
-            ("1e3", Some(1_000_000)),
-            ("1E-3", Some(1)),
-            ("1n", Some(1)),
-            ("-2", Some(-2000)),
-            ("", None),
-            ("abc", None),
-            ("1Qi", None),
-            ("1.2.3", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_milli(text), *want, "{text}");
-        }
-    }
 
     fn container(requests: &[(&str, &str)], limits: &[(&str, &str)]) -> CachedContainer {
         let map = |pairs: &[(&str, &str)]| {

@@ -587,7 +587,7 @@ fn annotation<'m>(
 /// A resource quantity in thousandths (`1Gi` → 1073741824000), or None when it is not one
 /// (or negative).
 pub(crate) fn parse_quantity(text: &str) -> Option<u128> {
-    crate::scheduler::parse_milli(text).and_then(|milli| u128::try_from(milli).ok())
+    berth_api::quantity::milli(text).and_then(|milli| u128::try_from(milli).ok())
 }
 
 #[cfg(test)]

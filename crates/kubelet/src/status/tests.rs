@@ -442,7 +442,12 @@ fn qos_classes_follow_requests_and_limits() {
     let cases = [
         (json!({}), "BestEffort"),
         (json!({"requests": {"cpu": "100m"}}), "Burstable"),
-        (json!({"limits": {"cpu": "1", "memory": "1Gi"}}), "Guaranteed"),
+        // The API server defaults requests to limits before a kubelet sees the pod.
+        (json!({"limits": {"cpu": "1", "memory": "1Gi"}}), "Burstable"),
+        (
+            json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1000m", "memory": "1024Mi"}}),
+            "Guaranteed",
+        ),
         (
             json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}),
             "Guaranteed",
@@ -458,6 +463,16 @@ fn qos_classes_follow_requests_and_limits() {
             pod(json!({"containers": [{"name": "app", "image": "nginx", "resources": resources}]}));
         assert_eq!(qos_class(pod.spec.as_ref().unwrap()), want, "{resources}");
     }
+}
+
+#[test]
+fn the_qos_class_the_api_server_set_is_kept() {
+    let mut pod = one_container();
+    pod.status = Some(PodStatus { qos_class: Some("Guaranteed".into()), ..PodStatus::default() });
+    let status = status_json(&pod, &observed(Vec::new()), 1, false);
+    assert_eq!(status["qosClass"], "Guaranteed", "GetPodQOS reads the status first");
+    let status = status_json(&one_container(), &observed(Vec::new()), 1, false);
+    assert_eq!(status["qosClass"], "BestEffort", "and computes the class only without one");
 }
 
 #[test]
