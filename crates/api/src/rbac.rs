@@ -8,7 +8,8 @@
 //! `ConfirmNoEscalation`'s message) and `component-helpers/auth/rbac/validation`
 //! (`Covers`). [`Policy`] is the in-memory view of every Role, ClusterRole, RoleBinding and
 //! ClusterRoleBinding that the API server keeps current from a watch; everything here is
-//! pure, and the bootstrap policy (`bootstrap`) is data.
+//! pure, the bootstrap policy (`bootstrap`) is data, and `reconcile` brings an existing
+//! bootstrap object up to it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::validation::go_quote;
 
 pub mod bootstrap;
+pub mod reconcile;
 
 /// The API group of the RBAC kinds.
 pub const GROUP: &str = "rbac.authorization.k8s.io";

@@ -18,6 +18,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use berth_api::rbac::reconcile::Reconciled;
 use berth_api::rbac::{
     self, Attributes, Binding, Decision, Identity, Kind, Policy, PolicyRule, Target,
 };
@@ -410,18 +411,54 @@ fn role_not_found(plural: &str, name: &str) -> Status {
 
 // === bootstrap ===
 
-/// Creates the default ClusterRoles and ClusterRoleBindings that are missing. Existing ones
-/// are left as they are (kube-apiserver would also add missing permissions to those annotated
-/// `rbac.authorization.kubernetes.io/autoupdate: "true"`).
+/// Creates the default ClusterRoles and ClusterRoleBindings that are missing and reconciles
+/// the ones that exist, as kube-apiserver's `rbac/bootstrap-roles` hook does
+/// (`berth_api::rbac::reconcile`): what the default policy has and they lack is added, what
+/// their users added stays, a binding to another role is recreated, and objects annotated
+/// `rbac.authorization.kubernetes.io/autoupdate: "false"` are left alone. A data dir written
+/// by an older berth so gets the current policy; a restart that finds everything in place
+/// writes nothing.
 pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
     let objects = rbac::bootstrap::cluster_roles().into_iter().map(|o| ("clusterroles", o)).chain(
         rbac::bootstrap::cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)),
     );
-    for (plural, object) in objects {
+    for (plural, mut expected) in objects {
         let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let key = resources::key(resource, None, &name);
-        resources::create_if_missing(store, resource, &key, object).await?;
+        let Some(existing) = store.get(&key).await? else {
+            resources::create_if_missing(store, resource, &key, expected).await?;
+            continue;
+        };
+        // An object that does not decode is left for its owner to fix, as a failed
+        // reconciliation is only logged by kube-apiserver.
+        let Ok(live) = serde_json::from_slice::<Value>(&existing.value) else {
+            tracing::warn!(%name, plural, "a stored bootstrap RBAC object does not decode");
+            continue;
+        };
+        crate::objects::normalize(resource, &mut expected);
+        let reconciled = if plural == "clusterroles" {
+            rbac::reconcile::role(&live, &expected)
+        } else {
+            rbac::reconcile::binding(&live, &expected)
+        };
+        match reconciled {
+            Reconciled::Unchanged => {}
+            Reconciled::Protected => {
+                tracing::warn!(%name, plural, "skipped a reconcile-protected bootstrap object");
+            }
+            Reconciled::Update(mut updated) => {
+                crate::apply::record_own(resource, Some(&live), &mut updated);
+                let bytes = Bytes::from(serde_json::to_vec(&updated).unwrap_or_default());
+                store.update(&key, bytes, existing.mod_revision).await?;
+                tracing::info!(%name, plural, "reconciled a bootstrap RBAC object");
+            }
+            Reconciled::Recreate => {
+                store.delete(&key, Some(existing.mod_revision)).await?;
+                resources::create_if_missing(store, resource, &key, expected).await?;
+                tracing::info!(%name, plural, "recreated a bootstrap RBAC binding");
+            }
+        }
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! RBAC through the real kubectl: a service account's token is refused (kube-apiserver's 403
 //! text) until `kubectl create role` / `create rolebinding` grant it, and only in that
 //! namespace; `kubectl auth can-i` (yes/no, `--list`, `--as`), impersonation and its refusal,
-//! the RBAC kinds' tables, the bootstrap policy, validation (`cannot change roleRef`) and
-//! escalation prevention.
+//! the RBAC kinds' tables, the bootstrap policy and its reconciliation on restart, validation
+//! (`cannot change roleRef`) and escalation prevention.
 
 mod common;
 
@@ -678,5 +678,140 @@ async fn subject_access_reviews_answer_for_another_user() {
     // Only create is served.
     let (code, _) = common::raw(&data_dir, addr, &format!("GET {sar}"), &headers[..1]).await;
     assert_eq!(code, 405);
+    server.shutdown().await;
+}
+
+/// A restart reconciles the bootstrap policy as kube-apiserver's `rbac/bootstrap-roles` hook
+/// does: what a user removed from a default role or binding comes back, what they added stays,
+/// a default binding pointed at another role is recreated, and an object annotated
+/// `autoupdate: "false"` is left as it is. A second restart writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_reconcile_the_bootstrap_policy() {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use berth_apiserver::ApiServerConfig;
+    use berth_store::{MemoryStore, Store};
+    use serde_json::{Value, json};
+
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = |listen: SocketAddr| {
+        berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store.clone())
+    };
+    let server = start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let listen = server.local_addr();
+    let config = server.kubeconfig_path().to_owned();
+    let get = |kind: &'static str, name: &'static str| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let text = kubectl.ok(config, &["get", kind, name, "-o", "json", "--show-managed-fields"]).await;
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    let json_patch = |kind: &'static str, name: &'static str, patch: Value| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let patch = patch.to_string();
+            kubectl.ok(config, &["patch", kind, name, "--type=json", "-p", &patch]).await;
+        }
+    };
+    let rule = |url: &str| json!({"nonResourceURLs": [url], "verbs": ["get"]});
+    let user =
+        |name: &str| json!({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": name});
+    let group = |name: &str| json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": name});
+
+    let discovery = get("clusterrole", "system:discovery").await;
+    assert!(discovery["rules"][0]["nonResourceURLs"].as_array().unwrap().len() > 2);
+    let rules = json!([rule("/api"), rule("/mine")]);
+    json_patch(
+        "clusterrole",
+        "system:discovery",
+        json!([{"op": "replace", "path": "/rules", "value": rules}]),
+    )
+    .await;
+    json_patch("clusterrole", "view", json!([{"op": "remove", "path": "/aggregationRule"}])).await;
+    let subjects = json!([user("alice")]);
+    json_patch(
+        "clusterrolebinding",
+        "system:basic-user",
+        json!([{"op": "replace", "path": "/subjects", "value": subjects}]),
+    )
+    .await;
+    let annotate = [
+        "annotate",
+        "clusterrolebinding",
+        "system:monitoring",
+        "rbac.authorization.kubernetes.io/autoupdate=false",
+        "--overwrite",
+    ];
+    kubectl.ok(&config, &annotate).await;
+    json_patch(
+        "clusterrolebinding",
+        "system:monitoring",
+        json!([{"op": "remove", "path": "/subjects"}]),
+    )
+    .await;
+    kubectl.ok(&config, &["delete", "clusterrolebinding", "system:public-info-viewer"]).await;
+    let repoint = [
+        "create",
+        "clusterrolebinding",
+        "system:public-info-viewer",
+        "--clusterrole=view",
+        "--group=system:authenticated",
+    ];
+    kubectl.ok(&config, &repoint).await;
+    server.shutdown().await;
+
+    let server = start(listen).await.unwrap();
+    let discovery = get("clusterrole", "system:discovery").await;
+    let rules = discovery["rules"].as_array().unwrap();
+    assert_eq!(rules[..2], [rule("/api"), rule("/mine")], "what was there stays first");
+    assert!(rules.contains(&rule("/version")) && rules.contains(&rule("/apis/*")), "{discovery}");
+    assert_eq!(
+        rules.iter().filter(|r| **r == rule("/api")).count(),
+        1,
+        "covered rules are not added"
+    );
+    let view = get("clusterrole", "view").await;
+    assert_eq!(
+        view["aggregationRule"],
+        json!({"clusterRoleSelectors": [{"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}}]})
+    );
+    let basic = get("clusterrolebinding", "system:basic-user").await;
+    assert_eq!(basic["subjects"], json!([user("alice"), group("system:authenticated")]));
+    let monitoring = get("clusterrolebinding", "system:monitoring").await;
+    assert!(monitoring.get("subjects").is_none(), "protected: {monitoring}");
+    let public = get("clusterrolebinding", "system:public-info-viewer").await;
+    assert_eq!(public["roleRef"]["name"], "system:public-info-viewer");
+    assert_eq!(
+        public["subjects"],
+        json!([group("system:authenticated"), group("system:unauthenticated")])
+    );
+    // The reconciling write is the API server's: the subjects (an atomic list) are its now.
+    let owners_of_subjects: Vec<&str> = basic["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["fieldsV1"].get("f:subjects").is_some())
+        .filter_map(|entry| entry["manager"].as_str())
+        .collect();
+    assert_eq!(owners_of_subjects, ["kube-apiserver"], "{basic}");
+    server.shutdown().await;
+
+    let server = start(listen).await.unwrap();
+    for (kind, name, before) in [
+        ("clusterrole", "system:discovery", &discovery),
+        ("clusterrole", "view", &view),
+        ("clusterrolebinding", "system:basic-user", &basic),
+        ("clusterrolebinding", "system:public-info-viewer", &public),
+    ] {
+        let again = get(kind, name).await;
+        assert_eq!(
+            again["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+            "{name}"
+        );
+    }
     server.shutdown().await;
 }
