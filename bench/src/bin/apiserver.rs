@@ -519,12 +519,28 @@ async fn write_figures(
         &format!("store update {WRITERS}-writer"),
         s_updates,
     ));
+    rows.push(json_tree_row(backend, stored, counts.sequential, s_create));
     rows.push(cpu("create seq", a_create, "store create", s_create));
     rows.push(cpu(&format!("create {WRITERS}-writer"), a_creates, "store create", s_creates));
     rows.push(cpu("update PUT seq", a_put, "store update", s_update));
     rows.push(cpu("merge PATCH seq", a_patch, "store update", s_update));
     rows.push(cpu(&format!("update PUT {WRITERS}-writer"), a_puts, "store update", s_updates));
     Ok(rows)
+}
+
+/// What one JSON tree of the stored pod costs (`serde_json::Value`, as the handlers hold
+/// objects): decoding the stored bytes and dropping the tree, in ms per pod, sequentially on
+/// this thread, beside the store's create; a reference for the handlers' share, not a goal.
+fn json_tree_row(backend: &str, stored: &Bytes, count: usize, create: &Measured) -> Row {
+    let start = Instant::now();
+    for _ in 0..count {
+        let tree: Value = serde_json::from_slice(stored).unwrap_or(Value::Null);
+        std::hint::black_box(&tree);
+    }
+    let per_pod = millis(start.elapsed()) / count.max(1) as f64;
+    println!("  a JSON tree of the stored pod: {:.1} µs to decode and drop", per_pod * 1000.0);
+    Row::new(format!("{backend} decode the stored pod (JSON tree)"), Unit::Millis, per_pod)
+        .floor("store create p50", quantile_ms(&create.latency, 0.5))
 }
 
 /// This process's CPU time so far (user and system, every thread), from `/proc/self/stat`

@@ -706,7 +706,9 @@ async fn restarts_reconcile_the_bootstrap_policy() {
     let get = |kind: &'static str, name: &'static str| {
         let (kubectl, config) = (&kubectl, &config);
         async move {
-            let text = kubectl.ok(config, &["get", kind, name, "-o", "json", "--show-managed-fields"]).await;
+            let text = kubectl
+                .ok(config, &["get", kind, name, "-o", "json", "--show-managed-fields"])
+                .await;
             serde_json::from_str::<Value>(&text).unwrap()
         }
     };
