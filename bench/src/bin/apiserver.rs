@@ -72,6 +72,26 @@ struct Args {
     /// difference to a normal run is what the transport costs. Not the figures.
     #[arg(long)]
     in_process: bool,
+    /// Only this API write, repeated for `--profile-seconds`, with no store floor beside it:
+    /// a loop to run under a profiler (the rate it prints is not a figure of the issue's).
+    #[arg(long, value_enum, value_name = "WRITE")]
+    profile: Option<Profiled>,
+    /// How long `--profile` runs.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    profile_seconds: u64,
+}
+
+/// The writes `--profile` can repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Profiled {
+    /// Sequential POSTs of new pods.
+    Create,
+    /// 16 writers POSTing new pods at once.
+    Create16,
+    /// Sequential read-modify-write PUTs of one pod.
+    Put,
+    /// Sequential merge PATCHes of one pod.
+    Patch,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -137,6 +157,8 @@ struct Counts {
     reads_only: bool,
     /// Call the API server in-process (`--in-process`).
     in_process: bool,
+    /// Repeat one API write alone (`--profile`).
+    profile: Option<(Profiled, Duration)>,
 }
 
 impl Counts {
@@ -157,6 +179,7 @@ impl Counts {
                 writes_only: false,
                 reads_only: false,
                 in_process: false,
+                profile: None,
             }
         } else {
             Counts {
@@ -174,6 +197,7 @@ impl Counts {
                 writes_only: false,
                 reads_only: false,
                 in_process: false,
+                profile: None,
             }
         }
     }
@@ -208,6 +232,7 @@ async fn run(args: Args) -> Result<()> {
         writes_only: args.writes_only,
         reads_only: args.reads_only,
         in_process: args.in_process,
+        profile: args.profile.map(|op| (op, Duration::from_secs(args.profile_seconds))),
         ..Counts::new(args.quick)
     };
     let berth = match args.berth {
@@ -268,7 +293,11 @@ async fn run(args: Args) -> Result<()> {
         drop(etcd);
         rows.extend(section?);
     }
-    if args.backend != Backends::Etcd && !counts.writes_only && !counts.reads_only {
+    if args.backend != Backends::Etcd
+        && !counts.writes_only
+        && !counts.reads_only
+        && counts.profile.is_none()
+    {
         println!("\n== `berth server` ({}) on SQLite: cold start and memory", berth.display());
         let (start_rows, memory_rows) = binary_section(&berth, dir.path(), counts).await?;
         rows.extend(start_rows);
@@ -331,6 +360,10 @@ async fn api_figures(
         stored.len()
     );
 
+    if let Some((op, duration)) = counts.profile {
+        profile(&api, op, duration).await?;
+        return Ok(Vec::new());
+    }
     if counts.reads_only {
         return read_figures(backend, store, &api, counts).await;
     }
@@ -341,6 +374,40 @@ async fn api_figures(
     let reads = read_figures(backend, store, &api, counts).await?;
     let watch = watch_figures(backend, store, &api, &stored, counts).await?;
     Ok(writes.into_iter().chain(reads).chain(watch).collect())
+}
+
+/// Repeats one API write for `duration` and prints its rate (`--profile`).
+async fn profile(api: &Api, op: Profiled, duration: Duration) -> Result<()> {
+    async fn repeat(op: &mut impl Op, duration: Duration) -> Result<usize> {
+        let start = Instant::now();
+        let mut count = 0;
+        while start.elapsed() < duration {
+            op.once().await?;
+            count += 1;
+        }
+        Ok(count)
+    }
+    let start = Instant::now();
+    let count = match op {
+        Profiled::Create => repeat(&mut ApiCreate::new(api, "profile-"), duration).await?,
+        Profiled::Put => repeat(&mut ApiPut::new(api, "profile-put").await?, duration).await?,
+        Profiled::Patch => {
+            repeat(&mut ApiPatch::new(api, "profile-patch").await?, duration).await?
+        }
+        Profiled::Create16 => {
+            let mut writers: Vec<_> =
+                (0..WRITERS).map(|w| ApiCreate::new(api, &format!("profile-w{w:02}-"))).collect();
+            let mut count = 0;
+            while start.elapsed() < duration {
+                concurrent(&mut writers, 50).await?;
+                count += WRITERS * 50;
+            }
+            count
+        }
+    };
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    println!("  --profile {op:?}: {count} writes, {} per second", thousands(rate as u64));
+    Ok(())
 }
 
 /// Latencies and the rate of a sequential loop, summed over rounds.
