@@ -51,6 +51,13 @@ impl Decoded {
         (entry.revision == revision).then(|| entry.object.clone())
     }
 
+    /// The newest object held at `key` and its revision, which may be behind the store's.
+    pub(crate) fn latest(&self, key: &str) -> Option<(Revision, Arc<Value>)> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = inner.entries.get(key)?;
+        Some((entry.revision, entry.object.clone()))
+    }
+
     /// Holds `object`, which is what decoding the `stored_len` bytes written at `key` as of
     /// `revision` gives; evicts the oldest entries beyond the bounds.
     pub(crate) fn put(&self, key: &str, revision: Revision, stored_len: usize, object: Value) {

@@ -1185,6 +1185,14 @@ fn as_decoded(mut object: Value) -> Value {
 /// change, and writes it back with a compare-and-swap: against `expected` when the client named
 /// a resourceVersion (a conflict is the client's), otherwise against what was read (a conflict
 /// is retried).
+///
+/// As kube-apiserver's `GuaranteedUpdate` starts from its cached object, the first attempt
+/// starts from the object this server wrote last at the key (the decoded cache), without
+/// reading the store: the compare-and-swap tells whether it was still current. What an attempt
+/// decides without writing (an error, a no-op, a dry run) stands only once a read shows the
+/// object it started from is still the stored one; otherwise the next attempt starts from the
+/// store. With `expected` the cached object is used only at that revision, so `change` runs
+/// once: either that object is current, or the answer is a conflict.
 pub(crate) async fn write_back(
     cx: &Context,
     subresource: Option<&str>,
@@ -1194,99 +1202,161 @@ pub(crate) async fn write_back(
     let resource = cx.resource();
     let name = cx.name().to_owned();
     let key = cx.key(&name);
+    let mut cached =
+        cx.decoded.latest(&key).filter(|(revision, _)| expected.is_none_or(|e| e == *revision));
     loop {
-        let kv = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
-        let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
-        if expected.is_some_and(|e| e != kv.mod_revision) {
-            return Err(Status::modified(resource, &name));
-        }
-        // The decoded cache stands in for decoding the stored bytes (it holds them decoded).
-        let stored = match cx.decoded.get(&key, kv.mod_revision) {
-            Some(object) => object,
-            None => Arc::new(decode(&kv)?),
+        let (revision, stored, fresh) = match cached.take() {
+            Some((revision, object)) => (revision, object, false),
+            None => {
+                let kv =
+                    cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+                let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
+                if expected.is_some_and(|e| e != kv.mod_revision) {
+                    return Err(Status::modified(resource, &name));
+                }
+                // The decoded cache stands in for decoding the stored bytes.
+                let stored = match cx.decoded.get(&key, kv.mod_revision) {
+                    Some(object) => object,
+                    None => Arc::new(decode(&kv)?),
+                };
+                (kv.mod_revision, stored, true)
+            }
         };
         let current = if crate::events::is_events_v1(resource) {
             Arc::new(shown_as(resource, Arc::unwrap_or_clone(stored)))
         } else {
             stored
         };
-        let mut updated = change(&current)?;
-        let supplied = crate::apply::take_supplied(&mut updated);
-        objects::check_type(resource, &mut updated)?;
-        // Defaults first, so that a spec equal once defaulted bumps no generation.
-        objects::normalize(resource, &mut updated);
-        objects::keep_immutable(resource, &current, &mut updated, subresource)?;
-        let gate = cx.max_unavailable_statefulset;
-        objects::drop_disabled_fields(resource, &mut updated, Some(&current), gate);
-        crate::rbac::check_write(cx, &updated, Some(&current)).await?;
-        let dry_run = cx.query.dry_run();
-        // Allocations are kept (or made) before validation, as the Service strategy's
-        // PrepareForUpdate does.
-        let reserved = allocator::reserve_for(
-            &*cx.store,
-            cx.service_cidr,
-            resource,
-            Some(&current),
-            &mut updated,
-            dry_run,
-        )
-        .await?;
-        // Validation also refuses new finalizers on an object being deleted.
-        if let Err(status) = objects::check_update(resource, &current, &mut updated, subresource) {
-            reserved.release(&*cx.store).await;
-            return Err(status);
-        }
-        if deletion::deletes_on_update(resource, &current, &updated) {
-            // The last finalizer is gone: the object goes, as kube-apiserver's update does.
-            reserved.release(&*cx.store).await;
-            if dry_run {
-                return Ok(Written::unchanged(updated));
-            }
-            match cx.store.delete(&key, Some(kv.mod_revision)).await {
-                Ok(_) => {
-                    allocator::release(&*cx.store, resource, &current).await;
-                    return Ok(Written::unchanged(Arc::unwrap_or_clone(current)));
+        let attempt =
+            attempt(cx, subresource, expected, &key, revision, current, &mut change).await;
+        match attempt {
+            Ok(Attempt::Wrote(written)) => return Ok(written),
+            Ok(Attempt::Conflict) => continue,
+            decided => {
+                let decided = decided.map(Attempt::into_written);
+                if fresh {
+                    return decided;
                 }
-                Err(berth_store::Error::Conflict { .. }) if expected.is_none() => continue,
-                Err(error) => return Err(Status::from_store(error, resource, &name)),
+                let now =
+                    cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+                if now.is_some_and(|kv| kv.mod_revision == revision) {
+                    return decided;
+                }
+                // The cached object was behind the store: decide again from the store.
             }
         }
-        let on = cx.path.subresource.as_deref();
-        crate::apply::record(
-            resource,
-            &cx.headers,
-            &cx.query,
-            on,
-            Some(&current),
-            supplied,
-            &mut updated,
-        );
-        if same_but_resource_version(&updated, &current) {
-            let mut current = Arc::unwrap_or_clone(current);
-            objects::set_resource_version(&mut current, kv.mod_revision);
-            return Ok(Written::unchanged(current));
+    }
+}
+
+/// How one attempt of [`write_back`] ended.
+enum Attempt {
+    /// The store took the write (or the delete, when the last finalizer went).
+    Wrote(Written),
+    /// The object changed since it was read, and no resourceVersion was asked for: again.
+    Conflict,
+    /// Decided from the object read, without writing: a no-op or a dry run.
+    Decided(Written),
+}
+
+impl Attempt {
+    fn into_written(self) -> Written {
+        match self {
+            Attempt::Wrote(written) | Attempt::Decided(written) => written,
+            Attempt::Conflict => unreachable!("a conflict is retried, not answered"),
         }
+    }
+}
+
+/// One attempt of [`write_back`] from `current`, the object at `revision`.
+async fn attempt(
+    cx: &Context,
+    subresource: Option<&str>,
+    expected: Option<Revision>,
+    key: &str,
+    revision: Revision,
+    current: Arc<Value>,
+    change: &mut impl FnMut(&Value) -> Result<Value>,
+) -> Result<Attempt> {
+    let resource = cx.resource();
+    let name = cx.name();
+    let mut updated = change(&current)?;
+    let supplied = crate::apply::take_supplied(&mut updated);
+    objects::check_type(resource, &mut updated)?;
+    // Defaults first, so that a spec equal once defaulted bumps no generation.
+    objects::normalize(resource, &mut updated);
+    objects::keep_immutable(resource, &current, &mut updated, subresource)?;
+    let gate = cx.max_unavailable_statefulset;
+    objects::drop_disabled_fields(resource, &mut updated, Some(&current), gate);
+    crate::rbac::check_write(cx, &updated, Some(&current)).await?;
+    let dry_run = cx.query.dry_run();
+    // Allocations are kept (or made) before validation, as the Service strategy's
+    // PrepareForUpdate does.
+    let reserved = allocator::reserve_for(
+        &*cx.store,
+        cx.service_cidr,
+        resource,
+        Some(&current),
+        &mut updated,
+        dry_run,
+    )
+    .await?;
+    // Validation also refuses new finalizers on an object being deleted.
+    if let Err(status) = objects::check_update(resource, &current, &mut updated, subresource) {
+        reserved.release(&*cx.store).await;
+        return Err(status);
+    }
+    if deletion::deletes_on_update(resource, &current, &updated) {
+        // The last finalizer is gone: the object goes, as kube-apiserver's update does.
+        reserved.release(&*cx.store).await;
         if dry_run {
-            // As kube-apiserver's dry-run storage: the update of the current object, at the
-            // current resourceVersion (`kubectl diff` shows no resourceVersion change).
-            objects::set_resource_version(&mut updated, kv.mod_revision);
-            return Ok(Written::unchanged(updated));
+            return Ok(Attempt::Decided(Written::unchanged(updated)));
         }
-        let stored = stored_for(resource, &updated)?;
-        match cx.store.update(&key, stored.bytes.clone(), kv.mod_revision).await {
-            Ok(written) => {
-                allocator::release_unused(&*cx.store, resource, &current, &updated).await;
-                objects::set_resource_version(&mut updated, written.mod_revision);
-                return Ok(Written::stored(cx, key, updated, &stored, written.mod_revision));
+        return match cx.store.delete(key, Some(revision)).await {
+            Ok(_) => {
+                allocator::release(&*cx.store, resource, &current).await;
+                Ok(Attempt::Wrote(Written::unchanged(Arc::unwrap_or_clone(current))))
             }
-            Err(berth_store::Error::Conflict { .. }) if expected.is_none() => {
-                reserved.release(&*cx.store).await;
-                continue;
-            }
-            Err(error) => {
-                reserved.release(&*cx.store).await;
-                return Err(Status::from_store(error, resource, &name));
-            }
+            Err(berth_store::Error::Conflict { .. }) if expected.is_none() => Ok(Attempt::Conflict),
+            Err(error) => Err(Status::from_store(error, resource, name)),
+        };
+    }
+    let on = cx.path.subresource.as_deref();
+    crate::apply::record(
+        resource,
+        &cx.headers,
+        &cx.query,
+        on,
+        Some(&current),
+        supplied,
+        &mut updated,
+    );
+    if same_but_resource_version(&updated, &current) {
+        let mut current = Arc::unwrap_or_clone(current);
+        objects::set_resource_version(&mut current, revision);
+        return Ok(Attempt::Decided(Written::unchanged(current)));
+    }
+    if dry_run {
+        // As kube-apiserver's dry-run storage: the update of the current object, at the
+        // current resourceVersion (`kubectl diff` shows no resourceVersion change).
+        objects::set_resource_version(&mut updated, revision);
+        return Ok(Attempt::Decided(Written::unchanged(updated)));
+    }
+    let stored = stored_for(resource, &updated)?;
+    match cx.store.update(key, stored.bytes.clone(), revision).await {
+        Ok(written) => {
+            allocator::release_unused(&*cx.store, resource, &current, &updated).await;
+            objects::set_resource_version(&mut updated, written.mod_revision);
+            let written =
+                Written::stored(cx, key.to_owned(), updated, &stored, written.mod_revision);
+            Ok(Attempt::Wrote(written))
+        }
+        Err(berth_store::Error::Conflict { .. }) if expected.is_none() => {
+            reserved.release(&*cx.store).await;
+            Ok(Attempt::Conflict)
+        }
+        Err(error) => {
+            reserved.release(&*cx.store).await;
+            Err(Status::from_store(error, resource, name))
         }
     }
 }

@@ -785,3 +785,69 @@ async fn kubectl_drain_evicts_through_the_eviction_subresource() {
     assert_eq!(node["spec"]["unschedulable"], true);
     server.shutdown().await;
 }
+
+/// An update starts from the object the server wrote last (as kube-apiserver's
+/// `GuaranteedUpdate` starts from its cache) but answers for the stored one: when another
+/// writer changed the object behind the API, a patch that is a no-op against the written
+/// object is a change against the stored one and is written, and a PUT carrying the written
+/// object's resourceVersion is a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_answer_for_the_stored_object_when_it_changed_behind_the_api() {
+    use std::sync::Arc;
+
+    use berth_apiserver::ApiServerConfig;
+    use berth_store::{MemoryStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let config = ApiServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    let server = berth_apiserver::start(config, store.clone()).await.unwrap();
+    let api = Api::new(dir.path(), &server);
+    let path = "/api/v1/namespaces/default/configmaps/cm";
+    let key = "/registry/core/configmaps/default/cm";
+    let rv = |object: &Value| object["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    let behind = |value: &'static str| {
+        let store = store.clone();
+        async move {
+            let kv = store.get(key).await.unwrap().unwrap();
+            let mut object: Value = serde_json::from_slice(&kv.value).unwrap();
+            object["data"]["a"] = json!(value);
+            let bytes = serde_json::to_vec(&object).unwrap();
+            store.update(key, bytes.into(), kv.mod_revision).await.unwrap().mod_revision.0
+        }
+    };
+
+    let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}});
+    let (code, created) = api.post("/api/v1/namespaces/default/configmaps", configmap).await;
+    assert_eq!(code, 201, "{created}");
+    let changed_behind = behind("2").await;
+    let (code, patched) = api.merge(path, json!({"data": {"a": "1"}})).await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["data"]["a"], "1");
+    let patched_at: i64 = rv(&patched).parse().unwrap();
+    assert!(patched_at > changed_behind, "{patched_at} after {changed_behind}");
+    let stored = store.get(key).await.unwrap().unwrap();
+    assert_eq!(stored.mod_revision.0, patched_at);
+    assert_eq!(serde_json::from_slice::<Value>(&stored.value).unwrap()["data"]["a"], "1");
+
+    // A no-op against what is stored answers with it as it is.
+    let (code, same) = api.merge(path, json!({"data": {"a": "1"}})).await;
+    assert_eq!((code, rv(&same)), (200, rv(&patched)), "{same}");
+
+    let changed_behind = behind("3").await;
+    let mut put = patched.clone();
+    put["data"]["a"] = json!("4");
+    let body = put.to_string();
+    let (code, status) = api.send("PUT", path, "application/json", body.as_bytes()).await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(status["reason"], "Conflict");
+    let (_, current) = api.get(path).await;
+    assert_eq!(current["data"]["a"], "3");
+    assert_eq!(rv(&current), changed_behind.to_string());
+    put["metadata"]["resourceVersion"] = json!(rv(&current));
+    let (code, updated) =
+        api.send("PUT", path, "application/json", put.to_string().as_bytes()).await;
+    assert_eq!((code, &updated["data"]["a"]), (200, &json!("4")), "{updated}");
+    assert_ne!(rv(&created), rv(&updated));
+    server.shutdown().await;
+}
