@@ -80,21 +80,48 @@ impl Decoded {
         if let Some(old) = &old {
             inner.stored_bytes -= old.stored_len;
         }
-        // Usually one, the oldest; more only when a big object came in.
-        let mut evicted = Vec::new();
-        while inner.entries.len() > MAX_ENTRIES || inner.stored_bytes > MAX_STORED_BYTES {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(entry) = inner.entries.remove(&oldest) {
-                inner.stored_bytes -= entry.stored_len;
-                evicted.push(entry);
-            }
-        }
+        // Usually none (`make_room` went first) or one, the oldest; more only when a big
+        // object came in.
+        let evicted = inner.evict(0);
         // The replaced and evicted trees are dropped here, after the lock is released: a tree
         // that has not been touched for a while is slow to free, and other writers wait on
         // the lock.
         drop(inner);
         drop(old);
         drop(evicted);
+    }
+
+    /// Evicts the oldest entries until one more object of `stored_len` bytes fits, so that
+    /// its [`put`](Decoded::put) evicts nothing. A write calls it while the store commits:
+    /// dropping the evicted trees, cold by then, is a good part of what holding an object
+    /// costs, and this way the request does not wait for it.
+    pub(crate) fn make_room(&self, stored_len: usize) {
+        if stored_len > MAX_STORED_BYTES / 8 {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let evicted = inner.evict(stored_len);
+        drop(inner);
+        drop(evicted);
+    }
+}
+
+impl Inner {
+    /// Takes out the oldest entries until `incoming` more stored bytes, and one more entry if
+    /// `incoming` is not zero, stay within the bounds.
+    fn evict(&mut self, incoming: usize) -> Vec<Entry> {
+        let room = usize::from(incoming > 0);
+        let mut evicted = Vec::new();
+        while self.entries.len() + room > MAX_ENTRIES
+            || self.stored_bytes + incoming > MAX_STORED_BYTES
+        {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some(entry) = self.entries.remove(&oldest) {
+                self.stored_bytes -= entry.stored_len;
+                evicted.push(entry);
+            }
+        }
+        evicted
     }
 }
 
@@ -114,6 +141,25 @@ mod tests {
         cache.put("/a", Revision(7), 10, json!({"v": 7}));
         assert_eq!(cache.get("/a", Revision(5)), None, "an older revision is gone");
         assert_eq!(cache.get("/a", Revision(7)).as_deref(), Some(&json!({"v": 7})));
+    }
+
+    #[test]
+    fn making_room_evicts_what_the_next_put_would() {
+        let cache = Decoded::default();
+        for i in 0..MAX_ENTRIES {
+            cache.put(&format!("/k{i}"), Revision(1), 10, json!(i));
+        }
+        cache.make_room(10);
+        assert_eq!(cache.get("/k0", Revision(1)), None, "the oldest went");
+        assert_eq!(cache.inner.lock().unwrap().entries.len(), MAX_ENTRIES - 1);
+        cache.make_room(10);
+        assert_eq!(cache.inner.lock().unwrap().entries.len(), MAX_ENTRIES - 1, "room enough");
+        cache.put("/new", Revision(1), 10, json!("new"));
+        assert_eq!(cache.get("/k1", Revision(1)).as_deref(), Some(&json!(1)), "nothing else went");
+        cache.make_room(MAX_STORED_BYTES / 8);
+        let inner = cache.inner.lock().unwrap();
+        assert!(inner.stored_bytes + MAX_STORED_BYTES / 8 <= MAX_STORED_BYTES);
+        assert_eq!(inner.entries.len(), MAX_ENTRIES - 1, "{} entries", inner.entries.len());
     }
 
     #[test]

@@ -928,13 +928,16 @@ async fn create_object(
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let stored = stored_for(resource, &object)?;
-    let kv = match cx.store.create(&cx.key(&name), stored.bytes.clone()).await {
-        Ok(kv) => kv,
-        Err(error) => {
-            reserved.release(&*cx.store).await;
-            return Err(Status::from_store(error, resource, &name));
-        }
-    };
+    let kv =
+        match while_committing(cx, &stored, cx.store.create(&cx.key(&name), stored.bytes.clone()))
+            .await
+        {
+            Ok(kv) => kv,
+            Err(error) => {
+                reserved.release(&*cx.store).await;
+                return Err(Status::from_store(error, resource, &name));
+            }
+        };
     objects::set_resource_version(&mut object, kv.mod_revision);
     let written = Written::stored(cx, cx.key(&name), object, &stored, kv.mod_revision);
     Ok(objects::with_warnings(written.response(StatusCode::CREATED), &warnings))
@@ -1342,7 +1345,8 @@ async fn attempt(
         return Ok(Attempt::Decided(Written::unchanged(updated)));
     }
     let stored = stored_for(resource, &updated)?;
-    match cx.store.update(key, stored.bytes.clone(), revision).await {
+    match while_committing(cx, &stored, cx.store.update(key, stored.bytes.clone(), revision)).await
+    {
         Ok(written) => {
             allocator::release_unused(&*cx.store, resource, &current, &updated).await;
             objects::set_resource_version(&mut updated, written.mod_revision);
@@ -1358,6 +1362,21 @@ async fn attempt(
             reserved.release(&*cx.store).await;
             Err(Status::from_store(error, resource, name))
         }
+    }
+}
+
+/// Awaits `write`, the store write of `stored`, and while the store commits makes room in the
+/// decoded cache for the object (`Decoded::make_room`): the first poll hands the write over.
+async fn while_committing<T>(cx: &Context, stored: &Stored, write: impl Future<Output = T>) -> T {
+    let mut write = std::pin::pin!(write);
+    let first = futures::poll!(write.as_mut());
+    // Only objects stored as served are held (see `Written::stored`).
+    if stored.metadata_end.is_some() {
+        cx.decoded.make_room(stored.bytes.len());
+    }
+    match first {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => write.await,
     }
 }
 
