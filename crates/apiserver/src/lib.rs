@@ -20,6 +20,7 @@ mod decoded;
 mod deletion;
 mod discovery;
 mod events;
+mod follower;
 mod instrumented;
 mod metrics;
 mod objects;

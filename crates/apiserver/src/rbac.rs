@@ -5,29 +5,29 @@
 //! (`berth_api::rbac::Policy`), listed at start and kept current by one store watch on
 //! `/registry/rbac.authorization.k8s.io/`, so a request costs no store read. Users in
 //! `system:masters` (the admin, berth's in-process clients) are allowed without looking at
-//! any rule. The cache trails the store by a watch delivery: a denial first waits (briefly)
-//! until the cache has seen the store's current revision and evaluates again, so a client
-//! that has just created a binding is not refused for having been quick.
+//! any rule. The cache (a `follower::Follower`) trails the store by a watch delivery: a denial
+//! first waits (briefly) until the cache has seen the store's current revision and evaluates
+//! again, so a client that has just created a binding is not refused for having been quick.
 //!
 //! Escalation prevention ([`check_write`], `pkg/registry/rbac/*/policybased`): creating or
 //! updating a Role or ClusterRole needs every permission it grants (or `escalate` on it), and
 //! a binding needs the permissions of the role it binds (or `bind` on that role).
-//! [`bootstrap`] creates the default ClusterRoles and ClusterRoleBindings when missing, like
-//! kube-apiserver's `rbac/bootstrap-roles` post-start hook (without reconciling existing ones).
+//! [`bootstrap`] creates the default ClusterRoles and ClusterRoleBindings when missing and
+//! reconciles the existing ones, like kube-apiserver's `rbac/bootstrap-roles` post-start hook.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use berth_api::rbac::reconcile::Reconciled;
 use berth_api::rbac::{
     self, Attributes, Binding, Decision, Identity, Kind, Policy, PolicyRule, Target,
 };
-use berth_store::{Event, RangeRequest, Revision, Store};
+use berth_store::{KeyValue, Store};
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::auth::User;
+use crate::follower::{Follower, View};
 use crate::resources;
 use crate::resources::Context;
 use crate::status::{Details, Status};
@@ -36,10 +36,6 @@ use crate::status::{Details, Status};
 pub(crate) const MASTERS: &str = "system:masters";
 /// Where the RBAC kinds are stored.
 const PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
-/// How long a denial waits for the cache to catch up with the store.
-const CATCH_UP: Duration = Duration::from_secs(1);
-/// How long one wait for the watching task's progress report lasts.
-const POKE_WAIT: Duration = Duration::from_millis(50);
 
 /// Whether `user` is in `system:masters`.
 pub(crate) fn is_master(user: &User) -> bool {
@@ -53,58 +49,36 @@ fn identity(user: &User) -> Identity<'_> {
 /// The RBAC authorizer and its cache of the RBAC objects.
 #[derive(Debug)]
 pub(crate) struct Authorizer {
-    policy: RwLock<Policy>,
-    /// The store revision up to which the cache has applied every RBAC change.
-    synced: watch::Sender<Revision>,
-    /// Asks the watching task to report its progress.
-    poke: Notify,
-    store: Arc<dyn Store>,
+    rbac: Arc<Follower<Rbac>>,
 }
 
-impl Authorizer {
-    /// An authorizer with an empty cache; [`Authorizer::follow`] fills it and keeps it current.
-    pub(crate) fn new(store: Arc<dyn Store>) -> Arc<Authorizer> {
-        Arc::new(Authorizer {
-            policy: RwLock::new(Policy::default()),
-            synced: watch::Sender::new(Revision(0)),
-            poke: Notify::new(),
-            store,
-        })
-    }
+/// Every Role, ClusterRole, RoleBinding and ClusterRoleBinding, as a [`Policy`].
+#[derive(Debug, Default)]
+struct Rbac {
+    policy: RwLock<Policy>,
+}
 
-    /// Lists the RBAC objects and starts the task that follows their changes until `stopping`
-    /// fires or the store closes.
-    pub(crate) async fn follow(
-        self: &Arc<Self>,
-        stopping: watch::Receiver<()>,
-    ) -> Result<(), berth_store::Error> {
-        let revision = self.relist().await?;
-        tokio::spawn(follow(self.clone(), revision, stopping));
-        Ok(())
-    }
-
-    /// Replaces the cache with the store's RBAC objects; the revision they were read at.
-    async fn relist(&self) -> Result<Revision, berth_store::Error> {
+impl View for Rbac {
+    fn reset(&self, kvs: &[KeyValue]) {
         let mut policy = Policy::default();
-        let mut request = RangeRequest::prefix(PREFIX);
-        let revision = loop {
-            let page = self.store.range(&request).await?;
-            for kv in &page.kvs {
-                apply_put(&mut policy, &kv.key, &kv.value);
-            }
-            match page.kvs.last() {
-                Some(last) if page.more => {
-                    request.start_after = Some(last.key.clone());
-                    request.revision = Some(page.revision);
-                }
-                _ => break page.revision,
-            }
-        };
+        for kv in kvs {
+            apply_put(&mut policy, &kv.key, &kv.value);
+        }
         *self.write() = policy;
-        self.synced.send_replace(revision);
-        Ok(revision)
     }
 
+    fn put(&self, kv: &KeyValue) {
+        apply_put(&mut self.write(), &kv.key, &kv.value);
+    }
+
+    fn delete(&self, key: &str) {
+        if let Some((kind, namespace, name)) = parse_key(key) {
+            self.write().remove(kind, namespace, name);
+        }
+    }
+}
+
+impl Rbac {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Policy> {
         // A panic while holding the lock leaves a whole policy (every update is one call).
         self.policy.read().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -112,6 +86,26 @@ impl Authorizer {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Policy> {
         self.policy.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Authorizer {
+    /// An authorizer with an empty cache; [`Authorizer::follow`] fills it and keeps it current.
+    pub(crate) fn new(store: Arc<dyn Store>) -> Arc<Authorizer> {
+        Arc::new(Authorizer { rbac: Follower::new(store, PREFIX, Rbac::default()) })
+    }
+
+    /// Lists the RBAC objects and starts the task that follows their changes until `stopping`
+    /// fires or the store closes.
+    pub(crate) async fn follow(
+        &self,
+        stopping: watch::Receiver<()>,
+    ) -> Result<(), berth_store::Error> {
+        self.rbac.follow(stopping).await
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Policy> {
+        self.rbac.view().read()
     }
 
     /// Whether `user` may do what `attributes` say, and why: `system:masters` always (with no
@@ -138,99 +132,9 @@ impl Authorizer {
         (rules, errors)
     }
 
-    /// Waits until the cache has seen the store's current revision, or [`CATCH_UP`] passed.
+    /// Waits until the cache has seen the store's current revision (or a second passed).
     async fn catch_up(&self) {
-        let Ok(target) = self.store.current_revision().await else { return };
-        let mut synced = self.synced.subscribe();
-        let deadline = tokio::time::Instant::now() + CATCH_UP;
-        while *synced.borrow_and_update() < target && tokio::time::Instant::now() < deadline {
-            self.poke.notify_one();
-            let _ = tokio::time::timeout(POKE_WAIT, synced.changed()).await;
-        }
-    }
-}
-
-/// Follows the RBAC objects from `revision` on; relists when the watch loses history.
-async fn follow(
-    authorizer: Arc<Authorizer>,
-    mut revision: Revision,
-    mut stopping: watch::Receiver<()>,
-) {
-    loop {
-        let mut watch = match authorizer.store.watch(PREFIX, revision).await {
-            Ok(watch) => watch,
-            Err(berth_store::Error::Closed) => return,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch the RBAC objects; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                revision = match authorizer.relist().await {
-                    Ok(revision) => revision,
-                    Err(_) => revision,
-                };
-                continue;
-            }
-        };
-        let failure = loop {
-            let next = tokio::select! {
-                _ = stopping.changed() => return,
-                next = watch.next() => Some(next),
-                () = authorizer.poke.notified() => None,
-            };
-            let result = match next {
-                Some(next) => next.map(|event| authorizer.apply(&event)),
-                // Asked for progress: take what is queued without waiting for more.
-                None => loop {
-                    match tokio::time::timeout(Duration::ZERO, watch.next()).await {
-                        Ok(Ok(event)) => authorizer.apply(&event),
-                        Ok(Err(error)) => break Err(error),
-                        Err(_) => break Ok(()),
-                    }
-                },
-            };
-            if let Err(error) = result {
-                break error;
-            }
-            if let Some(synced) = watch.synced_revision() {
-                authorizer.synced.send_if_modified(|current| {
-                    let newer = synced > *current;
-                    if newer {
-                        *current = synced;
-                    }
-                    newer
-                });
-            }
-        };
-        match failure {
-            berth_store::Error::Closed => return,
-            error => tracing::debug!(%error, "the RBAC watch ended; relisting"),
-        }
-        loop {
-            match authorizer.relist().await {
-                Ok(listed) => {
-                    revision = listed;
-                    break;
-                }
-                Err(berth_store::Error::Closed) => return,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot list the RBAC objects; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-}
-
-impl Authorizer {
-    fn apply(&self, event: &Event) {
-        let mut policy = self.write();
-        match event {
-            Event::Put { kv, .. } => apply_put(&mut policy, &kv.key, &kv.value),
-            Event::Delete { prev, .. } => {
-                if let Some((kind, namespace, name)) = parse_key(&prev.key) {
-                    policy.remove(kind, namespace, name);
-                }
-            }
-        }
+        self.rbac.catch_up().await;
     }
 }
 
@@ -465,6 +369,8 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
