@@ -10,12 +10,22 @@
 //! - `DefaultStorageClass`: a claim without `storageClassName` gets the default class.
 //! - `StorageObjectInUseProtection`: claims and volumes get their protection finalizers.
 //!
-//! Each plugin is a pure function over the object plus, where it needs one, a store read.
+//! Each plugin is a pure function over the object plus, where it needs one, an object read.
+//! The namespaces and ServiceAccounts the first two read are kept in memory ([`Listers`]), as
+//! kube-apiserver's plugins keep them in informers, and read from the store only when the
+//! view lacks them (or, for a namespace deleted through this server lately, when it shows it
+//! active).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use berth_api::kinds::{self, ResourceType};
-use berth_store::{RangeRequest, Store};
+use berth_store::{KeyValue, RangeRequest, Store};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
+use crate::follower::{Follower, View};
 use crate::resources::{decode, key, prefix};
 use crate::status::{Cause, Details, Status, qualified};
 
@@ -27,25 +37,114 @@ const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 /// refused (`MaxRetry`, `RetryInterval` of the ServiceAccount plugin).
 const DEFAULT_ACCOUNT_LOOKUPS: usize = 10;
 const DEFAULT_ACCOUNT_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long a namespace deleted through this server is looked up in the store even when the
+/// view shows it active (`forceLiveLookupTTL`).
+const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
+/// Where namespaces and ServiceAccounts are stored.
+const NAMESPACES: &str = "/registry/core/namespaces/";
+const SERVICE_ACCOUNTS: &str = "/registry/core/serviceaccounts/";
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
+
+/// The namespaces and ServiceAccounts, decoded and kept current from the store: the
+/// informers behind `NamespaceLifecycle` and `ServiceAccount`.
+#[derive(Debug)]
+pub(crate) struct Listers {
+    namespaces: Arc<Follower<Objects>>,
+    service_accounts: Arc<Follower<Objects>>,
+    /// Namespaces deleted through this server, and when (`forceLiveLookupCache`).
+    deleted: Mutex<HashMap<String, Instant>>,
+}
+
+impl Listers {
+    /// Empty views: until [`Listers::follow`] fills them, every lookup reads the store.
+    pub(crate) fn new(store: &Arc<dyn Store>) -> Arc<Listers> {
+        Arc::new(Listers {
+            namespaces: Follower::new(store.clone(), NAMESPACES, Objects::default()),
+            service_accounts: Follower::new(store.clone(), SERVICE_ACCOUNTS, Objects::default()),
+            deleted: Mutex::default(),
+        })
+    }
+
+    /// Lists namespaces and ServiceAccounts and follows their changes until `stopping` fires.
+    pub(crate) async fn follow(
+        &self,
+        stopping: tokio::sync::watch::Receiver<()>,
+    ) -> Result<(), berth_store::Error> {
+        self.namespaces.follow(stopping.clone()).await?;
+        self.service_accounts.follow(stopping).await
+    }
+
+    /// Notes that `namespace` is being deleted: for a while its view is not trusted to show
+    /// it terminating, as `NamespaceLifecycle` notes a namespace DELETE it admits.
+    pub(crate) fn deleting(&self, namespace: &str) {
+        let mut deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        deleted.retain(|_, at| now.duration_since(*at) < FORCE_LIVE_LOOKUP);
+        deleted.insert(namespace.to_owned(), now);
+    }
+
+    fn deleted_lately(&self, namespace: &str) -> bool {
+        let deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
+        deleted.get(namespace).is_some_and(|at| at.elapsed() < FORCE_LIVE_LOOKUP)
+    }
+}
+
+/// Decoded objects by store key.
+#[derive(Debug, Default)]
+struct Objects {
+    objects: RwLock<HashMap<String, Arc<Value>>>,
+}
+
+impl Objects {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.objects.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn decoded(kv: &KeyValue) -> Option<Arc<Value>> {
+        // `decode` logs what does not decode; the store keeps the truth for live lookups.
+        decode(kv).ok().map(Arc::new)
+    }
+}
+
+impl View for Objects {
+    fn reset(&self, kvs: &[KeyValue]) {
+        let objects =
+            kvs.iter().filter_map(|kv| Some((kv.key.clone(), Objects::decoded(kv)?))).collect();
+        *self.objects.write().unwrap_or_else(PoisonError::into_inner) = objects;
+    }
+
+    fn put(&self, kv: &KeyValue) {
+        let object = Objects::decoded(kv);
+        let mut objects = self.objects.write().unwrap_or_else(PoisonError::into_inner);
+        match object {
+            Some(object) => objects.insert(kv.key.clone(), object),
+            None => objects.remove(&kv.key),
+        };
+    }
+
+    fn delete(&self, key: &str) {
+        self.objects.write().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+}
 
 /// Runs the mutating and validating plugins for a create of `object` (named `name`) in
 /// `namespace`.
 pub(crate) async fn on_create(
     store: &dyn Store,
+    listers: &Listers,
     resource: &ResourceType,
     namespace: Option<&str>,
     name: &str,
     object: &mut Value,
 ) -> Result<(), Status> {
     if let Some(ns) = namespace {
-        namespace_lifecycle(store, resource, ns, name).await?;
+        namespace_lifecycle(store, listers, resource, ns, name).await?;
     }
     match (resource.group, resource.kind) {
         ("", "Pod") => {
             if let Some(ns) = namespace {
-                service_account(store, resource, ns, name, object).await?;
+                service_account(store, listers, resource, ns, name, object).await?;
             }
             default_tolerations(object);
         }
@@ -60,31 +159,54 @@ pub(crate) async fn on_create(
 }
 
 /// `NamespaceLifecycle` on delete: the namespaces every cluster needs stay.
-pub(crate) fn check_delete(resource: &ResourceType, name: &str) -> Result<(), Status> {
-    if resource.group.is_empty()
-        && resource.kind == "Namespace"
-        && IMMORTAL_NAMESPACES.contains(&name)
-    {
-        return Err(forbidden(resource, name, "this namespace may not be deleted".into()));
+/// A namespace it lets go is noted in `listers` ([`Listers::deleting`]).
+pub(crate) fn check_delete(
+    listers: &Listers,
+    resource: &ResourceType,
+    name: &str,
+) -> Result<(), Status> {
+    if resource.group.is_empty() && resource.kind == "Namespace" {
+        if IMMORTAL_NAMESPACES.contains(&name) {
+            return Err(forbidden(resource, name, "this namespace may not be deleted".into()));
+        }
+        listers.deleting(name);
     }
     Ok(())
 }
 
 /// New content needs a namespace that exists and is not being deleted.
+///
+/// The namespace comes from the view; from the store when the view lacks it, or shows it
+/// active while it was deleted through this server lately (kube-apiserver's plugin reads its
+/// informer the same way).
 async fn namespace_lifecycle(
     store: &dyn Store,
+    listers: &Listers,
     resource: &ResourceType,
     namespace: &str,
     name: &str,
 ) -> Result<(), Status> {
+    fn terminating(object: &Value) -> bool {
+        object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+            || object.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+    }
     let namespaces = kinds::find("", "v1", "namespaces").ok_or_else(Status::internal)?;
-    let kv = store.get(&key(namespaces, None, namespace)).await;
-    let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
-    let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
-    let object = decode(&kv)?;
-    let terminating = object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
-        || object.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
-    if terminating {
+    let key = key(namespaces, None, namespace);
+    let viewed = listers.namespaces.view().get(&key);
+    let live = match &viewed {
+        Some(object) => !terminating(object) && listers.deleted_lately(namespace),
+        None => true,
+    };
+    let object = match viewed {
+        Some(object) if !live => object,
+        _ => {
+            let kv = store.get(&key).await;
+            let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
+            let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
+            Arc::new(decode(&kv)?)
+        }
+    };
+    if terminating(&object) {
         let why = format!(
             "unable to create new content in namespace {namespace} because it is being terminated"
         );
@@ -120,8 +242,11 @@ fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
 }
 
 /// The `ServiceAccount` plugin for a pod being created.
+///
+/// The account comes from the view, or from the store when the view lacks it.
 async fn service_account(
     store: &dyn Store,
+    listers: &Listers,
     resource: &ResourceType,
     namespace: &str,
     name: &str,
@@ -133,6 +258,11 @@ async fn service_account(
     }
     let account = service_account_name(pod);
     let accounts = kinds::find("", "v1", "serviceaccounts").ok_or_else(Status::internal)?;
+    let key = key(accounts, Some(namespace), &account);
+    if let Some(account) = listers.service_accounts.view().get(&key) {
+        copy_image_pull_secrets(&account, pod);
+        return Ok(());
+    }
     // The `default` account is created by a controller right after its namespace: wait for
     // it a little, as the plugin does (10 lookups, 500 ms apart).
     let attempts = if account == "default" { DEFAULT_ACCOUNT_LOOKUPS } else { 1 };
@@ -141,7 +271,7 @@ async fn service_account(
         if attempt > 0 {
             tokio::time::sleep(DEFAULT_ACCOUNT_RETRY).await;
         }
-        let kv = store.get(&key(accounts, Some(namespace), &account)).await;
+        let kv = store.get(&key).await;
         found = kv.map_err(|e| Status::from_store(e, accounts, &account))?;
         if found.is_some() {
             break;
@@ -296,7 +426,86 @@ fn add_finalizer(object: &mut Value, finalizer: &str) {
 
 #[cfg(test)]
 mod tests {
+    use berth_store::MemoryStore;
+    use bytes::Bytes;
+
     use super::*;
+
+    /// Stores `object` at `key`; what the store answered.
+    async fn put(store: &Arc<dyn Store>, key: &str, object: Value) -> KeyValue {
+        let bytes = Bytes::from(object.to_string());
+        match store.get(key).await.unwrap() {
+            Some(kv) => store.update(key, bytes, kv.mod_revision).await.unwrap(),
+            None => store.create(key, bytes).await.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn namespaces_come_from_the_view_then_the_store() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let listers = Listers::new(&store);
+        let pods = kinds::find("", "v1", "pods").unwrap();
+        let key = format!("{NAMESPACES}dev");
+        let active = put(&store, &key, json!({"metadata": {"name": "dev"}})).await;
+        listers.namespaces.view().reset(&[active]);
+        let terminating = json!({"metadata": {"name": "dev"}, "status": {"phase": "Terminating"}});
+        put(&store, &key, terminating).await;
+        // The view is behind the store, as an informer can be: it answers.
+        assert!(namespace_lifecycle(&*store, &listers, pods, "dev", "p").await.is_ok());
+        // A namespace deleted through this server is read from the store while the view
+        // shows it active.
+        listers.deleting("dev");
+        let refused = namespace_lifecycle(&*store, &listers, pods, "dev", "p").await.unwrap_err();
+        assert_eq!(refused.code(), axum::http::StatusCode::FORBIDDEN);
+        // One the view lacks is read from the store.
+        assert!(namespace_lifecycle(&*store, &listers, pods, "other", "p").await.is_err());
+        put(&store, &format!("{NAMESPACES}other"), json!({"metadata": {"name": "other"}})).await;
+        assert!(namespace_lifecycle(&*store, &listers, pods, "other", "p").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn service_accounts_come_from_the_view_then_the_store() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let listers = Listers::new(&store);
+        let pods = kinds::find("", "v1", "pods").unwrap();
+        let key = format!("{SERVICE_ACCOUNTS}dev/builder");
+        let viewed =
+            json!({"metadata": {"name": "builder"}, "imagePullSecrets": [{"name": "viewed"}]});
+        let kv = put(&store, &key, viewed).await;
+        listers.service_accounts.view().reset(&[kv]);
+        let stored =
+            json!({"metadata": {"name": "builder"}, "imagePullSecrets": [{"name": "stored"}]});
+        put(&store, &key, stored).await;
+        let pod = || json!({"spec": {"serviceAccountName": "builder"}});
+        let mut first = pod();
+        service_account(&*store, &listers, pods, "dev", "p", &mut first).await.unwrap();
+        assert_eq!(first["spec"]["imagePullSecrets"], json!([{"name": "viewed"}]));
+        listers.service_accounts.view().delete(&key);
+        let mut second = pod();
+        service_account(&*store, &listers, pods, "dev", "p", &mut second).await.unwrap();
+        assert_eq!(second["spec"]["imagePullSecrets"], json!([{"name": "stored"}]));
+        let mut missing = json!({"spec": {"serviceAccountName": "nobody"}});
+        let refused = service_account(&*store, &listers, pods, "dev", "p", &mut missing).await;
+        assert_eq!(refused.unwrap_err().code(), axum::http::StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn the_views_follow_the_store() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let key = format!("{NAMESPACES}dev");
+        put(&store, &key, json!({"metadata": {"name": "dev"}})).await;
+        let listers = Listers::new(&store);
+        let (_stop, stopping) = tokio::sync::watch::channel(());
+        listers.follow(stopping).await.unwrap();
+        assert!(listers.namespaces.view().get(&key).is_some(), "listed at start");
+        let account = format!("{SERVICE_ACCOUNTS}dev/default");
+        put(&store, &account, json!({"metadata": {"name": "default"}})).await;
+        store.delete(&key, None).await.unwrap();
+        listers.service_accounts.catch_up().await;
+        listers.namespaces.catch_up().await;
+        assert!(listers.service_accounts.view().get(&account).is_some(), "a create arrives");
+        assert!(listers.namespaces.view().get(&key).is_none(), "a delete arrives");
+    }
 
     #[test]
     fn pods_default_to_the_default_service_account() {

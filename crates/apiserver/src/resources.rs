@@ -54,6 +54,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         service_cidr: state.service_cidr,
         max_unavailable_statefulset: state.max_unavailable_statefulset,
         decoded: state.decoded,
+        listers: state.listers,
         requester: parts.extensions.get().cloned(),
     };
     let subresource = cx.path.subresource.clone();
@@ -115,6 +116,8 @@ pub(crate) struct Context {
     pub(crate) max_unavailable_statefulset: bool,
     /// The objects written last, decoded: an update starts from one when it is current.
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
+    /// The namespaces and ServiceAccounts admission reads (`admission::Listers`).
+    pub(crate) listers: Arc<admission::Listers>,
     /// Who writes, unless in `system:masters`: the RBAC kinds' escalation checks need it.
     pub(crate) requester: Option<crate::rbac::Requester>,
 }
@@ -157,6 +160,7 @@ impl Context {
             service_cidr: self.service_cidr,
             max_unavailable_statefulset: self.max_unavailable_statefulset,
             decoded: self.decoded.clone(),
+            listers: self.listers.clone(),
             requester: self.requester.clone(),
         }
     }
@@ -911,7 +915,7 @@ async fn create_object(
     crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
     objects::prepare_for_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
-    admission::on_create(&*cx.store, resource, namespace, &name, &mut object).await?;
+    admission::on_create(&*cx.store, &cx.listers, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
     let dry_run = cx.query.dry_run();
     if allocator::allocates(resource)
@@ -1438,7 +1442,7 @@ async fn delete_outcome(
     options: &DeleteOptions,
 ) -> Result<(Value, bool)> {
     let resource = cx.resource();
-    admission::check_delete(resource, name)?;
+    admission::check_delete(&cx.listers, resource, name)?;
     let key = cx.key(name);
     let dry_run = options.dry_run || cx.query.dry_run();
     loop {

@@ -45,6 +45,8 @@ pub(crate) struct AppState {
     pub(crate) decoded: Arc<crate::decoded::Decoded>,
     /// Authorizes every authenticated request (`rbac.rs`).
     pub(crate) authorizer: Arc<crate::rbac::Authorizer>,
+    /// The namespaces and ServiceAccounts admission reads (`admission.rs`).
+    pub(crate) listers: Arc<crate::admission::Listers>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
@@ -196,6 +198,7 @@ mod tests {
             openid: Arc::new(crate::oidc::Documents::new(&signing_key, listen)),
             signing_key,
             authorizer: crate::rbac::Authorizer::new(store.clone()),
+            listers: crate::admission::Listers::new(&store),
             store,
             authenticator,
             decoded: Arc::default(),

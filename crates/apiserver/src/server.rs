@@ -150,6 +150,8 @@ pub async fn start(
     let (stop, stopped) = watch::channel(());
     let authorizer = crate::rbac::Authorizer::new(store.clone());
     authorizer.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
+    let listers = crate::admission::Listers::new(&store);
+    listers.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
     let signing_key = Arc::new(pki.service_account_key);
     let authenticator =
         Arc::new(Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone()));
@@ -164,6 +166,7 @@ pub async fn start(
         authenticator,
         decoded: Arc::default(),
         authorizer,
+        listers,
     };
     let app = router(state);
     let local = LocalService { app: app.clone(), peer: Peer { user: Some(loopback_user()) } };
