@@ -45,8 +45,8 @@ pub(crate) trait History: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub(crate) enum Message {
     Event(Event),
-    /// The feed itself lost changes (an etcd watch could not be resumed): every watcher must
-    /// re-list.
+    /// The feed itself lost changes up to `compacted` (an etcd watch could not be resumed):
+    /// every watcher that had not considered them all must re-list.
     Reset {
         compacted: Revision,
     },
@@ -166,6 +166,10 @@ impl Watch {
                             return Ok(event.clone());
                         }
                     }
+                    // The feed's gap ends at `compacted`: a watcher that has considered every
+                    // revision up to it (from history, or reading from there on) misses nothing
+                    // and goes on with what the feed publishes next.
+                    Message::Reset { compacted } if self.position >= *compacted => {}
                     Message::Reset { compacted } => {
                         return Err(Error::Compacted {
                             requested: self.position,
@@ -207,5 +211,50 @@ impl Watch {
         };
         self.pending.extend(page);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::KeyValue;
+
+    /// History that has nothing: the watchers below never need it.
+    #[derive(Debug)]
+    struct NoHistory;
+
+    #[async_trait]
+    impl History for NoHistory {
+        async fn history(&self, _: &str, _: Revision, _: Revision, _: usize) -> Result<Vec<Event>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn put(key: &str, revision: i64) -> Event {
+        let kv = KeyValue {
+            key: key.to_owned(),
+            value: Bytes::from_static(b"v"),
+            create_revision: Revision(revision),
+            mod_revision: Revision(revision),
+        };
+        Event::Put { kv, prev: None }
+    }
+
+    #[tokio::test]
+    async fn a_reset_stops_only_the_watchers_it_leaves_a_gap_for() {
+        let hub = Arc::new(Hub::new(Revision(3)));
+        let mut behind = hub.watch(Arc::new(NoHistory), "/a/", Revision(4));
+        let mut caught_up = hub.watch(Arc::new(NoHistory), "/a/", Revision(5));
+        hub.reset(Revision(5));
+        hub.publish([put("/a/x", 6)]);
+        match behind.next().await {
+            Err(Error::Compacted { requested, compacted }) => {
+                assert_eq!((requested, compacted), (Revision(4), Revision(5)));
+            }
+            other => panic!("expected Compacted, got {other:?}"),
+        }
+        assert_eq!(caught_up.next().await.unwrap(), put("/a/x", 6));
     }
 }
