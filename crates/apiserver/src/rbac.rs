@@ -316,20 +316,28 @@ fn role_not_found(plural: &str, name: &str) -> Status {
 // === bootstrap ===
 
 /// Creates the default ClusterRoles and ClusterRoleBindings that are missing and reconciles
-/// the ones that exist, as kube-apiserver's `rbac/bootstrap-roles` hook does
+/// the ones that exist, and likewise the Roles and RoleBindings of `kube-system` and
+/// `kube-public`, as kube-apiserver's `rbac/bootstrap-roles` hook does
 /// (`berth_api::rbac::reconcile`): what the default policy has and they lack is added, what
 /// their users added stays, a binding to another role is recreated, and objects annotated
 /// `rbac.authorization.kubernetes.io/autoupdate: "false"` are left alone. A data dir written
 /// by an older berth so gets the current policy; a restart that finds everything in place
 /// writes nothing.
 pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
-    let objects = rbac::bootstrap::cluster_roles().into_iter().map(|o| ("clusterroles", o)).chain(
-        rbac::bootstrap::cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)),
-    );
+    use rbac::bootstrap as policy;
+    let objects = [
+        ("clusterroles", policy::cluster_roles()),
+        ("clusterrolebindings", policy::cluster_role_bindings()),
+        ("roles", policy::namespaced_roles()),
+        ("rolebindings", policy::namespaced_role_bindings()),
+    ];
+    let objects =
+        objects.into_iter().flat_map(|(plural, all)| all.into_iter().map(move |o| (plural, o)));
     for (plural, mut expected) in objects {
         let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
         let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let key = resources::key(resource, None, &name);
+        let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
+        let key = resources::key(resource, namespace.as_deref(), &name);
         let Some(existing) = store.get(&key).await? else {
             resources::create_if_missing(store, resource, &key, expected).await?;
             continue;
@@ -341,7 +349,7 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
             continue;
         };
         crate::objects::normalize(resource, &mut expected);
-        let reconciled = if plural == "clusterroles" {
+        let reconciled = if plural.ends_with("roles") {
             rbac::reconcile::role(&live, &expected)
         } else {
             rbac::reconcile::binding(&live, &expected)

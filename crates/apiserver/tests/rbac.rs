@@ -817,3 +817,76 @@ async fn restarts_reconcile_the_bootstrap_policy() {
     }
     server.shutdown().await;
 }
+
+/// The Roles and RoleBindings kube-apiserver bootstraps in `kube-system` and `kube-public`:
+/// listed, granting what they grant to their controllers (and nothing to others), and brought
+/// back to the default policy by a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespaced_bootstrap_roles_grant_and_are_reconciled() {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use berth_apiserver::ApiServerConfig;
+    use berth_store::{MemoryStore, Store};
+    use serde_json::{Value, json};
+
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = |listen: SocketAddr| {
+        berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store.clone())
+    };
+    let server = start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let listen = server.local_addr();
+    let config = server.kubeconfig_path().to_owned();
+
+    let roles = kubectl.ok(&config, &["get", "roles", "-n", "kube-system", "-o", "name"]).await;
+    let expected = [
+        "extension-apiserver-authentication-reader",
+        "system::leader-locking-kube-controller-manager",
+        "system::leader-locking-kube-scheduler",
+        "system:controller:bootstrap-signer",
+        "system:controller:cloud-provider",
+        "system:controller:token-cleaner",
+    ]
+    .map(|name| format!("role.rbac.authorization.k8s.io/{name}\n"))
+    .concat();
+    assert_eq!(roles, expected);
+    let public =
+        kubectl.ok(&config, &["get", "rolebindings", "-n", "kube-public", "-o", "name"]).await;
+    assert_eq!(
+        public,
+        "rolebinding.rbac.authorization.k8s.io/system:controller:bootstrap-signer\n"
+    );
+    let cleaner = "--as=system:serviceaccount:kube-system:token-cleaner";
+    let can_i = |namespace: &'static str| {
+        let (kubectl, config) = (&kubectl, &config);
+        async move {
+            let args = ["auth", "can-i", "delete", "secrets", "-n", namespace, cleaner];
+            kubectl.run(config, &args).await.1
+        }
+    };
+    assert_eq!(can_i("kube-system").await, "yes\n");
+    assert_eq!(can_i("default").await, "no\n");
+
+    let only_events = json!([{"op": "replace", "path": "/rules", "value": [
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]}
+    ]}]);
+    let patch = only_events.to_string();
+    let role = ["-n", "kube-system", "role", "system:controller:token-cleaner"];
+    kubectl.ok(&config, &[&["patch"], &role[..], &["--type=json", "-p", &patch]].concat()).await;
+    assert_eq!(can_i("kube-system").await, "no\n");
+    server.shutdown().await;
+
+    let server = start(listen).await.unwrap();
+    let text = kubectl.ok(&config, &[&["get"], &role[..], &["-o", "json"]].concat()).await;
+    let reconciled: Value = serde_json::from_str(&text).unwrap();
+    // What was missing comes back broken down, a rule per verb, as `computeReconciledRole`
+    // appends it.
+    let secrets =
+        |verb: &str| json!({"apiGroups": [""], "resources": ["secrets"], "verbs": [verb]});
+    let rules = reconciled["rules"].as_array().unwrap();
+    assert_eq!(rules[1..], ["delete", "get", "list", "watch"].map(secrets), "{reconciled}");
+    assert_eq!(can_i("kube-system").await, "yes\n");
+    server.shutdown().await;
+}

@@ -1,7 +1,11 @@
 //! The default ClusterRoles and ClusterRoleBindings kube-apiserver creates at start
-//! (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`, v1.33), as data.
+//! (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`, v1.33), and the Roles and
+//! RoleBindings it creates in `kube-system` and `kube-public` (`namespace_policy.go`), as data.
 //!
-//! Only the roles berth's users meet are here: the user-facing `cluster-admin`, `admin`,
+//! The namespaced ones are all there (read from `testdata/namespace-roles.yaml` and
+//! `namespace-role-bindings.yaml`). Of the cluster-wide ones, only the roles berth's users
+//! meet are here (the `system:controller:*`, `system:node`, `system:kube-scheduler` … roles
+//! of Kubernetes' own components are not yet): the user-facing `cluster-admin`, `admin`,
 //! `edit` and `view` with the `system:aggregate-to-*` roles they aggregate, and the roles every
 //! client needs (`system:discovery`, `system:basic-user`, `system:public-info-viewer`), plus
 //! `system:monitoring`, `system:auth-delegator` and `system:service-account-issuer-discovery`.
@@ -319,6 +323,139 @@ fn roles() -> Vec<Role> {
             rules: Vec::new(),
         },
     ]
+}
+
+/// The bootstrap Roles (`namespace_policy.go`), by namespace and then name: leader election
+/// for the controller manager and the scheduler, the authentication ConfigMap reader, and the
+/// bootstrap-signer, cloud-provider and token-cleaner controllers' roles.
+pub fn namespaced_roles() -> Vec<Value> {
+    const LEADER_ELECTION: &[&str] = &["create", "get", "list", "update", "watch"];
+    let named = |verbs: &[&str], resource: &str, name: &str| PolicyRule {
+        resource_names: owned(&[name]),
+        ..rule(verbs, &[""], &[resource])
+    };
+    let events = rule(&["create", "patch", "update"], &["", "events.k8s.io"], &["events"]);
+    let leader_locking = vec![
+        rule(LEADER_ELECTION, &["coordination.k8s.io"], &["leases"]),
+        rule(LEADER_ELECTION, &["coordination.k8s.io"], &["leasecandidates"]),
+    ];
+    let roles: [(&str, &str, Vec<PolicyRule>); 7] = [
+        (
+            "kube-public",
+            "system:controller:bootstrap-signer",
+            vec![
+                rule(READ, &[""], &["configmaps"]),
+                named(&["update"], "configmaps", "cluster-info"),
+                events.clone(),
+            ],
+        ),
+        (
+            "kube-system",
+            "extension-apiserver-authentication-reader",
+            vec![named(READ, "configmaps", "extension-apiserver-authentication")],
+        ),
+        ("kube-system", "system::leader-locking-kube-controller-manager", leader_locking.clone()),
+        ("kube-system", "system::leader-locking-kube-scheduler", leader_locking),
+        (
+            "kube-system",
+            "system:controller:bootstrap-signer",
+            vec![rule(READ, &[""], &["secrets"])],
+        ),
+        (
+            "kube-system",
+            "system:controller:cloud-provider",
+            vec![rule(&["create", "get", "list", "watch"], &[""], &["configmaps"])],
+        ),
+        (
+            "kube-system",
+            "system:controller:token-cleaner",
+            vec![rule(&["delete", "get", "list", "watch"], &[""], &["secrets"]), events],
+        ),
+    ];
+    roles
+        .into_iter()
+        .map(|(namespace, name, rules)| {
+            let mut metadata = metadata(name, &[]);
+            metadata["namespace"] = json!(namespace);
+            json!({
+                "kind": "Role",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata,
+                "rules": rules.iter().map(PolicyRule::to_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// The bootstrap RoleBindings (`namespace_policy.go`), by namespace and then name, each to the
+/// Role of its namespace that [`namespaced_roles`] names.
+pub fn namespaced_role_bindings() -> Vec<Value> {
+    let user =
+        |name: &str| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name});
+    let account =
+        |name: &str| json!({"kind": "ServiceAccount", "name": name, "namespace": "kube-system"});
+    let bindings: [(&str, &str, &str, Vec<Value>); 7] = [
+        (
+            "kube-public",
+            "system:controller:bootstrap-signer",
+            "system:controller:bootstrap-signer",
+            vec![account("bootstrap-signer")],
+        ),
+        (
+            "kube-system",
+            "system::extension-apiserver-authentication-reader",
+            "extension-apiserver-authentication-reader",
+            vec![user("system:kube-controller-manager"), user("system:kube-scheduler")],
+        ),
+        (
+            "kube-system",
+            "system::leader-locking-kube-controller-manager",
+            "system::leader-locking-kube-controller-manager",
+            vec![
+                user("system:kube-controller-manager"),
+                account("kube-controller-manager"),
+                account("leader-election-controller"),
+            ],
+        ),
+        (
+            "kube-system",
+            "system::leader-locking-kube-scheduler",
+            "system::leader-locking-kube-scheduler",
+            vec![user("system:kube-scheduler"), account("kube-scheduler")],
+        ),
+        (
+            "kube-system",
+            "system:controller:bootstrap-signer",
+            "system:controller:bootstrap-signer",
+            vec![account("bootstrap-signer")],
+        ),
+        (
+            "kube-system",
+            "system:controller:cloud-provider",
+            "system:controller:cloud-provider",
+            vec![account("cloud-provider")],
+        ),
+        (
+            "kube-system",
+            "system:controller:token-cleaner",
+            "system:controller:token-cleaner",
+            vec![account("token-cleaner")],
+        ),
+    ];
+    bindings
+        .into_iter()
+        .map(|(namespace, name, role, subjects)| {
+            let mut metadata = metadata(name, &[]);
+            metadata["namespace"] = json!(namespace);
+            json!({
+                "kind": "RoleBinding",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": subjects,
+            })
+        })
+        .collect()
 }
 
 /// `rbac.authorization.kubernetes.io/autoupdate: "true"` and

@@ -318,3 +318,79 @@ fn bootstrap_aggregated_roles_are_stored_without_rules() {
         assert!(names.contains(&binding["roleRef"]["name"].as_str().unwrap()));
     }
 }
+
+#[test]
+fn bootstrap_namespace_roles_grant_their_controllers_and_no_one_else() {
+    let mut policy = Policy::default();
+    let roles = bootstrap::namespaced_roles();
+    for role in &roles {
+        let (namespace, name) = (
+            role["metadata"]["namespace"].as_str().unwrap(),
+            role["metadata"]["name"].as_str().unwrap(),
+        );
+        policy.put(Kind::Role, namespace, name, role);
+    }
+    let bindings = bootstrap::namespaced_role_bindings();
+    for binding in &bindings {
+        let namespace = binding["metadata"]["namespace"].as_str().unwrap();
+        let role = binding["roleRef"]["name"].as_str().unwrap();
+        assert!(
+            roles
+                .iter()
+                .any(|r| r["metadata"]["namespace"] == namespace && r["metadata"]["name"] == role),
+            "{binding}"
+        );
+        policy.put(
+            Kind::RoleBinding,
+            namespace,
+            binding["metadata"]["name"].as_str().unwrap(),
+            binding,
+        );
+    }
+    let mut keys: Vec<(&str, &str)> = roles
+        .iter()
+        .map(|r| {
+            (r["metadata"]["namespace"].as_str().unwrap(), r["metadata"]["name"].as_str().unwrap())
+        })
+        .collect();
+    assert!(keys.is_sorted(), "{keys:?}");
+    keys.dedup();
+    assert_eq!(keys.len(), 7);
+    let on = |verb: &str, group: &str, resource: &str, name: &str, namespace: &str| Attributes {
+        verb: verb.into(),
+        target: Target::Resource {
+            api_group: group.into(),
+            resource: resource.into(),
+            subresource: String::new(),
+            name: name.into(),
+            namespace: namespace.into(),
+        },
+    };
+    let accounts =
+        ["system:serviceaccounts".to_owned(), "system:serviceaccounts:kube-system".to_owned()];
+    let cleaner =
+        Identity { name: "system:serviceaccount:kube-system:token-cleaner", groups: &accounts };
+    assert!(policy.authorize(cleaner, &on("delete", "", "secrets", "t", "kube-system")).allowed);
+    assert!(!policy.authorize(cleaner, &on("delete", "", "secrets", "t", "default")).allowed);
+    assert!(!policy.authorize(cleaner, &on("create", "", "secrets", "", "kube-system")).allowed);
+    let signer =
+        Identity { name: "system:serviceaccount:kube-system:bootstrap-signer", groups: &accounts };
+    assert!(
+        policy
+            .authorize(signer, &on("update", "", "configmaps", "cluster-info", "kube-public"))
+            .allowed
+    );
+    assert!(
+        !policy.authorize(signer, &on("update", "", "configmaps", "other", "kube-public")).allowed
+    );
+    let no_groups: [String; 0] = [];
+    let scheduler = Identity { name: "system:kube-scheduler", groups: &no_groups };
+    let lease =
+        |verb: &str| on(verb, "coordination.k8s.io", "leases", "kube-scheduler", "kube-system");
+    assert!(policy.authorize(scheduler, &lease("update")).allowed);
+    assert!(!policy.authorize(scheduler, &lease("delete")).allowed);
+    let reader = on("get", "", "configmaps", "extension-apiserver-authentication", "kube-system");
+    assert!(policy.authorize(scheduler, &reader).allowed);
+    let stranger = Identity { name: "someone", groups: &no_groups };
+    assert!(!policy.authorize(stranger, &reader).allowed);
+}
