@@ -461,7 +461,7 @@ fn phase(
     }
 }
 
-/// The QoS class a pod has no class for yet (the API server sets it at create):
+/// The QoS class of a pod that has none yet (the API server sets it at create):
 /// `ComputePodQOS` over its containers and init containers (`berth_api::quantity`).
 pub(crate) fn qos_class(spec: &PodSpec) -> &'static str {
     fn pairs(map: Option<&BTreeMap<String, Quantity>>) -> impl Iterator<Item = (&str, &str)> {
