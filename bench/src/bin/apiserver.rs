@@ -331,7 +331,7 @@ async fn api_section(
         let connector = tls_connector(data_dir)?;
         Api::connect(&connector, server.local_addr(), Some(admin_token(data_dir)?)).await?
     };
-    let rows = api_figures(backend, &store, &api, counts).await;
+    let rows = api_figures(backend, &store, api, counts).await;
     server.shutdown().await;
     rows
 }
@@ -339,10 +339,9 @@ async fn api_section(
 async fn api_figures(
     backend: &str,
     store: &Arc<dyn Store>,
-    api: &Api,
+    api: Api,
     counts: Counts,
 ) -> Result<Vec<Row>> {
-    let api = api.clone();
 
     // The floor writes exactly the bytes the API server stores for a pod.
     api.create_service_account(NAMESPACE).await?;
