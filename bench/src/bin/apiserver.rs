@@ -342,7 +342,6 @@ async fn api_figures(
     api: Api,
     counts: Counts,
 ) -> Result<Vec<Row>> {
-
     // The floor writes exactly the bytes the API server stores for a pod.
     api.create_service_account(NAMESPACE).await?;
     api.create_pod(NAMESPACE, "bench-probe").await?;
