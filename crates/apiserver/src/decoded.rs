@@ -58,6 +58,17 @@ impl Decoded {
         Some((entry.revision, entry.object.clone()))
     }
 
+    /// Forgets the object at `key`: it was deleted, and a write to an object created there
+    /// later would only start from it to fail its compare-and-swap.
+    pub(crate) fn forget(&self, key: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = inner.entries.remove(key) else { return };
+        inner.stored_bytes -= entry.stored_len;
+        inner.order.retain(|held| held != key);
+        drop(inner);
+        drop(entry);
+    }
+
     /// Holds `object`, which is what decoding the `stored_len` bytes written at `key` as of
     /// `revision` gives; evicts the oldest entries beyond the bounds.
     pub(crate) fn put(&self, key: &str, revision: Revision, stored_len: usize, object: Value) {
@@ -160,6 +171,19 @@ mod tests {
         let inner = cache.inner.lock().unwrap();
         assert!(inner.stored_bytes + MAX_STORED_BYTES / 8 <= MAX_STORED_BYTES);
         assert_eq!(inner.entries.len(), MAX_ENTRIES - 1, "{} entries", inner.entries.len());
+    }
+
+    #[test]
+    fn a_forgotten_key_is_gone_and_its_room_free() {
+        let cache = Decoded::default();
+        cache.put("/a", Revision(1), 10, json!("a"));
+        cache.put("/b", Revision(1), 20, json!("b"));
+        cache.forget("/a");
+        cache.forget("/missing");
+        assert_eq!(cache.latest("/a"), None);
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!((inner.entries.len(), inner.stored_bytes), (1, 20));
+        assert_eq!(inner.order, ["/b"]);
     }
 
     #[test]

@@ -1320,6 +1320,7 @@ async fn attempt(
         }
         return match cx.store.delete(key, Some(revision)).await {
             Ok(_) => {
+                cx.decoded.forget(key);
                 allocator::release(&*cx.store, resource, &current).await;
                 Ok(Attempt::Wrote(Written::unchanged(Arc::unwrap_or_clone(current))))
             }
@@ -1474,6 +1475,7 @@ async fn delete_outcome(
                 if !dry_run {
                     match cx.store.delete(&key, Some(kv.mod_revision)).await {
                         Ok(deleted) => {
+                            cx.decoded.forget(&key);
                             allocator::release(&*cx.store, resource, &current).await;
                             objects::set_resource_version(&mut current, deleted.revision);
                         }
