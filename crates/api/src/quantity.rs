@@ -175,12 +175,12 @@ fn pairs(map: &Value) -> Vec<(&str, Cow<'_, str>)> {
     map.as_object()
         .into_iter()
         .flatten()
-        .filter_map(|(name, quantity)| Some((name.as_str(), quantity_text(quantity)?)))
+        .filter_map(|(name, quantity)| Some((name.as_str(), text(quantity)?)))
         .collect()
 }
 
-/// A quantity's text: a string, or a bare number (which Kubernetes also accepts).
-fn quantity_text(value: &Value) -> Option<Cow<'_, str>> {
+/// A quantity field's text: a string, or a bare number (which Kubernetes also accepts).
+pub fn text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::String(text) => Some(Cow::Borrowed(text)),
         Value::Number(number) => Some(Cow::Owned(number.to_string())),

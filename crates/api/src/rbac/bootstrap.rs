@@ -17,6 +17,7 @@
 use serde_json::{Value, json};
 
 use super::PolicyRule;
+use super::reconcile::AUTO_UPDATE;
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
@@ -375,12 +376,10 @@ pub fn namespaced_roles() -> Vec<Value> {
     roles
         .into_iter()
         .map(|(namespace, name, rules)| {
-            let mut metadata = metadata(name, &[]);
-            metadata["namespace"] = json!(namespace);
             json!({
                 "kind": "Role",
                 "apiVersion": "rbac.authorization.k8s.io/v1",
-                "metadata": metadata,
+                "metadata": namespaced_metadata(namespace, name),
                 "rules": rules.iter().map(PolicyRule::to_json).collect::<Vec<_>>(),
             })
         })
@@ -445,12 +444,10 @@ pub fn namespaced_role_bindings() -> Vec<Value> {
     bindings
         .into_iter()
         .map(|(namespace, name, role, subjects)| {
-            let mut metadata = metadata(name, &[]);
-            metadata["namespace"] = json!(namespace);
             json!({
                 "kind": "RoleBinding",
                 "apiVersion": "rbac.authorization.k8s.io/v1",
-                "metadata": metadata,
+                "metadata": namespaced_metadata(namespace, name),
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
                 "subjects": subjects,
             })
@@ -469,8 +466,15 @@ fn metadata(name: &str, extra_labels: &[&str]) -> Value {
     json!({
         "name": name,
         "labels": labels,
-        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+        "annotations": {AUTO_UPDATE: "true"},
     })
+}
+
+/// [`metadata`] of an object in `namespace`, with no extra labels.
+fn namespaced_metadata(namespace: &str, name: &str) -> Value {
+    let mut metadata = metadata(name, &[]);
+    metadata["namespace"] = json!(namespace);
+    metadata
 }
 
 /// The bootstrap ClusterRoles, sorted by name; aggregated roles without rules (the aggregation

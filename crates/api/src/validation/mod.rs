@@ -324,17 +324,11 @@ pub(crate) fn string_map(value: &Value, field: &str) -> BTreeMap<String, String>
 // === quantities ===
 
 /// A `resource.Quantity` as an exact number (billionths), to compare and to check the sign.
-pub(crate) fn parse_quantity(text: &str) -> Option<i128> {
-    crate::quantity::nanos(text)
-}
+pub(crate) use crate::quantity::nanos as parse_quantity;
 
-/// The text of a quantity field (a string, or a bare number).
+/// The text of a quantity field (a string, or a bare number), owned for error messages.
 pub(crate) fn quantity_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    crate::quantity::text(value).map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
