@@ -193,13 +193,10 @@ async fn namespace_lifecycle(
     let namespaces = kinds::find("", "v1", "namespaces").ok_or_else(Status::internal)?;
     let key = key(namespaces, None, namespace);
     let viewed = listers.namespaces.view().get(&key);
-    let live = match &viewed {
-        Some(object) => !terminating(object) && listers.deleted_lately(namespace),
-        None => true,
-    };
-    let object = match viewed {
-        Some(object) if !live => object,
-        _ => {
+    let trusted = viewed.filter(|object| terminating(object) || !listers.deleted_lately(namespace));
+    let object = match trusted {
+        Some(object) => object,
+        None => {
             let kv = store.get(&key).await;
             let kv = kv.map_err(|e| Status::from_store(e, namespaces, namespace))?;
             let Some(kv) = kv else { return Err(Status::namespace_not_found(namespace)) };
@@ -440,11 +437,17 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn namespaces_come_from_the_view_then_the_store() {
+    /// A store, listers on it that follow nothing (their views are what a test puts there),
+    /// and the pods resource.
+    fn unfollowed() -> (Arc<dyn Store>, Arc<Listers>, &'static ResourceType) {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let listers = Listers::new(&store);
-        let pods = kinds::find("", "v1", "pods").unwrap();
+        (store, listers, kinds::find("", "v1", "pods").unwrap())
+    }
+
+    #[tokio::test]
+    async fn namespaces_come_from_the_view_then_the_store() {
+        let (store, listers, pods) = unfollowed();
         let key = format!("{NAMESPACES}dev");
         let active = put(&store, &key, json!({"metadata": {"name": "dev"}})).await;
         listers.namespaces.view().reset(&[active]);
@@ -465,9 +468,7 @@ mod tests {
 
     #[tokio::test]
     async fn service_accounts_come_from_the_view_then_the_store() {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let listers = Listers::new(&store);
-        let pods = kinds::find("", "v1", "pods").unwrap();
+        let (store, listers, pods) = unfollowed();
         let key = format!("{SERVICE_ACCOUNTS}dev/builder");
         let viewed =
             json!({"metadata": {"name": "builder"}, "imagePullSecrets": [{"name": "viewed"}]});

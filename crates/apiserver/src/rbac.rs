@@ -339,7 +339,7 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
         let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
         let key = resources::key(resource, namespace.as_deref(), &name);
         let Some(existing) = store.get(&key).await? else {
-            resources::create_if_missing(store, resource, &key, expected).await?;
+            resources::create_own(store, resource, &key, expected).await?;
             continue;
         };
         // An object that does not decode is left for its owner to fix, as a failed
@@ -367,7 +367,7 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
             }
             Reconciled::Recreate => {
                 store.delete(&key, Some(existing.mod_revision)).await?;
-                resources::create_if_missing(store, resource, &key, expected).await?;
+                resources::create_own(store, resource, &key, expected).await?;
                 tracing::info!(%name, plural, "recreated a bootstrap RBAC binding");
             }
         }

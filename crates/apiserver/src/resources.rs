@@ -1153,8 +1153,7 @@ impl Written {
         revision: Revision,
     ) -> Written {
         let served = stored.served(revision);
-        // Only objects stored as served (not events.k8s.io ones) are what decoding gives.
-        let at = served.is_some().then(|| StoredAt {
+        let at = stored.held().then(|| StoredAt {
             cache: cx.decoded.clone(),
             key,
             revision,
@@ -1236,22 +1235,20 @@ pub(crate) async fn write_back(
         };
         let attempt =
             attempt(cx, subresource, expected, &key, revision, current, &mut change).await;
-        match attempt {
+        let decided = match attempt {
             Ok(Attempt::Wrote(written)) => return Ok(written),
             Ok(Attempt::Conflict) => continue,
-            decided => {
-                let decided = decided.map(Attempt::into_written);
-                if fresh {
-                    return decided;
-                }
-                let now =
-                    cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
-                if now.is_some_and(|kv| kv.mod_revision == revision) {
-                    return decided;
-                }
-                // The cached object was behind the store: decide again from the store.
-            }
+            Ok(Attempt::Decided(written)) => Ok(written),
+            Err(status) => Err(status),
+        };
+        if fresh {
+            return decided;
         }
+        let now = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+        if now.is_some_and(|kv| kv.mod_revision == revision) {
+            return decided;
+        }
+        // The cached object was behind the store: decide again from the store.
     }
 }
 
@@ -1263,15 +1260,6 @@ enum Attempt {
     Conflict,
     /// Decided from the object read, without writing: a no-op or a dry run.
     Decided(Written),
-}
-
-impl Attempt {
-    fn into_written(self) -> Written {
-        match self {
-            Attempt::Wrote(written) | Attempt::Decided(written) => written,
-            Attempt::Conflict => unreachable!("a conflict is retried, not answered"),
-        }
-    }
 }
 
 /// One attempt of [`write_back`] from `current`, the object at `revision`.
@@ -1375,8 +1363,7 @@ async fn attempt(
 async fn while_committing<T>(cx: &Context, stored: &Stored, write: impl Future<Output = T>) -> T {
     let mut write = std::pin::pin!(write);
     let first = futures::poll!(write.as_mut());
-    // Only objects stored as served are held (see `Written::stored`).
-    if stored.metadata_end.is_some() {
+    if stored.held() {
         cx.decoded.make_room(stored.bytes.len());
     }
     match first {
@@ -1664,6 +1651,12 @@ struct Stored {
 }
 
 impl Stored {
+    /// Whether the decoded cache holds the object written so: only objects stored as served
+    /// (not events.k8s.io ones) are what decoding their bytes gives.
+    fn held(&self) -> bool {
+        self.metadata_end.is_some()
+    }
+
     /// The stored bytes with `revision` as metadata's last key: the object as served
     /// (`decode` appends the resourceVersion the same way).
     fn served(&self, revision: Revision) -> Option<Vec<u8>> {
@@ -1768,11 +1761,22 @@ pub(crate) async fn create_if_missing(
     store: &dyn Store,
     resource: &ResourceType,
     key: &str,
-    mut object: Value,
+    object: Value,
 ) -> Result<(), berth_store::Error> {
     if store.get(key).await?.is_some() {
         return Ok(());
     }
+    create_own(store, resource, key, object).await
+}
+
+/// [`create_if_missing`] for a caller that has just found `key` empty: prepares the object
+/// and creates it (an object that appeared meanwhile stays).
+pub(crate) async fn create_own(
+    store: &dyn Store,
+    resource: &ResourceType,
+    key: &str,
+    mut object: Value,
+) -> Result<(), berth_store::Error> {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("uid".into(), objects::new_uid().into());
         metadata.insert("creationTimestamp".into(), objects::now_rfc3339().into());
