@@ -793,15 +793,9 @@ async fn kubectl_drain_evicts_through_the_eviction_subresource() {
 /// object's resourceVersion is a conflict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_answer_for_the_stored_object_when_it_changed_behind_the_api() {
-    use std::sync::Arc;
-
-    use berth_apiserver::ApiServerConfig;
-    use berth_store::{MemoryStore, Store};
-
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let config = ApiServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
-    let server = berth_apiserver::start(config, store.clone()).await.unwrap();
+    let mut servers = common::OnStore::new();
+    let server = servers.start().await;
+    let (dir, store) = (&servers.dir, &servers.store);
     let api = Api::new(dir.path(), &server);
     let path = "/api/v1/namespaces/default/configmaps/cm";
     let key = "/registry/core/configmaps/default/cm";

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Kubectl, python, raw, start, token_kubeconfig};
+use common::{Kubectl, OnStore, python, raw, start, token_kubeconfig};
 
 /// A running API server, kubectl, the admin kubeconfig and a kubeconfig for the service
 /// account `default/robot`; `None` when kubectl is missing.
@@ -687,21 +687,11 @@ async fn subject_access_reviews_answer_for_another_user() {
 /// `autoupdate: "false"` is left as it is. A second restart writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_reconcile_the_bootstrap_policy() {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-
-    use berth_apiserver::ApiServerConfig;
-    use berth_store::{MemoryStore, Store};
     use serde_json::{Value, json};
 
     let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let start = |listen: SocketAddr| {
-        berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store.clone())
-    };
-    let server = start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let listen = server.local_addr();
+    let mut servers = OnStore::new();
+    let server = servers.start().await;
     let config = server.kubeconfig_path().to_owned();
     let get = |kind: &'static str, name: &'static str| {
         let (kubectl, config) = (&kubectl, &config);
@@ -766,7 +756,7 @@ async fn restarts_reconcile_the_bootstrap_policy() {
     kubectl.ok(&config, &repoint).await;
     server.shutdown().await;
 
-    let server = start(listen).await.unwrap();
+    let server = servers.start().await;
     let discovery = get("clusterrole", "system:discovery").await;
     let rules = discovery["rules"].as_array().unwrap();
     assert_eq!(rules[..2], [rule("/api"), rule("/mine")], "what was there stays first");
@@ -802,7 +792,7 @@ async fn restarts_reconcile_the_bootstrap_policy() {
     assert_eq!(owners_of_subjects, ["kube-apiserver"], "{basic}");
     server.shutdown().await;
 
-    let server = start(listen).await.unwrap();
+    let server = servers.start().await;
     for (kind, name, before) in [
         ("clusterrole", "system:discovery", &discovery),
         ("clusterrole", "view", &view),
@@ -823,21 +813,11 @@ async fn restarts_reconcile_the_bootstrap_policy() {
 /// back to the default policy by a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_namespaced_bootstrap_roles_grant_and_are_reconciled() {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-
-    use berth_apiserver::ApiServerConfig;
-    use berth_store::{MemoryStore, Store};
     use serde_json::{Value, json};
 
     let Some(kubectl) = Kubectl::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let start = |listen: SocketAddr| {
-        berth_apiserver::start(ApiServerConfig::new(listen, dir.path()), store.clone())
-    };
-    let server = start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let listen = server.local_addr();
+    let mut servers = OnStore::new();
+    let server = servers.start().await;
     let config = server.kubeconfig_path().to_owned();
 
     let roles = kubectl.ok(&config, &["get", "roles", "-n", "kube-system", "-o", "name"]).await;
@@ -878,7 +858,7 @@ async fn the_namespaced_bootstrap_roles_grant_and_are_reconciled() {
     assert_eq!(can_i("kube-system").await, "no\n");
     server.shutdown().await;
 
-    let server = start(listen).await.unwrap();
+    let server = servers.start().await;
     let text = kubectl.ok(&config, &[&["get"], &role[..], &["-o", "json"]].concat()).await;
     let reconciled: Value = serde_json::from_str(&text).unwrap();
     // What was missing comes back broken down, a rule per verb, as `computeReconciledRole`

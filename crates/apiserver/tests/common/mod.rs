@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_apiserver::{ApiServer, ApiServerConfig, Error};
-use berth_store::MemoryStore;
+use berth_store::{MemoryStore, Store};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -20,6 +20,32 @@ pub async fn start_at(data_dir: &Path, listen: SocketAddr) -> Result<ApiServer, 
 
 pub async fn start(data_dir: &Path) -> ApiServer {
     start_at(data_dir, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+/// API servers on one `MemoryStore` the test holds too: to write behind a server's back, or to
+/// restart one on the same data (the same data dir, and the address the first one had).
+pub struct OnStore {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    listen: SocketAddr,
+}
+
+impl OnStore {
+    pub fn new() -> OnStore {
+        OnStore {
+            dir: tempfile::tempdir().unwrap(),
+            store: Arc::new(MemoryStore::new()),
+            listen: "127.0.0.1:0".parse().unwrap(),
+        }
+    }
+
+    /// Starts an API server on the store: on a free port the first time, then on that port.
+    pub async fn start(&mut self) -> ApiServer {
+        let config = ApiServerConfig::new(self.listen, self.dir.path());
+        let server = berth_apiserver::start(config, self.store.clone()).await.unwrap();
+        self.listen = server.local_addr();
+        server
+    }
 }
 
 /// `kubectl` on PATH, or `None` (skip) when it is missing and `BERTH_REAL` is unset.
