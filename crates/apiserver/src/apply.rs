@@ -4,7 +4,7 @@
 //! `metadata.managedFields` records it (`berth_api::apply` does the work).
 
 use axum::http::{HeaderMap, StatusCode, header};
-use berth_api::apply::{self, Error, Writer};
+use berth_api::apply::{self, Error, ManagedText, Writer};
 use berth_api::kinds::ResourceType;
 use serde_json::Value;
 
@@ -224,20 +224,55 @@ pub(crate) fn record(
     supplied: Option<Value>,
     new: &mut Value,
 ) {
-    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else { return };
-    match supplied {
-        Some(managed) => metadata.insert("managedFields".into(), managed),
-        None => metadata.remove("managedFields"),
+    let Some(live) = live else {
+        if let Some(managed) = record_create(resource, headers, query, supplied, new)
+            && let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            metadata.insert("managedFields".into(), managed.to_value());
+        }
+        return;
     };
+    if !restore_supplied(supplied, new) {
+        return;
+    }
     if !is_apply(headers) {
         let manager = manager(headers, query);
         let now = objects::now_rfc3339();
         let writer = writer(resource, &manager, subresource.unwrap_or_default(), &now);
-        apply::update(&writer, live, new);
+        apply::update(&writer, Some(live), new);
     }
-    if let Some(live) = live {
-        apply::keep_times_of_noop(live, new);
+    apply::keep_times_of_noop(live, new);
+}
+
+/// [`record`] for a create, except that the creator's entry comes back as text for the
+/// stored bytes ([`apply::update_created`]) instead of going into `new`; `None` when `new` is
+/// complete as it is (an apply, supplied entries, or nothing owned).
+pub(crate) fn record_create(
+    resource: &ResourceType,
+    headers: &HeaderMap,
+    query: &Query,
+    supplied: Option<Value>,
+    new: &mut Value,
+) -> Option<ManagedText> {
+    if !restore_supplied(supplied, new) || is_apply(headers) {
+        return None;
     }
+    let manager = manager(headers, query);
+    let now = objects::now_rfc3339();
+    apply::update_created(&writer(resource, &manager, "", &now), new)
+}
+
+/// Puts back the managedFields the request's object carried (or none); false if `new` has no
+/// metadata (then nothing is recorded).
+fn restore_supplied(supplied: Option<Value>, new: &mut Value) -> bool {
+    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return false;
+    };
+    match supplied {
+        Some(managed) => metadata.insert("managedFields".into(), managed),
+        None => metadata.remove("managedFields"),
+    };
+    true
 }
 
 /// The field manager of the API server's own writes: kube-apiserver's loopback client's user

@@ -7,11 +7,16 @@
 //! An entry is the object at one key *and mod revision*, which never changes, so an entry is
 //! never stale: a newer revision simply does not match it. The cache is small and bounded (by
 //! entries and by the stored size of what it holds); a miss decodes as before.
+//!
+//! A create's entry is its stored bytes, decoded when first asked for: most objects created
+//! are never written again (events), the create never built the whole tree (its
+//! managedFields went into the bytes as text), and a tree evicted cold is slow to free.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use berth_store::Revision;
+use bytes::Bytes;
 use serde_json::Value;
 
 /// At most this many objects…
@@ -39,23 +44,51 @@ struct Inner {
 struct Entry {
     revision: Revision,
     stored_len: usize,
-    object: Arc<Value>,
+    object: Held,
+}
+
+/// An object as the cache holds it.
+#[derive(Debug)]
+enum Held {
+    Tree(Arc<Value>),
+    /// Stored bytes not decoded yet (a create's).
+    Stored(Bytes),
 }
 
 impl Decoded {
     /// The object at `key` as of `revision`, if it is held. It is shared: an update reads it
     /// in place, and a patch copies it (several times cheaper than decoding).
     pub(crate) fn get(&self, key: &str, revision: Revision) -> Option<Arc<Value>> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = inner.entries.get(key)?;
-        (entry.revision == revision).then(|| entry.object.clone())
+        self.held(key, Some(revision)).map(|(_, object)| object)
     }
 
     /// The newest object held at `key` and its revision, which may be behind the store's.
     pub(crate) fn latest(&self, key: &str) -> Option<(Revision, Arc<Value>)> {
+        self.held(key, None)
+    }
+
+    /// The object held at `key`, if it is at `wanted` (or at any revision).
+    fn held(&self, key: &str, wanted: Option<Revision>) -> Option<(Revision, Arc<Value>)> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = inner.entries.get(key)?;
-        Some((entry.revision, entry.object.clone()))
+        let entry = inner.entries.get(key).filter(|e| wanted.is_none_or(|w| w == e.revision))?;
+        let revision = entry.revision;
+        let bytes = match &entry.object {
+            Held::Tree(object) => return Some((revision, object.clone())),
+            Held::Stored(bytes) => bytes.clone(),
+        };
+        // Decoded outside the lock, then held decoded for the next reader.
+        drop(inner);
+        let mut object: Value = serde_json::from_slice(&bytes).ok()?;
+        crate::objects::set_resource_version(&mut object, revision);
+        let object = Arc::new(object);
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = inner.entries.get_mut(key)
+            && entry.revision == revision
+            && matches!(entry.object, Held::Stored(_))
+        {
+            entry.object = Held::Tree(object.clone());
+        }
+        Some((revision, object))
     }
 
     /// Forgets the object at `key`: it was deleted, and a write to an object created there
@@ -72,13 +105,23 @@ impl Decoded {
     /// Holds `object`, which is what decoding the `stored_len` bytes written at `key` as of
     /// `revision` gives; evicts the oldest entries beyond the bounds.
     pub(crate) fn put(&self, key: &str, revision: Revision, stored_len: usize, object: Value) {
+        self.hold(key, revision, stored_len, Held::Tree(Arc::new(object)));
+    }
+
+    /// Holds the object stored as `bytes` at `key` as of `revision`, to be decoded when it is
+    /// first asked for.
+    pub(crate) fn put_stored(&self, key: &str, revision: Revision, bytes: Bytes) {
+        self.hold(key, revision, bytes.len(), Held::Stored(bytes));
+    }
+
+    fn hold(&self, key: &str, revision: Revision, stored_len: usize, object: Held) {
         // One object may take at most an eighth of the bound, so a few big ones cannot
         // crowd out everything else.
         if stored_len > MAX_STORED_BYTES / 8 {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = Entry { revision, stored_len, object: Arc::new(object) };
+        let entry = Entry { revision, stored_len, object };
         let old = match inner.entries.get_mut(key) {
             Some(held) => Some(std::mem::replace(held, entry)),
             None => {
@@ -171,6 +214,23 @@ mod tests {
         let inner = cache.inner.lock().unwrap();
         assert!(inner.stored_bytes + MAX_STORED_BYTES / 8 <= MAX_STORED_BYTES);
         assert_eq!(inner.entries.len(), MAX_ENTRIES - 1, "{} entries", inner.entries.len());
+    }
+
+    #[test]
+    fn stored_bytes_are_decoded_when_first_asked_for_and_then_held_decoded() {
+        let cache = Decoded::default();
+        let bytes = Bytes::from_static(br#"{"metadata":{"name":"a"},"spec":{}}"#);
+        cache.put_stored("/a", Revision(4), bytes.clone());
+        assert_eq!(cache.get("/a", Revision(3)), None, "another revision");
+        assert!(matches!(cache.inner.lock().unwrap().entries["/a"].object, Held::Stored(_)));
+        let (revision, object) = cache.latest("/a").unwrap();
+        assert_eq!(revision, Revision(4));
+        let expected = json!({"metadata": {"name": "a", "resourceVersion": "4"}, "spec": {}});
+        assert_eq!(*object, expected);
+        let again = cache.get("/a", Revision(4)).unwrap();
+        assert!(Arc::ptr_eq(&object, &again), "decoded once, then shared");
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!(inner.stored_bytes, bytes.len());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use berth_api::apply::ManagedText;
 use berth_api::kinds::ResourceType;
 use berth_api::selector::{FieldSelector, LabelSelector};
 use berth_api::table::{TableObject, View};
@@ -439,7 +440,8 @@ fn splice_resource_version(kv: &KeyValue, revision: Revision) -> Option<Vec<u8>>
     }
     // Where metadata's closing brace is in the stored bytes.
     let close = (metadata.as_ptr() as usize - stored.as_ptr() as usize) + metadata.len() - 1;
-    Stored { bytes: kv.value.clone(), metadata_end: Some(close) }.served(revision)
+    Stored { bytes: kv.value.clone(), metadata_end: Some(close), managed_spliced: false }
+        .served(revision)
 }
 
 /// `ValidateListOptions` (apimachinery): `resourceVersionMatch` and `sendInitialEvents` rules,
@@ -912,7 +914,12 @@ async fn create_object(
     // before admission and the registry, so what they add (a pod's service account and
     // tolerations, a claim's storage class and finalizer, a Service's cluster IP) is no one's.
     let supplied = crate::apply::take_supplied(&mut object);
-    crate::apply::record(resource, &cx.headers, &cx.query, None, None, supplied, &mut object);
+    let mut managed =
+        crate::apply::record_create(resource, &cx.headers, &cx.query, supplied, &mut object);
+    if crate::events::is_events_v1(resource) {
+        // Stored converted to a core/v1 Event: the conversion needs the whole object.
+        put_managed(&mut object, managed.take());
+    }
     objects::prepare_for_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, &cx.listers, resource, namespace, &name, &mut object).await?;
@@ -929,9 +936,10 @@ async fn create_object(
         allocator::reserve_for(&*cx.store, cx.service_cidr, resource, None, &mut object, dry_run)
             .await?;
     if dry_run {
+        put_managed(&mut object, managed);
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
-    let stored = stored_for(resource, &object)?;
+    let stored = stored_for(resource, &object, managed.as_ref())?;
     let kv =
         match while_committing(cx, &stored, cx.store.create(&cx.key(&name), stored.bytes.clone()))
             .await
@@ -945,6 +953,15 @@ async fn create_object(
     objects::set_resource_version(&mut object, kv.mod_revision);
     let written = Written::stored(cx, cx.key(&name), object, &stored, kv.mod_revision);
     Ok(objects::with_warnings(written.response(StatusCode::CREATED), &warnings))
+}
+
+/// Puts a create's managedFields text in the object, for a write that needs it there.
+fn put_managed(object: &mut Value, managed: Option<ManagedText>) {
+    if let Some(managed) = managed
+        && let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        metadata.insert("managedFields".into(), managed.to_value());
+    }
 }
 
 fn generate_name(base: &str) -> String {
@@ -1136,6 +1153,8 @@ struct StoredAt {
     key: String,
     revision: Revision,
     len: usize,
+    /// The stored bytes, when the object is not all of them (a create's managedFields).
+    bytes: Option<Bytes>,
 }
 
 impl Written {
@@ -1158,6 +1177,8 @@ impl Written {
             key,
             revision,
             len: stored.bytes.len(),
+            // The object lacks what was written into the bytes only: the cache holds those.
+            bytes: stored.managed_spliced.then(|| stored.bytes.clone()),
         });
         Written { object, served, stored: at }
     }
@@ -1166,8 +1187,14 @@ impl Written {
     pub(crate) fn response(self, code: StatusCode) -> Response {
         match self.served {
             Some(body) => {
-                if let Some(at) = self.stored {
-                    at.cache.put(&at.key, at.revision, at.len, as_decoded(self.object));
+                match self.stored {
+                    Some(StoredAt { cache, key, revision, bytes: Some(bytes), .. }) => {
+                        cache.put_stored(&key, revision, bytes);
+                    }
+                    Some(StoredAt { cache, key, revision, len, bytes: None }) => {
+                        cache.put(&key, revision, len, as_decoded(self.object));
+                    }
+                    None => {}
                 }
                 json_bytes_response(code, body)
             }
@@ -1337,7 +1364,7 @@ async fn attempt(
         objects::set_resource_version(&mut updated, revision);
         return Ok(Attempt::Decided(Written::unchanged(updated)));
     }
-    let stored = stored_for(resource, &updated)?;
+    let stored = stored_for(resource, &updated, None)?;
     match while_committing(cx, &stored, cx.store.update(key, stored.bytes.clone(), revision)).await
     {
         Ok(written) => {
@@ -1626,28 +1653,37 @@ fn shown_as(resource: &ResourceType, stored: Value) -> Value {
 
 /// The stored form of an object of `resource`.
 fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
-    stored_for(resource, object).map(|stored| stored.bytes)
+    stored_for(resource, object, None).map(|stored| stored.bytes)
 }
 
-/// The stored form of a write through `resource`; events.k8s.io events are stored as core
-/// events, so their stored bytes are not what is served (no metadata end to splice at).
-fn stored_for(resource: &ResourceType, object: &Value) -> Result<Stored> {
+/// The stored form of a write through `resource`, with a create's `managed` fields written
+/// into metadata; events.k8s.io events are stored as core events, so their stored bytes are
+/// not what is served (no metadata end to splice at).
+fn stored_for(
+    resource: &ResourceType,
+    object: &Value,
+    managed: Option<&ManagedText>,
+) -> Result<Stored> {
     if crate::events::is_events_v1(resource) {
-        let bytes = encode(&crate::events::to_core(object.clone()))?;
-        return Ok(Stored { bytes, metadata_end: None });
+        let mut object = object.clone();
+        put_managed(&mut object, managed.cloned());
+        let bytes = encode(&crate::events::to_core(object))?;
+        return Ok(Stored { bytes, metadata_end: None, managed_spliced: false });
     }
-    encode_stored(object)
+    encode_stored(object, managed)
 }
 
 /// The stored form: without resourceVersion (the store's revision is the truth).
 pub(crate) fn encode(object: &Value) -> Result<Bytes> {
-    encode_stored(object).map(|stored| stored.bytes)
+    encode_stored(object, None).map(|stored| stored.bytes)
 }
 
 /// An object's stored bytes, and where metadata's closing brace is in them.
 struct Stored {
     bytes: Bytes,
     metadata_end: Option<usize>,
+    /// Whether the bytes hold managedFields the object does not (a create's, as text).
+    managed_spliced: bool,
 }
 
 impl Stored {
@@ -1673,18 +1709,28 @@ impl Stored {
 }
 
 /// Serializes `object` as `serde_json::to_vec` does (compact, in the map's order) but without
-/// `metadata.resourceVersion` (the other keys keep their order), noting where metadata ends —
-/// no copy of the object, no second serialization for the answer.
-fn encode_stored(object: &Value) -> Result<Stored> {
+/// `metadata.resourceVersion` (the other keys keep their order) and with `managed` as
+/// metadata's last key, noting where metadata ends — no copy of the object, no second
+/// serialization for the answer.
+fn encode_stored(object: &Value, managed: Option<&ManagedText>) -> Result<Stored> {
     fn write(out: &mut Vec<u8>, value: &impl serde::Serialize) -> Result<()> {
         serde_json::to_writer(out, value).map_err(|_| Status::internal())
     }
     let Value::Object(map) = object else {
         let bytes = serde_json::to_vec(object).map_err(|_| Status::internal())?;
-        return Ok(Stored { bytes: bytes.into(), metadata_end: None });
+        return Ok(Stored { bytes: bytes.into(), metadata_end: None, managed_spliced: false });
     };
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(4096 + managed.map_or(0, |text| text.as_str().len()));
     let mut metadata_end = None;
+    let write_managed = |out: &mut Vec<u8>, first: bool| {
+        if let Some(managed) = managed {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#""managedFields":"#);
+            out.extend_from_slice(managed.as_str().as_bytes());
+        }
+    };
     out.push(b'{');
     for (i, (key, value)) in map.iter().enumerate() {
         if i > 0 {
@@ -1695,23 +1741,34 @@ fn encode_stored(object: &Value) -> Result<Stored> {
         match value {
             Value::Object(metadata) if key == "metadata" => {
                 out.push(b'{');
-                let fields = metadata.iter().filter(|(key, _)| *key != "resourceVersion");
-                for (i, (key, value)) in fields.enumerate() {
-                    if i > 0 {
+                let skipped = |key: &str| {
+                    key == "resourceVersion" || (managed.is_some() && key == "managedFields")
+                };
+                let fields = metadata.iter().filter(|(key, _)| !skipped(key));
+                let mut first = true;
+                for (key, value) in fields {
+                    if !first {
                         out.push(b',');
                     }
+                    first = false;
                     write(&mut out, key)?;
                     out.push(b':');
                     write(&mut out, value)?;
                 }
+                write_managed(&mut out, first);
                 metadata_end = Some(out.len());
                 out.push(b'}');
             }
             _ => write(&mut out, value)?,
         }
     }
+    if managed.is_some() && metadata_end.is_none() {
+        // A create's object always has metadata (`create_object` makes sure).
+        tracing::error!("managedFields for an object without metadata");
+        return Err(Status::internal());
+    }
     out.push(b'}');
-    Ok(Stored { bytes: out.into(), metadata_end })
+    Ok(Stored { bytes: out.into(), metadata_end, managed_spliced: managed.is_some() })
 }
 
 pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {
@@ -1857,7 +1914,7 @@ mod tests {
             json!({"apiVersion": "v1", "metadata": {"name": "n"}, "metadata2": {"resourceVersion": "x"}}),
         ];
         for object in objects {
-            let stored = encode_stored(&object).unwrap();
+            let stored = encode_stored(&object, None).unwrap();
             let mut without = object.clone();
             // The other keys keep their order.
             without["metadata"].as_object_mut().unwrap().shift_remove("resourceVersion");
@@ -1869,7 +1926,7 @@ mod tests {
                 serde_json::to_string(&served).unwrap()
             );
         }
-        let no_metadata = encode_stored(&json!({"a": 1})).unwrap();
+        let no_metadata = encode_stored(&json!({"a": 1}), None).unwrap();
         assert_eq!(no_metadata.served(Revision(1)), None);
     }
 
@@ -1884,7 +1941,7 @@ mod tests {
             json!({"metadata": {}, "x": {}}),
         ];
         for mut object in objects {
-            let stored = encode_stored(&object).unwrap();
+            let stored = encode_stored(&object, None).unwrap();
             objects::set_resource_version(&mut object, Revision(42));
             let kv = KeyValue {
                 key: "/k".into(),
@@ -1901,7 +1958,56 @@ mod tests {
                 "same key order"
             );
         }
-        assert_eq!(encode_stored(&json!([1])).unwrap().bytes, b"[1]".as_slice());
+        assert_eq!(encode_stored(&json!([1]), None).unwrap().bytes, b"[1]".as_slice());
+    }
+
+    /// A create's managedFields, kept as text, are stored as metadata's last key: the bytes,
+    /// the answer and what decoding them gives are those of the object with the list in it.
+    #[test]
+    fn a_creates_managed_fields_text_is_stored_as_metadatas_last_key() {
+        let pods = berth_api::kinds::find("", "v1", "pods").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::USER_AGENT, "kubectl-create/v1.33.0 (linux/amd64)".parse().unwrap());
+        let objects = [
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "a", "labels": {"x": "y"}, "resourceVersion": "3"},
+                   "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {},
+                   "spec": {"nodeName": "n"}}),
+        ];
+        for original in objects {
+            let mut object = original.clone();
+            let managed =
+                crate::apply::record_create(pods, &headers, &Query::default(), None, &mut object)
+                    .expect("the creator owns fields");
+            let stored = encode_stored(&object, Some(&managed)).unwrap();
+            assert!(stored.managed_spliced);
+            let mut whole = object.clone();
+            let metadata = whole["metadata"].as_object_mut().unwrap();
+            metadata.shift_remove("resourceVersion");
+            metadata.insert("managedFields".into(), managed.to_value());
+            assert_eq!(
+                String::from_utf8(stored.bytes.to_vec()).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+            objects::set_resource_version(&mut whole, Revision(9));
+            assert_eq!(
+                String::from_utf8(stored.served(Revision(9)).unwrap()).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+            let kv = KeyValue {
+                key: "/k".into(),
+                value: stored.bytes,
+                create_revision: Revision(9),
+                mod_revision: Revision(9),
+            };
+            assert_eq!(decode(&kv).unwrap(), whole);
+            let entry = &whole["metadata"]["managedFields"][0];
+            assert_eq!(
+                (&entry["manager"], &entry["operation"]),
+                (&json!("kubectl-create"), &json!("Update"))
+            );
+        }
     }
 }
 

@@ -502,26 +502,73 @@ fn ownership_unchanged(
 /// [`update`] of a create without managedFields of its own: the writer's `Update` entry owns
 /// every field, written straight as `FieldsV1`.
 fn record_create(writer: &Writer<'_>, new: &mut Value) {
-    let fields = typed::added_fields_v1(new, writer.root(), writer.zero(), ignored(), writer.reset);
-    let Some(object) = new.as_object_mut() else { return };
-    let Some(fields) = fields else {
-        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove("managedFields");
-        }
-        return;
+    let managed = created_managed_fields(writer, new);
+    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    match managed.map(|text| serde_json::from_str(text.as_str())) {
+        Some(Ok(list)) => metadata.insert("managedFields".into(), list),
+        _ => metadata.remove("managedFields"),
     };
-    let entry = entry_json(
-        writer.manager,
-        Operation::Update,
-        &writer.api_version(),
-        Some(writer.now),
-        fields,
-        writer.subresource,
-    );
-    let metadata = object.entry("metadata").or_insert_with(|| json!({}));
-    if let Some(metadata) = metadata.as_object_mut() {
-        metadata.insert("managedFields".into(), Value::Array(vec![entry]));
+}
+
+/// A create's `managedFields` as JSON text (`[{…}]`): what [`update`] records for a create
+/// that carries no entries of its own, not put in the object. Nothing reads a create's
+/// managedFields before it is stored, so the API server writes this text into the stored
+/// bytes as it is (as kube-apiserver keeps `FieldsV1` as raw bytes) instead of building,
+/// serializing and dropping a tree of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedText(String);
+
+impl ManagedText {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
+
+    /// The list as a JSON value, for the rare write that needs it in the object.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or_else(|_| Value::Array(Vec::new()))
+    }
+}
+
+/// Records a create of `new` by `writer` as [`update`] does with no live object, but returns
+/// the writer's entry as [`ManagedText`] instead of putting it in `new` (whose managedFields
+/// go). `None` when `new` is complete as it is: it carries entries of its own (they are
+/// recorded in it, as [`update`] does) or the writer owns nothing.
+pub fn update_created(writer: &Writer<'_>, new: &mut Value) -> Option<ManagedText> {
+    let supplied = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|list| !list.is_empty());
+    if supplied {
+        update(writer, None, new);
+        return None;
+    }
+    let managed = created_managed_fields(writer, new);
+    if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    managed
+}
+
+/// The writer's only entry for a create with no managedFields of its own, as text.
+fn created_managed_fields(writer: &Writer<'_>, new: &Value) -> Option<ManagedText> {
+    let fields =
+        typed::added_fields_v1(new, writer.root(), writer.zero(), ignored(), writer.reset)?;
+    let mut out = Vec::with_capacity(fields.len() + 256);
+    out.extend_from_slice(br#"[{"manager":"#);
+    typed::push_str(&mut out, &[writer.manager]);
+    out.extend_from_slice(br#","operation":"Update","apiVersion":"#);
+    typed::push_str(&mut out, &[&writer.api_version()]);
+    out.extend_from_slice(br#","time":"#);
+    typed::push_str(&mut out, &[writer.now]);
+    out.extend_from_slice(br#","fieldsType":"FieldsV1","fieldsV1":"#);
+    out.extend_from_slice(fields.as_bytes());
+    if !writer.subresource.is_empty() {
+        out.extend_from_slice(br#","subresource":"#);
+        typed::push_str(&mut out, &[writer.subresource]);
+    }
+    out.extend_from_slice(b"}]");
+    // JSON text, from UTF-8 strings and ASCII.
+    String::from_utf8(out).ok().map(ManagedText)
 }
 
 /// Applies `config` for `writer` to `live` (`None`: the object does not exist yet) and returns

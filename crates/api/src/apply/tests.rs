@@ -377,6 +377,10 @@ fn creates_record_the_same_fields_as_the_general_path() {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {}},
         "data": {"a": "1", "b": ""}, "binaryData": {}
     });
+    // Keys JSON escapes, in the names and in a set list's values.
+    let escaped = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e",
+                         "finalizers": ["q\"uote", "back\\slash", "new\nline", "ü"]},
+                         "data": {"a\"b": "1", "c\\d": "2", "e\nf": "3", "\u{1}": "4", "ü": "5"}});
     let only_identity = json!({"apiVersion": "v1", "kind": "ConfigMap",
                                "metadata": {"name": "c", "namespace": "default"}});
     let unknown = json!({"apiVersion": "example.com/v1", "kind": "Widget",
@@ -389,6 +393,7 @@ fn creates_record_the_same_fields_as_the_general_path() {
         (writer("StatefulSet", "kubectl-client-side-apply", T1), sts(3, "nginx")),
         (writer("Service", "m", T0), service),
         (writer("ConfigMap", "m", T0), config_map),
+        (writer("ConfigMap", "m\"anager", T0), escaped),
         (writer("ConfigMap", "m", T0), only_identity),
         (Writer { group: "example.com", kind: "Widget", ..writer("x", "m", T0) }, unknown),
     ];
@@ -403,7 +408,42 @@ fn creates_record_the_same_fields_as_the_general_path() {
             writer.kind,
             writer.subresource
         );
+        // The text the API server stores is the list `update` puts in the object.
+        let mut bare = object.clone();
+        let text = update_created(&writer, &mut bare);
+        let recorded = slow.pointer("/metadata/managedFields");
+        assert_eq!(
+            text.as_ref().map(ManagedText::as_str),
+            recorded.map(|list| serde_json::to_string(list).unwrap()).as_deref()
+        );
+        assert_eq!(text.map(|text| text.to_value()).as_ref(), recorded);
+        assert_eq!(bare.pointer("/metadata/managedFields"), None);
+        assert_eq!(bare, without_managed(&slow), "nothing else in the object changed");
     }
+}
+
+#[test]
+fn a_create_with_entries_of_its_own_records_them_in_the_object() {
+    let writer = writer("ConfigMap", "m", T0);
+    let entry = json!({"manager": "other", "operation": "Update", "apiVersion": "v1",
+                       "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}}}});
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "c", "managedFields": [entry]},
+                        "data": {"a": "1", "b": "2"}});
+    let mut general = object.clone();
+    update(&writer, None, &mut general);
+    let mut created = object.clone();
+    assert_eq!(update_created(&writer, &mut created), None);
+    assert_eq!(created, general);
+    // The creator took over every field of the supplied entry, which went with them.
+    assert_eq!(created["metadata"]["managedFields"][0]["manager"], "m");
+    assert_eq!(created["metadata"]["managedFields"].as_array().map(Vec::len), Some(1));
+    // Owning nothing: no entry, and no managedFields.
+    let nothing = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "c", "managedFields": []}});
+    let mut created = nothing.clone();
+    assert_eq!(update_created(&writer, &mut created), None);
+    assert_eq!(created.pointer("/metadata/managedFields"), None);
 }
 
 #[test]

@@ -111,86 +111,124 @@ pub(crate) fn to_set(
 }
 
 /// The `FieldsV1` JSON of every field of `value` — what comparing nothing with `value` marks
-/// as added (leaves, list items, non-empty containers), encoded — without building a [`Set`]
-/// first: a create records this for its writer, for every object. `skip` holds fields nobody
-/// owns (its members go, their children are still walked) and `reset` top-level fields to leave
-/// out whole. Identical to `compare` + [`Set::subtract`] + [`Set::to_fields_v1`] (tested).
+/// as added (leaves, list items, non-empty containers), encoded — written as text straight
+/// from `value`, without building a [`Set`] or a JSON tree: a create records this for its
+/// writer, for every object, and kube-apiserver keeps `FieldsV1` as raw bytes too. `skip`
+/// holds fields nobody owns (its members go, their children are still walked) and `reset`
+/// top-level fields to leave out whole. `None` if it owns nothing. Identical to `compare` +
+/// [`Set::subtract`] + [`Set::to_fields_v1`], serialized (tested).
 pub(crate) fn added_fields_v1(
     value: &Value,
     ty: Ty,
     zero: &Value,
     skip: &Set,
     reset: &[&str],
-) -> Option<Value> {
-    added_node(value, ty, Some(zero), Some(skip), reset, false)
+) -> Option<String> {
+    let mut out = Vec::with_capacity(2048);
+    added_node(&mut out, value, ty, Some(zero), Some(skip), reset, false).then(|| {
+        // Only JSON text was written: keys and strings through `push_str`, the rest ASCII.
+        String::from_utf8(out).unwrap_or_default()
+    })
 }
 
-/// One node of [`added_fields_v1`]: its `FieldsV1` value, or `None` if it owns nothing.
-/// Object members are named `f:<key>` directly (their order is the keys' order, as for
+/// Writes one node of [`added_fields_v1`] to `out`; false (and nothing written) if it owns
+/// nothing. Object members are named `f:<key>` directly (in the keys' order, as for
 /// [`Element::Field`]); list items go through their [`Element`]s. `zero` is what the kind's
 /// zero value has at this node (`zero.rs`): a member it has (a non-pointer struct, a `null`
 /// list) existed before the create, so it does not own itself (no `.`), only what is under it.
 fn added_node(
+    out: &mut Vec<u8>,
     value: &Value,
     ty: Ty,
     zero: Option<&Value>,
     skip: Option<&Set>,
     reset: &[&str],
     owned: bool,
-) -> Option<Value> {
+) -> bool {
     // Added whole: the node owns itself.
     let member = owned && zero.is_none();
     let below = |element: &Element| match skip {
         Some(skip) => (skip.has_member(element), skip.child(element).filter(|s| !s.is_empty())),
         None => (false, None),
     };
-    let mut children: Vec<(String, Value)> = Vec::new();
+    let start = out.len();
+    // `.` sorts before every `f:`, `k:` and `v:` name; it is kept only if a child follows.
+    out.extend_from_slice(if member { br#"{".":{}"# } else { b"{" });
+    let mut children = 0;
     let mut leaf = false;
     match value {
         Value::Object(map) if has_fields(ty) && !map.is_empty() => {
-            children.reserve(map.len());
-            for (key, value) in map.iter().filter(|(key, _)| !reset.contains(&key.as_str())) {
+            let mut members: Vec<(&String, &Value)> =
+                map.iter().filter(|(key, _)| !reset.contains(&key.as_str())).collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, value) in members {
                 let (skipped, below) = match skip {
                     Some(_) => below(&Element::Field(key.clone())),
                     None => (false, None),
                 };
                 let zero = zero.and_then(|zero| zero.get(key));
-                if let Some(node) = added_node(value, ty.member(key), zero, below, &[], !skipped) {
-                    let mut name = String::with_capacity(key.len() + 2);
-                    name.push_str("f:");
-                    name.push_str(key);
-                    children.push((name, node));
+                let mark = out.len();
+                if member || children > 0 {
+                    out.push(b',');
+                }
+                push_str(out, &["f:", key]);
+                out.push(b':');
+                if added_node(out, value, ty.member(key), zero, below, &[], !skipped) {
+                    children += 1;
+                } else {
+                    out.truncate(mark);
                 }
             }
-            children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
         Value::Array(items) if has_items(ty) && !items.is_empty() => {
             if let Ok(mut items) = index(ty, items) {
                 items.sort_by(|a, b| a.0.cmp(&b.0));
                 for (element, item) in items {
                     let (skipped, below) = below(&element);
-                    if let Some(node) = added_node(item, ty.item(), None, below, &[], !skipped) {
-                        children.push((element.encode(), node));
+                    let mark = out.len();
+                    if member || children > 0 {
+                        out.push(b',');
+                    }
+                    push_str(out, &[&element.encode()]);
+                    out.push(b':');
+                    if added_node(out, item, ty.item(), None, below, &[], !skipped) {
+                        children += 1;
+                    } else {
+                        out.truncate(mark);
                     }
                 }
             }
         }
         _ => leaf = true,
     }
-    if children.is_empty() {
+    if children == 0 {
+        out.truncate(start);
         // A leaf (a scalar, an atomic or empty value) the zero value has is owned if the
         // create changed it (`selector: null` to a selector; SMD compares the two as leaves).
         let changed = owned && leaf && zero.is_some_and(|zero| zero != value);
-        return (member || changed).then(|| Value::Object(Map::new()));
+        if member || changed {
+            out.extend_from_slice(b"{}");
+            return true;
+        }
+        return false;
     }
-    let mut map = Map::with_capacity(children.len() + usize::from(member));
-    if member {
-        map.insert(".".into(), Value::Object(Map::new()));
+    out.push(b'}');
+    true
+}
+
+/// Writes the concatenation of `parts` as a JSON string, escaped as `serde_json` escapes.
+pub(crate) fn push_str(out: &mut Vec<u8>, parts: &[&str]) {
+    let plain = |part: &&str| part.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if parts.iter().all(plain) {
+        out.push(b'"');
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.push(b'"');
+    } else {
+        // Writing a `String` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &parts.concat());
     }
-    for (name, node) in children {
-        map.insert(name, node);
-    }
-    Some(Value::Object(map))
 }
 
 /// What changed from one object to another, path by path.
