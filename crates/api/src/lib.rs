@@ -14,12 +14,14 @@
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
+//! - [`json`]: JSON value helpers for the write path (an equality without a hash per key).
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
 //!   and legacy, the per-group-version resource lists) and the `Accept` negotiation between them.
 
 pub mod apply;
 pub mod defaults;
 pub mod discovery;
+pub mod json;
 pub mod kinds;
 pub mod local_path;
 pub mod net;

@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_api::apply::ManagedText;
+use berth_api::json::{equal, equal_opt};
 use berth_api::kinds::ResourceType;
 use berth_api::selector::{FieldSelector, LabelSelector};
 use berth_api::table::{TableObject, View};
@@ -1403,7 +1404,7 @@ async fn while_committing<T>(cx: &Context, stored: &Stored, write: impl Future<O
 /// for current's resourceVersion.
 fn same_but_resource_version(updated: &Value, current: &Value) -> bool {
     let (Some(updated), Some(current)) = (updated.as_object(), current.as_object()) else {
-        return updated == current;
+        return equal(updated, current);
     };
     updated.len() == current.len()
         && updated.iter().all(|(key, value)| match (key.as_str(), current.get(key)) {
@@ -1414,11 +1415,11 @@ fn same_but_resource_version(updated: &Value, current: &Value) -> bool {
                     updated.len() + versioned == live.len()
                         && updated
                             .iter()
-                            .all(|(k, v)| k != "resourceVersion" && live.get(k) == Some(v))
+                            .all(|(k, v)| k != "resourceVersion" && equal_opt(live.get(k), Some(v)))
                 }
-                _ => value == live,
+                _ => equal(value, live),
             },
-            (_, Some(live)) => value == live,
+            (_, Some(live)) => equal(value, live),
         })
 }
 

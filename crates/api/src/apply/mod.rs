@@ -19,6 +19,8 @@ mod zero;
 
 use serde_json::{Map, Value, json};
 
+use crate::json::equal_opt;
+
 pub use fieldpath::{Element, Set, display};
 use schema::Ty;
 use typed::Comparison;
@@ -345,11 +347,11 @@ fn same_but_managed(a: &Value, b: &Value) -> bool {
         let empty = Map::new();
         let x = x.and_then(Value::as_object).unwrap_or(&empty);
         let y = y.and_then(Value::as_object).unwrap_or(&empty);
-        x.iter().filter(|(k, _)| !skipped(k)).all(|(k, v)| y.get(k) == Some(v))
+        x.iter().filter(|(k, _)| !skipped(k)).all(|(k, v)| equal_opt(y.get(k), Some(v)))
             && y.iter().filter(|(k, _)| !skipped(k)).all(|(k, _)| x.contains_key(k))
     };
     metadata_equal(a.get("metadata"), b.get("metadata"))
-        && a.iter().filter(|(k, _)| *k != "metadata").all(|(k, v)| b.get(k) == Some(v))
+        && a.iter().filter(|(k, _)| *k != "metadata").all(|(k, v)| equal_opt(b.get(k), Some(v)))
         && b.iter().filter(|(k, _)| *k != "metadata").all(|(k, _)| a.contains_key(k))
 }
 
@@ -455,7 +457,10 @@ fn ownership_unchanged(
         return false;
     };
     if supplied
-        && new.pointer("/metadata/managedFields").and_then(Value::as_array) != Some(live_list)
+        && !equal_opt(
+            new.pointer("/metadata/managedFields"),
+            live.pointer("/metadata/managedFields"),
+        )
     {
         return false;
     }

@@ -244,7 +244,7 @@ impl Comparison {
         match (lhs, rhs) {
             (None, Some(_)) => self.added.insert(path),
             (Some(_), None) => self.removed.insert(path),
-            (Some(l), Some(r)) if l != r => self.modified.insert(path),
+            (Some(l), Some(r)) if !crate::json::equal(l, r) => self.modified.insert(path),
             _ => {}
         }
     }
@@ -283,7 +283,7 @@ pub(crate) fn compare(
     }
     // Equal values have no differences anywhere below (most of an update is unchanged).
     if let (Some(l), Some(r)) = (lhs, rhs)
-        && l == r
+        && crate::json::equal(l, r)
     {
         return;
     }

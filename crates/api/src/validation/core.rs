@@ -682,7 +682,7 @@ fn pod_update(errs: &mut Errors, object: &Value, old: &Value) {
             Some(_) => {}
         }
     }
-    if new_spec == old_spec {
+    if crate::json::equal(new_spec, old_spec) {
         // Nothing below can object to an unchanged spec (most updates: labels, annotations,
         // finalizers), and the comparison is far cheaper than the copies it makes.
         return;
