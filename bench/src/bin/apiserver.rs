@@ -72,6 +72,11 @@ struct Args {
     /// difference to a normal run is what the transport costs. Not the figures.
     #[arg(long)]
     in_process: bool,
+    /// The client speaks HTTP/1.1 over TLS, a pool of connections (one per request in
+    /// flight), as kube-rs and the Python client do; by default one HTTP/2 connection, as
+    /// client-go and kubectl.
+    #[arg(long, conflicts_with = "in_process")]
+    http1: bool,
     /// Only this API write, repeated for `--profile-seconds`, with no store floor beside it:
     /// a loop to run under a profiler (the rate it prints is not a figure of the issue's).
     #[arg(long, value_enum, value_name = "WRITE")]
@@ -92,6 +97,8 @@ enum Profiled {
     Put,
     /// Sequential merge PATCHes of one pod.
     Patch,
+    /// 16 writers PUTting a pod each at once.
+    Put16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -157,6 +164,8 @@ struct Counts {
     reads_only: bool,
     /// Call the API server in-process (`--in-process`).
     in_process: bool,
+    /// HTTP/1.1 instead of HTTP/2 (`--http1`).
+    http1: bool,
     /// Repeat one API write alone (`--profile`).
     profile: Option<(Profiled, Duration)>,
 }
@@ -179,6 +188,7 @@ impl Counts {
                 writes_only: false,
                 reads_only: false,
                 in_process: false,
+                http1: false,
                 profile: None,
             }
         } else {
@@ -197,6 +207,7 @@ impl Counts {
                 writes_only: false,
                 reads_only: false,
                 in_process: false,
+                http1: false,
                 profile: None,
             }
         }
@@ -232,6 +243,7 @@ async fn run(args: Args) -> Result<()> {
         writes_only: args.writes_only,
         reads_only: args.reads_only,
         in_process: args.in_process,
+        http1: args.http1,
         profile: args.profile.map(|op| (op, Duration::from_secs(args.profile_seconds))),
         ..Counts::new(args.quick)
     };
@@ -259,6 +271,8 @@ async fn run(args: Args) -> Result<()> {
         if args.quick { "--quick smoke" } else { "full" },
         if args.in_process {
             "the API called in-process: no TLS, no HTTP/2"
+        } else if args.http1 {
+            "HTTP/1.1 over TLS, a connection per request in flight"
         } else {
             "one HTTP/2 connection per section"
         },
@@ -327,6 +341,9 @@ async fn api_section(
         berth_apiserver::start(config, store.clone()).await.context("starting the API server")?;
     let api = if counts.in_process {
         Api::in_process(server.local_service())
+    } else if counts.http1 {
+        let connector = tls_connector_for(data_dir, b"http/1.1")?;
+        Api::http1(connector, server.local_addr(), Some(admin_token(data_dir)?))
     } else {
         let connector = tls_connector(data_dir)?;
         Api::connect(&connector, server.local_addr(), Some(admin_token(data_dir)?)).await?
@@ -395,6 +412,18 @@ async fn profile(api: &Api, op: Profiled, duration: Duration) -> Result<()> {
         Profiled::Create16 => {
             let mut writers: Vec<_> =
                 (0..WRITERS).map(|w| ApiCreate::new(api, &format!("profile-w{w:02}-"))).collect();
+            let mut count = 0;
+            while start.elapsed() < duration {
+                concurrent(&mut writers, 50).await?;
+                count += WRITERS * 50;
+            }
+            count
+        }
+        Profiled::Put16 => {
+            let mut writers = Vec::new();
+            for w in 0..WRITERS {
+                writers.push(ApiPut::new(api, &format!("profile-put-w{w:02}")).await?);
+            }
             let mut count = 0;
             while start.elapsed() < duration {
                 concurrent(&mut writers, 50).await?;
@@ -1270,6 +1299,13 @@ impl Api {
         Ok(Api { send: Transport::Http2(send), base: format!("https://{addr}"), authorization })
     }
 
+    /// HTTP/1.1 over TLS: a pool of connections, a new one when every pooled one is busy.
+    fn http1(connector: TlsConnector, addr: SocketAddr, token: Option<String>) -> Api {
+        let pool = Arc::new(Http1Pool { connector, addr, idle: std::sync::Mutex::default() });
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        Api { send: Transport::Http1(pool), base: String::new(), authorization }
+    }
+
     /// Requests go straight to the API server's router, as the controllers' do.
     fn in_process(local: LocalService) -> Api {
         Api { send: Transport::Local(local), base: "http://in-process".into(), authorization: None }
@@ -1284,6 +1320,10 @@ impl Api {
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>> {
         let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Transport::Http1(pool) = &self.send {
+            // HTTP/1.1 requests name the path; the authority goes in Host.
+            request = request.header(header::HOST, pool.addr.to_string());
+        }
         if let Some(authorization) = &self.authorization {
             request = request.header(header::AUTHORIZATION, authorization.as_str());
         }
@@ -1301,6 +1341,16 @@ impl Api {
                 send.ready().await.context("the HTTP/2 connection")?;
                 let response = send.send_request(request).await.context("sending a request")?;
                 Ok(response.map(|body| body.map_err(anyhow::Error::new).boxed_unsync()))
+            }
+            Transport::Http1(pool) => {
+                let mut send = pool.checkout().await?;
+                let response = send.send_request(request).await.context("sending a request")?;
+                let pool = pool.clone();
+                Ok(response.map(|body| {
+                    Returning { body, connection: Some((send, pool)) }
+                        .map_err(anyhow::Error::new)
+                        .boxed_unsync()
+                }))
             }
             Transport::Local(local) => {
                 let response =
@@ -1363,8 +1413,87 @@ impl Api {
 enum Transport {
     /// One HTTP/2 connection over TLS: the figures.
     Http2(SendRequest<Full<Bytes>>),
+    /// HTTP/1.1 connections over TLS (`--http1`).
+    Http1(Arc<Http1Pool>),
     /// The router in-process (`--in-process`).
     Local(LocalService),
+}
+
+type Http1Send = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Idle HTTP/1.1 connections to one server.
+struct Http1Pool {
+    connector: TlsConnector,
+    addr: SocketAddr,
+    idle: std::sync::Mutex<Vec<Http1Send>>,
+}
+
+impl std::fmt::Debug for Http1Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http1Pool").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Http1Pool {
+    /// An idle connection, or a new one.
+    async fn checkout(&self) -> Result<Http1Send> {
+        loop {
+            let idle = self.idle.lock().map_err(|_| anyhow!("the pool's lock"))?.pop();
+            let Some(mut send) = idle else { break };
+            if send.ready().await.is_ok() {
+                return Ok(send);
+            }
+        }
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .with_context(|| format!("connecting to {}", self.addr))?;
+        tcp.set_nodelay(true).context("setting TCP_NODELAY")?;
+        let tls = self
+            .connector
+            .connect(ServerName::try_from("localhost")?, tcp)
+            .await
+            .with_context(|| format!("TLS handshake with {}", self.addr))?;
+        let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .context("HTTP/1.1 handshake")?;
+        tokio::spawn(connection);
+        Ok(send)
+    }
+}
+
+/// An HTTP/1.1 answer's body; its connection goes back to the pool once the body was read
+/// to its end (a watch's connection, dropped mid-stream, is closed).
+struct Returning {
+    body: hyper::body::Incoming,
+    connection: Option<(Http1Send, Arc<Http1Pool>)>,
+}
+
+impl hyper::body::Body for Returning {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+}
+
+impl Drop for Returning {
+    fn drop(&mut self) {
+        use hyper::body::Body as _;
+        if let Some((send, pool)) = self.connection.take()
+            && self.body.is_end_stream()
+            && let Ok(mut idle) = pool.idle.lock()
+        {
+            idle.push(send);
+        }
+    }
 }
 
 /// An answer's body from either transport.
@@ -1372,6 +1501,11 @@ type AnswerBody = UnsyncBoxBody<Bytes, anyhow::Error>;
 
 /// Trusts only the data dir's CA; offers only HTTP/2.
 fn tls_connector(data_dir: &Path) -> Result<TlsConnector> {
+    tls_connector_for(data_dir, b"h2")
+}
+
+/// Trusts only the data dir's CA; offers only `alpn`.
+fn tls_connector_for(data_dir: &Path, alpn: &[u8]) -> Result<TlsConnector> {
     let path = data_dir.join("pki/ca.crt");
     let ca = CertificateDer::from_pem_file(&path)
         .with_context(|| format!("reading {}", path.display()))?;
@@ -1382,7 +1516,7 @@ fn tls_connector(data_dir: &Path) -> Result<TlsConnector> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
