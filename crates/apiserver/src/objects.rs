@@ -1,6 +1,7 @@
 //! Object metadata rules shared by every resource: type fields, names, uids, timestamps,
 //! defaults on create, and what an update may not change.
 
+use berth_api::json::equal;
 use berth_api::kinds::ResourceType;
 use berth_store::Revision;
 use rand::Rng;
@@ -411,6 +412,42 @@ pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
 
 /// Keeps what an update cannot change (identity, creation, deletion, generation), splits main
 /// resource and `status` subresource updates, and bumps `generation` when the spec changed.
+/// `current` with the status `body` carries (or none), as a status update stores it. What
+/// `body` carries equal to `current` (most status writers send the object they read) is kept
+/// instead of copied from `current`.
+fn with_status_of(current: &Value, mut body: Value) -> Value {
+    let status = body.as_object_mut().and_then(|map| map.shift_remove("status"));
+    let (Some(live), Value::Object(mut mine)) = (current.as_object(), body) else {
+        let mut out = current.clone();
+        match (status, out.as_object_mut()) {
+            (Some(status), Some(map)) => {
+                map.insert("status".into(), status);
+            }
+            (None, Some(map)) => {
+                map.shift_remove("status");
+            }
+            _ => {}
+        }
+        return out;
+    };
+    let mut status = status;
+    let mut out = Map::with_capacity(live.len() + 1);
+    for (key, value) in live {
+        if key == "status" {
+            if let Some(status) = status.take() {
+                out.insert(key.clone(), status);
+            }
+            continue;
+        }
+        let kept = mine.shift_remove(key).filter(|body| equal(body, value));
+        out.insert(key.clone(), kept.unwrap_or_else(|| value.clone()));
+    }
+    if let Some(status) = status {
+        out.insert("status".into(), status);
+    }
+    Value::Object(out)
+}
+
 pub(crate) fn keep_immutable(
     resource: &ResourceType,
     current: &Value,
@@ -436,18 +473,11 @@ pub(crate) fn keep_immutable(
     let has_status = resource.subresource("status").is_some();
     if subresource == Some("status") {
         // Only the status changes.
-        let status = updated.get("status").cloned();
-        *updated = current.clone();
-        match status {
-            Some(status) => updated["status"] = status,
-            None => {
-                if let Some(map) = updated.as_object_mut() {
-                    map.remove("status");
-                }
-            }
-        }
+        *updated = with_status_of(current, std::mem::take(updated));
     } else if has_status {
         match current.get("status") {
+            // Most bodies carry the status they read: it stays, uncopied.
+            Some(status) if updated.get("status").is_some_and(|mine| equal(mine, status)) => {}
             Some(status) => updated["status"] = status.clone(),
             None => {
                 if let Some(map) = updated.as_object_mut() {
@@ -528,6 +558,34 @@ mod tests {
         assert!(
             json.contains(r#""message":"strict decoding error: unknown field \"spec.foo\"""#),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn a_status_update_keeps_all_but_the_status_of_the_current_object() {
+        let current = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "4"},
+                             "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
+                             "status": {"phase": "Pending"}});
+        // The body reads the object (keys in another order), changes its spec and status.
+        let body = json!({"status": {"phase": "Running"}, "spec": {"nodeName": "other"},
+                          "metadata": {"resourceVersion": "4", "name": "p"}, "kind": "Pod",
+                          "extra": 1});
+        let updated = with_status_of(&current, body);
+        let expected = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "4"},
+                              "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
+                              "status": {"phase": "Running"}});
+        assert_eq!(updated, expected);
+        let keys: Vec<&String> = updated.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["kind", "metadata", "spec", "status"], "current's order");
+        // No status in the body: none stored; a status the current object lacks: added.
+        let updated = with_status_of(&current, json!({"kind": "Pod"}));
+        assert_eq!(updated.get("status"), None);
+        assert_eq!(updated["spec"], current["spec"]);
+        let bare = json!({"kind": "Pod", "metadata": {"name": "p"}});
+        let updated = with_status_of(&bare, json!({"status": {"phase": "Failed"}}));
+        assert_eq!(
+            updated,
+            json!({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": "Failed"}})
         );
     }
 
