@@ -1,23 +1,32 @@
 //! The default ClusterRoles and ClusterRoleBindings kube-apiserver creates at start
-//! (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`, v1.33), and the Roles and
-//! RoleBindings it creates in `kube-system` and `kube-public` (`namespace_policy.go`), as data.
+//! (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go` and `controller_policy.go`,
+//! v1.33, default feature gates), and the Roles and RoleBindings it creates in `kube-system`
+//! and `kube-public` (`namespace_policy.go`), as data.
 //!
-//! The namespaced ones are all there (read from `testdata/namespace-roles.yaml` and
-//! `namespace-role-bindings.yaml`). Of the cluster-wide ones, only the roles berth's users
-//! meet are here (the `system:controller:*`, `system:node`, `system:kube-scheduler` … roles
-//! of Kubernetes' own components are not yet): the user-facing `cluster-admin`, `admin`,
-//! `edit` and `view` with the `system:aggregate-to-*` roles they aggregate, and the roles every
-//! client needs (`system:discovery`, `system:basic-user`, `system:public-info-viewer`), plus
-//! `system:monitoring`, `system:auth-delegator` and `system:service-account-issuer-discovery`.
+//! The namespaced ones were read from `testdata/namespace-roles.yaml` and
+//! `namespace-role-bindings.yaml`. Here are the roles berth's users meet: the user-facing
+//! `cluster-admin`, `admin`, `edit` and `view` with the `system:aggregate-to-*` roles they
+//! aggregate, and the roles every client needs (`system:discovery`, `system:basic-user`,
+//! `system:public-info-viewer`), plus `system:monitoring`, `system:auth-delegator` and
+//! `system:service-account-issuer-discovery`. The roles of Kubernetes' own components
+//! (`system:node`, `system:kube-scheduler`, `system:kube-controller-manager`, the
+//! `system:controller:*` role of each kube-controller-manager controller, …) and their
+//! bindings are in [`components`].
 //! As kube-apiserver stores them, `admin`, `edit` and `view` have an `aggregationRule` and no
 //! rules: the ClusterRole aggregation controller (`berth-controllers`'
 //! `clusterrole-aggregation`) fills them with the rules of the roles their selectors match,
 //! so a ClusterRole a user labels `aggregate-to-view` joins `view`.
+//!
+//! Every list of a rule is sorted and without duplicates, as `rbacv1helpers.NewRule(…)
+//! .RuleOrDie()` builds it and the testdata shows it; the rules of a role keep the order
+//! `policy.go` writes them in.
 
 use serde_json::{Value, json};
 
 use super::PolicyRule;
 use super::reconcile::AUTO_UPDATE;
+
+mod components;
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
@@ -50,6 +59,21 @@ struct Role {
     labels: &'static [&'static str],
     aggregates: Option<&'static str>,
     rules: Vec<PolicyRule>,
+}
+
+/// Who a bootstrap ClusterRoleBinding binds.
+enum Subject {
+    Group(&'static str),
+    User(&'static str),
+    /// A ServiceAccount of `kube-system`.
+    ServiceAccount(&'static str),
+}
+
+/// One bootstrap ClusterRoleBinding: its name, which is also its ClusterRole's, and whom it
+/// binds (no one, for `system:node`).
+struct Binding {
+    name: &'static str,
+    subjects: Vec<Subject>,
 }
 
 fn roles() -> Vec<Role> {
@@ -315,7 +339,16 @@ fn roles() -> Vec<Role> {
             name: "system:service-account-issuer-discovery",
             labels: &[],
             aggregates: None,
-            rules: vec![urls(&["get"], &["/.well-known/openid-configuration", "/openid/v1/jwks"])],
+            // The slash-ended paths are those of the published OpenAPI documents.
+            rules: vec![urls(
+                &["get"],
+                &[
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
+            )],
         },
         Role {
             name: "view",
@@ -480,8 +513,10 @@ fn namespaced_metadata(namespace: &str, name: &str) -> Value {
 /// The bootstrap ClusterRoles, sorted by name; aggregated roles without rules (the aggregation
 /// controller's to fill), as kube-apiserver creates them.
 pub fn cluster_roles() -> Vec<Value> {
-    roles()
-        .into_iter()
+    let mut all = roles();
+    all.extend(components::roles());
+    all.sort_by_key(|role| role.name);
+    all.into_iter()
         .map(|role| {
             let mut object = json!({
                 "kind": "ClusterRole",
@@ -502,28 +537,53 @@ pub fn cluster_roles() -> Vec<Value> {
 
 /// The bootstrap ClusterRoleBindings, sorted by name: each to the ClusterRole of its name.
 pub fn cluster_role_bindings() -> Vec<Value> {
-    let bindings: [(&str, &[&str]); 6] = [
-        ("cluster-admin", &["system:masters"]),
-        ("system:basic-user", &["system:authenticated"]),
-        ("system:discovery", &["system:authenticated"]),
-        ("system:monitoring", &["system:monitoring"]),
-        ("system:public-info-viewer", &["system:authenticated", "system:unauthenticated"]),
-        ("system:service-account-issuer-discovery", &["system:serviceaccounts"]),
+    let groups = |name: &'static str, groups: &[&'static str]| Binding {
+        name,
+        subjects: groups.iter().map(|group| Subject::Group(group)).collect(),
+    };
+    let mut all = vec![
+        groups("cluster-admin", &["system:masters"]),
+        groups("system:basic-user", &["system:authenticated"]),
+        groups("system:discovery", &["system:authenticated"]),
+        groups("system:monitoring", &["system:monitoring"]),
+        groups("system:public-info-viewer", &["system:authenticated", "system:unauthenticated"]),
+        groups("system:service-account-issuer-discovery", &["system:serviceaccounts"]),
     ];
-    bindings
-        .iter()
-        .map(|(name, groups)| {
-            let subjects: Vec<Value> = groups
-                .iter()
-                .map(|g| json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": g}))
-                .collect();
-            json!({
+    all.extend(components::bindings());
+    all.sort_by_key(|binding| binding.name);
+    all.iter()
+        .map(|binding| {
+            let mut object = json!({
                 "kind": "ClusterRoleBinding",
                 "apiVersion": "rbac.authorization.k8s.io/v1",
-                "metadata": metadata(name, &[]),
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                "subjects": subjects,
-            })
+                "metadata": metadata(binding.name, &[]),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": binding.name},
+            });
+            // Go's `omitempty`: a binding without subjects (`system:node`) has no list.
+            if !binding.subjects.is_empty() {
+                object["subjects"] = binding.subjects.iter().map(Subject::to_json).collect();
+            }
+            object
         })
         .collect()
+}
+
+// === impl Subject ===
+
+impl Subject {
+    /// The `rbacv1.Subject` kube-apiserver stores: users and groups with the RBAC API group,
+    /// service accounts with their namespace and no group.
+    fn to_json(&self) -> Value {
+        match self {
+            Subject::Group(name) => {
+                json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": name})
+            }
+            Subject::User(name) => {
+                json!({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": name})
+            }
+            Subject::ServiceAccount(name) => {
+                json!({"kind": "ServiceAccount", "name": name, "namespace": "kube-system"})
+            }
+        }
+    }
 }
