@@ -333,43 +333,52 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
     ];
     let objects =
         objects.into_iter().flat_map(|(plural, all)| all.into_iter().map(move |o| (plural, o)));
-    for (plural, mut expected) in objects {
-        let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { continue };
-        let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
-        let key = resources::key(resource, namespace.as_deref(), &name);
-        let Some(existing) = store.get(&key).await? else {
+    // Each object on its own, all at once: on SQLite their writes share group commits.
+    let each = objects.map(|(plural, expected)| reconcile_one(store, plural, expected));
+    futures::future::try_join_all(each).await?;
+    Ok(())
+}
+
+/// [`bootstrap`] for one object of `plural`.
+async fn reconcile_one(
+    store: &dyn Store,
+    plural: &str,
+    mut expected: Value,
+) -> Result<(), berth_store::Error> {
+    let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { return Ok(()) };
+    let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
+    let key = resources::key(resource, namespace.as_deref(), &name);
+    let Some(existing) = store.get(&key).await? else {
+        return resources::create_own(store, resource, &key, expected).await;
+    };
+    // An object that does not decode is left for its owner to fix, as a failed
+    // reconciliation is only logged by kube-apiserver.
+    let Ok(live) = serde_json::from_slice::<Value>(&existing.value) else {
+        tracing::warn!(%name, plural, "a stored bootstrap RBAC object does not decode");
+        return Ok(());
+    };
+    crate::objects::normalize(resource, &mut expected);
+    let reconciled = if plural.ends_with("roles") {
+        rbac::reconcile::role(&live, &expected)
+    } else {
+        rbac::reconcile::binding(&live, &expected)
+    };
+    match reconciled {
+        Reconciled::Unchanged => {}
+        Reconciled::Protected => {
+            tracing::warn!(%name, plural, "skipped a reconcile-protected bootstrap object");
+        }
+        Reconciled::Update(mut updated) => {
+            crate::apply::record_own(resource, Some(&live), &mut updated);
+            let bytes = Bytes::from(serde_json::to_vec(&updated).unwrap_or_default());
+            store.update(&key, bytes, existing.mod_revision).await?;
+            tracing::info!(%name, plural, "reconciled a bootstrap RBAC object");
+        }
+        Reconciled::Recreate => {
+            store.delete(&key, Some(existing.mod_revision)).await?;
             resources::create_own(store, resource, &key, expected).await?;
-            continue;
-        };
-        // An object that does not decode is left for its owner to fix, as a failed
-        // reconciliation is only logged by kube-apiserver.
-        let Ok(live) = serde_json::from_slice::<Value>(&existing.value) else {
-            tracing::warn!(%name, plural, "a stored bootstrap RBAC object does not decode");
-            continue;
-        };
-        crate::objects::normalize(resource, &mut expected);
-        let reconciled = if plural.ends_with("roles") {
-            rbac::reconcile::role(&live, &expected)
-        } else {
-            rbac::reconcile::binding(&live, &expected)
-        };
-        match reconciled {
-            Reconciled::Unchanged => {}
-            Reconciled::Protected => {
-                tracing::warn!(%name, plural, "skipped a reconcile-protected bootstrap object");
-            }
-            Reconciled::Update(mut updated) => {
-                crate::apply::record_own(resource, Some(&live), &mut updated);
-                let bytes = Bytes::from(serde_json::to_vec(&updated).unwrap_or_default());
-                store.update(&key, bytes, existing.mod_revision).await?;
-                tracing::info!(%name, plural, "reconciled a bootstrap RBAC object");
-            }
-            Reconciled::Recreate => {
-                store.delete(&key, Some(existing.mod_revision)).await?;
-                resources::create_own(store, resource, &key, expected).await?;
-                tracing::info!(%name, plural, "recreated a bootstrap RBAC binding");
-            }
+            tracing::info!(%name, plural, "recreated a bootstrap RBAC binding");
         }
     }
     Ok(())
