@@ -15,13 +15,15 @@
 //! [`bootstrap`] creates the default ClusterRoles and ClusterRoleBindings when missing and
 //! reconciles the existing ones, like kube-apiserver's `rbac/bootstrap-roles` post-start hook.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
+use berth_api::kinds::ResourceType;
 use berth_api::rbac::reconcile::Reconciled;
 use berth_api::rbac::{
     self, Attributes, Binding, Decision, Identity, Kind, Policy, PolicyRule, Target,
 };
-use berth_store::{KeyValue, Store};
+use berth_store::{KeyValue, RangeRequest, Store};
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -331,25 +333,47 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
         ("roles", policy::namespaced_roles()),
         ("rolebindings", policy::namespaced_role_bindings()),
     ];
-    let objects =
-        objects.into_iter().flat_map(|(plural, all)| all.into_iter().map(move |o| (plural, o)));
+    let objects = objects.into_iter().flat_map(|(plural, all)| {
+        all.into_iter().filter_map(move |expected| {
+            let resource = berth_api::kinds::find(rbac::GROUP, "v1", plural)?;
+            let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
+            Some((resource, namespace, expected))
+        })
+    });
+    let objects: Vec<_> = objects.collect();
+    // What exists, one range read per kind and namespace (a restart finds it all), rather
+    // than a read per object.
+    let prefixes: BTreeSet<String> = objects
+        .iter()
+        .map(|(resource, namespace, _)| resources::prefix(resource, namespace.as_deref()))
+        .collect();
+    let mut existing = HashMap::new();
+    for prefix in prefixes {
+        let page = store.range(&RangeRequest::prefix(prefix)).await?;
+        existing.extend(page.kvs.into_iter().map(|kv| (kv.key.clone(), kv)));
+    }
     // Each object on its own, all at once: on SQLite their writes share group commits.
-    let each = objects.map(|(plural, expected)| reconcile_one(store, plural, expected));
+    let each = objects.into_iter().map(|(resource, namespace, expected)| {
+        let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let key = resources::key(resource, namespace.as_deref(), &name);
+        let live = existing.remove(&key);
+        reconcile_one(store, resource, key, name, live, expected)
+    });
     futures::future::try_join_all(each).await?;
     Ok(())
 }
 
-/// [`bootstrap`] for one object of `plural`.
+/// [`bootstrap`] for one object of `resource` at `key`, `existing` as stored there.
 async fn reconcile_one(
     store: &dyn Store,
-    plural: &str,
+    resource: &'static ResourceType,
+    key: String,
+    name: String,
+    existing: Option<KeyValue>,
     mut expected: Value,
 ) -> Result<(), berth_store::Error> {
-    let Some(resource) = berth_api::kinds::find(rbac::GROUP, "v1", plural) else { return Ok(()) };
-    let name = expected["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-    let namespace = expected["metadata"]["namespace"].as_str().map(str::to_owned);
-    let key = resources::key(resource, namespace.as_deref(), &name);
-    let Some(existing) = store.get(&key).await? else {
+    let plural = resource.plural;
+    let Some(existing) = existing else {
         return resources::create_own(store, resource, &key, expected).await;
     };
     // An object that does not decode is left for its owner to fix, as a failed
