@@ -125,10 +125,11 @@ pub(crate) fn added_fields_v1(
     reset: &[&str],
 ) -> Option<String> {
     let mut out = Vec::with_capacity(2048);
-    added_node(&mut out, value, ty, Some(zero), Some(skip), reset, false).then(|| {
-        // Only JSON text was written: keys and strings through `push_str`, the rest ASCII.
-        String::from_utf8(out).unwrap_or_default()
-    })
+    if !added_node(&mut out, value, ty, Some(zero), Some(skip), reset, false) {
+        return None;
+    }
+    // Only JSON text was written: keys and strings through `push_str`, the rest ASCII.
+    String::from_utf8(out).ok()
 }
 
 /// Writes one node of [`added_fields_v1`] to `out`; false (and nothing written) if it owns
@@ -167,16 +168,11 @@ fn added_node(
                     None => (false, None),
                 };
                 let zero = zero.and_then(|zero| zero.get(key));
-                let mark = out.len();
-                if member || children > 0 {
-                    out.push(b',');
-                }
-                push_str(out, &["f:", key]);
-                out.push(b':');
-                if added_node(out, value, ty.member(key), zero, below, &[], !skipped) {
+                let first = !member && children == 0;
+                if added_child(out, first, &["f:", key], |out| {
+                    added_node(out, value, ty.member(key), zero, below, &[], !skipped)
+                }) {
                     children += 1;
-                } else {
-                    out.truncate(mark);
                 }
             }
         }
@@ -185,16 +181,11 @@ fn added_node(
                 items.sort_by(|a, b| a.0.cmp(&b.0));
                 for (element, item) in items {
                     let (skipped, below) = below(&element);
-                    let mark = out.len();
-                    if member || children > 0 {
-                        out.push(b',');
-                    }
-                    push_str(out, &[&element.encode()]);
-                    out.push(b':');
-                    if added_node(out, item, ty.item(), None, below, &[], !skipped) {
+                    let first = !member && children == 0;
+                    if added_child(out, first, &[&element.encode()], |out| {
+                        added_node(out, item, ty.item(), None, below, &[], !skipped)
+                    }) {
                         children += 1;
-                    } else {
-                        out.truncate(mark);
                     }
                 }
             }
@@ -214,6 +205,27 @@ fn added_node(
     }
     out.push(b'}');
     true
+}
+
+/// Writes one member of an [`added_node`] object, `"name":` (after a comma unless it is the
+/// `first`) and the node `write` writes; takes it all back if the node owns nothing.
+fn added_child(
+    out: &mut Vec<u8>,
+    first: bool,
+    name: &[&str],
+    write: impl FnOnce(&mut Vec<u8>) -> bool,
+) -> bool {
+    let mark = out.len();
+    if !first {
+        out.push(b',');
+    }
+    push_str(out, name);
+    out.push(b':');
+    let owns = write(out);
+    if !owns {
+        out.truncate(mark);
+    }
+    owns
 }
 
 /// Writes the concatenation of `parts` as a JSON string, escaped as `serde_json` escapes.
