@@ -1238,12 +1238,19 @@ pub(crate) async fn write_back(
     let key = cx.key(&name);
     let mut cached =
         cx.decoded.latest(&key).filter(|(revision, _)| expected.is_none_or(|e| e == *revision));
+    // A store read made already (to check a cached object), for the next attempt to start from.
+    let mut read: Option<Option<KeyValue>> = None;
     loop {
         let (revision, stored, fresh) = match cached.take() {
             Some((revision, object)) => (revision, object, false),
             None => {
-                let kv =
-                    cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
+                let kv = match read.take() {
+                    Some(kv) => kv,
+                    None => {
+                        let kv = cx.store.get(&key).await;
+                        kv.map_err(|e| Status::from_store(e, resource, &name))?
+                    }
+                };
                 let Some(kv) = kv else { return Err(Status::not_found(resource, &name)) };
                 if expected.is_some_and(|e| e != kv.mod_revision) {
                     return Err(Status::modified(resource, &name));
@@ -1273,10 +1280,11 @@ pub(crate) async fn write_back(
             return decided;
         }
         let now = cx.store.get(&key).await.map_err(|e| Status::from_store(e, resource, &name))?;
-        if now.is_some_and(|kv| kv.mod_revision == revision) {
+        if now.as_ref().is_some_and(|kv| kv.mod_revision == revision) {
             return decided;
         }
-        // The cached object was behind the store: decide again from the store.
+        // The cached object was behind the store: decide again from what was just read.
+        read = Some(now);
     }
 }
 
