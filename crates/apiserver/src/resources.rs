@@ -1153,9 +1153,9 @@ struct StoredAt {
     cache: Arc<crate::decoded::Decoded>,
     key: String,
     revision: Revision,
-    len: usize,
-    /// The stored bytes, when the object is not all of them (a create's managedFields).
-    bytes: Option<Bytes>,
+    bytes: Bytes,
+    /// The bytes hold what the object lacks (a create's managedFields): the cache holds them.
+    spliced: bool,
 }
 
 impl Written {
@@ -1177,9 +1177,8 @@ impl Written {
             cache: cx.decoded.clone(),
             key,
             revision,
-            len: stored.bytes.len(),
-            // The object lacks what was written into the bytes only: the cache holds those.
-            bytes: stored.managed_spliced.then(|| stored.bytes.clone()),
+            bytes: stored.bytes.clone(),
+            spliced: stored.managed_spliced,
         });
         Written { object, served, stored: at }
     }
@@ -1188,14 +1187,12 @@ impl Written {
     pub(crate) fn response(self, code: StatusCode) -> Response {
         match self.served {
             Some(body) => {
-                match self.stored {
-                    Some(StoredAt { cache, key, revision, bytes: Some(bytes), .. }) => {
+                if let Some(StoredAt { cache, key, revision, bytes, spliced }) = self.stored {
+                    if spliced {
                         cache.put_stored(&key, revision, bytes);
+                    } else {
+                        cache.put(&key, revision, bytes.len(), as_decoded(self.object));
                     }
-                    Some(StoredAt { cache, key, revision, len, bytes: None }) => {
-                        cache.put(&key, revision, len, as_decoded(self.object));
-                    }
-                    None => {}
                 }
                 json_bytes_response(code, body)
             }
