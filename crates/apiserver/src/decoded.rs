@@ -78,9 +78,7 @@ impl Decoded {
         };
         // Decoded outside the lock, then held decoded for the next reader.
         drop(inner);
-        let mut object: Value = serde_json::from_slice(&bytes).ok()?;
-        crate::objects::set_resource_version(&mut object, revision);
-        let object = Arc::new(object);
+        let object = Arc::new(crate::resources::decode_stored(key, &bytes, revision).ok()?);
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = inner.entries.get_mut(key)
             && entry.revision == revision

@@ -1639,11 +1639,16 @@ pub(crate) async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Dup
 }
 
 pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {
-    let mut object: Value = serde_json::from_slice(&kv.value).map_err(|error| {
-        tracing::error!(key = %kv.key, %error, "stored object is not JSON");
+    decode_stored(&kv.key, &kv.value, kv.mod_revision)
+}
+
+/// The object stored at `key` as `value`, at `revision`: [`decode`] of its parts.
+pub(crate) fn decode_stored(key: &str, value: &[u8], revision: Revision) -> Result<Value> {
+    let mut object: Value = serde_json::from_slice(value).map_err(|error| {
+        tracing::error!(%key, %error, "stored object is not JSON");
         Status::internal()
     })?;
-    objects::set_resource_version(&mut object, kv.mod_revision);
+    objects::set_resource_version(&mut object, revision);
     Ok(object)
 }
 
