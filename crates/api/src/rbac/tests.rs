@@ -21,7 +21,16 @@ fn urls(verbs: &[&str], paths: &[&str]) -> PolicyRule {
     PolicyRule { verbs: owned(verbs), non_resource_urls: owned(paths), ..PolicyRule::default() }
 }
 
-fn resource(verb: &str, group: &str, resource: &str, sub: &str, name: &str) -> Attributes {
+/// A request on `resource`'s `sub`resource of `group`, named `name`, in `namespace` (empty:
+/// the cluster scope).
+fn attributes(
+    verb: &str,
+    group: &str,
+    resource: &str,
+    sub: &str,
+    name: &str,
+    namespace: &str,
+) -> Attributes {
     Attributes {
         verb: verb.into(),
         target: Target::Resource {
@@ -29,9 +38,13 @@ fn resource(verb: &str, group: &str, resource: &str, sub: &str, name: &str) -> A
             resource: resource.into(),
             subresource: sub.into(),
             name: name.into(),
-            namespace: "default".into(),
+            namespace: namespace.into(),
         },
     }
+}
+
+fn resource(verb: &str, group: &str, resource: &str, sub: &str, name: &str) -> Attributes {
+    attributes(verb, group, resource, sub, name, "default")
 }
 
 fn path(verb: &str, path: &str) -> Attributes {
@@ -170,16 +183,7 @@ fn the_policy_allows_through_bindings_and_explains_why() {
             .map(str::to_owned)
             .to_vec();
     let sa = Identity { name: "system:serviceaccount:dev:default", groups: &groups };
-    let in_ns = |verb: &str, ns: &str| Attributes {
-        verb: verb.into(),
-        target: Target::Resource {
-            api_group: String::new(),
-            resource: "pods".into(),
-            subresource: String::new(),
-            name: String::new(),
-            namespace: ns.into(),
-        },
-    };
+    let in_ns = |verb: &str, ns: &str| attributes(verb, "", "pods", "", "", ns);
     let allowed = policy.authorize(sa, &in_ns("list", "dev"));
     assert_eq!(
         allowed,
@@ -356,40 +360,38 @@ fn bootstrap_namespace_roles_grant_their_controllers_and_no_one_else() {
     assert!(keys.is_sorted(), "{keys:?}");
     keys.dedup();
     assert_eq!(keys.len(), 7);
-    let on = |verb: &str, group: &str, resource: &str, name: &str, namespace: &str| Attributes {
-        verb: verb.into(),
-        target: Target::Resource {
-            api_group: group.into(),
-            resource: resource.into(),
-            subresource: String::new(),
-            name: name.into(),
-            namespace: namespace.into(),
-        },
-    };
     let accounts =
         ["system:serviceaccounts".to_owned(), "system:serviceaccounts:kube-system".to_owned()];
     let cleaner =
         Identity { name: "system:serviceaccount:kube-system:token-cleaner", groups: &accounts };
-    assert!(policy.authorize(cleaner, &on("delete", "", "secrets", "t", "kube-system")).allowed);
-    assert!(!policy.authorize(cleaner, &on("delete", "", "secrets", "t", "default")).allowed);
-    assert!(!policy.authorize(cleaner, &on("create", "", "secrets", "", "kube-system")).allowed);
+    assert!(
+        policy.authorize(cleaner, &request("delete", "", "secrets", "t", "kube-system")).allowed
+    );
+    assert!(!policy.authorize(cleaner, &request("delete", "", "secrets", "t", "default")).allowed);
+    assert!(
+        !policy.authorize(cleaner, &request("create", "", "secrets", "", "kube-system")).allowed
+    );
     let signer =
         Identity { name: "system:serviceaccount:kube-system:bootstrap-signer", groups: &accounts };
     assert!(
         policy
-            .authorize(signer, &on("update", "", "configmaps", "cluster-info", "kube-public"))
+            .authorize(signer, &request("update", "", "configmaps", "cluster-info", "kube-public"))
             .allowed
     );
     assert!(
-        !policy.authorize(signer, &on("update", "", "configmaps", "other", "kube-public")).allowed
+        !policy
+            .authorize(signer, &request("update", "", "configmaps", "other", "kube-public"))
+            .allowed
     );
     let no_groups: [String; 0] = [];
     let scheduler = Identity { name: "system:kube-scheduler", groups: &no_groups };
-    let lease =
-        |verb: &str| on(verb, "coordination.k8s.io", "leases", "kube-scheduler", "kube-system");
+    let lease = |verb: &str| {
+        request(verb, "coordination.k8s.io", "leases", "kube-scheduler", "kube-system")
+    };
     assert!(policy.authorize(scheduler, &lease("update")).allowed);
     assert!(!policy.authorize(scheduler, &lease("delete")).allowed);
-    let reader = on("get", "", "configmaps", "extension-apiserver-authentication", "kube-system");
+    let reader =
+        request("get", "", "configmaps", "extension-apiserver-authentication", "kube-system");
     assert!(policy.authorize(scheduler, &reader).allowed);
     let stranger = Identity { name: "someone", groups: &no_groups };
     assert!(!policy.authorize(stranger, &reader).allowed);
@@ -421,16 +423,7 @@ fn bootstrap_policy() -> Policy {
 /// `namespace` (empty: the cluster scope).
 fn request(verb: &str, group: &str, resource: &str, name: &str, namespace: &str) -> Attributes {
     let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
-    Attributes {
-        verb: verb.into(),
-        target: Target::Resource {
-            api_group: group.into(),
-            resource: resource.into(),
-            subresource: subresource.into(),
-            name: name.into(),
-            namespace: namespace.into(),
-        },
-    }
+    attributes(verb, group, resource, subresource, name, namespace)
 }
 
 /// Checks each `(verb, group, resource, name, namespace, allowed)` for `user` in `groups`.
