@@ -33,18 +33,20 @@ use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
-use hyper::{Method, Request, Response, StatusCode, client::conn::http2::SendRequest, header};
+use hyper::{
+    Method, Request, Response, StatusCode, body::Incoming, client::conn::http2::SendRequest, header,
+};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject as _};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject as _};
 use serde_json::{Value, json};
 use tokio::{
-    net::TcpStream,
+    net::{TcpListener, TcpStream},
     process::{Child, Command},
     sync::{Barrier, mpsc},
     task::JoinSet,
     time::{Instant, sleep, timeout},
 };
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tower::ServiceExt as _;
 
 /// Measures berth's API server beside its store, and the `berth` binary's start and memory.
@@ -341,27 +343,35 @@ async fn api_section(
         berth_apiserver::start(config, store.clone()).await.context("starting the API server")?;
     let api = if counts.in_process {
         Api::in_process(server.local_service())
-    } else if counts.http1 {
-        let connector = tls_connector_for(data_dir, b"http/1.1")?;
-        Api::http1(connector, server.local_addr(), Some(admin_token(data_dir)?))
     } else {
-        let connector = tls_connector(data_dir)?;
-        Api::connect(&connector, server.local_addr(), Some(admin_token(data_dir)?)).await?
+        client(counts, data_dir, server.local_addr()).await?
     };
-    let rows = api_figures(backend, &store, api, counts).await;
+    let rows = api_figures(backend, &store, api, data_dir, counts).await;
     server.shutdown().await;
     rows
+}
+
+/// A client of the HTTPS server at `addr` (the API server or the [`Echo`] beside it), over
+/// the transport `counts` asks for, with the admin token of the API server in `data_dir`.
+async fn client(counts: Counts, data_dir: &Path, addr: SocketAddr) -> Result<Api> {
+    let token = Some(admin_token(data_dir)?);
+    if counts.http1 {
+        Ok(Api::http1(tls_connector_for(data_dir, b"http/1.1")?, addr, token))
+    } else {
+        Api::connect(&tls_connector(data_dir)?, addr, token).await
+    }
 }
 
 async fn api_figures(
     backend: &str,
     store: &Arc<dyn Store>,
     api: Api,
+    data_dir: &Path,
     counts: Counts,
 ) -> Result<Vec<Row>> {
     // The floor writes exactly the bytes the API server stores for a pod.
     api.create_service_account(NAMESPACE).await?;
-    api.create_pod(NAMESPACE, "bench-probe").await?;
+    let created = api.create_pod(NAMESPACE, "bench-probe").await?;
     let manifest = serde_json::to_vec(&pod("bench-probe"))?.len();
     let stored = store
         .get(&pod_key(NAMESPACE, "bench-probe"))
@@ -382,7 +392,17 @@ async fn api_figures(
     if counts.reads_only {
         return read_figures(backend, store, &api, counts).await;
     }
-    let writes = write_figures(backend, store, &api, &stored, counts).await?;
+    // The transport's part of a write, where there is a transport.
+    let echo = match counts.in_process {
+        true => None,
+        false => Some(Echo::start(data_dir, created).await?),
+    };
+    let transport = match &echo {
+        Some(echo) => Some(client(counts, data_dir, echo.addr).await?),
+        None => None,
+    };
+    let writes = write_figures(backend, store, &api, transport.as_ref(), &stored, counts).await?;
+    drop((transport, echo));
     if counts.writes_only {
         return Ok(writes);
     }
@@ -497,6 +517,7 @@ async fn write_figures(
     backend: &str,
     store: &Arc<dyn Store>,
     api: &Api,
+    transport: Option<&Api>,
     stored: &Bytes,
     counts: Counts,
 ) -> Result<Vec<Row>> {
@@ -534,6 +555,10 @@ async fn write_figures(
     concurrent(&mut api_creates, warmup(m)).await?;
     concurrent(&mut store_updates, warmup(m)).await?;
     concurrent(&mut api_puts, warmup(m)).await?;
+    let mut transport = match transport {
+        Some(echo) => Some(TransportWrites::new(echo, counts).await?),
+        None => None,
+    };
 
     let mut f: [Measured; 9] = std::array::from_fn(|_| Measured::new());
     for round in 1..=counts.rounds {
@@ -565,6 +590,9 @@ async fn write_figures(
             thousands(auc as u64),
             auc / suc,
         );
+        if let Some(transport) = &mut transport {
+            transport.round(round, counts).await?;
+        }
     }
     let [s_create, a_create, s_creates, a_creates, s_update, a_put, a_patch, s_updates, a_puts] =
         &f;
@@ -619,7 +647,210 @@ async fn write_figures(
     rows.push(cpu("update PUT seq", a_put, "store update", s_update));
     rows.push(cpu("merge PATCH seq", a_patch, "store update", s_update));
     rows.push(cpu(&format!("update PUT {WRITERS}-writer"), a_puts, "store update", s_updates));
+    if let Some(transport) = &transport {
+        let [t_create, t_creates, t_put, t_patch, t_puts] = &transport.measured;
+        rows.extend([
+            transport.alone(backend, "create seq /s", t_create, "store create seq", s_create),
+            transport.alone(
+                backend,
+                &format!("create {WRITERS}-writer /s"),
+                t_creates,
+                &format!("store create {WRITERS}-writer"),
+                s_creates,
+            ),
+            transport.alone(backend, "update PUT seq /s", t_put, "store CAS update seq", s_update),
+        ]);
+        rows.extend(latency_rows(
+            &format!("{backend} transport alone: create"),
+            t_create,
+            "store create",
+            s_create,
+            None,
+        ));
+        rows.push(cpu("transport alone: create seq", t_create, "store create", s_create));
+        let in_series = [
+            ("create seq /s", a_create, s_create, t_create),
+            (&format!("create {WRITERS}-writer /s"), a_creates, s_creates, t_creates),
+            ("update PUT seq /s", a_put, s_update, t_put),
+            ("merge PATCH seq /s", a_patch, s_update, t_patch),
+            (&format!("update PUT {WRITERS}-writer /s"), a_puts, s_updates, t_puts),
+        ];
+        for (name, api, store, transport) in in_series {
+            rows.push(
+                Row::new(
+                    format!("{backend} {name} beside store + transport"),
+                    Unit::PerSecond,
+                    api.rate.per_second(),
+                )
+                .floor("store, then transport", in_series_rate(store, transport)),
+            );
+        }
+    }
     Ok(rows)
+}
+
+/// The rate of an operation that does one `first` and one `second` after the other: their
+/// times per operation add up. For the concurrent figures it is a model (both parts share the
+/// same two cores), not a measurement.
+fn in_series_rate(first: &Measured, second: &Measured) -> f64 {
+    let (a, b) = (first.rate.per_second(), second.rate.per_second());
+    if a > 0.0 && b > 0.0 { 1.0 / (1.0 / a + 1.0 / b) } else { 0.0 }
+}
+
+/// The API's writes sent to the [`Echo`] server instead: what the transport costs each of
+/// them, client and server, with no handler and no store.
+struct TransportWrites {
+    create: ApiCreate,
+    creates: Vec<ApiCreate>,
+    put: ApiPut,
+    patch: ApiPatch,
+    puts: Vec<ApiPut>,
+    /// Create, create 16-writer, PUT, PATCH, PUT 16-writer.
+    measured: [Measured; 5],
+}
+
+impl TransportWrites {
+    async fn new(echo: &Api, counts: Counts) -> Result<TransportWrites> {
+        let mut puts = Vec::new();
+        for w in 0..WRITERS {
+            puts.push(ApiPut::new(echo, &format!("put-w{w:02}")).await?);
+        }
+        let mut writes = TransportWrites {
+            create: ApiCreate::new(echo, "seq-"),
+            creates: (0..WRITERS).map(|w| ApiCreate::new(echo, &format!("w{w:02}-"))).collect(),
+            put: ApiPut::new(echo, "put-seq").await?,
+            patch: ApiPatch::new(echo, "patch-seq").await?,
+            puts,
+            measured: std::array::from_fn(|_| Measured::new()),
+        };
+        let (n, m) = (warmup(counts.sequential), warmup(counts.per_writer));
+        for _ in 0..n {
+            writes.create.once().await?;
+            writes.put.once().await?;
+            writes.patch.once().await?;
+        }
+        concurrent(&mut writes.creates, m).await?;
+        concurrent(&mut writes.puts, m).await?;
+        Ok(writes)
+    }
+
+    /// One round of every write, as many as the API did.
+    async fn round(&mut self, round: usize, counts: Counts) -> Result<()> {
+        let (n, m) = (counts.sequential, counts.per_writer);
+        let [create, creates, put, patch, puts] = &mut self.measured;
+        let c = create.sequential(&mut self.create, n).await?;
+        let cc = creates.concurrent(&mut self.creates, m).await?;
+        let u = put.sequential(&mut self.put, n).await?;
+        let p = patch.sequential(&mut self.patch, n).await?;
+        let uc = puts.concurrent(&mut self.puts, m).await?;
+        println!(
+            "  round {round}, transport alone: create {}  {WRITERS}x create {}  PUT {}  PATCH {}  {WRITERS}x PUT {}   [per s]",
+            thousands(c as u64),
+            thousands(cc as u64),
+            thousands(u as u64),
+            thousands(p as u64),
+            thousands(uc as u64),
+        );
+        Ok(())
+    }
+
+    /// A transport rate beside the store's.
+    fn alone(
+        &self,
+        backend: &str,
+        name: &str,
+        transport: &Measured,
+        floor_name: &str,
+        floor: &Measured,
+    ) -> Row {
+        Row::new(
+            format!("{backend} transport alone: {name}"),
+            Unit::PerSecond,
+            transport.rate.per_second(),
+        )
+        .floor(floor_name, floor.rate.per_second())
+    }
+}
+
+// === the transport alone ===
+
+/// An HTTPS server that answers the API's writes what the API server answered them, with
+/// nothing in between: the API server's own certificate, hyper's HTTP/2 and HTTP/1.1 as the
+/// API server serves them, each request's body read whole. A POST gets the probe pod's create
+/// answer (201), a PATCH the same bytes (200), a PUT its own body back (200: the answer to a
+/// PUT is the object written, and the benchmark's PUT edits the answer it got). A write sent
+/// here costs what the transport costs an API write (TLS and HTTP framing on both ends, the
+/// bodies both ways, the wake-ups) and nothing else.
+struct Echo {
+    addr: SocketAddr,
+    /// The accept loop; aborting it drops (and so aborts) the connections' tasks.
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Echo {
+    async fn start(data_dir: &Path, created: Bytes) -> Result<Echo> {
+        let pki = data_dir.join("pki");
+        let cert_path = pki.join("server.crt");
+        let cert = CertificateDer::from_pem_file(&cert_path)
+            .with_context(|| format!("reading {}", cert_path.display()))?;
+        let key_path = pki.join("server.key");
+        let key = PrivateKeyDer::from_pem_file(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .context("the echo server's TLS configuration")?;
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("binding the echo server")?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.spawn(echo_connection(stream, acceptor.clone(), created.clone()));
+            }
+        });
+        Ok(Echo { addr, task })
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One connection to the [`Echo`] server, served as the API server serves its own.
+async fn echo_connection(stream: TcpStream, acceptor: TlsAcceptor, created: Bytes) {
+    let _ = stream.set_nodelay(true);
+    let Ok(tls) = acceptor.accept(stream).await else { return };
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let created = created.clone();
+        async move {
+            let method = request.method().clone();
+            let body = request.into_body().collect().await?.to_bytes();
+            let (status, answer) = match method {
+                Method::POST => (StatusCode::CREATED, created),
+                Method::PUT => (StatusCode::OK, body),
+                _ => (StatusCode::OK, created),
+            };
+            let mut response = Response::new(Full::new(answer));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+            Ok::<_, hyper::Error>(response)
+        }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
+    if let Err(error) = builder.serve_connection(TokioIo::new(tls), service).await {
+        println!("  the echo server's connection ended: {error}");
+    }
 }
 
 /// What one JSON tree of the stored pod costs (`serde_json::Value`, as the handlers hold
