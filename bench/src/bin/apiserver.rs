@@ -7,10 +7,11 @@
 //! The API server runs in-process on a fresh store (SQLite in a temp dir, or a fresh etcd from
 //! `berth_testkit::etcd::EtcdProcess`); the client is one HTTP/2 connection (TLS, ALPN `h2`,
 //! the admin bearer token, trusting only the data dir's CA) shared by every request of a
-//! section, as client-go shares one. Cold start and memory spawn `berth server` from the same
-//! target dir (`cargo build --release -p berth` first, or pass `--berth PATH`) on a fresh
-//! SQLite data dir. Every process and temp dir is removed at the end, also on an error or
-//! Ctrl-C.
+//! section, as client-go shares one. Each write is also sent to an echo server beside it (the
+//! API server's certificate and HTTP stack, no handler): the transport's part of a write.
+//! Cold start and memory spawn `berth server` from the same target dir (`cargo build
+//! --release -p berth` first, or pass `--berth PATH`) on a fresh SQLite data dir. Every
+//! process and temp dir is removed at the end, also on an error or Ctrl-C.
 
 // A benchmark's output is its product: it prints the report to stdout.
 #![allow(clippy::print_stdout)]
@@ -393,10 +394,7 @@ async fn api_figures(
         return read_figures(backend, store, &api, counts).await;
     }
     // The transport's part of a write, where there is a transport.
-    let echo = match counts.in_process {
-        true => None,
-        false => Some(Echo::start(data_dir, created).await?),
-    };
+    let echo = if counts.in_process { None } else { Some(Echo::start(data_dir, created).await?) };
     let transport = match &echo {
         Some(echo) => Some(client(counts, data_dir, echo.addr).await?),
         None => None,
@@ -650,15 +648,15 @@ async fn write_figures(
     if let Some(transport) = &transport {
         let [t_create, t_creates, t_put, t_patch, t_puts] = &transport.measured;
         rows.extend([
-            transport.alone(backend, "create seq /s", t_create, "store create seq", s_create),
-            transport.alone(
+            transport_alone(backend, "create seq /s", t_create, "store create seq", s_create),
+            transport_alone(
                 backend,
                 &format!("create {WRITERS}-writer /s"),
                 t_creates,
                 &format!("store create {WRITERS}-writer"),
                 s_creates,
             ),
-            transport.alone(backend, "update PUT seq /s", t_put, "store CAS update seq", s_update),
+            transport_alone(backend, "update PUT seq /s", t_put, "store CAS update seq", s_update),
         ]);
         rows.extend(latency_rows(
             &format!("{backend} transport alone: create"),
@@ -753,23 +751,22 @@ impl TransportWrites {
         );
         Ok(())
     }
+}
 
-    /// A transport rate beside the store's.
-    fn alone(
-        &self,
-        backend: &str,
-        name: &str,
-        transport: &Measured,
-        floor_name: &str,
-        floor: &Measured,
-    ) -> Row {
-        Row::new(
-            format!("{backend} transport alone: {name}"),
-            Unit::PerSecond,
-            transport.rate.per_second(),
-        )
-        .floor(floor_name, floor.rate.per_second())
-    }
+/// A transport rate beside the store's.
+fn transport_alone(
+    backend: &str,
+    name: &str,
+    transport: &Measured,
+    floor_name: &str,
+    floor: &Measured,
+) -> Row {
+    Row::new(
+        format!("{backend} transport alone: {name}"),
+        Unit::PerSecond,
+        transport.rate.per_second(),
+    )
+    .floor(floor_name, floor.rate.per_second())
 }
 
 // === the transport alone ===
