@@ -640,6 +640,7 @@ async fn write_figures(
         s_updates,
     ));
     rows.push(json_tree_row(backend, stored, counts.sequential, s_create));
+    rows.push(typed_pod_row(backend, stored, counts.sequential, s_create)?);
     rows.push(cpu("create seq", a_create, "store create", s_create));
     rows.push(cpu(&format!("create {WRITERS}-writer"), a_creates, "store create", s_creates));
     rows.push(cpu("update PUT seq", a_put, "store update", s_update));
@@ -863,6 +864,28 @@ fn json_tree_row(backend: &str, stored: &Bytes, count: usize, create: &Measured)
     println!("  a JSON tree of the stored pod: {:.1} µs to decode and drop", per_pod * 1000.0);
     Row::new(format!("{backend} decode the stored pod (JSON tree)"), Unit::Millis, per_pod)
         .floor("store create p50", quantile_ms(&create.latency, 0.5))
+}
+
+/// What decoding the stored pod into typed structs costs (`k8s_openapi`'s `Pod`, as kube-rs
+/// clients and Kubernetes' own Go code hold objects): the same loop as [`json_tree_row`]'s,
+/// beside the store's create. A reference for what typed handlers would save, not a goal.
+fn typed_pod_row(backend: &str, stored: &Bytes, count: usize, create: &Measured) -> Result<Row> {
+    use k8s_openapi::api::core::v1::Pod;
+    // A decode that failed part way would be timed short.
+    serde_json::from_slice::<Pod>(stored)
+        .context("decoding the stored pod as k8s_openapi's Pod")?;
+    let start = Instant::now();
+    for _ in 0..count {
+        let pod = serde_json::from_slice::<Pod>(stored);
+        std::hint::black_box(&pod);
+    }
+    let per_pod = millis(start.elapsed()) / count.max(1) as f64;
+    println!(
+        "  the stored pod as k8s_openapi's Pod: {:.1} µs to decode and drop",
+        per_pod * 1000.0
+    );
+    Ok(Row::new(format!("{backend} decode the stored pod (typed Pod)"), Unit::Millis, per_pod)
+        .floor("store create p50", quantile_ms(&create.latency, 0.5)))
 }
 
 /// This process's CPU time so far (user and system, every thread), from `/proc/self/stat`
