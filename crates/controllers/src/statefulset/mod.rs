@@ -843,18 +843,8 @@ impl Executor<'_> {
                     }
                 }
             }
-            Action::SetClaimOwners { claim, uid: _, owner_references } => {
-                let api: Api<PersistentVolumeClaim> =
-                    Api::namespaced(self.shared.client.clone(), namespace);
-                let patch =
-                    serde_json::json!({ "metadata": { "ownerReferences": owner_references } });
-                match api.patch(&claim, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                    Ok(_) => Ok(()),
-                    Err(error) if status_code(&error) == Some(404) => Ok(()),
-                    Err(source) => {
-                        Err(api_error("update", "persistentvolumeclaim", &claim, source))
-                    }
-                }
+            Action::SetClaimOwners { claim, uid, owner_references } => {
+                self.set_claim_owners(namespace, &claim, &uid, owner_references).await
             }
             Action::ConflictingController { claim } => {
                 let message = format!(
@@ -897,6 +887,56 @@ impl Executor<'_> {
                 }
                 Err(error) if status_code(&error) == Some(404) => return Ok(()),
                 Err(source) => return Err(api_error("update status of", source)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives claim `name` (the one whose uid is `uid`) `owner_references`, by an update of the
+    /// cached claim, then of a fresh copy on conflict (`UpdatePodClaimForRetentionPolicy`'s
+    /// `UpdateClaim` with `RetryOnConflict`). An update, not a patch: the
+    /// `system:controller:statefulset-controller` role grants claims `update` and no `patch`.
+    async fn set_claim_owners(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        owner_references: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+    ) -> Result<(), Error> {
+        let api: Api<PersistentVolumeClaim> =
+            Api::namespaced(self.shared.client.clone(), namespace);
+        let api_error = |action, source| Error::Api {
+            action,
+            kind: "persistentvolumeclaim",
+            namespace: namespace.into(),
+            name: name.into(),
+            source: Box::new(source),
+        };
+        let cached = self.shared.claims.get(&ObjectRef::new(name).within(namespace));
+        let mut claim = match cached {
+            Some(claim) => PersistentVolumeClaim::clone(&claim),
+            None => match api.get_opt(name).await.map_err(|source| api_error("get", source))? {
+                Some(claim) => claim,
+                None => return Ok(()),
+            },
+        };
+        for attempt in 0.. {
+            // Gone and made again under the same name: not the claim this was planned for.
+            if claim.metadata.uid.as_deref() != Some(uid) {
+                return Ok(());
+            }
+            claim.metadata.owner_references = Some(owner_references.clone());
+            match api.replace(name, &PostParams::default(), &claim).await {
+                Ok(_) => return Ok(()),
+                Err(error) if status_code(&error) == Some(409) && attempt < 3 => {
+                    claim = match api.get_opt(name).await {
+                        Ok(Some(claim)) => claim,
+                        Ok(None) => return Ok(()),
+                        Err(source) => return Err(api_error("get", source)),
+                    };
+                }
+                Err(error) if status_code(&error) == Some(404) => return Ok(()),
+                Err(source) => return Err(api_error("update", source)),
             }
         }
         Ok(())
