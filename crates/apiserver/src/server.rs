@@ -200,6 +200,27 @@ pub struct LocalService {
     peer: Peer,
 }
 
+impl LocalService {
+    /// The same service acting as user `name` in `groups` (and `system:authenticated`), as a
+    /// client with that identity's credential would: authorization decides what it may do.
+    /// berth's components use it to run under the identity Kubernetes gives each of them.
+    pub fn as_user(&self, name: &str, groups: &[&str]) -> LocalService {
+        let mut groups: Vec<String> = groups.iter().map(|&group| group.to_owned()).collect();
+        groups.push(AUTHENTICATED.into());
+        let user = User { name: name.to_owned(), uid: None, groups, extra: Vec::new() };
+        LocalService { app: self.app.clone(), peer: Peer { user: Some(user) } }
+    }
+
+    /// The same service acting as ServiceAccount `namespace/name`
+    /// (`system:serviceaccount:NAMESPACE:NAME` in `system:serviceaccounts` and
+    /// `system:serviceaccounts:NAMESPACE`), as a client with its token would.
+    pub fn as_service_account(&self, namespace: &str, name: &str) -> LocalService {
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        let in_namespace = format!("system:serviceaccounts:{namespace}");
+        self.as_user(&user, &["system:serviceaccounts", &in_namespace])
+    }
+}
+
 impl std::fmt::Debug for LocalService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalService").finish_non_exhaustive()

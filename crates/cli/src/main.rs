@@ -285,13 +285,15 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     api_config.max_unavailable_statefulset = args.feature_gates.max_unavailable_statefulset;
     let api = berth_apiserver::start(api_config, store.clone()).await?;
 
-    // Controllers and kubelets are API clients like any other, in-process.
-    let client = client(&api);
+    // Controllers and kubelets are API clients like any other, in-process, each controller
+    // under the identity Kubernetes gives it.
+    let clients = Clients::new(&api);
+    let client = clients.loopback();
     let ca = args.data_dir.join("pki/ca.crt");
     let root_ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
-    let controllers = berth_controllers::spawn(
-        client.clone(),
+    let controllers = berth_controllers::spawn_as(
+        |identity| clients.of(identity),
         berth_controllers::Config {
             controllers: args.controllers.0.clone(),
             root_ca_pem,
@@ -347,19 +349,47 @@ fn check_node_count(args: &ServerArgs) -> anyhow::Result<()> {
 /// need far fewer.
 const IN_FLIGHT: usize = 64;
 
-/// The client of berth's own controllers and kubelets: kube's client on the API server's
-/// [`LocalService`](berth_apiserver::LocalService) — the same API as over HTTPS, with the
-/// API server's loopback identity instead of a credential, and no connections — with kube's
-/// retries of 429/503/504 and at most [`IN_FLIGHT`] requests in flight. Through session 5
+/// The clients of berth's own controllers and kubelets: kube's client on the API server's
+/// [`LocalService`](berth_apiserver::LocalService) — the same API as over HTTPS, with an
+/// identity instead of a credential, and no connections — with kube's retries of
+/// 429/503/504 and at most [`IN_FLIGHT`] requests in flight among them all. Through session 5
 /// this was HTTPS over loopback, and the buffers of its connections (both ends) were the largest
 /// part of the server's heap after a rollout (docs/benchmarks.md, control plane).
-fn client(api: &berth_apiserver::ApiServer) -> kube::Client {
-    let service = tower::ServiceBuilder::new()
-        .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
-        .concurrency_limit(IN_FLIGHT)
-        .map_err(tower::BoxError::from)
-        .service(api.local_service());
-    kube::Client::new(service, "default")
+struct Clients {
+    api: berth_apiserver::LocalService,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+impl Clients {
+    fn new(api: &berth_apiserver::ApiServer) -> Clients {
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        Clients { api: api.local_service(), in_flight }
+    }
+
+    /// A client acting as `identity`: a controller's ServiceAccount in `kube-system`, a user
+    /// of the bootstrap policy, or the loopback identity.
+    fn of(&self, identity: berth_controllers::Identity) -> kube::Client {
+        use berth_controllers::Identity;
+        let service = match identity {
+            Identity::ServiceAccount(name) => self.api.as_service_account("kube-system", name),
+            Identity::User(name) => self.api.as_user(name, &[]),
+            Identity::Loopback => self.api.clone(),
+        };
+        let service = tower::ServiceBuilder::new()
+            .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                self.in_flight.clone(),
+            ))
+            .map_err(tower::BoxError::from)
+            .service(service);
+        kube::Client::new(service, "default")
+    }
+
+    /// The API server's loopback identity (`system:apiserver` in `system:masters`): what the
+    /// kubelets use, for berth has no Node authorizer to give them `system:node:<name>`'s rights.
+    fn loopback(&self) -> kube::Client {
+        self.of(berth_controllers::Identity::Loopback)
+    }
 }
 
 /// `--nodes` simulated kubelets in this process, storing volumes under `DIR/storage`.

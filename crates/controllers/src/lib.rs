@@ -90,6 +90,28 @@ impl Controller {
         }
     }
 
+    /// Who this loop is in the API: the identity Kubernetes gives the same loop, so that its
+    /// role in the bootstrap policy decides what it may do, as in a cluster.
+    pub fn identity(self) -> Identity {
+        match self {
+            Controller::StatefulSet => Identity::ServiceAccount("statefulset-controller"),
+            Controller::Endpoints => Identity::ServiceAccount("endpoint-controller"),
+            Controller::EndpointSlice => Identity::ServiceAccount("endpointslice-controller"),
+            Controller::GarbageCollector => Identity::ServiceAccount("generic-garbage-collector"),
+            Controller::Namespace => Identity::ServiceAccount("namespace-controller"),
+            Controller::Scheduler => Identity::User("system:kube-scheduler"),
+            Controller::NodeLifecycle => Identity::ServiceAccount("node-controller"),
+            Controller::ClusterRoleAggregation => {
+                Identity::ServiceAccount("clusterrole-aggregation-controller")
+            }
+            // One loop here where Kubernetes has several, under as many accounts (the
+            // persistent-volume binder, pvc- and pv-protection, and an addon manager for the
+            // default StorageClass; the service-account controller and the root CA
+            // publisher): no single Kubernetes role covers it.
+            Controller::Volume | Controller::ServiceAccount => Identity::Loopback,
+        }
+    }
+
     /// The name `--controllers` knows it by: kube-controller-manager's flag name where there
     /// is one (`volume` covers its `persistentvolume-binder`, `pvc-protection` and
     /// `pv-protection`; `scheduler` is kube-scheduler).
@@ -129,6 +151,26 @@ impl Controller {
             })
             .collect())
     }
+}
+
+/// Who a control loop acts as in the API ([`Controller::identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// A ServiceAccount in `kube-system`, bound to `system:controller:<name>`: what
+    /// kube-controller-manager's loops are with `--use-service-account-credentials` (kubeadm's
+    /// default).
+    ServiceAccount(&'static str),
+    /// A user bound by the bootstrap policy: `system:kube-scheduler`, and
+    /// `system:kube-controller-manager` for the shared informers.
+    User(&'static str),
+    /// The API server's own loopback identity (`system:masters`).
+    Loopback,
+}
+
+impl Identity {
+    /// The shared informers' identity: kube-controller-manager's own, which may list and
+    /// watch everything, as its shared informer factory does.
+    pub const INFORMERS: Identity = Identity::User("system:kube-controller-manager");
 }
 
 /// A `--controllers` entry that names no controller.
@@ -204,16 +246,27 @@ impl Controllers {
     }
 }
 
-/// Starts the controllers `config` names, each in its own task on the current runtime.
+/// Starts the controllers `config` names, each in its own task on the current runtime, all
+/// with `client`.
 pub fn spawn(client: kube::Client, config: Config) -> Controllers {
-    let informers = Arc::new(informer::Informers::new(client.clone()));
-    let context = Context { client, config: Arc::new(config), informers: informers.clone() };
-    let tasks = context
-        .config
+    spawn_as(|_| client.clone(), config)
+}
+
+/// Starts the controllers `config` names, each in its own task on the current runtime, each
+/// with the client `clients` gives for its [`Controller::identity`], and the shared informers
+/// with the one for [`Identity::INFORMERS`].
+pub fn spawn_as(clients: impl Fn(Identity) -> kube::Client, config: Config) -> Controllers {
+    let informers = Arc::new(informer::Informers::new(clients(Identity::INFORMERS)));
+    let config = Arc::new(config);
+    let tasks = config
         .controllers
         .iter()
         .map(|&controller| {
-            let context = context.clone();
+            let context = Context {
+                client: clients(controller.identity()),
+                config: config.clone(),
+                informers: informers.clone(),
+            };
             let task = match controller {
                 Controller::StatefulSet => tokio::spawn(statefulset::run(context)),
                 Controller::Volume => tokio::spawn(volume::run(context)),

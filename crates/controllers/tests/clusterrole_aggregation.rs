@@ -3,7 +3,7 @@
 //! follows the roles its selector matches, and loses its rules (written by server-side
 //! apply, so the apply without rules removes them) when nothing matches any more.
 
-use berth_controllers::{Config, Controller, Controllers, spawn};
+use berth_controllers::{Config, Controller, Controllers};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::api::{Api, DeleteParams, PostParams};
@@ -12,7 +12,7 @@ async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
     let config =
         Config { controllers: vec![Controller::ClusterRoleAggregation], ..Config::default() };
-    let controllers = spawn(cluster.client(), config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 

@@ -48,17 +48,14 @@ fn set_status(pod: &mut Pod, ip: &str, ready: bool) {
 async fn a_headless_service_gets_endpoints_and_slices_that_follow_readiness() {
     let cluster = Cluster::start().await;
     let client = cluster.client();
-    let controllers = berth_controllers::spawn(
-        client.clone(),
-        Config {
-            controllers: vec![
-                Controller::Endpoints,
-                Controller::EndpointSlice,
-                Controller::ServiceAccount,
-            ],
-            ..Config::default()
-        },
-    );
+    let controllers = cluster.spawn_controllers(Config {
+        controllers: vec![
+            Controller::Endpoints,
+            Controller::EndpointSlice,
+            Controller::ServiceAccount,
+        ],
+        ..Config::default()
+    });
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let service: Service = serde_json::from_value(json!({
         "metadata": { "name": "nginx", "labels": { "app": "nginx" } },

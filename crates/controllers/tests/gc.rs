@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth_controllers::{Config, Controller, Controllers, spawn};
+use berth_controllers::{Config, Controller, Controllers};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -21,7 +21,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, P
 async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
     let config = Config { controllers: vec![Controller::GarbageCollector], ..Config::default() };
-    let controllers = spawn(cluster.client(), config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 
@@ -372,7 +372,7 @@ async fn statefulset_deletion_cascades_to_pods_or_orphans_them() {
         controllers: vec![Controller::GarbageCollector, Controller::ServiceAccount],
         ..Config::default()
     };
-    let controllers = spawn(client.clone(), config);
+    let controllers = cluster.spawn_controllers(config);
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
     eventually("the default ServiceAccount", || async {
         accounts.get_opt("default").await.expect("get account")

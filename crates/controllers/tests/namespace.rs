@@ -4,7 +4,7 @@
 //! The end of each test (the namespace gone) needs the apiserver's `namespaces/{n}/finalize`
 //! subresource (the namespace contract).
 
-use berth_controllers::{Config, Controller, Controllers, spawn};
+use berth_controllers::{Config, Controller, Controllers};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, NamespaceCondition, Pod, PodSpec, Secret, ServiceAccount,
@@ -15,7 +15,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 async fn start(controllers: Vec<Controller>) -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
     let config = Config { controllers, ..Config::default() };
-    let controllers = spawn(cluster.client(), config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 

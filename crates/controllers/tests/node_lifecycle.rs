@@ -31,7 +31,7 @@ async fn start(grace: Duration) -> (Cluster, Controllers) {
         node_monitor_period: Duration::from_millis(100),
         ..Config::default()
     };
-    let controllers = berth_controllers::spawn(client, config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 

@@ -20,7 +20,7 @@ async fn start() -> (Cluster, Controllers) {
     let cluster = Cluster::start().await;
     default_service_account(&cluster.client()).await;
     let config = Config { controllers: vec![Controller::Scheduler], ..Config::default() };
-    let controllers = berth_controllers::spawn(cluster.client(), config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 

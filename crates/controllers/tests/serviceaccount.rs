@@ -2,7 +2,7 @@
 //! namespace gets its `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, restored
 //! when deleted or changed, and terminating namespaces are left alone.
 
-use berth_controllers::{Config, Controller, Controllers, spawn};
+use berth_controllers::{Config, Controller, Controllers};
 use berth_testkit::cluster::{Cluster, eventually};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -18,7 +18,7 @@ async fn start() -> (Cluster, Controllers) {
         root_ca_pem: CA.to_owned(),
         ..Config::default()
     };
-    let controllers = spawn(cluster.client(), config);
+    let controllers = cluster.spawn_controllers(config);
     (cluster, controllers)
 }
 

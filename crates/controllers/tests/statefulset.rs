@@ -11,13 +11,10 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 fn start_controller(cluster: &Cluster) -> Controllers {
-    berth_controllers::spawn(
-        cluster.client(),
-        Config {
-            controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
-            ..Config::default()
-        },
-    )
+    cluster.spawn_controllers(Config {
+        controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
+        ..Config::default()
+    })
 }
 
 fn web(replicas: i32, extra_spec: serde_json::Value) -> StatefulSet {
@@ -592,6 +589,53 @@ async fn a_rollout_resumes_after_an_api_and_controller_restart() {
     assert_eq!(claims.list(&ListParams::default()).await.unwrap().items.len(), 3);
     let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
     assert_eq!(revisions.list(&ListParams::default()).await.unwrap().items.len(), 2);
+    controllers.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_controller_acts_as_its_service_account() {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let cluster = Cluster::start().await;
+    let client = cluster.client();
+    // Without the bootstrap binding of `system:controller:statefulset-controller`, the
+    // controller's ServiceAccount may do nothing, so no pod appears.
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let name = "system:controller:statefulset-controller";
+    let mut binding = bindings.get(name).await.unwrap();
+    let subjects = binding.subjects.clone().unwrap();
+    assert_eq!(
+        (subjects[0].kind.as_str(), subjects[0].name.as_str()),
+        ("ServiceAccount", "statefulset-controller")
+    );
+    bindings.delete(name, &DeleteParams::default()).await.unwrap();
+    // The authorizer follows the bindings through a watch: wait until it has seen this one go.
+    let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
+    let review: SubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"user": "system:serviceaccount:kube-system:statefulset-controller",
+                 "resourceAttributes": {"namespace": "default", "verb": "create",
+                                        "resource": "pods"}}
+    }))
+    .unwrap();
+    eventually("the binding's rights gone", || async {
+        let answer = reviews.create(&PostParams::default(), &review).await.unwrap();
+        (!answer.status.unwrap().allowed).then_some(())
+    })
+    .await;
+    let controllers = start_controller(&cluster);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "default");
+    sets.create(&PostParams::default(), &web(1, json!({}))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(pod(&pods, "web-0").await.is_none(), "a pod without the controller's role");
+    assert!(revisions.list(&ListParams::default()).await.unwrap().items.is_empty());
+
+    // With the binding back, the same controller gets on with it.
+    binding.metadata = kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() };
+    bindings.create(&PostParams::default(), &binding).await.unwrap();
+    eventually("web-0 once the role is bound", || async { pod(&pods, "web-0").await }).await;
     controllers.shutdown().await;
     cluster.shutdown().await;
 }

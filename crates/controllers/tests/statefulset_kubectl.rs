@@ -105,13 +105,10 @@ async fn image_of(sets: &Api<StatefulSet>) -> String {
 async fn kubectl_rollout_and_scale() {
     let Some(binary) = kubectl() else { return };
     let cluster = Cluster::start().await;
-    let controllers = berth_controllers::spawn(
-        cluster.client(),
-        Config {
-            controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
-            ..Config::default()
-        },
-    );
+    let controllers = cluster.spawn_controllers(Config {
+        controllers: vec![Controller::StatefulSet, Controller::ServiceAccount],
+        ..Config::default()
+    });
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<StatefulSet> = Api::namespaced(cluster.client(), "default");
     let kubelet = tokio::spawn(kubelet(pods.clone()));

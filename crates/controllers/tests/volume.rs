@@ -14,13 +14,10 @@ use serde_json::json;
 
 async fn start() -> (Cluster, berth_controllers::Controllers) {
     let cluster = Cluster::start().await;
-    let controllers = berth_controllers::spawn(
-        cluster.client(),
-        Config {
-            controllers: vec![Controller::Volume, Controller::ServiceAccount],
-            ..Config::default()
-        },
-    );
+    let controllers = cluster.spawn_controllers(Config {
+        controllers: vec![Controller::Volume, Controller::ServiceAccount],
+        ..Config::default()
+    });
     (cluster, controllers)
 }
 
@@ -218,13 +215,10 @@ async fn a_user_class_named_local_path_is_not_overwritten() {
     }))
     .unwrap();
     classes.create(&PostParams::default(), &mine).await.unwrap();
-    let controllers = berth_controllers::spawn(
-        client.clone(),
-        Config {
-            controllers: vec![Controller::Volume, Controller::ServiceAccount],
-            ..Config::default()
-        },
-    );
+    let controllers = cluster.spawn_controllers(Config {
+        controllers: vec![Controller::Volume, Controller::ServiceAccount],
+        ..Config::default()
+    });
     // A claim of that class shows the controller is running: it gets the provisioner annotation.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
     claims.create(&PostParams::default(), &claim("c", Some("local-path"), "1Gi")).await.unwrap();
@@ -480,13 +474,10 @@ async fn a_restarted_controller_finishes_the_work_without_duplicates() {
     })
     .await;
     controllers.shutdown().await;
-    let controllers = berth_controllers::spawn(
-        cluster.client(),
-        Config {
-            controllers: vec![Controller::Volume, Controller::ServiceAccount],
-            ..Config::default()
-        },
-    );
+    let controllers = cluster.spawn_controllers(Config {
+        controllers: vec![Controller::Volume, Controller::ServiceAccount],
+        ..Config::default()
+    });
     eventually("10 claims Bound", || async {
         let list = claims.list(&ListParams::default()).await.ok()?;
         (list.items.iter().filter(|c| phase_of_claim(c) == Some("Bound")).count() == 10)

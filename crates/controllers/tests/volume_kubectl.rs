@@ -56,10 +56,8 @@ async fn kubectl_get_pvc_pv_and_sc_show_kubernetes_columns() {
     let Some(kubectl) = kubectl() else { return };
     let cluster = Cluster::start().await;
     let client = cluster.client();
-    let controllers = berth_controllers::spawn(
-        client.clone(),
-        Config { controllers: vec![Controller::Volume], ..Config::default() },
-    );
+    let controllers = cluster
+        .spawn_controllers(Config { controllers: vec![Controller::Volume], ..Config::default() });
     let nodes: Api<Node> = Api::all(client.clone());
     let node: Node = serde_json::from_value(json!({
         "metadata": { "name": "node-a", "annotations": { "berth.dev/storage-dir": "/srv/storage" } },

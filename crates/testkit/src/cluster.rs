@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_apiserver::{ApiServer, ApiServerConfig};
+use berth_controllers::{Config, Controllers, Identity};
 use berth_store::{MemoryStore, Store};
 
 /// A running API server over a store, with its kubeconfig and a client.
@@ -50,6 +51,24 @@ impl Cluster {
     /// controllers and kubelets (without the retry and in-flight layers it adds).
     pub fn local_client(&self) -> kube::Client {
         kube::Client::new(self.api().local_service(), "default")
+    }
+
+    /// A client on the API server's in-process service acting as `identity`, as `berth server`
+    /// gives each of its controllers (without the retry and in-flight layers it adds).
+    pub fn client_as(&self, identity: Identity) -> kube::Client {
+        let local = self.api().local_service();
+        let service = match identity {
+            Identity::ServiceAccount(name) => local.as_service_account("kube-system", name),
+            Identity::User(name) => local.as_user(name, &[]),
+            Identity::Loopback => local,
+        };
+        kube::Client::new(service, "default")
+    }
+
+    /// Starts the controllers `config` names as `berth server` does: each under its
+    /// [`Identity`], so that the bootstrap policy's role for it decides what it may do.
+    pub fn spawn_controllers(&self, config: Config) -> Controllers {
+        berth_controllers::spawn_as(|identity| self.client_as(identity), config)
     }
 
     /// The admin kubeconfig (for kubectl).
