@@ -292,7 +292,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let ca = args.data_dir.join("pki/ca.crt");
     let root_ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
-    let controllers = berth_controllers::spawn_as(
+    let controllers = berth_controllers::spawn(
         |identity| clients.of(identity),
         berth_controllers::Config {
             controllers: args.controllers.0.clone(),

@@ -246,16 +246,10 @@ impl Controllers {
     }
 }
 
-/// Starts the controllers `config` names, each in its own task on the current runtime, all
-/// with `client`.
-pub fn spawn(client: kube::Client, config: Config) -> Controllers {
-    spawn_as(|_| client.clone(), config)
-}
-
 /// Starts the controllers `config` names, each in its own task on the current runtime, each
 /// with the client `clients` gives for its [`Controller::identity`], and the shared informers
 /// with the one for [`Identity::INFORMERS`].
-pub fn spawn_as(clients: impl Fn(Identity) -> kube::Client, config: Config) -> Controllers {
+pub fn spawn(clients: impl Fn(Identity) -> kube::Client, config: Config) -> Controllers {
     let informers = Arc::new(informer::Informers::new(clients(Identity::INFORMERS)));
     let config = Arc::new(config);
     let tasks = config

@@ -68,7 +68,7 @@ impl Cluster {
     /// Starts the controllers `config` names as `berth server` does: each under its
     /// [`Identity`], so that the bootstrap policy's role for it decides what it may do.
     pub fn spawn_controllers(&self, config: Config) -> Controllers {
-        berth_controllers::spawn_as(|identity| self.client_as(identity), config)
+        berth_controllers::spawn(|identity| self.client_as(identity), config)
     }
 
     /// The admin kubeconfig (for kubectl).
