@@ -293,7 +293,10 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let root_ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
     let controllers = berth_controllers::spawn(
-        |identity| clients.of(identity),
+        {
+            let clients = clients.clone();
+            move |identity| clients.of(identity)
+        },
         berth_controllers::Config {
             controllers: args.controllers.0.clone(),
             root_ca_pem,
@@ -355,6 +358,7 @@ const IN_FLIGHT: usize = 64;
 /// 429/503/504 and at most [`IN_FLIGHT`] requests in flight among them all. Through session 5
 /// this was HTTPS over loopback, and the buffers of its connections (both ends) were the largest
 /// part of the server's heap after a rollout (docs/benchmarks.md, control plane).
+#[derive(Clone)]
 struct Clients {
     api: berth_apiserver::LocalService,
     in_flight: Arc<tokio::sync::Semaphore>,

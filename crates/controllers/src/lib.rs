@@ -104,11 +104,11 @@ impl Controller {
             Controller::ClusterRoleAggregation => {
                 Identity::ServiceAccount("clusterrole-aggregation-controller")
             }
-            // One loop here where Kubernetes has several, under as many accounts (the
-            // persistent-volume binder, pvc- and pv-protection, and an addon manager for the
-            // default StorageClass; the service-account controller and the root CA
-            // publisher): no single Kubernetes role covers it.
-            Controller::Volume | Controller::ServiceAccount => Identity::Loopback,
+            // Its role also covers the updates of pvc- and pv-protection; the default
+            // StorageClass is created as an addon manager would, with the loopback identity.
+            Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
+            // The `kube-root-ca.crt` ConfigMaps are published as `root-ca-cert-publisher`.
+            Controller::ServiceAccount => Identity::ServiceAccount("service-account-controller"),
         }
     }
 
@@ -208,12 +208,22 @@ impl Default for Config {
     }
 }
 
-/// What every controller gets: the API client, the configuration and the shared caches.
+/// What every controller gets: the API client of its identity, the configuration and the
+/// shared caches.
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) client: kube::Client,
     pub(crate) config: Arc<Config>,
     pub(crate) informers: Arc<informer::Informers>,
+    clients: Arc<dyn Fn(Identity) -> kube::Client + Send + Sync>,
+}
+
+impl Context {
+    /// A client acting as `identity`, for the part of a loop that is another Kubernetes
+    /// controller's (or an addon manager's) work.
+    pub(crate) fn client_as(&self, identity: Identity) -> kube::Client {
+        (self.clients)(identity)
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -249,7 +259,11 @@ impl Controllers {
 /// Starts the controllers `config` names, each in its own task on the current runtime, each
 /// with the client `clients` gives for its [`Controller::identity`], and the shared informers
 /// with the one for [`Identity::INFORMERS`].
-pub fn spawn(clients: impl Fn(Identity) -> kube::Client, config: Config) -> Controllers {
+pub fn spawn(
+    clients: impl Fn(Identity) -> kube::Client + Send + Sync + 'static,
+    config: Config,
+) -> Controllers {
+    let clients: Arc<dyn Fn(Identity) -> kube::Client + Send + Sync> = Arc::new(clients);
     let informers = Arc::new(informer::Informers::new(clients(Identity::INFORMERS)));
     let config = Arc::new(config);
     let tasks = config
@@ -260,6 +274,7 @@ pub fn spawn(clients: impl Fn(Identity) -> kube::Client, config: Config) -> Cont
                 client: clients(controller.identity()),
                 config: config.clone(),
                 informers: informers.clone(),
+                clients: clients.clone(),
             };
             let task = match controller {
                 Controller::StatefulSet => tokio::spawn(statefulset::run(context)),

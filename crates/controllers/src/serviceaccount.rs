@@ -124,19 +124,23 @@ enum Kind {
 
 /// Runs the controller until the task is aborted.
 pub(crate) async fn run(cx: Context) {
-    let client = cx.client.clone();
+    // Watched as kube-controller-manager's shared informers watch; the ConfigMaps written as
+    // the root CA publisher, the accounts as the service-account controller.
+    let informers = cx.client_as(crate::Identity::INFORMERS);
+    let publisher = cx.client_as(crate::Identity::ServiceAccount("root-ca-cert-publisher"));
+    let clients = Clients { accounts: cx.client.clone(), config_maps: publisher };
     let namespaces = watch_kind(
-        Api::<Namespace>::all(client.clone()),
+        Api::<Namespace>::all(informers.clone()),
         watcher::Config::default(),
         Kind::Namespace,
     );
     let accounts = watch_kind(
-        Api::<ServiceAccount>::all(client.clone()),
+        Api::<ServiceAccount>::all(informers.clone()),
         watcher::Config::default().fields(&format!("metadata.name={DEFAULT_SERVICE_ACCOUNT}")),
         Kind::ServiceAccount,
     );
     let config_maps = watch_kind(
-        Api::<ConfigMap>::all(client.clone()),
+        Api::<ConfigMap>::all(informers),
         watcher::Config::default().fields(&format!("metadata.name={ROOT_CA_CONFIG_MAP}")),
         Kind::ConfigMap,
     );
@@ -171,7 +175,7 @@ pub(crate) async fn run(cx: Context) {
                 state.config_map.as_ref(),
                 &ca,
             );
-            match apply(&client, &namespace, changes).await {
+            match apply(&clients, &namespace, changes).await {
                 Ok(()) => {
                     retries.remove(&namespace);
                 }
@@ -307,11 +311,19 @@ fn is_benign(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if matches!(status.code, 404 | 409 | 403))
 }
 
-async fn apply(client: &kube::Client, namespace: &str, changes: Vec<Change>) -> Result<(), Error> {
+/// The clients of the two Kubernetes controllers this loop is.
+struct Clients {
+    /// `service-account-controller`'s.
+    accounts: kube::Client,
+    /// `root-ca-cert-publisher`'s.
+    config_maps: kube::Client,
+}
+
+async fn apply(clients: &Clients, namespace: &str, changes: Vec<Change>) -> Result<(), Error> {
     for change in changes {
         let (verb, what, result) = match change {
             Change::CreateServiceAccount => {
-                let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+                let api: Api<ServiceAccount> = Api::namespaced(clients.accounts.clone(), namespace);
                 let account = ServiceAccount {
                     metadata: ObjectMeta {
                         name: Some(DEFAULT_SERVICE_ACCOUNT.to_owned()),
@@ -327,7 +339,7 @@ async fn apply(client: &kube::Client, namespace: &str, changes: Vec<Change>) -> 
                 )
             }
             Change::CreateConfigMap(config_map) => {
-                let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+                let api: Api<ConfigMap> = Api::namespaced(clients.config_maps.clone(), namespace);
                 (
                     "create",
                     "configmap",
@@ -335,7 +347,7 @@ async fn apply(client: &kube::Client, namespace: &str, changes: Vec<Change>) -> 
                 )
             }
             Change::UpdateConfigMap(config_map) => {
-                let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+                let api: Api<ConfigMap> = Api::namespaced(clients.config_maps.clone(), namespace);
                 let result =
                     api.replace(ROOT_CA_CONFIG_MAP, &PostParams::default(), &config_map).await;
                 ("update", "configmap", result.map(drop))

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_apiserver::{ApiServer, ApiServerConfig};
+use berth_apiserver::{ApiServer, ApiServerConfig, LocalService};
 use berth_controllers::{Config, Controllers, Identity};
 use berth_store::{MemoryStore, Store};
 
@@ -56,19 +56,14 @@ impl Cluster {
     /// A client on the API server's in-process service acting as `identity`, as `berth server`
     /// gives each of its controllers (without the retry and in-flight layers it adds).
     pub fn client_as(&self, identity: Identity) -> kube::Client {
-        let local = self.api().local_service();
-        let service = match identity {
-            Identity::ServiceAccount(name) => local.as_service_account("kube-system", name),
-            Identity::User(name) => local.as_user(name, &[]),
-            Identity::Loopback => local,
-        };
-        kube::Client::new(service, "default")
+        client_as(&self.api().local_service(), identity)
     }
 
     /// Starts the controllers `config` names as `berth server` does: each under its
     /// [`Identity`], so that the bootstrap policy's role for it decides what it may do.
     pub fn spawn_controllers(&self, config: Config) -> Controllers {
-        berth_controllers::spawn(|identity| self.client_as(identity), config)
+        let local = self.api().local_service();
+        berth_controllers::spawn(move |identity| client_as(&local, identity), config)
     }
 
     /// The admin kubeconfig (for kubectl).
@@ -147,4 +142,14 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A client on `local` acting as `identity`.
+fn client_as(local: &LocalService, identity: Identity) -> kube::Client {
+    let service = match identity {
+        Identity::ServiceAccount(name) => local.as_service_account("kube-system", name),
+        Identity::User(name) => local.as_user(name, &[]),
+        Identity::Loopback => local.clone(),
+    };
+    kube::Client::new(service, "default")
 }

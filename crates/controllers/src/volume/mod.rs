@@ -120,6 +120,13 @@ pub(crate) async fn run(context: Context) {
         nodes: cache::cache(informers, &wake),
         pods: cache::cache(informers, &wake),
     };
+    // As an addon manager applies it (kind's and k3s' default classes are manifests), with
+    // the loopback identity: no controller's role creates StorageClasses.
+    let addons = context.client_as(crate::Identity::Loopback);
+    while let Err(error) = class::ensure_default_class(&addons).await {
+        tracing::warn!(error = %error_chain(&error), "cannot ensure the default StorageClass; retrying");
+        tokio::time::sleep(cache::RETRY * 5).await;
+    }
     reconcile(context.client.clone(), caches, wake).await;
 }
 
@@ -133,10 +140,6 @@ struct Caches {
 }
 
 async fn reconcile(client: kube::Client, caches: Caches, wake: Arc<Notify>) {
-    while let Err(error) = class::ensure_default_class(&client).await {
-        tracing::warn!(error = %error_chain(&error), "cannot ensure the default StorageClass; retrying");
-        tokio::time::sleep(cache::RETRY * 5).await;
-    }
     caches.claims.wait_until_ready().await;
     caches.volumes.wait_until_ready().await;
     caches.classes.wait_until_ready().await;
