@@ -306,9 +306,22 @@ enum Error {
 }
 
 /// Conflicts, a namespace that vanished or started terminating: the watches will tell what
-/// to do next, so these are not failures (Kubernetes ignores them the same way).
+/// to do next, so these are not failures (Kubernetes ignores them the same way). A refusal by
+/// authorization is one: it is retried and logged.
 fn is_benign(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if matches!(status.code, 404 | 409 | 403))
+    match error {
+        kube::Error::Api(status) => match status.code {
+            404 | 409 => true,
+            // NamespaceLifecycle's refusal carries the cause `NamespaceTerminating`.
+            403 => status
+                .details
+                .iter()
+                .flat_map(|details| &details.causes)
+                .any(|cause| cause.reason == "NamespaceTerminating"),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The clients of the two Kubernetes controllers this loop is.
@@ -367,6 +380,23 @@ mod tests {
     use k8s_openapi::api::core::v1::NamespaceStatus;
 
     use super::*;
+
+    #[test]
+    fn a_terminating_namespace_is_benign_and_a_refused_role_is_not() {
+        let status = |code: u16, cause: Option<&str>| {
+            let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+                "code": code, "reason": "Forbidden",
+                "details": {"causes": cause.map(|c| vec![serde_json::json!({"reason": c})]).unwrap_or_default()},
+            }))
+            .unwrap();
+            kube::Error::Api(status.boxed())
+        };
+        assert!(is_benign(&status(403, Some("NamespaceTerminating"))));
+        assert!(!is_benign(&status(403, None)), "RBAC's refusal is retried");
+        assert!(is_benign(&status(409, None)));
+        assert!(is_benign(&status(404, None)));
+        assert!(!is_benign(&status(500, None)));
+    }
 
     const CA: &str = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n";
 
