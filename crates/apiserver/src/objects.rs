@@ -410,8 +410,6 @@ pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
     }
 }
 
-/// Keeps what an update cannot change (identity, creation, deletion, generation), splits main
-/// resource and `status` subresource updates, and bumps `generation` when the spec changed.
 /// `current` with the status `body` carries (or none), as a status update stores it. What
 /// `body` carries equal to `current` (most status writers send the object they read) is kept
 /// instead of copied from `current`.
@@ -448,6 +446,8 @@ fn with_status_of(current: &Value, mut body: Value) -> Value {
     Value::Object(out)
 }
 
+/// Keeps what an update cannot change (identity, creation, deletion, generation), splits main
+/// resource and `status` subresource updates, and bumps `generation` when the spec changed.
 pub(crate) fn keep_immutable(
     resource: &ResourceType,
     current: &Value,
