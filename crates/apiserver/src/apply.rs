@@ -225,10 +225,8 @@ pub(crate) fn record(
     new: &mut Value,
 ) {
     let Some(live) = live else {
-        if let Some(managed) = record_create(resource, headers, query, supplied, new)
-            && let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            metadata.insert("managedFields".into(), managed.to_value());
+        if let Some(managed) = record_create(resource, headers, query, supplied, new) {
+            managed.put_in(new);
         }
         return;
     };

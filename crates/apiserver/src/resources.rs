@@ -917,9 +917,11 @@ async fn create_object(
     let supplied = crate::apply::take_supplied(&mut object);
     let mut managed =
         crate::apply::record_create(resource, &cx.headers, &cx.query, supplied, &mut object);
-    if crate::events::is_events_v1(resource) {
-        // Stored converted to a core/v1 Event: the conversion needs the whole object.
-        put_managed(&mut object, managed.take());
+    if crate::events::is_events_v1(resource)
+        && let Some(managed) = managed.take()
+    {
+        // Stored converted to a core/v1 Event, and answered from the object: both need it all.
+        managed.put_in(&mut object);
     }
     objects::prepare_for_create(resource, &mut object);
     let namespace = cx.path.namespace.as_deref();
@@ -937,7 +939,9 @@ async fn create_object(
         allocator::reserve_for(&*cx.store, cx.service_cidr, resource, None, &mut object, dry_run)
             .await?;
     if dry_run {
-        put_managed(&mut object, managed);
+        if let Some(managed) = managed {
+            managed.put_in(&mut object);
+        }
         return Ok(objects::with_warnings(json_response(StatusCode::CREATED, &object), &warnings));
     }
     let stored = stored_for(resource, &object, managed.as_ref())?;
@@ -954,15 +958,6 @@ async fn create_object(
     objects::set_resource_version(&mut object, kv.mod_revision);
     let written = Written::stored(cx, cx.key(&name), object, &stored, kv.mod_revision);
     Ok(objects::with_warnings(written.response(StatusCode::CREATED), &warnings))
-}
-
-/// Puts a create's managedFields text in the object, for a write that needs it there.
-fn put_managed(object: &mut Value, managed: Option<ManagedText>) {
-    if let Some(managed) = managed
-        && let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
-    {
-        metadata.insert("managedFields".into(), managed.to_value());
-    }
 }
 
 fn generate_name(base: &str) -> String {
@@ -1669,16 +1664,16 @@ fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
 
 /// The stored form of a write through `resource`, with a create's `managed` fields written
 /// into metadata; events.k8s.io events are stored as core events, so their stored bytes are
-/// not what is served (no metadata end to splice at).
+/// not what is served (no metadata end to splice at), and their object holds its
+/// managedFields already (`create_object` puts them there, for the answer).
 fn stored_for(
     resource: &ResourceType,
     object: &Value,
     managed: Option<&ManagedText>,
 ) -> Result<Stored> {
     if crate::events::is_events_v1(resource) {
-        let mut object = object.clone();
-        put_managed(&mut object, managed.cloned());
-        let bytes = encode(&crate::events::to_core(object))?;
+        debug_assert!(managed.is_none(), "an events.k8s.io object holds its managedFields");
+        let bytes = encode(&crate::events::to_core(object.clone()))?;
         return Ok(Stored { bytes, metadata_end: None, managed_spliced: false });
     }
     encode_stored(object, managed)

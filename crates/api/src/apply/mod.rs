@@ -507,12 +507,14 @@ fn ownership_unchanged(
 /// [`update`] of a create without managedFields of its own: the writer's `Update` entry owns
 /// every field, written straight as `FieldsV1`.
 fn record_create(writer: &Writer<'_>, new: &mut Value) {
-    let managed = created_managed_fields(writer, new);
-    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else { return };
-    match managed.map(|text| serde_json::from_str(text.as_str())) {
-        Some(Ok(list)) => metadata.insert("managedFields".into(), list),
-        _ => metadata.remove("managedFields"),
-    };
+    match created_managed_fields(writer, new) {
+        Some(managed) => managed.put_in(new),
+        None => {
+            if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("managedFields");
+            }
+        }
+    }
 }
 
 /// A create's `managedFields` as JSON text (`[{…}]`): what [`update`] records for a create
@@ -528,9 +530,17 @@ impl ManagedText {
         &self.0
     }
 
-    /// The list as a JSON value, for the rare write that needs it in the object.
+    /// The list as a JSON value.
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.0).unwrap_or_else(|_| Value::Array(Vec::new()))
+    }
+
+    /// Puts the list in `object`'s metadata, for the rare write that needs it in the object
+    /// (a dry run's answer, an event converted before it is stored).
+    pub fn put_in(&self, object: &mut Value) {
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("managedFields".into(), self.to_value());
+        }
     }
 }
 
