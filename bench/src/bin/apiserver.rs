@@ -639,8 +639,15 @@ async fn write_figures(
         &format!("store update {WRITERS}-writer"),
         s_updates,
     ));
-    rows.push(json_tree_row(backend, stored, counts.sequential, s_create));
-    rows.push(typed_pod_row(backend, stored, counts.sequential, s_create)?);
+    let n = counts.sequential;
+    rows.push(decode_row::<Value>(backend, "JSON tree", stored, n, s_create)?);
+    rows.push(decode_row::<k8s_openapi::api::core::v1::Pod>(
+        backend,
+        "typed Pod",
+        stored,
+        n,
+        s_create,
+    )?);
     rows.push(cpu("create seq", a_create, "store create", s_create));
     rows.push(cpu(&format!("create {WRITERS}-writer"), a_creates, "store create", s_creates));
     rows.push(cpu("update PUT seq", a_put, "store update", s_update));
@@ -851,40 +858,28 @@ async fn echo_connection(stream: TcpStream, acceptor: TlsAcceptor, created: Byte
     }
 }
 
-/// What one JSON tree of the stored pod costs (`serde_json::Value`, as the handlers hold
-/// objects): decoding the stored bytes and dropping the tree, in ms per pod, sequentially on
-/// this thread, beside the store's create; a reference for the handlers' share, not a goal.
-fn json_tree_row(backend: &str, stored: &Bytes, count: usize, create: &Measured) -> Row {
-    let start = Instant::now();
-    for _ in 0..count {
-        let tree: Value = serde_json::from_slice(stored).unwrap_or(Value::Null);
-        std::hint::black_box(&tree);
-    }
-    let per_pod = millis(start.elapsed()) / count.max(1) as f64;
-    println!("  a JSON tree of the stored pod: {:.1} µs to decode and drop", per_pod * 1000.0);
-    Row::new(format!("{backend} decode the stored pod (JSON tree)"), Unit::Millis, per_pod)
-        .floor("store create p50", quantile_ms(&create.latency, 0.5))
-}
-
-/// What decoding the stored pod into typed structs costs (`k8s_openapi`'s `Pod`, as kube-rs
-/// clients and Kubernetes' own Go code hold objects): the same loop as [`json_tree_row`]'s,
-/// beside the store's create. A reference for what typed handlers would save, not a goal.
-fn typed_pod_row(backend: &str, stored: &Bytes, count: usize, create: &Measured) -> Result<Row> {
-    use k8s_openapi::api::core::v1::Pod;
+/// What decoding the stored pod into a `T` and dropping it costs, in ms per pod, sequentially
+/// on this thread, beside the store's create: a `serde_json::Value` (a JSON tree, as the
+/// handlers hold objects) or `k8s_openapi`'s `Pod` (typed structs, as kube-rs clients and
+/// Kubernetes' Go code hold them). A reference for the handlers' share, not a goal.
+fn decode_row<T: serde::de::DeserializeOwned>(
+    backend: &str,
+    what: &str,
+    stored: &Bytes,
+    count: usize,
+    create: &Measured,
+) -> Result<Row> {
     // A decode that failed part way would be timed short.
-    serde_json::from_slice::<Pod>(stored)
-        .context("decoding the stored pod as k8s_openapi's Pod")?;
+    serde_json::from_slice::<T>(stored)
+        .with_context(|| format!("decoding the stored pod as a {what}"))?;
     let start = Instant::now();
     for _ in 0..count {
-        let pod = serde_json::from_slice::<Pod>(stored);
-        std::hint::black_box(&pod);
+        let decoded = serde_json::from_slice::<T>(stored);
+        std::hint::black_box(&decoded);
     }
     let per_pod = millis(start.elapsed()) / count.max(1) as f64;
-    println!(
-        "  the stored pod as k8s_openapi's Pod: {:.1} µs to decode and drop",
-        per_pod * 1000.0
-    );
-    Ok(Row::new(format!("{backend} decode the stored pod (typed Pod)"), Unit::Millis, per_pod)
+    println!("  the stored pod as a {what}: {:.1} µs to decode and drop", per_pod * 1000.0);
+    Ok(Row::new(format!("{backend} decode the stored pod ({what})"), Unit::Millis, per_pod)
         .floor("store create p50", quantile_ms(&create.latency, 0.5)))
 }
 
