@@ -165,6 +165,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "events.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authentication.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authorization.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "policy", versions: &["v1"] },
     ApiGroup { name: "rbac.authorization.k8s.io", versions: &["v1"] },
     ApiGroup { name: "storage.k8s.io", versions: &["v1"] },
     ApiGroup { name: "coordination.k8s.io", versions: &["v1"] },
@@ -192,6 +193,10 @@ const fn core(kind: &'static str) -> GroupVersionKind {
 
 const fn apps(kind: &'static str) -> GroupVersionKind {
     GroupVersionKind { group: "apps", version: "v1", kind }
+}
+
+const fn policy(kind: &'static str) -> GroupVersionKind {
+    GroupVersionKind { group: "policy", version: "v1", kind }
 }
 
 const SCALE: Subresource = Subresource {
@@ -549,6 +554,20 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CREATE,
         subresources: &[],
         storage_version_hash: "",
+    },
+    // policy/v1, `pkg/registry/policy/poddisruptionbudget`.
+    ResourceType {
+        group: "policy",
+        version: "v1",
+        kind: "PodDisruptionBudget",
+        plural: "poddisruptionbudgets",
+        singular: "poddisruptionbudget",
+        scope: Scope::Namespaced,
+        short_names: &["pdb"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[status(policy("PodDisruptionBudget"))],
+        storage_version_hash: "EVWiDmWqyJw=",
     },
     // rbac.authorization.k8s.io/v1, `pkg/registry/rbac/*`.
     ResourceType {

@@ -8,6 +8,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+/// Whether a `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`) matches
+/// `labels`; the empty selector matches everything, an unknown operator nothing.
+pub fn label_selector_matches(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    crate::validation::meta::selector_matches(selector, labels)
+}
+
 /// A parsed label selector; the empty selector matches everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LabelSelector {

@@ -515,6 +515,19 @@ const STORAGE_CLASS_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printPodDisruptionBudget`.
+const POD_DISRUPTION_BUDGET_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col("Min Available", "string", "The minimum number of pods that must be available."),
+    col("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
+    col(
+        "Allowed Disruptions",
+        "integer",
+        "Calculated number of pods that may be disrupted at this time.",
+    ),
+    AGE,
+];
+
 const LEASE_COLUMNS: &[ColumnDefinition] = &[
     NAME,
     col(
@@ -579,6 +592,7 @@ enum Printer {
     EndpointSlice,
     StorageClass,
     Lease,
+    PodDisruptionBudget,
     RoleBinding,
     ClusterRoleBinding,
     /// The generic apiserver's default: `Name`, `Created At`.
@@ -616,6 +630,7 @@ impl Printer {
             ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
             ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
             ("coordination.k8s.io", "Lease") => Printer::Lease,
+            ("policy", "PodDisruptionBudget") => Printer::PodDisruptionBudget,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
             // Role and ClusterRole print `Name` and `Created At`, like the default.
@@ -644,6 +659,7 @@ impl Printer {
             Printer::EndpointSlice => ENDPOINT_SLICE_COLUMNS,
             Printer::StorageClass => STORAGE_CLASS_COLUMNS,
             Printer::Lease => LEASE_COLUMNS,
+            Printer::PodDisruptionBudget => POD_DISRUPTION_BUDGET_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
@@ -735,6 +751,13 @@ impl Printer {
             ],
             Printer::StorageClass => storage_class_cells(o, now),
             Printer::Lease => cells![name, text(&o["spec"]["holderIdentity"]), created()],
+            Printer::PodDisruptionBudget => cells![
+                name,
+                int_or_string(&o["spec"]["minAvailable"]),
+                int_or_string(&o["spec"]["maxUnavailable"]),
+                int(&o["status"]["disruptionsAllowed"]),
+                created()
+            ],
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role =
                     format!("{}/{}", text(&o["roleRef"]["kind"]), text(&o["roleRef"]["name"]));
@@ -1429,6 +1452,15 @@ fn secret_keys(secret: &Value) -> i64 {
 
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("")
+}
+
+/// An IntOrString as `intstr.IntOrString.String()` prints it; `N/A` when unset.
+fn int_or_string(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => "N/A".to_owned(),
+    }
 }
 
 fn int(v: &Value) -> i64 {

@@ -217,6 +217,7 @@ async fn namespace_lifecycle(
                 message: why,
                 field: "metadata.namespace".into(),
             }],
+            ..Details::default()
         });
         return Err(status);
     }
@@ -234,7 +235,7 @@ fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
         name: Some(name.to_owned()),
         group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
         kind: Some(resource.plural.to_owned()),
-        causes: Vec::new(),
+        ..Details::default()
     })
 }
 

@@ -158,6 +158,7 @@ fn invalid_options(field: &str, message: String) -> Status {
         group: Some("meta.k8s.io".into()),
         kind: Some("DeleteOptions".into()),
         causes: vec![Cause { reason, message, field: field.into() }],
+        ..Details::default()
     })
 }
 

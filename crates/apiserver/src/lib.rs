@@ -20,6 +20,7 @@ mod decoded;
 mod deletion;
 mod discovery;
 mod events;
+mod eviction;
 mod follower;
 mod instrumented;
 mod metrics;

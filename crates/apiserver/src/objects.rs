@@ -379,6 +379,15 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             status["qosClass"] = json!(berth_api::quantity::pod_qos_class(object));
             object["status"] = status;
         }
+        // An empty status, whose counts (not `omitempty`) serialize as 0.
+        ("policy", "PodDisruptionBudget") => {
+            object["status"] = json!({
+                "disruptionsAllowed": 0,
+                "currentHealthy": 0,
+                "desiredHealthy": 0,
+                "expectedPods": 0,
+            });
+        }
         _ => {}
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! kubectl 1.32+ sends protobuf from its typed clients — `kubectl create namespace`,
 //! `create configmap`, `create secret`, `create serviceaccount`, `create service`,
-//! `create deployment`, `create token` (a TokenRequest), `auth whoami` (a
-//! SelfSubjectReview), `create role`/`clusterrole`/`rolebinding`/`clusterrolebinding` and
-//! `auth can-i` (access and rules reviews) — and has no JSON fallback on a 415. The body is `k8s\0` followed by a `runtime.Unknown` (field 1 TypeMeta {1 apiVersion,
-//! 2 kind}, field 2 the raw object). The raw object is decoded by a table of the
-//! `generated.proto` messages those commands send (field numbers from k8s.io/api
-//! `core/v1/generated.proto`, `apps/v1/generated.proto`, `authentication/v1/generated.proto`,
-//! `rbac/v1/generated.proto`, `authorization/v1/generated.proto`
-//! and apimachinery's
+//! `create deployment`, `create poddisruptionbudget`, `drain` (an Eviction), `create token`
+//! (a TokenRequest), `auth whoami` (a SelfSubjectReview),
+//! `create role`/`clusterrole`/`rolebinding`/`clusterrolebinding` and `auth can-i` (access
+//! and rules reviews) — and has no JSON fallback on a 415. The body is `k8s\0` followed by a
+//! `runtime.Unknown` (field 1 TypeMeta {1 apiVersion, 2 kind}, field 2 the raw object). The
+//! raw object is decoded by a table of the `generated.proto` messages those commands send
+//! (field numbers from k8s.io/api `core/v1/generated.proto`, `apps/v1/generated.proto`,
+//! `authentication/v1/generated.proto`, `rbac/v1/generated.proto`,
+//! `authorization/v1/generated.proto`, `policy/v1/generated.proto` and apimachinery's
 //! `meta/v1/generated.proto`). Go's gogo-protobuf writes every non-pointer field, empty or
 //! not, so empty strings, zero numbers and `false` of non-pointer fields mean "unset" (as the
 //! JSON encoding's `omitempty`), while pointer fields (`replicas`, …) keep their zero. A field
@@ -252,6 +253,53 @@ const SESSION_AFFINITY_CONFIG: Msg = Msg {
 
 const CLIENT_IP_CONFIG: Msg =
     Msg { name: "ClientIPConfig", fields: &[(1, "timeoutSeconds", Kind::OptInt)] };
+
+/// policy/v1 (`policy/v1/generated.proto`): `kubectl create poddisruptionbudget`.
+const POD_DISRUPTION_BUDGET: Msg = Msg {
+    name: "PodDisruptionBudget",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&POD_DISRUPTION_BUDGET_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const POD_DISRUPTION_BUDGET_SPEC: Msg = Msg {
+    name: "PodDisruptionBudgetSpec",
+    fields: &[
+        (1, "minAvailable", Kind::IntOrString),
+        (2, "selector", Kind::Message(&LABEL_SELECTOR)),
+        (3, "maxUnavailable", Kind::IntOrString),
+        (4, "unhealthyPodEvictionPolicy", Kind::OptStr),
+    ],
+};
+
+/// policy/v1 Eviction: what `kubectl drain` posts to `pods/{name}/eviction`.
+const EVICTION: Msg = Msg {
+    name: "Eviction",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "deleteOptions", Kind::Message(&DELETE_OPTIONS)),
+    ],
+};
+
+/// meta/v1 DeleteOptions (its TypeMeta is not written inside an Eviction).
+const DELETE_OPTIONS: Msg = Msg {
+    name: "DeleteOptions",
+    fields: &[
+        (1, "gracePeriodSeconds", Kind::OptInt),
+        (2, "preconditions", Kind::Message(&PRECONDITIONS)),
+        (3, "orphanDependents", Kind::OptBool),
+        (4, "propagationPolicy", Kind::OptStr),
+        (5, "dryRun", Kind::Strings),
+        (6, "ignoreStoreReadErrorWithClusterBreakingPotential", Kind::OptBool),
+    ],
+};
+
+const PRECONDITIONS: Msg = Msg {
+    name: "Preconditions",
+    fields: &[(1, "uid", Kind::OptStr), (2, "resourceVersion", Kind::OptStr)],
+};
 
 const DEPLOYMENT: Msg = Msg {
     name: "Deployment",
@@ -532,6 +580,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("v1", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("v1", "Service") => &SERVICE,
         ("apps/v1", "Deployment") => &DEPLOYMENT,
+        ("policy/v1", "PodDisruptionBudget") => &POD_DISRUPTION_BUDGET,
+        ("policy/v1" | "policy/v1beta1", "Eviction") => &EVICTION,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,
@@ -832,6 +882,45 @@ mod tests {
             out.extend(encode_field(11, &entry(k, v.as_bytes())));
         }
         out
+    }
+
+    #[test]
+    fn a_disruption_budget_and_an_eviction_decode() {
+        // `kubectl create pdb web --selector=app=web --max-unavailable=50%`: the percent is an
+        // IntOrString of type 1; minAvailable, a nil pointer, is not written.
+        let selector = encode_field(1, &entry("app", b"web"));
+        let percent = [encode_varint(1, 1), encode_varint(2, 0), encode_field(3, b"50%")].concat();
+        let spec = [encode_field(2, &selector), encode_field(3, &percent)].concat();
+        let status = [encode_varint(3, 0), encode_varint(4, 0), encode_varint(5, 0)].concat();
+        let raw = [
+            encode_field(1, &object_meta("web", "", &[])),
+            encode_field(2, &spec),
+            encode_field(3, &status),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("policy/v1", "PodDisruptionBudget", &raw)).unwrap(),
+            json!({
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "web"},
+                "spec": {"selector": {"matchLabels": {"app": "web"}}, "maxUnavailable": "50%"},
+            })
+        );
+        // `kubectl drain --grace-period=5`: an Eviction with DeleteOptions.
+        let options = [encode_varint(1, 5), encode_field(5, b"All")].concat();
+        let raw =
+            [encode_field(1, &object_meta("web-0", "default", &[])), encode_field(2, &options)]
+                .concat();
+        assert_eq!(
+            decode(&body("policy/v1", "Eviction", &raw)).unwrap(),
+            json!({
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": "web-0", "namespace": "default"},
+                "deleteOptions": {"gracePeriodSeconds": 5, "dryRun": ["All"]},
+            })
+        );
     }
 
     #[test]

@@ -303,7 +303,7 @@ pub(crate) fn forbidden(group: &str, resource: &str, name: &str, message: &str) 
         name: some(name),
         group: some(group),
         kind: some(resource),
-        causes: Vec::new(),
+        ..Details::default()
     })
 }
 

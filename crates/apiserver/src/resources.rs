@@ -69,7 +69,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         (&Method::POST, true, Some("binding")) => {
             subresources::bind(&cx, cx.path.name.as_deref(), body).await
         }
-        (&Method::POST, true, Some("eviction")) => subresources::evict(&cx, body).await,
+        (&Method::POST, true, Some("eviction")) => crate::eviction::evict(&cx, body).await,
         (&Method::PUT, true, Some("finalize")) => subresources::finalize(&cx, body).await,
         // Not stored objects: answers computed from the request (`tokens.rs`, `auth.rs`,
         // `token_review.rs`).
@@ -527,6 +527,7 @@ fn validate_list_options(query: &Query, watch: bool) -> Result<Option<bool>> {
         group: Some("meta.k8s.io".into()),
         kind: Some("ListOptions".into()),
         causes,
+        ..Details::default()
     }))
 }
 

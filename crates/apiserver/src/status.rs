@@ -30,6 +30,13 @@ pub(crate) struct Details {
     pub(crate) kind: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) causes: Vec<Cause>,
+    /// How long the client should wait before it tries again; also the `Retry-After` header.
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "is_zero")]
+    pub(crate) retry_after_seconds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// `metav1.StatusCause`: one field's problem in a 422.
@@ -37,6 +44,8 @@ pub(crate) struct Details {
 pub(crate) struct Cause {
     pub(crate) reason: &'static str,
     pub(crate) message: String,
+    /// Left out when empty (`omitempty`), as for a cause that names no field.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) field: String,
 }
 
@@ -48,6 +57,7 @@ struct Body<'a> {
     metadata: Empty,
     status: &'static str,
     message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a Details>,
@@ -263,7 +273,16 @@ impl Status {
 
 impl IntoResponse for Status {
     fn into_response(self) -> Response {
-        (self.code, [(header::CONTENT_TYPE, "application/json")], self.to_json()).into_response()
+        let mut response =
+            (self.code, [(header::CONTENT_TYPE, "application/json")], self.to_json())
+                .into_response();
+        // As kube-apiserver's `ErrorNegotiated`: client-go waits this long and retries.
+        if let Some(details) = self.details.as_deref()
+            && details.retry_after_seconds > 0
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, details.retry_after_seconds.into());
+        }
+        response
     }
 }
 
@@ -280,7 +299,7 @@ fn object_details(resource: &ResourceType, name: &str) -> Details {
         name: Some(name.to_owned()),
         group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
         kind: Some(resource.plural.to_owned()),
-        causes: Vec::new(),
+        ..Details::default()
     }
 }
 

@@ -1,10 +1,9 @@
 //! Subresources with handlers of their own: `pods/binding` (and the `bindings` resource),
-//! `pods/eviction`, `namespaces/finalize`, and the streaming `pods/log|exec|attach|portforward`,
-//! which answer a clear `Status` until the kubelet serves them.
+//! `namespaces/finalize`, and the streaming `pods/log|exec|attach|portforward`, which answer a
+//! clear `Status` until the kubelet serves them (`pods/eviction` is `crate::eviction`).
 //!
-//! Binding follows `pkg/registry/core/pod/storage/storage.go` (`BindingREST`), eviction
-//! `pkg/registry/core/pod/storage/eviction.go` (no PodDisruptionBudgets are served, so an eviction
-//! is always allowed and never a 429), finalize `pkg/registry/core/namespace/storage`.
+//! Binding follows `pkg/registry/core/pod/storage/storage.go` (`BindingREST`), finalize
+//! `pkg/registry/core/namespace/storage`.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -12,9 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::deletion;
-use crate::resources::{
-    Context, decode, delete_object, encode, json_response, read_object, write_back,
-};
+use crate::resources::{Context, decode, encode, json_response, read_object, write_back};
 use crate::status::{Cause, Details, Status};
 
 type Result<T, E = Status> = std::result::Result<T, E>;
@@ -140,28 +137,6 @@ fn set_scheduled(pod: &mut Value) {
             "lastTransitionTime": now,
         })),
     }
-}
-
-/// `POST …/pods/{name}/eviction`: a policy/v1 (or v1beta1) Eviction becomes a delete with the
-/// eviction's `deleteOptions` (graceful for a running pod).
-pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
-    let eviction = read_object(cx, body).await?;
-    let kind = eviction.get("kind").and_then(Value::as_str).unwrap_or("Eviction");
-    let version = eviction.get("apiVersion").and_then(Value::as_str).unwrap_or("policy/v1");
-    if kind != "Eviction" || !matches!(version, "policy/v1" | "policy/v1beta1") {
-        return Err(Status::bad_request(format!(
-            "the body of an eviction must be a policy/v1 Eviction, not {version} {kind}"
-        )));
-    }
-    let name = eviction.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    if name != cx.name() {
-        return Err(Status::bad_request("name in URL does not match name in Eviction object"));
-    }
-    let mut options = deletion::from_value(eviction.get("deleteOptions").unwrap_or(&Value::Null))?;
-    options.dry_run |= cx.query.dry_run();
-    let pods = cx.for_object(cx.resource(), name);
-    delete_object(&pods, name, &options).await?;
-    Ok(created_status())
 }
 
 /// `PUT namespaces/{name}/finalize`: only `spec.finalizers` changes; a terminating namespace

@@ -424,6 +424,117 @@ async fn binding_assigns_once_and_eviction_deletes_gracefully() {
     server.shutdown().await;
 }
 
+/// `pods/eviction` against a PodDisruptionBudget, as `eviction.go` decides: a budget the
+/// controller has not observed and a spent budget refuse with 429, a dry run takes nothing, an
+/// eviction takes one disruption and notes the pod, an unready pod goes without taking one,
+/// and two budgets over one pod are a 500. (The status is written here by hand; the disruption
+/// controller's own is tested with it in crates/cli/tests/disruption.rs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_honors_the_disruption_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    api.service_account("default").await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let ready = |ready: &str| json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}});
+    for name in ["p1", "p2", "p3"] {
+        api.pod("default", name, Some("node-1")).await;
+        let (code, body) = api
+            .merge(&format!("{pods}/{name}"), json!({"metadata": {"labels": {"app": "web"}}}))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let (code, body) = api.merge(&format!("{pods}/{name}/status"), ready("True")).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
+    let budget = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
+    let (code, created) = api.post(budgets, budget).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["status"],
+        json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
+    );
+    let eviction = |pod: &str| json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod}});
+    let evict = |pod: &'static str, query: &'static str| {
+        let api = &api;
+        async move { api.post(&format!("{pods}/{pod}/eviction{query}"), eviction(pod)).await }
+    };
+
+    let (code, status) = evict("p1", "").await;
+    assert_eq!((code, &status["reason"]), (429, &json!("TooManyRequests")), "{status}");
+    assert_eq!(
+        status["message"],
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
+    assert_eq!(
+        status["details"],
+        json!({"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web is still being processed by the server."}], "retryAfterSeconds": 10})
+    );
+
+    let observed = json!({"status": {"observedGeneration": 1, "disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2, "expectedPods": 3}});
+    let (code, body) = api.merge(&format!("{budgets}/web/status"), observed).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, status) = evict("p1", "?dryRun=All").await;
+    assert_eq!(code, 201, "{status}");
+    let (_, web) = api.get(&format!("{budgets}/web")).await;
+    assert_eq!(web["status"]["disruptionsAllowed"], 1, "{web}");
+    let (_, p1) = api.get(&format!("{pods}/p1")).await;
+    assert!(p1["metadata"]["deletionTimestamp"].is_null(), "{p1}");
+
+    let (code, status) = evict("p1", "").await;
+    assert_eq!(code, 201, "{status}");
+    let (_, web) = api.get(&format!("{budgets}/web")).await;
+    assert_eq!(web["status"]["disruptionsAllowed"], 0, "{web}");
+    assert!(web["status"]["disruptedPods"]["p1"].is_string(), "{web}");
+    let condition = &web["status"]["conditions"][0];
+    assert_eq!(
+        (&condition["type"], &condition["status"], &condition["reason"]),
+        (&json!("DisruptionAllowed"), &json!("False"), &json!("InsufficientPods")),
+        "{web}"
+    );
+    let (_, p1) = api.get(&format!("{pods}/p1")).await;
+    assert!(p1["metadata"]["deletionTimestamp"].is_string(), "{p1}");
+    let target = p1["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "DisruptionTarget")
+        .cloned();
+    assert_eq!(
+        target.map(|c| (c["status"].clone(), c["reason"].clone(), c["message"].clone())),
+        Some((json!("True"), json!("EvictionByEvictionAPI"), json!("Eviction API: evicting"))),
+        "{p1}"
+    );
+
+    let (code, status) = evict("p2", "").await;
+    assert_eq!(code, 429, "{status}");
+    assert_eq!(
+        status["details"]["causes"][0]["message"],
+        "The disruption budget web needs 2 healthy pods and has 3 currently"
+    );
+    assert!(status["details"].get("retryAfterSeconds").is_none(), "{status}");
+    // An unready pod whose budget is met goes without taking a disruption.
+    let (code, body) = api.merge(&format!("{pods}/p2/status"), ready("False")).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, status) = evict("p2", "").await;
+    assert_eq!(code, 201, "{status}");
+    let (_, web) = api.get(&format!("{budgets}/web")).await;
+    assert_eq!(web["status"]["disruptionsAllowed"], 0, "{web}");
+    assert!(web["status"]["disruptedPods"].get("p2").is_none(), "{web}");
+
+    let other = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "all"},
+        "spec": {"maxUnavailable": 0, "selector": {}}});
+    assert_eq!(api.post(budgets, other).await.0, 201);
+    let (code, status) = evict("p3", "").await;
+    assert_eq!(code, 500, "{status}");
+    assert_eq!(
+        status["message"],
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admission_defaults_pods_claims_and_volumes() {
     let dir = tempfile::tempdir().unwrap();

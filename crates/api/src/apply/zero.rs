@@ -28,7 +28,8 @@ static ZEROS: LazyLock<Vec<(&str, &str, Value)>> = LazyLock::new(|| {
     vec![
         ("", "Pod", json!({ "metadata": {}, "spec": { "containers": null }, "status": {} })),
         ("", "Namespace", with_status.clone()),
-        ("", "PersistentVolume", with_status),
+        ("", "PersistentVolume", with_status.clone()),
+        ("policy", "PodDisruptionBudget", with_status),
         ("", "Service", json!({ "metadata": {}, "spec": {}, "status": { "loadBalancer": {} } })),
         (
             "",

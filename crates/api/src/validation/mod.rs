@@ -12,7 +12,7 @@
 mod apps;
 mod core;
 pub mod fields;
-mod meta;
+pub(crate) mod meta;
 mod other;
 pub mod quantities;
 mod rbac;
@@ -260,8 +260,10 @@ impl Errors {
 
     fn status(&mut self, group: &str, kind: &str, object: &Value, old: &Value) {
         meta::object_meta_update(self, object, old);
-        if (group, kind) == ("apps", "StatefulSet") {
-            apps::stateful_set_status(self, object, old);
+        match (group, kind) {
+            ("apps", "StatefulSet") => apps::stateful_set_status(self, object, old),
+            ("policy", "PodDisruptionBudget") => other::pod_disruption_budget_status(self, object),
+            _ => {}
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Rules of the smaller groups: storage.k8s.io StorageClass (`pkg/apis/storage/validation`),
-//! coordination.k8s.io Lease, discovery.k8s.io EndpointSlice and events.k8s.io Event.
+//! coordination.k8s.io Lease, discovery.k8s.io EndpointSlice, events.k8s.io Event and policy
+//! PodDisruptionBudget (`pkg/apis/policy/validation`).
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use super::meta::{self, NameRule};
-use super::{Errors, child, get, index, list, map_of, str_of, str_or_empty};
+use super::{Errors, Shown, child, get, index, list, map_of, str_of, str_or_empty};
 
 /// `maxProvisionerParameterSize`, `maxProvisionerParameterLen`.
 const MAX_PARAMETERS_SIZE: usize = 256 * 1024;
@@ -29,6 +30,10 @@ pub(crate) fn validate(errs: &mut Errors, group: &str, kind: &str, object: &Valu
         ("events.k8s.io", "Event") => {
             meta::object_meta(errs, object, true, NameRule::Subdomain);
             event(errs, object);
+        }
+        ("policy", "PodDisruptionBudget") => {
+            meta::object_meta(errs, object, true, NameRule::Subdomain);
+            pod_disruption_budget_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
         }
         (_, kind) => meta::object_meta(errs, object, true, meta::name_rule(kind)),
     }
@@ -64,8 +69,81 @@ pub(crate) fn validate_update(
             endpoint_slice(errs, object);
             errs.immutable("addressType", object.get("addressType"), old.get("addressType"));
         }
+        // The spec is mutable since v1.15.
+        ("policy", "PodDisruptionBudget") => {
+            pod_disruption_budget_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
+        }
         _ => {}
     }
+}
+
+/// `ValidatePodDisruptionBudgetSpec`.
+fn pod_disruption_budget_spec(errs: &mut Errors, spec: &Value) {
+    let min_available = get(spec, "minAvailable").filter(|v| !v.is_null());
+    let max_unavailable = get(spec, "maxUnavailable").filter(|v| !v.is_null());
+    if min_available.is_some() && max_unavailable.is_some() {
+        // Go prints the spec struct with `%#v`: its pointers are addresses.
+        errs.invalid(
+            "spec",
+            Shown::Raw("policy.PodDisruptionBudgetSpec{MinAvailable:(*intstr.IntOrString)(…), MaxUnavailable:(*intstr.IntOrString)(…), …}".to_owned()),
+            "minAvailable and maxUnavailable cannot be both set",
+        );
+    }
+    for (field, value) in
+        [("spec.minAvailable", min_available), ("spec.maxUnavailable", max_unavailable)]
+    {
+        if let Some(value) = value {
+            positive_int_or_percent(errs, field, value);
+        }
+    }
+    if let Some(selector) = get(spec, "selector").filter(|v| !v.is_null()) {
+        meta::label_selector(errs, selector, "spec.selector");
+    }
+    if let Some(policy) = get(spec, "unhealthyPodEvictionPolicy").filter(|v| !v.is_null()) {
+        let policy = policy.as_str().unwrap_or_default();
+        if !UNHEALTHY_POD_EVICTION_POLICIES.contains(&policy) {
+            errs.not_supported(
+                "spec.unhealthyPodEvictionPolicy",
+                policy,
+                UNHEALTHY_POD_EVICTION_POLICIES,
+            );
+        }
+    }
+}
+
+/// `supportedUnhealthyPodEvictionPolicies`, sorted.
+const UNHEALTHY_POD_EVICTION_POLICIES: &[&str] = &["AlwaysAllow", "IfHealthyBudget"];
+
+/// apps' `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent` for an IntOrString.
+fn positive_int_or_percent(errs: &mut Errors, field: &str, value: &Value) {
+    match value {
+        Value::String(text) => {
+            let shown = || {
+                Shown::Raw(format!(
+                    "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+                    super::go_quote(text)
+                ))
+            };
+            match percent(text) {
+                None => errs.invalid(field, shown(), PERCENT_MESSAGE),
+                Some(p) if p > 100 => errs.invalid(field, shown(), "must not be greater than 100%"),
+                Some(_) => {}
+            }
+        }
+        other => errs.nonnegative(field, Some(other)),
+    }
+}
+
+/// `IsValidPercent`'s message.
+const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')";
+
+/// The number of a `[0-9]+%` percent string.
+fn percent(text: &str) -> Option<u64> {
+    let digits = text.strip_suffix('%')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
 }
 
 fn storage_class(errs: &mut Errors, object: &Value) {
@@ -228,5 +306,13 @@ fn event(errs: &mut Errors, object: &Value) {
         && series.get("count").and_then(Value::as_i64).unwrap_or(0) < 2
     {
         errs.invalid("series.count", "", "should be at least 2");
+    }
+}
+
+/// `ValidatePodDisruptionBudgetStatusUpdate` (policy/v1): the counts are not negative.
+pub(crate) fn pod_disruption_budget_status(errs: &mut Errors, object: &Value) {
+    let status = get(object, "status").unwrap_or(&Value::Null);
+    for field in ["disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"] {
+        errs.nonnegative(&child("status", field), get(status, field));
     }
 }

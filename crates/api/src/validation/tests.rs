@@ -98,6 +98,13 @@ fn valid_objects_pass() {
             "provisioner": "berth.dev/local-path"}),
         ),
         (
+            "policy",
+            "PodDisruptionBudget",
+            json!({"metadata": {"name": "web", "namespace": "d"},
+            "spec": {"minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow"}}),
+        ),
+        (
             "coordination.k8s.io",
             "Lease",
             json!({"metadata": {"name": "n1", "namespace": "kube-node-lease"},
@@ -571,6 +578,63 @@ fn storage_class_rules() {
             "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden.",
             r#"volumeBindingMode: Invalid value: "WaitForFirstConsumer": field is immutable"#,
         ]
+    );
+}
+
+#[test]
+fn pod_disruption_budget_rules() {
+    let pdb = json!({"metadata": {"name": "web", "namespace": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}}});
+    assert_eq!(
+        create(
+            "policy",
+            "PodDisruptionBudget",
+            with(pdb.clone(), json!({"spec": {"minAvailable": 1, "maxUnavailable": "10%"}}))
+        ),
+        vec![
+            "spec: Invalid value: policy.PodDisruptionBudgetSpec{MinAvailable:(*intstr.IntOrString)(…), MaxUnavailable:(*intstr.IntOrString)(…), …}: minAvailable and maxUnavailable cannot be both set"
+        ]
+    );
+    assert_eq!(
+        create(
+            "policy",
+            "PodDisruptionBudget",
+            with(pdb.clone(), json!({"spec": {"minAvailable": -1}}))
+        ),
+        vec!["spec.minAvailable: Invalid value: -1: must be greater than or equal to 0"]
+    );
+    assert_eq!(
+        create(
+            "policy",
+            "PodDisruptionBudget",
+            with(pdb.clone(), json!({"spec": {"maxUnavailable": "150%"}}))
+        ),
+        vec![
+            r#"spec.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"150%"}: must not be greater than 100%"#
+        ]
+    );
+    assert_eq!(
+        create(
+            "policy",
+            "PodDisruptionBudget",
+            with(
+                pdb.clone(),
+                json!({"spec": {"maxUnavailable": "half", "unhealthyPodEvictionPolicy": "Never"}})
+            )
+        ),
+        vec![
+            r#"spec.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"half"}: a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"#,
+            r#"spec.unhealthyPodEvictionPolicy: Unsupported value: "Never": supported values: "AlwaysAllow", "IfHealthyBudget""#,
+        ]
+    );
+    // The spec is mutable; the status counts may not be negative.
+    let changed = with(pdb.clone(), json!({"spec": {"minAvailable": 2}}));
+    assert!(check("policy", "PodDisruptionBudget", changed, Write::Update(&pdb)).is_empty());
+    let status =
+        with(pdb.clone(), json!({"status": {"disruptionsAllowed": -1, "expectedPods": 3}}));
+    assert_eq!(
+        check("policy", "PodDisruptionBudget", status, Write::Status(&pdb)),
+        vec!["status.disruptionsAllowed: Invalid value: -1: must be greater than or equal to 0"]
     );
 }
 
