@@ -9,6 +9,7 @@
 mod cache;
 mod cached_pod;
 mod clusterrole_aggregation;
+mod disruption;
 mod endpoints;
 mod endpointslice;
 mod events;
@@ -57,6 +58,10 @@ pub enum Controller {
     /// Gives every ClusterRole with an `aggregationRule` the rules of the ClusterRoles its
     /// selectors match (`clusterrole-aggregation-controller`).
     ClusterRoleAggregation,
+    /// Keeps every PodDisruptionBudget's status (healthy and expected pods, disruptions
+    /// allowed, the `DisruptionAllowed` condition) that evictions check
+    /// (`disruption-controller`).
+    Disruption,
 }
 
 impl Controller {
@@ -70,6 +75,7 @@ impl Controller {
         Controller::EndpointSlice,
         Controller::Scheduler,
         Controller::StatefulSet,
+        Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
     ];
@@ -87,6 +93,7 @@ impl Controller {
             Controller::Scheduler => "default-scheduler",
             Controller::NodeLifecycle => "node-lifecycle-controller",
             Controller::ClusterRoleAggregation => "clusterrole-aggregation-controller",
+            Controller::Disruption => "disruption-controller",
         }
     }
 
@@ -104,6 +111,7 @@ impl Controller {
             Controller::ClusterRoleAggregation => {
                 Identity::ServiceAccount("clusterrole-aggregation-controller")
             }
+            Controller::Disruption => Identity::ServiceAccount("disruption-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -127,6 +135,7 @@ impl Controller {
             Controller::Scheduler => "scheduler",
             Controller::NodeLifecycle => "nodelifecycle",
             Controller::ClusterRoleAggregation => "clusterrole-aggregation",
+            Controller::Disruption => "disruption",
         }
     }
 
@@ -289,6 +298,7 @@ pub fn spawn(
                 Controller::ClusterRoleAggregation => {
                     tokio::spawn(clusterrole_aggregation::run(context))
                 }
+                Controller::Disruption => tokio::spawn(disruption::run(context)),
             };
             (controller, task)
         })
