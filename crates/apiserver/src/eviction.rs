@@ -463,12 +463,8 @@ mod tests {
 
     fn cause(status: &Status) -> String {
         let body: Value = serde_json::from_slice(&status.to_json()).unwrap();
-        format!(
-            "{} {} {}",
-            body["code"],
-            body["details"]["causes"][0]["message"],
-            body["details"]["retryAfterSeconds"]
-        )
+        let message = body["details"]["causes"][0]["message"].as_str().unwrap_or_default();
+        format!("{} {message} {}", body["code"], body["details"]["retryAfterSeconds"])
     }
 
     #[test]
