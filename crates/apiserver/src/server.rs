@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::HttpBody;
+use axum::http::{HeaderValue, header};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -169,7 +170,11 @@ pub async fn start(
         listers,
     };
     let app = router(state);
-    let local = LocalService { app: app.clone(), peer: Peer { user: Some(loopback_user()) } };
+    let local = LocalService {
+        app: app.clone(),
+        peer: Peer { user: Some(loopback_user()) },
+        user_agent: None,
+    };
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
     Ok(ApiServer { local_addr, kubeconfig, stop, task, local })
@@ -198,6 +203,8 @@ fn loopback_user() -> User {
 pub struct LocalService {
     app: Router,
     peer: Peer,
+    /// The `User-Agent` of requests that bring none (see [`LocalService::with_user_agent`]).
+    user_agent: Option<HeaderValue>,
 }
 
 impl LocalService {
@@ -208,7 +215,24 @@ impl LocalService {
         let mut groups: Vec<String> = groups.iter().map(|&group| group.to_owned()).collect();
         groups.push(AUTHENTICATED.into());
         let user = User { name: name.to_owned(), uid: None, groups, extra: Vec::new() };
-        LocalService { app: self.app.clone(), peer: Peer { user: Some(user) } }
+        LocalService {
+            app: self.app.clone(),
+            peer: Peer { user: Some(user) },
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// The same service sending `agent` as the `User-Agent` of requests without one, as the
+    /// component it stands for would (client-go's `kube-controller-manager/v1.33.0 (linux/amd64)
+    /// kubernetes/…/statefulset-controller`): the field manager of an update without
+    /// `fieldManager` is the agent up to its first `/`. An agent that is not a valid header
+    /// value is ignored.
+    pub fn with_user_agent(&self, agent: &str) -> LocalService {
+        LocalService {
+            app: self.app.clone(),
+            peer: self.peer.clone(),
+            user_agent: HeaderValue::from_str(agent).ok(),
+        }
     }
 
     /// The same service acting as ServiceAccount `namespace/name`
@@ -243,6 +267,9 @@ where
 
     fn call(&mut self, mut request: hyper::Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.peer.clone());
+        if let Some(agent) = &self.user_agent {
+            request.headers_mut().entry(header::USER_AGENT).or_insert_with(|| agent.clone());
+        }
         self.app.call(request)
     }
 }

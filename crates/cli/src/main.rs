@@ -288,7 +288,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     // Controllers and kubelets are API clients like any other, in-process, each controller
     // under the identity Kubernetes gives it.
     let clients = Clients::new(&api);
-    let client = clients.loopback();
+    let kubelet_client = clients.kubelet();
     let ca = args.data_dir.join("pki/ca.crt");
     let root_ca_pem =
         std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
@@ -305,7 +305,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         },
     );
     let kubelets = match args.runtime {
-        RuntimeKind::Simulated => start_simulated_nodes(&args, &client, api.local_addr())?,
+        RuntimeKind::Simulated => start_simulated_nodes(&args, &kubelet_client, api.local_addr())?,
         RuntimeKind::Containerd => Vec::new(),
     };
     eprintln!(
@@ -374,11 +374,24 @@ impl Clients {
     /// of the bootstrap policy, or the loopback identity.
     fn of(&self, identity: berth_controllers::Identity) -> kube::Client {
         use berth_controllers::Identity;
+        let api = self.api.with_user_agent(&identity.user_agent());
         let service = match identity {
-            Identity::ServiceAccount(name) => self.api.as_service_account("kube-system", name),
-            Identity::User(name) => self.api.as_user(name, &[]),
-            Identity::Loopback => self.api.clone(),
+            Identity::ServiceAccount(name) => api.as_service_account("kube-system", name),
+            Identity::User(name) => api.as_user(name, &[]),
+            Identity::Loopback => api,
         };
+        self.client(service)
+    }
+
+    /// The kubelets' client: the API server's loopback identity (`system:apiserver` in
+    /// `system:masters`), for berth has no Node authorizer to give them `system:node:<name>`'s
+    /// rights; with the kubelet's `User-Agent`.
+    fn kubelet(&self) -> kube::Client {
+        self.client(self.api.with_user_agent(&berth_controllers::component_user_agent("kubelet")))
+    }
+
+    /// `service` behind the server-error retries and the shared in-flight bound.
+    fn client(&self, service: berth_apiserver::LocalService) -> kube::Client {
         let service = tower::ServiceBuilder::new()
             .layer(tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()))
             .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
@@ -387,12 +400,6 @@ impl Clients {
             .map_err(tower::BoxError::from)
             .service(service);
         kube::Client::new(service, "default")
-    }
-
-    /// The API server's loopback identity (`system:apiserver` in `system:masters`): what the
-    /// kubelets use, for berth has no Node authorizer to give them `system:node:<name>`'s rights.
-    fn loopback(&self) -> kube::Client {
-        self.of(berth_controllers::Identity::Loopback)
     }
 }
 

@@ -1,6 +1,7 @@
 //! PodDisruptionBudgets through real kubectl against `berth server --runtime simulated`:
 //! `create pdb` (a protobuf body), the table `get pdb` prints, the status the disruption
-//! controller keeps, and `drain`, whose evictions the budget stops.
+//! controller keeps (and the field manager its User-Agent makes), and `drain`, whose evictions
+//! the budget stops.
 
 use std::time::Duration;
 
@@ -89,6 +90,14 @@ spec: {maxUnavailable: 150%, selector: {matchLabels: {app: web}}}
         "{table}"
     );
     assert_eq!(lines.len(), 2, "{table}");
+    // Updates without a fieldManager are attributed by User-Agent, as in a cluster: the
+    // controllers are kube-controller-manager, the simulated nodes kubelet.
+    let managers =
+        "jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation}:{.subresource} {end}";
+    let budget = kubectl.ok(&["get", "pdb", "web", "--show-managed-fields", "-o", managers]).await;
+    assert_eq!(budget, "kube-controller-manager:Update:status kubectl-create:Update: ", "{budget}");
+    let pod = kubectl.ok(&["get", "pod", "web-0", "--show-managed-fields", "-o", managers]).await;
+    assert_eq!(pod, "kube-controller-manager:Update: kubelet:Update:status ", "{pod}");
 
     // Draining the only node: one pod may go; its replacement cannot be scheduled on the
     // cordoned node, so the budget stops the other two until the timeout.

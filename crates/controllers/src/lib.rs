@@ -180,6 +180,36 @@ impl Identity {
     /// The shared informers' identity: kube-controller-manager's own, which may list and
     /// watch everything, as its shared informer factory does.
     pub const INFORMERS: Identity = Identity::User("system:kube-controller-manager");
+
+    /// The `User-Agent` the component acting as this identity sends, as client-go builds it
+    /// (`DefaultKubernetesUserAgent()` and the client's name): its first segment is the field
+    /// manager of the component's updates (`kube-controller-manager`, `kube-scheduler`).
+    pub fn user_agent(self) -> String {
+        let (binary, client) = match self {
+            // `--use-service-account-credentials`: the client is named after the account.
+            Identity::ServiceAccount(name) => ("kube-controller-manager", name),
+            Identity::User("system:kube-scheduler") => ("kube-scheduler", "scheduler"),
+            Identity::User("system:kube-controller-manager") => {
+                ("kube-controller-manager", "shared-informers")
+            }
+            Identity::User(name) => (name, ""),
+            Identity::Loopback => ("berth", ""),
+        };
+        let agent = component_user_agent(binary);
+        if client.is_empty() { agent } else { format!("{agent}/{client}") }
+    }
+}
+
+/// client-go's `DefaultKubernetesUserAgent()` for `binary`:
+/// `kubelet/v1.33.0+berth.0.1.0 (linux/amd64) kubernetes/berth`.
+pub fn component_user_agent(binary: &str) -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let version = concat!("v1.33.0+berth.", env!("CARGO_PKG_VERSION"));
+    format!("{binary}/{version} ({}/{arch}) kubernetes/berth", std::env::consts::OS)
 }
 
 /// A `--controllers` entry that names no controller.
@@ -309,6 +339,19 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agents_name_the_component_first_as_client_go_does() {
+        let agent = Controller::StatefulSet.identity().user_agent();
+        let (component, rest) = agent.split_once('/').unwrap();
+        assert_eq!(component, "kube-controller-manager");
+        assert!(rest.starts_with("v1.33.0+berth."), "{agent}");
+        assert!(agent.ends_with(" kubernetes/berth/statefulset-controller"), "{agent}");
+        let scheduler = Controller::Scheduler.identity().user_agent();
+        assert!(scheduler.starts_with("kube-scheduler/") && scheduler.ends_with("/scheduler"));
+        assert!(Identity::INFORMERS.user_agent().ends_with("/shared-informers"));
+        assert!(component_user_agent("kubelet").ends_with(" kubernetes/berth"));
+    }
 
     #[test]
     fn controllers_flag_reads_like_kube_controller_manager() {

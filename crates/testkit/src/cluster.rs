@@ -146,10 +146,11 @@ where
 
 /// A client on `local` acting as `identity`.
 fn client_as(local: &LocalService, identity: Identity) -> kube::Client {
+    let local = local.with_user_agent(&identity.user_agent());
     let service = match identity {
         Identity::ServiceAccount(name) => local.as_service_account("kube-system", name),
         Identity::User(name) => local.as_user(name, &[]),
-        Identity::Loopback => local.clone(),
+        Identity::Loopback => local,
     };
     kube::Client::new(service, "default")
 }
