@@ -11,8 +11,10 @@
 //! scheduling constraints, the containers' names, ports and resources (the scheduler reads
 //! requests and host ports, endpoints named ports), the claims among the volumes (scheduler,
 //! pvc-protection), hostname and subdomain (endpoints); of the status the phase, IPs, start
-//! time and the `Ready` and `PodScheduled` conditions (statefulset, scheduler, endpoints, node
-//! lifecycle). A reader that needs another field adds it here.
+//! time, the `Ready` and `PodScheduled` conditions (statefulset, scheduler, endpoints, node
+//! lifecycle) and the containers' restart counts (the ReplicaSet controller's scale-down
+//! ranking; nothing else of a container status). A reader that needs another field adds it
+//! here.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -94,6 +96,8 @@ pub(crate) struct CachedVolume {
 pub(crate) struct CachedPodStatus {
     /// Only `Ready` and `PodScheduled`: [`Cached::prune`] drops the others.
     pub(crate) conditions: Option<Vec<PodCondition>>,
+    /// Only the restart counts.
+    pub(crate) container_statuses: Option<Vec<CachedContainerStatus>>,
     #[serde(rename = "hostIP")]
     pub(crate) host_ip: Option<String>,
     #[serde(rename = "hostIPs")]
@@ -108,6 +112,14 @@ pub(crate) struct CachedPodStatus {
     pub(crate) qos_class: Option<String>,
     pub(crate) reason: Option<String>,
     pub(crate) start_time: Option<Time>,
+}
+
+/// What the controllers read of a container's status: how often it restarted.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CachedContainerStatus {
+    #[serde(default)]
+    pub(crate) restart_count: i32,
 }
 
 /// Deserializes any value (null included) as "the field is there".
@@ -144,6 +156,7 @@ impl Cached for CachedPod {
                 conditions.retain(|c| READ_CONDITIONS.contains(&c.type_.as_str()));
             }
             shrink(&mut status.conditions);
+            shrink(&mut status.container_statuses);
             shrink(&mut status.pod_ips);
             shrink(&mut status.host_ips);
         }
@@ -276,6 +289,9 @@ mod tests {
         let conditions: Vec<&str> =
             status.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
         assert_eq!(conditions, ["Ready", "PodScheduled"], "only the conditions read are kept");
+        let restarts: Vec<i32> =
+            status.container_statuses.iter().flatten().map(|c| c.restart_count).collect();
+        assert_eq!(restarts, [0], "only the restart counts of the container statuses");
     }
 
     #[test]
