@@ -75,26 +75,6 @@ const CONFLICT_ATTEMPTS: u32 = 3;
 
 impl Cached for PodDisruptionBudget {}
 
-impl Cached for ReplicaSet {
-    /// Only the owner, UID and `spec.replicas` are read: the pod template is dropped.
-    fn prune(&mut self) {
-        self.metadata.managed_fields = None;
-        if let Some(spec) = self.spec.as_mut() {
-            spec.template = None;
-        }
-    }
-}
-
-impl Cached for Deployment {
-    /// Only the UID and `spec.replicas` are read: the pod template is dropped.
-    fn prune(&mut self) {
-        self.metadata.managed_fields = None;
-        if let Some(spec) = self.spec.as_mut() {
-            spec.template = Default::default();
-        }
-    }
-}
-
 /// Why a budget's status cannot be computed; the message is upstream's, written into the
 /// `SyncFailed` condition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

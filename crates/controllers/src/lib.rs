@@ -9,6 +9,7 @@
 mod cache;
 mod cached_pod;
 mod clusterrole_aggregation;
+mod deployment;
 mod disruption;
 mod endpoints;
 mod endpointslice;
@@ -18,6 +19,7 @@ mod informer;
 mod meta;
 mod namespace;
 mod node_lifecycle;
+mod replicaset;
 mod scheduler;
 mod serviceaccount;
 mod statefulset;
@@ -62,6 +64,14 @@ pub enum Controller {
     /// allowed, the `DisruptionAllowed` condition) that evictions check
     /// (`disruption-controller`).
     Disruption,
+    /// Keeps `spec.replicas` pods of every ReplicaSet: adopts and releases by its selector,
+    /// creates from its template, deletes the surplus, writes its status
+    /// (`replicaset-controller`).
+    ReplicaSet,
+    /// Rolls Deployments out through ReplicaSets: creates the set of the current template,
+    /// scales it up and the old ones down by the strategy, keeps `revisionHistoryLimit` old
+    /// sets, writes the status and its conditions (`deployment-controller`).
+    Deployment,
 }
 
 impl Controller {
@@ -75,6 +85,8 @@ impl Controller {
         Controller::EndpointSlice,
         Controller::Scheduler,
         Controller::StatefulSet,
+        Controller::ReplicaSet,
+        Controller::Deployment,
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
@@ -94,6 +106,8 @@ impl Controller {
             Controller::NodeLifecycle => "node-lifecycle-controller",
             Controller::ClusterRoleAggregation => "clusterrole-aggregation-controller",
             Controller::Disruption => "disruption-controller",
+            Controller::ReplicaSet => "replicaset-controller",
+            Controller::Deployment => "deployment-controller",
         }
     }
 
@@ -112,6 +126,8 @@ impl Controller {
                 Identity::ServiceAccount("clusterrole-aggregation-controller")
             }
             Controller::Disruption => Identity::ServiceAccount("disruption-controller"),
+            Controller::ReplicaSet => Identity::ServiceAccount("replicaset-controller"),
+            Controller::Deployment => Identity::ServiceAccount("deployment-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -136,6 +152,8 @@ impl Controller {
             Controller::NodeLifecycle => "nodelifecycle",
             Controller::ClusterRoleAggregation => "clusterrole-aggregation",
             Controller::Disruption => "disruption",
+            Controller::ReplicaSet => "replicaset",
+            Controller::Deployment => "deployment",
         }
     }
 
@@ -329,6 +347,8 @@ pub fn spawn(
                     tokio::spawn(clusterrole_aggregation::run(context))
                 }
                 Controller::Disruption => tokio::spawn(disruption::run(context)),
+                Controller::ReplicaSet => tokio::spawn(replicaset::run(context)),
+                Controller::Deployment => tokio::spawn(deployment::run(context)),
             };
             (controller, task)
         })
