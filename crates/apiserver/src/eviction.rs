@@ -25,10 +25,9 @@ use serde_json::{Value, json};
 
 use crate::deletion::{self, DeleteOptions};
 use crate::objects::now_rfc3339;
-use crate::resources::{
-    Context, decode, delete_object, json_response, prefix, read_object, write_back,
-};
+use crate::resources::{Context, decode, delete_object, prefix, read_object, write_back};
 use crate::status::{Cause, Details, Status};
+use crate::subresources::created_status;
 
 type Result<T, E = Status> = std::result::Result<T, E>;
 
@@ -81,7 +80,7 @@ pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
                 tokio::time::sleep(RETRY_INTERVAL).await;
             }
             Err(status) => return Err(status),
-            Ok(()) => return Ok(success()),
+            Ok(()) => return Ok(created_status()),
         }
     };
 
@@ -125,7 +124,7 @@ pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
             }
         }
         Err(status) => Err(status),
-        Ok(()) => Ok(success()),
+        Ok(()) => Ok(created_status()),
     }
 }
 
@@ -437,20 +436,6 @@ fn budget_forbidden(name: &str, why: &str) -> Status {
             kind: Some("poddisruptionbudget".to_owned()),
             ..Details::default()
         })
-}
-
-/// The success `Status` of an eviction (201).
-fn success() -> Response {
-    json_response(
-        StatusCode::CREATED,
-        &json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "code": 201,
-        }),
-    )
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ pub(crate) async fn streaming(cx: &Context) -> Result<Response> {
 }
 
 /// The success `Status` a create-style subresource answers with (201).
-fn created_status() -> Response {
+pub(crate) fn created_status() -> Response {
     json_response(
         StatusCode::CREATED,
         &json!({

@@ -4,72 +4,15 @@
 //! Recreate rollout through the API.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_controllers::{Config, Controller};
-use berth_testkit::cluster::{Cluster, eventually};
+use berth_testkit::cluster::{Cluster, eventually, ready_kubelet};
+use berth_testkit::kubectl::Kubectl;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-/// `kubectl` on PATH, or `None` (skip) when it is missing and `BERTH_REAL` is unset.
-#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
-fn kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|file| file.is_file())
-    });
-    match found {
-        Some(kubectl) => Some(kubectl),
-        None if std::env::var_os("BERTH_REAL").is_none() => {
-            eprintln!("skipping: kubectl is not on PATH (set BERTH_REAL=1 to make this fail)");
-            None
-        }
-        None => panic!("BERTH_REAL=1 and kubectl is not on PATH"),
-    }
-}
-
-/// Runs kubectl with a private HOME under `dir`; insists it succeeds and returns stdout.
-async fn run(binary: &Path, dir: &Path, kubeconfig: &Path, args: &[&str]) -> String {
-    let home = dir.join("kubectl-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let output = tokio::process::Command::new(binary)
-        .args(args)
-        .env("HOME", &home)
-        .env("KUBECONFIG", kubeconfig)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), output)
-        .await
-        .expect("kubectl finished")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
-
-/// Makes every pending pod Running and Ready, as a kubelet with instant containers would.
-async fn kubelet(pods: Api<Pod>) {
-    loop {
-        if let Ok(list) = pods.list(&ListParams::default()).await {
-            for pod in list.items {
-                let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-                if phase == "Pending" && pod.metadata.deletion_timestamp.is_none() {
-                    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-                    let status = json!({"status": {"phase": "Running", "conditions": [
-                        {"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
-                    let name = pod.metadata.name.unwrap_or_default();
-                    let _ = pods
-                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-                        .await;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
 
 fn controllers() -> Config {
     Config {
@@ -108,22 +51,16 @@ fn revisions(history: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn kubectl_rollouts_of_a_deployment() {
-    let Some(binary) = kubectl() else { return };
     let cluster = Cluster::start().await;
+    let Some(kubectl) = Kubectl::new(&cluster.kubeconfig()) else { return };
     let controllers = cluster.spawn_controllers(controllers());
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<ReplicaSet> = Api::namespaced(cluster.client(), "default");
     let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "default");
-    let kubelet = tokio::spawn(kubelet(pods.clone()));
-    let dir = cluster.data_dir().to_owned();
-    let kubeconfig = cluster.kubeconfig();
-    let kubectl = |args: &'static [&'static str]| {
-        let (binary, dir, kubeconfig) = (binary.clone(), dir.clone(), kubeconfig.clone());
-        async move { run(&binary, &dir, &kubeconfig, args).await }
-    };
+    let kubelet = tokio::spawn(ready_kubelet(pods.clone()));
 
-    kubectl(&["create", "deployment", "web", "--image=nginx:1", "--replicas=3"]).await;
-    let out = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    kubectl.ok(&["create", "deployment", "web", "--image=nginx:1", "--replicas=3"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
     let first = sets_of(&sets).await;
     assert_eq!(first.len(), 1, "{first:?}");
@@ -139,8 +76,8 @@ async fn kubectl_rollouts_of_a_deployment() {
     let annotations = d.metadata.annotations.clone().unwrap_or_default();
     assert_eq!(annotations.get("deployment.kubernetes.io/revision").map(String::as_str), Some("1"));
 
-    kubectl(&["set", "image", "deployment/web", "nginx=nginx:2"]).await;
-    let out = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    kubectl.ok(&["set", "image", "deployment/web", "nginx=nginx:2"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
     let second = sets_of(&sets).await;
     let by_image: BTreeMap<String, (String, i32)> = second
@@ -149,12 +86,12 @@ async fn kubectl_rollouts_of_a_deployment() {
         .collect();
     assert_eq!(by_image.get("nginx:1"), Some(&("1".to_owned(), 0)), "{second:?}");
     assert_eq!(by_image.get("nginx:2"), Some(&("2".to_owned(), 3)), "{second:?}");
-    let out = kubectl(&["rollout", "history", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "history", "deployment/web"]).await;
     assert_eq!(revisions(&out), ["1", "2"], "{out}");
 
-    let out = kubectl(&["rollout", "undo", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "undo", "deployment/web"]).await;
     assert!(out.contains("deployment.apps/web rolled back"), "{out}");
-    kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     let third = sets_of(&sets).await;
     assert_eq!(third.len(), 2, "the old set is reused: {third:?}");
     assert_eq!(
@@ -162,12 +99,12 @@ async fn kubectl_rollouts_of_a_deployment() {
         Some(&("3".to_owned(), 3, "nginx:1".to_owned())),
         "{third:?}"
     );
-    let out = kubectl(&["rollout", "history", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "history", "deployment/web"]).await;
     assert_eq!(revisions(&out), ["2", "3"], "{out}");
 
-    let out = kubectl(&["scale", "deployment", "web", "--replicas=5"]).await;
+    let out = kubectl.ok(&["scale", "deployment", "web", "--replicas=5"]).await;
     assert!(out.contains("deployment.apps/web scaled"), "{out}");
-    kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     eventually("5 available", || async {
         let d = deployments.get("web").await.ok()?;
         (d.status?.available_replicas == Some(5)).then_some(())
@@ -175,7 +112,7 @@ async fn kubectl_rollouts_of_a_deployment() {
     .await;
     // One listing of both kinds: `NAME READY UP-TO-DATE AVAILABLE AGE` for the deployment,
     // `NAME DESIRED CURRENT READY AGE` for each set.
-    let out = kubectl(&["get", "deploy,rs"]).await;
+    let out = kubectl.ok(&["get", "deploy,rs"]).await;
     let rows: BTreeMap<String, Vec<String>> = out
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("NAME"))
@@ -194,9 +131,9 @@ async fn kubectl_rollouts_of_a_deployment() {
     assert_eq!(rows.values().filter(|r| *r == &["0", "0", "0"]).count(), 1, "{out}");
     assert_eq!(rows.len(), 3, "{out}");
 
-    let out = kubectl(&["rollout", "restart", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "restart", "deployment/web"]).await;
     assert!(out.contains("deployment.apps/web restarted"), "{out}");
-    let out = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
     let fourth = sets_of(&sets).await;
     assert_eq!(fourth.len(), 3, "{fourth:?}");
@@ -228,9 +165,9 @@ async fn kubectl_rollouts_of_a_deployment() {
     assert_eq!(status.observed_generation, d.metadata.generation);
 
     // Paused, a new template makes no set; resumed, it rolls out.
-    let out = kubectl(&["rollout", "pause", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "pause", "deployment/web"]).await;
     assert!(out.contains("deployment.apps/web paused"), "{out}");
-    kubectl(&["set", "image", "deployment/web", "nginx=nginx:3"]).await;
+    kubectl.ok(&["set", "image", "deployment/web", "nginx=nginx:3"]).await;
     eventually("the paused condition", || async {
         let d = deployments.get("web").await.ok()?;
         let status = d.status?;
@@ -240,9 +177,9 @@ async fn kubectl_rollouts_of_a_deployment() {
     })
     .await;
     assert_eq!(sets_of(&sets).await.len(), 3);
-    let out = kubectl(&["rollout", "resume", "deployment/web"]).await;
+    let out = kubectl.ok(&["rollout", "resume", "deployment/web"]).await;
     assert!(out.contains("deployment.apps/web resumed"), "{out}");
-    let out = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
     let fifth = sets_of(&sets).await;
     assert_eq!(fifth.values().filter(|s| s.2 == "nginx:3").map(|s| s.1).collect::<Vec<_>>(), [5]);
@@ -259,7 +196,7 @@ async fn recreate_removes_old_pods_before_new_ones_and_history_is_limited() {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<ReplicaSet> = Api::namespaced(cluster.client(), "default");
     let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "default");
-    let kubelet = tokio::spawn(kubelet(pods.clone()));
+    let kubelet = tokio::spawn(ready_kubelet(pods.clone()));
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": { "name": "db" },
         "spec": {

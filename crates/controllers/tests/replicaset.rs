@@ -4,33 +4,13 @@
 //! refused create is reported (`ReplicaFailure`, `FailedCreate`) until creates succeed; and
 //! real kubectl's `apply`, `scale rs` and `get rs`.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use berth_controllers::{Config, Controller};
-use berth_testkit::cluster::{Cluster, eventually};
+use berth_testkit::cluster::{Cluster, eventually, ready_kubelet};
+use berth_testkit::kubectl::Kubectl;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-/// Makes every pending pod Running and Ready, as a kubelet with instant containers would.
-async fn kubelet(pods: Api<Pod>) {
-    loop {
-        if let Ok(list) = pods.list(&ListParams::default()).await {
-            for pod in list.items {
-                let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-                if phase == "Pending" && pod.metadata.deletion_timestamp.is_none() {
-                    let name = pod.metadata.name.unwrap_or_default();
-                    let _ = pods
-                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&ready()))
-                        .await;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
 
 fn ready() -> serde_json::Value {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
@@ -88,7 +68,7 @@ async fn a_replica_set_keeps_its_pods() {
     });
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<ReplicaSet> = Api::namespaced(cluster.client(), "default");
-    let kubelet = tokio::spawn(kubelet(pods.clone()));
+    let kubelet = tokio::spawn(ready_kubelet(pods.clone()));
 
     let set: ReplicaSet = serde_json::from_value(json!({
         "metadata": { "name": "web" },
@@ -239,42 +219,6 @@ async fn failed_creates_are_reported_until_they_succeed() {
     cluster.shutdown().await;
 }
 
-/// `kubectl` on PATH, or `None` (skip) when it is missing and `BERTH_REAL` is unset.
-#[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
-fn kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|file| file.is_file())
-    });
-    match found {
-        Some(kubectl) => Some(kubectl),
-        None if std::env::var_os("BERTH_REAL").is_none() => {
-            eprintln!("skipping: kubectl is not on PATH (set BERTH_REAL=1 to make this fail)");
-            None
-        }
-        None => panic!("BERTH_REAL=1 and kubectl is not on PATH"),
-    }
-}
-
-/// Runs kubectl with a private HOME under `dir`; insists it succeeds and returns stdout.
-async fn run(binary: &Path, dir: &Path, kubeconfig: &Path, args: &[&str]) -> String {
-    let home = dir.join("kubectl-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let output = tokio::process::Command::new(binary)
-        .args(args)
-        .env("HOME", &home)
-        .env("KUBECONFIG", kubeconfig)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), output)
-        .await
-        .expect("kubectl finished")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
-
 const MANIFEST: &str = "apiVersion: apps/v1
 kind: ReplicaSet
 metadata:
@@ -296,59 +240,42 @@ spec:
 
 #[tokio::test]
 async fn kubectl_apply_scale_and_get() {
-    let Some(binary) = kubectl() else { return };
     let cluster = Cluster::start().await;
+    let Some(kubectl) = Kubectl::new(&cluster.kubeconfig()) else { return };
+    let kubectl = &kubectl;
     let controllers = cluster.spawn_controllers(Config {
         controllers: vec![Controller::ReplicaSet, Controller::ServiceAccount],
         ..Config::default()
     });
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
-    let kubelet = tokio::spawn(kubelet(pods.clone()));
-    let dir = cluster.data_dir().to_owned();
-    let kubeconfig = cluster.kubeconfig();
-    let manifest = dir.join("web.yaml");
-    std::fs::write(&manifest, MANIFEST).unwrap();
-    let kubectl = |args: Vec<String>| {
-        let (binary, dir, kubeconfig) = (binary.clone(), dir.clone(), kubeconfig.clone());
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run(&binary, &dir, &kubeconfig, &args).await
-        }
-    };
-    let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let kubelet = tokio::spawn(ready_kubelet(pods.clone()));
 
-    let out = kubectl(args(&["apply", "-f", manifest.to_str().unwrap()])).await;
+    let out = kubectl.apply(MANIFEST).await;
     assert!(out.contains("replicaset.apps/web created"), "{out}");
     // NAME DESIRED CURRENT READY AGE
     let columns = |out: &str| -> Vec<String> {
         out.lines().nth(1).unwrap_or_default().split_whitespace().map(str::to_owned).collect()
     };
-    let header = kubectl(args(&["get", "rs", "web"])).await;
+    let header = kubectl.ok(&["get", "rs", "web"]).await;
     assert_eq!(
         header.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(),
         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
         "{header}"
     );
-    eventually("2 desired, current and ready", || {
-        let args = args(&["get", "rs", "web"]);
-        async move {
-            let out = kubectl(args).await;
-            (columns(&out)[1..4] == ["2", "2", "2"]).then_some(())
-        }
+    eventually("2 desired, current and ready", || async move {
+        let out = kubectl.ok(&["get", "rs", "web"]).await;
+        (columns(&out)[1..4] == ["2", "2", "2"]).then_some(())
     })
     .await;
 
-    let out = kubectl(args(&["scale", "rs", "web", "--replicas=4"])).await;
+    let out = kubectl.ok(&["scale", "rs", "web", "--replicas=4"]).await;
     assert!(out.contains("replicaset.apps/web scaled"), "{out}");
-    eventually("4 desired, current and ready", || {
-        let args = args(&["get", "rs", "web"]);
-        async move {
-            let out = kubectl(args).await;
-            (columns(&out)[1..4] == ["4", "4", "4"]).then_some(())
-        }
+    eventually("4 desired, current and ready", || async move {
+        let out = kubectl.ok(&["get", "rs", "web"]).await;
+        (columns(&out)[1..4] == ["4", "4", "4"]).then_some(())
     })
     .await;
-    let out = kubectl(args(&["get", "pods", "-l", "app=web", "-o", "name"])).await;
+    let out = kubectl.ok(&["get", "pods", "-l", "app=web", "-o", "name"]).await;
     assert_eq!(out.lines().count(), 4, "{out}");
 
     kubelet.abort();

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_controllers::{Config, Controller};
-use berth_testkit::cluster::{Cluster, eventually};
+use berth_testkit::cluster::{Cluster, eventually, ready_kubelet};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::Api;
 
 /// `kubectl` on PATH, or `None` (skip) when it is missing and `BERTH_REAL` is unset.
 #[allow(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
@@ -45,27 +44,6 @@ async fn run(binary: &Path, dir: &Path, kubeconfig: &Path, args: &[&str]) -> Str
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
     stdout
-}
-
-/// Makes every pending pod Running and Ready, as a kubelet with instant containers would.
-async fn kubelet(pods: Api<Pod>) {
-    loop {
-        if let Ok(list) = pods.list(&ListParams::default()).await {
-            for pod in list.items {
-                let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-                if phase == "Pending" && pod.metadata.deletion_timestamp.is_none() {
-                    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-                    let status = json!({"status": {"phase": "Running", "conditions": [
-                        {"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
-                    let name = pod.metadata.name.unwrap_or_default();
-                    let _ = pods
-                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-                        .await;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
 }
 
 const MANIFEST: &str = "apiVersion: apps/v1
@@ -111,7 +89,7 @@ async fn kubectl_rollout_and_scale() {
     });
     let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
     let sets: Api<StatefulSet> = Api::namespaced(cluster.client(), "default");
-    let kubelet = tokio::spawn(kubelet(pods.clone()));
+    let kubelet = tokio::spawn(ready_kubelet(pods.clone()));
     let dir = cluster.data_dir().to_owned();
     let kubeconfig = cluster.kubeconfig();
     let kubectl = |args: &'static [&'static str]| {

@@ -144,6 +144,29 @@ where
     }
 }
 
+/// A stand-in kubelet for controller tests: makes every pending pod in `pods`' scope Running
+/// and Ready (now), as a kubelet with instant containers would, until the task is aborted.
+pub async fn ready_kubelet(pods: kube::Api<k8s_openapi::api::core::v1::Pod>) {
+    use kube::api::{ListParams, Patch, PatchParams};
+    loop {
+        if let Ok(list) = pods.list(&ListParams::default()).await {
+            for pod in list.items {
+                let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+                if phase == "Pending" && pod.metadata.deletion_timestamp.is_none() {
+                    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+                    let status = serde_json::json!({"status": {"phase": "Running", "conditions": [
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
+                    let name = pod.metadata.name.unwrap_or_default();
+                    let _ = pods
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                        .await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
 /// A client on `local` acting as `identity`.
 fn client_as(local: &LocalService, identity: Identity) -> kube::Client {
     let local = local.with_user_agent(&identity.user_agent());

@@ -15,8 +15,9 @@
 //! The pod template hash is upstream's `controller.ComputeHash` in spirit: FNV-1a 32 over the
 //! template and, when the status has one, the collision count (as 8 little-endian bytes), the
 //! decimal sum safe-encoded (`rand.SafeEncodeString`). Upstream hashes Go's struct dump of the
-//! template, which cannot be reproduced here: the template is hashed as canonical JSON (keys
-//! sorted, no whitespace), so names differ from a real cluster's for the same template.
+//! template, which cannot be reproduced here: the template is hashed as the JSON Go's
+//! `encoding/json` writes for a generic map (keys sorted, no whitespace; the StatefulSet
+//! controller's `go_json`), so names differ from a real cluster's for the same template.
 //!
 //! The new set is the oldest controlled set whose template equals the deployment's ignoring
 //! the `pod-template-hash` label (`FindNewReplicaSet`, empty and absent fields equal as
@@ -46,6 +47,7 @@ use serde_json::{Value, json};
 
 use crate::cached_pod::CachedPod;
 use crate::meta::name_of;
+use crate::statefulset::go_json;
 
 /// `RevisionAnnotation`: a set's place in the rollout sequence (and the deployment's latest).
 pub(crate) const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -161,8 +163,7 @@ pub(crate) fn plan(observed: &Observed<'_>) -> Result<Plan, PlanError> {
 
 /// `controller.ComputeHash` over canonical JSON (see the module docs).
 pub(crate) fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
-    let mut text = String::new();
-    write_canonical(&serde_json::to_value(template).unwrap_or(Value::Null), &mut text);
+    let text = go_json(&serde_json::to_value(template).unwrap_or(Value::Null));
     let mut bytes = text.into_bytes();
     if let Some(count) = collision_count {
         let mut suffix = [0u8; 8];
@@ -230,37 +231,6 @@ fn fnv32a(bytes: &[u8]) -> u32 {
 fn safe_encode(s: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     s.bytes().map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char).collect()
-}
-
-/// JSON with object keys sorted and no whitespace.
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
 }
 
 /// A value with nulls, empty objects and empty arrays dropped (and object keys sorted), so

@@ -12,6 +12,8 @@ mod identity;
 mod plan;
 mod revision;
 
+pub(crate) use revision::go_json;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
