@@ -3,7 +3,9 @@
 //! API with the cached resourceVersion, so a stale cache costs a 409 and a retry, never a
 //! wrong write. [`write_loop`] is the whole loop for controllers that own one kind of object.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::informer::{Cached, Informers, Store};
 
@@ -29,6 +32,43 @@ pub(crate) fn cache<K: Cached>(informers: &Informers, wake: &Arc<Notify>) -> Sto
     let store = informers.get::<K>();
     store.wake(wake);
     store
+}
+
+/// The per-object backoff of a loop that syncs every object of its kind in one pass: after
+/// `n` failed syncs in a row an object waits [`RETRY`] × 2^min(n, 7), at most `cap`, before
+/// the next; a sync that succeeds forgets it.
+#[derive(Debug)]
+pub(crate) struct Backoff<K> {
+    cap: Duration,
+    failing: HashMap<K, (u32, Instant)>,
+}
+
+impl<K: Eq + Hash> Backoff<K> {
+    pub(crate) fn new(cap: Duration) -> Backoff<K> {
+        Backoff { cap, failing: HashMap::new() }
+    }
+
+    /// Forgets the objects that are gone.
+    pub(crate) fn retain(&mut self, exists: impl Fn(&K) -> bool) {
+        self.failing.retain(|key, _| exists(key));
+    }
+
+    /// When `key` may be synced again, if that is still ahead.
+    pub(crate) fn waiting(&self, key: &K) -> Option<Instant> {
+        self.failing.get(key).map(|(_, due)| *due).filter(|due| *due > Instant::now())
+    }
+
+    pub(crate) fn succeeded(&mut self, key: &K) {
+        self.failing.remove(key);
+    }
+
+    /// Counts a failed sync of `key`; returns when to try it again.
+    pub(crate) fn failed(&mut self, key: K) -> Instant {
+        let entry = self.failing.entry(key).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = Instant::now() + (RETRY * (1 << entry.0.min(7))).min(self.cap);
+        entry.1
+    }
 }
 
 /// Waits for a wake-up, or for [`RESYNC`].

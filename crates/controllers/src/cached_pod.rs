@@ -122,6 +122,19 @@ pub(crate) struct CachedContainerStatus {
     pub(crate) restart_count: i32,
 }
 
+impl CachedPod {
+    /// The `Ready` condition, if the status has one.
+    pub(crate) fn ready_condition(&self) -> Option<&PodCondition> {
+        let conditions = self.status.as_ref().and_then(|s| s.conditions.as_ref());
+        conditions.into_iter().flatten().find(|c| c.type_ == "Ready")
+    }
+
+    /// `podutil.IsPodReady`: Ready=True.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready_condition().is_some_and(|c| c.status == "True")
+    }
+}
+
 /// Deserializes any value (null included) as "the field is there".
 fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     let value = Option::<serde::de::IgnoredAny>::deserialize(deserializer)?;

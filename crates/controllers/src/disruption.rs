@@ -43,7 +43,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    Condition, LabelSelector, ObjectMeta, OwnerReference, Time,
+    Condition, LabelSelector, OwnerReference, Time,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -58,7 +58,9 @@ use crate::Context;
 use crate::cache;
 use crate::cached_pod::CachedPod;
 use crate::informer::Cached;
-use crate::meta::{error_chain, name_of, namespace_of, selects, status_code};
+use crate::meta::{
+    controller_of, error_chain, name_of, namespace_of, non_zero, scaled_value, selects, status_code,
+};
 
 /// `DeletionTimeout`: how long a pod the eviction API let go (`disruptedPods`) is expected to
 /// take to be marked for deletion; until then it does not count as healthy.
@@ -244,7 +246,8 @@ fn expected_pod_count(
     let spec = budget.spec.as_ref();
     if let Some(max_unavailable) = spec.and_then(|s| s.max_unavailable.as_ref()) {
         let expected = expected_scale(pods, observed)?;
-        let max_unavailable = scaled_value(max_unavailable, expected)?;
+        let max_unavailable =
+            scaled_value(max_unavailable, expected, true).map_err(SyncError::IntOrPercent)?;
         let desired = clamp(i64::from(expected) - max_unavailable).max(0);
         return Ok((expected, desired));
     }
@@ -252,7 +255,12 @@ fn expected_pod_count(
         Some(IntOrString::Int(min_available)) => Ok((clamp(pods.len() as i64), *min_available)),
         Some(min_available) => {
             let expected = expected_scale(pods, observed)?;
-            Ok((expected, clamp(scaled_value(min_available, expected)?)))
+            Ok((
+                expected,
+                clamp(
+                    scaled_value(min_available, expected, true).map_err(SyncError::IntOrPercent)?,
+                ),
+            ))
         }
         None => Ok((0, 0)),
     }
@@ -260,27 +268,6 @@ fn expected_pod_count(
 
 fn clamp(value: i64) -> i32 {
     value.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-}
-
-/// `intstr.GetScaledValueFromIntOrPercent(value, total, roundUp=true)`.
-fn scaled_value(value: &IntOrString, total: i32) -> Result<i64, SyncError> {
-    match value {
-        IntOrString::Int(value) => Ok(i64::from(*value)),
-        IntOrString::String(text) => {
-            let Some(number) = text.strip_suffix('%') else {
-                return Err(SyncError::IntOrPercent(
-                    "invalid type: string is not a percentage".to_owned(),
-                ));
-            };
-            let percent: i64 = number.parse().map_err(|_| {
-                SyncError::IntOrPercent(format!(
-                    "invalid value {text:?}: strconv.Atoi: parsing {number:?}: invalid syntax"
-                ))
-            })?;
-            // As Go computes it, in floating point (exact for these magnitudes).
-            Ok((percent as f64 * f64::from(total) / 100.0).ceil() as i64)
-        }
-    }
 }
 
 /// `getExpectedScale`: the sum of the scales of the pods' controllers, each counted once.
@@ -308,11 +295,6 @@ fn expected_scale(pods: &[&CachedPod], observed: &Observed<'_>) -> Result<i32, S
         tracing::debug!(pods = ?unmanaged, "unmanaged pods selected by a poddisruptionbudget");
     }
     Ok(scales.values().fold(0i32, |sum, scale| sum.saturating_add(*scale)))
-}
-
-/// `metav1.GetControllerOf`.
-fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))
 }
 
 /// `schema.ParseGroupVersion`: (group, version).
@@ -463,15 +445,9 @@ fn count_healthy(pods: &[&CachedPod], disrupted: &BTreeMap<String, Time>, now: T
     let healthy = pods.iter().filter(|pod| {
         pod.metadata.deletion_timestamp.is_none()
             && disrupted.get(name_of(&pod.metadata)).is_none_or(|t| expiry(t) <= now)
-            && is_ready(pod)
+            && pod.is_ready()
     });
     clamp(healthy.count() as i64)
-}
-
-/// `podutil.IsPodReady`.
-fn is_ready(pod: &CachedPod) -> bool {
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// `updatePdbStatus`: the new status, unless the current one is up to date.
@@ -509,11 +485,6 @@ fn updated_status(
     };
     update_disruption_allowed_condition(&mut status, now);
     Some(status)
-}
-
-/// Go's `omitempty` on an int64.
-fn non_zero(generation: i64) -> Option<i64> {
-    (generation != 0).then_some(generation)
 }
 
 /// `pdbhelper.UpdateDisruptionAllowedCondition`.
@@ -664,12 +635,12 @@ pub(crate) async fn run(cx: Context) {
     budgets.wake(&budgets_changed);
     let clock = Clock::start();
     let client = cx.client.clone();
-    let mut retries: HashMap<String, (u32, Instant)> = HashMap::new();
+    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     loop {
         let mut next = Instant::now() + cache::RESYNC;
         let mut all = budgets.state();
         all.sort_by_key(|b| key_of(b));
-        retries.retain(|key, _| all.iter().any(|b| key_of(b) == *key));
+        backoff.retain(|key: &String| all.iter().any(|b| key_of(b) == *key));
         let mut written: Vec<(String, String, u64)> = Vec::new();
         // Nothing else is read when there is no budget: most clusters have none.
         if !all.is_empty() {
@@ -678,10 +649,8 @@ pub(crate) async fn run(cx: Context) {
             let observed = Observed::new(&pods, &sets, &rs, &deploys);
             for budget in &all {
                 let key = key_of(budget);
-                if let Some((_, at)) = retries.get(&key)
-                    && *at > Instant::now()
-                {
-                    next = next.min(*at);
+                if let Some(due) = backoff.waiting(&key) {
+                    next = next.min(due);
                     continue;
                 }
                 let plan = plan(budget, &observed, clock.now());
@@ -696,15 +665,12 @@ pub(crate) async fn run(cx: Context) {
                             .await;
                     match result {
                         Ok(done) => {
-                            retries.remove(&key);
+                            backoff.succeeded(&key);
                             written.extend(done);
                         }
                         Err(error) => {
                             tracing::warn!(error = %error_chain(&error), "poddisruptionbudget status");
-                            let entry = retries.entry(key).or_insert((0, Instant::now()));
-                            entry.0 = entry.0.saturating_add(1);
-                            entry.1 = Instant::now() + cache::RETRY * (1 << entry.0.min(7));
-                            next = next.min(entry.1);
+                            next = next.min(backoff.failed(key));
                             continue;
                         }
                     }
@@ -1157,6 +1123,8 @@ mod tests {
     #[test]
     fn scaled_values_follow_intstr() {
         let percent = |s: &str| IntOrString::String(s.to_owned());
+        let scaled_value =
+            |v: &IntOrString, total| scaled_value(v, total, true).map_err(SyncError::IntOrPercent);
         assert_eq!(scaled_value(&percent("50%"), 3), Ok(2));
         assert_eq!(scaled_value(&percent("0%"), 3), Ok(0));
         assert_eq!(scaled_value(&IntOrString::Int(4), 3), Ok(4));

@@ -154,7 +154,7 @@ pub(crate) fn subsets_for(service: &Service, pods: &[&CachedPod]) -> (Vec<Endpoi
             node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
             target_ref: Some(pod_reference(pod)),
         };
-        let ready = publish || is_pod_ready(pod);
+        let ready = publish || pod.is_ready();
         let mut resolved = Vec::new();
         if ports.is_empty() {
             if !is_headless(service) {
@@ -293,14 +293,6 @@ pub(crate) fn pod_ip(pod: &CachedPod) -> Option<&str> {
         .map(String::as_str)
         .chain(status.pod_ips.iter().flatten().map(|ip| ip.ip.as_str()));
     candidates.into_iter().find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
-}
-
-/// Ready=True.
-pub(crate) fn is_pod_ready(pod: &CachedPod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 pub(crate) fn pod_reference(pod: &CachedPod) -> ObjectReference {

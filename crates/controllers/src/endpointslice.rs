@@ -18,7 +18,7 @@ use crate::cache;
 use crate::cached_pod::CachedPod;
 use crate::endpoints::{
     ANN_TRIGGER_TIME, LABEL_HEADLESS, by_namespace, find_port, hostname_of, is_headless,
-    is_pod_ready, matches_selector, pod_ip, pod_reference, selector_of, should_be_in_endpoints,
+    matches_selector, pod_ip, pod_reference, selector_of, should_be_in_endpoints,
     should_set_hostname, trigger_time,
 };
 use crate::informer::Store;
@@ -121,7 +121,7 @@ pub(crate) fn endpoint_for(
     let ip = pod_ip(pod)?;
     let publish =
         service.spec.as_ref().and_then(|s| s.publish_not_ready_addresses).unwrap_or(false);
-    let serving = publish || is_pod_ready(pod);
+    let serving = publish || pod.is_ready();
     let terminating = pod.metadata.deletion_timestamp.is_some();
     let ready = publish || (serving && !terminating);
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());

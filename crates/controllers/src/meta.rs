@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 
 pub(crate) fn name_of(meta: &ObjectMeta) -> &str {
@@ -70,5 +71,43 @@ pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
     match error {
         kube::Error::Api(status) => Some(status.code),
         _ => None,
+    }
+}
+
+/// The message of an API error (the Status's), or the error itself for others: what a
+/// condition or an event says about a failed write.
+pub(crate) fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `metav1.GetControllerOf`.
+pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))
+}
+
+/// Go's `omitempty` on a number.
+pub(crate) fn non_zero<T: Default + PartialEq>(value: T) -> Option<T> {
+    (value != T::default()).then_some(value)
+}
+
+/// `intstr.GetScaledValueFromIntOrPercent`: an integer as it is, a percentage of `total`
+/// rounded up or down; the error is Go's message.
+pub(crate) fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> Result<i64, String> {
+    match value {
+        IntOrString::Int(value) => Ok(i64::from(*value)),
+        IntOrString::String(text) => {
+            let Some(number) = text.strip_suffix('%') else {
+                return Err("invalid type: string is not a percentage".to_owned());
+            };
+            let percent: i64 = number.parse().map_err(|_| {
+                format!("invalid value {text:?}: strconv.Atoi: parsing {number:?}: invalid syntax")
+            })?;
+            // As Go computes it, in floating point (exact for these magnitudes).
+            let exact = percent as f64 * f64::from(total) / 100.0;
+            Ok(if round_up { exact.ceil() } else { exact.floor() } as i64)
+        }
     }
 }

@@ -51,7 +51,10 @@ use tracing::Instrument;
 use crate::cache;
 use crate::cached_pod::CachedPod;
 use crate::informer::{Cached, Store};
-use crate::meta::{error_chain, name_of, namespace_of, reference_to, selects, status_code};
+use crate::meta::{
+    api_message, controller_of, error_chain, name_of, namespace_of, non_zero, reference_to,
+    selects, status_code,
+};
 use crate::{Context, EventType, Recorder};
 
 /// `BurstReplicas`: at most this many pods are created or deleted by one sync.
@@ -141,11 +144,6 @@ impl<'a> Observed<'a> {
 fn is_active(pod: &CachedPod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     !matches!(phase, Some("Succeeded" | "Failed")) && pod.metadata.deletion_timestamp.is_none()
-}
-
-/// `metav1.GetControllerOf`.
-fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))
 }
 
 /// `syncReplicaSet` up to the writes: which pods the set claims, adopts and releases, and
@@ -310,7 +308,7 @@ fn less(a: &(&CachedPod, usize), b: &(&CachedPod, usize), now: Timestamp) -> boo
         return phase_a < phase_b;
     }
     // 3. Not ready < ready.
-    let (ready_a, ready_b) = (is_ready(a), is_ready(b));
+    let (ready_a, ready_b) = (a.is_ready(), b.is_ready());
     if ready_a != ready_b {
         return !ready_a;
     }
@@ -380,19 +378,9 @@ fn deletion_cost(pod: &CachedPod) -> i32 {
     annotations.and_then(|a| a.get(DELETION_COST)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-fn ready_condition(pod: &CachedPod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    conditions.into_iter().flatten().find(|c| c.type_ == "Ready")
-}
-
-/// `podutil.IsPodReady`.
-fn is_ready(pod: &CachedPod) -> bool {
-    ready_condition(pod).is_some_and(|c| c.status == "True")
-}
-
 /// `podReadyTime`: when a ready pod became ready.
 fn ready_time(pod: &CachedPod) -> Option<Timestamp> {
-    ready_condition(pod).filter(|c| c.status == "True")?.last_transition_time.as_ref().map(|t| t.0)
+    pod.ready_condition().filter(|c| c.status == "True")?.last_transition_time.as_ref().map(|t| t.0)
 }
 
 /// `maxContainerRestarts`.
@@ -408,7 +396,7 @@ fn availability(
     min_ready_seconds: i32,
     now: Timestamp,
 ) -> Result<(), Option<Timestamp>> {
-    if !is_ready(pod) {
+    if !pod.is_ready() {
         return Err(None);
     }
     if min_ready_seconds <= 0 {
@@ -456,7 +444,7 @@ pub(crate) fn status(
         {
             fully_labeled += 1;
         }
-        if is_ready(pod) {
+        if pod.is_ready() {
             ready += 1;
             match availability(pod, min_ready_seconds, now) {
                 Ok(()) => available += 1,
@@ -510,11 +498,6 @@ pub(crate) fn status(
             == new.conditions.clone().unwrap_or_default();
     new.observed_generation = (generation != 0).then_some(generation);
     StatusPlan { status: (!up_to_date).then_some(new), recheck }
-}
-
-/// Go's `omitempty` on an int32.
-fn non_zero(value: i32) -> Option<i32> {
-    (value != 0).then_some(value)
 }
 
 /// `controller.GetPodFromTemplate` with `metav1.NewControllerRef`: a pod of the set, named
@@ -607,22 +590,20 @@ pub(crate) async fn run(cx: Context) {
     pods.wake(&changed);
     let client = cx.client.clone();
     let recorder = Recorder::new(client.clone(), COMPONENT, None);
-    let mut retries: HashMap<String, (u32, Instant)> = HashMap::new();
+    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     loop {
         let mut next = Instant::now() + cache::RESYNC;
         let mut all = sets.state();
         all.sort_by_key(|s| key_of(s));
-        retries.retain(|key, _| all.iter().any(|s| key_of(s) == *key));
+        backoff.retain(|key: &String| all.iter().any(|s| key_of(s) == *key));
         // Nothing else is read when there is no set.
         let pod_list = if all.is_empty() { Vec::new() } else { pods.state() };
         let observed = Observed::new(&pod_list, &all);
         let mut expected: Vec<Expect> = Vec::new();
         for set in &all {
             let key = key_of(set);
-            if let Some((_, at)) = retries.get(&key)
-                && *at > Instant::now()
-            {
-                next = next.min(*at);
+            if let Some(due) = backoff.waiting(&key) {
+                next = next.min(due);
                 continue;
             }
             let span = tracing::debug_span!("sync replicaset", object.ref = %key);
@@ -630,7 +611,7 @@ pub(crate) async fn run(cx: Context) {
                 sync(&client, &recorder, set, &observed, &mut expected).instrument(span).await;
             match result {
                 Ok(recheck) => {
-                    retries.remove(&key);
+                    backoff.succeeded(&key);
                     if let Some(at) = recheck {
                         let wait = at.duration_since(Timestamp::now());
                         let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
@@ -639,10 +620,7 @@ pub(crate) async fn run(cx: Context) {
                 }
                 Err(error) => {
                     tracing::warn!(replicaset = %key, error = %error_chain(&error), "sync failed");
-                    let entry = retries.entry(key).or_insert((0, Instant::now()));
-                    entry.0 = entry.0.saturating_add(1);
-                    entry.1 = Instant::now() + cache::RETRY * (1 << entry.0.min(7));
-                    next = next.min(entry.1);
+                    next = next.min(backoff.failed(key));
                 }
             }
         }
@@ -905,13 +883,6 @@ async fn write_status(
 /// kube's error carries no causes, so by the API server's message).
 fn namespace_terminating(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 403 && status.message.contains("because it is being terminated"))
-}
-
-fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

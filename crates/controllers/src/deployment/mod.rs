@@ -45,7 +45,9 @@ use tracing::Instrument;
 use crate::cache;
 use crate::cached_pod::CachedPod;
 use crate::informer::{Cached, Store};
-use crate::meta::{error_chain, name_of, namespace_of, selects, status_code};
+use crate::meta::{
+    api_message, controller_of, error_chain, name_of, namespace_of, selects, status_code,
+};
 use crate::{Context, EventType, Recorder};
 use plan::{Observed, Write};
 
@@ -107,12 +109,12 @@ pub(crate) async fn run(cx: Context) {
         client: cx.client.clone(),
         recorder: Recorder::new(cx.client.clone(), COMPONENT, None),
     };
-    let mut retries: HashMap<(String, String), (u32, Instant)> = HashMap::new();
+    let mut backoff = cache::Backoff::new(Duration::from_secs(10));
     loop {
         let mut next = Instant::now() + cache::RESYNC;
         let mut all = deployments.state();
         all.sort_by_key(|d| key_of(d));
-        retries.retain(|key, _| all.iter().any(|d| key_of(d) == *key));
+        backoff.retain(|key: &(String, String)| all.iter().any(|d| key_of(d) == *key));
         // Nothing else is read when there is no deployment.
         let sets = if all.is_empty() { Vec::new() } else { replica_sets.state() };
         let mut sets_by_namespace: HashMap<&str, Vec<&ReplicaSet>> = HashMap::new();
@@ -127,19 +129,15 @@ pub(crate) async fn run(cx: Context) {
         let all_pods = if recreating { pods.state() } else { Vec::new() };
         let mut pods_by_owner: HashMap<&str, Vec<&CachedPod>> = HashMap::new();
         for pod in &all_pods {
-            let owner =
-                pod.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true));
-            if let Some(owner) = owner {
+            if let Some(owner) = controller_of(&pod.metadata) {
                 pods_by_owner.entry(owner.uid.as_str()).or_default().push(pod);
             }
         }
         let mut written = Vec::new();
         for deployment in &all {
             let key = key_of(deployment);
-            if let Some((_, due)) = retries.get(&key)
-                && *due > Instant::now()
-            {
-                next = next.min(*due);
+            if let Some(due) = backoff.waiting(&key) {
+                next = next.min(due);
                 continue;
             }
             let in_namespace =
@@ -152,7 +150,7 @@ pub(crate) async fn run(cx: Context) {
                 .await;
             match result {
                 Ok(requeue_after) => {
-                    retries.remove(&key);
+                    backoff.succeeded(&key);
                     if let Some(after) = requeue_after {
                         next = next.min(Instant::now() + after);
                     }
@@ -163,16 +161,12 @@ pub(crate) async fn run(cx: Context) {
                     // edit): the newer object reaches the cache and wakes the loop; a retry
                     // soon covers a wake-up that came before.
                     tracing::debug!(error = %error_chain(&error), "deployment sync conflicted");
-                    retries.remove(&key);
+                    backoff.succeeded(&key);
                     next = next.min(Instant::now() + cache::RETRY);
                 }
                 Err(error) => {
                     tracing::warn!(error = %error_chain(&error), "deployment sync failed");
-                    let entry = retries.entry(key).or_insert((0, Instant::now()));
-                    entry.0 = entry.0.saturating_add(1);
-                    entry.1 = Instant::now()
-                        + (cache::RETRY * (1 << entry.0.min(6))).min(Duration::from_secs(10));
-                    next = next.min(entry.1);
+                    next = next.min(backoff.failed(key));
                 }
             }
         }
@@ -203,11 +197,7 @@ fn seen(deployments: &Store<Deployment>, sets: &Store<ReplicaSet>, written: &Wri
 }
 
 fn controller_uid(meta: &kube::api::ObjectMeta) -> Option<&str> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
-        .map(|r| r.uid.as_str())
+    controller_of(meta).map(|r| r.uid.as_str())
 }
 
 /// Applies the syncs through the API.
@@ -558,12 +548,5 @@ impl Pass<'_> {
             name: name.to_owned(),
             source: Box::new(source),
         }
-    }
-}
-
-fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
     }
 }

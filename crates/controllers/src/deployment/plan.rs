@@ -46,8 +46,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use crate::cached_pod::CachedPod;
-use crate::meta::name_of;
-use crate::statefulset::go_json;
+use crate::meta::{controller_of, name_of, non_zero, scaled_value};
+use crate::statefulset::{go_json, safe_encode};
 
 /// `RevisionAnnotation`: a set's place in the rollout sequence (and the deployment's latest).
 pub(crate) const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -132,7 +132,7 @@ pub(crate) struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PlanError {
     /// `intstr.GetScaledValueFromIntOrPercent` (validation refuses these).
-    #[error("invalid value for IntOrString: {0:?}")]
+    #[error("invalid value for IntOrString: {0}")]
     IntOrPercent(String),
 }
 
@@ -227,12 +227,6 @@ fn fnv32a(bytes: &[u8]) -> u32 {
         .fold(0x811c_9dc5u32, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193))
 }
 
-/// `rand.SafeEncodeString`.
-fn safe_encode(s: &str) -> String {
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    s.bytes().map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char).collect()
-}
-
 /// A value with nulls, empty objects and empty arrays dropped (and object keys sorted), so
 /// that equality is apimachinery's semantic one (nil and empty alike).
 fn semantic(value: Value) -> Value {
@@ -292,34 +286,20 @@ fn history_limit(d: &Deployment) -> Option<i32> {
     d.spec.as_ref().and_then(|s| s.revision_history_limit).filter(|l| *l != i32::MAX)
 }
 
-/// `intstr.GetScaledValueFromIntOrPercent`.
-fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> Result<i32, PlanError> {
-    match value {
-        IntOrString::Int(value) => Ok(*value),
-        IntOrString::String(text) => {
-            let percent: i64 = text
-                .strip_suffix('%')
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| PlanError::IntOrPercent(text.clone()))?;
-            let exact = percent as f64 * f64::from(total) / 100.0;
-            Ok(if round_up { exact.ceil() } else { exact.floor() } as i32)
-        }
-    }
-}
-
 /// `ResolveFenceposts`: (surge, unavailable); both zero is one unavailable.
 fn fenceposts(d: &Deployment) -> Result<(i32, i32), PlanError> {
     let rolling =
         d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
     let zero = IntOrString::Int(0);
     let desired = replicas_of(d);
-    let surge =
-        scaled_value(rolling.and_then(|r| r.max_surge.as_ref()).unwrap_or(&zero), desired, true)?;
-    let unavailable = scaled_value(
-        rolling.and_then(|r| r.max_unavailable.as_ref()).unwrap_or(&zero),
-        desired,
-        false,
-    )?;
+    let scaled = |value: Option<&IntOrString>, round_up| {
+        let value = scaled_value(value.unwrap_or(&zero), desired, round_up);
+        value
+            .map(|v| v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            .map_err(PlanError::IntOrPercent)
+    };
+    let surge = scaled(rolling.and_then(|r| r.max_surge.as_ref()), true)?;
+    let unavailable = scaled(rolling.and_then(|r| r.max_unavailable.as_ref()), false)?;
     Ok(if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) })
 }
 
@@ -372,11 +352,6 @@ fn status_counts(rs: &ReplicaSet) -> (i32, i32, i32) {
         status.and_then(|s| s.ready_replicas).unwrap_or(0),
         status.and_then(|s| s.available_replicas).unwrap_or(0),
     )
-}
-
-/// Go's `omitempty` on a count.
-fn non_zero<T: Default + PartialEq>(value: T) -> Option<T> {
-    (value != T::default()).then_some(value)
 }
 
 fn condition_of<'a>(status: &'a DeploymentStatus, type_: &str) -> Option<&'a DeploymentCondition> {
@@ -1008,9 +983,8 @@ impl<'a> Sync<'a> {
         }
         let new_uid = self.new.and_then(|i| self.sets[i].metadata.uid.as_deref());
         pods.iter().any(|pod| {
-            let owner =
-                pod.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true));
-            let of_new = owner.is_some_and(|o| Some(o.uid.as_str()) == new_uid);
+            let of_new =
+                controller_of(&pod.metadata).is_some_and(|o| Some(o.uid.as_str()) == new_uid);
             let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
             !of_new && !matches!(phase, Some("Failed" | "Succeeded"))
         })

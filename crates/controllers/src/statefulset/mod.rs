@@ -12,7 +12,7 @@ mod identity;
 mod plan;
 mod revision;
 
-pub(crate) use revision::go_json;
+pub(crate) use revision::{go_json, safe_encode};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::cached_pod::CachedPod;
 use crate::informer::{self, Cached, Store};
-use crate::meta::status_code;
+use crate::meta::{api_message, status_code};
 use crate::{Context, EventType, Recorder};
 use plan::{Action, DeleteReason, Observed, Plan};
 
@@ -220,13 +220,6 @@ fn controller_key(metadata: &kube::api::ObjectMeta) -> Option<Key> {
 
 fn is_owned_by(metadata: &kube::api::ObjectMeta, uid: &str) -> bool {
     metadata.owner_references.iter().flatten().any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
-fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 // === the queue ===
