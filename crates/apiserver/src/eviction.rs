@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 
 use crate::deletion::{self, DeleteOptions};
 use crate::objects::now_rfc3339;
-use crate::resources::{Context, decode, delete_object, prefix, read_object, write_back};
+use crate::resources::{
+    Context, decode, delete_object, prefix, read_object, stored_kv, write_back,
+};
 use crate::status::{Cause, Details, Status};
 use crate::subresources::created_status;
 
@@ -63,7 +65,7 @@ pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
     let mut attempt = 0;
     let (pod, revision) = loop {
         attempt += 1;
-        let (pod, revision) = read(&pods, cx.resource(), name).await?;
+        let (pod, revision) = read(&pods, name).await?;
         if !can_ignore_budgets(&pod) {
             break (pod, revision);
         }
@@ -128,11 +130,9 @@ pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
     }
 }
 
-/// The pod and its resourceVersion.
-async fn read(pods: &Context, resource: &ResourceType, name: &str) -> Result<(Value, String)> {
-    let kv = pods.store.get(&pods.key(name)).await;
-    let kv = kv.map_err(|e| Status::from_store(e, resource, name))?;
-    let Some(kv) = kv else { return Err(Status::not_found(resource, name)) };
+/// The object `name` of `cx` and its resourceVersion.
+async fn read(cx: &Context, name: &str) -> Result<(Value, String)> {
+    let kv = stored_kv(cx, name).await?;
     Ok((decode(&kv)?, kv.mod_revision.to_string()))
 }
 
@@ -209,7 +209,7 @@ async fn decrement(
     for attempt in 1..=RETRIES {
         if attempt > 1 {
             tokio::time::sleep(RETRY_INTERVAL).await;
-            budget = read(&budgets, resource, name).await?.0;
+            budget = read(&budgets, name).await?.0;
         }
         let Some(status) = decremented(&budget, pod, name, &now_rfc3339())? else {
             return Ok(());

@@ -1634,6 +1634,14 @@ pub(crate) async fn read_checked(cx: &Context, body: Body) -> Result<(Value, Dup
     Ok((value, Duplicates::Json(duplicates)))
 }
 
+/// What the store holds for the object `name` of `cx`'s resource (in its namespace); a 404
+/// when there is none.
+pub(crate) async fn stored_kv(cx: &Context, name: &str) -> Result<KeyValue> {
+    let kv = cx.store.get(&cx.key(name)).await;
+    let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), name))?;
+    kv.ok_or_else(|| Status::not_found(cx.resource(), name))
+}
+
 pub(crate) fn decode(kv: &KeyValue) -> Result<Value> {
     decode_stored(&kv.key, &kv.value, kv.mod_revision)
 }

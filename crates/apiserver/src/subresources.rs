@@ -11,7 +11,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::deletion;
-use crate::resources::{Context, decode, encode, json_response, read_object, write_back};
+use crate::resources::{
+    Context, decode, encode, json_response, read_object, stored_kv, write_back,
+};
 use crate::status::{Cause, Details, Status};
 
 type Result<T, E = Status> = std::result::Result<T, E>;
@@ -178,10 +180,7 @@ pub(crate) async fn finalize(cx: &Context, body: Body) -> Result<Response> {
 pub(crate) async fn streaming(cx: &Context) -> Result<Response> {
     let subresource = cx.path.subresource.as_deref().unwrap_or_default();
     let name = cx.name();
-    let kv = cx.store.get(&cx.key(name)).await;
-    let kv = kv.map_err(|e| Status::from_store(e, cx.resource(), name))?;
-    let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), name)) };
-    let pod = decode(&kv)?;
+    let pod = decode(&stored_kv(cx, name).await?)?;
     let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
     if node.is_empty() {
         return Err(Status::bad_request(format!("pod {name} does not have a host assigned")));
@@ -219,9 +218,7 @@ async fn update_stored(
 ) -> Result<Value> {
     let key = cx.key(name);
     loop {
-        let kv =
-            cx.store.get(&key).await.map_err(|e| Status::from_store(e, cx.resource(), name))?;
-        let Some(kv) = kv else { return Err(Status::not_found(cx.resource(), name)) };
+        let kv = stored_kv(cx, name).await?;
         let mut object = decode(&kv)?;
         change(&mut object)?;
         if dry_run {
