@@ -273,6 +273,34 @@ fn restore_supplied(supplied: Option<Value>, new: &mut Value) -> bool {
     true
 }
 
+/// Records an update kube-apiserver makes through its loopback client, as a handler does
+/// (the eviction's update of its budget's status): an `Update` by `kube-apiserver` on
+/// `subresource`.
+pub(crate) fn record_loopback(
+    resource: &ResourceType,
+    subresource: Option<&str>,
+    live: &Value,
+    supplied: Option<Value>,
+    new: &mut Value,
+) {
+    if !restore_supplied(supplied, new) {
+        return;
+    }
+    let now = objects::now_rfc3339();
+    apply::update(
+        &writer(resource, SERVER_MANAGER, subresource.unwrap_or_default(), &now),
+        Some(live),
+        new,
+    );
+    apply::keep_times_of_noop(live, new);
+}
+
+/// Puts back the managedFields [`take_supplied`] took, recording nothing: a write below the
+/// handlers that manage fields.
+pub(crate) fn keep_supplied(supplied: Option<Value>, new: &mut Value) {
+    restore_supplied(supplied, new);
+}
+
 /// The field manager of the API server's own writes: kube-apiserver's loopback client's user
 /// agent, `kube-apiserver/v1.33.0 (linux/amd64) kubernetes/…`, cut at the slash.
 const SERVER_MANAGER: &str = "kube-apiserver";

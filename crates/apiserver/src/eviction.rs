@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::deletion::{self, DeleteOptions};
 use crate::objects::now_rfc3339;
 use crate::resources::{
-    Context, decode, delete_object, prefix, read_object, stored_kv, write_back,
+    Context, Manager, decode, delete_object, prefix, read_object, stored_kv, write_back,
 };
 use crate::status::{Cause, Details, Status};
 use crate::subresources::created_status;
@@ -58,7 +58,10 @@ pub(crate) async fn evict(cx: &Context, body: Body) -> Result<Response> {
     }
     let mut options = deletion::from_value(eviction.get("deleteOptions").unwrap_or(&Value::Null))?;
     options.dry_run |= cx.query.dry_run();
-    let pods = cx.for_object(cx.resource(), name);
+    let mut pods = cx.for_object(cx.resource(), name);
+    // The condition is written through the pods' registry, below the handlers that record
+    // field managers, as upstream's `addConditionAndDeletePod` does.
+    pods.manager = Manager::Unrecorded;
 
     // A pod in a state that needs no budget goes at once (conflicts retried, unless the client
     // named a resourceVersion).
@@ -205,7 +208,9 @@ async fn decrement(
     dry_run: bool,
 ) -> Result<()> {
     let resource = cx.resource_named("policy", "poddisruptionbudgets")?;
-    let budgets = cx.for_object(resource, name);
+    // Through kube-apiserver's loopback client, as upstream's `podDisruptionBudgetClient`.
+    let mut budgets = cx.for_object(resource, name);
+    budgets.manager = Manager::Loopback;
     for attempt in 1..=RETRIES {
         if attempt > 1 {
             tokio::time::sleep(RETRY_INTERVAL).await;

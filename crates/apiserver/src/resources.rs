@@ -58,6 +58,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         decoded: state.decoded,
         listers: state.listers,
         requester: parts.extensions.get().cloned(),
+        manager: Manager::Request,
     };
     let subresource = cx.path.subresource.clone();
     let result = match (&parts.method, cx.path.name.is_some(), subresource.as_deref()) {
@@ -122,6 +123,21 @@ pub(crate) struct Context {
     pub(crate) listers: Arc<admission::Listers>,
     /// Who writes, unless in `system:masters`: the RBAC kinds' escalation checks need it.
     pub(crate) requester: Option<crate::rbac::Requester>,
+    /// Whom [`write_back`] records in managedFields.
+    pub(crate) manager: Manager,
+}
+
+/// Whom an update records as the writer in managedFields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Manager {
+    /// The request's `fieldManager`, else its User-Agent, as kube-apiserver's handlers do.
+    Request,
+    /// kube-apiserver's loopback client (`kube-apiserver`), for a write a handler makes
+    /// through it, as the eviction's update of its budget's status.
+    Loopback,
+    /// Nobody: a write a handler makes through its registry, below the handlers that manage
+    /// fields (the eviction's `DisruptionTarget` condition). managedFields stay as they are.
+    Unrecorded,
 }
 
 impl Context {
@@ -164,6 +180,7 @@ impl Context {
             decoded: self.decoded.clone(),
             listers: self.listers.clone(),
             requester: self.requester.clone(),
+            manager: self.manager,
         }
     }
 
@@ -1345,16 +1362,25 @@ async fn attempt(
             Err(error) => Err(Status::from_store(error, resource, name)),
         };
     }
-    let on = cx.path.subresource.as_deref();
-    crate::apply::record(
-        resource,
-        &cx.headers,
-        &cx.query,
-        on,
-        Some(&current),
-        supplied,
-        &mut updated,
-    );
+    match cx.manager {
+        Manager::Request => {
+            let on = cx.path.subresource.as_deref();
+            let (headers, query) = (&cx.headers, &cx.query);
+            crate::apply::record(
+                resource,
+                headers,
+                query,
+                on,
+                Some(&current),
+                supplied,
+                &mut updated,
+            );
+        }
+        Manager::Loopback => {
+            crate::apply::record_loopback(resource, subresource, &current, supplied, &mut updated);
+        }
+        Manager::Unrecorded => crate::apply::keep_supplied(supplied, &mut updated),
+    }
     if same_but_resource_version(&updated, &current) {
         let mut current = Arc::unwrap_or_clone(current);
         objects::set_resource_version(&mut current, revision);

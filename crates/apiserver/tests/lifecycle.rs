@@ -482,11 +482,22 @@ async fn eviction_honors_the_disruption_budget() {
     let (_, p1) = api.get(&format!("{pods}/p1")).await;
     assert!(p1["metadata"]["deletionTimestamp"].is_null(), "{p1}");
 
+    let (_, before) = api.get(&format!("{pods}/p1")).await;
     let (code, status) = evict("p1", "").await;
     assert_eq!(code, 201, "{status}");
     let (_, web) = api.get(&format!("{budgets}/web")).await;
     assert_eq!(web["status"]["disruptionsAllowed"], 0, "{web}");
     assert!(web["status"]["disruptedPods"]["p1"].is_string(), "{web}");
+    // The budget's status is written through kube-apiserver's loopback client, the pod's
+    // condition through its registry (no field manager), as upstream's eviction does.
+    let writers: Vec<(&Value, &Value, &Value)> = web["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| (&entry["manager"], &entry["operation"], &entry["subresource"]))
+        .collect();
+    let loopback = (&json!("kube-apiserver"), &json!("Update"), &json!("status"));
+    assert!(writers.contains(&loopback), "{web}");
     let condition = &web["status"]["conditions"][0];
     assert_eq!(
         (&condition["type"], &condition["status"], &condition["reason"]),
@@ -495,6 +506,7 @@ async fn eviction_honors_the_disruption_budget() {
     );
     let (_, p1) = api.get(&format!("{pods}/p1")).await;
     assert!(p1["metadata"]["deletionTimestamp"].is_string(), "{p1}");
+    assert_eq!(p1["metadata"]["managedFields"], before["metadata"]["managedFields"]);
     let target = p1["status"]["conditions"]
         .as_array()
         .unwrap()
