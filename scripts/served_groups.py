@@ -10,6 +10,7 @@ GROUPS = {
     ("discovery.k8s.io", "v1"),
     ("autoscaling", "v1"),
     ("policy", "v1"),
+    ("scheduling.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("rbac.authorization.k8s.io", "v1"),

@@ -41,6 +41,13 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
                 default(class, "volumeBindingMode", json!("Immediate"));
             }
         }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            if let Some(class) = object.as_object_mut() {
+                // Not a default: `value` has no `omitempty`, so a typed decode writes 0.
+                default(class, "value", json!(0));
+                default(class, "preemptionPolicy", json!("PreemptLowerPriority"));
+            }
+        }
         ("discovery.k8s.io", "EndpointSlice") => {
             if let Some(Value::Array(ports)) = object.get_mut("ports") {
                 for port in ports.iter_mut().filter_map(Value::as_object_mut) {
@@ -631,6 +638,13 @@ mod tests {
             ("", "Secret", json!({}), "/type", json!("Opaque")),
             ("storage.k8s.io", "StorageClass", json!({}), "/reclaimPolicy", json!("Delete")),
             ("storage.k8s.io", "StorageClass", json!({}), "/volumeBindingMode", json!("Immediate")),
+            (
+                "scheduling.k8s.io",
+                "PriorityClass",
+                json!({"value": 1}),
+                "/preemptionPolicy",
+                json!("PreemptLowerPriority"),
+            ),
             (
                 "discovery.k8s.io",
                 "EndpointSlice",

@@ -168,6 +168,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "policy", versions: &["v1"] },
     ApiGroup { name: "rbac.authorization.k8s.io", versions: &["v1"] },
     ApiGroup { name: "storage.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "scheduling.k8s.io", versions: &["v1"] },
     ApiGroup { name: "coordination.k8s.io", versions: &["v1"] },
     ApiGroup { name: "discovery.k8s.io", versions: &["v1"] },
 ];
@@ -636,6 +637,20 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "K+m6uJwbjGY=",
     },
+    // scheduling.k8s.io/v1, `pkg/registry/scheduling/priorityclass`.
+    ResourceType {
+        group: "scheduling.k8s.io",
+        version: "v1",
+        kind: "PriorityClass",
+        plural: "priorityclasses",
+        singular: "priorityclass",
+        scope: Scope::Cluster,
+        short_names: &["pc"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "1QwjyaZjj3Y=",
+    },
     // coordination.k8s.io/v1.
     ResourceType {
         group: "coordination.k8s.io",
@@ -696,6 +711,7 @@ mod tests {
             ("ds", "apps", "daemonsets"),
             ("controllerrevision", "apps", "controllerrevisions"),
             ("sc", "storage.k8s.io", "storageclasses"),
+            ("pc", "scheduling.k8s.io", "priorityclasses"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
             ("clusterrole", "rbac.authorization.k8s.io", "clusterroles"),
@@ -716,6 +732,7 @@ mod tests {
             "namespaces",
             "nodes",
             "persistentvolumes",
+            "priorityclasses",
             "selfsubjectaccessreviews",
             "selfsubjectreviews",
             "selfsubjectrulesreviews",

@@ -528,6 +528,27 @@ const POD_DISRUPTION_BUDGET_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printPriorityClass`.
+const PRIORITY_CLASS_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Value",
+        "integer",
+        "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.",
+    ),
+    col(
+        "Global-Default",
+        "boolean",
+        "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`. However, if more than one PriorityClasses exists with their `globalDefault` field set to true, the smallest value of such global default PriorityClasses will be used as the default priority.",
+    ),
+    AGE,
+    col(
+        "PreemptionPolicy",
+        "string",
+        "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.",
+    ),
+];
+
 const LEASE_COLUMNS: &[ColumnDefinition] = &[
     NAME,
     col(
@@ -593,6 +614,7 @@ enum Printer {
     StorageClass,
     Lease,
     PodDisruptionBudget,
+    PriorityClass,
     RoleBinding,
     ClusterRoleBinding,
     /// The generic apiserver's default: `Name`, `Created At`.
@@ -631,6 +653,7 @@ impl Printer {
             ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
             ("coordination.k8s.io", "Lease") => Printer::Lease,
             ("policy", "PodDisruptionBudget") => Printer::PodDisruptionBudget,
+            ("scheduling.k8s.io", "PriorityClass") => Printer::PriorityClass,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
             // Role and ClusterRole print `Name` and `Created At`, like the default.
@@ -660,6 +683,7 @@ impl Printer {
             Printer::StorageClass => STORAGE_CLASS_COLUMNS,
             Printer::Lease => LEASE_COLUMNS,
             Printer::PodDisruptionBudget => POD_DISRUPTION_BUDGET_COLUMNS,
+            Printer::PriorityClass => PRIORITY_CLASS_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
@@ -757,6 +781,13 @@ impl Printer {
                 int_or_string(&o["spec"]["maxUnavailable"]),
                 int(&o["status"]["disruptionsAllowed"]),
                 created()
+            ],
+            Printer::PriorityClass => cells![
+                name,
+                int(&o["value"]),
+                o["globalDefault"].as_bool().unwrap_or(false),
+                created(),
+                text(&o["preemptionPolicy"])
             ],
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role =

@@ -176,6 +176,10 @@ pub(crate) fn pod_spec(errs: &mut Errors, spec: &Value, path: &str) {
     meta::check_field(errs, spec, "hostname", path, NameRule::Label);
     meta::check_field(errs, spec, "subdomain", path, NameRule::Label);
     meta::check_field(errs, spec, "schedulerName", path, NameRule::Subdomain);
+    meta::check_field(errs, spec, "priorityClassName", path, NameRule::Subdomain);
+    if let Some(policy) = get(spec, "preemptionPolicy") {
+        preemption_policy(errs, policy, &child(path, "preemptionPolicy"));
+    }
     if let Some(deadline) = get(spec, "activeDeadlineSeconds") {
         let value = deadline.as_i64().unwrap_or(0);
         if !(1..=i64::from(i32::MAX)).contains(&value) {
@@ -187,6 +191,15 @@ pub(crate) fn pod_spec(errs: &mut Errors, spec: &Value, path: &str) {
         }
     }
     tolerations(errs, list(spec, "tolerations"), &child(path, "tolerations"));
+}
+
+/// `ValidatePreemptionPolicy` (a pod's, or a PriorityClass's).
+pub(crate) fn preemption_policy(errs: &mut Errors, policy: &Value, path: &str) {
+    match policy.as_str().unwrap_or_default() {
+        "PreemptLowerPriority" | "Never" => {}
+        "" => errs.required(path, ""),
+        other => errs.not_supported(path, other, &["PreemptLowerPriority", "Never"]),
+    }
 }
 
 /// `ValidateVolumes`; returns the names of the valid volumes.

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 pub use meta::{generate_name_problems, name_problems};
+pub use other::SYSTEM_PRIORITY_CLASSES;
 
 /// One problem with one field, as `field.Error` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]

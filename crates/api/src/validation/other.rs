@@ -1,6 +1,7 @@
 //! Rules of the smaller groups: storage.k8s.io StorageClass (`pkg/apis/storage/validation`),
-//! coordination.k8s.io Lease, discovery.k8s.io EndpointSlice, events.k8s.io Event and policy
-//! PodDisruptionBudget (`pkg/apis/policy/validation`).
+//! coordination.k8s.io Lease, discovery.k8s.io EndpointSlice, events.k8s.io Event, policy
+//! PodDisruptionBudget (`pkg/apis/policy/validation`) and scheduling.k8s.io PriorityClass
+//! (`pkg/apis/scheduling/validation`).
 
 use std::collections::HashSet;
 
@@ -35,7 +36,68 @@ pub(crate) fn validate(errs: &mut Errors, group: &str, kind: &str, object: &Valu
             meta::object_meta(errs, object, true, NameRule::Subdomain);
             pod_disruption_budget_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
         }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            meta::object_meta(errs, object, false, NameRule::Subdomain);
+            priority_class(errs, object);
+        }
         (_, kind) => meta::object_meta(errs, object, true, meta::name_rule(kind)),
+    }
+}
+
+/// The PriorityClasses every cluster has (`pkg/apis/scheduling/v1/helpers.go`): name, value.
+pub const SYSTEM_PRIORITY_CLASSES: [(&str, i64, &str); 2] = [
+    (
+        "system-node-critical",
+        SYSTEM_CRITICAL_PRIORITY + 1000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        SYSTEM_CRITICAL_PRIORITY,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+    ),
+];
+/// `scheduling.SystemCriticalPriority`.
+const SYSTEM_CRITICAL_PRIORITY: i64 = 2 * HIGHEST_USER_DEFINABLE_PRIORITY;
+/// `scheduling.HighestUserDefinablePriority`.
+const HIGHEST_USER_DEFINABLE_PRIORITY: i64 = 1_000_000_000;
+
+/// `ValidatePriorityClass`: names with the `system-` prefix are the system classes' alone (with
+/// their values, not the default), other values at most 1,000,000,000.
+fn priority_class(errs: &mut Errors, class: &Value) {
+    let name = str_or_empty(get(class, "metadata").unwrap_or(&Value::Null), "name");
+    let value = get(class, "value").and_then(Value::as_i64).unwrap_or(0);
+    let global_default = get(class, "globalDefault").and_then(Value::as_bool).unwrap_or(false);
+    if name.starts_with("system-") {
+        let known = SYSTEM_PRIORITY_CLASSES.iter().find(|(known, ..)| *known == name);
+        let error = match known {
+            None => Some(format!("{name} is not a known system priority class")),
+            Some((_, known, _)) if *known != value => {
+                Some(format!("value of {name} PriorityClass must be {known}"))
+            }
+            Some(_) if global_default => {
+                Some(format!("globalDefault of {name} PriorityClass must be false"))
+            }
+            Some(_) => None,
+        };
+        if let Some(error) = error {
+            errs.forbidden(
+                "metadata.name",
+                &format!(
+                    "priority class names with 'system-' prefix are reserved for system use only. error: {error}"
+                ),
+            );
+        }
+    } else if value > HIGHEST_USER_DEFINABLE_PRIORITY {
+        errs.forbidden(
+            "value",
+            &format!(
+                "maximum allowed value of a user defined priority is {HIGHEST_USER_DEFINABLE_PRIORITY}"
+            ),
+        );
+    }
+    if let Some(policy) = get(class, "preemptionPolicy") {
+        super::core::preemption_policy(errs, policy, "preemptionPolicy");
     }
 }
 
@@ -72,6 +134,17 @@ pub(crate) fn validate_update(
         // The spec is mutable since v1.15.
         ("policy", "PodDisruptionBudget") => {
             pod_disruption_budget_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
+        }
+        // `ValidatePriorityClassUpdate`: value and preemptionPolicy are immutable.
+        ("scheduling.k8s.io", "PriorityClass") => {
+            if object.get("value") != old.get("value") {
+                errs.forbidden("value", "may not be changed in an update.");
+            }
+            errs.immutable(
+                "preemptionPolicy",
+                object.get("preemptionPolicy"),
+                old.get("preemptionPolicy"),
+            );
         }
         _ => {}
     }

@@ -582,6 +582,70 @@ fn storage_class_rules() {
 }
 
 #[test]
+fn priority_class_rules() {
+    let pc = |name: &str, value: i64| json!({"metadata": {"name": name}, "value": value});
+    let group = "scheduling.k8s.io";
+    assert!(create(group, "PriorityClass", pc("high", 1_000_000_000)).is_empty());
+    // The system classes only with their own values, and not as the default.
+    assert!(create(group, "PriorityClass", pc("system-node-critical", 2_000_001_000)).is_empty());
+    let reserved = "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: ";
+    assert_eq!(
+        create(group, "PriorityClass", pc("system-node-critical", 5)),
+        vec![format!("{reserved}value of system-node-critical PriorityClass must be 2000001000")]
+    );
+    assert_eq!(
+        create(group, "PriorityClass", pc("system-x", 5)),
+        vec![format!("{reserved}system-x is not a known system priority class")]
+    );
+    let default =
+        with(pc("system-cluster-critical", 2_000_000_000), json!({"globalDefault": true}));
+    assert_eq!(
+        create(group, "PriorityClass", default),
+        vec![format!(
+            "{reserved}globalDefault of system-cluster-critical PriorityClass must be false"
+        )]
+    );
+    assert_eq!(
+        create(group, "PriorityClass", pc("huge", 1_000_000_001)),
+        vec!["value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
+    );
+    assert_eq!(
+        create(group, "PriorityClass", with(pc("p", 1), json!({"preemptionPolicy": "Sometimes"}))),
+        vec![
+            r#"preemptionPolicy: Unsupported value: "Sometimes": supported values: "PreemptLowerPriority", "Never""#
+        ]
+    );
+    // Value and preemption policy are immutable; the description is not.
+    let mut old = pc("p", 1);
+    defaults::apply(group, "PriorityClass", &mut old);
+    let described = with(old.clone(), json!({"description": "d"}));
+    assert!(check(group, "PriorityClass", described, Write::Update(&old)).is_empty());
+    let changed = with(old.clone(), json!({"value": 2, "preemptionPolicy": "Never"}));
+    assert_eq!(
+        check(group, "PriorityClass", changed, Write::Update(&old)),
+        vec![
+            "value: Forbidden: may not be changed in an update.",
+            r#"preemptionPolicy: Invalid value: "Never": field is immutable"#,
+        ]
+    );
+    // A pod's class name and preemption policy.
+    let pod = json!({"metadata": {"name": "p", "namespace": "d"},
+        "spec": {"containers": [{"name": "c", "image": "i"}],
+            "priorityClassName": "Bad_Name", "preemptionPolicy": "Sometimes"}});
+    let errors = create("", "Pod", pod);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(r#"spec.priorityClassName: Invalid value: "Bad_Name": "#)),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&r#"spec.preemptionPolicy: Unsupported value: "Sometimes": supported values: "PreemptLowerPriority", "Never""#.to_owned()),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn pod_disruption_budget_rules() {
     let pdb = json!({"metadata": {"name": "web", "namespace": "d"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}}});
