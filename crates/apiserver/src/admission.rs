@@ -9,11 +9,15 @@
 //!   300 s unless they say otherwise.
 //! - `DefaultStorageClass`: a claim without `storageClassName` gets the default class.
 //! - `StorageObjectInUseProtection`: claims and volumes get their protection finalizers.
+//! - `Priority` (`plugin/pkg/admission/priority`): a pod gets the priority and preemption
+//!   policy of the PriorityClass it names, or of the default class (0 and
+//!   `PreemptLowerPriority` without one), and keeps them on update; only one PriorityClass may
+//!   be the global default.
 //!
 //! Each plugin is a pure function over the object plus, where it needs one, an object read.
-//! The namespaces and ServiceAccounts the first two read are kept in memory ([`Listers`]), as
-//! kube-apiserver's plugins keep them in informers, and read from the store only when the
-//! view lacks them (or, for a namespace deleted through this server lately, when it shows it
+//! The namespaces, ServiceAccounts and PriorityClasses they read are kept in memory
+//! ([`Listers`]), as kube-apiserver's plugins keep them in informers, and read from the store
+//! only when the view lacks them (or, for a namespace deleted through this server lately, when it shows it
 //! active).
 
 use std::collections::HashMap;
@@ -43,15 +47,17 @@ const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
 /// Where namespaces and ServiceAccounts are stored.
 const NAMESPACES: &str = "/registry/core/namespaces/";
 const SERVICE_ACCOUNTS: &str = "/registry/core/serviceaccounts/";
+const PRIORITY_CLASSES: &str = "/registry/scheduling.k8s.io/priorityclasses/";
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
-/// The namespaces and ServiceAccounts, decoded and kept current from the store: the
-/// informers behind `NamespaceLifecycle` and `ServiceAccount`.
+/// The namespaces, ServiceAccounts and PriorityClasses, decoded and kept current from the
+/// store: the informers behind `NamespaceLifecycle`, `ServiceAccount` and `Priority`.
 #[derive(Debug)]
 pub(crate) struct Listers {
     namespaces: Arc<Follower<Objects>>,
     service_accounts: Arc<Follower<Objects>>,
+    priority_classes: Arc<Follower<Objects>>,
     /// Namespaces deleted through this server, and when (`forceLiveLookupCache`).
     deleted: Mutex<HashMap<String, Instant>>,
 }
@@ -62,17 +68,20 @@ impl Listers {
         Arc::new(Listers {
             namespaces: Follower::new(store.clone(), NAMESPACES, Objects::default()),
             service_accounts: Follower::new(store.clone(), SERVICE_ACCOUNTS, Objects::default()),
+            priority_classes: Follower::new(store.clone(), PRIORITY_CLASSES, Objects::default()),
             deleted: Mutex::default(),
         })
     }
 
-    /// Lists namespaces and ServiceAccounts and follows their changes until `stopping` fires.
+    /// Lists namespaces, ServiceAccounts and PriorityClasses and follows their changes until
+    /// `stopping` fires.
     pub(crate) async fn follow(
         &self,
         stopping: tokio::sync::watch::Receiver<()>,
     ) -> Result<(), berth_store::Error> {
         self.namespaces.follow(stopping.clone()).await?;
-        self.service_accounts.follow(stopping).await
+        self.service_accounts.follow(stopping.clone()).await?;
+        self.priority_classes.follow(stopping).await
     }
 
     /// Notes that `namespace` is being deleted: for a while its view is not trusted to show
@@ -99,6 +108,10 @@ struct Objects {
 impl Objects {
     fn get(&self, key: &str) -> Option<Arc<Value>> {
         self.objects.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn all(&self) -> Vec<Arc<Value>> {
+        self.objects.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
     }
 
     fn decoded(kv: &KeyValue) -> Option<Arc<Value>> {
@@ -147,6 +160,10 @@ pub(crate) async fn on_create(
                 service_account(store, listers, resource, ns, name, object).await?;
             }
             default_tolerations(object);
+            pod_priority(store, listers, resource, name, object).await?;
+        }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            one_default(listers, resource, name, object).await?;
         }
         ("", "PersistentVolumeClaim") => {
             default_storage_class(store, object).await?;
@@ -154,6 +171,152 @@ pub(crate) async fn on_create(
         }
         ("", "PersistentVolume") => add_finalizer(object, PV_PROTECTION),
         _ => {}
+    }
+    Ok(())
+}
+
+/// Runs the plugins that act on an update of `current` to `updated` (not on subresources).
+pub(crate) async fn on_update(
+    listers: &Listers,
+    resource: &ResourceType,
+    subresource: Option<&str>,
+    current: &Value,
+    updated: &mut Value,
+) -> Result<(), Status> {
+    if subresource.is_some() {
+        return Ok(());
+    }
+    match (resource.group, resource.kind) {
+        // `Priority`: what it set at create stays when an update leaves it out.
+        ("", "Pod") => {
+            for field in ["priority", "preemptionPolicy"] {
+                let old = current.get("spec").and_then(|spec| spec.get(field));
+                if let Some(old) = old.filter(|old| !old.is_null())
+                    && let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut)
+                    && spec.get(field).is_none_or(Value::is_null)
+                {
+                    spec.insert(field.into(), old.clone());
+                }
+            }
+            Ok(())
+        }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            let name = updated.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            one_default(listers, resource, name, updated).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The PriorityClass with `globalDefault` set (the lowest value if several are), from the
+/// view: `getDefaultPriorityClass`.
+fn default_priority_class(listers: &Listers) -> Option<Arc<Value>> {
+    let classes = listers.priority_classes.view().all();
+    let defaults = classes.into_iter().filter(|class| class["globalDefault"] == true);
+    defaults.min_by_key(|class| class.get("value").and_then(Value::as_i64).unwrap_or(0))
+}
+
+/// `Priority`'s validation of a PriorityClass: only one may be the global default (as the
+/// store has them: the view catches up first, so a default just made counts).
+async fn one_default(
+    listers: &Listers,
+    resource: &ResourceType,
+    name: &str,
+    class: &Value,
+) -> Result<(), Status> {
+    if class["globalDefault"] != true {
+        return Ok(());
+    }
+    listers.priority_classes.catch_up().await;
+    match default_priority_class(listers) {
+        Some(default) if default["metadata"]["name"] != name => {
+            let default = default["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            Err(forbidden(
+                resource,
+                name,
+                format!(
+                    "PriorityClass {default} is already marked as default. Only one default can exist"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `Priority` for a pod being created: the priority (and preemption policy) of the class it
+/// names, which must exist, or of the default class; a priority the pod states must be that
+/// one.
+async fn pod_priority(
+    store: &dyn Store,
+    listers: &Listers,
+    resource: &ResourceType,
+    name: &str,
+    pod: &mut Value,
+) -> Result<(), Status> {
+    let named =
+        pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("").to_owned();
+    let named = named.as_str();
+    let class = if named.is_empty() {
+        default_priority_class(listers)
+    } else {
+        let classes = kinds::find("scheduling.k8s.io", "v1", "priorityclasses")
+            .ok_or_else(Status::internal)?;
+        let key = key(classes, None, named);
+        match listers.priority_classes.view().get(&key) {
+            Some(class) => Some(class),
+            None => {
+                let kv =
+                    store.get(&key).await.map_err(|e| Status::from_store(e, classes, named))?;
+                match kv {
+                    Some(kv) => Some(Arc::new(decode(&kv)?)),
+                    None => {
+                        return Err(forbidden(
+                            resource,
+                            name,
+                            format!("no PriorityClass with name {named} was found"),
+                        ));
+                    }
+                }
+            }
+        }
+    };
+    let (class_name, priority, policy) = match &class {
+        Some(class) => (
+            class["metadata"]["name"].as_str().unwrap_or_default(),
+            class.get("value").and_then(Value::as_i64).unwrap_or(0),
+            class.get("preemptionPolicy").and_then(Value::as_str),
+        ),
+        None => ("", 0, Some("PreemptLowerPriority")),
+    };
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return Ok(()) };
+    if let Some(stated) = spec.get("priority").and_then(Value::as_i64)
+        && stated != priority
+    {
+        return Err(forbidden(
+            resource,
+            name,
+            format!(
+                "the integer value of priority ({stated}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name"
+            ),
+        ));
+    }
+    if named.is_empty() && !class_name.is_empty() {
+        spec.insert("priorityClassName".into(), json!(class_name));
+    }
+    spec.insert("priority".into(), json!(priority));
+    if let Some(policy) = policy {
+        if let Some(stated) = spec.get("preemptionPolicy").and_then(Value::as_str)
+            && stated != policy
+        {
+            return Err(forbidden(
+                resource,
+                name,
+                format!(
+                    "the string value of PreemptionPolicy ({stated}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
+                ),
+            ));
+        }
+        spec.insert("preemptionPolicy".into(), json!(policy));
     }
     Ok(())
 }

@@ -379,6 +379,12 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             status["qosClass"] = json!(berth_api::quantity::pod_qos_class(object));
             object["status"] = status;
         }
+        // A PriorityClass has no spec, but its strategy starts it at generation 1.
+        ("scheduling.k8s.io", "PriorityClass") => {
+            if let Some(metadata) = object["metadata"].as_object_mut() {
+                metadata.insert("generation".into(), json!(1));
+            }
+        }
         // An empty status, whose counts (not `omitempty`) serialize as 0.
         ("policy", "PodDisruptionBudget") => {
             object["status"] = json!({

@@ -274,6 +274,19 @@ const POD_DISRUPTION_BUDGET_SPEC: Msg = Msg {
     ],
 };
 
+/// scheduling.k8s.io/v1 (`scheduling/v1/generated.proto`): `kubectl create priorityclass`.
+/// `value` has no `omitempty` in JSON, so it is written even when zero.
+const PRIORITY_CLASS: Msg = Msg {
+    name: "PriorityClass",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "value", Kind::OptInt),
+        (3, "globalDefault", Kind::Bool),
+        (4, "description", Kind::Str),
+        (5, "preemptionPolicy", Kind::OptStr),
+    ],
+};
+
 /// policy/v1 Eviction: what `kubectl drain` posts to `pods/{name}/eviction`.
 const EVICTION: Msg = Msg {
     name: "Eviction",
@@ -582,6 +595,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("apps/v1", "Deployment") => &DEPLOYMENT,
         ("policy/v1", "PodDisruptionBudget") => &POD_DISRUPTION_BUDGET,
         ("policy/v1" | "policy/v1beta1", "Eviction") => &EVICTION,
+        ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,
@@ -882,6 +896,31 @@ mod tests {
             out.extend(encode_field(11, &entry(k, v.as_bytes())));
         }
         out
+    }
+
+    #[test]
+    fn a_priority_class_decodes() {
+        // `kubectl create priorityclass low --value=0 --description=batch`: gogo writes the
+        // non-pointer value even when zero, and a false globalDefault as 0.
+        let raw = [
+            encode_field(1, &object_meta("low", "", &[])),
+            encode_varint(2, 0),
+            encode_varint(3, 0),
+            encode_field(4, b"batch"),
+            encode_field(5, b"PreemptLowerPriority"),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("scheduling.k8s.io/v1", "PriorityClass", &raw)).unwrap(),
+            json!({
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": "low"},
+                "value": 0,
+                "description": "batch",
+                "preemptionPolicy": "PreemptLowerPriority",
+            })
+        );
     }
 
     #[test]

@@ -1341,6 +1341,12 @@ async fn attempt(
         dry_run,
     )
     .await?;
+    // Admission's mutations (before validation), then its checks.
+    let admitted = admission::on_update(&cx.listers, resource, subresource, &current, &mut updated);
+    if let Err(status) = admitted.await {
+        reserved.release(&*cx.store).await;
+        return Err(status);
+    }
     // Validation also refuses new finalizers on an object being deleted.
     if let Err(status) = objects::check_update(resource, &current, &mut updated, subresource) {
         reserved.release(&*cx.store).await;
@@ -1838,7 +1844,8 @@ pub(crate) async fn read_review(cx: &Context, body: Body) -> Result<(Value, Vec<
     Ok((review, warnings))
 }
 
-/// Creates the namespaces every Kubernetes cluster has, if they are missing.
+/// Creates the namespaces and system PriorityClasses every Kubernetes cluster has, if they are
+/// missing.
 pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Error> {
     let Some(namespaces) = berth_api::kinds::find("", "v1", "namespaces") else { return Ok(()) };
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -1848,6 +1855,20 @@ pub(crate) async fn bootstrap(store: &dyn Store) -> Result<(), berth_store::Erro
             "metadata": { "name": name, "labels": { "kubernetes.io/metadata.name": name } },
         });
         create_if_missing(store, namespaces, &key(namespaces, None, name), object).await?;
+    }
+    // kube-apiserver's `scheduling/bootstrap-system-priority-classes` hook.
+    let Some(classes) = berth_api::kinds::find("scheduling.k8s.io", "v1", "priorityclasses") else {
+        return Ok(());
+    };
+    for (name, value, description) in berth_api::validation::SYSTEM_PRIORITY_CLASSES {
+        let object = json!({
+            "kind": "PriorityClass",
+            "apiVersion": "scheduling.k8s.io/v1",
+            "metadata": { "name": name },
+            "value": value,
+            "description": description,
+        });
+        create_if_missing(store, classes, &key(classes, None, name), object).await?;
     }
     Ok(())
 }

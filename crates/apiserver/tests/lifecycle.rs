@@ -548,6 +548,102 @@ async fn eviction_honors_the_disruption_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_get_their_priority_class_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    api.service_account("default").await;
+    let classes = "/apis/scheduling.k8s.io/v1/priorityclasses";
+    let pods = "/api/v1/namespaces/default/pods";
+    // The system classes are there from the start, as kube-apiserver's bootstrap hook makes them.
+    let (code, critical) = api.get(&format!("{classes}/system-node-critical")).await;
+    assert_eq!(code, 200, "{critical}");
+    assert_eq!(
+        (&critical["value"], &critical["preemptionPolicy"], &critical["metadata"]["generation"]),
+        (&json!(2_000_001_000), &json!("PreemptLowerPriority"), &json!(1))
+    );
+
+    // Without a default class: 0 and PreemptLowerPriority.
+    let spec = |pod: &Value| {
+        let spec = &pod["spec"];
+        (
+            spec["priorityClassName"].clone(),
+            spec["priority"].clone(),
+            spec["preemptionPolicy"].clone(),
+        )
+    };
+    let plain = api.pod("default", "plain", None).await;
+    assert_eq!(spec(&plain), (Value::Null, json!(0), json!("PreemptLowerPriority")));
+
+    let class = |name: &str, value: i64, extra: Value| {
+        let mut class = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value});
+        class.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        class
+    };
+    let (code, body) =
+        api.post(classes, class("batch", 1000, json!({"preemptionPolicy": "Never"}))).await;
+    assert_eq!(code, 201, "{body}");
+    let pod = |name: &str, spec: Value| {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
+        pod["spec"].as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+        pod
+    };
+    let (code, batch) = api.post(pods, pod("batch", json!({"priorityClassName": "batch"}))).await;
+    assert_eq!(code, 201, "{batch}");
+    assert_eq!(spec(&batch), (json!("batch"), json!(1000), json!("Never")));
+
+    let (code, status) = api.post(pods, pod("lost", json!({"priorityClassName": "nope"}))).await;
+    assert_eq!((code, &status["reason"]), (403, &json!("Forbidden")), "{status}");
+    assert_eq!(
+        status["message"],
+        r#"pods "lost" is forbidden: no PriorityClass with name nope was found"#
+    );
+    let (code, status) =
+        api.post(pods, pod("stated", json!({"priorityClassName": "batch", "priority": 5}))).await;
+    assert_eq!(code, 403, "{status}");
+    assert_eq!(
+        status["message"],
+        r#"pods "stated" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority admission controller computed 1000 from the given PriorityClass name"#
+    );
+
+    // One default class; pods that name none get it.
+    let (code, body) = api.post(classes, class("usual", 7, json!({"globalDefault": true}))).await;
+    assert_eq!(code, 201, "{body}");
+    let (code, status) = api.post(classes, class("other", 9, json!({"globalDefault": true}))).await;
+    assert_eq!(code, 403, "{status}");
+    assert_eq!(
+        status["message"],
+        r#"priorityclasses.scheduling.k8s.io "other" is forbidden: PriorityClass usual is already marked as default. Only one default can exist"#
+    );
+    let (code, status) =
+        api.merge(&format!("{classes}/batch"), json!({"globalDefault": true})).await;
+    assert_eq!(code, 403, "{status}");
+    let usual = api.pod("default", "usual", None).await;
+    assert_eq!(spec(&usual), (json!("usual"), json!(7), json!("PreemptLowerPriority")));
+
+    // An update that leaves the priority out keeps it (the spec could not change it anyway).
+    let mut replaced = batch.clone();
+    let spec_map = replaced["spec"].as_object_mut().unwrap();
+    spec_map.remove("priority");
+    spec_map.remove("preemptionPolicy");
+    replaced["metadata"]["labels"] = json!({"tier": "batch"});
+    let body = replaced.to_string();
+    let (code, updated) =
+        api.send("PUT", &format!("{pods}/batch"), "application/json", body.as_bytes()).await;
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!(spec(&updated), (json!("batch"), json!(1000), json!("Never")));
+    let (code, status) = api.merge(&format!("{classes}/batch"), json!({"value": 1001})).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        r#"PriorityClass.scheduling.k8s.io "batch" is invalid: value: Forbidden: may not be changed in an update."#
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admission_defaults_pods_claims_and_volumes() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;
