@@ -48,6 +48,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
                 default(class, "preemptionPolicy", json!("PreemptLowerPriority"));
             }
         }
+        ("networking.k8s.io", "NetworkPolicy") => network_policy(object),
         ("discovery.k8s.io", "EndpointSlice") => {
             if let Some(Value::Array(ports)) = object.get_mut("ports") {
                 for port in ports.iter_mut().filter_map(Value::as_object_mut) {
@@ -58,6 +59,31 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => binding(object),
         _ => {}
+    }
+}
+
+/// `SetDefaults_NetworkPolicy` and `SetDefaults_NetworkPolicyPort`: policy types from the rules
+/// (`Ingress`, and `Egress` when there are egress rules), ports over TCP. The pod selector is a
+/// struct, not a pointer: a policy without one selects every pod (`{}`).
+fn network_policy(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    default(spec, "podSelector", json!({}));
+    for rules in ["ingress", "egress"] {
+        if let Some(Value::Array(rules)) = spec.get_mut(rules) {
+            for rule in rules.iter_mut() {
+                if let Some(Value::Array(ports)) = rule.get_mut("ports") {
+                    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                        default(port, "protocol", json!("TCP"));
+                    }
+                }
+            }
+        }
+    }
+    let unset = spec.get("policyTypes").and_then(Value::as_array).is_none_or(Vec::is_empty);
+    if unset {
+        let egress = spec.get("egress").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
+        let types = if egress { json!(["Ingress", "Egress"]) } else { json!(["Ingress"]) };
+        spec.insert("policyTypes".into(), types);
     }
 }
 
@@ -638,6 +664,14 @@ mod tests {
             ("", "Secret", json!({}), "/type", json!("Opaque")),
             ("storage.k8s.io", "StorageClass", json!({}), "/reclaimPolicy", json!("Delete")),
             ("storage.k8s.io", "StorageClass", json!({}), "/volumeBindingMode", json!("Immediate")),
+            (
+                "networking.k8s.io",
+                "NetworkPolicy",
+                json!({"spec": {"egress": [{"ports": [{"port": 53}]}]}}),
+                "/spec",
+                json!({"egress": [{"ports": [{"port": 53, "protocol": "TCP"}]}],
+                    "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+            ),
             (
                 "scheduling.k8s.io",
                 "PriorityClass",

@@ -165,6 +165,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "events.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authentication.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authorization.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "networking.k8s.io", versions: &["v1"] },
     ApiGroup { name: "policy", versions: &["v1"] },
     ApiGroup { name: "rbac.authorization.k8s.io", versions: &["v1"] },
     ApiGroup { name: "storage.k8s.io", versions: &["v1"] },
@@ -556,6 +557,21 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "",
     },
+    // networking.k8s.io/v1, `pkg/registry/networking/networkpolicy`: stored and served; as in a
+    // cluster whose network plugin does not enforce them, nothing acts on them.
+    ResourceType {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "NetworkPolicy",
+        plural: "networkpolicies",
+        singular: "networkpolicy",
+        scope: Scope::Namespaced,
+        short_names: &["netpol"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "YpfwF18m1G8=",
+    },
     // policy/v1, `pkg/registry/policy/poddisruptionbudget`.
     ResourceType {
         group: "policy",
@@ -712,6 +728,7 @@ mod tests {
             ("controllerrevision", "apps", "controllerrevisions"),
             ("sc", "storage.k8s.io", "storageclasses"),
             ("pc", "scheduling.k8s.io", "priorityclasses"),
+            ("netpol", "networking.k8s.io", "networkpolicies"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
             ("clusterrole", "rbac.authorization.k8s.io", "clusterroles"),

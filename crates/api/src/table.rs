@@ -528,6 +528,17 @@ const POD_DISRUPTION_BUDGET_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printNetworkPolicy`.
+const NETWORK_POLICY_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Pod-Selector",
+        "string",
+        "podSelector selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.",
+    ),
+    AGE,
+];
+
 /// `printPriorityClass`.
 const PRIORITY_CLASS_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -615,6 +626,7 @@ enum Printer {
     Lease,
     PodDisruptionBudget,
     PriorityClass,
+    NetworkPolicy,
     RoleBinding,
     ClusterRoleBinding,
     /// The generic apiserver's default: `Name`, `Created At`.
@@ -654,6 +666,7 @@ impl Printer {
             ("coordination.k8s.io", "Lease") => Printer::Lease,
             ("policy", "PodDisruptionBudget") => Printer::PodDisruptionBudget,
             ("scheduling.k8s.io", "PriorityClass") => Printer::PriorityClass,
+            ("networking.k8s.io", "NetworkPolicy") => Printer::NetworkPolicy,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
             // Role and ClusterRole print `Name` and `Created At`, like the default.
@@ -684,6 +697,7 @@ impl Printer {
             Printer::Lease => LEASE_COLUMNS,
             Printer::PodDisruptionBudget => POD_DISRUPTION_BUDGET_COLUMNS,
             Printer::PriorityClass => PRIORITY_CLASS_COLUMNS,
+            Printer::NetworkPolicy => NETWORK_POLICY_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
@@ -789,6 +803,9 @@ impl Printer {
                 created(),
                 text(&o["preemptionPolicy"])
             ],
+            Printer::NetworkPolicy => {
+                cells![name, format_label_selector(&o["spec"]["podSelector"]), created()]
+            }
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role =
                     format!("{}/{}", text(&o["roleRef"]["kind"]), text(&o["roleRef"]["name"]));

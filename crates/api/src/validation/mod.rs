@@ -7,12 +7,13 @@
 //! [`fields`] finds (and drops) fields the v1.33 schema does not know, for `fieldValidation`.
 //!
 //! Suggested reading order: [`validate`], then `meta` (names, labels, selectors), `core` (pods,
-//! services, volumes, …), `apps`, `rbac`, `other`.
+//! services, volumes, …), `apps`, `rbac`, `networking`, `other`.
 
 mod apps;
 mod core;
 pub mod fields;
 pub(crate) mod meta;
+mod networking;
 mod other;
 pub mod quantities;
 mod rbac;
@@ -245,6 +246,7 @@ impl Errors {
             "" => core::validate(self, kind, object),
             "apps" => apps::validate(self, kind, object),
             "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
+            "networking.k8s.io" => networking::validate(self, kind, object),
             _ => other::validate(self, group, kind, object),
         }
     }
@@ -255,6 +257,7 @@ impl Errors {
             "" => core::validate_update(self, kind, object, old),
             "apps" => apps::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
+            "networking.k8s.io" => networking::validate_update(self, kind, object),
             _ => other::validate_update(self, group, kind, object, old),
         }
     }

@@ -582,6 +582,47 @@ fn storage_class_rules() {
 }
 
 #[test]
+fn network_policy_rules() {
+    let group = "networking.k8s.io";
+    let policy = |spec: Value| json!({"metadata": {"name": "db", "namespace": "d"}, "spec": spec});
+    let good = policy(json!({
+        "podSelector": {"matchLabels": {"app": "db"}},
+        "ingress": [{"from": [{"podSelector": {}}, {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+            "ports": [{"port": 5432}, {"port": "metrics"}, {"port": 8000, "endPort": 8080}]}],
+        "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}]}],
+    }));
+    assert!(create(group, "NetworkPolicy", good.clone()).is_empty());
+    let bad = policy(json!({
+        "podSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
+        "ingress": [{"from": [{}, {"podSelector": {}, "ipBlock": {"cidr": "10.0.0.0/8"}},
+                {"ipBlock": {"cidr": "10.0.0.0/33"}}, {"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.0.0/8"]}}],
+            "ports": [{"port": 70000, "protocol": "ICMP"}, {"port": "http", "endPort": 90}, {"endPort": 90}]}],
+        "policyTypes": ["Ingress", "Sideways"],
+    }));
+    assert_eq!(
+        create(group, "NetworkPolicy", bad),
+        vec![
+            "spec.podSelector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+            r#"spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP""#,
+            "spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+            "spec.ingress[0].ports[1].endPort: Invalid value: 90: may not be specified when `port` is non-numeric",
+            "spec.ingress[0].ports[2].endPort: Invalid value: 90: may not be specified when `port` is not specified",
+            "spec.ingress[0].from[0]: Required value: must specify a peer",
+            "spec.ingress[0].from[1]: Forbidden: may not specify both ipBlock and another peer",
+            r#"spec.ingress[0].from[2].ipBlock.cidr: Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"#,
+            r#"spec.ingress[0].from[3].ipBlock.except[0]: Invalid value: "10.0.0.0/8": must be a strict subset of `cidr`"#,
+            r#"spec.policyTypes[1]: Unsupported value: "Sideways": supported values: "Ingress", "Egress""#,
+        ]
+    );
+    // The rules may change on update, under the same checks.
+    let mut old = good.clone();
+    defaults::apply(group, "NetworkPolicy", &mut old);
+    let changed =
+        with(old.clone(), json!({"spec": {"podSelector": {"matchLabels": {"app": "web"}}}}));
+    assert!(check(group, "NetworkPolicy", changed, Write::Update(&old)).is_empty());
+}
+
+#[test]
 fn priority_class_rules() {
     let pc = |name: &str, value: i64| json!({"metadata": {"name": name}, "value": value});
     let group = "scheduling.k8s.io";

@@ -1,7 +1,9 @@
-//! PriorityClasses through real kubectl against `berth server --runtime simulated`: the system
-//! classes every cluster has, `create priorityclass` (a protobuf body) and its server-side
-//! errors, the table `get pc` prints, and the priority admission gives the pods of a
-//! StatefulSet whose template names a class.
+//! Cluster policies through real kubectl against `berth server --runtime simulated`.
+//! - PriorityClasses: the system classes every cluster has, `create priorityclass` (a protobuf
+//!   body) and its server-side errors, the table `get pc` prints, and the priority admission
+//!   gives the pods of a StatefulSet whose template names a class.
+//! - NetworkPolicies: stored and served (nothing enforces them, as in a cluster whose network
+//!   plugin does not): `apply`, the defaults, `get netpol`, `describe`, a refused manifest.
 
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
@@ -124,4 +126,72 @@ async fn priority_classes_set_the_priority_of_pods() {
         .ok(&["get", "pod", "lone", "-o", "jsonpath={.spec.priorityClassName}={.spec.priority}"])
         .await;
     assert_eq!(lone, "usual=10");
+}
+
+const POLICY: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}]
+    ports: [{port: 5432}]
+  egress:
+  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]
+";
+
+#[tokio::test]
+async fn network_policies_are_stored_and_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = BerthProcess::start(
+        env!("CARGO_BIN_EXE_berth").as_ref(),
+        &dir.path().join("data"),
+        &["--runtime", "simulated"],
+    )
+    .await;
+    let Some(kubectl) = Kubectl::new(&berth.kubeconfig()) else { return };
+
+    kubectl.apply(POLICY).await;
+    let defaulted = kubectl
+        .ok(&[
+            "get",
+            "netpol",
+            "db",
+            "-o",
+            "jsonpath={.spec.policyTypes} {.spec.ingress[0].ports[0].protocol}",
+        ])
+        .await;
+    assert_eq!(defaulted, r#"["Ingress","Egress"] TCP"#);
+    let everything = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all}
+spec: {}
+";
+    kubectl.apply(everything).await;
+    // kube-apiserver's columns: NAME POD-SELECTOR AGE; an empty selector is <none>.
+    let table = kubectl.ok(&["get", "networkpolicies"]).await;
+    let rows: Vec<Vec<&str>> =
+        table.lines().map(|line| line.split_whitespace().take(2).collect()).collect();
+    assert_eq!(
+        rows,
+        [vec!["NAME", "POD-SELECTOR"], vec!["db", "app=db"], vec!["deny-all", "<none>"]],
+        "{table}"
+    );
+    let described = kubectl.ok(&["describe", "netpol", "db"]).await;
+    assert!(described.contains("PodSelector:     app=db"), "{described}");
+    assert!(described.contains("Policy Types: Ingress, Egress"), "{described}");
+
+    let broken = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: broken}
+spec:
+  podSelector: {}
+  ingress: [{from: [{}], ports: [{port: 70000}]}]
+";
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], broken).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The NetworkPolicy \"broken\" is invalid: \n* spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n* spec.ingress[0].from[0]: Required value: must specify a peer\n"
+    );
 }
