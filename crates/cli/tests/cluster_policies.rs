@@ -5,6 +5,8 @@
 //! - NetworkPolicies: stored and served (nothing enforces them, as in a cluster whose network
 //!   plugin does not): `apply`, the defaults, `get netpol`, `describe`, a refused manifest.
 
+use std::path::Path;
+
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
 const SET: &str = "apiVersion: apps/v1
@@ -21,6 +23,14 @@ spec:
       containers: [{name: nginx, image: 'registry.k8s.io/nginx-slim:0.21'}]
 ";
 
+/// `berth server --runtime simulated` with its data under `dir`, and kubectl for it.
+async fn simulated(dir: &Path) -> (BerthProcess, Option<Kubectl>) {
+    let binary = env!("CARGO_BIN_EXE_berth").as_ref();
+    let berth = BerthProcess::start(binary, &dir.join("data"), &["--runtime", "simulated"]).await;
+    let kubectl = Kubectl::new(&berth.kubeconfig());
+    (berth, kubectl)
+}
+
 /// The table without its AGE column (the fourth), one line per row, as kubectl aligns it.
 fn without_age(table: &str) -> Vec<Vec<String>> {
     table
@@ -36,13 +46,8 @@ fn without_age(table: &str) -> Vec<Vec<String>> {
 #[tokio::test]
 async fn priority_classes_set_the_priority_of_pods() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = BerthProcess::start(
-        env!("CARGO_BIN_EXE_berth").as_ref(),
-        &dir.path().join("data"),
-        &["--runtime", "simulated"],
-    )
-    .await;
-    let Some(kubectl) = Kubectl::new(&berth.kubeconfig()) else { return };
+    let (_berth, kubectl) = simulated(dir.path()).await;
+    let Some(kubectl) = kubectl else { return };
 
     // kube-apiserver's columns: NAME VALUE GLOBAL-DEFAULT AGE PREEMPTIONPOLICY.
     let table = kubectl.ok(&["get", "pc"]).await;
@@ -143,13 +148,8 @@ spec:
 #[tokio::test]
 async fn network_policies_are_stored_and_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = BerthProcess::start(
-        env!("CARGO_BIN_EXE_berth").as_ref(),
-        &dir.path().join("data"),
-        &["--runtime", "simulated"],
-    )
-    .await;
-    let Some(kubectl) = Kubectl::new(&berth.kubeconfig()) else { return };
+    let (_berth, kubectl) = simulated(dir.path()).await;
+    let Some(kubectl) = kubectl else { return };
 
     kubectl.apply(POLICY).await;
     let defaulted = kubectl
