@@ -44,10 +44,10 @@ const DEFAULT_ACCOUNT_RETRY: std::time::Duration = std::time::Duration::from_mil
 /// How long a namespace deleted through this server is looked up in the store even when the
 /// view shows it active (`forceLiveLookupTTL`).
 const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
-/// Where namespaces and ServiceAccounts are stored.
-const NAMESPACES: &str = "/registry/core/namespaces/";
-const SERVICE_ACCOUNTS: &str = "/registry/core/serviceaccounts/";
-const PRIORITY_CLASSES: &str = "/registry/scheduling.k8s.io/priorityclasses/";
+/// Where the objects of a served resource are stored (all namespaces).
+fn stored_under(group: &str, plural: &str) -> String {
+    kinds::find(group, "v1", plural).map(|resource| prefix(resource, None)).unwrap_or_default()
+}
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
@@ -66,9 +66,9 @@ impl Listers {
     /// Empty views: until [`Listers::follow`] fills them, every lookup reads the store.
     pub(crate) fn new(store: &Arc<dyn Store>) -> Arc<Listers> {
         Arc::new(Listers {
-            namespaces: Follower::new(store.clone(), NAMESPACES, Objects::default()),
-            service_accounts: Follower::new(store.clone(), SERVICE_ACCOUNTS, Objects::default()),
-            priority_classes: Follower::new(store.clone(), PRIORITY_CLASSES, Objects::default()),
+            namespaces: follower(store, "", "namespaces"),
+            service_accounts: follower(store, "", "serviceaccounts"),
+            priority_classes: follower(store, "scheduling.k8s.io", "priorityclasses"),
             deleted: Mutex::default(),
         })
     }
@@ -97,6 +97,10 @@ impl Listers {
         let deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
         deleted.get(namespace).is_some_and(|at| at.elapsed() < FORCE_LIVE_LOOKUP)
     }
+}
+
+fn follower(store: &Arc<dyn Store>, group: &str, plural: &str) -> Arc<Follower<Objects>> {
+    Follower::new(store.clone(), stored_under(group, plural), Objects::default())
 }
 
 /// Decoded objects by store key.
@@ -612,7 +616,7 @@ mod tests {
     #[tokio::test]
     async fn namespaces_come_from_the_view_then_the_store() {
         let (store, listers, pods) = unfollowed();
-        let key = format!("{NAMESPACES}dev");
+        let key = format!("{}dev", stored_under("", "namespaces"));
         let active = put(&store, &key, json!({"metadata": {"name": "dev"}})).await;
         listers.namespaces.view().reset(&[active]);
         let terminating = json!({"metadata": {"name": "dev"}, "status": {"phase": "Terminating"}});
@@ -626,14 +630,19 @@ mod tests {
         assert_eq!(refused.code(), axum::http::StatusCode::FORBIDDEN);
         // One the view lacks is read from the store.
         assert!(namespace_lifecycle(&*store, &listers, pods, "other", "p").await.is_err());
-        put(&store, &format!("{NAMESPACES}other"), json!({"metadata": {"name": "other"}})).await;
+        put(
+            &store,
+            &format!("{}other", stored_under("", "namespaces")),
+            json!({"metadata": {"name": "other"}}),
+        )
+        .await;
         assert!(namespace_lifecycle(&*store, &listers, pods, "other", "p").await.is_ok());
     }
 
     #[tokio::test]
     async fn service_accounts_come_from_the_view_then_the_store() {
         let (store, listers, pods) = unfollowed();
-        let key = format!("{SERVICE_ACCOUNTS}dev/builder");
+        let key = format!("{}dev/builder", stored_under("", "serviceaccounts"));
         let viewed =
             json!({"metadata": {"name": "builder"}, "imagePullSecrets": [{"name": "viewed"}]});
         let kv = put(&store, &key, viewed).await;
@@ -657,13 +666,13 @@ mod tests {
     #[tokio::test]
     async fn the_views_follow_the_store() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let key = format!("{NAMESPACES}dev");
+        let key = format!("{}dev", stored_under("", "namespaces"));
         put(&store, &key, json!({"metadata": {"name": "dev"}})).await;
         let listers = Listers::new(&store);
         let (_stop, stopping) = tokio::sync::watch::channel(());
         listers.follow(stopping).await.unwrap();
         assert!(listers.namespaces.view().get(&key).is_some(), "listed at start");
-        let account = format!("{SERVICE_ACCOUNTS}dev/default");
+        let account = format!("{}dev/default", stored_under("", "serviceaccounts"));
         put(&store, &account, json!({"metadata": {"name": "default"}})).await;
         store.delete(&key, None).await.unwrap();
         listers.service_accounts.catch_up().await;

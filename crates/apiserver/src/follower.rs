@@ -30,7 +30,7 @@ pub(crate) trait View: Send + Sync + 'static {
 /// A [`View`] of the objects under `prefix`, and the task that keeps it current.
 #[derive(Debug)]
 pub(crate) struct Follower<V> {
-    prefix: &'static str,
+    prefix: String,
     view: V,
     /// The store revision up to which the view has applied every change.
     synced: watch::Sender<Revision>,
@@ -41,7 +41,7 @@ pub(crate) struct Follower<V> {
 
 impl<V: View> Follower<V> {
     /// An empty view; [`Follower::follow`] fills it and keeps it current.
-    pub(crate) fn new(store: Arc<dyn Store>, prefix: &'static str, view: V) -> Arc<Follower<V>> {
+    pub(crate) fn new(store: Arc<dyn Store>, prefix: String, view: V) -> Arc<Follower<V>> {
         Arc::new(Follower {
             prefix,
             view,
@@ -69,7 +69,7 @@ impl<V: View> Follower<V> {
     /// Replaces the view with the store's objects; the revision they were read at.
     async fn relist(&self) -> Result<Revision, berth_store::Error> {
         let mut kvs = Vec::new();
-        let mut request = RangeRequest::prefix(self.prefix);
+        let mut request = RangeRequest::prefix(&self.prefix);
         let revision = loop {
             let mut page = self.store.range(&request).await?;
             let last = page.kvs.last().map(|kv| kv.key.clone());
@@ -112,7 +112,7 @@ async fn follow<V: View>(
     mut revision: Revision,
     mut stopping: watch::Receiver<()>,
 ) {
-    let prefix = follower.prefix;
+    let prefix = follower.prefix.as_str();
     loop {
         let mut watch = match follower.store.watch(prefix, revision).await {
             Ok(watch) => watch,

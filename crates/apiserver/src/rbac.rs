@@ -94,7 +94,7 @@ impl Rbac {
 impl Authorizer {
     /// An authorizer with an empty cache; [`Authorizer::follow`] fills it and keeps it current.
     pub(crate) fn new(store: Arc<dyn Store>) -> Arc<Authorizer> {
-        Arc::new(Authorizer { rbac: Follower::new(store, PREFIX, Rbac::default()) })
+        Arc::new(Authorizer { rbac: Follower::new(store, PREFIX.to_owned(), Rbac::default()) })
     }
 
     /// Lists the RBAC objects and starts the task that follows their changes until `stopping`
