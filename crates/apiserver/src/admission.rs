@@ -17,8 +17,8 @@
 //! Each plugin is a pure function over the object plus, where it needs one, an object read.
 //! The namespaces, ServiceAccounts and PriorityClasses they read are kept in memory
 //! ([`Listers`]), as kube-apiserver's plugins keep them in informers, and read from the store
-//! only when the view lacks them (or, for a namespace deleted through this server lately, when it shows it
-//! active).
+//! only when the view lacks them (or, for a namespace deleted through this server lately, when
+//! it shows it active).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -44,12 +44,13 @@ const DEFAULT_ACCOUNT_RETRY: std::time::Duration = std::time::Duration::from_mil
 /// How long a namespace deleted through this server is looked up in the store even when the
 /// view shows it active (`forceLiveLookupTTL`).
 const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
+const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
+
 /// Where the objects of a served resource are stored (all namespaces).
 fn stored_under(group: &str, plural: &str) -> String {
     kinds::find(group, "v1", plural).map(|resource| prefix(resource, None)).unwrap_or_default()
 }
-const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
-const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
 /// The namespaces, ServiceAccounts and PriorityClasses, decoded and kept current from the
 /// store: the informers behind `NamespaceLifecycle`, `ServiceAccount` and `Priority`.
