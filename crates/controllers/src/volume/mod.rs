@@ -203,6 +203,10 @@ impl std::fmt::Debug for Executor {
 #[derive(Debug, Default)]
 struct Outcome {
     written: HashMap<String, String>,
+    /// The metadata each object got from its last write in this group: a status write that
+    /// follows an update sends it, as upstream's binder sends the object the update returned
+    /// (a status write keeps the metadata it carries).
+    metadata: HashMap<String, ObjectMeta>,
     created: HashSet<String>,
     clean: bool,
 }
@@ -210,7 +214,23 @@ struct Outcome {
 impl Outcome {
     fn remember(&mut self, key: String, meta: &ObjectMeta) {
         if let Some(rv) = meta.resource_version.clone() {
-            self.written.insert(key, rv);
+            self.written.insert(key.clone(), rv);
+        }
+        let mut meta = meta.clone();
+        meta.managed_fields = None;
+        self.metadata.insert(key, meta);
+    }
+
+    /// Makes `meta`, about to be written (`status`: to the status subresource), current with
+    /// what this group already wrote of `key`.
+    fn refresh(&self, key: &str, meta: &mut ObjectMeta, status: bool) {
+        match self.metadata.get(key) {
+            Some(written) if status => *meta = written.clone(),
+            _ => {
+                if let Some(rv) = self.written.get(key) {
+                    meta.resource_version = Some(rv.clone());
+                }
+            }
         }
     }
 }
@@ -381,9 +401,7 @@ impl Executor {
         let namespace = namespace_of(&claim.metadata).to_owned();
         let name = name_of(&claim.metadata).to_owned();
         let key = format!("pvc/{namespace}/{name}");
-        if let Some(rv) = outcome.written.get(&key) {
-            claim.metadata.resource_version = Some(rv.clone());
-        }
+        outcome.refresh(&key, &mut claim.metadata, status);
         let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &namespace);
         let pp = PostParams::default();
         let result = if status {
@@ -409,9 +427,7 @@ impl Executor {
     ) -> Result<(), VolumeError> {
         let name = name_of(&volume.metadata).to_owned();
         let key = format!("pv/{name}");
-        if let Some(rv) = outcome.written.get(&key) {
-            volume.metadata.resource_version = Some(rv.clone());
-        }
+        outcome.refresh(&key, &mut volume.metadata, status);
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
         let pp = PostParams::default();
         let result = if status {
