@@ -425,11 +425,16 @@ pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
     }
 }
 
-/// `current` with the status `body` carries (or none), as a status update stores it. What
-/// `body` carries equal to `current` (most status writers send the object they read) is kept
-/// instead of copied from `current`.
-fn with_status_of(current: &Value, mut body: Value) -> Value {
-    let status = body.as_object_mut().and_then(|map| map.shift_remove("status"));
+/// `current` with the status and the metadata `body` carries (or no status), as a status
+/// update stores it: the status strategies of kube-apiserver put back the spec and every other
+/// field from the stored object, not its metadata (whose immutable parts `keep_immutable`
+/// restores), except what a kind's strategy also resets ([`reset_for_status`]). What `body`
+/// carries equal to `current` (most status writers send the object they read) is kept instead
+/// of copied from `current`.
+fn with_status_of(resource: &ResourceType, current: &Value, mut body: Value) -> Value {
+    let taken =
+        body.as_object_mut().map(|map| (map.shift_remove("status"), map.shift_remove("metadata")));
+    let (status, metadata) = taken.unwrap_or((None, None));
     let (Some(live), Value::Object(mut mine)) = (current.as_object(), body) else {
         let mut out = current.clone();
         match (status, out.as_object_mut()) {
@@ -443,22 +448,56 @@ fn with_status_of(current: &Value, mut body: Value) -> Value {
         }
         return out;
     };
-    let mut status = status;
+    let (mut status, mut metadata) = (status, metadata.filter(Value::is_object));
     let mut out = Map::with_capacity(live.len() + 1);
     for (key, value) in live {
-        if key == "status" {
-            if let Some(status) = status.take() {
-                out.insert(key.clone(), status);
+        match key.as_str() {
+            "status" => {
+                if let Some(status) = status.take() {
+                    out.insert(key.clone(), status);
+                }
             }
-            continue;
+            "metadata" => {
+                out.insert(key.clone(), metadata.take().unwrap_or_else(|| value.clone()));
+            }
+            _ => {
+                let kept = mine.shift_remove(key).filter(|body| equal(body, value));
+                out.insert(key.clone(), kept.unwrap_or_else(|| value.clone()));
+            }
         }
-        let kept = mine.shift_remove(key).filter(|body| equal(body, value));
-        out.insert(key.clone(), kept.unwrap_or_else(|| value.clone()));
     }
     if let Some(status) = status {
         out.insert("status".into(), status);
     }
-    Value::Object(out)
+    let mut updated = Value::Object(out);
+    reset_for_status(resource, current, &mut updated);
+    updated
+}
+
+/// What a kind's status strategy takes from the stored object besides the spec: a
+/// Deployment's labels (`deploymentStatusStrategy`); a pod's owner references, and its QoS
+/// class when the status leaves it out (`podStatusStrategy`).
+fn reset_for_status(resource: &ResourceType, current: &Value, updated: &mut Value) {
+    let fields: &[&str] = match (resource.group, resource.kind) {
+        ("apps", "Deployment") => &["labels"],
+        ("", "Pod") => &["ownerReferences"],
+        _ => return,
+    };
+    if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in fields {
+            match current.pointer(&format!("/metadata/{field}")) {
+                Some(value) => metadata.insert((*field).to_owned(), value.clone()),
+                None => metadata.remove(*field),
+            };
+        }
+    }
+    if (resource.group, resource.kind) == ("", "Pod")
+        && updated.pointer("/status/qosClass").and_then(Value::as_str).is_none_or(str::is_empty)
+        && let Some(class) = current.pointer("/status/qosClass")
+        && let Some(status) = updated.get_mut("status").and_then(Value::as_object_mut)
+    {
+        status.insert("qosClass".into(), class.clone());
+    }
 }
 
 /// Keeps what an update cannot change (identity, creation, deletion, generation), splits main
@@ -488,7 +527,7 @@ pub(crate) fn keep_immutable(
     let has_status = resource.subresource("status").is_some();
     if subresource == Some("status") {
         // Only the status changes.
-        *updated = with_status_of(current, std::mem::take(updated));
+        *updated = with_status_of(resource, current, std::mem::take(updated));
     } else if has_status {
         match current.get("status") {
             // Most bodies carry the status they read: it stays, uncopied.
@@ -577,30 +616,49 @@ mod tests {
     }
 
     #[test]
-    fn a_status_update_keeps_all_but_the_status_of_the_current_object() {
-        let current = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "4"},
-                             "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
-                             "status": {"phase": "Pending"}});
-        // The body reads the object (keys in another order), changes its spec and status.
+    fn a_status_update_keeps_all_but_the_status_and_metadata_of_the_current_object() {
+        let pods = berth_api::kinds::find("", "v1", "pods").unwrap();
+        let current = json!({"kind": "Pod",
+            "metadata": {"name": "p", "resourceVersion": "4",
+                "ownerReferences": [{"kind": "StatefulSet", "name": "web", "uid": "u"}]},
+            "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
+            "status": {"phase": "Pending", "qosClass": "BestEffort"}});
+        // The body reads the object (keys in another order), changes its spec, its status, a
+        // label and the owner references: the spec and the owners stay, as the pod status
+        // strategy keeps them; the QoS class the status left out comes back.
         let body = json!({"status": {"phase": "Running"}, "spec": {"nodeName": "other"},
-                          "metadata": {"resourceVersion": "4", "name": "p"}, "kind": "Pod",
-                          "extra": 1});
-        let updated = with_status_of(&current, body);
-        let expected = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "4"},
-                              "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
-                              "status": {"phase": "Running"}});
+                          "metadata": {"resourceVersion": "4", "name": "p", "labels": {"a": "b"}},
+                          "kind": "Pod", "extra": 1});
+        let updated = with_status_of(pods, &current, body);
+        let expected = json!({"kind": "Pod",
+            "metadata": {"resourceVersion": "4", "name": "p", "labels": {"a": "b"},
+                "ownerReferences": [{"kind": "StatefulSet", "name": "web", "uid": "u"}]},
+            "spec": {"nodeName": "n", "containers": [{"name": "c"}]},
+            "status": {"phase": "Running", "qosClass": "BestEffort"}});
         assert_eq!(updated, expected);
         let keys: Vec<&String> = updated.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["kind", "metadata", "spec", "status"], "current's order");
         // No status in the body: none stored; a status the current object lacks: added.
-        let updated = with_status_of(&current, json!({"kind": "Pod"}));
+        let updated = with_status_of(pods, &current, json!({"kind": "Pod"}));
         assert_eq!(updated.get("status"), None);
         assert_eq!(updated["spec"], current["spec"]);
+        assert_eq!(updated["metadata"], current["metadata"], "no metadata in the body");
         let bare = json!({"kind": "Pod", "metadata": {"name": "p"}});
-        let updated = with_status_of(&bare, json!({"status": {"phase": "Failed"}}));
+        let updated = with_status_of(pods, &bare, json!({"status": {"phase": "Failed"}}));
         assert_eq!(
             updated,
             json!({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": "Failed"}})
+        );
+        // A Deployment's labels stay; its annotations may change (the revision is written so).
+        let deployments = berth_api::kinds::find("apps", "v1", "deployments").unwrap();
+        let current = json!({"metadata": {"name": "d", "labels": {"app": "d"}}, "spec": {}});
+        let body = json!({"metadata": {"name": "d", "labels": {"app": "x"},
+            "annotations": {"deployment.kubernetes.io/revision": "2"}}, "status": {}});
+        let updated = with_status_of(deployments, &current, body);
+        assert_eq!(
+            updated["metadata"],
+            json!({"name": "d", "labels": {"app": "d"},
+                "annotations": {"deployment.kubernetes.io/revision": "2"}})
         );
     }
 

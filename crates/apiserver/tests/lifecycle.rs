@@ -548,6 +548,29 @@ async fn eviction_honors_the_disruption_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_keep_metadata_changes_but_what_the_strategy_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let api = Api::new(dir.path(), &server);
+    api.service_account("default").await;
+    api.pod("default", "p", None).await;
+    // As kube-apiserver's pod status strategy: the label and annotation stay, the spec and
+    // the owner references are the stored ones.
+    let patch = json!({"metadata": {"labels": {"seen": "yes"}, "annotations": {"note": "n"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u"}]},
+        "spec": {"activeDeadlineSeconds": 5},
+        "status": {"phase": "Running"}});
+    let (code, pod) = api.merge("/api/v1/namespaces/default/pods/p/status", patch).await;
+    assert_eq!(code, 200, "{pod}");
+    assert_eq!(pod["metadata"]["labels"], json!({"seen": "yes"}));
+    assert_eq!(pod["metadata"]["annotations"], json!({"note": "n"}));
+    assert!(pod["metadata"].get("ownerReferences").is_none(), "{pod}");
+    assert!(pod["spec"].get("activeDeadlineSeconds").is_none(), "{pod}");
+    assert_eq!(pod["status"]["phase"], "Running");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_get_their_priority_class_value() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;

@@ -20,7 +20,8 @@
 //! Differences from upstream:
 //! - The deployment's `deployment.kubernetes.io/revision` annotation is written by an update
 //!   of the deployment (upstream sends it with `UpdateStatus`, whose strategy keeps
-//!   annotations; berth's status subresource keeps all metadata as stored).
+//!   annotations; berth's status subresource did not until session 14, and now does too, so
+//!   this write could move into the status write).
 //! - One loop re-plans every deployment on any change instead of a work queue of keys: a pass
 //!   with nothing to do writes nothing, but costs a plan per deployment.
 //! - Events: `ScalingReplicaSet` and `ReplicaSetCreateError` as upstream; the rest (the
