@@ -11,17 +11,15 @@
 //! resourceVersion), plans the sync purely ([`plan::plan`]) and applies the plan in order,
 //! stopping at the first failure: ReplicaSets are created, patched (replicas and
 //! annotations; never replaced whole, so a cache that holds sets without their template
-//! cannot clear it) or deleted, the deployment's revision annotation is written by an update
-//! and its status by `PUT …/status` only when it changed. A pass then waits until the caches
+//! cannot clear it) or deleted, the deployment's revision annotation is written through
+//! `PUT …/status` (as upstream's `UpdateStatus`) and so is its status, only when it changed. A pass then waits until the caches
 //! show what it wrote (`cache::caught_up`), so the next pass never plans without its own
 //! writes, and sleeps until any of the three caches changes, a progress deadline is due
 //! (tokio time), a failed deployment's backoff ends, or [`cache::RESYNC`].
 //!
 //! Differences from upstream:
-//! - The deployment's `deployment.kubernetes.io/revision` annotation is written by an update
-//!   of the deployment (upstream sends it with `UpdateStatus`, whose strategy keeps
-//!   annotations; berth's status subresource did not until session 14, and now does too, so
-//!   this write could move into the status write).
+//! - The deployment's `deployment.kubernetes.io/revision` annotation is its own status write;
+//!   upstream often sends it in the same `UpdateStatus` as the status it computes.
 //! - One loop re-plans every deployment on any change instead of a work queue of keys: a pass
 //!   with nothing to do writes nothing, but costs a plan per deployment.
 //! - Events: `ScalingReplicaSet` and `ReplicaSetCreateError` as upstream; the rest (the
@@ -435,15 +433,20 @@ impl Executor {
                     .annotations
                     .get_or_insert_default()
                     .insert(plan::REVISION.to_owned(), revision);
-                match deployments.replace(&pass.name, &pp, &updated).await {
+                // Through the status subresource, as upstream's `UpdateStatus`: its strategy
+                // keeps annotation changes and bumps no generation.
+                match deployments.replace_status(&pass.name, &pp, &updated).await {
                     Ok(written) => {
                         pass.set_deployment(written);
                         Ok(true)
                     }
                     Err(error) if status_code(&error) == Some(404) => Ok(false),
-                    Err(source) => {
-                        Err(pass.error("update", "deployment", &pass.name.clone(), source))
-                    }
+                    Err(source) => Err(pass.error(
+                        "update status of",
+                        "deployment",
+                        &pass.name.clone(),
+                        source,
+                    )),
                 }
             }
             Write::Status(status) => self.write_status(*status, pass).await,

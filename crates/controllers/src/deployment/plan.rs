@@ -114,7 +114,7 @@ pub(crate) enum Write {
     },
     /// Deletes an old set (history cleanup), uid as precondition.
     Delete { name: String, uid: String },
-    /// The deployment's revision annotation (an update of the deployment).
+    /// The deployment's revision annotation (`PUT …/status`, as upstream's `UpdateStatus`).
     Revision(String),
     /// The deployment's status (`PUT …/status`).
     Status(Box<DeploymentStatus>),
