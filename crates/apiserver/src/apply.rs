@@ -124,10 +124,12 @@ pub(crate) fn duplicate_warnings(directive: &str, duplicates: &[Duplicate]) -> V
 }
 
 /// Top-level fields a write through this endpoint does not own (kube-apiserver's reset
-/// fields): a main resource with a status subresource leaves `status` alone, `status` the rest.
+/// fields): a main resource with a status subresource leaves `status` alone, `status` the
+/// spec. The metadata a status strategy also resets (a Deployment's labels, a pod's owner
+/// references) is put back before the write is recorded, so no one gains it.
 fn reset(resource: &ResourceType, subresource: &str) -> &'static [&'static str] {
     match subresource {
-        "status" => &["spec", "metadata"],
+        "status" => &["spec"],
         "" if resource.subresource("status").is_some() => &["status"],
         _ => &[],
     }

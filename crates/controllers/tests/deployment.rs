@@ -62,6 +62,16 @@ async fn kubectl_rollouts_of_a_deployment() {
     kubectl.ok(&["create", "deployment", "web", "--image=nginx:1", "--replicas=3"]).await;
     let out = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
     assert!(out.contains("deployment \"web\" successfully rolled out"), "{out}");
+    // The revision annotation is the controller's, written through the status subresource,
+    // as on a cluster.
+    let managers = "jsonpath={range .metadata.managedFields[*]}{.manager}:{.subresource}:{.fieldsV1.f:metadata}{\"\\n\"}{end}";
+    let out =
+        kubectl.ok(&["get", "deployment", "web", "--show-managed-fields", "-o", managers]).await;
+    assert!(
+        out.lines().any(|line| line
+            == r#"kube-controller-manager:status:{"f:annotations":{".":{},"f:deployment.kubernetes.io/revision":{}}}"#),
+        "{out}"
+    );
     let first = sets_of(&sets).await;
     assert_eq!(first.len(), 1, "{first:?}");
     let (first_name, first_set) = first.iter().next().unwrap();
