@@ -202,35 +202,28 @@ impl std::fmt::Debug for Executor {
 /// What applying one group did.
 #[derive(Debug, Default)]
 struct Outcome {
-    written: HashMap<String, String>,
-    /// The metadata each object got from its last write in this group: a status write that
-    /// follows an update sends it, as upstream's binder sends the object the update returned
-    /// (a status write keeps the metadata it carries).
-    metadata: HashMap<String, ObjectMeta>,
+    /// The metadata each object got from its last write in this group (its resourceVersion
+    /// included): a status write that follows an update sends it, as upstream's binder sends
+    /// the object the update returned (a status write keeps the metadata it carries).
+    written: HashMap<String, ObjectMeta>,
     created: HashSet<String>,
     clean: bool,
 }
 
 impl Outcome {
     fn remember(&mut self, key: String, meta: &ObjectMeta) {
-        if let Some(rv) = meta.resource_version.clone() {
-            self.written.insert(key.clone(), rv);
-        }
         let mut meta = meta.clone();
         meta.managed_fields = None;
-        self.metadata.insert(key, meta);
+        self.written.insert(key, meta);
     }
 
     /// Makes `meta`, about to be written (`status`: to the status subresource), current with
     /// what this group already wrote of `key`.
     fn refresh(&self, key: &str, meta: &mut ObjectMeta, status: bool) {
-        match self.metadata.get(key) {
+        match self.written.get(key) {
             Some(written) if status => *meta = written.clone(),
-            _ => {
-                if let Some(rv) = self.written.get(key) {
-                    meta.resource_version = Some(rv.clone());
-                }
-            }
+            Some(written) => meta.resource_version.clone_from(&written.resource_version),
+            None => {}
         }
     }
 }
@@ -265,7 +258,12 @@ impl Executor {
         let mut clean = true;
         for outcome in outcomes {
             clean &= outcome.clean;
-            self.written.extend(outcome.written);
+            self.written.extend(
+                outcome
+                    .written
+                    .into_iter()
+                    .filter_map(|(key, meta)| Some((key, meta.resource_version?))),
+            );
             self.created.extend(outcome.created);
         }
         clean
