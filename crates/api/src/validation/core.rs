@@ -4,6 +4,7 @@
 //! what each update may change.
 
 use std::collections::{BTreeSet, HashSet};
+use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
@@ -1374,21 +1375,40 @@ fn node(errs: &mut Errors, object: &Value) {
     }
     for (i, cidr) in list(spec, "podCIDRs").iter().enumerate() {
         let cidr = cidr.as_str().unwrap_or("");
-        if !is_cidr(cidr) {
-            errs.invalid(
-                &index("spec.podCIDRs", i),
-                cidr,
-                "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
-            );
+        if parse_cidr(cidr).is_none() {
+            errs.invalid(&index("spec.podCIDRs", i), cidr, CIDR_MESSAGE);
         }
     }
 }
 
-fn is_cidr(text: &str) -> bool {
-    let Some((ip, bits)) = text.split_once('/') else { return false };
-    let Ok(ip) = ip.parse::<std::net::IpAddr>() else { return false };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    bits.parse::<u8>().is_ok_and(|b| b <= max)
+/// `IsValidCIDR`'s detail.
+pub(crate) const CIDR_MESSAGE: &str =
+    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
+
+/// An IPv4 or IPv6 CIDR: its network address (host bits cleared) and prefix length.
+pub(crate) fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = text.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let width = if ip.is_ipv4() { 32 } else { 128 };
+    if bits > width {
+        return None;
+    }
+    Some((network(ip, bits), bits))
+}
+
+/// `ip` with all but its first `bits` bits cleared.
+pub(crate) fn network(ip: IpAddr, bits: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let keep = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & keep).into())
+        }
+        IpAddr::V6(v6) => {
+            let keep = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & keep).into())
+        }
+    }
 }
 
 /// `ValidateNodeUpdate`: pod CIDRs and provider ID are set once.

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::core::{CIDR_MESSAGE, network, parse_cidr};
 use super::meta::{self, NameRule};
 use super::{Errors, Shown, child, get, index, list, str_or_empty};
 
@@ -127,8 +128,6 @@ fn network_policy_peer(errs: &mut Errors, peer: &Value, at: &str) {
     }
 }
 
-const CIDR_MESSAGE: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
-
 /// `ValidateIPBlock`: a CIDR, and exceptions strictly inside it.
 fn ip_block(errs: &mut Errors, block: &Value, at: &str) {
     let cidr = str_or_empty(block, "cidr");
@@ -153,31 +152,6 @@ fn ip_block(errs: &mut Errors, block: &Value, at: &str) {
     }
 }
 
-/// A CIDR's network address (the address with the host bits cleared) and prefix length.
-fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
-    let (ip, bits) = text.split_once('/')?;
-    let ip: IpAddr = ip.parse().ok()?;
-    let bits: u8 = bits.parse().ok()?;
-    let width = if ip.is_ipv4() { 32 } else { 128 };
-    if bits > width {
-        return None;
-    }
-    Some((mask(ip, bits), bits))
-}
-
-fn mask(ip: IpAddr, bits: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let keep = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-            IpAddr::V4((u32::from(v4) & keep).into())
-        }
-        IpAddr::V6(v6) => {
-            let keep = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-            IpAddr::V6((u128::from(v6) & keep).into())
-        }
-    }
-}
-
-fn contains((network, bits): (IpAddr, u8), ip: IpAddr) -> bool {
-    network.is_ipv4() == ip.is_ipv4() && mask(ip, bits) == network
+fn contains((net, bits): (IpAddr, u8), ip: IpAddr) -> bool {
+    net.is_ipv4() == ip.is_ipv4() && network(ip, bits) == net
 }
