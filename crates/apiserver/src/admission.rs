@@ -115,8 +115,15 @@ impl Objects {
         self.objects.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
     }
 
-    fn all(&self) -> Vec<Arc<Value>> {
-        self.objects.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    /// The object `keep` accepts with the lowest `key`, read under the lock (no copy of the
+    /// view: a pod create asks for the default PriorityClass).
+    fn lowest<K: Ord>(
+        &self,
+        keep: impl Fn(&Value) -> bool,
+        key: impl Fn(&Value) -> K,
+    ) -> Option<Arc<Value>> {
+        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
+        objects.values().filter(|object| keep(object)).min_by_key(|object| key(object)).cloned()
     }
 
     fn decoded(kv: &KeyValue) -> Option<Arc<Value>> {
@@ -216,9 +223,10 @@ pub(crate) async fn on_update(
 /// The PriorityClass with `globalDefault` set (the lowest value if several are), from the
 /// view: `getDefaultPriorityClass`.
 fn default_priority_class(listers: &Listers) -> Option<Arc<Value>> {
-    let classes = listers.priority_classes.view().all();
-    let defaults = classes.into_iter().filter(|class| class["globalDefault"] == true);
-    defaults.min_by_key(|class| class.get("value").and_then(Value::as_i64).unwrap_or(0))
+    listers.priority_classes.view().lowest(
+        |class| class["globalDefault"] == true,
+        |class| class.get("value").and_then(Value::as_i64).unwrap_or(0),
+    )
 }
 
 /// `Priority`'s validation of a PriorityClass: only one may be the global default (as the

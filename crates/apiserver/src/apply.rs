@@ -285,16 +285,9 @@ pub(crate) fn record_loopback(
     supplied: Option<Value>,
     new: &mut Value,
 ) {
-    if !restore_supplied(supplied, new) {
-        return;
+    if restore_supplied(supplied, new) {
+        record_server(resource, subresource.unwrap_or_default(), Some(live), new);
     }
-    let now = objects::now_rfc3339();
-    apply::update(
-        &writer(resource, SERVER_MANAGER, subresource.unwrap_or_default(), &now),
-        Some(live),
-        new,
-    );
-    apply::keep_times_of_noop(live, new);
 }
 
 /// Puts back the managedFields [`take_supplied`] took, recording nothing: a write below the
@@ -312,8 +305,19 @@ const SERVER_MANAGER: &str = "kube-apiserver";
 /// client are recorded: an `Update` by `kube-apiserver`. `new` carries the live managedFields
 /// or none; a write that changes nothing keeps the live entries' times.
 pub(crate) fn record_own(resource: &ResourceType, live: Option<&Value>, new: &mut Value) {
+    record_server(resource, "", live, new);
+}
+
+/// An `Update` by `kube-apiserver` on `subresource`; a write that changes nothing keeps the
+/// live entries' times.
+fn record_server(
+    resource: &ResourceType,
+    subresource: &str,
+    live: Option<&Value>,
+    new: &mut Value,
+) {
     let now = objects::now_rfc3339();
-    apply::update(&writer(resource, SERVER_MANAGER, "", &now), live, new);
+    apply::update(&writer(resource, SERVER_MANAGER, subresource, &now), live, new);
     if let Some(live) = live {
         apply::keep_times_of_noop(live, new);
     }
