@@ -485,7 +485,7 @@ fn reset_for_status(resource: &ResourceType, current: &Value, updated: &mut Valu
     };
     if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
         for field in fields {
-            match current.pointer(&format!("/metadata/{field}")) {
+            match current.get("metadata").and_then(|meta| meta.get(*field)) {
                 Some(value) => metadata.insert((*field).to_owned(), value.clone()),
                 None => metadata.remove(*field),
             };
