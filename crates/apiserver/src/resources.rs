@@ -1369,19 +1369,15 @@ async fn attempt(
         };
     }
     match cx.manager {
-        Manager::Request => {
-            let on = cx.path.subresource.as_deref();
-            let (headers, query) = (&cx.headers, &cx.query);
-            crate::apply::record(
-                resource,
-                headers,
-                query,
-                on,
-                Some(&current),
-                supplied,
-                &mut updated,
-            );
-        }
+        Manager::Request => crate::apply::record(
+            resource,
+            &cx.headers,
+            &cx.query,
+            cx.path.subresource.as_deref(),
+            Some(&current),
+            supplied,
+            &mut updated,
+        ),
         Manager::Loopback => {
             crate::apply::record_loopback(resource, subresource, &current, supplied, &mut updated);
         }
