@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::sync::Notify;
 
 use crate::Context;
@@ -285,14 +285,7 @@ pub(crate) fn plan_service(
                     generate_name: Some(format!("{}-", name_of(&service.metadata))),
                     namespace: service.metadata.namespace.clone(),
                     labels: Some(labels.clone()),
-                    owner_references: Some(vec![OwnerReference {
-                        api_version: "v1".to_owned(),
-                        kind: "Service".to_owned(),
-                        name: name_of(&service.metadata).to_owned(),
-                        uid: service.metadata.uid.clone().unwrap_or_default(),
-                        controller: Some(true),
-                        block_owner_deletion: Some(true),
-                    }]),
+                    owner_references: Some(vec![crate::meta::new_controller_ref(service)]),
                     ..ObjectMeta::default()
                 };
                 set_trigger(&mut metadata, trigger.as_deref());

@@ -83,6 +83,20 @@ pub(crate) fn api_message(error: &kube::Error) -> String {
     }
 }
 
+/// `metav1.NewControllerRef`: `owner` as the controller of what it makes (blocking the
+/// owner's foreground deletion).
+pub(crate) fn new_controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
+    let meta = owner.meta();
+    OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: meta.name.clone().unwrap_or_default(),
+        uid: meta.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
 /// `metav1.GetControllerOf`.
 pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))

@@ -526,14 +526,7 @@ pub(crate) fn pod_from_template(set: &ReplicaSet) -> Pod {
 
 /// `metav1.NewControllerRef(set, apps/v1 ReplicaSet)`.
 fn controller_ref(set: &ReplicaSet) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".to_owned(),
-        kind: "ReplicaSet".to_owned(),
-        name: name_of(&set.metadata).to_owned(),
-        uid: set.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    crate::meta::new_controller_ref(set)
 }
 
 fn key_of(set: &ReplicaSet) -> String {

@@ -187,14 +187,7 @@ pub(crate) fn equal_ignore_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> boo
 
 /// The controller reference a deployment gives its sets (`metav1.NewControllerRef`).
 pub(crate) fn controller_ref(d: &Deployment) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".to_owned(),
-        kind: "Deployment".to_owned(),
-        name: name_of(&d.metadata).to_owned(),
-        uid: d.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    crate::meta::new_controller_ref(d)
 }
 
 /// The status after the new set could not be created (`getNewReplicaSet`'s error path):

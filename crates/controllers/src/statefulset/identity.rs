@@ -70,14 +70,7 @@ pub(crate) fn pod_revision(pod: &CachedPod) -> &str {
 
 /// `metav1.NewControllerRef(set, StatefulSet)`.
 pub(crate) fn set_owner_ref(set: &StatefulSet) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "StatefulSet".into(),
-        name: set_name(set).into(),
-        uid: set.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    crate::meta::new_controller_ref(set)
 }
 
 fn pod_owner_ref(pod_name: &str, pod_uid: &str) -> OwnerReference {
