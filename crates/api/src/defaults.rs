@@ -49,6 +49,15 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("networking.k8s.io", "NetworkPolicy") => network_policy(object),
+        // `SetDefaults_IngressClass`: parameters refer to a cluster-scoped resource unless
+        // they say otherwise.
+        ("networking.k8s.io", "IngressClass") => {
+            if let Some(spec) = object_at(object, "spec")
+                && let Some(Value::Object(parameters)) = spec.get_mut("parameters")
+            {
+                default(parameters, "scope", json!("Cluster"));
+            }
+        }
         ("discovery.k8s.io", "EndpointSlice") => {
             if let Some(Value::Array(ports)) = object.get_mut("ports") {
                 for port in ports.iter_mut().filter_map(Value::as_object_mut) {
@@ -671,6 +680,14 @@ mod tests {
                 "/spec",
                 json!({"egress": [{"ports": [{"port": 53, "protocol": "TCP"}]}],
                     "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+            ),
+            (
+                "networking.k8s.io",
+                "IngressClass",
+                json!({"spec": {"controller": "example.com/lb",
+                    "parameters": {"kind": "ConfigMap", "name": "lb"}}}),
+                "/spec/parameters/scope",
+                json!("Cluster"),
             ),
             (
                 "scheduling.k8s.io",

@@ -201,6 +201,10 @@ const fn policy(kind: &'static str) -> GroupVersionKind {
     GroupVersionKind { group: "policy", version: "v1", kind }
 }
 
+const fn networking(kind: &'static str) -> GroupVersionKind {
+    GroupVersionKind { group: "networking.k8s.io", version: "v1", kind }
+}
+
 const SCALE: Subresource = Subresource {
     name: "scale",
     kind: GroupVersionKind { group: "autoscaling", version: "v1", kind: "Scale" },
@@ -557,6 +561,34 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "",
     },
+    // networking.k8s.io/v1, `pkg/registry/networking/ingressclass` and `…/ingress`: stored and
+    // served; as in a cluster without an ingress controller, nothing routes them.
+    ResourceType {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "IngressClass",
+        plural: "ingressclasses",
+        singular: "ingressclass",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "l/iqIbDgFyQ=",
+    },
+    ResourceType {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "Ingress",
+        plural: "ingresses",
+        singular: "ingress",
+        scope: Scope::Namespaced,
+        short_names: &["ing"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[status(networking("Ingress"))],
+        storage_version_hash: "39NQlfNR+bo=",
+    },
     // networking.k8s.io/v1, `pkg/registry/networking/networkpolicy`: stored and served; as in a
     // cluster whose network plugin does not enforce them, nothing acts on them.
     ResourceType {
@@ -729,6 +761,8 @@ mod tests {
             ("sc", "storage.k8s.io", "storageclasses"),
             ("pc", "scheduling.k8s.io", "priorityclasses"),
             ("netpol", "networking.k8s.io", "networkpolicies"),
+            ("ing", "networking.k8s.io", "ingresses"),
+            ("ingressclass", "networking.k8s.io", "ingressclasses"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
             ("clusterrole", "rbac.authorization.k8s.io", "clusterroles"),
@@ -746,6 +780,7 @@ mod tests {
         let cluster = [
             "clusterrolebindings",
             "clusterroles",
+            "ingressclasses",
             "namespaces",
             "nodes",
             "persistentvolumes",

@@ -528,6 +528,32 @@ const POD_DISRUPTION_BUDGET_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printIngress`.
+const INGRESS_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Class",
+        "string",
+        "The name of the IngressClass resource that should be used for additional configuration",
+    ),
+    col(
+        "Hosts",
+        "string",
+        "Hosts that incoming requests are matched against before the ingress rule",
+    ),
+    col("Address", "string", "Address is a list containing ingress points for the load-balancer"),
+    col("Ports", "string", "Ports of TLS configurations that open"),
+    AGE,
+];
+
+/// `printIngressClass`.
+const INGRESS_CLASS_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col("Controller", "string", "Controller that is responsible for handling this class"),
+    col("Parameters", "string", "A reference to a resource with additional parameters"),
+    AGE,
+];
+
 /// `printNetworkPolicy`.
 const NETWORK_POLICY_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -626,6 +652,8 @@ enum Printer {
     Lease,
     PodDisruptionBudget,
     PriorityClass,
+    Ingress,
+    IngressClass,
     NetworkPolicy,
     RoleBinding,
     ClusterRoleBinding,
@@ -666,6 +694,8 @@ impl Printer {
             ("coordination.k8s.io", "Lease") => Printer::Lease,
             ("policy", "PodDisruptionBudget") => Printer::PodDisruptionBudget,
             ("scheduling.k8s.io", "PriorityClass") => Printer::PriorityClass,
+            ("networking.k8s.io", "Ingress") => Printer::Ingress,
+            ("networking.k8s.io", "IngressClass") => Printer::IngressClass,
             ("networking.k8s.io", "NetworkPolicy") => Printer::NetworkPolicy,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
@@ -697,6 +727,8 @@ impl Printer {
             Printer::Lease => LEASE_COLUMNS,
             Printer::PodDisruptionBudget => POD_DISRUPTION_BUDGET_COLUMNS,
             Printer::PriorityClass => PRIORITY_CLASS_COLUMNS,
+            Printer::Ingress => INGRESS_COLUMNS,
+            Printer::IngressClass => INGRESS_CLASS_COLUMNS,
             Printer::NetworkPolicy => NETWORK_POLICY_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
@@ -803,6 +835,18 @@ impl Printer {
                 created(),
                 text(&o["preemptionPolicy"])
             ],
+            Printer::Ingress => ingress_cells(o, now),
+            Printer::IngressClass => {
+                let spec = &o["spec"];
+                let parameters = match spec.get("parameters").filter(|p| p.is_object()) {
+                    None => "<none>".to_owned(),
+                    Some(p) => match p.get("apiGroup").and_then(Value::as_str) {
+                        Some(group) => format!("{}.{group}/{}", text(&p["kind"]), text(&p["name"])),
+                        None => format!("{}/{}", text(&p["kind"]), text(&p["name"])),
+                    },
+                };
+                cells![name, text(&spec["controller"]), parameters, created()]
+            }
             Printer::NetworkPolicy => {
                 cells![name, format_label_selector(&o["spec"]["podSelector"]), created()]
             }
@@ -1051,6 +1095,37 @@ fn condition_true(status: &Value, type_: &str) -> bool {
 }
 
 // === impl Service, Endpoints, EndpointSlice ===
+
+/// `printIngress`: the class (`<none>` without one), `formatHosts` (up to three hosts, then
+/// `+ N more...` counted in rules; `*` when no rule names one), the load balancer's addresses (`ingressLoadBalancerStatusStringer`
+/// as for `-o wide`: sorted, unique, not clipped) and `formatPorts`.
+fn ingress_cells(o: &Value, now: i64) -> Vec<Value> {
+    const MAX_HOSTS: usize = 3;
+    let spec = &o["spec"];
+    let class = spec.get("ingressClassName").and_then(Value::as_str).unwrap_or("<none>");
+    let rules = array(&spec["rules"]);
+    let (mut hosts, mut more) = (Vec::new(), false);
+    for rule in rules {
+        more |= hosts.len() == MAX_HOSTS;
+        if !more && !text(&rule["host"]).is_empty() {
+            hosts.push(text(&rule["host"]));
+        }
+    }
+    let hosts = match (hosts.is_empty(), more) {
+        (true, _) => "*".to_owned(),
+        (false, true) => format!("{} + {} more...", hosts.join(","), rules.len() - MAX_HOSTS),
+        (false, false) => hosts.join(","),
+    };
+    let addresses: BTreeSet<&str> = array(&o["status"]["loadBalancer"]["ingress"])
+        .iter()
+        .filter_map(|point| {
+            [text(&point["ip"]), text(&point["hostname"])].into_iter().find(|a| !a.is_empty())
+        })
+        .collect();
+    let addresses: Vec<&str> = addresses.into_iter().collect();
+    let ports = if array(&spec["tls"]).is_empty() { "80" } else { "80, 443" };
+    cells![text(&o["metadata"]["name"]), class, hosts, addresses.join(","), ports, age(o, now)]
+}
 
 fn service_cells(svc: &Value, now: i64) -> Vec<Value> {
     let spec = &svc["spec"];
@@ -2932,6 +3007,70 @@ x       0001-01-01T00:00:00Z
         assert_eq!(IncludeObject::from_query(Some("None")), Some(IncludeObject::None));
         assert_eq!(IncludeObject::from_query(Some("Object")), Some(IncludeObject::Object));
         assert_eq!(IncludeObject::from_query(Some("object")), None);
+    }
+
+    #[test]
+    fn ingresses_and_ingress_classes() {
+        let backend = json!({"service": {"name": "web", "port": {"number": 80}}});
+        let rule = |host: &str| {
+            json!({"host": host, "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": backend}]}})
+        };
+        let simple = json!({
+            "metadata": meta("simple", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"ingressClassName": "nginx", "rules": [rule("foo.example.com")]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"},
+                {"hostname": "lb.example.com"}, {"ip": "10.0.0.2"}, {"ip": "10.0.0.9"}]}},
+        });
+        let many = json!({
+            "metadata": meta("many", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"rules": [rule("a.example.com"), rule(""), rule("b.example.com"),
+                rule("c.example.com"), rule("d.example.com"), rule("e.example.com")],
+                "tls": [{"hosts": ["a.example.com"], "secretName": "tls"}]},
+        });
+        let catch_all = json!({
+            "metadata": meta("catch-all", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"defaultBackend": backend},
+            "status": {"loadBalancer": {}},
+        });
+        let three = json!({
+            "metadata": meta("three", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"rules": [rule("a.example.com"), rule("b.example.com"),
+                rule("c.example.com")]},
+        });
+        check(
+            "networking.k8s.io",
+            "ingresses",
+            &[simple, many, catch_all, three],
+            "
+NAME        CLASS    HOSTS                                                   ADDRESS                            PORTS     AGE
+simple      nginx    foo.example.com                                         10.0.0.2,10.0.0.9,lb.example.com   80        60m
+many        <none>   a.example.com,b.example.com,c.example.com + 3 more...                                      80, 443   60m
+catch-all   <none>   *                                                                                          80        60m
+three       <none>   a.example.com,b.example.com,c.example.com                                                  80        60m
+",
+            None,
+        );
+        let plain = json!({"metadata": {"name": "nginx", "creationTimestamp": "2026-11-25T09:00:00Z"},
+            "spec": {"controller": "k8s.io/ingress-nginx"}});
+        let grouped = json!({"metadata": {"name": "lb", "creationTimestamp": "2026-11-25T09:00:00Z"},
+            "spec": {"controller": "example.com/lb", "parameters": {"apiGroup": "k8s.example.com",
+                "kind": "IngressParameters", "name": "external-lb", "scope": "Cluster"}}});
+        let core = json!({"metadata": {"name": "core", "creationTimestamp": "2026-11-25T09:00:00Z"},
+            "spec": {"controller": "example.com/lb", "parameters": {"kind": "ConfigMap",
+                "name": "lb-config", "scope": "Namespace", "namespace": "ingress"}}});
+        check(
+            "networking.k8s.io",
+            "ingressclasses",
+            &[plain, grouped, core],
+            "
+NAME    CONTROLLER             PARAMETERS                                      AGE
+nginx   k8s.io/ingress-nginx   <none>                                          60m
+lb      example.com/lb         IngressParameters.k8s.example.com/external-lb   60m
+core    example.com/lb         ConfigMap/lb-config                             60m
+",
+            None,
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - `DefaultTolerationSeconds`: pods tolerate `not-ready`/`unreachable` NoExecute taints for
 //!   300 s unless they say otherwise.
 //! - `DefaultStorageClass`: a claim without `storageClassName` gets the default class.
+//! - `DefaultIngressClass`: an Ingress that names no class gets the default IngressClass.
 //! - `StorageObjectInUseProtection`: claims and volumes get their protection finalizers.
 //! - `Priority` (`plugin/pkg/admission/priority`): a pod gets the priority and preemption
 //!   policy of the PriorityClass it names, or of the default class (0 and
@@ -182,6 +183,7 @@ pub(crate) async fn on_create(
             add_finalizer(object, PVC_PROTECTION);
         }
         ("", "PersistentVolume") => add_finalizer(object, PV_PROTECTION),
+        ("networking.k8s.io", "Ingress") => default_ingress_class(store, object).await?,
         _ => {}
     }
     Ok(())
@@ -542,32 +544,11 @@ async fn default_storage_class(store: &dyn Store, claim: &mut Value) -> Result<(
     if named {
         return Ok(());
     }
-    let Some(classes) = kinds::find("storage.k8s.io", "v1", "storageclasses") else {
-        return Ok(());
-    };
-    let page = store.range(&RangeRequest::prefix(prefix(classes, None))).await;
-    let page = page.map_err(|e| Status::from_store(e, classes, ""))?;
-    let mut defaults = Vec::new();
-    for kv in &page.kvs {
-        let class = decode(kv)?;
-        if is_default_class(&class) {
-            defaults.push(class);
-        }
-    }
-    let newest = defaults.iter().max_by(|a, b| {
-        let created = |c: &Value| {
-            c.pointer("/metadata/creationTimestamp")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let name = |c: &Value| {
-            c.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned()
-        };
-        // Newest first; on a tie the first name wins.
-        created(a).cmp(&created(b)).then_with(|| name(b).cmp(&name(a)))
+    let default = newest_default(store, "storage.k8s.io", "storageclasses", |class| {
+        annotated(class, "storageclass.kubernetes.io/is-default-class")
+            || annotated(class, "storageclass.beta.kubernetes.io/is-default-class")
     });
-    if let Some(class) = newest.and_then(|c| c.pointer("/metadata/name")).cloned()
+    if let Some(class) = default.await?
         && let Some(spec) = claim.get_mut("spec").and_then(Value::as_object_mut)
     {
         spec.insert("storageClassName".into(), class);
@@ -575,17 +556,68 @@ async fn default_storage_class(store: &dyn Store, claim: &mut Value) -> Result<(
     Ok(())
 }
 
-fn is_default_class(class: &Value) -> bool {
-    let annotation = |key: &str| {
-        class
-            .get("metadata")
-            .and_then(|m| m.get("annotations"))
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
-            == Some("true")
+/// `DefaultIngressClass` (`plugin/pkg/admission/network/defaultingressclass`): an Ingress
+/// created without `spec.ingressClassName` or the `kubernetes.io/ingress.class` annotation gets
+/// the default IngressClass (annotated `ingressclass.kubernetes.io/is-default-class: "true"`;
+/// the newest if several are).
+async fn default_ingress_class(store: &dyn Store, ingress: &mut Value) -> Result<(), Status> {
+    let named = ingress.pointer("/spec/ingressClassName").is_some_and(|c| !c.is_null())
+        || ingress.pointer("/metadata/annotations/kubernetes.io~1ingress.class").is_some();
+    if named {
+        return Ok(());
+    }
+    let default = newest_default(store, "networking.k8s.io", "ingressclasses", |class| {
+        annotated(class, "ingressclass.kubernetes.io/is-default-class")
+    });
+    if let Some(class) = default.await? {
+        if !ingress.get("spec").is_some_and(Value::is_object) {
+            ingress["spec"] = json!({});
+        }
+        ingress["spec"]["ingressClassName"] = class;
+    }
+    Ok(())
+}
+
+/// The name of the newest class (of a cluster-scoped resource) that `is_default` accepts, on a
+/// tie the first by name, read from the store: both defaulting plugins' `getDefaultClass`.
+async fn newest_default(
+    store: &dyn Store,
+    group: &str,
+    plural: &str,
+    is_default: impl Fn(&Value) -> bool,
+) -> Result<Option<Value>, Status> {
+    let Some(classes) = kinds::find(group, "v1", plural) else {
+        return Ok(None);
     };
-    annotation("storageclass.kubernetes.io/is-default-class")
-        || annotation("storageclass.beta.kubernetes.io/is-default-class")
+    let page = store.range(&RangeRequest::prefix(prefix(classes, None))).await;
+    let page = page.map_err(|e| Status::from_store(e, classes, ""))?;
+    let mut defaults = Vec::new();
+    for kv in &page.kvs {
+        let class = decode(kv)?;
+        if is_default(&class) {
+            defaults.push(class);
+        }
+    }
+    let text = |c: &Value, pointer: &str| {
+        c.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned()
+    };
+    let newest = defaults.iter().max_by(|a, b| {
+        let created = |c: &Value| text(c, "/metadata/creationTimestamp");
+        let name = |c: &Value| text(c, "/metadata/name");
+        // Newest first; on a tie the first name wins.
+        created(a).cmp(&created(b)).then_with(|| name(b).cmp(&name(a)))
+    });
+    Ok(newest.and_then(|c| c.pointer("/metadata/name")).cloned())
+}
+
+/// Whether `object` has the annotation `key` set to `"true"`.
+fn annotated(object: &Value, key: &str) -> bool {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        == Some("true")
 }
 
 fn add_finalizer(object: &mut Value, finalizer: &str) {

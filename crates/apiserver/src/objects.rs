@@ -385,6 +385,8 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
                 metadata.insert("generation".into(), json!(1));
             }
         }
+        // An empty status: its load balancer is a struct, so it serializes as `{}`.
+        ("networking.k8s.io", "Ingress") => object["status"] = json!({ "loadBalancer": {} }),
         // An empty status, whose counts (not `omitempty`) serialize as 0.
         ("policy", "PodDisruptionBudget") => {
             object["status"] = json!({

@@ -82,6 +82,8 @@ enum Kind {
     Message(&'static Msg),
     /// `repeated` messages.
     Messages(&'static Msg),
+    /// An embedded message whose fields JSON writes into the enclosing object (`json:",inline"`).
+    Inline(&'static Msg),
     /// Set by the server, never by a client: accepted and not decoded (timestamps,
     /// managedFields, status).
     ServerOwned,
@@ -284,6 +286,77 @@ const PRIORITY_CLASS: Msg = Msg {
         (3, "globalDefault", Kind::Bool),
         (4, "description", Kind::Str),
         (5, "preemptionPolicy", Kind::OptStr),
+    ],
+};
+
+/// networking.k8s.io/v1 (`networking/v1/generated.proto`): `kubectl create ingress`.
+const INGRESS: Msg = Msg {
+    name: "Ingress",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&INGRESS_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const INGRESS_SPEC: Msg = Msg {
+    name: "IngressSpec",
+    fields: &[
+        (1, "defaultBackend", Kind::Message(&INGRESS_BACKEND)),
+        (2, "tls", Kind::Messages(&INGRESS_TLS)),
+        (3, "rules", Kind::Messages(&INGRESS_RULE)),
+        (4, "ingressClassName", Kind::OptStr),
+    ],
+};
+
+const INGRESS_BACKEND: Msg = Msg {
+    name: "IngressBackend",
+    fields: &[
+        (3, "resource", Kind::Message(&TYPED_LOCAL_OBJECT_REFERENCE)),
+        (4, "service", Kind::Message(&INGRESS_SERVICE_BACKEND)),
+    ],
+};
+
+const INGRESS_SERVICE_BACKEND: Msg = Msg {
+    name: "IngressServiceBackend",
+    fields: &[(1, "name", Kind::Str), (2, "port", Kind::Message(&SERVICE_BACKEND_PORT))],
+};
+
+const SERVICE_BACKEND_PORT: Msg =
+    Msg { name: "ServiceBackendPort", fields: &[(1, "name", Kind::Str), (2, "number", Kind::Int)] };
+
+const TYPED_LOCAL_OBJECT_REFERENCE: Msg = Msg {
+    name: "TypedLocalObjectReference",
+    fields: &[(1, "apiGroup", Kind::OptStr), (2, "kind", Kind::Str), (3, "name", Kind::Str)],
+};
+
+const INGRESS_TLS: Msg = Msg {
+    name: "IngressTLS",
+    fields: &[(1, "hosts", Kind::Strings), (2, "secretName", Kind::Str)],
+};
+
+/// `IngressRuleValue` is inline: its `http` sits beside `host` in JSON.
+const INGRESS_RULE: Msg = Msg {
+    name: "IngressRule",
+    fields: &[(1, "host", Kind::Str), (2, "ingressRuleValue", Kind::Inline(&INGRESS_RULE_VALUE))],
+};
+
+const INGRESS_RULE_VALUE: Msg = Msg {
+    name: "IngressRuleValue",
+    fields: &[(1, "http", Kind::Message(&HTTP_INGRESS_RULE_VALUE))],
+};
+
+const HTTP_INGRESS_RULE_VALUE: Msg = Msg {
+    name: "HTTPIngressRuleValue",
+    fields: &[(1, "paths", Kind::Messages(&HTTP_INGRESS_PATH))],
+};
+
+const HTTP_INGRESS_PATH: Msg = Msg {
+    name: "HTTPIngressPath",
+    fields: &[
+        (1, "path", Kind::Str),
+        (2, "backend", Kind::Message(&INGRESS_BACKEND)),
+        (3, "pathType", Kind::OptStr),
     ],
 };
 
@@ -596,6 +669,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("policy/v1", "PodDisruptionBudget") => &POD_DISRUPTION_BUDGET,
         ("policy/v1" | "policy/v1beta1", "Eviction") => &EVICTION,
         ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
+        ("networking.k8s.io/v1", "Ingress") => &INGRESS,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,
@@ -694,6 +768,7 @@ fn message(schema: &'static Msg, raw: &[u8]) -> Result<Map<String, Value>, Decod
             (Kind::Messages(inner), Wire::Bytes(v)) => {
                 push(&mut object, name, Value::Object(message(inner, v)?));
             }
+            (Kind::Inline(inner), Wire::Bytes(v)) => object.extend(message(inner, v)?),
             _ => return Err(mismatch()),
         }
     }
@@ -919,6 +994,41 @@ mod tests {
                 "value": 0,
                 "description": "batch",
                 "preemptionPolicy": "PreemptLowerPriority",
+            })
+        );
+    }
+
+    #[test]
+    fn an_ingress_decodes_with_its_inline_rule_value() {
+        // `kubectl create ingress web --class=nginx --rule="foo.com/=svc:80,tls=cert"`: gogo
+        // writes non-pointer fields even when empty (the rule's path is `/`, its port name "").
+        let port = [encode_field(1, b""), encode_varint(2, 80)].concat();
+        let service = [encode_field(1, b"svc"), encode_field(2, &port)].concat();
+        let backend = encode_field(4, &service);
+        let path = [encode_field(1, b"/"), encode_field(2, &backend), encode_field(3, b"Exact")];
+        let http = encode_field(1, &path.concat());
+        let rule = [encode_field(1, b"foo.com"), encode_field(2, &encode_field(1, &http))].concat();
+        let tls = [encode_field(1, b"foo.com"), encode_field(2, b"cert")].concat();
+        let spec = [encode_field(2, &tls), encode_field(3, &rule), encode_field(4, b"nginx")];
+        let raw = [
+            encode_field(1, &object_meta("web", "default", &[])),
+            encode_field(2, &spec.concat()),
+            encode_field(3, &encode_field(1, b"")),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("networking.k8s.io/v1", "Ingress", &raw)).unwrap(),
+            json!({
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {
+                    "tls": [{"hosts": ["foo.com"], "secretName": "cert"}],
+                    "rules": [{"host": "foo.com", "http": {"paths": [{"path": "/",
+                        "backend": {"service": {"name": "svc", "port": {"number": 80}}},
+                        "pathType": "Exact"}]}}],
+                    "ingressClassName": "nginx",
+                },
             })
         );
     }

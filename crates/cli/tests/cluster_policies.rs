@@ -4,6 +4,10 @@
 //!   gives the pods of a StatefulSet whose template names a class.
 //! - NetworkPolicies: stored and served (nothing enforces them, as in a cluster whose network
 //!   plugin does not): `apply`, the defaults, `get netpol`, `describe`, a refused manifest.
+//! - Ingresses and IngressClasses: stored and served (nothing routes them, as in a cluster
+//!   without an ingress controller): `create ingress` (a protobuf body), the default class the
+//!   admission gives, `get ing` and `get ingressclass`, `describe`, the status a controller
+//!   would write, and refused manifests.
 
 use std::path::Path;
 
@@ -193,5 +197,126 @@ spec:
     assert_eq!(
         stderr,
         "The NetworkPolicy \"broken\" is invalid: \n* spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n* spec.ingress[0].from[0]: Required value: must specify a peer\n"
+    );
+}
+
+const INGRESS_CLASS: &str = "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+  annotations: {ingressclass.kubernetes.io/is-default-class: 'true'}
+spec:
+  controller: k8s.io/ingress-nginx
+  parameters: {apiGroup: k8s.example.com, kind: IngressParameters, name: external-lb}
+";
+
+#[tokio::test]
+async fn ingresses_and_their_classes_are_stored_and_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_berth, kubectl) = simulated(dir.path()).await;
+    let Some(kubectl) = kubectl else { return };
+
+    // No default class yet: the Ingress names none.
+    let rules = ["--rule=foo.com/=svc:80,tls=cert", "--rule=bar.com/api*=api:http"];
+    kubectl.ok(&[&["create", "ingress", "web"][..], &rules].concat()).await;
+    let class = ["-o", "jsonpath={.spec.ingressClassName}"];
+    assert_eq!(kubectl.ok(&[&["get", "ing", "web"][..], &class].concat()).await, "");
+    let created = kubectl
+        .ok(&["get", "ing", "web", "-o", "jsonpath={.spec.rules[1].http.paths[0]} {.status}"])
+        .await;
+    assert_eq!(
+        created,
+        r#"{"backend":{"service":{"name":"api","port":{"name":"http"}}},"path":"/api","pathType":"Prefix"} {"loadBalancer":{}}"#
+    );
+
+    // The default class goes to the Ingresses created after it, not to those before.
+    kubectl.apply(INGRESS_CLASS).await;
+    let scope =
+        kubectl.ok(&["get", "ingressclass", "nginx", "-o", "jsonpath={.spec.parameters.scope}"]);
+    assert_eq!(scope.await, "Cluster", "SetDefaults_IngressClass");
+    kubectl.ok(&["create", "ingress", "catch-all", "--default-backend=web:80"]).await;
+    assert_eq!(kubectl.ok(&[&["get", "ing", "catch-all"][..], &class].concat()).await, "nginx");
+    assert_eq!(kubectl.ok(&[&["get", "ing", "web"][..], &class].concat()).await, "");
+    let annotated = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: legacy, annotations: {kubernetes.io/ingress.class: traefik}}
+spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}
+";
+    kubectl.apply(annotated).await;
+    assert_eq!(kubectl.ok(&[&["get", "ing", "legacy"][..], &class].concat()).await, "");
+
+    // What an ingress controller writes to the status shows as the ADDRESS.
+    let status = r#"{"status":{"loadBalancer":{"ingress":[{"ip":"10.0.0.9"},{"hostname":"lb.example.com"}]}}}"#;
+    kubectl
+        .ok(&["patch", "ing", "web", "--subresource=status", "--type=merge", "-p", status])
+        .await;
+    // kube-apiserver's columns: NAME CLASS HOSTS ADDRESS PORTS AGE.
+    let table = kubectl.ok(&["get", "ing"]).await;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|line| line.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert_eq!(
+        // Without the AGE column (the last).
+        rows.iter().map(|row| row[..row.len() - 1].to_vec()).collect::<Vec<_>>(),
+        [
+            vec!["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS"],
+            vec!["catch-all", "nginx", "*", "80"],
+            vec!["legacy", "<none>", "*", "80"],
+            vec!["web", "<none>", "foo.com,bar.com", "10.0.0.9,lb.example.com", "80, 443"],
+        ],
+        "{table}"
+    );
+    let classes = kubectl.ok(&["get", "ingressclasses"]).await;
+    assert_eq!(
+        without_age(&classes),
+        [
+            vec!["NAME", "CONTROLLER", "PARAMETERS"],
+            vec!["nginx", "k8s.io/ingress-nginx", "IngressParameters.k8s.example.com/external-lb"],
+        ],
+        "{classes}"
+    );
+    let described = kubectl.ok(&["describe", "ing", "web"]).await;
+    assert!(described.contains("Address:          10.0.0.9,lb.example.com"), "{described}");
+    assert!(described.contains("cert terminates foo.com"), "{described}");
+    assert!(
+        described.contains("/api   api:http (<error: services \"api\" not found>)"),
+        "{described}"
+    );
+
+    // Server-side errors, as kubectl prints them.
+    let (ok, _, stderr) =
+        kubectl.run(&["create", "ingress", "bad", "--rule=10.0.0.1/=svc:80"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: failed to create ingress: Ingress.networking.k8s.io \"bad\" is invalid: spec.rules[0].host: Invalid value: \"10.0.0.1\": must be a DNS name, not an IP address\n"
+    );
+    let broken = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: broken}
+spec:
+  rules: [{http: {paths: [{path: relative, pathType: Exact, backend: {service: {name: web}}}]}}]
+";
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], broken).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The Ingress \"broken\" is invalid: \n* spec.rules[0].http.paths[0].path: Invalid value: \"relative\": must be an absolute path\n* spec.rules[0].http.paths[0].backend: Required value: port name or number is required\n"
+    );
+    let (ok, _, stderr) = kubectl
+        .run(&[
+            "patch",
+            "ingressclass",
+            "nginx",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"controller":"example.com/other"}}"#,
+        ])
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The IngressClass \"nginx\" is invalid: spec.controller: Invalid value: \"example.com/other\": field is immutable\n"
     );
 }

@@ -965,11 +965,7 @@ fn service(errs: &mut Errors, object: &Value) {
         );
     }
     if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
-        errs.invalid(
-            "spec.clusterIPs[0]",
-            cluster_ip,
-            "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-        );
+        errs.invalid("spec.clusterIPs[0]", cluster_ip, IP_MESSAGE);
     }
     if let Some(first) = list(spec, "clusterIPs").first().and_then(Value::as_str)
         && !cluster_ip.is_empty()
@@ -1381,6 +1377,8 @@ fn node(errs: &mut Errors, object: &Value) {
     }
 }
 
+/// `IsValidIPForLegacyField`'s detail.
+pub(crate) const IP_MESSAGE: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
 /// `IsValidCIDR`'s detail.
 pub(crate) const CIDR_MESSAGE: &str =
     "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
@@ -1443,11 +1441,7 @@ fn endpoints(errs: &mut Errors, object: &Value) {
                 let ip = str_or_empty(address, "ip");
                 let ip_path = child(&index(&child(&at, field), j), "ip");
                 if ip.parse::<std::net::IpAddr>().is_err() {
-                    errs.invalid(
-                        &ip_path,
-                        ip,
-                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                    );
+                    errs.invalid(&ip_path, ip, IP_MESSAGE);
                 }
                 meta::check_field(
                     errs,

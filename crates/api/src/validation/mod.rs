@@ -257,7 +257,7 @@ impl Errors {
             "" => core::validate_update(self, kind, object, old),
             "apps" => apps::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
-            "networking.k8s.io" => networking::validate_update(self, kind, object),
+            "networking.k8s.io" => networking::validate_update(self, kind, object, old),
             _ => other::validate_update(self, group, kind, object, old),
         }
     }
@@ -267,6 +267,7 @@ impl Errors {
         match (group, kind) {
             ("apps", "StatefulSet") => apps::stateful_set_status(self, object, old),
             ("policy", "PodDisruptionBudget") => other::pod_disruption_budget_status(self, object),
+            ("networking.k8s.io", "Ingress") => networking::ingress_status(self, object),
             _ => {}
         }
     }

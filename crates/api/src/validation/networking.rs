@@ -1,27 +1,357 @@
-//! Rules of networking.k8s.io: NetworkPolicy (`pkg/apis/networking/validation`).
+//! Rules of networking.k8s.io: NetworkPolicy, Ingress and IngressClass
+//! (`pkg/apis/networking/validation`).
 
 use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::core::{CIDR_MESSAGE, network, parse_cidr};
+use super::core::{CIDR_MESSAGE, IP_MESSAGE, network, parse_cidr};
 use super::meta::{self, NameRule};
-use super::{Errors, Shown, child, get, index, list, str_or_empty};
+use super::{Errors, Shown, child, get, index, list, str_of, str_or_empty};
+
+/// The annotation that named an Ingress's class before `spec.ingressClassName`.
+const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+/// `maxLenIngressClassController`.
+const MAX_CONTROLLER_LENGTH: usize = 250;
+const PATH_TYPES: [&str; 3] = ["Exact", "ImplementationSpecific", "Prefix"];
+const INVALID_PATH_SEQUENCES: [&str; 5] = ["//", "/./", "/../", "%2f", "%2F"];
+const INVALID_PATH_SUFFIXES: [&str; 2] = ["/..", "/."];
+const WILDCARD_SUBDOMAIN: &str = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
     match kind {
         "NetworkPolicy" => {
             meta::object_meta(errs, object, true, NameRule::Subdomain);
-            network_policy_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
+            network_policy_spec(errs, spec);
+        }
+        // `ValidateIngressCreate`.
+        "Ingress" => {
+            meta::object_meta(errs, object, true, NameRule::Subdomain);
+            ingress_spec(errs, spec, IngressOptions::default());
+            let annotation = object
+                .pointer("/metadata/annotations")
+                .and_then(|annotations| annotations.get(INGRESS_CLASS_ANNOTATION))
+                .and_then(Value::as_str);
+            if let (Some(annotation), Some(class)) = (annotation, str_of(spec, "ingressClassName"))
+                && annotation != class
+            {
+                errs.invalid(
+                    &child("annotations", INGRESS_CLASS_ANNOTATION),
+                    annotation,
+                    "must match `ingressClassName` when both are specified",
+                );
+            }
+        }
+        "IngressClass" => {
+            meta::object_meta(errs, object, false, NameRule::Subdomain);
+            ingress_class_spec(errs, spec);
         }
         kind => meta::object_meta(errs, object, true, meta::name_rule(kind)),
     }
 }
 
-/// `ValidateNetworkPolicyUpdate`: the spec is checked as on create, and may change.
-pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value) {
-    if kind == "NetworkPolicy" {
-        network_policy_spec(errs, get(object, "spec").unwrap_or(&Value::Null));
+/// `ValidateNetworkPolicyUpdate`, `ValidateIngressUpdate` (what the stored Ingress already
+/// holds stays allowed) and `ValidateIngressClassUpdate` (the controller is immutable).
+pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old: &Value) {
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
+    let old_spec = get(old, "spec").unwrap_or(&Value::Null);
+    match kind {
+        "NetworkPolicy" => network_policy_spec(errs, spec),
+        "Ingress" => ingress_spec(errs, spec, IngressOptions::allowed_by(old_spec)),
+        "IngressClass" => {
+            errs.immutable("spec.controller", get(spec, "controller"), get(old_spec, "controller"));
+            ingress_class_spec(errs, spec);
+        }
+        _ => {}
+    }
+}
+
+/// `ValidateIngressStatusUpdate`: the load balancer's ingress points.
+pub(crate) fn ingress_status(errs: &mut Errors, object: &Value) {
+    let points = object.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
+    for (i, point) in points.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+        let at = index("status.loadBalancer.ingress", i);
+        let ip = str_or_empty(point, "ip");
+        if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
+            errs.invalid(&child(&at, "ip"), ip, IP_MESSAGE);
+        }
+        let hostname = str_or_empty(point, "hostname");
+        if !hostname.is_empty() {
+            for msg in meta::dns1123_subdomain(hostname) {
+                errs.invalid(&child(&at, "hostname"), hostname, &msg);
+            }
+            if hostname.parse::<IpAddr>().is_ok() {
+                errs.invalid(
+                    &child(&at, "hostname"),
+                    hostname,
+                    "must be a DNS name, not an IP address",
+                );
+            }
+        }
+    }
+}
+
+/// `IngressValidationOptions`: on an update, what the stored object already holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct IngressOptions {
+    invalid_secret_name: bool,
+    invalid_wildcard_host_rule: bool,
+}
+
+impl IngressOptions {
+    /// `allowInvalidSecretName` and `allowInvalidWildcardHostRule` of the stored spec.
+    fn allowed_by(old: &Value) -> IngressOptions {
+        let invalid_secret_name = list(old, "tls")
+            .iter()
+            .any(|tls| !secret_name(str_or_empty(tls, "secretName")).is_empty());
+        let invalid_wildcard_host_rule = list(old, "rules").iter().any(|rule| {
+            let mut errs = Errors::default();
+            ingress_rule_value(&mut errs, rule, "");
+            str_or_empty(rule, "host").contains('*') && !errs.0.is_empty()
+        });
+        IngressOptions { invalid_secret_name, invalid_wildcard_host_rule }
+    }
+}
+
+/// `ValidateIngressSpec`.
+fn ingress_spec(errs: &mut Errors, spec: &Value, options: IngressOptions) {
+    let rules = list(spec, "rules");
+    let default_backend = get(spec, "defaultBackend");
+    if rules.is_empty() && default_backend.is_none() {
+        let shown = match get(spec, "rules") {
+            Some(_) => "[]networking.IngressRule{}",
+            None => "[]networking.IngressRule(nil)",
+        };
+        errs.invalid(
+            "spec",
+            Shown::Raw(shown.to_owned()),
+            "either `defaultBackend` or `rules` must be specified",
+        );
+    }
+    if let Some(backend) = default_backend {
+        ingress_backend(errs, backend, "spec.defaultBackend");
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let at = index("spec.rules", i);
+        let host = str_or_empty(rule, "host");
+        let wildcard = host.contains('*');
+        if !host.is_empty() {
+            if host.parse::<IpAddr>().is_ok() {
+                errs.invalid(&child(&at, "host"), host, "must be a DNS name, not an IP address");
+            }
+            let problems =
+                if wildcard { wildcard_subdomain(host) } else { meta::dns1123_subdomain(host) };
+            for msg in problems {
+                errs.invalid(&child(&at, "host"), host, &msg);
+            }
+        }
+        if !wildcard || !options.invalid_wildcard_host_rule {
+            ingress_rule_value(errs, rule, &at);
+        }
+    }
+    for (i, tls) in list(spec, "tls").iter().enumerate() {
+        let at = index("spec.tls", i);
+        for (j, host) in list(tls, "hosts").iter().enumerate() {
+            let host = host.as_str().unwrap_or("");
+            let problems = if host.contains('*') {
+                wildcard_subdomain(host)
+            } else {
+                meta::dns1123_subdomain(host)
+            };
+            for msg in problems {
+                errs.invalid(&index(&child(&at, "hosts"), j), host, &msg);
+            }
+        }
+        if !options.invalid_secret_name {
+            let name = str_or_empty(tls, "secretName");
+            for msg in secret_name(name) {
+                errs.invalid(&child(&at, "secretName"), name, &msg);
+            }
+        }
+    }
+    if let Some(class) = str_of(spec, "ingressClassName") {
+        for msg in meta::dns1123_subdomain(class) {
+            errs.invalid("spec.ingressClassName", class, &msg);
+        }
+    }
+}
+
+/// `validateTLSSecretName`: empty, or a Secret's name.
+fn secret_name(name: &str) -> Vec<String> {
+    if name.is_empty() { Vec::new() } else { meta::dns1123_subdomain(name) }
+}
+
+/// `IsWildcardDNS1123Subdomain`: `*.` and a subdomain.
+fn wildcard_subdomain(host: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if host.len() > 253 {
+        problems.push(meta::max_len(253));
+    }
+    let rest = host.strip_prefix("*.");
+    if rest.is_none_or(|rest| !meta::dns1123_subdomain(rest).is_empty()) {
+        problems.push(WILDCARD_SUBDOMAIN.to_owned());
+    }
+    problems
+}
+
+/// `validateIngressRuleValue` and `validateHTTPIngressRuleValue`: the rule's `http` paths.
+fn ingress_rule_value(errs: &mut Errors, rule: &Value, at: &str) {
+    let Some(http) = get(rule, "http") else { return };
+    let at = child(at, "http");
+    let paths = list(http, "paths");
+    if paths.is_empty() {
+        errs.required(&child(&at, "paths"), "");
+    }
+    for (i, path) in paths.iter().enumerate() {
+        http_ingress_path(errs, path, &index(&child(&at, "paths"), i));
+    }
+}
+
+/// `validateHTTPIngressPath`.
+fn http_ingress_path(errs: &mut Errors, path: &Value, at: &str) {
+    let Some(path_type) = str_of(path, "pathType") else {
+        errs.required(&child(at, "pathType"), "pathType must be specified");
+        return;
+    };
+    let value = str_or_empty(path, "path");
+    let field = child(at, "path");
+    match path_type {
+        "Exact" | "Prefix" => {
+            if !value.starts_with('/') {
+                errs.invalid(&field, value, "must be an absolute path");
+            }
+            for bad in INVALID_PATH_SEQUENCES.iter().filter(|bad| value.contains(*bad)) {
+                errs.invalid(&field, value, &format!("must not contain '{bad}'"));
+            }
+            for bad in INVALID_PATH_SUFFIXES.iter().filter(|bad| value.ends_with(*bad)) {
+                errs.invalid(&field, value, &format!("cannot end with '{bad}'"));
+            }
+        }
+        "ImplementationSpecific" => {
+            if !value.is_empty() && !value.starts_with('/') {
+                errs.invalid(&field, value, "must be an absolute path");
+            }
+        }
+        other => errs.not_supported(&child(at, "pathType"), other, &PATH_TYPES),
+    }
+    ingress_backend(errs, get(path, "backend").unwrap_or(&Value::Null), &child(at, "backend"));
+}
+
+/// `validateIngressBackend`: a Service (by name, and port name or number) or a resource.
+fn ingress_backend(errs: &mut Errors, backend: &Value, at: &str) {
+    let resource = get(backend, "resource");
+    let service = get(backend, "service");
+    match (resource, service) {
+        (Some(_), Some(_)) => {
+            errs.invalid(at, "", "cannot set both resource and service backends");
+        }
+        (Some(resource), None) => typed_reference(errs, resource, &child(at, "resource")),
+        (None, Some(service)) => {
+            let name = str_or_empty(service, "name");
+            if name.is_empty() {
+                errs.required(&child(at, "service.name"), "");
+            } else {
+                for msg in meta::dns1035_label(name) {
+                    errs.invalid(&child(at, "service.name"), name, &msg);
+                }
+            }
+            let port = get(service, "port").unwrap_or(&Value::Null);
+            let port_name = str_or_empty(port, "name");
+            let number = get(port, "number").and_then(Value::as_i64).unwrap_or(0);
+            match (port_name.is_empty(), number == 0) {
+                (false, false) => errs.invalid(at, "", "cannot set both port name & port number"),
+                (false, true) => {
+                    for msg in super::core::port_name(port_name) {
+                        errs.invalid(&child(at, "service.port.name"), port_name, &msg);
+                    }
+                }
+                (true, false) => {
+                    super::core::port_number(errs, number, &child(at, "service.port.number"));
+                }
+                (true, true) => errs.required(at, "port name or number is required"),
+            }
+        }
+        (None, None) => errs.invalid(at, "", "resource or service backend is required"),
+    }
+}
+
+/// `validateIngressTypedLocalObjectReference`: a kind and a name that are path segments, and a
+/// group that is a subdomain.
+fn typed_reference(errs: &mut Errors, reference: &Value, at: &str) {
+    if let Some(group) = str_of(reference, "apiGroup") {
+        for msg in meta::dns1123_subdomain(group) {
+            errs.invalid(&child(at, "apiGroup"), group, &msg);
+        }
+    }
+    for (field, missing) in [("kind", "kind is required"), ("name", "name is required")] {
+        let value = str_or_empty(reference, field);
+        if value.is_empty() {
+            errs.required(&child(at, field), missing);
+        }
+        for msg in meta::check_name(NameRule::PathSegment, value, false) {
+            errs.invalid(&child(at, field), value, &msg);
+        }
+    }
+}
+
+/// `validateIngressClassSpec`: the controller is a domain-prefixed path; the parameters
+/// reference is scoped.
+fn ingress_class_spec(errs: &mut Errors, spec: &Value) {
+    let controller = str_or_empty(spec, "controller");
+    if controller.len() > MAX_CONTROLLER_LENGTH {
+        errs.too_long("spec.controller", MAX_CONTROLLER_LENGTH);
+    }
+    domain_prefixed_path(errs, "spec.controller", controller);
+    let Some(parameters) = get(spec, "parameters") else { return };
+    let at = "spec.parameters";
+    typed_reference(errs, parameters, at);
+    let Some(scope) = str_of(parameters, "scope") else {
+        errs.required(&child(at, "scope"), "");
+        return;
+    };
+    let namespace = str_of(parameters, "namespace");
+    match scope {
+        "Namespace" => match namespace {
+            None => {
+                errs.required(&child(at, "namespace"), "`parameters.scope` is set to 'Namespace'")
+            }
+            Some(namespace) => {
+                for msg in meta::dns1123_label(namespace) {
+                    errs.invalid(&child(at, "namespace"), namespace, &msg);
+                }
+            }
+        },
+        "Cluster" => {
+            if namespace.is_some() {
+                errs.forbidden(&child(at, "namespace"), "`parameters.scope` is set to 'Cluster'");
+            }
+        }
+        other => errs.not_supported(&child(at, "scope"), other, &["Cluster", "Namespace"]),
+    }
+}
+
+/// `IsDomainPrefixedPath`: `host/path`, the host a subdomain, the path HTTP path characters.
+fn domain_prefixed_path(errs: &mut Errors, field: &str, value: &str) {
+    if value.is_empty() {
+        errs.required(field, "");
+        return;
+    }
+    let Some((host, path)) = value.split_once('/').filter(|(h, p)| !h.is_empty() && !p.is_empty())
+    else {
+        errs.invalid(field, value, "must be a domain-prefixed path (such as \"acme.io/foo\")");
+        return;
+    };
+    for msg in meta::dns1123_subdomain(host) {
+        errs.invalid(field, host, &msg);
+    }
+    let http_path = |c: char| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c);
+    if !path.chars().all(http_path) {
+        errs.invalid(
+            field,
+            path,
+            "Invalid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')",
+        );
     }
 }
 

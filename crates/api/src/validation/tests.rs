@@ -582,6 +582,141 @@ fn storage_class_rules() {
 }
 
 #[test]
+fn ingress_rules() {
+    let group = "networking.k8s.io";
+    let ingress = |metadata: Value, spec: Value| json!({"metadata": metadata, "spec": spec});
+    let named = json!({"name": "web", "namespace": "d"});
+    let backend = json!({"service": {"name": "web", "port": {"number": 80}}});
+    let good = ingress(
+        named.clone(),
+        json!({
+            "ingressClassName": "nginx",
+            "rules": [{"host": "*.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": backend},
+                {"pathType": "ImplementationSpecific", "backend": {"service": {"name": "api", "port": {"name": "http"}}}},
+                {"path": "/x", "pathType": "Exact", "backend": {"resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "static"}}}]}}],
+            "tls": [{"hosts": ["*.example.com", "example.com"], "secretName": "tls"}],
+        }),
+    );
+    assert_eq!(create(group, "Ingress", good.clone()), Vec::<String>::new());
+    assert_eq!(
+        create(group, "Ingress", ingress(named.clone(), json!({}))),
+        vec![
+            "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"
+        ]
+    );
+    let bad = ingress(
+        json!({"name": "web", "namespace": "d", "annotations": {"kubernetes.io/ingress.class": "a"}}),
+        json!({
+            "ingressClassName": "B",
+            "defaultBackend": {"service": {"name": "Web", "port": {"name": "http", "number": 80}}},
+            "rules": [
+                {"host": "10.0.0.1"},
+                {"host": "*.*.example.com", "http": {"paths": []}},
+                {"http": {"paths": [
+                    {"path": "a//b/..", "pathType": "Prefix", "backend": backend},
+                    {"path": "/", "backend": backend},
+                    {"path": "/", "pathType": "Regex", "backend": {}},
+                    {"path": "/", "pathType": "Exact", "backend": {"service": {"name": "web", "port": {}},
+                        "resource": {"kind": "K", "name": "n"}}},
+                    {"path": "/", "pathType": "Exact", "backend": {"service": {"port": {"number": 70000}}}},
+                    {"path": "/", "pathType": "Exact", "backend": {"resource": {"name": "a/b"}}}]}}],
+            "tls": [{"hosts": ["Example.com"], "secretName": "Bad_Name"}],
+        }),
+    );
+    assert_eq!(
+        create(group, "Ingress", bad),
+        vec![
+            r#"spec.defaultBackend.service.name: Invalid value: "Web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#,
+            r#"spec.defaultBackend: Invalid value: "": cannot set both port name & port number"#,
+            r#"spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address"#,
+            r#"spec.rules[1].host: Invalid value: "*.*.example.com": a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            "spec.rules[1].http.paths: Required value",
+            r#"spec.rules[2].http.paths[0].path: Invalid value: "a//b/..": must be an absolute path"#,
+            r#"spec.rules[2].http.paths[0].path: Invalid value: "a//b/..": must not contain '//'"#,
+            r#"spec.rules[2].http.paths[0].path: Invalid value: "a//b/..": cannot end with '/..'"#,
+            "spec.rules[2].http.paths[1].pathType: Required value: pathType must be specified",
+            r#"spec.rules[2].http.paths[2].pathType: Unsupported value: "Regex": supported values: "Exact", "ImplementationSpecific", "Prefix""#,
+            r#"spec.rules[2].http.paths[2].backend: Invalid value: "": resource or service backend is required"#,
+            r#"spec.rules[2].http.paths[3].backend: Invalid value: "": cannot set both resource and service backends"#,
+            "spec.rules[2].http.paths[4].backend.service.name: Required value",
+            "spec.rules[2].http.paths[4].backend.service.port.number: Invalid value: 70000: must be between 1 and 65535, inclusive",
+            "spec.rules[2].http.paths[5].backend.resource.kind: Required value: kind is required",
+            r#"spec.rules[2].http.paths[5].backend.resource.name: Invalid value: "a/b": may not contain '/'"#,
+            r#"spec.tls[0].hosts[0]: Invalid value: "Example.com": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            r#"spec.tls[0].secretName: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            r#"spec.ingressClassName: Invalid value: "B": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            r#"annotations.kubernetes.io/ingress.class: Invalid value: "a": must match `ingressClassName` when both are specified"#,
+        ]
+    );
+    // What the stored object already holds stays allowed on update.
+    let legacy = with(good.clone(), json!({"spec": {"tls": [{"secretName": "Old_Secret"}]}}));
+    let edited = with(legacy.clone(), json!({"spec": {"ingressClassName": "other"}}));
+    assert!(check(group, "Ingress", edited.clone(), Write::Update(&legacy)).is_empty());
+    assert_eq!(check(group, "Ingress", edited, Write::Update(&good)).len(), 1);
+    // The status: IPs and DNS names.
+    let status = with(
+        good.clone(),
+        json!({"status": {"loadBalancer": {"ingress": [
+        {"ip": "10.0.0.300"}, {"hostname": "10.0.0.1"}, {"ip": "10.0.0.1", "hostname": "lb.example.com"}]}}}),
+    );
+    assert_eq!(
+        check(group, "Ingress", status, Write::Status(&good)),
+        vec![
+            r#"status.loadBalancer.ingress[0].ip: Invalid value: "10.0.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#,
+            r#"status.loadBalancer.ingress[1].hostname: Invalid value: "10.0.0.1": must be a DNS name, not an IP address"#,
+        ]
+    );
+}
+
+#[test]
+fn ingress_class_rules() {
+    let group = "networking.k8s.io";
+    let class = |spec: Value| json!({"metadata": {"name": "nginx"}, "spec": spec});
+    let good = class(json!({"controller": "k8s.io/ingress-nginx",
+        "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "p"}}));
+    assert!(create(group, "IngressClass", good.clone()).is_empty());
+    let bad = |spec: Value| create(group, "IngressClass", class(spec));
+    assert_eq!(bad(json!({})), vec!["spec.controller: Required value"]);
+    assert_eq!(
+        bad(json!({"controller": "nginx"})),
+        vec![
+            r#"spec.controller: Invalid value: "nginx": must be a domain-prefixed path (such as "acme.io/foo")"#
+        ]
+    );
+    assert_eq!(
+        bad(
+            json!({"controller": "k8s.io/a b", "parameters": {"kind": "ConfigMap", "name": "c", "scope": "Namespace"}})
+        ),
+        vec![
+            r#"spec.controller: Invalid value: "a b": Invalid path (regex used for validation is '[A-Za-z0-9/\-._~%!$&'()*+,;=:]+')"#,
+            "spec.parameters.namespace: Required value: `parameters.scope` is set to 'Namespace'",
+        ]
+    );
+    assert_eq!(
+        bad(
+            json!({"controller": "k8s.io/x", "parameters": {"kind": "ConfigMap", "name": "c", "namespace": "n"}})
+        ),
+        vec!["spec.parameters.namespace: Forbidden: `parameters.scope` is set to 'Cluster'"]
+    );
+    assert_eq!(
+        bad(
+            json!({"controller": "k8s.io/x", "parameters": {"kind": "ConfigMap", "name": "c", "scope": "Global"}})
+        ),
+        vec![
+            r#"spec.parameters.scope: Unsupported value: "Global": supported values: "Cluster", "Namespace""#
+        ]
+    );
+    let mut old = good.clone();
+    defaults::apply(group, "IngressClass", &mut old);
+    let changed = with(old.clone(), json!({"spec": {"controller": "example.com/other"}}));
+    assert_eq!(
+        check(group, "IngressClass", changed, Write::Update(&old)),
+        vec![r#"spec.controller: Invalid value: "example.com/other": field is immutable"#]
+    );
+}
+
+#[test]
 fn network_policy_rules() {
     let group = "networking.k8s.io";
     let policy = |spec: Value| json!({"metadata": {"name": "db", "namespace": "d"}, "spec": spec});
