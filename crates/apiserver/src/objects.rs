@@ -270,6 +270,25 @@ fn invalid_patch(shown: &str, detail: &str) -> Status {
     )
 }
 
+/// `WarningsOnCreate` of the registry strategies that have one: an Ingress that names its class
+/// by the deprecated annotation.
+pub(crate) fn create_warnings(resource: &ResourceType, object: &Value) -> Vec<String> {
+    const INGRESS_CLASS: &str = "kubernetes.io/ingress.class";
+    match (resource.group, resource.kind) {
+        ("networking.k8s.io", "Ingress")
+            if object
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(INGRESS_CLASS))
+                .is_some() =>
+        {
+            vec![format!(
+                "annotation {INGRESS_CLASS:?} is deprecated, please use 'spec.ingressClassName' instead"
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Adds one `Warning: 299 - "…"` header per warning, as kube-apiserver does; kubectl prints
 /// them as `Warning: …`.
 pub(crate) fn with_warnings(

@@ -869,7 +869,7 @@ async fn create_object(
 ) -> Result<Response> {
     let resource = cx.resource();
     objects::check_quantities(resource, &object)?;
-    let warnings = objects::strict_fields(
+    let mut warnings = objects::strict_fields(
         resource,
         &mut object,
         cx.query.get("fieldValidation"),
@@ -945,6 +945,7 @@ async fn create_object(
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, &cx.listers, resource, namespace, &name, &mut object).await?;
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
+    warnings.extend(objects::create_warnings(resource, &object));
     let dry_run = cx.query.dry_run();
     if allocator::allocates(resource)
         && !dry_run

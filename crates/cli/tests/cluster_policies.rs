@@ -242,7 +242,12 @@ kind: Ingress
 metadata: {name: legacy, annotations: {kubernetes.io/ingress.class: traefik}}
 spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}
 ";
-    kubectl.apply(annotated).await;
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], annotated).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stderr,
+        "Warning: annotation \"kubernetes.io/ingress.class\" is deprecated, please use 'spec.ingressClassName' instead\n"
+    );
     assert_eq!(kubectl.ok(&[&["get", "ing", "legacy"][..], &class].concat()).await, "");
 
     // What an ingress controller writes to the status shows as the ADDRESS.
