@@ -364,7 +364,8 @@ fn keep_cluster_ips(current: &Value, updated: &mut Value) {
 /// after the field manager recorded the create, so no manager owns what it adds: a namespace
 /// is `Active` and has the `kubernetes` finalizer (appended to any it was given); a pod's status
 /// is replaced by `Pending` with its QoS class (and `PodScheduled=False SchedulingGated` while
-/// it has scheduling gates).
+/// it has scheduling gates); every other kind with a status subresource but Node starts with
+/// an empty status, whatever the body carried (a manifest exported from another cluster).
 pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
     match (resource.group, resource.kind) {
         ("", "Namespace") => {
@@ -404,8 +405,29 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
                 metadata.insert("generation".into(), json!(1));
             }
         }
-        // An empty status: its load balancer is a struct, so it serializes as `{}`.
-        ("networking.k8s.io", "Ingress") => object["status"] = json!({ "loadBalancer": {} }),
+        // The rest reset the status to its zero value, as it serializes: what is not
+        // `omitempty` is there (and a claim's phase is defaulted when it is read back).
+        ("", "Service") | ("networking.k8s.io", "Ingress") => {
+            object["status"] = json!({ "loadBalancer": {} });
+        }
+        ("", "PersistentVolumeClaim") => object["status"] = json!({ "phase": "Pending" }),
+        ("", "PersistentVolume") => {
+            object["status"] =
+                json!({ "phase": "Pending", "lastPhaseTransitionTime": now_rfc3339() });
+        }
+        ("apps", "StatefulSet") => {
+            object["status"] = json!({ "replicas": 0, "availableReplicas": 0 });
+        }
+        ("apps", "Deployment") => object["status"] = json!({}),
+        ("apps", "ReplicaSet") => object["status"] = json!({ "replicas": 0 }),
+        ("apps", "DaemonSet") => {
+            object["status"] = json!({
+                "currentNumberScheduled": 0,
+                "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0,
+                "numberReady": 0,
+            });
+        }
         // An empty status, whose counts (not `omitempty`) serialize as 0.
         ("policy", "PodDisruptionBudget") => {
             object["status"] = json!({
@@ -495,30 +517,63 @@ fn with_status_of(resource: &ResourceType, current: &Value, mut body: Value) -> 
     updated
 }
 
-/// What a kind's status strategy takes from the stored object besides the spec: a
-/// Deployment's labels (`deploymentStatusStrategy`); a pod's owner references, and its QoS
-/// class when the status leaves it out (`podStatusStrategy`).
+/// What a kind's status strategy does besides putting back the spec: a Deployment's labels
+/// (`deploymentStatusStrategy`) and a pod's owner references, and its QoS class when the status
+/// leaves it out (`podStatusStrategy`), come from the stored object; a PersistentVolume's
+/// `lastPhaseTransitionTime` follows its phase (`persistentvolumeStatusStrategy`).
 fn reset_for_status(resource: &ResourceType, current: &Value, updated: &mut Value) {
-    let fields: &[&str] = match (resource.group, resource.kind) {
-        ("apps", "Deployment") => &["labels"],
-        ("", "Pod") => &["ownerReferences"],
-        _ => return,
-    };
-    if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in fields {
-            match current.get("metadata").and_then(|meta| meta.get(*field)) {
-                Some(value) => metadata.insert((*field).to_owned(), value.clone()),
-                None => metadata.remove(*field),
-            };
+    match (resource.group, resource.kind) {
+        ("apps", "Deployment") => keep_stored_metadata(current, updated, "labels"),
+        ("", "Pod") => {
+            keep_stored_metadata(current, updated, "ownerReferences");
+            if updated.pointer("/status/qosClass").and_then(Value::as_str).is_none_or(str::is_empty)
+                && let Some(class) = current.pointer("/status/qosClass")
+                && let Some(status) = updated.get_mut("status").and_then(Value::as_object_mut)
+            {
+                status.insert("qosClass".into(), class.clone());
+            }
         }
+        ("", "PersistentVolume") => phase_transition_time(current, updated),
+        _ => {}
     }
-    if (resource.group, resource.kind) == ("", "Pod")
-        && updated.pointer("/status/qosClass").and_then(Value::as_str).is_none_or(str::is_empty)
-        && let Some(class) = current.pointer("/status/qosClass")
-        && let Some(status) = updated.get_mut("status").and_then(Value::as_object_mut)
-    {
-        status.insert("qosClass".into(), class.clone());
+}
+
+/// Puts the stored object's `metadata.{field}` (or its absence) into `updated`.
+fn keep_stored_metadata(current: &Value, updated: &mut Value, field: &str) {
+    if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+        match current.get("metadata").and_then(|meta| meta.get(field)) {
+            Some(value) => metadata.insert(field.to_owned(), value.clone()),
+            None => metadata.remove(field),
+        };
     }
+}
+
+/// `PersistentVolumeLastPhaseTransitionTime` (GA since v1.31): a status write that keeps the
+/// phase keeps the stored transition time unless it sets one; one that changes the phase gets
+/// the current time unless it sets a time of its own.
+fn phase_transition_time(current: &Value, updated: &mut Value) {
+    const FIELD: &str = "lastPhaseTransitionTime";
+    fn phase(o: &Value) -> &str {
+        o.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    }
+    fn time(o: &Value) -> Option<Value> {
+        o.get("status").and_then(|s| s.get(FIELD)).filter(|t| !t.is_null()).cloned()
+    }
+    let (stored, sent) = (time(current), time(updated));
+    let time = if phase(current) == phase(updated) {
+        match (sent, stored) {
+            (None, Some(stored)) => stored,
+            _ => return,
+        }
+    } else if sent.is_none() || sent == stored {
+        json!(now_rfc3339())
+    } else {
+        return;
+    };
+    if !updated.get("status").is_some_and(Value::is_object) {
+        updated["status"] = json!({});
+    }
+    updated["status"][FIELD] = time;
 }
 
 /// Keeps what an update cannot change (identity, creation, deletion, generation), splits main
@@ -680,6 +735,59 @@ mod tests {
             updated["metadata"],
             json!({"name": "d", "labels": {"app": "d"},
                 "annotations": {"deployment.kubernetes.io/revision": "2"}})
+        );
+    }
+
+    #[test]
+    fn a_volume_status_write_moves_the_phase_transition_time_with_the_phase() {
+        let volumes = berth_api::kinds::find("", "v1", "persistentvolumes").unwrap();
+        let then = "2026-01-01T00:00:00Z";
+        let stored = |phase: &str| {
+            json!({"metadata": {"name": "pv"}, "spec": {},
+                "status": {"phase": phase, "lastPhaseTransitionTime": then}})
+        };
+        let write = |current: &Value, status: Value| {
+            with_status_of(volumes, current, json!({"metadata": {"name": "pv"}, "status": status}))
+        };
+        // The same phase, no time sent: the stored time stays.
+        let same = write(&stored("Available"), json!({"phase": "Available"}));
+        assert_eq!(same["status"]["lastPhaseTransitionTime"], then);
+        // A new phase: now, unless the writer set a time of its own.
+        let bound = write(&stored("Available"), json!({"phase": "Bound"}));
+        assert_ne!(bound["status"]["lastPhaseTransitionTime"], then);
+        assert_eq!(bound["status"]["lastPhaseTransitionTime"].as_str().unwrap().len(), 20);
+        let resent =
+            write(&stored("Available"), json!({"phase": "Bound", "lastPhaseTransitionTime": then}));
+        assert_ne!(resent["status"]["lastPhaseTransitionTime"], then, "the stored time resent");
+        let own = "2026-02-02T00:00:00Z";
+        let chosen =
+            write(&stored("Available"), json!({"phase": "Bound", "lastPhaseTransitionTime": own}));
+        assert_eq!(chosen["status"]["lastPhaseTransitionTime"], own);
+    }
+
+    #[test]
+    fn a_create_starts_every_status_but_a_node_s_empty() {
+        let exported = json!({"metadata": {"name": "x"}, "spec": {},
+            "status": {"replicas": 7, "phase": "Bound", "loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}});
+        let status = |group: &str, plural: &str| {
+            let mut object = exported.clone();
+            prepare_for_create(berth_api::kinds::find(group, "v1", plural).unwrap(), &mut object);
+            object["status"].clone()
+        };
+        assert_eq!(status("", "services"), json!({"loadBalancer": {}}));
+        assert_eq!(status("networking.k8s.io", "ingresses"), json!({"loadBalancer": {}}));
+        assert_eq!(status("", "persistentvolumeclaims"), json!({"phase": "Pending"}));
+        let volume = status("", "persistentvolumes");
+        assert_eq!(volume["phase"], "Pending");
+        assert!(volume["lastPhaseTransitionTime"].is_string(), "{volume}");
+        assert_eq!(status("apps", "statefulsets"), json!({"replicas": 0, "availableReplicas": 0}));
+        assert_eq!(status("apps", "deployments"), json!({}));
+        assert_eq!(status("apps", "replicasets"), json!({"replicas": 0}));
+        assert_eq!(status("apps", "daemonsets")["desiredNumberScheduled"], 0);
+        assert_eq!(
+            status("", "nodes"),
+            exported["status"],
+            "the kubelet creates its node with one"
         );
     }
 
