@@ -35,6 +35,8 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         }
         ("apps", "StatefulSet") => stateful_set(object),
         ("apps", "Deployment") => deployment(object),
+        ("apps", "ReplicaSet") => replica_set(object),
+        ("apps", "DaemonSet") => daemon_set(object),
         ("storage.k8s.io", "StorageClass") => {
             if let Some(class) = object.as_object_mut() {
                 default(class, "reclaimPolicy", json!("Delete"));
@@ -242,6 +244,39 @@ fn deployment(object: &mut Value) {
     }
     default(spec, "revisionHistoryLimit", json!(10));
     default(spec, "progressDeadlineSeconds", json!(600));
+    if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+        pod_spec(pod);
+    }
+}
+
+/// `SetDefaults_ReplicaSet`: one replica; the template's pod defaults.
+fn replica_set(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    default(spec, "replicas", json!(1));
+    if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+        pod_spec(pod);
+    }
+}
+
+/// `SetDefaults_DaemonSet`: a rolling update of one node at a time without surge, ten old
+/// revisions kept; the template's pod defaults.
+fn daemon_set(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    default(spec, "updateStrategy", json!({}));
+    if let Some(strategy) = spec.get_mut("updateStrategy").and_then(Value::as_object_mut) {
+        if strategy.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+            strategy.insert("type".into(), json!("RollingUpdate"));
+        }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            default(strategy, "rollingUpdate", json!({}));
+            if let Some(rolling) = strategy.get_mut("rollingUpdate").and_then(Value::as_object_mut)
+            {
+                default(rolling, "maxUnavailable", json!(1));
+                default(rolling, "maxSurge", json!(0));
+            }
+        }
+    }
+    default(spec, "revisionHistoryLimit", json!(10));
     if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
         pod_spec(pod);
     }
@@ -504,6 +539,27 @@ mod tests {
                    "ipFamilyPolicy": "SingleStack"})
         );
         assert_eq!(svc["status"], json!({"loadBalancer": {}}));
+    }
+
+    #[test]
+    fn replica_set_and_daemon_set_defaults_match_kubernetes() {
+        let template = json!({"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
+        let mut set = json!({"spec": {"template": template}});
+        apply("apps", "ReplicaSet", &mut set);
+        assert_eq!(set["spec"]["replicas"], 1);
+        assert_eq!(set["spec"]["template"]["spec"]["restartPolicy"], "Always");
+        let mut daemons = json!({"spec": {"template": template}});
+        apply("apps", "DaemonSet", &mut daemons);
+        let spec = &daemons["spec"];
+        assert_eq!(
+            spec["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+        );
+        assert_eq!(spec["revisionHistoryLimit"], 10);
+        assert_eq!(spec["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+        let mut on_delete = json!({"spec": {"updateStrategy": {"type": "OnDelete"}}});
+        apply("apps", "DaemonSet", &mut on_delete);
+        assert_eq!(on_delete["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
     }
 
     #[test]

@@ -421,6 +421,8 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
         ("apps", "Deployment") => object["status"] = json!({}),
         ("apps", "ReplicaSet") => object["status"] = json!({ "replicas": 0 }),
         ("apps", "DaemonSet") => {
+            let given = template_generation(object).filter(|generation| *generation >= 1);
+            set_template_generation(object, given.unwrap_or(1));
             object["status"] = json!({
                 "currentNumberScheduled": 0,
                 "numberMisscheduled": 0,
@@ -638,7 +640,34 @@ pub(crate) fn keep_immutable(
     {
         metadata_mut(updated)?.insert("generation".into(), json!(generation + 1));
     }
+    if (resource.group, resource.kind) == ("apps", "DaemonSet") {
+        // `daemonSetStrategy.PrepareForUpdate`: no write sets the template generation; a new
+        // template (main resource only) bumps it.
+        let stored = template_generation(current).unwrap_or(0);
+        let changed = subresource.is_none()
+            && current.pointer("/spec/template") != updated.pointer("/spec/template");
+        set_template_generation(updated, if changed { stored + 1 } else { stored });
+    }
     Ok(())
+}
+
+/// A DaemonSet's `spec.templateGeneration`, which apps/v1 carries as the
+/// `deprecated.daemonset.template.generation` annotation.
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+fn template_generation(daemon_set: &Value) -> Option<i64> {
+    let annotations = daemon_set.get("metadata")?.get("annotations")?;
+    annotations.get(TEMPLATE_GENERATION)?.as_str()?.parse().ok()
+}
+
+fn set_template_generation(daemon_set: &mut Value, generation: i64) {
+    if let Some(metadata) = daemon_set.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if !annotations.is_object() {
+            *annotations = json!({});
+        }
+        annotations[TEMPLATE_GENERATION] = json!(generation.to_string());
+    }
 }
 
 /// `dropStatefulSetDisabledFields`: without the MaxUnavailableStatefulSet gate a StatefulSet's
@@ -789,6 +818,40 @@ mod tests {
             exported["status"],
             "the kubelet creates its node with one"
         );
+    }
+
+    #[test]
+    fn a_daemon_set_s_template_generation_is_the_server_s() {
+        let sets = berth_api::kinds::find("apps", "v1", "daemonsets").unwrap();
+        let mut created = json!({"metadata": {"name": "ds"}, "spec": {"template": {"a": 1}}});
+        prepare_for_create(sets, &mut created);
+        assert_eq!(created["metadata"]["annotations"][TEMPLATE_GENERATION], "1");
+        let mut given = json!({"metadata": {"name": "ds",
+            "annotations": {TEMPLATE_GENERATION: "5"}}, "spec": {}});
+        prepare_for_create(sets, &mut given);
+        assert_eq!(given["metadata"]["annotations"][TEMPLATE_GENERATION], "5");
+
+        let stored = json!({"metadata": {"name": "ds", "generation": 2,
+            "annotations": {TEMPLATE_GENERATION: "3"}},
+            "spec": {"minReadySeconds": 0, "template": {"a": 1}}});
+        let update = |body: Value, subresource: Option<&str>| {
+            let mut updated = body;
+            keep_immutable(sets, &stored, &mut updated, subresource).unwrap();
+            (updated["metadata"]["generation"].clone(), updated["metadata"]["annotations"].clone())
+        };
+        // A client cannot set it; a new template bumps it with the generation.
+        let forged = json!({"metadata": {"name": "ds", "annotations": {TEMPLATE_GENERATION: "9"}},
+            "spec": {"minReadySeconds": 0, "template": {"a": 1}}});
+        assert_eq!(update(forged, None), (json!(2), json!({TEMPLATE_GENERATION: "3"})));
+        let template = json!({"metadata": {"name": "ds"},
+            "spec": {"minReadySeconds": 0, "template": {"a": 2}}});
+        assert_eq!(update(template, None), (json!(3), json!({TEMPLATE_GENERATION: "4"})));
+        let other = json!({"metadata": {"name": "ds"},
+            "spec": {"minReadySeconds": 5, "template": {"a": 1}}});
+        assert_eq!(update(other, None), (json!(3), json!({TEMPLATE_GENERATION: "3"})));
+        let status = json!({"metadata": {"name": "ds", "annotations": {}},
+            "status": {"numberReady": 1}});
+        assert_eq!(update(status, Some("status")).1, json!({TEMPLATE_GENERATION: "3"}));
     }
 
     #[test]
