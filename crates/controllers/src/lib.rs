@@ -9,6 +9,7 @@
 mod cache;
 mod cached_pod;
 mod clusterrole_aggregation;
+mod daemonset;
 mod deployment;
 mod disruption;
 mod endpoints;
@@ -72,6 +73,9 @@ pub enum Controller {
     /// scales it up and the old ones down by the strategy, keeps `revisionHistoryLimit` old
     /// sets, writes the status and its conditions (`deployment-controller`).
     Deployment,
+    /// Runs one pod of every DaemonSet on each node that should run it, rolls them to new
+    /// templates, keeps the set's ControllerRevisions and status (`daemonset-controller`).
+    DaemonSet,
 }
 
 impl Controller {
@@ -87,6 +91,7 @@ impl Controller {
         Controller::StatefulSet,
         Controller::ReplicaSet,
         Controller::Deployment,
+        Controller::DaemonSet,
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
@@ -108,6 +113,7 @@ impl Controller {
             Controller::Disruption => "disruption-controller",
             Controller::ReplicaSet => "replicaset-controller",
             Controller::Deployment => "deployment-controller",
+            Controller::DaemonSet => "daemonset-controller",
         }
     }
 
@@ -128,6 +134,7 @@ impl Controller {
             Controller::Disruption => Identity::ServiceAccount("disruption-controller"),
             Controller::ReplicaSet => Identity::ServiceAccount("replicaset-controller"),
             Controller::Deployment => Identity::ServiceAccount("deployment-controller"),
+            Controller::DaemonSet => Identity::ServiceAccount("daemon-set-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -154,6 +161,7 @@ impl Controller {
             Controller::Disruption => "disruption",
             Controller::ReplicaSet => "replicaset",
             Controller::Deployment => "deployment",
+            Controller::DaemonSet => "daemonset",
         }
     }
 
@@ -349,6 +357,7 @@ pub fn spawn(
                 Controller::Disruption => tokio::spawn(disruption::run(context)),
                 Controller::ReplicaSet => tokio::spawn(replicaset::run(context)),
                 Controller::Deployment => tokio::spawn(deployment::run(context)),
+                Controller::DaemonSet => tokio::spawn(daemonset::run(context)),
             };
             (controller, task)
         })

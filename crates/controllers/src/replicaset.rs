@@ -391,7 +391,7 @@ fn max_restarts(pod: &CachedPod) -> i32 {
 
 /// `podutil.IsPodAvailable`: ready, and for more than `min_ready_seconds`; else, when it will
 /// be (`Err`), if it is ready at all.
-fn availability(
+pub(crate) fn availability(
     pod: &CachedPod,
     min_ready_seconds: i32,
     now: Timestamp,
@@ -874,7 +874,7 @@ async fn write_status(
 
 /// Whether a create failed because its namespace is being deleted (`NamespaceTerminatingCause`;
 /// kube's error carries no causes, so by the API server's message).
-fn namespace_terminating(error: &kube::Error) -> bool {
+pub(crate) fn namespace_terminating(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 403 && status.message.contains("because it is being terminated"))
 }
 

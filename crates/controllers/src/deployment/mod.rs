@@ -26,7 +26,7 @@
 //!   `SelectingAll` warning, rollback events) are not recorded.
 //! - The pod-template-hash differs from a real cluster's (see [`plan`]).
 
-mod plan;
+pub(crate) mod plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -11,7 +11,7 @@
 //! a class, or a pod leaving a node), then retries after a backoff of 1 s doubling to 10 s,
 //! or after five minutes at most (pkg/scheduler/internal/queue defaults).
 
-mod plan;
+pub(crate) mod plan;
 mod resources;
 
 use std::collections::{HashMap, HashSet};

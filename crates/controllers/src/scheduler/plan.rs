@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim,
-    Taint, Toleration,
+    Affinity, Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume,
+    PersistentVolumeClaim, Taint, Toleration,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 
@@ -481,16 +481,25 @@ pub(crate) fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 /// `nodeSelector` and `requiredDuringSchedulingIgnoredDuringExecution`.
 fn matches_node_selector_and_affinity(pod: &CachedPod, node: &Node) -> bool {
     let Some(spec) = pod.spec.as_ref() else { return true };
+    matches_required_node_affinity(spec.node_selector.as_ref(), spec.affinity.as_deref(), node)
+}
+
+/// `nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)`: a pod spec's `nodeSelector` and
+/// `requiredDuringSchedulingIgnoredDuringExecution` (also what the DaemonSet controller asks of
+/// its template).
+pub(crate) fn matches_required_node_affinity(
+    node_selector: Option<&BTreeMap<String, String>>,
+    affinity: Option<&Affinity>,
+    node: &Node,
+) -> bool {
     let empty = BTreeMap::new();
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
-    if let Some(selector) = &spec.node_selector
+    if let Some(selector) = node_selector
         && !selector.iter().all(|(k, v)| labels.get(k) == Some(v))
     {
         return false;
     }
-    let required = spec
-        .affinity
-        .as_ref()
+    let required = affinity
         .and_then(|a| a.node_affinity.as_ref())
         .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref());
     match required {

@@ -10,7 +10,7 @@
 
 mod identity;
 mod plan;
-mod revision;
+pub(crate) mod revision;
 
 pub(crate) use revision::{go_json, safe_encode};
 
