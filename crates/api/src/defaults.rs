@@ -37,6 +37,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         ("apps", "Deployment") => deployment(object),
         ("apps", "ReplicaSet") => replica_set(object),
         ("apps", "DaemonSet") => daemon_set(object),
+        ("batch", "Job") => job(object),
         ("storage.k8s.io", "StorageClass") => {
             if let Some(class) = object.as_object_mut() {
                 default(class, "reclaimPolicy", json!("Delete"));
@@ -279,6 +280,49 @@ fn daemon_set(object: &mut Value) {
     default(spec, "revisionHistoryLimit", json!(10));
     if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
         pod_spec(pod);
+    }
+}
+
+/// `SetDefaults_Job`: one completion at a time unless said otherwise, six retries (unlimited
+/// with a per-index limit), NonIndexed, not suspended, pods replaced once terminating or failed
+/// (once failed with a pod failure policy, whose condition patterns match `True`), the job's
+/// labels from its template when it has none; the template's pod defaults.
+fn job(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    let unset = |spec: &Map<String, Value>, key: &str| spec.get(key).is_none_or(Value::is_null);
+    if unset(spec, "completions") && unset(spec, "parallelism") {
+        spec.insert("completions".into(), json!(1));
+    }
+    default(spec, "parallelism", json!(1));
+    let per_index = !unset(spec, "backoffLimitPerIndex");
+    default(spec, "backoffLimit", json!(if per_index { i32::MAX } else { 6 }));
+    default(spec, "completionMode", json!("NonIndexed"));
+    default(spec, "suspend", json!(false));
+    let failure_policy = !unset(spec, "podFailurePolicy");
+    if let Some(Value::Array(rules)) =
+        spec.get_mut("podFailurePolicy").and_then(|p| p.get_mut("rules"))
+    {
+        for rule in rules.iter_mut() {
+            if let Some(Value::Array(patterns)) = rule.get_mut("onPodConditions") {
+                for pattern in patterns.iter_mut().filter_map(Value::as_object_mut) {
+                    if pattern.get("status").and_then(Value::as_str).is_none_or(str::is_empty) {
+                        pattern.insert("status".into(), json!("True"));
+                    }
+                }
+            }
+        }
+    }
+    let replacement = if failure_policy { "Failed" } else { "TerminatingOrFailed" };
+    default(spec, "podReplacementPolicy", json!(replacement));
+    if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+        pod_spec(pod);
+    }
+    let template_labels =
+        object.pointer("/spec/template/metadata/labels").filter(|l| l.is_object()).cloned();
+    if let (Some(labels), Some(metadata)) = (template_labels, object_at(object, "metadata"))
+        && metadata.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty)
+    {
+        metadata.insert("labels".into(), labels);
     }
 }
 
@@ -539,6 +583,30 @@ mod tests {
                    "ipFamilyPolicy": "SingleStack"})
         );
         assert_eq!(svc["status"], json!({"loadBalancer": {}}));
+    }
+
+    #[test]
+    fn job_defaults_match_kubernetes() {
+        let template = json!({"metadata": {"labels": {"app": "pi"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}});
+        let mut job = json!({"metadata": {"name": "pi"}, "spec": {"template": template}});
+        apply("batch", "Job", &mut job);
+        let spec = &job["spec"];
+        assert_eq!((&spec["completions"], &spec["parallelism"]), (&json!(1), &json!(1)));
+        assert_eq!(spec["backoffLimit"], 6);
+        assert_eq!(spec["completionMode"], "NonIndexed");
+        assert_eq!(spec["suspend"], false);
+        assert_eq!(spec["podReplacementPolicy"], "TerminatingOrFailed");
+        assert_eq!(job["metadata"]["labels"], json!({"app": "pi"}), "from the template");
+        let mut parallel = json!({"spec": {"parallelism": 3, "backoffLimitPerIndex": 1,
+            "podFailurePolicy": {"rules": [{"action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget"}]}]}}});
+        apply("batch", "Job", &mut parallel);
+        let spec = &parallel["spec"];
+        assert_eq!(spec.get("completions"), None, "a work queue: no completions");
+        assert_eq!(spec["backoffLimit"], i32::MAX);
+        assert_eq!(spec["podReplacementPolicy"], "Failed");
+        assert_eq!(spec["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"], "True");
     }
 
     #[test]

@@ -428,6 +428,7 @@ mod tests {
                 "events.k8s.io",
                 "authentication.k8s.io",
                 "authorization.k8s.io",
+                "batch",
                 "networking.k8s.io",
                 "policy",
                 "rbac.authorization.k8s.io",
@@ -460,7 +461,7 @@ mod tests {
         group.insert("apiVersion".into(), "v1".into());
         assert_eq!(api_group("apps"), Some(Value::Object(group)));
         assert_eq!(api_group(""), None);
-        assert_eq!(api_group("batch"), None);
+        assert_eq!(api_group("autoscaling"), None);
     }
 
     #[test]
@@ -522,7 +523,7 @@ mod tests {
         assert_eq!(find(&core, "nodes").unwrap()["namespaced"], false);
 
         assert_eq!(api_resource_list("apps", "v2"), None);
-        assert_eq!(api_resource_list("batch", "v1"), None);
+        assert_eq!(api_resource_list("autoscaling", "v1"), None);
         assert_eq!(api_resource_list("", "v2"), None);
     }
 

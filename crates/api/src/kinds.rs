@@ -165,6 +165,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "events.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authentication.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authorization.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "batch", versions: &["v1"] },
     ApiGroup { name: "networking.k8s.io", versions: &["v1"] },
     ApiGroup { name: "policy", versions: &["v1"] },
     ApiGroup { name: "rbac.authorization.k8s.io", versions: &["v1"] },
@@ -199,6 +200,10 @@ const fn apps(kind: &'static str) -> GroupVersionKind {
 
 const fn policy(kind: &'static str) -> GroupVersionKind {
     GroupVersionKind { group: "policy", version: "v1", kind }
+}
+
+const fn batch(kind: &'static str) -> GroupVersionKind {
+    GroupVersionKind { group: "batch", version: "v1", kind }
 }
 
 const fn networking(kind: &'static str) -> GroupVersionKind {
@@ -561,6 +566,20 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "",
     },
+    // batch/v1, `pkg/registry/batch/job`.
+    ResourceType {
+        group: "batch",
+        version: "v1",
+        kind: "Job",
+        plural: "jobs",
+        singular: "job",
+        scope: Scope::Namespaced,
+        short_names: NONE,
+        categories: &["all"],
+        verbs: CRUD,
+        subresources: &[status(batch("Job"))],
+        storage_version_hash: "mudhfqk/qZY=",
+    },
     // networking.k8s.io/v1, `pkg/registry/networking/ingressclass` and `…/ingress`: stored and
     // served; as in a cluster without an ingress controller, nothing routes them.
     ResourceType {
@@ -762,6 +781,7 @@ mod tests {
             ("pc", "scheduling.k8s.io", "priorityclasses"),
             ("netpol", "networking.k8s.io", "networkpolicies"),
             ("ing", "networking.k8s.io", "ingresses"),
+            ("job", "batch", "jobs"),
             ("ingressclass", "networking.k8s.io", "ingressclasses"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
@@ -899,7 +919,15 @@ mod tests {
         in_all.sort_unstable();
         assert_eq!(
             in_all,
-            ["daemonsets", "deployments", "pods", "replicasets", "services", "statefulsets"]
+            [
+                "daemonsets",
+                "deployments",
+                "jobs",
+                "pods",
+                "replicasets",
+                "services",
+                "statefulsets"
+            ]
         );
     }
 }

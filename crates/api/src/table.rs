@@ -528,6 +528,26 @@ const POD_DISRUPTION_BUDGET_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printJob`.
+const JOB_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col("Status", "string", "Status of the job."),
+    col(
+        "Completions",
+        "string",
+        "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.",
+    ),
+    col("Duration", "string", "Time required to complete the job."),
+    AGE,
+    wide("Containers", "string", CONTAINERS_DESC),
+    wide("Images", "string", IMAGES_DESC),
+    wide(
+        "Selector",
+        "string",
+        "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+    ),
+];
+
 /// `printIngress`.
 const INGRESS_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -647,6 +667,7 @@ enum Printer {
     Deployment,
     ReplicaSet,
     DaemonSet,
+    Job,
     EndpointSlice,
     StorageClass,
     Lease,
@@ -689,6 +710,7 @@ impl Printer {
             ("apps", "Deployment") => Printer::Deployment,
             ("apps", "ReplicaSet") => Printer::ReplicaSet,
             ("apps", "DaemonSet") => Printer::DaemonSet,
+            ("batch", "Job") => Printer::Job,
             ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
             ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
             ("coordination.k8s.io", "Lease") => Printer::Lease,
@@ -722,6 +744,7 @@ impl Printer {
             Printer::Deployment => DEPLOYMENT_COLUMNS,
             Printer::ReplicaSet => REPLICA_SET_COLUMNS,
             Printer::DaemonSet => DAEMON_SET_COLUMNS,
+            Printer::Job => JOB_COLUMNS,
             Printer::EndpointSlice => ENDPOINT_SLICE_COLUMNS,
             Printer::StorageClass => STORAGE_CLASS_COLUMNS,
             Printer::Lease => LEASE_COLUMNS,
@@ -835,6 +858,7 @@ impl Printer {
                 created(),
                 text(&o["preemptionPolicy"])
             ],
+            Printer::Job => job_cells(o, now),
             Printer::Ingress => ingress_cells(o, now),
             Printer::IngressClass => {
                 let spec = &o["spec"];
@@ -1095,6 +1119,53 @@ fn condition_true(status: &Value, type_: &str) -> bool {
 }
 
 // === impl Service, Endpoints, EndpointSlice ===
+
+/// `printJob`: the status from the conditions (Complete, Failed, Terminating, Suspended,
+/// FailureTarget, else Running), `succeeded/completions` (`/1 of N` with no completions and a
+/// parallelism above one), the duration from the start to the completion or to now.
+fn job_cells(o: &Value, now: i64) -> Vec<Value> {
+    let (spec, status) = (&o["spec"], &o["status"]);
+    let succeeded = int(&status["succeeded"]);
+    let completions = match spec["completions"].as_i64() {
+        Some(completions) => format!("{succeeded}/{completions}"),
+        None => match spec["parallelism"].as_i64().unwrap_or(0) {
+            parallelism if parallelism > 1 => format!("{succeeded}/1 of {parallelism}"),
+            _ => format!("{succeeded}/1"),
+        },
+    };
+    let duration = match (timestamp(&status["startTime"]), timestamp(&status["completionTime"])) {
+        (None, _) => String::new(),
+        (Some(start), None) => human_duration(now - start),
+        (Some(start), Some(end)) => human_duration(end - start),
+    };
+    let condition = |kind: &str| {
+        array(&status["conditions"]).iter().any(|c| c["type"] == kind && c["status"] == "True")
+    };
+    let state = if condition("Complete") {
+        "Complete"
+    } else if condition("Failed") {
+        "Failed"
+    } else if !o["metadata"]["deletionTimestamp"].is_null() {
+        "Terminating"
+    } else if condition("Suspended") {
+        "Suspended"
+    } else if condition("FailureTarget") {
+        "FailureTarget"
+    } else {
+        "Running"
+    };
+    let (names, images) = container_cells(&spec["template"]["spec"]["containers"]);
+    cells![
+        text(&o["metadata"]["name"]),
+        state,
+        completions,
+        duration,
+        age(o, now),
+        names,
+        images,
+        format_label_selector(&spec["selector"])
+    ]
+}
 
 /// `printIngress`: the class (`<none>` without one), `formatHosts` (up to three hosts, then
 /// `+ N more...` counted in rules; `*` when no rule names one), the load balancer's addresses (`ingressLoadBalancerStatusStringer`
@@ -3007,6 +3078,64 @@ x       0001-01-01T00:00:00Z
         assert_eq!(IncludeObject::from_query(Some("None")), Some(IncludeObject::None));
         assert_eq!(IncludeObject::from_query(Some("Object")), Some(IncludeObject::Object));
         assert_eq!(IncludeObject::from_query(Some("object")), None);
+    }
+
+    #[test]
+    fn jobs() {
+        let template = json!({"spec": {"containers": [{"name": "pi", "image": "perl:5.34"}]}});
+        let selector = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}});
+        let job = |name: &str, spec: Value, status: Value| {
+            let mut spec = spec;
+            spec["template"] = template.clone();
+            spec["selector"] = selector.clone();
+            json!({"metadata": meta(name, "default", "2026-11-25T09:00:00Z"), "spec": spec,
+                "status": status})
+        };
+        let complete = job(
+            "pi",
+            json!({"completions": 1, "parallelism": 1}),
+            json!({"succeeded": 1, "startTime": "2026-11-25T09:00:00Z",
+                "completionTime": "2026-11-25T09:00:09Z",
+                "conditions": [{"type": "SuccessCriteriaMet", "status": "True"},
+                               {"type": "Complete", "status": "True"}]}),
+        );
+        let running = job(
+            "work",
+            json!({"parallelism": 3}),
+            json!({"active": 3, "startTime": "2026-11-25T09:58:00Z"}),
+        );
+        let failing = job(
+            "flaky",
+            json!({"completions": 5, "parallelism": 1}),
+            json!({"succeeded": 2, "failed": 7, "startTime": "2026-11-25T09:00:00Z",
+                "conditions": [{"type": "FailureTarget", "status": "True"}]}),
+        );
+        let suspended = job(
+            "later",
+            json!({"completions": 2, "parallelism": 1, "suspend": true}),
+            json!({"conditions": [{"type": "Suspended", "status": "True"}]}),
+        );
+        check(
+            "batch",
+            "jobs",
+            &[complete, running, failing, suspended],
+            "
+NAME    STATUS          COMPLETIONS   DURATION   AGE
+pi      Complete        1/1           9s         60m
+work    Running         0/1 of 3      2m         60m
+flaky   FailureTarget   2/5           60m        60m
+later   Suspended       0/2                      60m
+",
+            Some(
+                "
+NAME    STATUS          COMPLETIONS   DURATION   AGE   CONTAINERS   IMAGES      SELECTOR
+pi      Complete        1/1           9s         60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
+work    Running         0/1 of 3      2m         60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
+flaky   FailureTarget   2/5           60m        60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
+later   Suspended       0/2                      60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
+",
+            ),
+        );
     }
 
     #[test]

@@ -178,7 +178,12 @@ mod tests {
             "message": "the server could not find the requested resource", "reason": "NotFound",
             "details": {}, "code": 404,
         });
-        for path in ["/apis/batch/v1", "/apis/apps/v2", "/apis/batch", "/apis/autoscaling/v1"] {
+        for path in [
+            "/apis/certificates.k8s.io/v1",
+            "/apis/apps/v2",
+            "/apis/autoscaling",
+            "/apis/autoscaling/v1",
+        ] {
             let (status, content_type, _, body) = get(path, None).await;
             assert_eq!((status, content_type.as_str()), (StatusCode::NOT_FOUND, JSON), "{path}");
             assert_eq!(body, expected, "{path}");

@@ -419,6 +419,10 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             object["status"] = json!({ "replicas": 0, "availableReplicas": 0 });
         }
         ("apps", "Deployment") => object["status"] = json!({}),
+        ("batch", "Job") => {
+            generate_job_selector(object);
+            object["status"] = json!({});
+        }
         ("apps", "ReplicaSet") => object["status"] = json!({ "replicas": 0 }),
         ("apps", "DaemonSet") => {
             let given = template_generation(object).filter(|generation| *generation >= 1);
@@ -649,6 +653,55 @@ pub(crate) fn keep_immutable(
         set_template_generation(updated, if changed { stored + 1 } else { stored });
     }
     Ok(())
+}
+
+/// `jobStrategy`'s `generateSelector` (unless `spec.manualSelector`): the pod template gets
+/// the job's name and uid as labels (`batch.kubernetes.io/job-name`,
+/// `batch.kubernetes.io/controller-uid` and their legacy unprefixed forms; a label the user set
+/// is kept, for validation to judge), the selector the uid. A job without labels then has its
+/// template's, as `SetDefaults_Job` gives them when the stored job is read.
+fn generate_job_selector(job: &mut Value) {
+    if job.pointer("/spec/manualSelector") == Some(&json!(true)) {
+        return;
+    }
+    let meta = |field: &str| job.pointer(&format!("/metadata/{field}")).cloned();
+    let (Some(name), Some(uid)) = (meta("name"), meta("uid")) else { return };
+    let Some(spec) = job.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let template = spec.entry("template").or_insert_with(|| json!({}));
+    if !template.get("metadata").is_some_and(Value::is_object) {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"].get("labels").is_some_and(Value::is_object) {
+        template["metadata"]["labels"] = json!({});
+    }
+    if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+        for (key, value) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            labels.entry(key).or_insert_with(|| value.clone());
+        }
+        labels.sort_keys();
+    }
+    let selector = spec.entry("selector").or_insert_with(|| json!({}));
+    if !selector.is_object() {
+        *selector = json!({});
+    }
+    if !selector.get("matchLabels").is_some_and(Value::is_object) {
+        selector["matchLabels"] = json!({});
+    }
+    if let Some(match_labels) = selector["matchLabels"].as_object_mut() {
+        match_labels.entry("batch.kubernetes.io/controller-uid").or_insert(uid);
+    }
+    let template_labels = job.pointer("/spec/template/metadata/labels").cloned();
+    if let Some(metadata) = job.get_mut("metadata").and_then(Value::as_object_mut)
+        && metadata.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty)
+        && let Some(labels) = template_labels
+    {
+        metadata.insert("labels".into(), labels);
+    }
 }
 
 /// A DaemonSet's `spec.templateGeneration`, which apps/v1 carries as the

@@ -289,6 +289,37 @@ const PRIORITY_CLASS: Msg = Msg {
     ],
 };
 
+/// batch/v1 (`batch/v1/generated.proto`): `kubectl create job`. The pod failure and success
+/// policies are not decoded (kubectl never sends them).
+const JOB: Msg = Msg {
+    name: "Job",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&JOB_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const JOB_SPEC: Msg = Msg {
+    name: "JobSpec",
+    fields: &[
+        (1, "parallelism", Kind::OptInt),
+        (2, "completions", Kind::OptInt),
+        (3, "activeDeadlineSeconds", Kind::OptInt),
+        (4, "selector", Kind::Message(&LABEL_SELECTOR)),
+        (5, "manualSelector", Kind::OptBool),
+        (6, "template", Kind::Message(&POD_TEMPLATE_SPEC)),
+        (7, "backoffLimit", Kind::OptInt),
+        (8, "ttlSecondsAfterFinished", Kind::OptInt),
+        (9, "completionMode", Kind::OptStr),
+        (10, "suspend", Kind::OptBool),
+        (12, "backoffLimitPerIndex", Kind::OptInt),
+        (13, "maxFailedIndexes", Kind::OptInt),
+        (14, "podReplacementPolicy", Kind::OptStr),
+        (15, "managedBy", Kind::OptStr),
+    ],
+};
+
 /// networking.k8s.io/v1 (`networking/v1/generated.proto`): `kubectl create ingress`.
 const INGRESS: Msg = Msg {
     name: "Ingress",
@@ -670,6 +701,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("policy/v1" | "policy/v1beta1", "Eviction") => &EVICTION,
         ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         ("networking.k8s.io/v1", "Ingress") => &INGRESS,
+        ("batch/v1", "Job") => &JOB,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,

@@ -701,3 +701,70 @@ async fn explain_reads_the_kubernetes_schemas() {
     assert!(stderr.contains("field \"nosuchfield\" does not exist"), "{stderr}");
     server.shutdown().await;
 }
+
+/// `kubectl create job` sends a protobuf Job: stored with `SetDefaults_Job`'s defaults, the
+/// selector and template labels the job strategy generates (and the job's labels from them),
+/// an empty status; printed as `printJob` prints it; a template that restarts Always refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_job_sends_protobuf_and_generates_its_selector() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let args = ["create", "job", "pi", "--image=perl:5.34", "--", "perl", "-e", "print 1"];
+    assert_eq!(kubectl.ok(&config, &args).await, "job.batch/pi created\n");
+    let json = kubectl.ok(&config, &["get", "job", "pi", "-o", "json"]).await;
+    let job: Value = serde_json::from_str(&json).unwrap();
+    let uid = job["metadata"]["uid"].as_str().unwrap();
+    let generated = json!({"batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "pi", "controller-uid": uid, "job-name": "pi"});
+    assert_eq!(job["metadata"]["labels"], generated);
+    let spec = &job["spec"];
+    assert_eq!(
+        spec["selector"],
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+    );
+    assert_eq!(spec["template"]["metadata"]["labels"], generated);
+    for (field, value) in [
+        ("completions", json!(1)),
+        ("parallelism", json!(1)),
+        ("backoffLimit", json!(6)),
+        ("completionMode", json!("NonIndexed")),
+        ("suspend", json!(false)),
+        ("podReplacementPolicy", json!("TerminatingOrFailed")),
+    ] {
+        assert_eq!(spec[field], value, "{field}");
+    }
+    let container = &spec["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"], json!(["perl", "-e", "print 1"]));
+    assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
+    assert_eq!(job["status"], json!({}));
+
+    let table = kubectl.ok(&config, &["get", "jobs", "-o", "wide"]).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+        "{table}"
+    );
+    let selector = format!("batch.kubernetes.io/controller-uid={uid}");
+    // No controller runs here: no start time, so no duration.
+    assert_eq!(rows[1], ["pi", "Running", "0/1", rows[1][3], "pi", "perl:5.34", &selector]);
+
+    let always = "apiVersion: batch/v1
+kind: Job
+metadata: {name: forever}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: busybox}]
+";
+    let path = write(dir.path(), "job.yaml", always);
+    let (ok, _, stderr) = kubectl.run(&config, &["apply", "-f", &path]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"The Job "forever" is invalid: spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#
+    );
+    server.shutdown().await;
+}

@@ -791,7 +791,10 @@ mod tests {
         let owners: Vec<Value> = owner
             .into_iter()
             .map(|(kind, name, uid)| {
-                let api_version = if kind == "Job" { "batch/v1" } else { "apps/v1" };
+                let api_version = match kind {
+                    "Job" | "CronJob" => "batch/v1",
+                    _ => "apps/v1",
+                };
                 json!({ "apiVersion": api_version, "kind": kind, "name": name, "uid": uid,
                         "controller": true })
             })
@@ -1065,7 +1068,15 @@ mod tests {
         );
         assert_eq!(
             error(World::pods(vec![pod("a", true, Some(("Job", "job", "uid-job")))])),
-            Some(SyncError::NoKindMatch { kind: "Job".to_owned(), version: "batch/v1".to_owned() })
+            Some(SyncError::NoScale("jobs.batch".to_owned()))
+        );
+        // A kind this server does not serve (as the REST mapper does not know it).
+        assert_eq!(
+            error(World::pods(vec![pod("a", true, Some(("CronJob", "cj", "uid-cj")))])),
+            Some(SyncError::NoKindMatch {
+                kind: "CronJob".to_owned(),
+                version: "batch/v1".to_owned()
+            })
         );
         // A StatefulSet of the same name but another UID is not the pod's controller.
         let mut world = World::pods(vec![pod("a", true, Some(("StatefulSet", "web", "uid-old")))]);

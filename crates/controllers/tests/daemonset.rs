@@ -4,7 +4,7 @@
 //! one pod per node, bound there by the scheduler, with the daemon labels, tolerations,
 //! affinity and owner; the status; deleted and failed pods replaced; node selectors and
 //! taints; a rolling update one node at a time with its ControllerRevisions; OnDelete; a set
-//! selecting every pod refused; and real kubectl's `apply`, `get ds`, `rollout status`,
+//! selecting every pod refused (by validation); and real kubectl's `apply`, `get ds`, `rollout status`,
 //! `rollout history` and `rollout undo`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -523,32 +523,25 @@ async fn on_delete_replaces_only_deleted_pods() {
 }
 
 #[tokio::test]
-async fn a_set_selecting_every_pod_is_refused_with_a_warning() {
+async fn a_set_selecting_every_pod_is_refused() {
     let (cluster, controllers) = start().await;
     let client = cluster.client();
-    add_node(&client, "a", json!({}), json!({})).await;
     let sets: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
     let mut set = daemon_set(json!({}));
     set.spec.as_mut().unwrap().selector = Default::default();
-    let uid = match sets.create(&PostParams::default(), &set).await {
-        Ok(created) => created.metadata.uid.unwrap(),
-        // Validation refusing the empty selector is as good.
-        Err(kube::Error::Api(status)) if status.code == 422 => return,
-        Err(error) => panic!("{error}"),
-    };
-    let warning = eventually("a SelectingAll warning", || async {
-        events_of(&client, &uid, "SelectingAll").await.into_iter().next()
-    })
-    .await;
-    assert_eq!(
-        warning.message.as_deref(),
-        Some("This daemon set is selecting all pods. A non-empty selector is required.")
-    );
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    assert!(pods_of(&pods, &uid).await.is_empty());
-    let status = sets.get("agent").await.unwrap().status;
-    assert_eq!(status.and_then(|s| s.observed_generation), None, "not synced");
-
+    // `ValidateDaemonSetSpec`: the controller's `SelectingAll` warning is for sets stored
+    // before the rule.
+    match sets.create(&PostParams::default(), &set).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422);
+            assert!(
+                status.message.contains("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("an empty selector was not refused: {other:?}"),
+    }
     controllers.shutdown().await;
     cluster.shutdown().await;
 }

@@ -396,24 +396,44 @@ pub(crate) fn selector_matches(selector: &Value, labels: &serde_json::Map<String
     })
 }
 
-/// A selector shown as Go's `%#v` of `*metav1.LabelSelector` would, shortened.
+/// A `*metav1.LabelSelector` as a field error shows it: dereferenced, then Go's `%#v`.
 pub(crate) fn show_selector(selector: &Value) -> Shown {
-    let labels = super::string_map(selector, "matchLabels");
-    let items: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{}:{}", super::go_quote(k), super::go_quote(v)))
-        .collect();
-    let expressions = if list(selector, "matchExpressions").is_empty() {
-        "[]v1.LabelSelectorRequirement(nil)".to_owned()
-    } else {
-        "[]v1.LabelSelectorRequirement{...}".to_owned()
+    let quoted = |items: &[Value]| {
+        let items: Vec<String> =
+            items.iter().map(|v| super::go_quote(v.as_str().unwrap_or_default())).collect();
+        items.join(", ")
     };
-    let labels = if labels.is_empty() {
-        "map[string]string(nil)".to_owned()
-    } else {
-        format!("map[string]string{{{}}}", items.join(", "))
+    let labels = match map_of(selector, "matchLabels") {
+        None => "map[string]string(nil)".to_owned(),
+        Some(_) => {
+            let items: Vec<String> = super::string_map(selector, "matchLabels")
+                .iter()
+                .map(|(k, v)| format!("{}:{}", super::go_quote(k), super::go_quote(v)))
+                .collect();
+            format!("map[string]string{{{}}}", items.join(", "))
+        }
     };
-    Shown::Raw(format!("&v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{expressions}}}"))
+    let expressions = match selector.get("matchExpressions").and_then(Value::as_array) {
+        None => "[]v1.LabelSelectorRequirement(nil)".to_owned(),
+        Some(expressions) => {
+            let items: Vec<String> = expressions
+                .iter()
+                .map(|e| {
+                    let values = match e.get("values").and_then(Value::as_array) {
+                        None => "[]string(nil)".to_owned(),
+                        Some(values) => format!("[]string{{{}}}", quoted(values)),
+                    };
+                    format!(
+                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{values}}}",
+                        super::go_quote(str_or_empty(e, "key")),
+                        super::go_quote(str_or_empty(e, "operator")),
+                    )
+                })
+                .collect();
+            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+        }
+    };
+    Shown::Raw(format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{expressions}}}"))
 }
 
 /// A name-like field checked with one of the DNS rules.

@@ -10,6 +10,7 @@
 //! services, volumes, …), `apps`, `rbac`, `networking`, `other`.
 
 mod apps;
+mod batch;
 mod core;
 pub mod fields;
 pub(crate) mod meta;
@@ -245,6 +246,7 @@ impl Errors {
         match group {
             "" => core::validate(self, kind, object),
             "apps" => apps::validate(self, kind, object),
+            "batch" => batch::validate(self, kind, object),
             "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
             "networking.k8s.io" => networking::validate(self, kind, object),
             _ => other::validate(self, group, kind, object),
@@ -256,6 +258,7 @@ impl Errors {
         match group {
             "" => core::validate_update(self, kind, object, old),
             "apps" => apps::validate_update(self, kind, object, old),
+            "batch" => batch::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
             "networking.k8s.io" => networking::validate_update(self, kind, object, old),
             _ => other::validate_update(self, group, kind, object, old),
@@ -265,9 +268,10 @@ impl Errors {
     fn status(&mut self, group: &str, kind: &str, object: &Value, old: &Value) {
         meta::object_meta_update(self, object, old);
         match (group, kind) {
-            ("apps", "StatefulSet") => apps::stateful_set_status(self, object, old),
+            ("apps", _) => apps::validate_status(self, kind, object, old),
             ("policy", "PodDisruptionBudget") => other::pod_disruption_budget_status(self, object),
             ("networking.k8s.io", "Ingress") => networking::ingress_status(self, object),
+            ("batch", "Job") => batch::status(self, object, old),
             _ => {}
         }
     }

@@ -332,7 +332,7 @@ fn ingress_class_spec(errs: &mut Errors, spec: &Value) {
 }
 
 /// `IsDomainPrefixedPath`: `host/path`, the host a subdomain, the path HTTP path characters.
-fn domain_prefixed_path(errs: &mut Errors, field: &str, value: &str) {
+pub(crate) fn domain_prefixed_path(errs: &mut Errors, field: &str, value: &str) {
     if value.is_empty() {
         errs.required(field, "");
         return;

@@ -165,9 +165,8 @@ fn pod_disruption_budget_spec(errs: &mut Errors, spec: &Value) {
     for (field, value) in
         [("spec.minAvailable", min_available), ("spec.maxUnavailable", max_unavailable)]
     {
-        if let Some(value) = value {
-            positive_int_or_percent(errs, field, value);
-        }
+        super::apps::positive_int_or_percent(errs, field, value);
+        super::apps::not_more_than_100_percent(errs, field, value);
     }
     if let Some(selector) = get(spec, "selector").filter(|v| !v.is_null()) {
         meta::label_selector(errs, selector, "spec.selector");
@@ -186,38 +185,6 @@ fn pod_disruption_budget_spec(errs: &mut Errors, spec: &Value) {
 
 /// `supportedUnhealthyPodEvictionPolicies`, sorted.
 const UNHEALTHY_POD_EVICTION_POLICIES: &[&str] = &["AlwaysAllow", "IfHealthyBudget"];
-
-/// apps' `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent` for an IntOrString.
-fn positive_int_or_percent(errs: &mut Errors, field: &str, value: &Value) {
-    match value {
-        Value::String(text) => {
-            let shown = || {
-                Shown::Raw(format!(
-                    "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
-                    super::go_quote(text)
-                ))
-            };
-            match percent(text) {
-                None => errs.invalid(field, shown(), PERCENT_MESSAGE),
-                Some(p) if p > 100 => errs.invalid(field, shown(), "must not be greater than 100%"),
-                Some(_) => {}
-            }
-        }
-        other => errs.nonnegative(field, Some(other)),
-    }
-}
-
-/// `IsValidPercent`'s message.
-const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')";
-
-/// The number of a `[0-9]+%` percent string.
-fn percent(text: &str) -> Option<u64> {
-    let digits = text.strip_suffix('%')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(digits.parse().unwrap_or(u64::MAX))
-}
 
 fn storage_class(errs: &mut Errors, object: &Value) {
     let provisioner = str_or_empty(object, "provisioner");

@@ -152,7 +152,7 @@ fn statefulset_rules() {
         (json!({"spec": {"selector": null}}), "spec.selector: Required value"),
         (
             json!({"spec": {"selector": {"matchLabels": null}}}),
-            "spec.selector: Invalid value: &v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset",
+            "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset",
         ),
         (
             json!({"spec": {"replicas": -1}}),
@@ -172,7 +172,7 @@ fn statefulset_rules() {
         ),
         (
             json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": {"partition": 1}}}}),
-            "spec.updateStrategy.rollingUpdate: Invalid value: &apps.RollingUpdateStatefulSetStrategy{Partition:1, MaxUnavailable:(*intstr.IntOrString)(nil)}: only allowed for updateStrategy 'RollingUpdate'",
+            "spec.updateStrategy.rollingUpdate: Invalid value: apps.RollingUpdateStatefulSetStrategy{Partition:1, MaxUnavailable:(*intstr.IntOrString)(nil)}: only allowed for updateStrategy 'RollingUpdate'",
         ),
         (
             json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": -2}}}}),
@@ -197,6 +197,10 @@ fn statefulset_rules() {
         (
             json!({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In"}]}}}),
             "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+        ),
+        (
+            json!({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In"}]}}}),
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"nginx"}, MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:"app", Operator:"In", Values:[]string(nil)}}}"#,
         ),
     ];
     for (patch, expected) in cases {
@@ -230,6 +234,433 @@ fn statefulset_updates_change_only_some_fields() {
     assert_eq!(
         check("apps", "StatefulSet", status, Write::Status(&old)),
         vec!["status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas"]
+    );
+}
+
+/// A Deployment as kubectl sends it; `check` fills in its defaults.
+fn deploy() -> Value {
+    json!({"metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}})
+}
+
+/// A pod template with the values pod defaults fill in, for kinds whose tests must not rely on
+/// defaults.
+fn defaulted_template() -> Value {
+    json!({"metadata": {"labels": {"app": "web"}},
+        "spec": {"restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+            "terminationGracePeriodSeconds": 30, "schedulerName": "default-scheduler",
+            "containers": [{"name": "nginx", "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent",
+                "terminationMessagePolicy": "File",
+                "terminationMessagePath": "/dev/termination-log"}]}})
+}
+
+fn replica_set() -> Value {
+    json!({"metadata": {"name": "web-5d4f", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": defaulted_template()}})
+}
+
+/// A DaemonSet with `SetDefaults_DaemonSet`'s values written out.
+fn daemon_set() -> Value {
+    json!({"metadata": {"name": "agent", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "revisionHistoryLimit": 10,
+            "updateStrategy": {"type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            "template": defaulted_template()}})
+}
+
+/// Each `(patch, error)`: `kind`'s `base` with the patch merged in is refused with that error.
+fn refused(kind: &str, base: &Value, cases: Vec<(Value, &str)>) {
+    for (patch, expected) in cases {
+        let errors = create("apps", kind, with(base.clone(), patch.clone()));
+        assert!(errors.contains(&expected.to_owned()), "{kind} {patch}: {errors:#?}");
+    }
+}
+
+#[test]
+fn deployment_rules() {
+    for patch in [
+        json!({}),
+        json!({"metadata": {"name": "web.v1"}}),
+        json!({"spec": {"strategy": {"type": "Recreate"}}}),
+        json!({"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "200%"}}}}),
+        json!({"spec": {"replicas": 0, "minReadySeconds": 5, "progressDeadlineSeconds": 6,
+            "revisionHistoryLimit": 0}}),
+        json!({"spec": {"selector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web", "api"]}], "matchLabels": null}}}),
+    ] {
+        assert_eq!(
+            create("apps", "Deployment", with(deploy(), patch.clone())),
+            Vec::<String>::new(),
+            "{patch}"
+        );
+    }
+    // The one kubectl users meet first, in kube-apiserver's order.
+    let bad = with(
+        deploy(),
+        json!({"spec": {"replicas": -2, "template": {"metadata": {"labels": {"app": "b"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "Bad_Name"}]}}}}),
+    );
+    assert_eq!(
+        create("apps", "Deployment", bad),
+        vec![
+            "spec.replicas: Invalid value: -2: must be greater than or equal to 0",
+            r#"spec.template.metadata.labels: Invalid value: map[string]string{"app":"b"}: `selector` does not match template `labels`"#,
+            r#"spec.template.spec.containers[0].name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"#,
+            "spec.template.spec.containers[0].image: Required value",
+            r#"spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always""#,
+        ]
+    );
+    // No selector selects nothing; a selector that does not parse leaves the template unchecked.
+    assert_eq!(
+        create("apps", "Deployment", with(deploy(), json!({"spec": {"selector": null}}))),
+        vec![
+            "spec.selector: Required value",
+            r#"spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#,
+        ]
+    );
+    assert_eq!(
+        create(
+            "apps",
+            "Deployment",
+            with(
+                deploy(),
+                json!({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
+                "template": {"spec": {"restartPolicy": "Never"}}}})
+            )
+        ),
+        vec![
+            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web"}, MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:"app", Operator:"In", Values:[]string(nil)}}}: invalid label selector"#,
+        ]
+    );
+    refused(
+        "Deployment",
+        &deploy(),
+        vec![
+            (
+                json!({"metadata": {"name": "Web"}}),
+                r#"metadata.name: Invalid value: "Web": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            ),
+            (
+                json!({"spec": {"selector": {"matchLabels": null}}}),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment",
+            ),
+            (
+                json!({"spec": {"template": {"metadata": {"labels": null}}}}),
+                "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`",
+            ),
+            (
+                json!({"spec": {"template": {"metadata": {"labels": {"app": "web", "a b": "c"}}}}}),
+                r#"spec.template.labels: Invalid value: "a b": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"#,
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"activeDeadlineSeconds": 5}}}}),
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicaSet is not Supported",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"ephemeralContainers": [{"name": "debug", "image": "busybox"}]}}}}),
+                "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template",
+            ),
+            (
+                json!({"spec": {"minReadySeconds": -1}}),
+                "spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"revisionHistoryLimit": -1}}),
+                "spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"progressDeadlineSeconds": -1}}),
+                "spec.progressDeadlineSeconds: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"minReadySeconds": 600}}),
+                "spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds",
+            ),
+            (
+                json!({"spec": {"strategy": {"type": "BlueGreen"}}}),
+                r#"spec.strategy: Unsupported value: apps.DeploymentStrategy{Type:"BlueGreen", RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: "Recreate", "RollingUpdate""#,
+            ),
+            (
+                json!({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}}}),
+                "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+            ),
+            (
+                json!({"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "0%"}}}}),
+                r#"spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0"#,
+            ),
+            (
+                json!({"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": "150%"}}}}),
+                r#"spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"150%"}: must not be greater than 100%"#,
+            ),
+            (
+                json!({"spec": {"strategy": {"rollingUpdate": {"maxSurge": -1}}}}),
+                "spec.strategy.rollingUpdate.maxSurge: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": "half"}}}}),
+                r#"spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"half"}: a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"#,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn deployment_updates_keep_the_selector() {
+    let mut old = deploy();
+    defaults::apply("apps", "Deployment", &mut old);
+    let update =
+        |patch: Value| check("apps", "Deployment", with(old.clone(), patch), Write::Update(&old));
+    assert!(
+        update(
+            json!({"spec": {"replicas": 5, "strategy": {"type": "Recreate", "rollingUpdate": null},
+            "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.28"}]}}}})
+        )
+        .is_empty()
+    );
+    // `Semantic.DeepEqual`: an empty list is no change.
+    assert!(update(json!({"spec": {"selector": {"matchExpressions": []}}})).is_empty());
+    assert_eq!(
+        update(json!({"spec": {"selector": {"matchLabels": {"app": "web", "tier": "fe"}},
+            "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}}}}})),
+        vec![
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"fe"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
+        ]
+    );
+    // The spec is checked as on create.
+    assert_eq!(
+        update(json!({"spec": {"replicas": -1}})),
+        vec!["spec.replicas: Invalid value: -1: must be greater than or equal to 0"]
+    );
+    let status = |status: Value| {
+        let new = with(old.clone(), json!({ "status": status }));
+        check("apps", "Deployment", new, Write::Status(&old))
+    };
+    assert!(
+        status(json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3,
+            "readyReplicas": 2, "availableReplicas": 2, "unavailableReplicas": 1}))
+        .is_empty()
+    );
+    assert_eq!(
+        status(json!({"replicas": 1, "readyReplicas": 2, "availableReplicas": 3,
+            "observedGeneration": -1})),
+        vec![
+            "status.observedGeneration: Invalid value: -1: must be greater than or equal to 0",
+            "status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas",
+            "status.availableReplicas: Invalid value: 3: cannot be greater than status.replicas",
+            "status.availableReplicas: Invalid value: 3: cannot be greater than readyReplicas",
+        ]
+    );
+    let collided = with(old.clone(), json!({"status": {"collisionCount": 2}}));
+    let fewer = with(collided.clone(), json!({"status": {"collisionCount": 1}}));
+    assert_eq!(
+        check("apps", "Deployment", fewer, Write::Status(&collided)),
+        vec!["status.collisionCount: Invalid value: 1: cannot be decremented"]
+    );
+    let unset = with(collided.clone(), json!({"status": {"collisionCount": null}}));
+    assert_eq!(
+        check("apps", "Deployment", unset, Write::Status(&collided)),
+        vec!["status.collisionCount: Invalid value: 0: cannot be decremented"]
+    );
+}
+
+#[test]
+fn replica_set_rules() {
+    assert_eq!(create("apps", "ReplicaSet", replica_set()), Vec::<String>::new());
+    refused(
+        "ReplicaSet",
+        &replica_set(),
+        vec![
+            (
+                json!({"spec": {"replicas": -1}}),
+                "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"minReadySeconds": -1}}),
+                "spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (json!({"spec": {"selector": null}}), "spec.selector: Required value"),
+            (
+                // Upstream's message names deployments here too.
+                json!({"spec": {"selector": {"matchLabels": {"app": null}}}}),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment",
+            ),
+            (
+                json!({"spec": {"selector": {"matchLabels": {"app": "api"}}}}),
+                r#"spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#,
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"restartPolicy": "OnFailure"}}}}),
+                r#"spec.template.spec.restartPolicy: Unsupported value: "OnFailure": supported values: "Always""#,
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"activeDeadlineSeconds": 0}}}}),
+                "spec.template.spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"activeDeadlineSeconds": 0}}}}),
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicaSet is not Supported",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"dnsPolicy": "Google"}}}}),
+                r#"spec.template.spec.dnsPolicy: Unsupported value: "Google": supported values: "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None""#,
+            ),
+        ],
+    );
+    let old = replica_set();
+    let update =
+        |patch: Value| check("apps", "ReplicaSet", with(old.clone(), patch), Write::Update(&old));
+    assert!(update(json!({"spec": {"replicas": 3}})).is_empty());
+    assert_eq!(
+        update(json!({"spec": {"selector": {"matchLabels": null, "matchExpressions": [
+            {"key": "app", "operator": "Exists"}]}}})),
+        vec![
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:"app", Operator:"Exists", Values:[]string(nil)}}}: field is immutable"#
+        ]
+    );
+    let status = |status: Value| {
+        let new = with(old.clone(), json!({ "status": status }));
+        check("apps", "ReplicaSet", new, Write::Status(&old))
+    };
+    assert!(
+        status(json!({"replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1,
+            "availableReplicas": 1, "observedGeneration": 1}))
+        .is_empty()
+    );
+    assert_eq!(
+        status(json!({"replicas": 1, "fullyLabeledReplicas": 2, "readyReplicas": -1,
+            "availableReplicas": 0})),
+        vec![
+            "status.readyReplicas: Invalid value: -1: must be greater than or equal to 0",
+            "status.fullyLabeledReplicas: Invalid value: 2: cannot be greater than status.replicas",
+            "status.availableReplicas: Invalid value: 0: cannot be greater than readyReplicas",
+        ]
+    );
+}
+
+#[test]
+fn daemon_set_rules() {
+    for patch in [
+        json!({}),
+        json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": null}}}),
+        json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "10%"}}}}),
+    ] {
+        assert_eq!(
+            create("apps", "DaemonSet", with(daemon_set(), patch.clone())),
+            Vec::<String>::new(),
+            "{patch}"
+        );
+    }
+    // A DaemonSet's selector is not required: without one, nothing matches the template.
+    assert_eq!(
+        create("apps", "DaemonSet", with(daemon_set(), json!({"spec": {"selector": null}}))),
+        vec![
+            r#"spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#
+        ]
+    );
+    // A selector that does not parse still leaves the template checked.
+    let unparsed = with(
+        daemon_set(),
+        json!({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "Near"}]},
+            "template": {"spec": {"restartPolicy": "Never"}}}}),
+    );
+    assert_eq!(
+        create("apps", "DaemonSet", unparsed),
+        vec![
+            r#"spec.selector.matchExpressions[0].operator: Invalid value: "Near": not a valid selector operator"#,
+            r#"spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always""#,
+        ]
+    );
+    refused(
+        "DaemonSet",
+        &daemon_set(),
+        vec![
+            (
+                json!({"metadata": {"name": "Agent"}}),
+                r#"metadata.name: Invalid value: "Agent": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            ),
+            (
+                json!({"spec": {"selector": {"matchLabels": null}}}),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"activeDeadlineSeconds": 5}}}}),
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": " x"}]}}}}),
+                r#"spec.template.spec.containers[0].image: Invalid value: " x": must not have leading or trailing whitespace"#,
+            ),
+            (
+                json!({"spec": {"minReadySeconds": -1}}),
+                "spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"revisionHistoryLimit": -1}}),
+                "spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
+            ),
+            (
+                json!({"spec": {"updateStrategy": {"type": "Surge", "rollingUpdate": null}}}),
+                r#"spec.updateStrategy: Unsupported value: apps.DaemonSetUpdateStrategy{Type:"Surge", RollingUpdate:(*apps.RollingUpdateDaemonSet)(nil)}: supported values: "RollingUpdate", "OnDelete""#,
+            ),
+            (
+                json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}}}),
+                r#"spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:1, StrVal:""}: may not be set when maxUnavailable is non-zero"#,
+            ),
+            (
+                json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": "0%"}}}}),
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0",
+            ),
+            (
+                json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": "120%"}}}}),
+                r#"spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"120%"}: must not be greater than 100%"#,
+            ),
+            (
+                json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": -1}}}}),
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: -1: must be greater than or equal to 0",
+            ),
+        ],
+    );
+    let old = daemon_set();
+    let update =
+        |patch: Value| check("apps", "DaemonSet", with(old.clone(), patch), Write::Update(&old));
+    assert!(
+        update(json!({"spec": {"minReadySeconds": 5,
+            "updateStrategy": {"rollingUpdate": {"maxUnavailable": "10%"}}}}))
+        .is_empty()
+    );
+    assert_eq!(
+        update(json!({"spec": {"selector": {"matchLabels": {"app": "agent"}},
+            "template": {"metadata": {"labels": {"app": "agent"}}}}})),
+        vec![
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"agent"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
+        ]
+    );
+    let status = |status: Value| {
+        let new = with(old.clone(), json!({ "status": status }));
+        check("apps", "DaemonSet", new, Write::Status(&old))
+    };
+    assert!(
+        status(json!({"currentNumberScheduled": 2, "numberMisscheduled": 0,
+            "desiredNumberScheduled": 2, "numberReady": 1, "observedGeneration": 1,
+            "updatedNumberScheduled": 2, "numberAvailable": 1, "numberUnavailable": 1}))
+        .is_empty()
+    );
+    assert_eq!(
+        status(json!({"desiredNumberScheduled": 1, "numberReady": -1, "numberUnavailable": -2})),
+        vec![
+            "status.numberReady: Invalid value: -1: must be greater than or equal to 0",
+            "status.numberUnavailable: Invalid value: -2: must be greater than or equal to 0",
+        ]
+    );
+    let collided = with(old.clone(), json!({"status": {"collisionCount": 3}}));
+    let fewer = with(collided.clone(), json!({"status": {"collisionCount": 0}}));
+    assert_eq!(
+        check("apps", "DaemonSet", fewer, Write::Status(&collided)),
+        vec!["status.collisionCount: Invalid value: 0: cannot be decremented"]
     );
 }
 
@@ -717,6 +1148,122 @@ fn ingress_class_rules() {
 }
 
 #[test]
+fn job_rules() {
+    let group = "batch";
+    let labels = json!({"batch.kubernetes.io/controller-uid": "u1", "batch.kubernetes.io/job-name": "pi",
+        "controller-uid": "u1", "job-name": "pi"});
+    let job = |spec: Value| {
+        let mut spec = spec;
+        if spec.get("selector").is_none() {
+            spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}});
+        }
+        if spec.get("template").is_none() {
+            spec["template"] = json!({"metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}});
+        }
+        json!({"metadata": {"name": "pi", "namespace": "d", "uid": "u1"}, "spec": spec})
+    };
+    assert_eq!(create(group, "Job", job(json!({}))), Vec::<String>::new());
+    let indexed = job(json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3,
+        "backoffLimitPerIndex": 1, "maxFailedIndexes": 1,
+        "successPolicy": {"rules": [{"succeededIndexes": "0-1", "succeededCount": 1}]}}));
+    assert_eq!(create(group, "Job", indexed), Vec::<String>::new());
+
+    let always =
+        with(job(json!({})), json!({"spec": {"template": {"spec": {"restartPolicy": "Always"}}}}));
+    assert_eq!(
+        create(group, "Job", always),
+        vec![
+            r#"spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#
+        ]
+    );
+    let bad = job(json!({"parallelism": -1, "completionMode": "Indexed", "backoffLimit": -2,
+        "podReplacementPolicy": "Sometimes",
+        "podFailurePolicy": {"rules": [
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [0, 3, 2, 3]}},
+            {"action": "Explode", "onExitCodes": {"operator": "In", "values": [1], "containerName": "other"},
+             "onPodConditions": [{"type": "DisruptionTarget"}]}]}}));
+    assert_eq!(
+        create(group, "Job", bad),
+        vec![
+            "spec.parallelism: Invalid value: -1: must be greater than or equal to 0",
+            "spec.backoffLimit: Invalid value: -2: must be greater than or equal to 0",
+            "spec.completions: Required value: when completion mode is Indexed",
+            "spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator",
+            "spec.podFailurePolicy.rules[0].onExitCodes.values[3]: Duplicate value: 3",
+            "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{0, 3, 2, 3}: must be ordered",
+            r#"spec.podFailurePolicy.rules[1].action: Unsupported value: "Explode": supported values: "Count", "FailIndex", "FailJob", "Ignore""#,
+            r#"spec.podFailurePolicy.rules[1].onExitCodes.containerName: Invalid value: "other": must be one of the container or initContainer names in the pod template"#,
+            "spec.podFailurePolicy.rules[1]: Invalid value: <omitted>: specifying both OnExitCodes and OnPodConditions is not supported",
+            r#"spec.podReplacementPolicy: Unsupported value: "Sometimes": supported values: "Failed""#,
+        ]
+    );
+    // A selector or template labels that are not the generated ones.
+    let forged = job(json!({"selector": {"matchLabels": {"app": "pi"}},
+        "template": {"metadata": {"labels": {"app": "pi", "job-name": "other"}},
+            "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "pi", "image": "perl"}]}}}));
+    assert_eq!(
+        create(group, "Job", forged),
+        vec![
+            r#"spec.template.metadata.labels[controller-uid]: Required value: u1"#,
+            r#"spec.template.metadata.labels[job-name]: Invalid value: map[string]string{"app":"pi", "job-name":"other"}: must be 'pi'"#,
+            r#"spec.template.metadata.labels[batch.kubernetes.io/controller-uid]: Required value: u1"#,
+            r#"spec.template.metadata.labels[batch.kubernetes.io/job-name]: Required value: pi"#,
+            r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"pi"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated"#,
+        ]
+    );
+    let manual = with(
+        job(json!({"manualSelector": true, "selector": {"matchLabels": {"app": "pi"}}})),
+        json!({"spec": {"template": {"metadata": {"labels": {"app": "pi"}}}}}),
+    );
+    assert_eq!(create(group, "Job", manual), Vec::<String>::new(), "a manual selector");
+
+    // Updates: the template and the selector are immutable, but for a suspended job that never
+    // started; Indexed completions change with parallelism.
+    let mut old = job(json!({}));
+    defaults::apply(group, "Job", &mut old);
+    let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "pi", "image": "perl:2"}]}}}});
+    assert_eq!(
+        check(group, "Job", with(old.clone(), image.clone()), Write::Update(&old)),
+        vec!["spec.template: Invalid value: core.PodTemplateSpec{…}: field is immutable"]
+    );
+    let mut suspended = with(old.clone(), json!({"spec": {"suspend": true}}));
+    let placed = with(
+        suspended.clone(),
+        json!({"spec": {"template": {"spec": {"nodeSelector": {"zone": "a"}}}}}),
+    );
+    assert!(check(group, "Job", placed.clone(), Write::Update(&suspended)).is_empty());
+    suspended["status"] = json!({"startTime": "2026-12-07T00:00:00Z"});
+    assert_eq!(check(group, "Job", placed, Write::Update(&suspended)).len(), 1, "it started");
+    let mut elastic = job(json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3}));
+    defaults::apply(group, "Job", &mut elastic);
+    let scaled = with(elastic.clone(), json!({"spec": {"completions": 5, "parallelism": 5}}));
+    assert!(check(group, "Job", scaled, Write::Update(&elastic)).is_empty());
+    let lopsided = with(elastic.clone(), json!({"spec": {"completions": 5}}));
+    assert_eq!(
+        check(group, "Job", lopsided, Write::Update(&elastic)),
+        vec![
+            "spec.completions: Invalid value: 5: can only be modified in tandem with spec.parallelism"
+        ]
+    );
+    // The status counts.
+    let counted = with(
+        old.clone(),
+        json!({"status": {"active": 1, "ready": 2, "succeeded": -1,
+        "uncountedTerminatedPods": {"succeeded": ["a"], "failed": ["a", ""]}}}),
+    );
+    assert_eq!(
+        check(group, "Job", counted, Write::Status(&old)),
+        vec![
+            "status.succeeded: Invalid value: -1: must be greater than or equal to 0",
+            r#"status.uncountedTerminatedPods.failed[0]: Duplicate value: "a""#,
+            r#"status.uncountedTerminatedPods.failed[1]: Invalid value: "": must not be empty"#,
+            "status.ready: Invalid value: 2: cannot set more ready pods than active",
+        ]
+    );
+}
+
+#[test]
 fn network_policy_rules() {
     let group = "networking.k8s.io";
     let policy = |spec: Value| json!({"metadata": {"name": "db", "namespace": "d"}, "spec": spec});
@@ -977,9 +1524,14 @@ fn causes_carry_reasons() {
     defaults::apply("apps", "StatefulSet", &mut object);
     let errors = validate("apps", "StatefulSet", &object, Write::Create);
     let reasons: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.reason)).collect();
+    // Without a selector nothing matches the template's labels (`LabelSelectorAsSelector(nil)`).
     assert_eq!(
         reasons,
-        vec![("spec.replicas", "FieldValueInvalid"), ("spec.selector", "FieldValueRequired")]
+        vec![
+            ("spec.replicas", "FieldValueInvalid"),
+            ("spec.selector", "FieldValueRequired"),
+            ("spec.template.metadata.labels", "FieldValueInvalid")
+        ]
     );
     assert_eq!(errors[0].message, "Invalid value: -1: must be greater than or equal to 0");
 }

@@ -1,0 +1,620 @@
+//! Rules of batch/v1: Job (`pkg/apis/batch/validation`: `ValidateJob`, `ValidateJobUpdate`,
+//! `ValidateJobUpdateStatus`, with the options kube-apiserver v1.33's job strategy passes:
+//! prefixed labels required, elastic Indexed jobs, scheduling directives mutable while a job is
+//! suspended and never started).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::meta::{self, NameRule};
+use super::{Errors, Shown, child, get, index, key, list, map_of, str_of, str_or_empty};
+
+/// `maxParallelismForIndexedJob`, `maxFailedIndexesForIndexedJob` and `completionsSoftLimit`.
+const INDEXED_LIMIT: i64 = 100_000;
+/// `parallelismLimitForHighCompletions` and `maxFailedIndexesLimitForHighCompletions`.
+const HIGH_COMPLETIONS_LIMIT: i64 = 10_000;
+const MAX_POD_FAILURE_POLICY_RULES: usize = 20;
+const MAX_EXIT_CODE_VALUES: usize = 255;
+const MAX_POD_CONDITION_PATTERNS: usize = 20;
+const MAX_SUCCESS_POLICY_RULES: usize = 20;
+const MAX_MANAGED_BY_LENGTH: usize = 63;
+const FAILURE_POLICY_ACTIONS: [&str; 4] = ["Count", "FailIndex", "FailJob", "Ignore"];
+/// The labels `generateSelector` puts on the pod template, with what they hold.
+const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
+const JOB_NAME: &str = "batch.kubernetes.io/job-name";
+const LEGACY_CONTROLLER_UID: &str = "controller-uid";
+const LEGACY_JOB_NAME: &str = "job-name";
+
+pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
+    if kind != "Job" {
+        meta::object_meta(errs, object, true, meta::name_rule(kind));
+        return;
+    }
+    meta::object_meta(errs, object, true, NameRule::Subdomain);
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
+    generated_selector(errs, object, spec);
+    job_spec(errs, spec);
+    // The controller names an Indexed job's pods' hostnames `<job>-<index>`.
+    let indexed = str_of(spec, "completionMode") == Some("Indexed");
+    let completions = get(spec, "completions").and_then(Value::as_i64).unwrap_or(0);
+    if indexed && completions > 0 {
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let hostname = format!("{name}-{}", completions - 1);
+        if !meta::dns1123_label(&hostname).is_empty() {
+            errs.invalid(
+                "metadata.name",
+                name,
+                &format!("will not able to create pod with invalid DNS label: {hostname}"),
+            );
+        }
+    }
+}
+
+/// `ValidateJobSpecUpdate`: the spec as on create, and what may not change.
+pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old: &Value) {
+    if kind != "Job" {
+        return;
+    }
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
+    let old_spec = get(old, "spec").unwrap_or(&Value::Null);
+    job_spec(errs, spec);
+    // Elastic Indexed jobs: completions change with parallelism.
+    let completions = get(spec, "completions");
+    if str_of(spec, "completionMode") != Some("Indexed") {
+        errs.immutable("spec.completions", completions, get(old_spec, "completions"));
+    } else if !super::same(completions, get(old_spec, "completions"))
+        && let Some(completions) = completions.and_then(Value::as_i64)
+        && Some(completions) != get(spec, "parallelism").and_then(Value::as_i64)
+    {
+        errs.invalid(
+            "spec.completions",
+            completions,
+            "can only be modified in tandem with spec.parallelism",
+        );
+    }
+    errs.immutable("spec.selector", get(spec, "selector"), get(old_spec, "selector"));
+    template_update(errs, spec, old_spec, old);
+    for field in
+        ["completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"]
+    {
+        errs.immutable(&child("spec", field), get(spec, field), get(old_spec, field));
+    }
+}
+
+/// `ValidateJobStatusUpdate`'s checks of the counts and the uncounted pods.
+pub(crate) fn status(errs: &mut Errors, object: &Value, old: &Value) {
+    let status = get(object, "status").unwrap_or(&Value::Null);
+    for field in ["active", "succeeded", "failed", "ready", "terminating"] {
+        errs.nonnegative(&child("status", field), status.get(field));
+    }
+    let mut seen = HashSet::new();
+    for outcome in ["succeeded", "failed"] {
+        let uncounted = get(status, "uncountedTerminatedPods").unwrap_or(&Value::Null);
+        for (i, uid) in list(uncounted, outcome).iter().enumerate() {
+            let at = index(&format!("status.uncountedTerminatedPods.{outcome}"), i);
+            let uid = uid.as_str().unwrap_or("");
+            if uid.is_empty() {
+                errs.invalid(&at, uid, "must not be empty");
+            } else if !seen.insert(uid) {
+                errs.duplicate(&at, uid);
+            }
+        }
+    }
+    let old_status = get(old, "status").unwrap_or(&Value::Null);
+    let count = |status: &Value, field: &str| get(status, field).and_then(Value::as_i64);
+    for (field, what) in [("failed", "failed"), ("succeeded", "succeeded")] {
+        if let (Some(new), Some(before)) = (count(status, field), count(old_status, field))
+            && new < before
+        {
+            errs.invalid(
+                &child("status", field),
+                new,
+                &format!("cannot decrease the {what} counter"),
+            );
+        }
+    }
+    if let (Some(ready), Some(active)) = (count(status, "ready"), count(status, "active"))
+        && ready > active
+    {
+        errs.invalid("status.ready", ready, "cannot set more ready pods than active");
+    }
+}
+
+/// `validateGeneratedSelector`: unless the selector is manual, the template carries the job's
+/// uid and name as labels and the selector selects them.
+fn generated_selector(errs: &mut Errors, job: &Value, spec: &Value) {
+    if spec.get("manualSelector") == Some(&Value::Bool(true)) {
+        return;
+    }
+    let Some(selector) = get(spec, "selector") else { return };
+    let uid = job.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let name = job.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    if uid.is_empty() {
+        errs.required("metadata.uid", "");
+    }
+    let labels = spec.pointer("/template/metadata/labels");
+    let no_labels = serde_json::Map::new();
+    let labels_map = labels.and_then(Value::as_object).unwrap_or(&no_labels);
+    for (label, expected) in [
+        (LEGACY_CONTROLLER_UID, uid),
+        (LEGACY_JOB_NAME, name),
+        (CONTROLLER_UID, uid),
+        (JOB_NAME, name),
+    ] {
+        let at = key("spec.template.metadata.labels", label);
+        match labels_map.get(label).and_then(Value::as_str) {
+            None => errs.required(&at, expected),
+            Some(actual) if actual != expected => {
+                errs.invalid(&at, Shown::json(labels), &format!("must be '{expected}'"));
+            }
+            Some(_) => {}
+        }
+    }
+    let expected: serde_json::Map<String, Value> = [
+        (CONTROLLER_UID, uid),
+        (JOB_NAME, name),
+        (LEGACY_CONTROLLER_UID, uid),
+        (LEGACY_JOB_NAME, name),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Value::from(v)))
+    .collect();
+    if valid_selector(selector) && !meta::selector_matches(selector, &expected) {
+        errs.invalid(
+            "spec.selector",
+            meta::show_selector(selector),
+            "`selector` not auto-generated",
+        );
+    }
+}
+
+/// Whether `LabelSelectorAsSelector` accepts the selector.
+fn valid_selector(selector: &Value) -> bool {
+    let mut probe = Errors::default();
+    meta::label_selector(&mut probe, selector, "");
+    probe.0.is_empty()
+}
+
+/// `ValidateJobSpec`: `validateJobSpec`, then the selector and the template's labels.
+fn job_spec(errs: &mut Errors, spec: &Value) {
+    job_spec_fields(errs, spec, "spec");
+    let selector = get(spec, "selector");
+    match selector {
+        None => errs.required("spec.selector", ""),
+        Some(selector) => meta::label_selector(errs, selector, "spec.selector"),
+    }
+    let template_meta = spec.pointer("/template/metadata").unwrap_or(&Value::Null);
+    let no_labels = serde_json::Map::new();
+    let labels = map_of(template_meta, "labels").unwrap_or(&no_labels);
+    if let Some(selector) = selector
+        && valid_selector(selector)
+        && !meta::selector_matches(selector, labels)
+    {
+        errs.invalid(
+            "spec.template.metadata.labels",
+            Shown::json(template_meta.get("labels")),
+            "`selector` does not match template `labels`",
+        );
+    }
+}
+
+/// `validateJobSpec` (also a CronJob's job template's).
+fn job_spec_fields(errs: &mut Errors, spec: &Value, path: &str) {
+    let int = |field: &str| get(spec, field).and_then(Value::as_i64);
+    for field in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+        "backoffLimitPerIndex",
+    ] {
+        errs.nonnegative(&child(path, field), get(spec, field));
+    }
+    if int("maxFailedIndexes").is_some() {
+        errs.nonnegative(&child(path, "maxFailedIndexes"), get(spec, "maxFailedIndexes"));
+        if int("backoffLimitPerIndex").is_none() {
+            errs.required(
+                &child(path, "backoffLimitPerIndex"),
+                "when maxFailedIndexes is specified",
+            );
+        }
+    }
+    if let Some(managed_by) = str_of(spec, "managedBy") {
+        super::networking::domain_prefixed_path(errs, &child(path, "managedBy"), managed_by);
+        if managed_by.len() > MAX_MANAGED_BY_LENGTH {
+            errs.too_long(&child(path, "managedBy"), MAX_MANAGED_BY_LENGTH);
+        }
+    }
+    let mode = str_of(spec, "completionMode");
+    if let Some(mode) = mode {
+        if !matches!(mode, "NonIndexed" | "Indexed") {
+            errs.not_supported(&child(path, "completionMode"), mode, &["NonIndexed", "Indexed"]);
+        }
+        if mode == "Indexed" {
+            indexed_limits(errs, spec, path);
+        }
+    }
+    if mode.is_none_or(|mode| mode == "NonIndexed") {
+        for field in ["backoffLimitPerIndex", "maxFailedIndexes"] {
+            if let Some(value) = int(field) {
+                errs.invalid(&child(path, field), value, "requires indexed completion mode");
+            }
+        }
+    }
+    if let Some(policy) = get(spec, "podFailurePolicy") {
+        pod_failure_policy(errs, spec, policy, &child(path, "podFailurePolicy"));
+    }
+    if let Some(policy) = get(spec, "successPolicy") {
+        if mode != Some("Indexed") {
+            errs.invalid(
+                &child(path, "successPolicy"),
+                Shown::Raw("batch.SuccessPolicy{…}".to_owned()),
+                "requires indexed completion mode",
+            );
+        } else {
+            success_policy(errs, spec, policy, &child(path, "successPolicy"));
+        }
+    }
+    if let Some(replacement) = str_of(spec, "podReplacementPolicy") {
+        let at = child(path, "podReplacementPolicy");
+        if get(spec, "podFailurePolicy").is_some() {
+            if replacement != "Failed" {
+                errs.not_supported(&at, replacement, &["Failed"]);
+            }
+        } else if !matches!(replacement, "Failed" | "TerminatingOrFailed") {
+            errs.not_supported(&at, replacement, &["Failed", "TerminatingOrFailed"]);
+        }
+    }
+    // `ValidatePodTemplateSpec`.
+    let template = get(spec, "template").unwrap_or(&Value::Null);
+    let template_path = child(path, "template");
+    let template_meta = get(template, "metadata").unwrap_or(&Value::Null);
+    meta::labels(errs, get(template_meta, "labels"), &child(&template_path, "labels"));
+    meta::annotations(
+        errs,
+        get(template_meta, "annotations"),
+        &child(&template_path, "annotations"),
+    );
+    let pod = get(template, "spec").unwrap_or(&Value::Null);
+    super::core::pod_spec(errs, pod, &child(&template_path, "spec"));
+    let restart = str_or_empty(pod, "restartPolicy");
+    let restart_path = child(&template_path, "spec.restartPolicy");
+    match restart {
+        "" | "Always" => {
+            errs.required(&restart_path, r#"valid values: "OnFailure", "Never""#);
+        }
+        "OnFailure" | "Never" => {
+            if get(spec, "podFailurePolicy").is_some() && restart != "Never" {
+                errs.invalid(
+                    &restart_path,
+                    restart,
+                    r#"only "Never" is supported when podFailurePolicy is specified"#,
+                );
+            }
+        }
+        other => errs.not_supported(&restart_path, other, &["OnFailure", "Never"]),
+    }
+}
+
+/// The limits of an Indexed job: completions required, parallelism and failed indexes bounded.
+fn indexed_limits(errs: &mut Errors, spec: &Value, path: &str) {
+    let int = |field: &str| get(spec, field).and_then(Value::as_i64);
+    let (completions, parallelism) = (int("completions"), int("parallelism"));
+    let max_failed = int("maxFailedIndexes");
+    if completions.is_none() {
+        errs.required(&child(path, "completions"), "when completion mode is Indexed");
+    }
+    if let Some(parallelism) = parallelism.filter(|p| *p > INDEXED_LIMIT) {
+        errs.invalid(
+            &child(path, "parallelism"),
+            parallelism,
+            &format!(
+                "must be less than or equal to {INDEXED_LIMIT} when completion mode is Indexed"
+            ),
+        );
+    }
+    if let (Some(completions), Some(max_failed)) = (completions, max_failed)
+        && max_failed > completions
+    {
+        errs.invalid(
+            &child(path, "maxFailedIndexes"),
+            max_failed,
+            "must be less than or equal to completions",
+        );
+    }
+    if let Some(max_failed) = max_failed.filter(|m| *m > INDEXED_LIMIT) {
+        errs.invalid(
+            &child(path, "maxFailedIndexes"),
+            max_failed,
+            &format!("must be less than or equal to {INDEXED_LIMIT}"),
+        );
+    }
+    if completions.is_some_and(|c| c > INDEXED_LIMIT) && int("backoffLimitPerIndex").is_some() {
+        let high = format!(
+            "must be less than or equal to {HIGH_COMPLETIONS_LIMIT} when completions are above {INDEXED_LIMIT} and used with backoff limit per index"
+        );
+        if max_failed.is_none() {
+            errs.required(
+                &child(path, "maxFailedIndexes"),
+                &format!("must be specified when completions is above {INDEXED_LIMIT}"),
+            );
+        }
+        if let Some(parallelism) = parallelism.filter(|p| *p > HIGH_COMPLETIONS_LIMIT) {
+            errs.invalid(&child(path, "parallelism"), parallelism, &high);
+        }
+        if let Some(max_failed) = max_failed.filter(|m| *m > HIGH_COMPLETIONS_LIMIT) {
+            errs.invalid(&child(path, "maxFailedIndexes"), max_failed, &high);
+        }
+    }
+}
+
+/// `validatePodFailurePolicy` and its rules.
+fn pod_failure_policy(errs: &mut Errors, spec: &Value, policy: &Value, path: &str) {
+    let rules = list(policy, "rules");
+    let rules_path = child(path, "rules");
+    if rules.len() > MAX_POD_FAILURE_POLICY_RULES {
+        errs.too_many(&rules_path, rules.len(), MAX_POD_FAILURE_POLICY_RULES);
+    }
+    let pod = spec.pointer("/template/spec").unwrap_or(&Value::Null);
+    let containers: HashSet<&str> = ["containers", "initContainers"]
+        .into_iter()
+        .flat_map(|field| list(pod, field))
+        .map(|c| str_or_empty(c, "name"))
+        .collect();
+    for (i, rule) in rules.iter().enumerate() {
+        let at = index(&rules_path, i);
+        let action = str_or_empty(rule, "action");
+        let action_path = child(&at, "action");
+        match action {
+            "" => errs.required(
+                &action_path,
+                r#"valid values: ["Count" "FailIndex" "FailJob" "Ignore"]"#,
+            ),
+            "FailIndex" if get(spec, "backoffLimitPerIndex").is_none() => {
+                errs.invalid(&action_path, action, "requires the backoffLimitPerIndex to be set");
+            }
+            other if !FAILURE_POLICY_ACTIONS.contains(&other) => {
+                errs.not_supported(&action_path, other, &FAILURE_POLICY_ACTIONS);
+            }
+            _ => {}
+        }
+        let exit_codes = get(rule, "onExitCodes");
+        if let Some(exit_codes) = exit_codes {
+            on_exit_codes(errs, exit_codes, &child(&at, "onExitCodes"), &containers);
+        }
+        let conditions = list(rule, "onPodConditions");
+        if !conditions.is_empty() {
+            on_pod_conditions(errs, conditions, &child(&at, "onPodConditions"));
+        }
+        match (exit_codes.is_some(), conditions.is_empty()) {
+            (true, false) => errs.invalid(
+                &at,
+                Shown::Raw("<omitted>".to_owned()),
+                "specifying both OnExitCodes and OnPodConditions is not supported",
+            ),
+            (false, true) => errs.invalid(
+                &at,
+                Shown::Raw("<omitted>".to_owned()),
+                "specifying one of OnExitCodes and OnPodConditions is required",
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// `validatePodFailurePolicyRuleOnExitCodes`.
+fn on_exit_codes(errs: &mut Errors, requirement: &Value, path: &str, containers: &HashSet<&str>) {
+    let operator = str_or_empty(requirement, "operator");
+    match operator {
+        "" => errs.required(&child(path, "operator"), r#"valid values: ["In" "NotIn"]"#),
+        "In" | "NotIn" => {}
+        other => errs.not_supported(&child(path, "operator"), other, &["In", "NotIn"]),
+    }
+    if let Some(container) = str_of(requirement, "containerName")
+        && !containers.contains(container)
+    {
+        errs.invalid(
+            &child(path, "containerName"),
+            container,
+            "must be one of the container or initContainer names in the pod template",
+        );
+    }
+    let values: Vec<i64> = list(requirement, "values").iter().filter_map(Value::as_i64).collect();
+    let values_path = child(path, "values");
+    let shown = || Shown::Raw(format!("[]int32{{{}}}", join(&values)));
+    if values.is_empty() {
+        errs.invalid(
+            &values_path,
+            Shown::Raw("[]int32(nil)".to_owned()),
+            "at least one value is required",
+        );
+    } else if values.len() > MAX_EXIT_CODE_VALUES {
+        errs.too_many(&values_path, values.len(), MAX_EXIT_CODE_VALUES);
+    }
+    let mut unique = HashSet::new();
+    for (j, value) in values.iter().enumerate() {
+        let at = index(&values_path, j);
+        if operator == "In" && *value == 0 {
+            errs.invalid(&at, *value, "must not be 0 for the In operator");
+        }
+        if !unique.insert(*value) {
+            errs.duplicate(&at, *value);
+        }
+    }
+    if values.windows(2).any(|pair| pair[0] > pair[1]) {
+        errs.invalid(&values_path, shown(), "must be ordered");
+    }
+}
+
+fn join(values: &[i64]) -> String {
+    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// `validatePodFailurePolicyRuleOnPodConditions`.
+fn on_pod_conditions(errs: &mut Errors, patterns: &[Value], path: &str) {
+    if patterns.len() > MAX_POD_CONDITION_PATTERNS {
+        errs.too_many(path, patterns.len(), MAX_POD_CONDITION_PATTERNS);
+    }
+    for (j, pattern) in patterns.iter().enumerate() {
+        let at = index(path, j);
+        let kind = str_or_empty(pattern, "type");
+        for msg in meta::qualified_name(kind) {
+            errs.invalid(&child(&at, "type"), kind, &msg);
+        }
+        match str_or_empty(pattern, "status") {
+            "" => {
+                errs.required(&child(&at, "status"), r#"valid values: ["False" "True" "Unknown"]"#)
+            }
+            "True" | "False" | "Unknown" => {}
+            other => {
+                errs.not_supported(&child(&at, "status"), other, &["False", "True", "Unknown"]);
+            }
+        }
+    }
+}
+
+/// `validateSuccessPolicy`: rules of succeeded counts and index ranges within the completions.
+fn success_policy(errs: &mut Errors, spec: &Value, policy: &Value, path: &str) {
+    let rules = list(policy, "rules");
+    let rules_path = child(path, "rules");
+    if rules.is_empty() {
+        errs.required(
+            &rules_path,
+            "at least one rules must be specified when the successPolicy is specified",
+        );
+    }
+    if rules.len() > MAX_SUCCESS_POLICY_RULES {
+        errs.too_many(&rules_path, rules.len(), MAX_SUCCESS_POLICY_RULES);
+    }
+    let completions = get(spec, "completions").and_then(Value::as_i64).unwrap_or(0);
+    for (i, rule) in rules.iter().enumerate() {
+        let at = index(&rules_path, i);
+        let count = get(rule, "succeededCount").and_then(Value::as_i64);
+        let indexes = str_of(rule, "succeededIndexes");
+        if count.is_none() && indexes.is_none() {
+            errs.required(
+                &at,
+                "at least one of succeededCount or succeededIndexes must be specified",
+            );
+        }
+        let mut total = 0;
+        if let Some(indexes) = indexes {
+            match count_indexes(indexes, completions) {
+                Ok(n) => total = n,
+                Err(error) => errs.invalid(
+                    &child(&at, "succeededIndexes"),
+                    indexes,
+                    &format!("error parsing succeededIndexes: {error}"),
+                ),
+            }
+        }
+        if let Some(count) = count {
+            let count_path = child(&at, "succeededCount");
+            errs.nonnegative(&count_path, get(rule, "succeededCount"));
+            if count > completions {
+                errs.invalid(
+                    &count_path,
+                    count,
+                    &format!(
+                        "must be less than or equal to {completions} (the number of specified completions)"
+                    ),
+                );
+            }
+            if indexes.is_some() && count > total {
+                errs.invalid(
+                    &count_path,
+                    count,
+                    &format!(
+                        "must be less than or equal to {total} (the number of indexes in the specified succeededIndexes field)"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `validateIndexesFormat`: ordered, non-overlapping `a` or `a-b` intervals below
+/// `completions`; how many indexes they hold.
+fn count_indexes(indexes: &str, completions: i64) -> Result<i64, String> {
+    if indexes.is_empty() {
+        return Ok(0);
+    }
+    let mut total = 0;
+    let mut previous: Option<i64> = None;
+    for interval in indexes.split(',') {
+        let (first, last) = match interval.split_once('-') {
+            Some((a, b)) => (parse_index(a, completions)?, parse_index(b, completions)?),
+            None => {
+                let x = parse_index(interval, completions)?;
+                (x, x)
+            }
+        };
+        if first > last {
+            return Err(format!("non-increasing order, previous: {first}, current: {last}"));
+        }
+        if let Some(previous) = previous
+            && previous >= first
+        {
+            return Err(format!("overlapping indexes, previous: {previous}, current: {first}"));
+        }
+        previous = Some(last);
+        total += last - first + 1;
+    }
+    Ok(total)
+}
+
+fn parse_index(text: &str, completions: i64) -> Result<i64, String> {
+    let x: i64 = text
+        .parse()
+        .map_err(|_| format!("cannot convert string to integer for index: {text:?}"))?;
+    if x < 0 {
+        return Err(format!("the index is negative: {x}"));
+    }
+    if x >= completions {
+        return Err(format!("too large index: {x}"));
+    }
+    Ok(x)
+}
+
+/// `validatePodTemplateUpdate`: the template is immutable, but for its scheduling directives
+/// (node affinity, node selector, tolerations, labels, annotations, scheduling gates) while the
+/// job is suspended and has never started.
+fn template_update(errs: &mut Errors, spec: &Value, old_spec: &Value, old: &Value) {
+    let template = get(spec, "template");
+    let old_template = get(old_spec, "template");
+    let suspended = old_spec.get("suspend") == Some(&Value::Bool(true));
+    let not_started = old.pointer("/status/startTime").is_none_or(Value::is_null);
+    let same = if suspended && not_started {
+        let strip = |template: Option<&Value>| {
+            let mut template = template.cloned().unwrap_or(Value::Null);
+            if let Some(meta) = template.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("labels");
+                meta.remove("annotations");
+            }
+            if let Some(pod) = template.get_mut("spec").and_then(Value::as_object_mut) {
+                for field in ["nodeSelector", "tolerations", "schedulingGates"] {
+                    pod.remove(field);
+                }
+                if let Some(affinity) = pod.get_mut("affinity").and_then(Value::as_object_mut) {
+                    affinity.remove("nodeAffinity");
+                }
+                if pod.get("affinity").and_then(Value::as_object).is_some_and(|a| a.is_empty()) {
+                    pod.remove("affinity");
+                }
+            }
+            template
+        };
+        strip(template) == strip(old_template)
+    } else {
+        super::same(template, old_template)
+    };
+    if !same {
+        errs.invalid(
+            "spec.template",
+            Shown::Raw("core.PodTemplateSpec{…}".to_owned()),
+            "field is immutable",
+        );
+    }
+}
