@@ -13,8 +13,10 @@
 //! pvc-protection), hostname and subdomain (endpoints); of the status the phase, IPs, start
 //! time, the `Ready` and `PodScheduled` conditions (statefulset, scheduler, endpoints, node
 //! lifecycle) and the containers' restart counts (the ReplicaSet controller's scale-down
-//! ranking; nothing else of a container status). A reader that needs another field adds it
-//! here.
+//! ranking). Pods a Job controls keep more, for the Job controller: every condition (its pod
+//! failure policy may name any), the init containers' statuses, and each container's name,
+//! exit code and finish time; other pods drop those while decoding is done ([`Cached::prune`]).
+//! A reader that needs another field adds it here.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -94,10 +96,12 @@ pub(crate) struct CachedVolume {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CachedPodStatus {
-    /// Only `Ready` and `PodScheduled`: [`Cached::prune`] drops the others.
+    /// Only `Ready` and `PodScheduled` (all of a Job's pods): [`Cached::prune`] drops the others.
     pub(crate) conditions: Option<Vec<PodCondition>>,
-    /// Only the restart counts.
+    /// Only the restart counts (and, of a Job's pods, names and terminated states).
     pub(crate) container_statuses: Option<Vec<CachedContainerStatus>>,
+    /// Only of a Job's pods.
+    pub(crate) init_container_statuses: Option<Vec<CachedContainerStatus>>,
     #[serde(rename = "hostIP")]
     pub(crate) host_ip: Option<String>,
     #[serde(rename = "hostIPs")]
@@ -114,12 +118,32 @@ pub(crate) struct CachedPodStatus {
     pub(crate) start_time: Option<Time>,
 }
 
-/// What the controllers read of a container's status: how often it restarted.
+/// What the controllers read of a container's status: how often it restarted; of a Job's
+/// pods also its name and how it ended.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CachedContainerStatus {
     #[serde(default)]
     pub(crate) restart_count: i32,
+    #[serde(default)]
+    pub(crate) name: String,
+    pub(crate) state: Option<CachedContainerState>,
+}
+
+/// A container's state, as far as its end goes.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CachedContainerState {
+    pub(crate) terminated: Option<CachedTerminated>,
+}
+
+/// How a container ended.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CachedTerminated {
+    #[serde(default)]
+    pub(crate) exit_code: i32,
+    pub(crate) finished_at: Option<Time>,
 }
 
 impl CachedPod {
@@ -164,10 +188,20 @@ impl Cached for CachedPod {
             shrink(&mut spec.tolerations);
             shrink(&mut spec.scheduling_gates);
         }
+        let of_job = crate::meta::controller_of(&self.metadata)
+            .is_some_and(|owner| owner.kind == "Job" && owner.api_version == "batch/v1");
         if let Some(status) = self.status.as_mut() {
-            if let Some(conditions) = status.conditions.as_mut() {
-                conditions.retain(|c| READ_CONDITIONS.contains(&c.type_.as_str()));
+            if !of_job {
+                if let Some(conditions) = status.conditions.as_mut() {
+                    conditions.retain(|c| READ_CONDITIONS.contains(&c.type_.as_str()));
+                }
+                status.init_container_statuses = None;
+                for container in status.container_statuses.iter_mut().flatten() {
+                    container.name = String::new();
+                    container.state = None;
+                }
             }
+            shrink(&mut status.init_container_statuses);
             shrink(&mut status.conditions);
             shrink(&mut status.container_statuses);
             shrink(&mut status.pod_ips);

@@ -17,6 +17,7 @@ mod endpointslice;
 mod events;
 mod gc;
 mod informer;
+mod job;
 mod meta;
 mod namespace;
 mod node_lifecycle;
@@ -76,6 +77,11 @@ pub enum Controller {
     /// Runs one pod of every DaemonSet on each node that should run it, rolls them to new
     /// templates, keeps the set's ControllerRevisions and status (`daemonset-controller`).
     DaemonSet,
+    /// Runs every Job's pods to completion: creates them from its template (Indexed or not),
+    /// replaces failures after a backoff, applies its backoff limits, deadline, pod failure
+    /// and success policies, suspends and resumes it, counts finished pods through the
+    /// tracking finalizer and writes its status and conditions (`job-controller`).
+    Job,
 }
 
 impl Controller {
@@ -92,6 +98,7 @@ impl Controller {
         Controller::ReplicaSet,
         Controller::Deployment,
         Controller::DaemonSet,
+        Controller::Job,
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
@@ -114,6 +121,7 @@ impl Controller {
             Controller::ReplicaSet => "replicaset-controller",
             Controller::Deployment => "deployment-controller",
             Controller::DaemonSet => "daemonset-controller",
+            Controller::Job => "job-controller",
         }
     }
 
@@ -135,6 +143,7 @@ impl Controller {
             Controller::ReplicaSet => Identity::ServiceAccount("replicaset-controller"),
             Controller::Deployment => Identity::ServiceAccount("deployment-controller"),
             Controller::DaemonSet => Identity::ServiceAccount("daemon-set-controller"),
+            Controller::Job => Identity::ServiceAccount("job-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -162,6 +171,7 @@ impl Controller {
             Controller::ReplicaSet => "replicaset",
             Controller::Deployment => "deployment",
             Controller::DaemonSet => "daemonset",
+            Controller::Job => "job",
         }
     }
 
@@ -358,6 +368,7 @@ pub fn spawn(
                 Controller::ReplicaSet => tokio::spawn(replicaset::run(context)),
                 Controller::Deployment => tokio::spawn(deployment::run(context)),
                 Controller::DaemonSet => tokio::spawn(daemonset::run(context)),
+                Controller::Job => tokio::spawn(job::run(context)),
             };
             (controller, task)
         })

@@ -364,7 +364,7 @@ fn later_on_log_scale(
 }
 
 /// `podPhaseToOrdinal`: Pending 0, Unknown 1, Running 2 (anything else 0).
-fn phase_ordinal(pod: &CachedPod) -> u8 {
+pub(crate) fn phase_ordinal(pod: &CachedPod) -> u8 {
     match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Unknown") => 1,
         Some("Running") => 2,
@@ -379,12 +379,12 @@ fn deletion_cost(pod: &CachedPod) -> i32 {
 }
 
 /// `podReadyTime`: when a ready pod became ready.
-fn ready_time(pod: &CachedPod) -> Option<Timestamp> {
+pub(crate) fn ready_time(pod: &CachedPod) -> Option<Timestamp> {
     pod.ready_condition().filter(|c| c.status == "True")?.last_transition_time.as_ref().map(|t| t.0)
 }
 
 /// `maxContainerRestarts`.
-fn max_restarts(pod: &CachedPod) -> i32 {
+pub(crate) fn max_restarts(pod: &CachedPod) -> i32 {
     let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
     statuses.into_iter().flatten().map(|c| c.restart_count).max().unwrap_or(0).max(0)
 }
