@@ -38,6 +38,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         ("apps", "ReplicaSet") => replica_set(object),
         ("apps", "DaemonSet") => daemon_set(object),
         ("batch", "Job") => job(object),
+        ("batch", "CronJob") => cron_job(object),
         ("storage.k8s.io", "StorageClass") => {
             if let Some(class) = object.as_object_mut() {
                 default(class, "reclaimPolicy", json!("Delete"));
@@ -326,6 +327,23 @@ fn job(object: &mut Value) {
     }
 }
 
+/// `SetDefaults_CronJob`: concurrent runs allowed, not suspended, three successful and one
+/// failed job kept; the job template's pod defaults (not a Job's own defaults).
+fn cron_job(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    if spec.get("concurrencyPolicy").and_then(Value::as_str).is_none_or(str::is_empty) {
+        spec.insert("concurrencyPolicy".into(), json!("Allow"));
+    }
+    default(spec, "suspend", json!(false));
+    default(spec, "successfulJobsHistoryLimit", json!(3));
+    default(spec, "failedJobsHistoryLimit", json!(1));
+    if let Some(pod) =
+        spec.get_mut("jobTemplate").and_then(|t| t.pointer_mut("/spec/template/spec"))
+    {
+        pod_spec(pod);
+    }
+}
+
 /// `SetDefaults_Pod`: the pod spec, service links, and requests copied from limits.
 fn pod(object: &mut Value) {
     let Some(spec) = object.get_mut("spec") else { return };
@@ -607,6 +625,21 @@ mod tests {
         assert_eq!(spec["backoffLimit"], i32::MAX);
         assert_eq!(spec["podReplacementPolicy"], "Failed");
         assert_eq!(spec["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"], "True");
+    }
+
+    #[test]
+    fn cron_job_defaults_match_kubernetes() {
+        let mut cron = json!({"spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {
+            "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}}});
+        apply("batch", "CronJob", &mut cron);
+        let spec = &cron["spec"];
+        assert_eq!(spec["concurrencyPolicy"], "Allow");
+        assert_eq!(spec["suspend"], false);
+        assert_eq!(spec["successfulJobsHistoryLimit"], 3);
+        assert_eq!(spec["failedJobsHistoryLimit"], 1);
+        let job = &spec["jobTemplate"]["spec"];
+        assert_eq!(job["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+        assert_eq!(job.get("backoffLimit"), None, "a template, not a Job");
     }
 
     #[test]

@@ -566,7 +566,20 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "",
     },
-    // batch/v1, `pkg/registry/batch/job`.
+    // batch/v1, `pkg/registry/batch/cronjob` and `…/job`.
+    ResourceType {
+        group: "batch",
+        version: "v1",
+        kind: "CronJob",
+        plural: "cronjobs",
+        singular: "cronjob",
+        scope: Scope::Namespaced,
+        short_names: &["cj"],
+        categories: &["all"],
+        verbs: CRUD,
+        subresources: &[status(batch("CronJob"))],
+        storage_version_hash: "sd5LIXh4Fjs=",
+    },
     ResourceType {
         group: "batch",
         version: "v1",
@@ -782,6 +795,7 @@ mod tests {
             ("netpol", "networking.k8s.io", "networkpolicies"),
             ("ing", "networking.k8s.io", "ingresses"),
             ("job", "batch", "jobs"),
+            ("cj", "batch", "cronjobs"),
             ("ingressclass", "networking.k8s.io", "ingressclasses"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
@@ -920,6 +934,7 @@ mod tests {
         assert_eq!(
             in_all,
             [
+                "cronjobs",
                 "daemonsets",
                 "deployments",
                 "jobs",

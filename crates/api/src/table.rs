@@ -548,6 +548,40 @@ const JOB_COLUMNS: &[ColumnDefinition] = &[
     ),
 ];
 
+/// `printCronJob`.
+const CRON_JOB_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Schedule",
+        "string",
+        "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+    ),
+    col(
+        "Timezone",
+        "string",
+        "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones",
+    ),
+    col(
+        "Suspend",
+        "boolean",
+        "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.",
+    ),
+    col("Active", "integer", "A list of pointers to currently running jobs."),
+    col(
+        "Last Schedule",
+        "string",
+        "Information when was the last time the job was successfully scheduled.",
+    ),
+    AGE,
+    wide("Containers", "string", CONTAINERS_DESC),
+    wide("Images", "string", IMAGES_DESC),
+    wide(
+        "Selector",
+        "string",
+        "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+    ),
+];
+
 /// `printIngress`.
 const INGRESS_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -668,6 +702,7 @@ enum Printer {
     ReplicaSet,
     DaemonSet,
     Job,
+    CronJob,
     EndpointSlice,
     StorageClass,
     Lease,
@@ -711,6 +746,7 @@ impl Printer {
             ("apps", "ReplicaSet") => Printer::ReplicaSet,
             ("apps", "DaemonSet") => Printer::DaemonSet,
             ("batch", "Job") => Printer::Job,
+            ("batch", "CronJob") => Printer::CronJob,
             ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
             ("storage.k8s.io", "StorageClass") => Printer::StorageClass,
             ("coordination.k8s.io", "Lease") => Printer::Lease,
@@ -745,6 +781,7 @@ impl Printer {
             Printer::ReplicaSet => REPLICA_SET_COLUMNS,
             Printer::DaemonSet => DAEMON_SET_COLUMNS,
             Printer::Job => JOB_COLUMNS,
+            Printer::CronJob => CRON_JOB_COLUMNS,
             Printer::EndpointSlice => ENDPOINT_SLICE_COLUMNS,
             Printer::StorageClass => STORAGE_CLASS_COLUMNS,
             Printer::Lease => LEASE_COLUMNS,
@@ -859,6 +896,32 @@ impl Printer {
                 text(&o["preemptionPolicy"])
             ],
             Printer::Job => job_cells(o, now),
+            Printer::CronJob => {
+                let spec = &o["spec"];
+                let job = &spec["jobTemplate"]["spec"];
+                let last = match timestamp(&o["status"]["lastScheduleTime"]) {
+                    Some(time) => since(Some(time), now),
+                    None => "<none>".to_owned(),
+                };
+                let suspend = match spec["suspend"].as_bool() {
+                    Some(true) => "True",
+                    Some(false) => "False",
+                    None => "<unset>",
+                };
+                let (names, images) = container_cells(&job["template"]["spec"]["containers"]);
+                cells![
+                    name,
+                    text(&spec["schedule"]),
+                    spec["timeZone"].as_str().unwrap_or("<none>"),
+                    suspend,
+                    array(&o["status"]["active"]).len(),
+                    last,
+                    created(),
+                    names,
+                    images,
+                    format_label_selector(&job["selector"])
+                ]
+            }
             Printer::Ingress => ingress_cells(o, now),
             Printer::IngressClass => {
                 let spec = &o["spec"];
@@ -3133,6 +3196,37 @@ pi      Complete        1/1           9s         60m   pi           perl:5.34   
 work    Running         0/1 of 3      2m         60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
 flaky   FailureTarget   2/5           60m        60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
 later   Suspended       0/2                      60m   pi           perl:5.34   batch.kubernetes.io/controller-uid=u
+",
+            ),
+        );
+    }
+
+    #[test]
+    fn cron_jobs() {
+        let template = json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "hello", "image": "busybox:1.28"}]}}}});
+        let hello = json!({"metadata": meta("hello", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"schedule": "* * * * *", "suspend": false, "jobTemplate": template},
+            "status": {"active": [{"kind": "Job", "name": "hello-29418960"}],
+                "lastScheduleTime": "2026-11-25T09:59:00Z"}});
+        let nightly = json!({"metadata": meta("nightly", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"schedule": "0 2 * * *", "timeZone": "Europe/Berlin", "suspend": true,
+                "jobTemplate": template},
+            "status": {}});
+        check(
+            "batch",
+            "cronjobs",
+            &[hello, nightly],
+            "
+NAME      SCHEDULE    TIMEZONE        SUSPEND   ACTIVE   LAST SCHEDULE   AGE
+hello     * * * * *   <none>          False     1        60s             60m
+nightly   0 2 * * *   Europe/Berlin   True      0        <none>          60m
+",
+            Some(
+                "
+NAME      SCHEDULE    TIMEZONE        SUSPEND   ACTIVE   LAST SCHEDULE   AGE   CONTAINERS   IMAGES         SELECTOR
+hello     * * * * *   <none>          False     1        60s             60m   hello        busybox:1.28   <none>
+nightly   0 2 * * *   Europe/Berlin   True      0        <none>          60m   hello        busybox:1.28   <none>
 ",
             ),
         );

@@ -418,7 +418,7 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
         ("apps", "StatefulSet") => {
             object["status"] = json!({ "replicas": 0, "availableReplicas": 0 });
         }
-        ("apps", "Deployment") => object["status"] = json!({}),
+        ("apps", "Deployment") | ("batch", "CronJob") => object["status"] = json!({}),
         ("batch", "Job") => {
             generate_job_selector(object);
             object["status"] = json!({});

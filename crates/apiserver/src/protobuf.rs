@@ -320,6 +320,35 @@ const JOB_SPEC: Msg = Msg {
     ],
 };
 
+/// batch/v1 CronJob: `kubectl create cronjob`.
+const CRON_JOB: Msg = Msg {
+    name: "CronJob",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&CRON_JOB_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const CRON_JOB_SPEC: Msg = Msg {
+    name: "CronJobSpec",
+    fields: &[
+        (1, "schedule", Kind::Str),
+        (2, "startingDeadlineSeconds", Kind::OptInt),
+        (3, "concurrencyPolicy", Kind::Str),
+        (4, "suspend", Kind::OptBool),
+        (5, "jobTemplate", Kind::Message(&JOB_TEMPLATE_SPEC)),
+        (6, "successfulJobsHistoryLimit", Kind::OptInt),
+        (7, "failedJobsHistoryLimit", Kind::OptInt),
+        (8, "timeZone", Kind::OptStr),
+    ],
+};
+
+const JOB_TEMPLATE_SPEC: Msg = Msg {
+    name: "JobTemplateSpec",
+    fields: &[(1, "metadata", Kind::Message(&OBJECT_META)), (2, "spec", Kind::Message(&JOB_SPEC))],
+};
+
 /// networking.k8s.io/v1 (`networking/v1/generated.proto`): `kubectl create ingress`.
 const INGRESS: Msg = Msg {
     name: "Ingress",
@@ -702,6 +731,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         ("networking.k8s.io/v1", "Ingress") => &INGRESS,
         ("batch/v1", "Job") => &JOB,
+        ("batch/v1", "CronJob") => &CRON_JOB,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &ROLE,

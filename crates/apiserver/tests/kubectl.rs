@@ -768,3 +768,62 @@ spec:
     );
     server.shutdown().await;
 }
+
+/// `kubectl create cronjob` sends a protobuf CronJob, stored with `SetDefaults_CronJob`'s
+/// defaults and printed as `printCronJob` prints it; a schedule robfig/cron refuses is a 422
+/// with its message; `kubectl create job --from=cronjob/…` makes a Job the CronJob owns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_cronjob_sends_protobuf_and_validates_its_schedule() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let args = [
+        "create",
+        "cronjob",
+        "hello",
+        "--image=busybox:1.28",
+        "--schedule=*/5 * * * *",
+        "--",
+        "date",
+    ];
+    assert_eq!(kubectl.ok(&config, &args).await, "cronjob.batch/hello created\n");
+    let json = kubectl.ok(&config, &["get", "cronjob", "hello", "-o", "json"]).await;
+    let cron: Value = serde_json::from_str(&json).unwrap();
+    let spec = &cron["spec"];
+    assert_eq!(spec["schedule"], "*/5 * * * *");
+    assert_eq!(spec["concurrencyPolicy"], "Allow");
+    assert_eq!(spec["suspend"], false);
+    assert_eq!(
+        (&spec["successfulJobsHistoryLimit"], &spec["failedJobsHistoryLimit"]),
+        (&json!(3), &json!(1))
+    );
+    assert_eq!(spec["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+    assert_eq!(cron["status"], json!({}));
+
+    let table = kubectl.ok(&config, &["get", "cj"]).await;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]
+    );
+    assert_eq!(rows[1][..6], ["hello", "*/5 * * * *", "<none>", "False", "0", "<none>"], "{table}");
+
+    let args = ["create", "cronjob", "bad", "--image=busybox", "--schedule=61 * * * *"];
+    let (ok, _, stderr) = kubectl.run(&config, &args).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        r#"error: failed to create cronjob: CronJob.batch "bad" is invalid: spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61"#
+    );
+
+    let args = ["create", "job", "manual", "--from=cronjob/hello"];
+    assert_eq!(kubectl.ok(&config, &args).await, "job.batch/manual created\n");
+    let owner = "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.metadata.annotations}";
+    let job = kubectl.ok(&config, &["get", "job", "manual", "-o", owner]).await;
+    assert_eq!(job, r#"CronJob/hello {"cronjob.kubernetes.io/instantiate":"manual"}"#);
+    server.shutdown().await;
+}

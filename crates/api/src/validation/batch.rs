@@ -1,7 +1,8 @@
 //! Rules of batch/v1: Job (`pkg/apis/batch/validation`: `ValidateJob`, `ValidateJobUpdate`,
 //! `ValidateJobUpdateStatus`, with the options kube-apiserver v1.33's job strategy passes:
 //! prefixed labels required, elastic Indexed jobs, scheduling directives mutable while a job is
-//! suspended and never started).
+//! suspended and never started) and CronJob (`ValidateCronJobCreate`, `ValidateCronJobUpdate`:
+//! the schedule as robfig/cron parses it, the time zone, the job template).
 
 use std::collections::HashSet;
 
@@ -26,7 +27,19 @@ const JOB_NAME: &str = "batch.kubernetes.io/job-name";
 const LEGACY_CONTROLLER_UID: &str = "controller-uid";
 const LEGACY_JOB_NAME: &str = "job-name";
 
+/// A CronJob's jobs are named `<cronjob>-<minutes>`: 11 characters more, within 63.
+const MAX_CRON_JOB_NAME: usize = 52;
+
 pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
+    if kind == "CronJob" {
+        meta::object_meta(errs, object, true, NameRule::Subdomain);
+        cron_job_spec(errs, get(object, "spec").unwrap_or(&Value::Null), None);
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        if name.len() > MAX_CRON_JOB_NAME {
+            errs.invalid("metadata.name", name, "must be no more than 52 characters");
+        }
+        return;
+    }
     if kind != "Job" {
         meta::object_meta(errs, object, true, meta::name_rule(kind));
         return;
@@ -53,6 +66,11 @@ pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
 
 /// `ValidateJobSpecUpdate`: the spec as on create, and what may not change.
 pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old: &Value) {
+    if kind == "CronJob" {
+        let old_spec = get(old, "spec").unwrap_or(&Value::Null);
+        cron_job_spec(errs, get(object, "spec").unwrap_or(&Value::Null), Some(old_spec));
+        return;
+    }
     if kind != "Job" {
         return;
     }
@@ -616,5 +634,96 @@ fn template_update(errs: &mut Errors, spec: &Value, old_spec: &Value, old: &Valu
             Shown::Raw("core.PodTemplateSpec{…}".to_owned()),
             "field is immutable",
         );
+    }
+}
+
+/// `validateCronJobSpec` (`old` on update: a `TZ=` schedule and a time zone it had stay).
+fn cron_job_spec(errs: &mut Errors, spec: &Value, old: Option<&Value>) {
+    let schedule = str_or_empty(spec, "schedule");
+    let zone = str_of(spec, "timeZone");
+    if schedule.is_empty() {
+        errs.required("spec.schedule", "");
+    } else {
+        if let Err(error) = crate::cron::Schedule::parse(schedule) {
+            errs.invalid("spec.schedule", schedule, &error);
+        }
+        let tz_allowed = old.is_some_and(|old| str_or_empty(old, "schedule").contains("TZ"));
+        if schedule.contains("TZ") {
+            if !tz_allowed {
+                errs.invalid(
+                    "spec.schedule",
+                    schedule,
+                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                );
+            } else if zone.is_some() {
+                errs.invalid(
+                    "spec.schedule",
+                    schedule,
+                    "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+                );
+            }
+        }
+    }
+    errs.nonnegative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"));
+    if old.is_none_or(|old| str_of(old, "timeZone") != zone)
+        && let Some(zone) = zone
+    {
+        time_zone(errs, zone);
+    }
+    match str_or_empty(spec, "concurrencyPolicy") {
+        "Allow" | "Forbid" | "Replace" => {}
+        "" => errs.required("spec.concurrencyPolicy", ""),
+        other => {
+            errs.not_supported("spec.concurrencyPolicy", other, &["Allow", "Forbid", "Replace"]);
+        }
+    }
+    // `ValidateJobTemplateSpec`.
+    let job = spec.pointer("/jobTemplate/spec").unwrap_or(&Value::Null);
+    job_spec_fields(errs, job, "spec.jobTemplate.spec");
+    if let Some(selector) = get(job, "selector") {
+        errs.invalid(
+            "spec.jobTemplate.spec.selector",
+            meta::show_selector(selector),
+            "`selector` will be auto-generated",
+        );
+    }
+    if job.get("manualSelector") == Some(&Value::Bool(true)) {
+        errs.not_supported(
+            "spec.jobTemplate.spec.manualSelector",
+            Shown::Bool(true),
+            &["nil", "false"],
+        );
+    }
+    for field in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
+        errs.nonnegative(&child("spec", field), spec.get(field));
+    }
+}
+
+/// `validateTimeZone`: an IANA name the time zone database has, not `Local`.
+fn time_zone(errs: &mut Errors, zone: &str) {
+    if zone.is_empty() {
+        errs.invalid("spec.timeZone", zone, "timeZone must be nil or non-empty string");
+        return;
+    }
+    let valid_part = |part: &str| {
+        !matches!(part, "." | "..")
+            && !part.starts_with('-')
+            && (1..=14).contains(&part.len())
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+    };
+    if !zone.split('/').all(valid_part) {
+        errs.invalid("spec.timeZone", zone, &format!("unknown time zone {zone}"));
+        return;
+    }
+    if zone.eq_ignore_ascii_case("Local") {
+        errs.invalid(
+            "spec.timeZone",
+            zone,
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
+        );
+    }
+    // Go's `time.LoadLocation` takes "Local" (and "UTC") without the database.
+    if zone != "Local" && jiff::tz::TimeZone::get(zone).is_err() {
+        errs.invalid("spec.timeZone", zone, &format!("unknown time zone {zone}"));
     }
 }

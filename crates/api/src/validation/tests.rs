@@ -1264,6 +1264,66 @@ fn job_rules() {
 }
 
 #[test]
+fn cron_job_rules() {
+    let group = "batch";
+    let cron = |spec: Value| {
+        let mut spec = spec;
+        if spec.get("jobTemplate").is_none() {
+            spec["jobTemplate"] = json!({"spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+                "containers": [{"name": "hello", "image": "busybox"}]}}}});
+        }
+        json!({"metadata": {"name": "hello", "namespace": "d"}, "spec": spec})
+    };
+    assert_eq!(
+        create(group, "CronJob", cron(json!({"schedule": "*/5 * * * *"}))),
+        Vec::<String>::new()
+    );
+    let zoned = cron(json!({"schedule": "0 2 * * *", "timeZone": "Europe/Berlin"}));
+    assert_eq!(create(group, "CronJob", zoned.clone()), Vec::<String>::new());
+    let bad = cron(json!({"schedule": "61 * * * *", "timeZone": "Mars/Olympus",
+        "concurrencyPolicy": "Sometimes", "startingDeadlineSeconds": -1, "failedJobsHistoryLimit": -1,
+        "jobTemplate": {"spec": {"selector": {"matchLabels": {"a": "b"}}, "manualSelector": true,
+            "template": {"spec": {"containers": [{"name": "hello", "image": "busybox"}]}}}}}));
+    assert_eq!(
+        create(group, "CronJob", bad),
+        vec![
+            r#"spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61"#,
+            "spec.startingDeadlineSeconds: Invalid value: -1: must be greater than or equal to 0",
+            r#"spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus"#,
+            r#"spec.concurrencyPolicy: Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace""#,
+            r#"spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#,
+            r#"spec.jobTemplate.spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"a":"b"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` will be auto-generated"#,
+            r#"spec.jobTemplate.spec.manualSelector: Unsupported value: true: supported values: "nil", "false""#,
+            "spec.failedJobsHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
+        ]
+    );
+    let tz = cron(json!({"schedule": "TZ=UTC 0 * * * *"}));
+    assert_eq!(
+        create(group, "CronJob", tz.clone()),
+        vec![
+            r#"spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone field instead"#
+        ]
+    );
+    assert!(check(group, "CronJob", tz.clone(), Write::Update(&tz)).is_empty(), "kept from before");
+    let local = cron(json!({"schedule": "@daily", "timeZone": "Local"}));
+    assert_eq!(
+        create(group, "CronJob", local),
+        vec![
+            r#"spec.timeZone: Invalid value: "Local": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"#
+        ]
+    );
+    let mut long = cron(json!({"schedule": "@hourly"}));
+    long["metadata"]["name"] = json!("a".repeat(53));
+    assert_eq!(
+        create(group, "CronJob", long),
+        vec![format!(
+            r#"metadata.name: Invalid value: "{}": must be no more than 52 characters"#,
+            "a".repeat(53)
+        )]
+    );
+}
+
+#[test]
 fn network_policy_rules() {
     let group = "networking.k8s.io";
     let policy = |spec: Value| json!({"metadata": {"name": "db", "namespace": "d"}, "spec": spec});
