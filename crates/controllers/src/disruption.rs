@@ -792,7 +792,8 @@ mod tests {
             .into_iter()
             .map(|(kind, name, uid)| {
                 let api_version = match kind {
-                    "Job" | "CronJob" => "batch/v1",
+                    "Job" => "batch/v1",
+                    "Widget" => "example.com/v1",
                     _ => "apps/v1",
                 };
                 json!({ "apiVersion": api_version, "kind": kind, "name": name, "uid": uid,
@@ -1072,10 +1073,10 @@ mod tests {
         );
         // A kind this server does not serve (as the REST mapper does not know it).
         assert_eq!(
-            error(World::pods(vec![pod("a", true, Some(("CronJob", "cj", "uid-cj")))])),
+            error(World::pods(vec![pod("a", true, Some(("Widget", "w", "uid-w")))])),
             Some(SyncError::NoKindMatch {
-                kind: "CronJob".to_owned(),
-                version: "batch/v1".to_owned()
+                kind: "Widget".to_owned(),
+                version: "example.com/v1".to_owned()
             })
         );
         // A StatefulSet of the same name but another UID is not the pod's controller.

@@ -9,6 +9,7 @@
 mod cache;
 mod cached_pod;
 mod clusterrole_aggregation;
+mod cronjob;
 mod daemonset;
 mod deployment;
 mod disruption;
@@ -25,6 +26,7 @@ mod replicaset;
 mod scheduler;
 mod serviceaccount;
 mod statefulset;
+mod ttl_after_finished;
 mod volume;
 
 use std::sync::Arc;
@@ -82,6 +84,13 @@ pub enum Controller {
     /// and success policies, suspends and resumes it, counts finished pods through the
     /// tracking finalizer and writes its status and conditions (`job-controller`).
     Job,
+    /// Starts a Job from every CronJob's template at each time of its schedule (in its time
+    /// zone, within its starting deadline), applies its concurrency policy, keeps its active
+    /// list, last schedule and success times, and its history limits (`cronjob-controller`).
+    CronJob,
+    /// Deletes a finished Job (in the foreground, with its pods) `ttlSecondsAfterFinished`
+    /// seconds after it finished (`ttl-after-finished-controller`).
+    TtlAfterFinished,
 }
 
 impl Controller {
@@ -99,6 +108,8 @@ impl Controller {
         Controller::Deployment,
         Controller::DaemonSet,
         Controller::Job,
+        Controller::CronJob,
+        Controller::TtlAfterFinished,
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
@@ -122,6 +133,8 @@ impl Controller {
             Controller::Deployment => "deployment-controller",
             Controller::DaemonSet => "daemonset-controller",
             Controller::Job => "job-controller",
+            Controller::CronJob => "cronjob-controller",
+            Controller::TtlAfterFinished => "ttl-after-finished-controller",
         }
     }
 
@@ -144,6 +157,10 @@ impl Controller {
             Controller::Deployment => Identity::ServiceAccount("deployment-controller"),
             Controller::DaemonSet => Identity::ServiceAccount("daemon-set-controller"),
             Controller::Job => Identity::ServiceAccount("job-controller"),
+            Controller::CronJob => Identity::ServiceAccount("cronjob-controller"),
+            Controller::TtlAfterFinished => {
+                Identity::ServiceAccount("ttl-after-finished-controller")
+            }
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -172,6 +189,8 @@ impl Controller {
             Controller::Deployment => "deployment",
             Controller::DaemonSet => "daemonset",
             Controller::Job => "job",
+            Controller::CronJob => "cronjob",
+            Controller::TtlAfterFinished => "ttl-after-finished",
         }
     }
 
@@ -369,6 +388,8 @@ pub fn spawn(
                 Controller::Deployment => tokio::spawn(deployment::run(context)),
                 Controller::DaemonSet => tokio::spawn(daemonset::run(context)),
                 Controller::Job => tokio::spawn(job::run(context)),
+                Controller::CronJob => tokio::spawn(cronjob::run(context)),
+                Controller::TtlAfterFinished => tokio::spawn(ttl_after_finished::run(context)),
             };
             (controller, task)
         })

@@ -44,7 +44,8 @@
 //!   release ends that Job's sync; it is planned again once the caches show it.
 //! - While the pod-failure backoff holds creations back, `status.active` stays the number of
 //!   active pods (upstream's `manageJob` returns 0 there, writing `active: 0` meanwhile).
-//! - `ttlSecondsAfterFinished` (the separate ttl-after-finished controller) and CronJobs.
+//! - `ttlSecondsAfterFinished` is the ttl-after-finished controller's (`ttl_after_finished.rs`),
+//!   as upstream.
 //! - The `UnknownCompletionMode` warning (validation refuses other modes) and metrics.
 //! - Jobs whose `spec.managedBy` names another controller are skipped, as upstream; the
 //!   `JobManagedBy`, `JobPodReplacementPolicy`, `JobBackoffLimitPerIndex`, `JobSuccessPolicy`
