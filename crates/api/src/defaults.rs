@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 /// Applies the defaults of `group`/`kind` to `object`.
 pub fn apply(group: &str, kind: &str, object: &mut Value) {
+    embedded_metadata(group, kind, object);
     match (group, kind) {
         ("", "Service") => service(object),
         ("", "Pod") => pod(object),
@@ -178,6 +179,55 @@ fn service(object: &mut Value) {
     if let Some(object) = object.as_object_mut() {
         default(object, "status", json!({ "loadBalancer": {} }));
     }
+}
+
+/// The ObjectMeta of a template embedded in an object (a pod template, a job template, a
+/// StatefulSet's claim templates) carries `creationTimestamp: null`, as kube-apiserver v1.33
+/// writes every such template: `metav1.Time` is a struct, which `omitempty` does not drop, and
+/// its zero value marshals as `null`. It goes where Go's field order puts it.
+fn embedded_metadata(group: &str, kind: &str, object: &mut Value) {
+    let paths: &[&str] = match (group, kind) {
+        ("apps", "StatefulSet") => &["/spec/template"],
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") | ("batch", "Job") => {
+            &["/spec/template"]
+        }
+        ("batch", "CronJob") => &["/spec/jobTemplate", "/spec/jobTemplate/spec/template"],
+        _ => return,
+    };
+    for path in paths {
+        if let Some(template) = object.pointer_mut(path).and_then(Value::as_object_mut) {
+            null_creation_timestamp(template);
+        }
+    }
+    if (group, kind) == ("apps", "StatefulSet")
+        && let Some(Value::Array(claims)) = object.pointer_mut("/spec/volumeClaimTemplates")
+    {
+        for claim in claims.iter_mut().filter_map(Value::as_object_mut) {
+            null_creation_timestamp(claim);
+        }
+    }
+}
+
+/// Adds `metadata.creationTimestamp: null` to an embedded object that lacks it, after the
+/// fields `ObjectMeta` declares before it.
+fn null_creation_timestamp(embedded: &mut Map<String, Value>) {
+    const LATER: [&str; 7] = [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ];
+    let metadata = embedded.entry("metadata").or_insert_with(|| json!({}));
+    let Some(metadata) = metadata.as_object_mut() else { return };
+    if metadata.contains_key("creationTimestamp") {
+        return;
+    }
+    let at = metadata.keys().position(|key| LATER.contains(&key.as_str()));
+    let at = at.unwrap_or(metadata.len());
+    metadata.shift_insert(at, "creationTimestamp".to_owned(), Value::Null);
 }
 
 /// `SetDefaults_StatefulSet`.
