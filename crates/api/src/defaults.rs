@@ -678,6 +678,29 @@ mod tests {
     }
 
     #[test]
+    fn embedded_templates_carry_a_null_creation_timestamp() {
+        let mut set = json!({"spec": {
+            "template": {"metadata": {"name": "t", "labels": {"app": "web"}}, "spec": {}},
+            "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {}}]}});
+        apply("apps", "StatefulSet", &mut set);
+        let metadata = &set["spec"]["template"]["metadata"];
+        let keys: Vec<&String> = metadata.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "creationTimestamp", "labels"], "Go's field order");
+        assert_eq!(metadata["creationTimestamp"], Value::Null);
+        let claim = &set["spec"]["volumeClaimTemplates"][0]["metadata"];
+        assert_eq!(claim, &json!({"name": "www", "creationTimestamp": null}));
+        let mut cron = json!({"spec": {"jobTemplate": {"spec": {"template": {}}}}});
+        apply("batch", "CronJob", &mut cron);
+        assert_eq!(cron["spec"]["jobTemplate"]["metadata"], json!({"creationTimestamp": null}));
+        let template = &cron["spec"]["jobTemplate"]["spec"]["template"];
+        assert_eq!(template["metadata"], json!({"creationTimestamp": null}));
+        // A pod is not a template: its own timestamp is the server's to set.
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {}});
+        apply("", "Pod", &mut pod);
+        assert_eq!(pod["metadata"], json!({"name": "p"}));
+    }
+
+    #[test]
     fn cron_job_defaults_match_kubernetes() {
         let mut cron = json!({"spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {
             "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}}});
