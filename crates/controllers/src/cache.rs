@@ -84,6 +84,38 @@ pub(crate) fn revision_of(
     meta.resource_version.as_deref().and_then(|rv| rv.parse().ok()).unwrap_or(0)
 }
 
+/// Whether `store` shows the object `namespace/name` a pass created.
+pub(crate) fn shows_created<K: Cached>(store: &Store<K>, namespace: &str, name: &str) -> bool {
+    store.get(&ObjectRef::new(name).within(namespace)).is_some()
+}
+
+/// Whether `store` shows the deletion of the object `namespace/name` with `uid` a pass
+/// deleted: gone, replaced or being deleted.
+pub(crate) fn shows_deleted<K: Cached>(
+    store: &Store<K>,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> bool {
+    store.get(&ObjectRef::new(name).within(namespace)).is_none_or(|object| {
+        let meta = object.meta();
+        meta.uid.as_deref() != Some(uid) || meta.deletion_timestamp.is_some()
+    })
+}
+
+/// Whether `store` shows a write of `namespace/name` at `revision` (or a later one), or no
+/// longer has the object.
+pub(crate) fn shows_at<K: Cached>(
+    store: &Store<K>,
+    namespace: &str,
+    name: &str,
+    revision: u64,
+) -> bool {
+    store
+        .get(&ObjectRef::new(name).within(namespace))
+        .is_none_or(|object| revision_of(object.meta()) >= revision)
+}
+
 /// Waits (bounded) until `check` holds on the caches — used after writes whose duplicates the
 /// API cannot refuse (generateName creates), so the next plan sees them. `changed` is woken by
 /// the caches `check` reads (a `Notify` of its own, not the loop's wake-up: this wait must not

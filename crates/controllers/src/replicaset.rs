@@ -43,7 +43,6 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -627,21 +626,16 @@ pub(crate) async fn run(cx: Context) {
 /// Whether the caches show an expected write.
 fn seen(sets: &Store<ReplicaSet>, pods: &Store<CachedPod>, expect: &Expect) -> bool {
     match expect {
-        Expect::PodCreated { namespace, name } => {
-            pods.get(&ObjectRef::new(name).within(namespace)).is_some()
-        }
+        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
         Expect::PodDeleted { namespace, name, uid } => {
-            pods.get(&ObjectRef::new(name).within(namespace)).is_none_or(|p| {
-                p.metadata.uid.as_deref() != Some(uid.as_str())
-                    || p.metadata.deletion_timestamp.is_some()
-            })
+            cache::shows_deleted(pods, namespace, name, uid)
         }
-        Expect::PodAt { namespace, name, revision } => pods
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|p| cache::revision_of(&p.metadata) >= *revision),
-        Expect::SetAt { namespace, name, revision } => sets
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|s| cache::revision_of(&s.metadata) >= *revision),
+        Expect::PodAt { namespace, name, revision } => {
+            cache::shows_at(pods, namespace, name, *revision)
+        }
+        Expect::SetAt { namespace, name, revision } => {
+            cache::shows_at(sets, namespace, name, *revision)
+        }
     }
 }
 

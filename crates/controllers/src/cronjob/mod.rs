@@ -59,7 +59,6 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions, PropagationPolicy};
-use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -235,18 +234,13 @@ fn key_of(cron_job: &CronJob) -> String {
 /// Whether the caches show an expected write.
 fn seen(cron_jobs: &Store<CronJob>, jobs: &Store<Job>, expect: &Expect) -> bool {
     match expect {
-        Expect::JobCreated { namespace, name } => {
-            jobs.get(&ObjectRef::new(name).within(namespace)).is_some()
-        }
+        Expect::JobCreated { namespace, name } => cache::shows_created(jobs, namespace, name),
         Expect::JobDeleted { namespace, name, uid } => {
-            jobs.get(&ObjectRef::new(name).within(namespace)).is_none_or(|j| {
-                j.metadata.uid.as_deref() != Some(uid.as_str())
-                    || j.metadata.deletion_timestamp.is_some()
-            })
+            cache::shows_deleted(jobs, namespace, name, uid)
         }
-        Expect::CronJobAt { namespace, name, revision } => cron_jobs
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|c| cache::revision_of(&c.metadata) >= *revision),
+        Expect::CronJobAt { namespace, name, revision } => {
+            cache::shows_at(cron_jobs, namespace, name, *revision)
+        }
     }
 }
 

@@ -242,30 +242,23 @@ fn key_of(ds: &DaemonSet) -> String {
 
 /// Whether the caches show an expected write.
 fn seen(caches: &Caches, expect: &Expect) -> bool {
-    let at_least = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-                    revision: u64| cache::revision_of(meta) >= revision;
+    let (pods, sets) = (&caches.pods, &caches.sets);
     match expect {
-        Expect::PodCreated { namespace, name } => {
-            caches.pods.get(&ObjectRef::new(name).within(namespace)).is_some()
-        }
+        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
         Expect::PodDeleted { namespace, name, uid } => {
-            caches.pods.get(&ObjectRef::new(name).within(namespace)).is_none_or(|p| {
-                p.metadata.uid.as_deref() != Some(uid.as_str())
-                    || p.metadata.deletion_timestamp.is_some()
-            })
+            cache::shows_deleted(pods, namespace, name, uid)
         }
-        Expect::PodAt { namespace, name, revision } => caches
-            .pods
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|p| at_least(&p.metadata, *revision)),
-        Expect::SetAt { namespace, name, revision } => caches
-            .sets
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|s| at_least(&s.metadata, *revision)),
+        Expect::PodAt { namespace, name, revision } => {
+            cache::shows_at(pods, namespace, name, *revision)
+        }
+        Expect::SetAt { namespace, name, revision } => {
+            cache::shows_at(sets, namespace, name, *revision)
+        }
+        // A revision created or patched must be there (it is never deleted under the pass).
         Expect::RevisionAt { namespace, name, revision } => caches
             .revisions
             .get(&ObjectRef::new(name).within(namespace))
-            .is_some_and(|r| at_least(&r.metadata, *revision)),
+            .is_some_and(|r| cache::revision_of(&r.metadata) >= *revision),
         Expect::RevisionDeleted { namespace, name, uid } => caches
             .revisions
             .get(&ObjectRef::new(name).within(namespace))

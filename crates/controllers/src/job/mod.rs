@@ -62,7 +62,6 @@ use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -204,21 +203,16 @@ fn key_of(job: &Job) -> String {
 /// Whether the caches show an expected write.
 fn seen(jobs: &Store<Job>, pods: &Store<CachedPod>, expect: &Expect) -> bool {
     match expect {
-        Expect::PodCreated { namespace, name } => {
-            pods.get(&ObjectRef::new(name).within(namespace)).is_some()
-        }
+        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
         Expect::PodDeleted { namespace, name, uid } => {
-            pods.get(&ObjectRef::new(name).within(namespace)).is_none_or(|p| {
-                p.metadata.uid.as_deref() != Some(uid.as_str())
-                    || p.metadata.deletion_timestamp.is_some()
-            })
+            cache::shows_deleted(pods, namespace, name, uid)
         }
-        Expect::PodAt { namespace, name, revision } => pods
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|p| cache::revision_of(&p.metadata) >= *revision),
-        Expect::JobAt { namespace, name, revision } => jobs
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|j| cache::revision_of(&j.metadata) >= *revision),
+        Expect::PodAt { namespace, name, revision } => {
+            cache::shows_at(pods, namespace, name, *revision)
+        }
+        Expect::JobAt { namespace, name, revision } => {
+            cache::shows_at(jobs, namespace, name, *revision)
+        }
     }
 }
 
