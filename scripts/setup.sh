@@ -7,6 +7,7 @@ packages=(
   protobuf-compiler  # etcd-client generates its gRPC code at build time
   sqlite3            # inspecting store files by hand; the store itself bundles SQLite
   python3-venv       # the tests' venv for the Python kubernetes client (scripts/test.sh)
+  tzdata             # /usr/share/zoneinfo: CronJobs' time zones (validation and schedules)
 )
 
 missing=()
