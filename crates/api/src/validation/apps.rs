@@ -468,23 +468,9 @@ fn pod_template_for_workload(errs: &mut Errors, spec: &Value, workload: Workload
     let template = get(spec, "template").unwrap_or(&Value::Null);
     let template_meta = get(template, "metadata").unwrap_or(&Value::Null);
     let pod = get(template, "spec").unwrap_or(&Value::Null);
-    let parses = selector.is_none_or(valid_selector);
+    let parses = selector.is_none_or(meta::valid_selector);
     if parses {
-        let no_labels = serde_json::Map::new();
-        let labels = map_of(template_meta, "labels").unwrap_or(&no_labels);
-        let matches =
-            selector.is_some_and(|s| selector_empty(s) || meta::selector_matches(s, labels));
-        if !matches {
-            let shown = match get(template_meta, "labels") {
-                None => Shown::Raw("map[string]string(nil)".to_owned()),
-                labels => Shown::json(labels),
-            };
-            errs.invalid(
-                "spec.template.metadata.labels",
-                shown,
-                "`selector` does not match template `labels`",
-            );
-        }
+        meta::template_labels_match(errs, selector, template_meta);
     } else {
         let selector = selector.map_or(Shown::Null, meta::show_selector);
         match workload {
@@ -526,13 +512,6 @@ fn pod_template_for_workload(errs: &mut Errors, spec: &Value, workload: Workload
 fn selector_empty(selector: &Value) -> bool {
     map_of(selector, "matchLabels").is_none_or(|m| m.is_empty())
         && list(selector, "matchExpressions").is_empty()
-}
-
-/// Whether `LabelSelectorAsSelector` accepts the selector.
-fn valid_selector(selector: &Value) -> bool {
-    let mut probe = Errors::default();
-    meta::label_selector(&mut probe, selector, "");
-    probe.0.is_empty()
 }
 
 /// The strategies' `ValidateImmutableField` of `spec.selector` for apps/v1, which compares with

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::meta::{self, NameRule};
-use super::{Errors, Shown, child, get, index, key, list, map_of, str_of, str_or_empty};
+use super::{Errors, Shown, child, get, index, key, list, str_of, str_or_empty};
 
 /// `maxParallelismForIndexedJob`, `maxFailedIndexesForIndexedJob` and `completionsSoftLimit`.
 const INDEXED_LIMIT: i64 = 100_000;
@@ -178,20 +178,13 @@ fn generated_selector(errs: &mut Errors, job: &Value, spec: &Value) {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), Value::from(v)))
     .collect();
-    if valid_selector(selector) && !meta::selector_matches(selector, &expected) {
+    if meta::valid_selector(selector) && !meta::selector_matches(selector, &expected) {
         errs.invalid(
             "spec.selector",
             meta::show_selector(selector),
             "`selector` not auto-generated",
         );
     }
-}
-
-/// Whether `LabelSelectorAsSelector` accepts the selector.
-fn valid_selector(selector: &Value) -> bool {
-    let mut probe = Errors::default();
-    meta::label_selector(&mut probe, selector, "");
-    probe.0.is_empty()
 }
 
 /// `ValidateJobSpec`: `validateJobSpec`, then the selector and the template's labels.
@@ -202,18 +195,9 @@ fn job_spec(errs: &mut Errors, spec: &Value) {
         None => errs.required("spec.selector", ""),
         Some(selector) => meta::label_selector(errs, selector, "spec.selector"),
     }
-    let template_meta = spec.pointer("/template/metadata").unwrap_or(&Value::Null);
-    let no_labels = serde_json::Map::new();
-    let labels = map_of(template_meta, "labels").unwrap_or(&no_labels);
-    if let Some(selector) = selector
-        && valid_selector(selector)
-        && !meta::selector_matches(selector, labels)
-    {
-        errs.invalid(
-            "spec.template.metadata.labels",
-            Shown::json(template_meta.get("labels")),
-            "`selector` does not match template `labels`",
-        );
+    if selector.is_none_or(meta::valid_selector) {
+        let template_meta = spec.pointer("/template/metadata").unwrap_or(&Value::Null);
+        meta::template_labels_match(errs, selector, template_meta);
     }
 }
 

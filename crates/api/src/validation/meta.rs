@@ -373,6 +373,37 @@ pub(crate) fn label_selector(errs: &mut Errors, selector: &Value, path: &str) {
     }
 }
 
+/// Whether `LabelSelectorAsSelector` accepts the selector.
+pub(crate) fn valid_selector(selector: &Value) -> bool {
+    let mut probe = Errors::default();
+    label_selector(&mut probe, selector, "");
+    probe.0.is_empty()
+}
+
+/// The workloads' check that their selector (one `LabelSelectorAsSelector` accepts; none
+/// matches nothing, an empty one everything) selects their pod template, with the template's
+/// labels shown as Go prints the map.
+pub(crate) fn template_labels_match(
+    errs: &mut Errors,
+    selector: Option<&Value>,
+    template_meta: &Value,
+) {
+    let no_labels = serde_json::Map::new();
+    let labels = map_of(template_meta, "labels").unwrap_or(&no_labels);
+    if selector.is_some_and(|selector| selector_matches(selector, labels)) {
+        return;
+    }
+    let shown = match get(template_meta, "labels") {
+        None => Shown::Raw("map[string]string(nil)".to_owned()),
+        labels => Shown::json(labels),
+    };
+    errs.invalid(
+        "spec.template.metadata.labels",
+        shown,
+        "`selector` does not match template `labels`",
+    );
+}
+
 /// Whether a `metav1.LabelSelector` matches `labels` (a valid selector; empty matches all).
 pub(crate) fn selector_matches(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
     let label = |k: &str| labels.get(k).and_then(Value::as_str);
