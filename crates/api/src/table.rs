@@ -1231,8 +1231,8 @@ fn job_cells(o: &Value, now: i64) -> Vec<Value> {
 }
 
 /// `printIngress`: the class (`<none>` without one), `formatHosts` (up to three hosts, then
-/// `+ N more...` counted in rules; `*` when no rule names one), the load balancer's addresses (`ingressLoadBalancerStatusStringer`
-/// as for `-o wide`: sorted, unique, not clipped) and `formatPorts`.
+/// `+ N more...` counted in rules; `*` when no rule names one), the load balancer's addresses
+/// and `formatPorts`.
 fn ingress_cells(o: &Value, now: i64) -> Vec<Value> {
     const MAX_HOSTS: usize = 3;
     let spec = &o["spec"];
@@ -1250,15 +1250,21 @@ fn ingress_cells(o: &Value, now: i64) -> Vec<Value> {
         (false, true) => format!("{} + {} more...", hosts.join(","), rules.len() - MAX_HOSTS),
         (false, false) => hosts.join(","),
     };
-    let addresses: BTreeSet<&str> = array(&o["status"]["loadBalancer"]["ingress"])
+    let addresses = load_balancer_addresses(&o["status"]["loadBalancer"]);
+    let ports = if array(&spec["tls"]).is_empty() { "80" } else { "80, 443" };
+    cells![text(&o["metadata"]["name"]), class, hosts, addresses.join(","), ports, age(o, now)]
+}
+
+/// `loadBalancerStatusStringer` (Services) and `ingressLoadBalancerStatusStringer` (Ingresses)
+/// as for `-o wide`: each ingress point's IP, or else its hostname, sorted and unique.
+fn load_balancer_addresses(load_balancer: &Value) -> Vec<&str> {
+    let addresses: BTreeSet<&str> = array(&load_balancer["ingress"])
         .iter()
         .filter_map(|point| {
             [text(&point["ip"]), text(&point["hostname"])].into_iter().find(|a| !a.is_empty())
         })
         .collect();
-    let addresses: Vec<&str> = addresses.into_iter().collect();
-    let ports = if array(&spec["tls"]).is_empty() { "80" } else { "80, 443" };
-    cells![text(&o["metadata"]["name"]), class, hosts, addresses.join(","), ports, age(o, now)]
+    addresses.into_iter().collect()
 }
 
 fn service_cells(svc: &Value, now: i64) -> Vec<Value> {
@@ -1274,15 +1280,7 @@ fn service_cells(svc: &Value, now: i64) -> Vec<Value> {
         "ClusterIP" | "NodePort" if !external_ips.is_empty() => external_ips.join(","),
         "ClusterIP" | "NodePort" => "<none>".to_owned(),
         "LoadBalancer" => {
-            let ingress: BTreeSet<&str> = array(&svc["status"]["loadBalancer"]["ingress"])
-                .iter()
-                .map(|i| match text(&i["ip"]) {
-                    "" => text(&i["hostname"]),
-                    ip => ip,
-                })
-                .filter(|s| !s.is_empty())
-                .collect();
-            let mut all: Vec<&str> = ingress.into_iter().collect();
+            let mut all = load_balancer_addresses(&svc["status"]["loadBalancer"]);
             if all.is_empty() && external_ips.is_empty() {
                 "<pending>".to_owned()
             } else {
