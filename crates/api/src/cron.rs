@@ -210,7 +210,7 @@ fn descriptor(spec: &str) -> Result<Kind, String> {
         },
         _ => match spec.strip_prefix("@every ") {
             Some(duration) => {
-                let nanos = go_duration(duration)
+                let nanos = crate::duration::parse_go(duration)
                     .map_err(|error| format!("failed to parse duration {spec}: {error}"))?;
                 // `Every`: below a second is a second; fractions of a second are dropped.
                 Kind::Every { seconds: (nanos / 1_000_000_000).max(1) }
@@ -310,52 +310,6 @@ fn int(expr: &str) -> Result<u32, String> {
         return Err(format!("negative number ({number}) not allowed: {expr}"));
     }
     u32::try_from(number).map_err(|_| format!("end of range ({number}) above maximum: {expr}"))
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds, with its error messages.
-fn go_duration(text: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {text:?}");
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end =
-            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number = &rest[..number_end];
-        if number.is_empty() || number == "." {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        rest = &rest[unit_end..];
-        let scale = match unit {
-            "" => return Err(format!("time: missing unit in duration {text:?}")),
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            other => return Err(format!("time: unknown unit {other:?} in duration {text:?}")),
-        };
-        total += value * scale;
-    }
-    if total > i64::MAX as f64 {
-        return Err(invalid());
-    }
-    let nanos = total as i64;
-    Ok(if negative { -nanos } else { nanos })
 }
 
 #[cfg(test)]

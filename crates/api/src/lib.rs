@@ -14,6 +14,7 @@
 //! - [`selector`]: label and field selectors, parsed and matched.
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
+//! - [`duration`]: Go durations, as `time.ParseDuration` reads them.
 //! - [`cron`]: cron schedules as CronJobs read them (robfig/cron's standard parser and `Next`).
 //! - [`json`]: JSON value helpers for the write path (an equality without a hash per key).
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
@@ -23,6 +24,7 @@ pub mod apply;
 pub mod cron;
 pub mod defaults;
 pub mod discovery;
+pub mod duration;
 pub mod json;
 pub mod kinds;
 pub mod local_path;

@@ -400,39 +400,11 @@ fn qualified_image(image: &str) -> String {
     name
 }
 
-/// Parses a Go duration (`300ms`, `1.5s`, `2m`, `1h30m`); `None` if it does not parse.
+/// Parses a Go duration (`300ms`, `1.5s`, `2m`, `1h30m`, `berth_api::duration`); `None` if it
+/// does not parse or is negative.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_end =
-            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if number_end == 0 {
-            return None;
-        }
-        let number: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let seconds = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += number * seconds;
-    }
-    Duration::try_from_secs_f64(total).ok()
+    let nanos = berth_api::duration::parse_go(text.trim()).ok()?;
+    u64::try_from(nanos).ok().map(Duration::from_nanos)
 }
 
 #[cfg(test)]
