@@ -675,11 +675,15 @@ fn generate_job_selector(job: &mut Value) {
         template["metadata"]["labels"] = json!({});
     }
     if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+        use berth_api::validation::{
+            CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL,
+            LEGACY_JOB_NAME_LABEL,
+        };
         for (key, value) in [
-            ("batch.kubernetes.io/controller-uid", &uid),
-            ("batch.kubernetes.io/job-name", &name),
-            ("controller-uid", &uid),
-            ("job-name", &name),
+            (CONTROLLER_UID_LABEL, &uid),
+            (JOB_NAME_LABEL, &name),
+            (LEGACY_CONTROLLER_UID_LABEL, &uid),
+            (LEGACY_JOB_NAME_LABEL, &name),
         ] {
             labels.entry(key).or_insert_with(|| value.clone());
         }
@@ -693,7 +697,7 @@ fn generate_job_selector(job: &mut Value) {
         selector["matchLabels"] = json!({});
     }
     if let Some(match_labels) = selector["matchLabels"].as_object_mut() {
-        match_labels.entry("batch.kubernetes.io/controller-uid").or_insert(uid);
+        match_labels.entry(berth_api::validation::CONTROLLER_UID_LABEL).or_insert(uid);
     }
     let template_labels = job.pointer("/spec/template/metadata/labels").cloned();
     if let Some(metadata) = job.get_mut("metadata").and_then(Value::as_object_mut)

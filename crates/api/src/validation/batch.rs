@@ -21,11 +21,12 @@ const MAX_POD_CONDITION_PATTERNS: usize = 20;
 const MAX_SUCCESS_POLICY_RULES: usize = 20;
 const MAX_MANAGED_BY_LENGTH: usize = 63;
 const FAILURE_POLICY_ACTIONS: [&str; 4] = ["Count", "FailIndex", "FailJob", "Ignore"];
-/// The labels `generateSelector` puts on the pod template, with what they hold.
-const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
-const JOB_NAME: &str = "batch.kubernetes.io/job-name";
-const LEGACY_CONTROLLER_UID: &str = "controller-uid";
-const LEGACY_JOB_NAME: &str = "job-name";
+/// The labels the job strategy's `generateSelector` puts on a Job's pod template: its uid
+/// (the one its selector selects) and its name, each also without the prefix.
+pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
+pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 
 /// A CronJob's jobs are named `<cronjob>-<minutes>`: 11 characters more, within 63.
 const MAX_CRON_JOB_NAME: usize = 52;
@@ -155,10 +156,10 @@ fn generated_selector(errs: &mut Errors, job: &Value, spec: &Value) {
     let no_labels = serde_json::Map::new();
     let labels_map = labels.and_then(Value::as_object).unwrap_or(&no_labels);
     for (label, expected) in [
-        (LEGACY_CONTROLLER_UID, uid),
-        (LEGACY_JOB_NAME, name),
-        (CONTROLLER_UID, uid),
-        (JOB_NAME, name),
+        (LEGACY_CONTROLLER_UID_LABEL, uid),
+        (LEGACY_JOB_NAME_LABEL, name),
+        (CONTROLLER_UID_LABEL, uid),
+        (JOB_NAME_LABEL, name),
     ] {
         let at = key("spec.template.metadata.labels", label);
         match labels_map.get(label).and_then(Value::as_str) {
@@ -170,10 +171,10 @@ fn generated_selector(errs: &mut Errors, job: &Value, spec: &Value) {
         }
     }
     let expected: serde_json::Map<String, Value> = [
-        (CONTROLLER_UID, uid),
-        (JOB_NAME, name),
-        (LEGACY_CONTROLLER_UID, uid),
-        (LEGACY_JOB_NAME, name),
+        (CONTROLLER_UID_LABEL, uid),
+        (JOB_NAME_LABEL, name),
+        (LEGACY_CONTROLLER_UID_LABEL, uid),
+        (LEGACY_JOB_NAME_LABEL, name),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), Value::from(v)))

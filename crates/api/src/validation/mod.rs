@@ -24,6 +24,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+pub use batch::{
+    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
 pub use meta::{generate_name_problems, name_problems};
 pub use other::SYSTEM_PRIORITY_CLASSES;
 
