@@ -124,9 +124,15 @@ fn active_names(cron_job: &CronJob) -> Vec<String> {
 async fn finish(jobs: &Api<Job>, name: &str, condition: &str, started: &str) {
     // Whole seconds, as a Kubernetes API server stores a metav1.Time.
     let now = Timestamp::from_second(Timestamp::now().as_second()).unwrap().to_string();
+    // The interim condition first, as the Job controller writes it: v1.33 refuses `Complete`
+    // without `SuccessCriteriaMet` and `Failed` without `FailureTarget`.
+    let interim = if condition == "Complete" { "SuccessCriteriaMet" } else { "FailureTarget" };
     let mut status = json!({
         "startTime": started,
-        "conditions": [{ "type": condition, "status": "True", "lastProbeTime": now, "lastTransitionTime": now }],
+        "conditions": [
+            { "type": interim, "status": "True", "lastProbeTime": now, "lastTransitionTime": now },
+            { "type": condition, "status": "True", "lastProbeTime": now, "lastTransitionTime": now },
+        ],
     });
     if condition == "Complete" {
         status["completionTime"] = json!(now);

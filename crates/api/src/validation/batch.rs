@@ -1,8 +1,10 @@
 //! Rules of batch/v1: Job (`pkg/apis/batch/validation`: `ValidateJob`, `ValidateJobUpdate`,
 //! `ValidateJobUpdateStatus`, with the options kube-apiserver v1.33's job strategy passes:
 //! prefixed labels required, elastic Indexed jobs, scheduling directives mutable while a job is
-//! suspended and never started) and CronJob (`ValidateCronJobCreate`, `ValidateCronJobUpdate`:
-//! the schedule as robfig/cron parses it, the time zone, the job template).
+//! suspended and never started; on a status update the transition rules of
+//! `getStatusValidationOptions`, each applying when the fields it reads change) and CronJob
+//! (`ValidateCronJobCreate`, `ValidateCronJobUpdate`: the schedule as robfig/cron parses it, the
+//! time zone, the job template).
 
 use std::collections::HashSet;
 
@@ -30,6 +32,13 @@ pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 
 /// A CronJob's jobs are named `<cronjob>-<minutes>`: 11 characters more, within 63.
 const MAX_CRON_JOB_NAME: usize = 52;
+
+/// The Job condition types the status rules read.
+const COMPLETE: &str = "Complete";
+const FAILED: &str = "Failed";
+const FAILURE_TARGET: &str = "FailureTarget";
+const SUCCESS_CRITERIA_MET: &str = "SuccessCriteriaMet";
+const SUSPENDED: &str = "Suspended";
 
 pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
     if kind == "CronJob" {
@@ -101,9 +110,79 @@ pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old
     }
 }
 
-/// `ValidateJobStatusUpdate`'s checks of the counts and the uncounted pods.
+/// `ValidateJobStatusUpdate` (through the status subresource), with the options v1.33's job
+/// status strategy passes: `getStatusValidationOptions` with `JobManagedBy` on (beta, on by
+/// default), including the release-1.33 fixes for a suspended Job with no completions
+/// (kubernetes#132728) and for a resumed Job's new start time (kubernetes#135129).
 pub(crate) fn status(errs: &mut Errors, object: &Value, old: &Value) {
-    let status = get(object, "status").unwrap_or(&Value::Null);
+    let job = JobView::of(object);
+    let old_job = JobView::of(old);
+    let options = StatusOptions::new(&job, &old_job);
+    job_status(errs, &job, &options);
+
+    if options.reject_disabling_terminal_condition {
+        for kind in [FAILED, COMPLETE, FAILURE_TARGET] {
+            if old_job.condition_true(kind) && !job.condition_true(kind) {
+                errs.invalid_omitted(
+                    "status.conditions",
+                    &format!("cannot disable the terminal {kind}=True condition"),
+                );
+            }
+        }
+    }
+    if options.reject_decreasing_failed_counter && job.count("failed") < old_job.count("failed") {
+        errs.invalid("status.failed", job.count("failed"), "cannot decrease the failed counter");
+    }
+    if options.reject_decreasing_succeeded_counter
+        && job.count("succeeded") < old_job.count("succeeded")
+    {
+        errs.invalid(
+            "status.succeeded",
+            job.count("succeeded"),
+            "cannot decrease the succeeded counter",
+        );
+    }
+    // Only between two set times: clearing it is refused for a Complete Job ("completionTime
+    // is required for Complete jobs") and allowed for a Job that has not finished.
+    if options.reject_mutating_completion_time
+        && let (Some(completion), Some(old_completion)) =
+            (job.time("completionTime"), old_job.time("completionTime"))
+        && !same_time(Some(completion), Some(old_completion))
+    {
+        errs.invalid(
+            "status.completionTime",
+            go_time(completion),
+            "completionTime cannot be mutated",
+        );
+    }
+    // A Job that has not started yet may get its start time.
+    if options.reject_start_time_update_for_unsuspended_job
+        && old_job.time("startTime").is_some()
+        && !same_time(old_job.time("startTime"), job.time("startTime"))
+        && !job.suspended()
+    {
+        errs.required("status.startTime", "startTime cannot be removed for unsuspended job");
+    }
+    if old_job.condition_true(SUCCESS_CRITERIA_MET) && !job.condition_true(SUCCESS_CRITERIA_MET) {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot disable the SuccessCriteriaMet=True condition",
+        );
+    }
+    if old_job.condition_true(COMPLETE)
+        && !old_job.condition_true(SUCCESS_CRITERIA_MET)
+        && job.condition_true(SUCCESS_CRITERIA_MET)
+    {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions",
+        );
+    }
+}
+
+/// `validateJobStatus`: the counts, the uncounted pods, then each rule the options turn on.
+fn job_status(errs: &mut Errors, job: &JobView<'_>, options: &StatusOptions) {
+    let status = job.status;
     for field in ["active", "succeeded", "failed", "ready", "terminating"] {
         errs.nonnegative(&child("status", field), status.get(field));
     }
@@ -120,23 +199,380 @@ pub(crate) fn status(errs: &mut Errors, object: &Value, old: &Value) {
             }
         }
     }
-    let old_status = get(old, "status").unwrap_or(&Value::Null);
-    let count = |status: &Value, field: &str| get(status, field).and_then(Value::as_i64);
-    for (field, what) in [("failed", "failed"), ("succeeded", "succeeded")] {
-        if let (Some(new), Some(before)) = (count(status, field), count(old_status, field))
-            && new < before
-        {
-            errs.invalid(
-                &child("status", field),
-                new,
-                &format!("cannot decrease the {what} counter"),
-            );
-        }
+    let complete = job.condition_true(COMPLETE);
+    let failed = job.condition_true(FAILED);
+    let failure_target = job.condition_true(FAILURE_TARGET);
+    let success_criteria_met = job.condition_true(SUCCESS_CRITERIA_MET);
+    let finished = complete || failed;
+    let (start, completion) = (job.time("startTime"), job.time("completionTime"));
+    if options.reject_complete_job_with_failed_condition && complete && failed {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set Complete=True and Failed=true conditions",
+        );
     }
-    if let (Some(ready), Some(active)) = (count(status, "ready"), count(status, "active"))
+    if options.reject_complete_job_with_failure_target_condition && complete && failure_target {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set Complete=True and FailureTarget=true conditions",
+        );
+    }
+    if options.reject_not_complete_job_with_completion_time
+        && let Some(completion) = completion
+        && !complete
+    {
+        errs.invalid(
+            "status.completionTime",
+            go_time(completion),
+            "cannot set completionTime when there is no Complete=True condition",
+        );
+    }
+    if options.reject_complete_job_without_completion_time && completion.is_none() && complete {
+        errs.required("status.completionTime", "completionTime is required for Complete jobs");
+    }
+    if options.reject_completion_time_before_start_time
+        && let (Some(start), Some(completion)) = (start, completion)
+        && let (Some(started), Some(completed)) = (timestamp(start), timestamp(completion))
+        && completed < started
+    {
+        errs.invalid(
+            "status.completionTime",
+            go_time(completion),
+            "completionTime cannot be set before startTime",
+        );
+    }
+    if options.reject_failed_job_without_failure_target && failed && !failure_target {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set Failed=True condition without the FailureTarget=true condition",
+        );
+    }
+    if options.reject_complete_job_without_success_criteria_met && complete && !success_criteria_met
+    {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+        );
+    }
+    let active = job.count("active");
+    if options.reject_finished_job_with_active_pods && active > 0 && finished {
+        errs.invalid("status.active", active, "active>0 is invalid for finished job");
+    }
+    if options.reject_finished_job_without_start_time && start.is_none() && finished {
+        errs.required("status.startTime", "startTime is required for finished job");
+    }
+    if options.reject_finished_job_with_uncounted_terminated_pods
+        && finished
+        && let Some((succeeded, failed)) = job.uncounted()
+        && succeeded.len() + failed.len() > 0
+    {
+        errs.invalid(
+            "status.uncountedTerminatedPods",
+            Shown::Raw(format!(
+                "batch.UncountedTerminatedPods{{Succeeded:{}, Failed:{}}}",
+                go_uids(job.uncounted_list("succeeded")),
+                go_uids(job.uncounted_list("failed")),
+            )),
+            "uncountedTerminatedPods needs to be empty for finished job",
+        );
+    }
+    let completions = get(job.spec, "completions").and_then(Value::as_i64);
+    let completed_indexes = str_or_empty(status, "completedIndexes");
+    let failed_indexes = job.failed_indexes();
+    let per_index = get(job.spec, "backoffLimitPerIndex").is_some();
+    if options.reject_invalid_completed_indexes
+        && let Some(completions) = completions
+        && let Err(error) = count_indexes(completed_indexes, completions)
+    {
+        errs.invalid(
+            "status.completedIndexes",
+            completed_indexes,
+            &format!("error parsing completedIndexes: {error}"),
+        );
+    }
+    if options.reject_invalid_failed_indexes
+        && let (Some(completions), true, Some(failed_indexes)) =
+            (completions, per_index, failed_indexes)
+        && let Err(error) = count_indexes(failed_indexes, completions)
+    {
+        errs.invalid(
+            "status.failedIndexes",
+            failed_indexes,
+            &format!("error parsing failedIndexes: {error}"),
+        );
+    }
+    if options.reject_completed_indexes_for_non_indexed_job
+        && !completed_indexes.is_empty()
+        && !job.indexed()
+    {
+        errs.invalid(
+            "status.completedIndexes",
+            completed_indexes,
+            "cannot set non-empty completedIndexes when non-indexed completion mode",
+        );
+    }
+    // Also keeps failed indexes off NonIndexed Jobs, which have no backoffLimitPerIndex.
+    if options.reject_failed_indexes_for_no_backoff_limit_per_index
+        && !per_index
+        && let Some(failed_indexes) = failed_indexes
+    {
+        errs.invalid(
+            "status.failedIndexes",
+            failed_indexes,
+            "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
+        );
+    }
+    if options.reject_failed_indexes_overlapping_completed
+        && let (Some(completions), Some(failed_indexes)) = (completions, failed_indexes)
+        && let Some(error) = indexes_overlap(completed_indexes, failed_indexes, completions)
+    {
+        errs.invalid("status.failedIndexes", failed_indexes, &error);
+    }
+    if options.reject_finished_job_with_terminating_pods
+        && let Some(terminating) = job.int("terminating")
+        && terminating > 0
+        && finished
+    {
+        errs.invalid(
+            "status.terminating",
+            terminating,
+            "terminating>0 is invalid for finished job",
+        );
+    }
+    if options.reject_more_ready_than_active_pods
+        && let Some(ready) = job.int("ready")
         && ready > active
     {
         errs.invalid("status.ready", ready, "cannot set more ready pods than active");
+    }
+    // `AllowForSuccessCriteriaMetInExtendedScope` is on, so neither "cannot set
+    // SuccessCriteriaMet to NonIndexed Job" nor "… for Job without SuccessPolicy" applies.
+    if success_criteria_met && failed {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set SuccessCriteriaMet=True and Failed=true conditions",
+        );
+    }
+    if success_criteria_met && failure_target {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+        );
+    }
+    if get(job.spec, "successPolicy").is_some() && !success_criteria_met && complete {
+        errs.invalid_omitted(
+            "status.conditions",
+            "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
+        );
+    }
+}
+
+/// `JobStatusValidationOptions` as `getStatusValidationOptions` sets them. Most rules apply
+/// only when a field they read changed, so a status update unrelated to a violation (or one
+/// the controller makes right after a user scaled the Job down) still goes through.
+#[derive(Debug)]
+struct StatusOptions {
+    reject_decreasing_succeeded_counter: bool,
+    reject_decreasing_failed_counter: bool,
+    reject_disabling_terminal_condition: bool,
+    reject_invalid_completed_indexes: bool,
+    reject_invalid_failed_indexes: bool,
+    reject_completed_indexes_for_non_indexed_job: bool,
+    reject_failed_indexes_for_no_backoff_limit_per_index: bool,
+    reject_failed_indexes_overlapping_completed: bool,
+    reject_failed_job_without_failure_target: bool,
+    reject_complete_job_without_success_criteria_met: bool,
+    reject_finished_job_with_active_pods: bool,
+    reject_finished_job_without_start_time: bool,
+    reject_finished_job_with_uncounted_terminated_pods: bool,
+    reject_start_time_update_for_unsuspended_job: bool,
+    reject_completion_time_before_start_time: bool,
+    reject_mutating_completion_time: bool,
+    reject_not_complete_job_with_completion_time: bool,
+    reject_complete_job_without_completion_time: bool,
+    reject_complete_job_with_failed_condition: bool,
+    reject_complete_job_with_failure_target_condition: bool,
+    reject_more_ready_than_active_pods: bool,
+    reject_finished_job_with_terminating_pods: bool,
+}
+
+impl StatusOptions {
+    fn new(job: &JobView<'_>, old: &JobView<'_>) -> StatusOptions {
+        let changed = |kind: &str| old.condition_true(kind) != job.condition_true(kind);
+        let finished_changed = old.finished() != job.finished();
+        let complete_changed = changed(COMPLETE);
+        let failed_changed = changed(FAILED);
+        let failure_target_changed = changed(FAILURE_TARGET);
+        let success_criteria_met_changed = changed(SUCCESS_CRITERIA_MET);
+        let completed_indexes_changed = str_or_empty(old.status, "completedIndexes")
+            != str_or_empty(job.status, "completedIndexes");
+        let failed_indexes_changed = old.failed_indexes() != job.failed_indexes();
+        let active_changed = old.count("active") != job.count("active");
+        let start_time_changed = !same_time(old.time("startTime"), job.time("startTime"));
+        let completion_time_changed =
+            !same_time(old.time("completionTime"), job.time("completionTime"));
+        let uncounted_changed = old.uncounted() != job.uncounted();
+        let ready_changed = old.int("ready") != job.int("ready");
+        let terminating_changed = old.int("terminating") != job.int("terminating");
+        let int = |field: &str| get(job.spec, field).and_then(Value::as_i64);
+        let suspended_with_zero_completions = job.suspended() && int("completions") == Some(0);
+        // The controller gives a resumed Job a new start time.
+        let resuming = old.condition_true(SUSPENDED) && job.condition_false(SUSPENDED);
+        StatusOptions {
+            // An Indexed Job with as many completions as parallelism can be scaled down.
+            reject_decreasing_succeeded_counter: !job.indexed()
+                || int("completions") != int("parallelism"),
+            reject_decreasing_failed_counter: true,
+            reject_disabling_terminal_condition: true,
+            reject_invalid_completed_indexes: completed_indexes_changed,
+            reject_invalid_failed_indexes: failed_indexes_changed,
+            reject_completed_indexes_for_non_indexed_job: completed_indexes_changed,
+            reject_failed_indexes_for_no_backoff_limit_per_index: failed_indexes_changed,
+            reject_failed_indexes_overlapping_completed: failed_indexes_changed
+                || completed_indexes_changed,
+            reject_failed_job_without_failure_target: failed_changed || failed_indexes_changed,
+            reject_complete_job_without_success_criteria_met: complete_changed
+                || success_criteria_met_changed,
+            reject_finished_job_with_active_pods: finished_changed || active_changed,
+            reject_finished_job_without_start_time: (finished_changed || start_time_changed)
+                && !suspended_with_zero_completions,
+            reject_finished_job_with_uncounted_terminated_pods: finished_changed
+                || uncounted_changed,
+            reject_start_time_update_for_unsuspended_job: start_time_changed && !resuming,
+            reject_completion_time_before_start_time: start_time_changed || completion_time_changed,
+            reject_mutating_completion_time: true,
+            reject_not_complete_job_with_completion_time: complete_changed
+                || completion_time_changed,
+            reject_complete_job_without_completion_time: complete_changed
+                || completion_time_changed,
+            reject_complete_job_with_failed_condition: complete_changed || failed_changed,
+            reject_complete_job_with_failure_target_condition: complete_changed
+                || failure_target_changed,
+            reject_more_ready_than_active_pods: ready_changed || active_changed,
+            reject_finished_job_with_terminating_pods: finished_changed || terminating_changed,
+        }
+    }
+}
+
+/// A Job's spec and status as the status rules read them: a missing count is Go's zero, a
+/// missing pointer field is `nil`.
+#[derive(Debug)]
+struct JobView<'a> {
+    spec: &'a Value,
+    status: &'a Value,
+}
+
+impl<'a> JobView<'a> {
+    fn of(job: &'a Value) -> JobView<'a> {
+        JobView {
+            spec: get(job, "spec").unwrap_or(&Value::Null),
+            status: get(job, "status").unwrap_or(&Value::Null),
+        }
+    }
+
+    /// `IsConditionTrue`.
+    fn condition_true(&self, kind: &str) -> bool {
+        self.condition_is(kind, "True")
+    }
+
+    /// `IsConditionFalse`.
+    fn condition_false(&self, kind: &str) -> bool {
+        self.condition_is(kind, "False")
+    }
+
+    fn condition_is(&self, kind: &str, status: &str) -> bool {
+        list(self.status, "conditions")
+            .iter()
+            .any(|c| str_of(c, "type") == Some(kind) && str_of(c, "status") == Some(status))
+    }
+
+    /// `IsJobFinished`.
+    fn finished(&self) -> bool {
+        self.condition_true(COMPLETE) || self.condition_true(FAILED)
+    }
+
+    fn indexed(&self) -> bool {
+        str_of(self.spec, "completionMode") == Some("Indexed")
+    }
+
+    fn suspended(&self) -> bool {
+        self.spec.get("suspend") == Some(&Value::Bool(true))
+    }
+
+    /// An `int32` count (`active`, `succeeded`, `failed`).
+    fn count(&self, field: &str) -> i64 {
+        self.int(field).unwrap_or(0)
+    }
+
+    /// An `*int32` (`ready`, `terminating`).
+    fn int(&self, field: &str) -> Option<i64> {
+        get(self.status, field).and_then(Value::as_i64)
+    }
+
+    fn time(&self, field: &str) -> Option<&'a Value> {
+        get(self.status, field)
+    }
+
+    fn failed_indexes(&self) -> Option<&'a str> {
+        get(self.status, "failedIndexes").and_then(Value::as_str)
+    }
+
+    /// `uncountedTerminatedPods` as `Semantic.DeepEqual` compares it: a missing and an empty
+    /// list are the same, a missing and an empty object are not.
+    fn uncounted(&self) -> Option<(&'a [Value], &'a [Value])> {
+        get(self.status, "uncountedTerminatedPods")
+            .map(|uncounted| (list(uncounted, "succeeded"), list(uncounted, "failed")))
+    }
+
+    fn uncounted_list(&self, outcome: &str) -> Option<&'a [Value]> {
+        get(self.status, "uncountedTerminatedPods")
+            .and_then(|uncounted| get(uncounted, outcome))
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+    }
+}
+
+/// A `metav1.Time` as an instant (it decodes RFC 3339).
+fn timestamp(value: &Value) -> Option<jiff::Timestamp> {
+    value.as_str()?.parse().ok()
+}
+
+/// `ptr.Equal` of two `*metav1.Time`: both nil, or the same instant.
+fn same_time(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => match (timestamp(a), timestamp(b)) {
+            (Some(a), Some(b)) => a == b,
+            _ => a == b,
+        },
+        _ => false,
+    }
+}
+
+/// A `*metav1.Time` as a field error shows it: `time.Time`'s `String` in the API server's
+/// local zone, UTC (`2006-01-02 15:04:05.999999999 -0700 MST`).
+fn go_time(value: &Value) -> Shown {
+    let Some(at) = timestamp(value) else { return Shown::json(Some(value)) };
+    let mut text = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = at.subsec_nanosecond();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push_str(" +0000 UTC");
+    Shown::Raw(text)
+}
+
+/// A `[]types.UID` as Go's `%#v` shows it.
+fn go_uids(uids: Option<&[Value]>) -> String {
+    match uids {
+        None => "[]types.UID(nil)".to_owned(),
+        Some(uids) => {
+            let quoted: Vec<String> =
+                uids.iter().map(|uid| super::go_quote(uid.as_str().unwrap_or(""))).collect();
+            format!("[]types.UID{{{}}}", quoted.join(", "))
+        }
     }
 }
 
@@ -392,14 +828,12 @@ fn pod_failure_policy(errs: &mut Errors, spec: &Value, policy: &Value, path: &st
             on_pod_conditions(errs, conditions, &child(&at, "onPodConditions"));
         }
         match (exit_codes.is_some(), conditions.is_empty()) {
-            (true, false) => errs.invalid(
+            (true, false) => errs.invalid_omitted(
                 &at,
-                Shown::Raw("<omitted>".to_owned()),
                 "specifying both OnExitCodes and OnPodConditions is not supported",
             ),
-            (false, true) => errs.invalid(
+            (false, true) => errs.invalid_omitted(
                 &at,
-                Shown::Raw("<omitted>".to_owned()),
                 "specifying one of OnExitCodes and OnPodConditions is required",
             ),
             _ => {}
@@ -538,47 +972,103 @@ fn success_policy(errs: &mut Errors, spec: &Value, policy: &Value, path: &str) {
     }
 }
 
-/// `validateIndexesFormat`: ordered, non-overlapping `a` or `a-b` intervals below
-/// `completions`; how many indexes they hold.
+/// `validateIndexesFormat`: comma-separated `x` or `x-y` intervals below `completions`, in
+/// increasing order without overlaps; how many indexes they hold.
 fn count_indexes(indexes: &str, completions: i64) -> Result<i64, String> {
     if indexes.is_empty() {
         return Ok(0);
     }
+    let mut last: Option<i64> = None;
     let mut total = 0;
-    let mut previous: Option<i64> = None;
     for interval in indexes.split(',') {
-        let (first, last) = match interval.split_once('-') {
-            Some((a, b)) => (parse_index(a, completions)?, parse_index(b, completions)?),
-            None => {
-                let x = parse_index(interval, completions)?;
-                (x, x)
-            }
-        };
-        if first > last {
-            return Err(format!("non-increasing order, previous: {first}, current: {last}"));
-        }
-        if let Some(previous) = previous
-            && previous >= first
+        let (x, y) = parse_index_interval(interval, completions)?;
+        if let Some(last) = last
+            && last >= x
         {
-            return Err(format!("overlapping indexes, previous: {previous}, current: {first}"));
+            return Err(format!("non-increasing order, previous: {last}, current: {x}"));
         }
-        previous = Some(last);
-        total += last - first + 1;
+        total += y - x + 1;
+        last = Some(y);
     }
     Ok(total)
 }
 
-fn parse_index(text: &str, completions: i64) -> Result<i64, String> {
-    let x: i64 = text
-        .parse()
-        .map_err(|_| format!("cannot convert string to integer for index: {text:?}"))?;
-    if x < 0 {
-        return Err(format!("the index is negative: {x}"));
+/// `parseIndexInterval`: `x` or `x-y` with `x < y`, both below `completions` (`strconv.Atoi`
+/// takes a leading sign, which only `+` can be here).
+fn parse_index_interval(interval: &str, completions: i64) -> Result<(i64, i64), String> {
+    let limits: Vec<&str> = interval.split('-').collect();
+    if limits.len() > 2 {
+        return Err(format!(
+            "the fragment {} violates the requirement that an index interval can have at most two parts separated by '-'",
+            super::go_quote(interval)
+        ));
     }
-    if x >= completions {
-        return Err(format!("too large index: {x}"));
+    let limit = |text: &str| -> Result<i64, String> {
+        let x: i64 = text.parse().map_err(|_| {
+            format!("cannot convert string to integer for index: {}", super::go_quote(text))
+        })?;
+        if x >= completions {
+            return Err(format!("too large index: {}", super::go_quote(text)));
+        }
+        Ok(x)
+    };
+    let x = limit(limits[0])?;
+    let Some(second) = limits.get(1) else { return Ok((x, x)) };
+    let y = limit(second)?;
+    if x >= y {
+        return Err(format!("non-increasing order, previous: {x}, current: {y}"));
     }
-    Ok(x)
+    Ok((x, y))
+}
+
+/// `validateFailedIndexesNotOverlapCompleted`: walks both interval lists in order, skipping
+/// intervals that do not parse (their format errors are reported on their own).
+fn indexes_overlap(completed: &str, failed: &str, completions: i64) -> Option<String> {
+    if completed.is_empty() || failed.is_empty() {
+        return None;
+    }
+    let completed: Vec<&str> = completed.split(',').collect();
+    let failed: Vec<&str> = failed.split(',').collect();
+    let parse = |interval: &str| parse_index_interval(interval, completions).ok();
+    let (mut completed_at, mut failed_at) = (0, 0);
+    let mut completed_interval = parse(completed[0]);
+    let mut failed_interval = parse(failed[0]);
+    while completed_at < completed.len() && failed_at < failed.len() {
+        match (completed_interval, failed_interval) {
+            (None, _) => {
+                completed_at += 1;
+                if completed_at < completed.len() {
+                    completed_interval = parse(completed[completed_at]);
+                }
+            }
+            (_, None) => {
+                failed_at += 1;
+                if failed_at < failed.len() {
+                    failed_interval = parse(failed[failed_at]);
+                }
+            }
+            (Some((cx, cy)), Some((fx, fy))) => {
+                if cx <= fy && fx <= cy {
+                    return Some(format!(
+                        "failedIndexes and completedIndexes overlap at index: {}",
+                        cx.max(fx)
+                    ));
+                }
+                if cx <= fx {
+                    completed_at += 1;
+                    if completed_at < completed.len() {
+                        completed_interval = parse(completed[completed_at]);
+                    }
+                } else {
+                    failed_at += 1;
+                    if failed_at < failed.len() {
+                        failed_interval = parse(failed[failed_at]);
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// `validatePodTemplateUpdate`: the template is immutable, but for its scheduling directives

@@ -179,6 +179,11 @@ impl Errors {
         self.push("FieldValueInvalid", field, message);
     }
 
+    /// `field.Invalid` with `field.OmitValueType{}`: `ErrorBody` shows no value at all.
+    pub(crate) fn invalid_omitted(&mut self, field: &str, detail: &str) {
+        self.push("FieldValueInvalid", field, format!("Invalid value: {detail}"));
+    }
+
     /// `field.Required`.
     pub(crate) fn required(&mut self, field: &str, detail: &str) {
         let message = if detail.is_empty() {

@@ -1194,7 +1194,7 @@ fn job_rules() {
             "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{0, 3, 2, 3}: must be ordered",
             r#"spec.podFailurePolicy.rules[1].action: Unsupported value: "Explode": supported values: "Count", "FailIndex", "FailJob", "Ignore""#,
             r#"spec.podFailurePolicy.rules[1].onExitCodes.containerName: Invalid value: "other": must be one of the container or initContainer names in the pod template"#,
-            "spec.podFailurePolicy.rules[1]: Invalid value: <omitted>: specifying both OnExitCodes and OnPodConditions is not supported",
+            "spec.podFailurePolicy.rules[1]: Invalid value: specifying both OnExitCodes and OnPodConditions is not supported",
             r#"spec.podReplacementPolicy: Unsupported value: "Sometimes": supported values: "Failed""#,
         ]
     );
@@ -1259,6 +1259,300 @@ fn job_rules() {
             r#"status.uncountedTerminatedPods.failed[0]: Duplicate value: "a""#,
             r#"status.uncountedTerminatedPods.failed[1]: Invalid value: "": must not be empty"#,
             "status.ready: Invalid value: 2: cannot set more ready pods than active",
+            "status.succeeded: Invalid value: -1: cannot decrease the succeeded counter",
+        ]
+    );
+}
+
+/// `ValidateJobStatusUpdate` with v1.33's status strategy options: most rules apply only when
+/// a field they read changes.
+#[test]
+fn job_status_rules() {
+    let group = "batch";
+    let job = |spec: Value, status: Value| {
+        let labels = json!({"batch.kubernetes.io/controller-uid": "u1",
+            "batch.kubernetes.io/job-name": "pi", "controller-uid": "u1", "job-name": "pi"});
+        let mut spec = spec;
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}});
+        spec["template"] = json!({"metadata": {"labels": labels},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}});
+        let mut job = json!({"metadata": {"name": "pi", "namespace": "d", "uid": "u1"},
+            "spec": spec, "status": status});
+        defaults::apply(group, "Job", &mut job);
+        job
+    };
+    let update = |old: &Value, status: Value| {
+        let mut new = old.clone();
+        new["status"] = status;
+        check(group, "Job", new, Write::Status(old))
+    };
+    let (t0, t1, t2) = ("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "2026-01-01T00:09:30.25Z");
+    let running = job(
+        json!({}),
+        json!({"startTime": t0, "active": 1, "ready": 0, "terminating": 0,
+        "uncountedTerminatedPods": {}}),
+    );
+
+    // Success as the controller writes it: SuccessCriteriaMet first, then Complete with the
+    // completion time.
+    let met = json!({"startTime": t0, "active": 0, "ready": 0, "terminating": 0, "succeeded": 1,
+        "uncountedTerminatedPods": {}, "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]});
+    assert!(update(&running, met.clone()).is_empty());
+    let succeeding = job(json!({}), met.clone());
+    let mut complete = met.clone();
+    complete["completionTime"] = json!(t1);
+    complete["conditions"] = json!([{"type": "SuccessCriteriaMet", "status": "True"},
+        {"type": "Complete", "status": "True"}]);
+    assert!(update(&succeeding, complete.clone()).is_empty());
+    // Failure: FailureTarget first, then Failed.
+    let target = json!({"startTime": t0, "active": 0, "ready": 0, "terminating": 0, "failed": 1,
+        "uncountedTerminatedPods": {}, "conditions": [{"type": "FailureTarget", "status": "True"}]});
+    assert!(update(&running, target.clone()).is_empty());
+    let failing = job(json!({}), target.clone());
+    let mut failed = target.clone();
+    failed["conditions"] = json!([{"type": "FailureTarget", "status": "True"},
+        {"type": "Failed", "status": "True"}]);
+    assert!(update(&failing, failed).is_empty());
+
+    // Every rule of `validateJobStatus`, in upstream's order.
+    let everything = json!({"startTime": t0, "completionTime": "2025-12-31T23:00:00Z",
+        "active": 1, "ready": 2, "terminating": 2, "succeeded": 1,
+        "uncountedTerminatedPods": {"succeeded": ["a"]},
+        "completedIndexes": "1", "failedIndexes": "0",
+        "conditions": [{"type": "Complete", "status": "True"}, {"type": "Failed", "status": "True"},
+            {"type": "FailureTarget", "status": "True"}]});
+    assert_eq!(
+        update(&running, everything),
+        vec![
+            "status.conditions: Invalid value: cannot set Complete=True and Failed=true conditions",
+            "status.conditions: Invalid value: cannot set Complete=True and FailureTarget=true conditions",
+            "status.completionTime: Invalid value: 2025-12-31 23:00:00 +0000 UTC: completionTime cannot be set before startTime",
+            "status.conditions: Invalid value: cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+            "status.active: Invalid value: 1: active>0 is invalid for finished job",
+            r#"status.uncountedTerminatedPods: Invalid value: batch.UncountedTerminatedPods{Succeeded:[]types.UID{"a"}, Failed:[]types.UID(nil)}: uncountedTerminatedPods needs to be empty for finished job"#,
+            r#"status.completedIndexes: Invalid value: "1": error parsing completedIndexes: too large index: "1""#,
+            r#"status.completedIndexes: Invalid value: "1": cannot set non-empty completedIndexes when non-indexed completion mode"#,
+            r#"status.failedIndexes: Invalid value: "0": cannot set non-null failedIndexes when backoffLimitPerIndex is null"#,
+            "status.terminating: Invalid value: 2: terminating>0 is invalid for finished job",
+            "status.ready: Invalid value: 2: cannot set more ready pods than active",
+        ]
+    );
+    // Finished without the times, or Failed without FailureTarget.
+    let bare = json!({"conditions": [{"type": "SuccessCriteriaMet", "status": "True"},
+        {"type": "Complete", "status": "True"}]});
+    let created = job(json!({}), json!(null));
+    assert_eq!(
+        update(&created, bare.clone()),
+        vec![
+            "status.completionTime: Required value: completionTime is required for Complete jobs",
+            "status.startTime: Required value: startTime is required for finished job",
+        ]
+    );
+    let empty_suspended = job(json!({"suspend": true, "completions": 0}), json!(null));
+    assert_eq!(
+        update(&empty_suspended, bare),
+        vec!["status.completionTime: Required value: completionTime is required for Complete jobs"],
+        "a suspended Job with no completions finishes without starting"
+    );
+    let lone_failed =
+        json!({"startTime": t0, "conditions": [{"type": "Failed", "status": "True"}]});
+    assert_eq!(
+        update(&running, lone_failed),
+        vec![
+            "status.conditions: Invalid value: cannot set Failed=True condition without the FailureTarget=true condition"
+        ]
+    );
+    let not_complete = json!({"startTime": t0, "active": 1, "completionTime": t1});
+    assert_eq!(
+        update(&running, not_complete),
+        vec![
+            "status.completionTime: Invalid value: 2026-01-01 00:05:00 +0000 UTC: cannot set completionTime when there is no Complete=True condition"
+        ]
+    );
+
+    // `ValidateJobStatusUpdate`'s own rules: terminal conditions stay, counters do not
+    // decrease, the completion time does not change, nor a started unsuspended Job's start time.
+    let finished = job(
+        json!({}),
+        json!({"startTime": t0, "completionTime": t1, "succeeded": 1,
+        "failed": 2, "conditions": [{"type": "SuccessCriteriaMet", "status": "True"},
+            {"type": "Complete", "status": "True"}]}),
+    );
+    let undone = json!({"startTime": t1, "completionTime": t2, "failed": 1});
+    assert_eq!(
+        update(&finished, undone),
+        vec![
+            "status.completionTime: Invalid value: 2026-01-01 00:09:30.25 +0000 UTC: cannot set completionTime when there is no Complete=True condition",
+            "status.conditions: Invalid value: cannot disable the terminal Complete=True condition",
+            "status.failed: Invalid value: 1: cannot decrease the failed counter",
+            "status.succeeded: Invalid value: 0: cannot decrease the succeeded counter",
+            "status.completionTime: Invalid value: 2026-01-01 00:09:30.25 +0000 UTC: completionTime cannot be mutated",
+            "status.startTime: Required value: startTime cannot be removed for unsuspended job",
+            "status.conditions: Invalid value: cannot disable the SuccessCriteriaMet=True condition",
+        ]
+    );
+    let mut no_target = target.clone();
+    no_target["conditions"] = json!([]);
+    assert_eq!(
+        update(&failing, no_target),
+        vec![
+            "status.conditions: Invalid value: cannot disable the terminal FailureTarget=True condition"
+        ]
+    );
+    let mut same_instant = complete.clone();
+    same_instant["completionTime"] = json!("2026-01-01T01:05:00+01:00");
+    assert!(update(&job(json!({}), complete.clone()), same_instant).is_empty(), "one instant");
+    // Resuming (Suspended True → False) gives the Job a new start time; a suspended Job may
+    // drop it; other changes of a set start time are refused.
+    let suspended = job(
+        json!({}),
+        json!({"startTime": t0,
+        "conditions": [{"type": "Suspended", "status": "True"}]}),
+    );
+    let resumed =
+        json!({"startTime": t1, "conditions": [{"type": "Suspended", "status": "False"}]});
+    assert!(update(&suspended, resumed).is_empty());
+    let restarted =
+        json!({"startTime": t1, "conditions": [{"type": "Suspended", "status": "True"}]});
+    assert_eq!(
+        update(&suspended, restarted),
+        vec!["status.startTime: Required value: startTime cannot be removed for unsuspended job"]
+    );
+    let still_suspended = job(json!({"suspend": true}), json!({"startTime": t0}));
+    assert!(update(&still_suspended, json!({})).is_empty());
+
+    // Rules that look at fields only when those change: a stored violation does not block
+    // unrelated updates.
+    let overfull = job(json!({}), json!({"startTime": t0, "active": 1, "ready": 2}));
+    assert!(
+        update(&overfull, json!({"startTime": t0, "active": 1, "ready": 2, "failed": 1}))
+            .is_empty()
+    );
+
+    // Indexed Jobs: the index lists parse as `validateIndexesFormat` parses them.
+    let indexed = job(
+        json!({"completionMode": "Indexed", "completions": 5, "parallelism": 5,
+            "backoffLimitPerIndex": 1}),
+        json!({"startTime": t0, "active": 5, "succeeded": 3}),
+    );
+    let indexes = |completed: &str, failed: Value| {
+        update(
+            &indexed,
+            json!({"startTime": t0, "active": 1, "succeeded": 3,
+            "completedIndexes": completed, "failedIndexes": failed}),
+        )
+    };
+    assert!(indexes("0,2-3", json!("1")).is_empty());
+    assert!(indexes("+0,2-4", json!(null)).is_empty(), "Atoi takes a sign");
+    assert!(indexes("", json!("")).is_empty());
+    let parse_error = |completed: &str, detail: &str| {
+        format!(
+            "status.completedIndexes: Invalid value: {}: error parsing completedIndexes: {detail}",
+            super::go_quote(completed)
+        )
+    };
+    for (completed, detail) in [
+        ("3-1", "non-increasing order, previous: 3, current: 1"),
+        ("2-2", "non-increasing order, previous: 2, current: 2"),
+        ("0,0", "non-increasing order, previous: 0, current: 0"),
+        ("1-3,2", "non-increasing order, previous: 3, current: 2"),
+        (
+            "1-2-3",
+            r#"the fragment "1-2-3" violates the requirement that an index interval can have at most two parts separated by '-'"#,
+        ),
+        ("x", r#"cannot convert string to integer for index: "x""#),
+        ("1,", r#"cannot convert string to integer for index: """#),
+        ("-1", r#"cannot convert string to integer for index: """#),
+        ("0-5", r#"too large index: "5""#),
+    ] {
+        assert_eq!(indexes(completed, json!(null)), vec![parse_error(completed, detail)]);
+    }
+    assert_eq!(
+        indexes("0-2", json!("2,4")),
+        vec![
+            r#"status.failedIndexes: Invalid value: "2,4": failedIndexes and completedIndexes overlap at index: 2"#
+        ]
+    );
+    assert_eq!(
+        indexes("x,3", json!("0,3,9")),
+        vec![
+            r#"status.completedIndexes: Invalid value: "x,3": error parsing completedIndexes: cannot convert string to integer for index: "x""#,
+            r#"status.failedIndexes: Invalid value: "0,3,9": error parsing failedIndexes: too large index: "9""#,
+            r#"status.failedIndexes: Invalid value: "0,3,9": failedIndexes and completedIndexes overlap at index: 3"#,
+        ],
+        "intervals that do not parse are skipped in the overlap check"
+    );
+    // A stored invalid list is not reported again; as many completions as parallelism lets
+    // the succeeded counter go down (the Job was scaled down).
+    let shrunk = job(
+        json!({"completionMode": "Indexed", "completions": 2, "parallelism": 2}),
+        json!({"startTime": t0, "active": 2, "succeeded": 3, "completedIndexes": "0-4"}),
+    );
+    assert!(
+        update(
+            &shrunk,
+            json!({"startTime": t0, "active": 1, "succeeded": 2,
+        "completedIndexes": "0-4"})
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        update(
+            &shrunk,
+            json!({"startTime": t0, "active": 1, "succeeded": 2,
+            "completedIndexes": "0-3"})
+        ),
+        vec![
+            r#"status.completedIndexes: Invalid value: "0-3": error parsing completedIndexes: too large index: "3""#
+        ]
+    );
+
+    // The success policy and SuccessCriteriaMet.
+    let with_policy = job(
+        json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3,
+            "successPolicy": {"rules": [{"succeededCount": 1}]}}),
+        json!({"startTime": t0, "active": 3}),
+    );
+    let conditions =
+        |list: Value| json!({"startTime": t0, "completionTime": t1, "conditions": list});
+    assert_eq!(
+        update(&with_policy, conditions(json!([{"type": "Complete", "status": "True"}]))),
+        vec![
+            "status.conditions: Invalid value: cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+            "status.conditions: Invalid value: cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
+        ]
+    );
+    let mut both = conditions(json!([{"type": "SuccessCriteriaMet", "status": "True"},
+        {"type": "FailureTarget", "status": "True"}, {"type": "Failed", "status": "True"}]));
+    both.as_object_mut().unwrap().remove("completionTime");
+    assert_eq!(
+        update(&with_policy, both),
+        vec![
+            "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True and Failed=true conditions",
+            "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+        ]
+    );
+    let completed_before =
+        job(json!({}), conditions(json!([{"type": "Complete", "status": "True"}])));
+    assert_eq!(
+        update(
+            &completed_before,
+            conditions(json!([{"type": "Complete", "status": "True"},
+                {"type": "SuccessCriteriaMet", "status": "True"}]))
+        ),
+        vec![
+            "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions"
+        ]
+    );
+    // A success policy's indexes parse the same way.
+    let bad_policy = with(
+        job(json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3}), json!(null)),
+        json!({"spec": {"successPolicy": {"rules": [{"succeededIndexes": "1-1"}]}}}),
+    );
+    assert_eq!(
+        create(group, "Job", bad_policy),
+        vec![
+            r#"spec.successPolicy.rules[0].succeededIndexes: Invalid value: "1-1": error parsing succeededIndexes: non-increasing order, previous: 1, current: 1"#
         ]
     );
 }
