@@ -6,7 +6,8 @@ Usage: scripts/gen-field-schema.py ../shared/reference/k8s-v1.33-definitions.jso
 Keeps what strict field validation (unknown fields) needs: for each kind of the served groups its
 definition, and for each definition reachable from them every property name with the definition
 it leads to and how (`o` an object, `l` a list of them, `m` a map of them). Definitions without
-properties (Time, Quantity, IntOrString, RawExtension, ...) are not listed: anything goes there.
+properties (Time, Quantity, IntOrString, RawExtension, ...) are not listed: anything goes there,
+but a field holding a Time or MicroTime (or a map of Times) is marked, for the decoding checks.
 The output is committed; rerun this when the definitions change.
 """
 import json
@@ -14,6 +15,15 @@ import sys
 from pathlib import Path
 
 from served_groups import GROUPS
+
+# Leaves kube-apiserver re-encodes (metav1.Time in whole seconds, MicroTime in microseconds):
+# 1 a Time, 2 a MicroTime, 3 a map of Times. Other leaves are 0.
+TIMES = {
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", "o"): 1,
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", "o"): 2,
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", "m"): 3,
+}
+
 
 def ref_name(schema):
     ref = schema.get("$ref")
@@ -49,7 +59,7 @@ def main():
                 fields[field] = [target, shape]
                 todo.append(target)
             else:
-                fields[field] = 0
+                fields[field] = TIMES.get((target, shape), 0)
         types[name] = fields
     out = Path(__file__).resolve().parent.parent / "crates/api/src/validation/fields.json"
     out.write_text(json.dumps({"kinds": kinds, "types": types}, separators=(",", ":"), sort_keys=True) + "\n")

@@ -15,6 +15,7 @@
 //! - [`table`]: server-side printing, the `meta.k8s.io/v1` `Table` `kubectl get` prints (columns
 //!   and cells per kind, as kube-apiserver's printers compute them).
 //! - [`duration`]: Go durations, as `time.ParseDuration` reads them.
+//! - [`metatime`]: `metav1.Time` and `MicroTime`, as kube-apiserver decodes and re-encodes them.
 //! - [`cron`]: cron schedules as CronJobs read them (robfig/cron's standard parser and `Next`).
 //! - [`json`]: JSON value helpers for the write path (an equality without a hash per key).
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
@@ -28,6 +29,7 @@ pub mod duration;
 pub mod json;
 pub mod kinds;
 pub mod local_path;
+pub mod metatime;
 pub mod net;
 pub mod quantity;
 pub mod rbac;

@@ -141,12 +141,20 @@ pub(crate) fn strict_fields(
         Duplicates::Json(list) if !list.is_empty() && directive != "Ignore" => Some(object.clone()),
         _ => None,
     };
-    let unknown = berth_api::validation::fields::prune_unknown(
+    let typed = berth_api::validation::fields::decode_typed(
         resource.group,
         resource.version,
         resource.kind,
         object,
     );
+    if let Some(error) = typed.malformed_time {
+        // The typed decoding fails whatever the directive.
+        return Err(Status::bad_request(match decoded {
+            Decoded::Body => cannot_handle(resource, &error),
+            Decoded::Patch => error,
+        }));
+    }
+    let unknown = typed.unknown;
     if directive == "Ignore" || (unknown.is_empty() && duplicates.is_empty()) {
         return Ok(Vec::new());
     }
@@ -174,13 +182,19 @@ pub(crate) fn strict_fields(
     }
     let error = format!("strict decoding error: {}", errors.join(", "));
     Err(Status::bad_request(match decoded {
-        Decoded::Body => format!(
-            "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
-            kind = resource.kind,
-            version = resource.version
-        ),
+        Decoded::Body => cannot_handle(resource, &error),
         Decoded::Patch => error,
     }))
+}
+
+/// The error of a body kube-apiserver's typed decoding fails on: `Pod in version "v1" cannot be
+/// handled as a Pod: …`.
+fn cannot_handle(resource: &ResourceType, error: &str) -> String {
+    format!(
+        "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
+        kind = resource.kind,
+        version = resource.version
+    )
 }
 
 /// A body kube-apiserver could not decode because a quantity is malformed: 400, `Pod in
@@ -192,11 +206,7 @@ pub(crate) fn check_quantities(resource: &ResourceType, object: &Value) -> Resul
         object,
     ) {
         None => Ok(()),
-        Some(error) => Err(Status::bad_request(format!(
-            "{kind} in version {version:?} cannot be handled as a {kind}: {error}",
-            kind = resource.kind,
-            version = resource.version
-        ))),
+        Some(error) => Err(Status::bad_request(cannot_handle(resource, error))),
     }
 }
 
@@ -234,12 +244,16 @@ pub(crate) fn patch_fields(
     if let Some(error) = malformed {
         return Err(invalid_patch(&shown(patched), error));
     }
-    let mut unknown = berth_api::validation::fields::prune_unknown(
+    let typed = berth_api::validation::fields::decode_typed(
         resource.group,
         resource.version,
         resource.kind,
         patched,
     );
+    if let Some(error) = typed.malformed_time {
+        return Err(invalid_patch(&shown(patched), &error));
+    }
+    let mut unknown = typed.unknown;
     if directive == "Ignore" {
         return Ok(Vec::new());
     }

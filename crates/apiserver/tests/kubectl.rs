@@ -671,6 +671,53 @@ async fn malformed_quantities_print_the_decoding_error() {
     server.shutdown().await;
 }
 
+/// Time fields are stored as kube-apiserver's decoding re-encodes them: a Time in whole UTC
+/// seconds, a MicroTime in UTC microseconds; one that does not parse is Go's decoding error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_stored_as_kubernetes_reencodes_them() {
+    let Some(kubectl) = Kubectl::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let config = server.kubeconfig_path().to_owned();
+    let lease = |renew: &str| {
+        format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: l\nspec:\n  holderIdentity: a\n  renewTime: \"{renew}\"\n"
+        )
+    };
+    let file = write(dir.path(), "lease.yaml", &lease("2026-12-07T23:00:00.123456+01:00"));
+    kubectl.ok(&config, &["create", "-f", &file]).await;
+    let renew = ["get", "lease", "l", "-o", "jsonpath={.spec.renewTime}"];
+    assert_eq!(kubectl.ok(&config, &renew).await, "2026-12-07T22:00:00.123456Z");
+    // Through a patch, a Time in a status: whole seconds, in UTC.
+    let patch = r#"{"spec":{"acquireTime":"2026-12-08T00:00:00.000001+02:00"},"metadata":{"annotations":{"at":"x"}}}"#;
+    kubectl.ok(&config, &["patch", "lease", "l", "--type=merge", "-p", patch]).await;
+    let acquire = ["get", "lease", "l", "-o", "jsonpath={.spec.acquireTime}"];
+    assert_eq!(kubectl.ok(&config, &acquire).await, "2026-12-07T22:00:00.000001Z");
+    let job = write(
+        dir.path(),
+        "job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
+    );
+    kubectl.ok(&config, &["create", "-f", &job]).await;
+    let started = r#"{"status":{"startTime":"2026-12-07T23:00:00.75+01:00"}}"#;
+    let patch = ["patch", "job", "j", "--subresource=status", "--type=merge", "-p", started];
+    kubectl.ok(&config, &patch).await;
+    let start = ["get", "job", "j", "-o", "jsonpath={.status.startTime}"];
+    assert_eq!(kubectl.ok(&config, &start).await, "2026-12-07T22:00:00Z");
+    // A MicroTime needs its six fraction digits; the error is Go's.
+    let bad =
+        write(dir.path(), "bad.yaml", &lease("2026-12-07T22:00:00Z").replace("name: l", "name: m"));
+    let (ok, _, stderr) = kubectl.run(&config, &["create", "-f", &bad]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            r#"Error from server (BadRequest): error when creating "{bad}": Lease in version "v1" cannot be handled as a Lease: parsing time "2026-12-07T22:00:00Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "Z" as ".000000""#
+        )
+    );
+    server.shutdown().await;
+}
+
 /// `kubectl explain` reads the v1.33 schemas from `/openapi/v3`: kinds, nested fields through
 /// references and lists, required markers, and descriptions as Kubernetes words them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
 //! Unknown fields: what kube-apiserver's strict decoding reports (`unknown field "spec.foo"`)
-//! and its typed decoding drops. Which fields exist comes from the v1.33 OpenAPI definitions,
-//! reduced by `scripts/gen-field-schema.py` to `fields.json` (committed, embedded here).
+//! and its typed decoding drops; and the time fields its decoding parses and re-encodes
+//! (`metav1.Time` in whole UTC seconds, `MicroTime` in microseconds, see [`crate::metatime`]).
+//! Which fields exist comes from the v1.33 OpenAPI definitions, reduced by
+//! `scripts/gen-field-schema.py` to `fields.json` (committed, embedded here).
 
 use std::sync::OnceLock;
 
@@ -8,6 +10,8 @@ use std::sync::OnceLock;
 use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::metatime::{self, Precision};
 
 #[derive(Debug, Deserialize)]
 struct Schema {
@@ -20,7 +24,8 @@ struct Schema {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Field {
-    Leaf(#[allow(dead_code, reason = "the generator writes 0 for leaves")] u8),
+    /// `0` a value of no known shape, `1` a Time, `2` a MicroTime, `3` a map of Times.
+    Leaf(u8),
     /// `[definition, "o" | "l" | "m"]`: one object, a list of them, a map of them.
     Nested(String, String),
 }
@@ -34,15 +39,45 @@ fn schema() -> &'static Schema {
     })
 }
 
-/// Removes from `object`, a `group`/`version`/`kind` object, every field its schema does not
-/// have, and returns their paths (`spec.template.spec.containers[0].foo`) in document order.
-/// Kinds without a schema are left alone.
-pub fn prune_unknown(group: &str, version: &str, kind: &str, object: &mut Value) -> Vec<String> {
-    let mut unknown = Vec::new();
+/// What decoding an object as kube-apiserver's typed decoding does found in it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// The paths of the fields its schema does not have (`spec.template.spec.containers[0].foo`),
+    /// in document order; they are removed.
+    pub unknown: Vec<String>,
+    /// The first time field that does not decode: Go's error (`parsing time "…" as "…": …`).
+    pub malformed_time: Option<String>,
+}
+
+/// Decodes `object`, a `group`/`version`/`kind` object, as kube-apiserver's typed decoding
+/// would: removes every field its schema does not have, and writes each time field as its
+/// `MarshalJSON` would (UTC, whole seconds for a Time). Kinds without a schema are left alone.
+pub fn decode_typed(group: &str, version: &str, kind: &str, object: &mut Value) -> Decoded {
+    let mut decoded = Decoded::default();
     if let Some(definition) = schema().kinds.get(&format!("{group}/{version}/{kind}")) {
-        walk(definition, object, At::Root, &mut unknown);
+        walk(definition, object, At::Root, &mut decoded);
     }
-    unknown
+    decoded
+}
+
+/// Writes the time `value` as kube-apiserver re-encodes it, or notes why it does not decode.
+fn reencode_time(value: &mut Value, precision: Precision, decoded: &mut Decoded) {
+    let result = match &*value {
+        Value::Null => return,
+        Value::String(text) => match metatime::normalize(text, precision) {
+            Ok(Some(normal)) if normal == *text => return,
+            Ok(Some(normal)) => Ok(Value::String(normal)),
+            Ok(None) => Ok(Value::Null),
+            Err(error) => Err(error),
+        },
+        other => Err(metatime::not_a_string(other)),
+    };
+    match result {
+        Ok(normal) => *value = normal,
+        Err(error) => {
+            decoded.malformed_time.get_or_insert(error);
+        }
+    }
 }
 
 /// The definition `group/version/kind` objects have in the field schema.
@@ -88,7 +123,7 @@ impl At<'_> {
     }
 }
 
-fn walk(definition: &str, value: &mut Value, at: At<'_>, unknown: &mut Vec<String>) {
+fn walk(definition: &str, value: &mut Value, at: At<'_>, decoded: &mut Decoded) {
     let Some(fields) = schema().types.get(definition) else { return };
     let Value::Object(map) = value else { return };
     let mut drop = Vec::new();
@@ -96,22 +131,31 @@ fn walk(definition: &str, value: &mut Value, at: At<'_>, unknown: &mut Vec<Strin
         let here = At::Field(&at, name);
         match fields.get(name.as_str()) {
             None => {
-                unknown.push(here.path());
+                decoded.unknown.push(here.path());
                 drop.push(name.clone());
+            }
+            Some(Field::Leaf(1)) => reencode_time(child, Precision::Seconds, decoded),
+            Some(Field::Leaf(2)) => reencode_time(child, Precision::Micros, decoded),
+            Some(Field::Leaf(3)) => {
+                if let Value::Object(times) = child {
+                    for time in times.values_mut() {
+                        reencode_time(time, Precision::Seconds, decoded);
+                    }
+                }
             }
             Some(Field::Leaf(_)) => {}
             Some(Field::Nested(target, shape)) => match (shape.as_str(), child) {
                 ("l", Value::Array(items)) => {
                     for (i, item) in items.iter_mut().enumerate() {
-                        walk(target, item, At::Index(&here, i), unknown);
+                        walk(target, item, At::Index(&here, i), decoded);
                     }
                 }
                 ("m", Value::Object(items)) => {
                     for (k, item) in items.iter_mut() {
-                        walk(target, item, At::Key(&here, k), unknown);
+                        walk(target, item, At::Key(&here, k), decoded);
                     }
                 }
-                (_, child) => walk(target, child, here, unknown),
+                (_, child) => walk(target, child, here, decoded),
             },
         }
     }
@@ -161,7 +205,7 @@ mod tests {
                         "resources": {"limits": {"cpu": "1"}}}]}}},
             "status": {"replicas": 0},
         });
-        let unknown = prune_unknown("apps", "v1", "StatefulSet", &mut sts);
+        let unknown = decode_typed("apps", "v1", "StatefulSet", &mut sts).unknown;
         assert_eq!(unknown, vec!["spec.foo", "spec.template.spec.containers[0].bogus"]);
         assert!(sts["spec"].get("foo").is_none());
         assert!(sts["spec"]["template"]["spec"]["containers"][0].get("bogus").is_none());
@@ -175,8 +219,69 @@ mod tests {
     fn opaque_values_are_not_checked() {
         let mut revision = json!({"metadata": {"name": "r"}, "revision": 1,
             "data": {"spec": {"template": {"anything": 1}}}});
-        assert!(prune_unknown("apps", "v1", "ControllerRevision", &mut revision).is_empty());
+        assert_eq!(
+            decode_typed("apps", "v1", "ControllerRevision", &mut revision),
+            Decoded::default()
+        );
         let mut unknown_kind = json!({"whatever": 1});
-        assert!(prune_unknown("example.com", "v1", "Thing", &mut unknown_kind).is_empty());
+        assert_eq!(
+            decode_typed("example.com", "v1", "Thing", &mut unknown_kind),
+            Decoded::default()
+        );
+    }
+
+    #[test]
+    fn times_are_reencoded_and_bad_ones_reported_first_in_document_order() {
+        let mut job = json!({
+            "metadata": {"name": "j", "creationTimestamp": "2026-12-07T23:00:00.5+01:00",
+                "managedFields": [{"manager": "m", "time": "2026-12-07T22:00:00.999Z"}]},
+            "status": {"startTime": "2026-12-07T22:00:00+00:00", "completionTime": null},
+        });
+        let decoded = decode_typed("batch", "v1", "Job", &mut job);
+        assert_eq!(decoded, Decoded::default());
+        assert_eq!(job["metadata"]["creationTimestamp"], "2026-12-07T22:00:00Z");
+        assert_eq!(job["metadata"]["managedFields"][0]["time"], "2026-12-07T22:00:00Z");
+        assert_eq!(job["status"]["startTime"], "2026-12-07T22:00:00Z");
+        assert_eq!(job["status"]["completionTime"], Value::Null);
+
+        let mut lease = json!({"spec": {"acquireTime": "2026-12-07T22:00:00.123456Z",
+            "renewTime": "2026-12-07T23:00:00.000001+01:00"}});
+        assert_eq!(
+            decode_typed("coordination.k8s.io", "v1", "Lease", &mut lease),
+            Decoded::default()
+        );
+        assert_eq!(lease["spec"]["acquireTime"], "2026-12-07T22:00:00.123456Z");
+        assert_eq!(lease["spec"]["renewTime"], "2026-12-07T22:00:00.000001Z");
+
+        let mut budget = json!({"status": {"disruptedPods": {"a": "2026-12-07T23:00:00+01:00"}}});
+        assert_eq!(
+            decode_typed("policy", "v1", "PodDisruptionBudget", &mut budget),
+            Decoded::default()
+        );
+        assert_eq!(budget["status"]["disruptedPods"]["a"], "2026-12-07T22:00:00Z");
+
+        let mut bad = json!({"status": {"startTime": 5, "completionTime": "yesterday"}});
+        let decoded = decode_typed("batch", "v1", "Job", &mut bad);
+        assert_eq!(
+            decoded.malformed_time.as_deref(),
+            Some("json: cannot unmarshal number into Go value of type string")
+        );
+        // A MicroTime has exactly six fraction digits.
+        let mut bad = json!({"spec": {"renewTime": "2026-12-07T22:00:00.123456789Z"}});
+        let decoded = decode_typed("coordination.k8s.io", "v1", "Lease", &mut bad);
+        assert_eq!(
+            decoded.malformed_time.as_deref(),
+            Some(
+                r#"parsing time "2026-12-07T22:00:00.123456789Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "789Z" as "Z07:00""#
+            )
+        );
+        let mut bad = json!({"status": {"completionTime": "yesterday"}});
+        let decoded = decode_typed("batch", "v1", "Job", &mut bad);
+        assert_eq!(
+            decoded.malformed_time.as_deref(),
+            Some(
+                r#"parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006""#
+            )
+        );
     }
 }
