@@ -9,6 +9,7 @@ GROUPS = {
     ("events.k8s.io", "v1"),
     ("discovery.k8s.io", "v1"),
     ("autoscaling", "v1"),
+    ("autoscaling", "v2"),
     ("batch", "v1"),
     ("networking.k8s.io", "v1"),
     ("policy", "v1"),

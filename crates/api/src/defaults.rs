@@ -20,6 +20,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("", "Node") => node(object),
+        ("", "LimitRange") => limit_range(object),
         ("", "Endpoints") => {
             if let Some(Value::Array(subsets)) = object.get_mut("subsets") {
                 for subset in subsets.iter_mut() {
@@ -54,6 +55,8 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("networking.k8s.io", "NetworkPolicy") => network_policy(object),
+        // `SetDefaults_HorizontalPodAutoscaler` of v1 or v2, by the object's apiVersion.
+        ("autoscaling", "HorizontalPodAutoscaler") => crate::autoscaling::set_defaults(object),
         // `SetDefaults_IngressClass`: parameters refer to a cluster-scoped resource unless
         // they say otherwise.
         ("networking.k8s.io", "IngressClass") => {
@@ -444,6 +447,34 @@ fn persistent_volume(object: &mut Value) {
     }
     if let Some(status) = object_at(object, "status") {
         default(status, "phase", json!("Pending"));
+    }
+}
+
+/// `SetDefaults_LimitRangeItem`: a `Container` item's default limit is its max, its default
+/// request its default limit, else its min, resource by resource (the quantities as given).
+fn limit_range(object: &mut Value) {
+    let Some(Value::Array(items)) = object.pointer_mut("/spec/limits") else { return };
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        if item.get("type").and_then(Value::as_str) != Some("Container") {
+            continue;
+        }
+        for (from, to) in
+            [("max", "default"), ("default", "defaultRequest"), ("min", "defaultRequest")]
+        {
+            let Some(Value::Object(from)) = item.get(from).cloned() else { continue };
+            if from.is_empty() {
+                continue;
+            }
+            let to = item.entry(to).or_insert_with(|| json!({}));
+            if to.is_null() {
+                *to = json!({});
+            }
+            if let Some(to) = to.as_object_mut() {
+                for (resource, quantity) in from {
+                    to.entry(resource).or_insert(quantity);
+                }
+            }
+        }
     }
 }
 
@@ -858,6 +889,30 @@ mod tests {
         assert!(pod.get("enableServiceLinks").is_none());
         assert!(pod["containers"][0]["resources"].get("requests").is_none());
         assert_eq!(sts["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+    }
+
+    #[test]
+    fn limit_range_container_items_get_defaults_from_max_and_min() {
+        let mut range = json!({"spec": {"limits": [
+            {"type": "Container", "max": {"cpu": "1", "memory": "1Gi"}, "min": {"cpu": "50m", "ephemeral-storage": "1Gi"},
+             "default": {"memory": "512Mi"}},
+            {"type": "Container", "min": {"cpu": "100m"}, "defaultRequest": {"cpu": "200m"}},
+            {"type": "Pod", "max": {"cpu": "2"}},
+            {"type": "Container"},
+        ]}});
+        apply("", "LimitRange", &mut range);
+        let limits = &range["spec"]["limits"];
+        // The default limit from the max; the default request from the default, then the min.
+        assert_eq!(limits[0]["default"], json!({"memory": "512Mi", "cpu": "1"}));
+        assert_eq!(
+            limits[0]["defaultRequest"],
+            json!({"memory": "512Mi", "cpu": "1", "ephemeral-storage": "1Gi"})
+        );
+        assert_eq!(limits[1]["defaultRequest"], json!({"cpu": "200m"}));
+        assert!(limits[1].get("default").is_none());
+        // Only Container items; an item with nothing to copy stays as it is.
+        assert_eq!(limits[2], json!({"type": "Pod", "max": {"cpu": "2"}}));
+        assert_eq!(limits[3], json!({"type": "Container"}));
     }
 
     #[test]

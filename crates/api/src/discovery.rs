@@ -428,6 +428,7 @@ mod tests {
                 "events.k8s.io",
                 "authentication.k8s.io",
                 "authorization.k8s.io",
+                "autoscaling",
                 "batch",
                 "networking.k8s.io",
                 "policy",
@@ -461,7 +462,7 @@ mod tests {
         group.insert("apiVersion".into(), "v1".into());
         assert_eq!(api_group("apps"), Some(Value::Object(group)));
         assert_eq!(api_group(""), None);
-        assert_eq!(api_group("autoscaling"), None);
+        assert_eq!(api_group("certificates.k8s.io"), None);
     }
 
     #[test]
@@ -523,7 +524,7 @@ mod tests {
         assert_eq!(find(&core, "nodes").unwrap()["namespaced"], false);
 
         assert_eq!(api_resource_list("apps", "v2"), None);
-        assert_eq!(api_resource_list("autoscaling", "v1"), None);
+        assert_eq!(api_resource_list("autoscaling", "v2beta2"), None);
         assert_eq!(api_resource_list("", "v2"), None);
     }
 

@@ -165,6 +165,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "events.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authentication.k8s.io", versions: &["v1"] },
     ApiGroup { name: "authorization.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "autoscaling", versions: &["v2", "v1"] },
     ApiGroup { name: "batch", versions: &["v1"] },
     ApiGroup { name: "networking.k8s.io", versions: &["v1"] },
     ApiGroup { name: "policy", versions: &["v1"] },
@@ -204,6 +205,10 @@ const fn policy(kind: &'static str) -> GroupVersionKind {
 
 const fn batch(kind: &'static str) -> GroupVersionKind {
     GroupVersionKind { group: "batch", version: "v1", kind }
+}
+
+const fn autoscaling(version: &'static str) -> GroupVersionKind {
+    GroupVersionKind { group: "autoscaling", version, kind: "HorizontalPodAutoscaler" }
 }
 
 const fn networking(kind: &'static str) -> GroupVersionKind {
@@ -273,6 +278,20 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CRUD,
         subresources: &[],
         storage_version_hash: "r2yiGXH7wu8=",
+    },
+    // `pkg/registry/core/limitrange/storage`: the LimitRanger admission plugin reads them.
+    ResourceType {
+        group: "",
+        version: "v1",
+        kind: "LimitRange",
+        plural: "limitranges",
+        singular: "limitrange",
+        scope: Scope::Namespaced,
+        short_names: &["limits"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "EBKMFVe6cwo=",
     },
     ResourceType {
         group: "",
@@ -357,6 +376,21 @@ const RESOURCES: &[ResourceType] = &[
             status(core("Pod")),
         ],
         storage_version_hash: "xPOwRZ+Yhw8=",
+    },
+    // `pkg/registry/core/resourcequota`: the ResourceQuota admission plugin charges them and
+    // the resource quota controller recalculates their status.
+    ResourceType {
+        group: "",
+        version: "v1",
+        kind: "ResourceQuota",
+        plural: "resourcequotas",
+        singular: "resourcequota",
+        scope: Scope::Namespaced,
+        short_names: &["quota"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[status(core("ResourceQuota"))],
+        storage_version_hash: "8uhSgffRX6w=",
     },
     ResourceType {
         group: "",
@@ -565,6 +599,34 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CREATE,
         subresources: &[],
         storage_version_hash: "",
+    },
+    // autoscaling/v2 and autoscaling/v1, `pkg/registry/autoscaling/horizontalpodautoscaler`:
+    // one storage in the v2 form, v1 converted on the way in and out (berth_api::autoscaling).
+    ResourceType {
+        group: "autoscaling",
+        version: "v2",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        scope: Scope::Namespaced,
+        short_names: &["hpa"],
+        categories: ALL,
+        verbs: CRUD,
+        subresources: &[status(autoscaling("v2"))],
+        storage_version_hash: "qwQve8ut294=",
+    },
+    ResourceType {
+        group: "autoscaling",
+        version: "v1",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        scope: Scope::Namespaced,
+        short_names: &["hpa"],
+        categories: ALL,
+        verbs: CRUD,
+        subresources: &[status(autoscaling("v1"))],
+        storage_version_hash: "qwQve8ut294=",
     },
     // batch/v1, `pkg/registry/batch/cronjob` and `…/job`.
     ResourceType {
@@ -783,6 +845,9 @@ mod tests {
             ("event", "", "events"),
             ("no", "", "nodes"),
             ("ns", "", "namespaces"),
+            ("limits", "", "limitranges"),
+            ("quota", "", "resourcequotas"),
+            ("limitrange", "", "limitranges"),
             ("secret", "", "secrets"),
             ("sts", "apps", "statefulsets"),
             ("statefulset", "apps", "statefulsets"),
@@ -839,8 +904,14 @@ mod tests {
         for r in all() {
             for short in r.short_names {
                 if let Some(other) = seen.insert(*short, r) {
-                    // Kubernetes itself gives `ev` to both event APIs.
-                    assert_eq!((*short, other.plural, r.plural), ("ev", "events", "events"));
+                    // Kubernetes itself gives `ev` to both event APIs, and a resource served
+                    // in two versions has its short name in both.
+                    let two_versions = (other.group, other.plural) == (r.group, r.plural);
+                    assert!(
+                        two_versions
+                            || (*short, other.plural, r.plural) == ("ev", "events", "events"),
+                        "{short}"
+                    );
                 }
             }
         }
@@ -867,9 +938,17 @@ mod tests {
     #[test]
     fn table_is_ordered_by_group_then_plural() {
         let rank = |r: &ResourceType| groups().iter().position(|g| g.name == r.group).unwrap();
+        // A resource served in two versions is listed preferred version first.
+        let version =
+            |r: &ResourceType| groups()[rank(r)].versions.iter().position(|v| *v == r.version);
         for pair in all().windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            assert!((rank(a), a.plural) < (rank(b), b.plural), "{} before {}", a.plural, b.plural);
+            assert!(
+                (rank(a), a.plural, version(a)) < (rank(b), b.plural, version(b)),
+                "{} before {}",
+                a.plural,
+                b.plural
+            );
         }
         assert_eq!(groups()[0].name, "", "core first");
     }
@@ -911,6 +990,12 @@ mod tests {
             ("apps", "deployments", "scale", scale),
             ("apps", "replicasets", "scale", scale),
             (
+                "autoscaling",
+                "horizontalpodautoscalers",
+                "status",
+                ("autoscaling", "v1", "HorizontalPodAutoscaler", &["get", "patch", "update"]),
+            ),
+            (
                 "apps",
                 "daemonsets",
                 "status",
@@ -937,6 +1022,8 @@ mod tests {
                 "cronjobs",
                 "daemonsets",
                 "deployments",
+                "horizontalpodautoscalers",
+                "horizontalpodautoscalers",
                 "jobs",
                 "pods",
                 "replicasets",

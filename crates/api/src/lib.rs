@@ -17,11 +17,15 @@
 //! - [`duration`]: Go durations, as `time.ParseDuration` reads them.
 //! - [`metatime`]: `metav1.Time` and `MicroTime`, as kube-apiserver decodes and re-encodes them.
 //! - [`cron`]: cron schedules as CronJobs read them (robfig/cron's standard parser and `Next`).
+//! - [`autoscaling`]: HorizontalPodAutoscalers' autoscaling/v1 ↔ v2 conversion and defaults.
+//! - [`quota`]: ResourceQuota usage, the quota admission's decision and the controller's
+//!   recalculation (pure).
 //! - [`json`]: JSON value helpers for the write path (an equality without a hash per key).
 //! - [`discovery`]: the discovery documents built from that registry (`/api`, `/apis`, aggregated
 //!   and legacy, the per-group-version resource lists) and the `Accept` negotiation between them.
 
 pub mod apply;
+pub mod autoscaling;
 pub mod cron;
 pub mod defaults;
 pub mod discovery;
@@ -32,6 +36,7 @@ pub mod local_path;
 pub mod metatime;
 pub mod net;
 pub mod quantity;
+pub mod quota;
 pub mod rbac;
 pub mod selector;
 pub mod strategic;

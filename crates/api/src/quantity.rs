@@ -1,5 +1,5 @@
-//! Resource quantities (`resource.Quantity`) as exact numbers, and a pod's QoS class, which
-//! compares them.
+//! Resource quantities (`resource.Quantity`) as exact numbers and as their canonical text
+//! (`Quantity.String()`), and a pod's QoS class, which compares them.
 //!
 //! Sources: k8s.io/apimachinery/pkg/api/resource/quantity.go (the format: decimal and binary
 //! suffixes, exponents; nano is the finest precision, anything finer rounds up) and
@@ -188,6 +188,127 @@ pub fn text(value: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+// === canonical text ===
+
+/// How a quantity prints (`resource.Format`), as the suffix it was written with decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `Ki`, `Mi`, … (`BinarySI`).
+    BinarySi,
+    /// `n`, `m`, `k`, `M`, … or no suffix (`DecimalSI`).
+    DecimalSi,
+    /// `e3`, `E-2` (`DecimalExponent`).
+    DecimalExponent,
+}
+
+/// A parsed `resource.Quantity`: its value in billionths and the format it prints in. Its
+/// `Display` is `Quantity.String()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity {
+    /// The value in billionths of a unit, as [`nanos`] reads it.
+    pub nanos: i128,
+    /// How it prints.
+    pub format: Format,
+}
+
+impl Quantity {
+    /// `ParseQuantity`: `None` when the text is not a quantity.
+    pub fn parse(text: &str) -> Option<Quantity> {
+        let nanos = nanos(text)?;
+        let suffix = text.trim().trim_start_matches(['+', '-']);
+        let suffix = suffix.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let format = match suffix {
+            "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => Format::BinarySi,
+            "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" => Format::DecimalSi,
+            _ => Format::DecimalExponent,
+        };
+        Some(Quantity { nanos, format })
+    }
+
+    /// A quantity field (a string, or a bare number).
+    pub fn of(value: &Value) -> Option<Quantity> {
+        Quantity::parse(&text(value)?)
+    }
+
+    /// `Quantity.Value()`: whole units, rounded up.
+    pub fn value(self) -> i128 {
+        ceil_div(self.nanos, NANOS)
+    }
+
+    /// `Quantity.MilliValue()`: thousandths, rounded up.
+    pub fn milli_value(self) -> i128 {
+        ceil_div(self.nanos, 1_000_000)
+    }
+}
+
+/// `Quantity.Add`: the sum, in the left quantity's format unless that one is zero.
+impl std::ops::Add for Quantity {
+    type Output = Quantity;
+
+    fn add(self, other: Quantity) -> Quantity {
+        let format = if self.nanos == 0 { other.format } else { self.format };
+        Quantity { nanos: self.nanos.saturating_add(other.nanos), format }
+    }
+}
+
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&canonical_value(self.nanos, self.format))
+    }
+}
+
+/// `Quantity.String()` of `text`: its canonical form (`1024Mi` → `1Gi`, `0.5` → `500m`,
+/// `2000` → `2k`); `None` when the text is not a quantity.
+pub fn canonical(text: &str) -> Option<String> {
+    Quantity::parse(text).map(|q| q.to_string())
+}
+
+/// `Quantity.String()` of a value in billionths with `format` (`CanonicalizeBytes`): a binary
+/// quantity below 1024, or not whole, prints as a decimal one; decimal ones print with the
+/// largest suffix (a power of 1000) that keeps the number whole.
+pub fn canonical_value(nanos: i128, format: Format) -> String {
+    if nanos == 0 {
+        return "0".to_owned();
+    }
+    let whole = (nanos % NANOS == 0).then_some(nanos / NANOS);
+    if format == Format::BinarySi
+        && let Some(mut number) = whole.filter(|n| n.abs() >= 1024)
+    {
+        let mut power = 0;
+        while number % 1024 == 0 && power < 6 {
+            number /= 1024;
+            power += 1;
+        }
+        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
+        return format!("{number}{suffix}");
+    }
+    // `AsCanonicalBytes`: the mantissa without trailing zeros, then the exponent down to a
+    // multiple of three.
+    let (mut mantissa, mut exponent) = (nanos, -9i32);
+    while mantissa % 10 == 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    let down = exponent.rem_euclid(3);
+    mantissa *= 10i128.pow(down.unsigned_abs());
+    exponent -= down;
+    let suffix = match (format, exponent) {
+        (_, 0) => String::new(),
+        (Format::DecimalExponent, e) => format!("e{e}"),
+        (_, -9) => "n".to_owned(),
+        (_, -6) => "u".to_owned(),
+        (_, -3) => "m".to_owned(),
+        (_, 3) => "k".to_owned(),
+        (_, 6) => "M".to_owned(),
+        (_, 9) => "G".to_owned(),
+        (_, 12) => "T".to_owned(),
+        (_, 15) => "P".to_owned(),
+        (_, 18) => "E".to_owned(),
+        (_, e) => format!("e{e}"),
+    };
+    format!("{mantissa}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -234,6 +355,46 @@ mod tests {
         assert_eq!(milli("2Gi"), Some(2 * gi * 1000));
         assert_eq!(whole("100m"), Some(1), "rounds up");
         assert_eq!(whole("1Ki"), Some(1024));
+    }
+
+    #[test]
+    fn quantities_print_canonically() {
+        let cases = [
+            ("1Gi", "1Gi"),
+            ("1024Mi", "1Gi"),
+            ("1536Mi", "1536Mi"),
+            ("1.5Gi", "1536Mi"),
+            ("0.5Ki", "512"),
+            ("100Ki", "100Ki"),
+            ("1000M", "1G"),
+            ("1500M", "1500M"),
+            ("2000", "2k"),
+            ("0.5", "500m"),
+            ("100m", "100m"),
+            ("1e3", "1e3"),
+            ("1.5e3", "1500"),
+            ("0", "0"),
+            ("0Gi", "0"),
+            ("-1Gi", "-1Gi"),
+            ("5000000000", "5G"),
+            ("1n", "1n"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(canonical(text).as_deref(), Some(want), "{text}");
+        }
+        assert_eq!(canonical("abc"), None);
+        let parsed = |text: &str| Quantity::parse(text).unwrap();
+        assert_eq!(parsed("2Gi"), Quantity { nanos: (2 * NANOS) << 30, format: Format::BinarySi });
+        assert_eq!(parsed("2E").format, Format::DecimalSi);
+        assert_eq!(parsed("2E3").format, Format::DecimalExponent);
+        assert_eq!(Quantity::of(&json!(1.5)), Some(parsed("1500m")));
+        assert_eq!((parsed("100m").value(), parsed("1n").milli_value()), (1, 1));
+        // A sum keeps its first operand's format (a zero one takes the other's), as
+        // `Quantity.Add` does.
+        assert_eq!((parsed("1Gi") + parsed("512Mi")).to_string(), "1536Mi");
+        assert_eq!((parsed("1G") + parsed("512M")).to_string(), "1512M");
+        assert_eq!((parsed("1G") + parsed("1Gi")).to_string(), "2073741824");
+        assert_eq!((parsed("0") + parsed("1Ki")).to_string(), "1Ki");
     }
 
     #[test]

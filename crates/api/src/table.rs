@@ -600,6 +600,53 @@ const INGRESS_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printHorizontalPodAutoscaler` (its descriptions are autoscaling/v2beta1's).
+const HORIZONTAL_POD_AUTOSCALER_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "Reference",
+        "string",
+        "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.",
+    ),
+    col(
+        "Targets",
+        "string",
+        "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond.",
+    ),
+    col(
+        "MinPods",
+        "string",
+        "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.",
+    ),
+    col(
+        "MaxPods",
+        "integer",
+        "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.",
+    ),
+    col(
+        "Replicas",
+        "integer",
+        "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
+    ),
+    AGE,
+];
+
+/// `printResourceQuota`.
+const RESOURCE_QUOTA_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    AGE,
+    col(
+        "Request",
+        "string",
+        "Request represents a minimum amount of cpu/memory that a container may consume.",
+    ),
+    col(
+        "Limit",
+        "string",
+        "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+    ),
+];
+
 /// `printIngressClass`.
 const INGRESS_CLASS_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -710,6 +757,9 @@ enum Printer {
     PriorityClass,
     Ingress,
     IngressClass,
+    ResourceQuota,
+    /// autoscaling/v2 or (converted to v2 first) autoscaling/v1.
+    HorizontalPodAutoscaler(HpaApi),
     NetworkPolicy,
     RoleBinding,
     ClusterRoleBinding,
@@ -723,6 +773,12 @@ enum EventApi {
     Core,
     /// `events.k8s.io/v1` `Event`: `regarding`, `note`, `deprecatedSource`, …
     EventsV1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HpaApi {
+    V1,
+    V2,
 }
 
 impl Printer {
@@ -754,6 +810,13 @@ impl Printer {
             ("scheduling.k8s.io", "PriorityClass") => Printer::PriorityClass,
             ("networking.k8s.io", "Ingress") => Printer::Ingress,
             ("networking.k8s.io", "IngressClass") => Printer::IngressClass,
+            ("", "ResourceQuota") => Printer::ResourceQuota,
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                Printer::HorizontalPodAutoscaler(match resource.version {
+                    "v1" => HpaApi::V1,
+                    _ => HpaApi::V2,
+                })
+            }
             ("networking.k8s.io", "NetworkPolicy") => Printer::NetworkPolicy,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
@@ -789,6 +852,8 @@ impl Printer {
             Printer::PriorityClass => PRIORITY_CLASS_COLUMNS,
             Printer::Ingress => INGRESS_COLUMNS,
             Printer::IngressClass => INGRESS_CLASS_COLUMNS,
+            Printer::ResourceQuota => RESOURCE_QUOTA_COLUMNS,
+            Printer::HorizontalPodAutoscaler(_) => HORIZONTAL_POD_AUTOSCALER_COLUMNS,
             Printer::NetworkPolicy => NETWORK_POLICY_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
@@ -933,6 +998,11 @@ impl Printer {
                     },
                 };
                 cells![name, text(&spec["controller"]), parameters, created()]
+            }
+            Printer::HorizontalPodAutoscaler(api) => horizontal_pod_autoscaler_cells(api, o, now),
+            Printer::ResourceQuota => {
+                let (request, limit) = resource_quota_cells(o);
+                cells![name, created(), request, limit]
             }
             Printer::NetworkPolicy => {
                 cells![name, format_label_selector(&o["spec"]["podSelector"]), created()]
@@ -1181,6 +1251,21 @@ fn condition_true(status: &Value, type_: &str) -> bool {
         .is_some_and(|c| text(&c["status"]) == "True")
 }
 
+// === impl ResourceQuota ===
+
+/// `printResourceQuota`'s request and limit cells: `name: used/hard` for every resource of
+/// `status.hard` in name order (a missing used is 0), the `limits.*` ones in the limit cell.
+fn resource_quota_cells(o: &Value) -> (String, String) {
+    let (hard, used) = crate::quota::status_lists(o);
+    let (mut request, mut limit) = (Vec::new(), Vec::new());
+    for (name, quantity) in &hard {
+        let used = used.get(name).map_or_else(|| "0".to_owned(), ToString::to_string);
+        let cell = if name.starts_with("limits.") { &mut limit } else { &mut request };
+        cell.push(format!("{name}: {used}/{quantity}"));
+    }
+    (request.join(", "), limit.join(", "))
+}
+
 // === impl Service, Endpoints, EndpointSlice ===
 
 /// `printJob`: the status from the conditions (Complete, Failed, Terminating, Suspended,
@@ -1253,6 +1338,106 @@ fn ingress_cells(o: &Value, now: i64) -> Vec<Value> {
     let addresses = load_balancer_addresses(&o["status"]["loadBalancer"]);
     let ports = if array(&spec["tls"]).is_empty() { "80" } else { "80, 443" };
     cells![text(&o["metadata"]["name"]), class, hosts, addresses.join(","), ports, age(o, now)]
+}
+
+/// `printHorizontalPodAutoscaler`: `Kind/name`, the targets as `formatHPAMetrics` writes
+/// them, `<unset>` without minReplicas. An autoscaling/v1 object is printed in its v2 form, as
+/// upstream prints the internal one.
+fn horizontal_pod_autoscaler_cells(api: HpaApi, o: &Value, now: i64) -> Vec<Value> {
+    let converted;
+    let o = match api {
+        HpaApi::V1 => {
+            converted = crate::autoscaling::v1_to_v2(o);
+            &converted
+        }
+        HpaApi::V2 => o,
+    };
+    let spec = &o["spec"];
+    let reference = format!(
+        "{}/{}",
+        text(&spec["scaleTargetRef"]["kind"]),
+        text(&spec["scaleTargetRef"]["name"])
+    );
+    let min_pods = match spec["minReplicas"].as_i64() {
+        Some(min) => min.to_string(),
+        None => "<unset>".to_owned(),
+    };
+    cells![
+        text(&o["metadata"]["name"]),
+        reference,
+        format_hpa_metrics(&spec["metrics"], &o["status"]["currentMetrics"]),
+        min_pods,
+        int(&spec["maxReplicas"]),
+        int(&o["status"]["currentReplicas"]),
+        age(o, now)
+    ]
+}
+
+/// `formatHPAMetrics`: each metric as `current/target`, `<unknown>` for a current value not
+/// reported, at most two and then `+ N more...`.
+fn format_hpa_metrics(specs: &Value, statuses: &Value) -> String {
+    let specs = array(specs);
+    if specs.is_empty() {
+        return "<none>".to_owned();
+    }
+    let statuses = array(statuses);
+    let status = |i: usize, key: &str| statuses.get(i).map(|s| &s[key]).filter(|v| v.is_object());
+    let unknown = || "<unknown>".to_owned();
+    let mut list = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let entry = match text(&spec["type"]) {
+            "External" | "Object" => {
+                let key = if spec["type"] == "External" { "external" } else { "object" };
+                let target = &spec[key]["target"];
+                if !target["averageValue"].is_null() {
+                    let current = status(i, key)
+                        .map(|s| &s["current"]["averageValue"])
+                        .filter(|v| !v.is_null())
+                        .map_or_else(unknown, quantity);
+                    format!("{current}/{} (avg)", quantity(&target["averageValue"]))
+                } else {
+                    let current =
+                        status(i, key).map_or_else(unknown, |s| quantity(&s["current"]["value"]));
+                    format!("{current}/{}", quantity(&target["value"]))
+                }
+            }
+            "Pods" => {
+                let current = status(i, "pods")
+                    .map_or_else(unknown, |s| quantity(&s["current"]["averageValue"]));
+                format!("{current}/{}", quantity(&spec["pods"]["target"]["averageValue"]))
+            }
+            "Resource" | "ContainerResource" => {
+                let key = if spec["type"] == "Resource" { "resource" } else { "containerResource" };
+                let source = &spec[key];
+                let target = &source["target"];
+                if !target["averageValue"].is_null() {
+                    let current = status(i, key)
+                        .map_or_else(unknown, |s| quantity(&s["current"]["averageValue"]));
+                    format!(
+                        "{}: {current}/{}",
+                        text(&source["name"]),
+                        quantity(&target["averageValue"])
+                    )
+                } else {
+                    let current = status(i, key)
+                        .and_then(|s| s["current"]["averageUtilization"].as_i64())
+                        .map_or_else(unknown, |u| format!("{u}%"));
+                    let target = target["averageUtilization"]
+                        .as_i64()
+                        .map_or_else(|| "<auto>".to_owned(), |u| format!("{u}%"));
+                    format!("{}: {current}/{target}", text(&source["name"]))
+                }
+            }
+            _ => "<unknown type>".to_owned(),
+        };
+        list.push(entry);
+    }
+    let count = list.len();
+    if count > 2 {
+        list.truncate(2);
+        return format!("{} + {} more...", list.join(", "), count - 2);
+    }
+    list.join(", ")
 }
 
 /// `loadBalancerStatusStringer` (Services) and `ingressLoadBalancerStatusStringer` (Ingresses)
@@ -3231,6 +3416,30 @@ nightly   0 2 * * *   Europe/Berlin   True      0        <none>          60m   h
     }
 
     #[test]
+    fn resource_quotas() {
+        let quota = json!({
+            "metadata": meta("compute", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"hard": {"pods": "10"}},
+            "status": {"hard": {"requests.cpu": "1", "pods": "10", "limits.memory": "2Gi",
+                                "limits.cpu": "2", "count/deployments.apps": "3"},
+                       "used": {"requests.cpu": "500m", "pods": "1", "limits.cpu": "1000m"}},
+        });
+        check(
+            "",
+            "resourcequotas",
+            &[quota],
+            "
+NAME      AGE   REQUEST                                                         LIMIT
+compute   60m   count/deployments.apps: 0/3, pods: 1/10, requests.cpu: 500m/1   limits.cpu: 1/2, limits.memory: 0/2Gi
+",
+            None,
+        );
+        // Before the controller fills the status, both cells are empty.
+        let fresh = json!({"spec": {"hard": {"pods": "10"}}, "status": {}});
+        assert_eq!(super::resource_quota_cells(&fresh), (String::new(), String::new()));
+    }
+
+    #[test]
     fn ingresses_and_ingress_classes() {
         let backend = json!({"service": {"name": "web", "port": {"number": 80}}});
         let rule = |host: &str| {
@@ -3292,6 +3501,64 @@ core    example.com/lb         ConfigMap/lb-config                             6
 ",
             None,
         );
+    }
+
+    #[test]
+    fn horizontal_pod_autoscalers() {
+        let cpu = |percent: i64| {
+            json!({"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": percent}}})
+        };
+        let unknown = json!({
+            "metadata": meta("web", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "web", "apiVersion": "apps/v1"},
+                "minReplicas": 2, "maxReplicas": 5, "metrics": [cpu(80)]},
+            "status": {"currentReplicas": 2, "desiredReplicas": 2},
+        });
+        let measured = json!({
+            "metadata": meta("api", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "maxReplicas": 10,
+                "metrics": [
+                    cpu(50),
+                    {"type": "Resource", "resource": {"name": "memory",
+                        "target": {"type": "AverageValue", "averageValue": "104857600"}}},
+                    {"type": "Pods", "pods": {"metric": {"name": "qps"},
+                        "target": {"type": "AverageValue", "averageValue": "1k"}}},
+                ]},
+            "status": {"desiredReplicas": 0, "currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu",
+                    "current": {"averageValue": "10m", "averageUtilization": 12}}},
+            ]},
+        });
+        let none = json!({
+            "metadata": meta("bare", "default", "2026-11-25T09:00:00Z"),
+            "spec": {"scaleTargetRef": {"kind": "ReplicaSet", "name": "rs"}, "maxReplicas": 1,
+                "metrics": [{"type": "External", "external": {"metric": {"name": "queue"},
+                    "target": {"type": "AverageValue", "averageValue": "30"}}}]},
+        });
+        let v2 = crate::kinds::find("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        let table_v2 =
+            table(v2, vec![unknown.clone(), measured, none], "120", IncludeObject::Metadata, NOW);
+        assert_eq!(
+            kubectl_get(&table_v2, false),
+            "
+NAME   REFERENCE         TARGETS                                                 MINPODS   MAXPODS   REPLICAS   AGE
+web    StatefulSet/web   cpu: <unknown>/80%                                      2         5         2          60m
+api    Deployment/api    cpu: 12%/50%, memory: <unknown>/104857600 + 1 more...   <unset>   10        0          60m
+bare   ReplicaSet/rs     <unknown>/30 (avg)                                      <unset>   1         0          60m
+"
+            .trim_start_matches('\n')
+        );
+        // autoscaling/v1 prints its v2 form.
+        let v1 = crate::autoscaling::v2_to_v1(&unknown);
+        let table = table(
+            crate::kinds::find("autoscaling", "v1", "horizontalpodautoscalers").unwrap(),
+            vec![v1],
+            "120",
+            IncludeObject::Metadata,
+            NOW,
+        );
+        assert_eq!(table["rows"][0]["cells"][2], "cpu: <unknown>/80%");
     }
 
     #[test]

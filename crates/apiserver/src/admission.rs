@@ -2,6 +2,11 @@
 //!
 //! - `NamespaceLifecycle` (`plugin/pkg/admission/namespace/lifecycle`): no new content in a
 //!   namespace that is missing or terminating; the immortal namespaces cannot be deleted.
+//! - `LimitRanger` (`plugin/pkg/admission/limitranger`): a pod being created gets the default
+//!   requests and limits of its namespace's LimitRanges in the containers that lack them (and
+//!   the `kubernetes.io/limit-ranger` annotation saying so); after validation, pods and claims
+//!   being created, and claims being updated, must keep within their min, max and max
+//!   limit/request ratio ([`validate_create`], [`validate_update`]).
 //! - `ServiceAccount` (`plugin/pkg/admission/serviceaccount`): pods run as `default` unless they
 //!   name an account, the account must exist, and its `imagePullSecrets` are copied into a pod
 //!   that has none.
@@ -16,16 +21,18 @@
 //!   be the global default.
 //!
 //! Each plugin is a pure function over the object plus, where it needs one, an object read.
-//! The namespaces, ServiceAccounts and PriorityClasses they read are kept in memory
-//! ([`Listers`]), as kube-apiserver's plugins keep them in informers, and read from the store
-//! only when the view lacks them (or, for a namespace deleted through this server lately, when
-//! it shows it active).
+//! The namespaces, ServiceAccounts, PriorityClasses and LimitRanges they read are kept in
+//! memory ([`Listers`]), as kube-apiserver's plugins keep them in informers, and read from the
+//! store only when the view lacks them (or, for a namespace deleted through this server lately,
+//! when it shows it active; for LimitRanges, when it shows none in the namespace, a lookup
+//! trusted for 30 s).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use berth_api::kinds::{self, ResourceType};
+use berth_api::quantity::Quantity;
 use berth_store::{KeyValue, RangeRequest, Store};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -45,6 +52,14 @@ const DEFAULT_ACCOUNT_RETRY: std::time::Duration = std::time::Duration::from_mil
 /// How long a namespace deleted through this server is looked up in the store even when the
 /// view shows it active (`forceLiveLookupTTL`).
 const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
+/// How long `LimitRanger` trusts a store lookup of a namespace's LimitRanges when its view
+/// showed none (`liveTTL`), and how many namespaces' lookups it keeps (`liveLookupCache`).
+const LIMIT_RANGE_LOOKUP: Duration = Duration::from_secs(30);
+const LIMIT_RANGE_LOOKUPS: usize = 10_000;
+/// The annotation that names what `LimitRanger` set on a pod.
+const LIMIT_RANGER_ANNOTATION: &str = "kubernetes.io/limit-ranger";
+/// `resource.MaxMilliValue`: quantities above it are compared in whole units.
+const MAX_MILLI_VALUE: i128 = 9_223_372_036_854_775;
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
@@ -53,16 +68,26 @@ fn stored_under(group: &str, plural: &str) -> String {
     kinds::find(group, "v1", plural).map(|resource| prefix(resource, None)).unwrap_or_default()
 }
 
-/// The namespaces, ServiceAccounts and PriorityClasses, decoded and kept current from the
-/// store: the informers behind `NamespaceLifecycle`, `ServiceAccount` and `Priority`.
+/// The namespaces, ServiceAccounts, PriorityClasses and LimitRanges, decoded and kept
+/// current from the store: the informers behind `NamespaceLifecycle`, `ServiceAccount`,
+/// `Priority` and `LimitRanger`.
 #[derive(Debug)]
 pub(crate) struct Listers {
     namespaces: Arc<Follower<Objects>>,
     service_accounts: Arc<Follower<Objects>>,
     priority_classes: Arc<Follower<Objects>>,
+    limit_ranges: Arc<Follower<Objects>>,
+    /// The ResourceQuotas the `ResourceQuota` plugin (`quota.rs`) evaluates writes against.
+    pub(crate) quotas: Arc<Follower<crate::quota::Quotas>>,
     /// Namespaces deleted through this server, and when (`forceLiveLookupCache`).
     deleted: Mutex<HashMap<String, Instant>>,
+    /// The LimitRanges read from the store for a namespace the view showed none in, and when
+    /// (`LimitRanger`'s `liveLookupCache`).
+    limit_range_lookups: Mutex<HashMap<String, Lookup>>,
 }
+
+/// A store lookup of one namespace's LimitRanges, and when it was made.
+type Lookup = (Instant, Vec<Arc<Value>>);
 
 impl Listers {
     /// Empty views: until [`Listers::follow`] fills them, every lookup reads the store.
@@ -71,19 +96,28 @@ impl Listers {
             namespaces: follower(store, "", "namespaces"),
             service_accounts: follower(store, "", "serviceaccounts"),
             priority_classes: follower(store, "scheduling.k8s.io", "priorityclasses"),
+            limit_ranges: follower(store, "", "limitranges"),
+            quotas: Follower::new(
+                store.clone(),
+                crate::quota::stored_under(),
+                crate::quota::Quotas::default(),
+            ),
             deleted: Mutex::default(),
+            limit_range_lookups: Mutex::default(),
         })
     }
 
-    /// Lists namespaces, ServiceAccounts and PriorityClasses and follows their changes until
-    /// `stopping` fires.
+    /// Lists namespaces, ServiceAccounts, PriorityClasses and LimitRanges and follows their
+    /// changes until `stopping` fires.
     pub(crate) async fn follow(
         &self,
         stopping: tokio::sync::watch::Receiver<()>,
     ) -> Result<(), berth_store::Error> {
         self.namespaces.follow(stopping.clone()).await?;
         self.service_accounts.follow(stopping.clone()).await?;
-        self.priority_classes.follow(stopping).await
+        self.priority_classes.follow(stopping.clone()).await?;
+        self.quotas.follow(stopping.clone()).await?;
+        self.limit_ranges.follow(stopping).await
     }
 
     /// Notes that `namespace` is being deleted: for a while its view is not trusted to show
@@ -125,6 +159,14 @@ impl Objects {
     ) -> Option<Arc<Value>> {
         let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
         objects.values().filter(|object| keep(object)).min_by_key(|object| key(object)).cloned()
+    }
+
+    /// The objects whose keys start with `prefix` (a namespace's), in key order.
+    fn under(&self, prefix: &str) -> Vec<Arc<Value>> {
+        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
+        let found: BTreeMap<&String, &Arc<Value>> =
+            objects.iter().filter(|(key, _)| key.starts_with(prefix)).collect();
+        found.into_values().cloned().collect()
     }
 
     fn decoded(kv: &KeyValue) -> Option<Arc<Value>> {
@@ -170,6 +212,9 @@ pub(crate) async fn on_create(
     match (resource.group, resource.kind) {
         ("", "Pod") => {
             if let Some(ns) = namespace {
+                // kube-apiserver's order: LimitRanger, ServiceAccount, Priority,
+                // DefaultTolerationSeconds.
+                limit_ranger_defaults(store, listers, ns, object).await?;
                 service_account(store, listers, resource, ns, name, object).await?;
             }
             default_tolerations(object);
@@ -219,6 +264,437 @@ pub(crate) async fn on_update(
             one_default(listers, resource, name, updated).await
         }
         _ => Ok(()),
+    }
+}
+
+/// The validating plugins that run after the object's own validation, for a create of
+/// `object` (named `name`) in `namespace`: `LimitRanger`'s checks of pods and claims.
+pub(crate) async fn validate_create(
+    store: &dyn Store,
+    listers: &Listers,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    object: &Value,
+) -> Result<(), Status> {
+    match (resource.group, resource.kind, namespace) {
+        ("", "Pod" | "PersistentVolumeClaim", Some(ns)) => {
+            limit_ranger_check(store, listers, resource, ns, name, object).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The validating plugins that run after the object's own validation, for an update of
+/// `current` to `updated`: `LimitRanger` checks a claim (not its status) unless it is being
+/// deleted; it leaves pod updates alone (their containers cannot change).
+pub(crate) async fn validate_update(
+    store: &dyn Store,
+    listers: &Listers,
+    resource: &ResourceType,
+    subresource: Option<&str>,
+    current: &Value,
+    updated: &Value,
+) -> Result<(), Status> {
+    let claim = (resource.group, resource.kind) == ("", "PersistentVolumeClaim");
+    let deleting = current.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+    if !claim || subresource.is_some() || deleting {
+        return Ok(());
+    }
+    let text = |pointer: &str| updated.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let (namespace, name) = (text("/metadata/namespace"), text("/metadata/name"));
+    limit_ranger_check(store, listers, resource, namespace, name, updated).await
+}
+
+// === LimitRanger ===
+
+/// The LimitRanges of `namespace`, in name order: from the view, or, when it shows none, from
+/// the store (a lookup trusted for [`LIMIT_RANGE_LOOKUP`]), as `GetLimitRanges` falls back on
+/// a live list.
+async fn limit_ranges(
+    store: &dyn Store,
+    listers: &Listers,
+    namespace: &str,
+) -> Result<Vec<Arc<Value>>, Status> {
+    let ranges = kinds::find("", "v1", "limitranges").ok_or_else(Status::internal)?;
+    let under = prefix(ranges, Some(namespace));
+    let viewed = listers.limit_ranges.view().under(&under);
+    if !viewed.is_empty() {
+        return Ok(viewed);
+    }
+    {
+        let lookups = listers.limit_range_lookups.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, found)) = lookups.get(namespace)
+            && at.elapsed() < LIMIT_RANGE_LOOKUP
+        {
+            return Ok(found.clone());
+        }
+    }
+    let page = store.range(&RangeRequest::prefix(under)).await;
+    let page = page.map_err(|e| Status::from_store(e, ranges, ""))?;
+    let found: Vec<Arc<Value>> = page.kvs.iter().filter_map(Objects::decoded).collect();
+    let mut lookups = listers.limit_range_lookups.lock().unwrap_or_else(PoisonError::into_inner);
+    if lookups.len() >= LIMIT_RANGE_LOOKUPS {
+        lookups.retain(|_, (at, _)| at.elapsed() < LIMIT_RANGE_LOOKUP);
+        if lookups.len() >= LIMIT_RANGE_LOOKUPS {
+            lookups.clear();
+        }
+    }
+    lookups.insert(namespace.to_owned(), (Instant::now(), found.clone()));
+    Ok(found)
+}
+
+/// `LimitRanger`'s mutation of a pod being created: `PodMutateLimitFunc` with each LimitRange
+/// of its namespace in turn.
+async fn limit_ranger_defaults(
+    store: &dyn Store,
+    listers: &Listers,
+    namespace: &str,
+    pod: &mut Value,
+) -> Result<(), Status> {
+    for range in limit_ranges(store, listers, namespace).await? {
+        let (requests, limits) = default_requirements(&range);
+        merge_pod_requirements(pod, &requests, &limits);
+    }
+    Ok(())
+}
+
+/// `LimitRanger`'s validation of a pod or claim: the first LimitRange of its namespace that
+/// it does not keep within refuses it, naming everything it exceeds.
+async fn limit_ranger_check(
+    store: &dyn Store,
+    listers: &Listers,
+    resource: &ResourceType,
+    namespace: &str,
+    name: &str,
+    object: &Value,
+) -> Result<(), Status> {
+    for range in limit_ranges(store, listers, namespace).await? {
+        let problems = match resource.kind {
+            "Pod" => pod_limit_problems(&range, object),
+            _ => claim_limit_problems(&range, object),
+        };
+        if let Some(why) = aggregate(&problems) {
+            return Err(forbidden(resource, name, why));
+        }
+    }
+    Ok(())
+}
+
+/// A resource list (`requests`, `limits`, a LimitRange item's `max`, …): each resource's
+/// quantity, by name. A malformed quantity was refused when its object was decoded.
+type Resources = BTreeMap<String, Value>;
+
+fn resources_of(list: Option<&Value>) -> Resources {
+    let entries = list.and_then(Value::as_object).into_iter().flatten();
+    entries.map(|(name, quantity)| (name.clone(), quantity.clone())).collect()
+}
+
+fn quantity(value: &Value) -> Quantity {
+    Quantity::of(value)
+        .unwrap_or(Quantity { nanos: 0, format: berth_api::quantity::Format::DecimalSi })
+}
+
+/// `defaultContainerResourceRequirements`: the default requests and limits of a LimitRange's
+/// `Container` items (a later item's win).
+fn default_requirements(range: &Value) -> (Resources, Resources) {
+    let (mut requests, mut limits) = (Resources::new(), Resources::new());
+    for item in range.pointer("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
+        if item["type"] == "Container" {
+            requests.extend(resources_of(item.get("defaultRequest")));
+            limits.extend(resources_of(item.get("default")));
+        }
+    }
+    (requests, limits)
+}
+
+/// `mergePodResourceRequirements`: every container, then every init container, gets the
+/// default limits and requests it lacks, resource by resource; the pod's
+/// `kubernetes.io/limit-ranger` annotation says what was set (`cpu, memory request for
+/// container nginx; cpu limit for container nginx`), replacing what an earlier LimitRange set.
+fn merge_pod_requirements(pod: &mut Value, requests: &Resources, limits: &Resources) {
+    let mut notes = Vec::new();
+    for (list, what) in [("containers", "container"), ("initContainers", "init container")] {
+        let containers = pod.pointer_mut(&format!("/spec/{list}")).and_then(Value::as_array_mut);
+        for container in containers.into_iter().flatten() {
+            let name = container["name"].as_str().unwrap_or_default().to_owned();
+            let Some(container) = container.as_object_mut() else { continue };
+            let resources = container.entry("resources").or_insert_with(|| json!({}));
+            if !resources.is_object() {
+                *resources = json!({});
+            }
+            let set_limits = merge_missing(resources, "limits", limits);
+            let set_requests = merge_missing(resources, "requests", requests);
+            if !set_requests.is_empty() {
+                notes.push(format!("{} request for {what} {name}", set_requests.join(", ")));
+            }
+            if !set_limits.is_empty() {
+                notes.push(format!("{} limit for {what} {name}", set_limits.join(", ")));
+            }
+        }
+    }
+    if notes.is_empty() {
+        return;
+    }
+    let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+    if !annotations.is_object() {
+        *annotations = json!({});
+    }
+    let note = format!("LimitRanger plugin set: {}", notes.join("; "));
+    annotations[LIMIT_RANGER_ANNOTATION] = json!(note);
+}
+
+/// Adds to `resources[field]` each default it lacks; the names added, sorted.
+fn merge_missing(resources: &mut Value, field: &str, defaults: &Resources) -> Vec<String> {
+    let missing: Vec<&String> =
+        defaults.keys().filter(|name| resources[field].get(name.as_str()).is_none()).collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    if !resources[field].is_object() {
+        resources[field] = json!({});
+    }
+    for name in &missing {
+        resources[field][name.as_str()] = defaults[name.as_str()].clone();
+    }
+    missing.into_iter().cloned().collect()
+}
+
+/// `PodValidateLimitFunc`: each container and init container against the `Container` items'
+/// min, max and max limit/request ratio, then the pod's requests and limits (`podRequests`,
+/// `podLimits`) against the `Pod` items'.
+fn pod_limit_problems(range: &Value, pod: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let spec = &pod["spec"];
+    for item in range.pointer("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
+        let type_ = item["type"].as_str().unwrap_or_default();
+        let mut check = |requests: &Quantities, limits: &Quantities| {
+            for (name, enforced) in resources_of(item.get("min")) {
+                let enforced = quantity(&enforced);
+                problems.extend(min_constraint(type_, &name, enforced, requests, limits));
+            }
+            for (name, enforced) in resources_of(item.get("max")) {
+                let enforced = quantity(&enforced);
+                problems.extend(max_constraint(type_, &name, enforced, requests, limits));
+            }
+            for (name, enforced) in resources_of(item.get("maxLimitRequestRatio")) {
+                let enforced = quantity(&enforced);
+                problems.extend(ratio_constraint(type_, &name, enforced, requests, limits));
+            }
+        };
+        match type_ {
+            "Container" => {
+                for list in ["containers", "initContainers"] {
+                    for container in spec[list].as_array().into_iter().flatten() {
+                        let resources = &container["resources"];
+                        check(
+                            &quantities(resources.get("requests")),
+                            &quantities(resources.get("limits")),
+                        );
+                    }
+                }
+            }
+            "Pod" => check(&pod_total(spec, "requests"), &pod_total(spec, "limits")),
+            _ => {}
+        }
+    }
+    problems
+}
+
+/// `PersistentVolumeClaimValidateLimitFunc`: a claim's storage request against the
+/// `PersistentVolumeClaim` items' min and max (its limits are not looked at).
+fn claim_limit_problems(range: &Value, claim: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let requests = quantities(claim.pointer("/spec/resources/requests"));
+    for item in range.pointer("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
+        if item["type"] != "PersistentVolumeClaim" {
+            continue;
+        }
+        let type_ = "PersistentVolumeClaim";
+        for (name, enforced) in resources_of(item.get("min")) {
+            let enforced = quantity(&enforced);
+            problems.extend(min_constraint(type_, &name, enforced, &requests, &Quantities::new()));
+        }
+        for (name, enforced) in resources_of(item.get("max")) {
+            let enforced = quantity(&enforced);
+            let request = requests.get(&name).copied();
+            let (observed, _, limit) = enforced_values(request, None, enforced);
+            problems.extend(match request {
+                None => Some(format!(
+                    "maximum {name} usage per {type_} is {enforced}.  No request is specified"
+                )),
+                Some(request) if observed > limit => Some(format!(
+                    "maximum {name} usage per {type_} is {enforced}, but request is {request}"
+                )),
+                Some(_) => None,
+            });
+        }
+    }
+    problems
+}
+
+/// Parsed quantities by resource name.
+type Quantities = BTreeMap<String, Quantity>;
+
+fn quantities(list: Option<&Value>) -> Quantities {
+    resources_of(list).into_iter().map(|(name, value)| (name, quantity(&value))).collect()
+}
+
+/// A pod's requests or limits as `podRequests`/`podLimits` sum them: its containers', and
+/// its restartable (sidecar) init containers', added up; where an init container, with the
+/// sidecars started before it, needs more, that.
+fn pod_total(spec: &Value, field: &str) -> Quantities {
+    let of = |container: &Value| quantities(container["resources"].get(field));
+    let mut total = Quantities::new();
+    for container in spec["containers"].as_array().into_iter().flatten() {
+        add_quantities(&mut total, &of(container));
+    }
+    let (mut sidecars, mut init) = (Quantities::new(), Quantities::new());
+    for container in spec["initContainers"].as_array().into_iter().flatten() {
+        let own = of(container);
+        let needed = if container["restartPolicy"] == "Always" {
+            add_quantities(&mut total, &own);
+            add_quantities(&mut sidecars, &own);
+            sidecars.clone()
+        } else {
+            let mut needed = own;
+            add_quantities(&mut needed, &sidecars);
+            needed
+        };
+        max_quantities(&mut init, &needed);
+    }
+    max_quantities(&mut total, &init);
+    total
+}
+
+/// `addResourceList`.
+fn add_quantities(list: &mut Quantities, more: &Quantities) {
+    for (name, quantity) in more {
+        let sum = list.get(name).map_or(*quantity, |have| *have + *quantity);
+        list.insert(name.clone(), sum);
+    }
+}
+
+/// `maxResourceList`.
+fn max_quantities(list: &mut Quantities, other: &Quantities) {
+    for (name, quantity) in other {
+        if list.get(name).is_none_or(|have| quantity.nanos > have.nanos) {
+            list.insert(name.clone(), *quantity);
+        }
+    }
+}
+
+/// `requestLimitEnforcedValues`: thousandths when all three fit, else whole units (an absent
+/// quantity is zero).
+fn enforced_values(
+    request: Option<Quantity>,
+    limit: Option<Quantity>,
+    enforced: Quantity,
+) -> (i128, i128, i128) {
+    let (request, limit) = (request.map_or(0, |q| q.nanos), limit.map_or(0, |q| q.nanos));
+    let whole = |nanos: i128| Quantity { nanos, ..enforced }.value();
+    let milli = |nanos: i128| Quantity { nanos, ..enforced }.milli_value();
+    let values = [request, limit, enforced.nanos];
+    if values.iter().all(|nanos| whole(*nanos) <= MAX_MILLI_VALUE) {
+        (milli(request), milli(limit), milli(enforced.nanos))
+    } else {
+        (whole(request), whole(limit), whole(enforced.nanos))
+    }
+}
+
+/// `minConstraint`.
+fn min_constraint(
+    type_: &str,
+    name: &str,
+    enforced: Quantity,
+    requests: &Quantities,
+    limits: &Quantities,
+) -> Option<String> {
+    let (request, limit) = (requests.get(name).copied(), limits.get(name).copied());
+    let (observed_request, observed_limit, min) = enforced_values(request, limit, enforced);
+    let Some(request) = request else {
+        return Some(format!(
+            "minimum {name} usage per {type_} is {enforced}.  No request is specified"
+        ));
+    };
+    if observed_request < min {
+        return Some(format!(
+            "minimum {name} usage per {type_} is {enforced}, but request is {request}"
+        ));
+    }
+    match limit {
+        Some(limit) if observed_limit < min => {
+            Some(format!("minimum {name} usage per {type_} is {enforced}, but limit is {limit}"))
+        }
+        _ => None,
+    }
+}
+
+/// `maxConstraint`.
+fn max_constraint(
+    type_: &str,
+    name: &str,
+    enforced: Quantity,
+    requests: &Quantities,
+    limits: &Quantities,
+) -> Option<String> {
+    let (request, limit) = (requests.get(name).copied(), limits.get(name).copied());
+    let (observed_request, observed_limit, max) = enforced_values(request, limit, enforced);
+    let Some(limit) = limit else {
+        return Some(format!(
+            "maximum {name} usage per {type_} is {enforced}.  No limit is specified"
+        ));
+    };
+    if observed_limit > max {
+        return Some(format!(
+            "maximum {name} usage per {type_} is {enforced}, but limit is {limit}"
+        ));
+    }
+    match request {
+        Some(request) if observed_request > max => Some(format!(
+            "maximum {name} usage per {type_} is {enforced}, but request is {request}"
+        )),
+        _ => None,
+    }
+}
+
+/// `limitRequestRatioConstraint`.
+fn ratio_constraint(
+    type_: &str,
+    name: &str,
+    enforced: Quantity,
+    requests: &Quantities,
+    limits: &Quantities,
+) -> Option<String> {
+    let (request, limit) = (requests.get(name).copied(), limits.get(name).copied());
+    let (observed_request, observed_limit, _) = enforced_values(request, limit, enforced);
+    let prefix = format!("{name} max limit to request ratio per {type_} is {enforced}");
+    if request.is_none() || observed_request == 0 {
+        return Some(format!("{prefix}, but no request is specified or request is 0"));
+    }
+    if limit.is_none() || observed_limit == 0 {
+        return Some(format!("{prefix}, but no limit is specified or limit is 0"));
+    }
+    let observed = observed_limit as f64 / observed_request as f64;
+    let (compared, max) = if enforced.value() <= MAX_MILLI_VALUE {
+        (observed * 1000.0, enforced.milli_value() as f64)
+    } else {
+        (observed, enforced.value() as f64)
+    };
+    (compared > max).then(|| format!("{prefix}, but provided ratio is {observed:.6}"))
+}
+
+/// `utilerrors.NewAggregate(errs).Error()`: one message as it is; several, each once, in
+/// brackets.
+fn aggregate(problems: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&str> =
+        problems.iter().map(String::as_str).filter(|problem| seen.insert(*problem)).collect();
+    match unique.as_slice() {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        many => Some(format!("[{}]", many.join(", "))),
     }
 }
 
@@ -720,6 +1196,174 @@ mod tests {
         listers.namespaces.catch_up().await;
         assert!(listers.service_accounts.view().get(&account).is_some(), "a create arrives");
         assert!(listers.namespaces.view().get(&key).is_none(), "a delete arrives");
+    }
+
+    /// A LimitRange named `name` with `limits`, defaulted as the API server stores it.
+    fn limit_range(name: &str, limits: Value) -> Value {
+        let mut range = json!({"metadata": {"name": name, "namespace": "dev"},
+            "spec": {"limits": limits}});
+        berth_api::defaults::apply("", "LimitRange", &mut range);
+        range
+    }
+
+    #[test]
+    fn limit_ranger_fills_what_containers_lack_and_says_so() {
+        let range = limit_range(
+            "limits",
+            json!([{"type": "Container", "default": {"memory": "512Mi", "cpu": "500m"},
+                "defaultRequest": {"memory": "256Mi", "cpu": "100m"}}]),
+        );
+        let (requests, limits) = default_requirements(&range);
+        let mut pod = json!({"metadata": {"name": "web"}, "spec": {
+            "initContainers": [{"name": "setup", "resources": {"limits": {"cpu": "1"}}}],
+            "containers": [{"name": "nginx", "resources": {}},
+                {"name": "sidecar", "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "200m", "memory": "128Mi"}}}]}});
+        merge_pod_requirements(&mut pod, &requests, &limits);
+        assert_eq!(
+            pod["metadata"]["annotations"][LIMIT_RANGER_ANNOTATION],
+            "LimitRanger plugin set: cpu, memory request for container nginx; cpu, memory limit for container nginx; cpu, memory request for init container setup; memory limit for init container setup"
+        );
+        assert_eq!(
+            pod["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "500m", "memory": "512Mi"},
+                "requests": {"cpu": "100m", "memory": "256Mi"}})
+        );
+        let sidecar = &pod["spec"]["containers"][1]["resources"];
+        assert_eq!(sidecar["limits"], json!({"cpu": "200m", "memory": "128Mi"}));
+        assert_eq!(pod["spec"]["initContainers"][0]["resources"]["limits"]["cpu"], "1");
+        // A pod that lacks nothing gets no annotation.
+        let mut complete = json!({"metadata": {"name": "c"}, "spec": {"containers": [
+            {"name": "c", "resources": {"requests": {"cpu": "1", "memory": "1Gi"},
+                "limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        merge_pod_requirements(&mut complete, &requests, &limits);
+        assert!(complete["metadata"].get("annotations").is_none());
+        // Max alone gives a default limit and request (`SetDefaults_LimitRangeItem`).
+        let max = limit_range("max", json!([{"type": "Container", "max": {"cpu": "2"}}]));
+        let mut bare = json!({"metadata": {"name": "b"}, "spec": {"containers": [{"name": "b"}]}});
+        let (requests, limits) = default_requirements(&max);
+        merge_pod_requirements(&mut bare, &requests, &limits);
+        assert_eq!(
+            bare["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "2"}, "requests": {"cpu": "2"}})
+        );
+    }
+
+    #[test]
+    fn limit_ranger_refuses_what_exceeds_a_limit_range() {
+        let range = limit_range(
+            "limits",
+            json!([
+                {"type": "Container", "min": {"cpu": "100m"}, "max": {"memory": "1Gi"},
+                 "maxLimitRequestRatio": {"cpu": "2"}},
+                {"type": "Pod", "max": {"cpu": "2"}},
+                {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}},
+            ]),
+        );
+        let pod = |containers: Value| json!({"spec": {"containers": containers}});
+        let container = |requests: Value, limits: Value| json!({"name": "c", "resources": {"requests": requests, "limits": limits}});
+        let problems = |pod: &Value| aggregate(&pod_limit_problems(&range, pod));
+        let fits = pod(json!([container(
+            json!({"cpu": "500m", "memory": "512Mi"}),
+            json!({"cpu": "1", "memory": "1Gi"})
+        )]));
+        assert_eq!(problems(&fits), None);
+        let over =
+            pod(json!([container(json!({"cpu": "50m"}), json!({"cpu": "50m", "memory": "2Gi"}))]));
+        assert_eq!(
+            problems(&over).unwrap(),
+            "[minimum cpu usage per Container is 100m, but request is 50m, maximum memory usage per Container is 1Gi, but limit is 2Gi]"
+        );
+        let unbounded = pod(json!([container(json!({"cpu": "100m"}), json!({"cpu": "1"}))]));
+        assert_eq!(
+            problems(&unbounded).unwrap(),
+            "[maximum memory usage per Container is 1Gi.  No limit is specified, cpu max limit to request ratio per Container is 2, but provided ratio is 10.000000]"
+        );
+        // The pod's limits: its containers', and where an init container needs more, that;
+        // a sidecar (restartable init container) adds to both.
+        let mut wide = pod(json!([
+            container(json!({"cpu": "1"}), json!({"cpu": "1.5", "memory": "1Gi"})),
+            container(json!({"cpu": "500m"}), json!({"cpu": "500m", "memory": "1Gi"})),
+        ]));
+        wide["spec"]["initContainers"] = json!([
+            {"name": "log", "restartPolicy": "Always",
+             "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "100m", "memory": "64Mi"}}},
+        ]);
+        assert_eq!(problems(&wide).unwrap(), "maximum cpu usage per Pod is 2, but limit is 2100m");
+        assert_eq!(pod_total(&wide["spec"], "requests")["cpu"].to_string(), "1600m");
+        // One problem is not bracketed; a repeated one counts once.
+        assert_eq!(aggregate(&["a".to_owned(), "a".to_owned()]).unwrap(), "a");
+        // Claims: the storage request, against min and max.
+        let claim =
+            |storage: &str| json!({"spec": {"resources": {"requests": {"storage": storage}}}});
+        assert_eq!(aggregate(&claim_limit_problems(&range, &claim("5Gi"))), None);
+        assert_eq!(
+            aggregate(&claim_limit_problems(&range, &claim("512Mi"))).unwrap(),
+            "minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 512Mi"
+        );
+        assert_eq!(
+            aggregate(&claim_limit_problems(&range, &claim("20Gi"))).unwrap(),
+            "maximum storage usage per PersistentVolumeClaim is 10Gi, but request is 20Gi"
+        );
+        assert_eq!(
+            aggregate(&claim_limit_problems(&range, &json!({"spec": {}}))).unwrap(),
+            "[minimum storage usage per PersistentVolumeClaim is 1Gi.  No request is specified, maximum storage usage per PersistentVolumeClaim is 10Gi.  No request is specified]"
+        );
+    }
+
+    #[tokio::test]
+    async fn limit_ranges_come_from_the_view_then_a_lookup_of_the_store() {
+        let (store, listers, pods) = unfollowed();
+        let under = format!("{}dev/", stored_under("", "limitranges"));
+        let max =
+            |cpu: &str| limit_range("max", json!([{"type": "Container", "max": {"cpu": cpu}}]));
+        put(&store, &format!("{under}max"), max("1")).await;
+        // The view shows none: the store is read, and what it said is kept for a while.
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}});
+        limit_ranger_defaults(&*store, &listers, "dev", &mut pod).await.unwrap();
+        assert_eq!(pod["spec"]["containers"][0]["resources"]["limits"]["cpu"], "1");
+        store.delete(&format!("{under}max"), None).await.unwrap();
+        assert_eq!(limit_ranges(&*store, &listers, "dev").await.unwrap().len(), 1);
+        // The view, once it shows any, wins.
+        let viewed = put(&store, &format!("{under}max"), max("500m")).await;
+        listers.limit_ranges.view().reset(&[viewed]);
+        let wide = json!({"metadata": {"name": "w", "namespace": "dev"}, "spec": {"containers": [
+            {"name": "c", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}}]}});
+        let refused = validate_create(&*store, &listers, pods, Some("dev"), "w", &wide).await;
+        let refused = refused.unwrap_err();
+        assert_eq!(refused.code(), axum::http::StatusCode::FORBIDDEN);
+        // Other namespaces' LimitRanges are not this one's.
+        assert!(limit_ranges(&*store, &listers, "prod").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn claim_updates_are_checked_unless_of_the_status_or_while_deleting() {
+        let (store, listers, _) = unfollowed();
+        let claims = kinds::find("", "v1", "persistentvolumeclaims").unwrap();
+        let range = limit_range(
+            "storage",
+            json!([{"type": "PersistentVolumeClaim", "max": {"storage": "10Gi"}}]),
+        );
+        let key = format!("{}dev/storage", stored_under("", "limitranges"));
+        listers.limit_ranges.view().reset(&[put(&store, &key, range).await]);
+        let claim = |storage: &str| {
+            json!({"metadata": {"name": "data", "namespace": "dev"},
+                "spec": {"resources": {"requests": {"storage": storage}}}})
+        };
+        let (small, big) = (claim("5Gi"), claim("20Gi"));
+        let store = &*store;
+        let refused = validate_update(store, &listers, claims, None, &small, &big).await;
+        assert_eq!(refused.unwrap_err().code(), axum::http::StatusCode::FORBIDDEN);
+        let within = claim("10Gi");
+        assert!(validate_update(store, &listers, claims, None, &small, &within).await.is_ok());
+        let status = Some("status");
+        assert!(validate_update(store, &listers, claims, status, &small, &big).await.is_ok());
+        let mut deleting = small.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-11-25T09:00:00Z");
+        assert!(validate_update(store, &listers, claims, None, &deleting, &big).await.is_ok());
+        // Pods are not checked on update: their containers cannot change.
+        let pods = kinds::find("", "v1", "pods").unwrap();
+        assert!(validate_update(store, &listers, pods, None, &small, &big).await.is_ok());
     }
 
     #[test]

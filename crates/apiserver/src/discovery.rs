@@ -181,8 +181,8 @@ mod tests {
         for path in [
             "/apis/certificates.k8s.io/v1",
             "/apis/apps/v2",
-            "/apis/autoscaling",
-            "/apis/autoscaling/v1",
+            "/apis/node.k8s.io",
+            "/apis/autoscaling/v2beta2",
         ] {
             let (status, content_type, _, body) = get(path, None).await;
             assert_eq!((status, content_type.as_str()), (StatusCode::NOT_FOUND, JSON), "{path}");

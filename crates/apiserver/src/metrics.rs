@@ -298,10 +298,10 @@ pub(crate) async fn serve(
 async fn count_objects(store: &dyn Store) -> ObjectCounts {
     let mut counts = Vec::new();
     for resource in kinds::all() {
-        // Reviews are never stored; events.k8s.io Events are core Events in storage, counted
-        // once.
+        // Reviews are never stored; converted resources (events.k8s.io Events, autoscaling/v1
+        // HorizontalPodAutoscalers) share their storage's objects, counted once.
         if !resource.verbs.contains(&"list")
-            || crate::events::is_events_v1(resource)
+            || crate::conversion::is_converted(resource)
             || counts.iter().any(|(name, _)| name == resource.storage_type())
         {
             continue;

@@ -433,6 +433,8 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             object["status"] = json!({ "replicas": 0, "availableReplicas": 0 });
         }
         ("apps", "Deployment") | ("batch", "CronJob") => object["status"] = json!({}),
+        // `resourcequotaStrategy.PrepareForCreate`: the status is the controller's to fill.
+        ("", "ResourceQuota") => object["status"] = json!({}),
         ("batch", "Job") => {
             generate_job_selector(object);
             object["status"] = json!({});
@@ -447,6 +449,13 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
                 "desiredNumberScheduled": 0,
                 "numberReady": 0,
             });
+        }
+        // v2's empty status has only `desiredReplicas`; v1's has both counts.
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            object["status"] = match resource.version {
+                "v1" => json!({ "currentReplicas": 0, "desiredReplicas": 0 }),
+                _ => json!({ "desiredReplicas": 0 }),
+            };
         }
         // An empty status, whose counts (not `omitempty`) serialize as 0.
         ("policy", "PodDisruptionBudget") => {

@@ -420,6 +420,66 @@ const HTTP_INGRESS_PATH: Msg = Msg {
     ],
 };
 
+/// autoscaling/v1 (`autoscaling/v1/generated.proto`): `kubectl autoscale` (v1.33 creates the
+/// v1 form).
+const HORIZONTAL_POD_AUTOSCALER: Msg = Msg {
+    name: "HorizontalPodAutoscaler",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&HORIZONTAL_POD_AUTOSCALER_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+/// `maxReplicas` has no `omitempty`, so it is written even when zero.
+const HORIZONTAL_POD_AUTOSCALER_SPEC: Msg = Msg {
+    name: "HorizontalPodAutoscalerSpec",
+    fields: &[
+        (1, "scaleTargetRef", Kind::Message(&CROSS_VERSION_OBJECT_REFERENCE)),
+        (2, "minReplicas", Kind::OptInt),
+        (3, "maxReplicas", Kind::OptInt),
+        (4, "targetCPUUtilizationPercentage", Kind::OptInt),
+    ],
+};
+
+const CROSS_VERSION_OBJECT_REFERENCE: Msg = Msg {
+    name: "CrossVersionObjectReference",
+    fields: &[(1, "kind", Kind::Str), (2, "name", Kind::Str), (3, "apiVersion", Kind::Str)],
+};
+
+/// core/v1 ResourceQuota (`core/v1/generated.proto`): `kubectl create quota`.
+const RESOURCE_QUOTA: Msg = Msg {
+    name: "ResourceQuota",
+    fields: &[
+        (1, "metadata", Kind::Message(&OBJECT_META)),
+        (2, "spec", Kind::Message(&RESOURCE_QUOTA_SPEC)),
+        (3, "status", Kind::ServerOwned),
+    ],
+};
+
+const RESOURCE_QUOTA_SPEC: Msg = Msg {
+    name: "ResourceQuotaSpec",
+    fields: &[
+        (1, "hard", Kind::QuantityMap),
+        (2, "scopes", Kind::Strings),
+        (3, "scopeSelector", Kind::Message(&SCOPE_SELECTOR)),
+    ],
+};
+
+const SCOPE_SELECTOR: Msg = Msg {
+    name: "ScopeSelector",
+    fields: &[(1, "matchExpressions", Kind::Messages(&SCOPED_RESOURCE_SELECTOR_REQUIREMENT))],
+};
+
+const SCOPED_RESOURCE_SELECTOR_REQUIREMENT: Msg = Msg {
+    name: "ScopedResourceSelectorRequirement",
+    fields: &[
+        (1, "scopeName", Kind::Str),
+        (2, "operator", Kind::Str),
+        (3, "values", Kind::Strings),
+    ],
+};
+
 /// policy/v1 Eviction: what `kubectl drain` posts to `pods/{name}/eviction`.
 const EVICTION: Msg = Msg {
     name: "Eviction",
@@ -722,6 +782,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     let schema = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => &NAMESPACE,
         ("v1", "ConfigMap") => &CONFIG_MAP,
+        ("v1", "ResourceQuota") => &RESOURCE_QUOTA,
         ("v1", "Secret") => &SECRET,
         ("v1", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("v1", "Service") => &SERVICE,
@@ -730,6 +791,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("policy/v1" | "policy/v1beta1", "Eviction") => &EVICTION,
         ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         ("networking.k8s.io/v1", "Ingress") => &INGRESS,
+        ("autoscaling/v1", "HorizontalPodAutoscaler") => &HORIZONTAL_POD_AUTOSCALER,
         ("batch/v1", "Job") => &JOB,
         ("batch/v1", "CronJob") => &CRON_JOB,
         ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
@@ -1056,6 +1118,69 @@ mod tests {
                 "value": 0,
                 "description": "batch",
                 "preemptionPolicy": "PreemptLowerPriority",
+            })
+        );
+    }
+
+    #[test]
+    fn a_resource_quota_decodes() {
+        // `kubectl create quota q --hard=pods=2,requests.cpu=1 --scopes=NotBestEffort`: the
+        // map entries are {1: key, 2: Quantity {1: string}}; the status is an empty message.
+        let entry = |k: &str, v: &str| {
+            [encode_field(1, k.as_bytes()), encode_field(2, &encode_field(1, v.as_bytes()))]
+                .concat()
+        };
+        let spec = [
+            encode_field(1, &entry("pods", "2")),
+            encode_field(1, &entry("requests.cpu", "1")),
+            encode_field(2, b"NotBestEffort"),
+        ];
+        let raw = [
+            encode_field(1, &object_meta("q", "default", &[])),
+            encode_field(2, &spec.concat()),
+            encode_field(3, b""),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("v1", "ResourceQuota", &raw)).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "q", "namespace": "default"},
+                "spec": {"hard": {"pods": "2", "requests.cpu": "1"}, "scopes": ["NotBestEffort"]},
+            })
+        );
+    }
+
+    #[test]
+    fn a_horizontal_pod_autoscaler_decodes() {
+        // `kubectl autoscale statefulset web --min=2 --max=5 --cpu-percent=80`.
+        let reference =
+            [encode_field(1, b"StatefulSet"), encode_field(2, b"web"), encode_field(3, b"apps/v1")];
+        let spec = [
+            encode_field(1, &reference.concat()),
+            encode_varint(2, 2),
+            encode_varint(3, 5),
+            encode_varint(4, 80),
+        ];
+        let raw = [
+            encode_field(1, &object_meta("web", "default", &[])),
+            encode_field(2, &spec.concat()),
+            encode_field(3, &[encode_varint(3, 0), encode_varint(4, 0)].concat()),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&body("autoscaling/v1", "HorizontalPodAutoscaler", &raw)).unwrap(),
+            json!({
+                "apiVersion": "autoscaling/v1",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {
+                    "scaleTargetRef": {"kind": "StatefulSet", "name": "web", "apiVersion": "apps/v1"},
+                    "minReplicas": 2,
+                    "maxReplicas": 5,
+                    "targetCPUUtilizationPercentage": 80,
+                },
             })
         );
     }

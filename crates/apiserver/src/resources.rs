@@ -205,9 +205,10 @@ impl Context {
     }
 
     /// Whether an object is answered as its stored bytes, resourceVersion spliced in: JSON,
-    /// not a Table, of a resource stored as it is served (events.k8s.io Events are converted).
+    /// not a Table, of a resource stored as it is served (`conversion.rs`: events.k8s.io
+    /// Events and autoscaling/v1 HorizontalPodAutoscalers are converted).
     fn serves_stored_bytes(&self) -> bool {
-        !self.wants_table() && !crate::events::is_events_v1(self.resource())
+        !self.wants_table() && !crate::conversion::is_converted(self.resource())
     }
 }
 
@@ -300,9 +301,9 @@ async fn list(cx: &Context) -> Result<Response> {
     // instead of parsing every object into a tree and serializing it again.
     let raw = cx.serves_stored_bytes() && labels.is_empty() && fields.is_empty();
     // A Table is written from the stored bytes too, parsing only what printers and selectors
-    // read (events.k8s.io Events are converted, and a selector on managedFields needs them).
+    // read (converted resources are converted, and a selector on managedFields needs them).
     let rows = cx.wants_table()
-        && !crate::events::is_events_v1(cx.resource())
+        && !crate::conversion::is_converted(cx.resource())
         && !fields.fields().any(|field| field.contains("managedFields"));
     let view = if fields.is_empty() { View::Printed } else { View::Whole };
     let mut items = match (raw, rows) {
@@ -816,7 +817,7 @@ impl WatchStream {
             }
         };
         if !self.table
-            && !crate::events::is_events_v1(self.resource)
+            && !crate::conversion::is_converted(self.resource)
             && let Some(object) = splice_resource_version(stored, revision)
         {
             let mut line = Vec::with_capacity(object.len() + 32);
@@ -901,6 +902,13 @@ async fn create_object(
                     metadata.insert("name".into(), json!(name));
                     name
                 }
+                // `limitrangeStrategy.PrepareForCreate` names a LimitRange that has neither
+                // with a UUID.
+                None if (resource.group, resource.kind) == ("", "LimitRange") => {
+                    let name = objects::new_uid();
+                    metadata.insert("name".into(), json!(name));
+                    name
+                }
                 None => {
                     return Err(Status::invalid(
                         resource,
@@ -935,16 +943,24 @@ async fn create_object(
     let supplied = crate::apply::take_supplied(&mut object);
     let mut managed =
         crate::apply::record_create(resource, &cx.headers, &cx.query, supplied, &mut object);
-    if crate::events::is_events_v1(resource)
+    if crate::conversion::is_converted(resource)
         && let Some(managed) = managed.take()
     {
-        // Stored converted to a core/v1 Event, and answered from the object: both need it all.
+        // Stored converted (a core/v1 Event, an autoscaling/v2 HorizontalPodAutoscaler), and
+        // answered from the object: both need it all.
         managed.put_in(&mut object);
     }
-    objects::prepare_for_create(resource, &mut object);
+    // As in kube-apiserver: mutating admission, the registry's PrepareForCreate (a pod's QoS
+    // class comes from the requests and limits LimitRanger gave it), the object's validation,
+    // then the validating plugins.
     let namespace = cx.path.namespace.as_deref();
     admission::on_create(&*cx.store, &cx.listers, resource, namespace, &name, &mut object).await?;
+    objects::prepare_for_create(resource, &mut object);
     objects::validate(resource, &object, berth_api::validation::Write::Create)?;
+    admission::validate_create(&*cx.store, &cx.listers, resource, namespace, &name, &object)
+        .await?;
+    // The last validating plugin, ResourceQuota, charges the namespace's quotas.
+    crate::quota::admit_create(cx, resource, namespace, &name, &object).await?;
     warnings.extend(objects::create_warnings(resource, &object));
     let dry_run = cx.query.dry_run();
     if allocator::allocates(resource)
@@ -1274,7 +1290,7 @@ pub(crate) async fn write_back(
                 (kv.mod_revision, stored, true)
             }
         };
-        let current = if crate::events::is_events_v1(resource) {
+        let current = if crate::conversion::is_converted(resource) {
             Arc::new(shown_as(resource, Arc::unwrap_or_clone(stored)))
         } else {
             stored
@@ -1350,6 +1366,23 @@ async fn attempt(
     }
     // Validation also refuses new finalizers on an object being deleted.
     if let Err(status) = objects::check_update(resource, &current, &mut updated, subresource) {
+        reserved.release(&*cx.store).await;
+        return Err(status);
+    }
+    let checked = admission::validate_update(
+        &*cx.store,
+        &cx.listers,
+        resource,
+        subresource,
+        &current,
+        &updated,
+    );
+    if let Err(status) = checked.await {
+        reserved.release(&*cx.store).await;
+        return Err(status);
+    }
+    let charged = crate::quota::admit_update(cx, resource, subresource, &current, &updated);
+    if let Err(status) = charged.await {
         reserved.release(&*cx.store).await;
         return Err(status);
     }
@@ -1692,7 +1725,7 @@ fn decode_for(resource: &ResourceType, kv: &KeyValue) -> Result<Value> {
 
 /// A decoded stored object as `resource` shows it.
 fn shown_as(resource: &ResourceType, stored: Value) -> Value {
-    if crate::events::is_events_v1(resource) { crate::events::from_core(stored) } else { stored }
+    crate::conversion::shown_as(resource, stored)
 }
 
 /// The stored form of an object of `resource`.
@@ -1701,17 +1734,18 @@ fn encode_for(resource: &ResourceType, object: &Value) -> Result<Bytes> {
 }
 
 /// The stored form of a write through `resource`, with a create's `managed` fields written
-/// into metadata; events.k8s.io events are stored as core events, so their stored bytes are
-/// not what is served (no metadata end to splice at), and their object holds its
-/// managedFields already (`create_object` puts them there, for the answer).
+/// into metadata; a converted resource's objects (events.k8s.io events stored as core
+/// events, autoscaling/v1 HorizontalPodAutoscalers as v2 ones) are stored as their storage's,
+/// so their stored bytes are not what is served (no metadata end to splice at), and their
+/// object holds its managedFields already (`create_object` puts them there, for the answer).
 fn stored_for(
     resource: &ResourceType,
     object: &Value,
     managed: Option<&ManagedText>,
 ) -> Result<Stored> {
-    if crate::events::is_events_v1(resource) {
-        debug_assert!(managed.is_none(), "an events.k8s.io object holds its managedFields");
-        let bytes = encode(&crate::events::to_core(object.clone()))?;
+    if let Some(conversion) = crate::conversion::of(resource) {
+        debug_assert!(managed.is_none(), "a converted object holds its managedFields");
+        let bytes = encode(&conversion.to_stored(object.clone()))?;
         return Ok(Stored { bytes, metadata_end: None, managed_spliced: false });
     }
     encode_stored(object, managed)

@@ -17,12 +17,14 @@ mod endpoints;
 mod endpointslice;
 mod events;
 mod gc;
+mod hpa;
 mod informer;
 mod job;
 mod meta;
 mod namespace;
 mod node_lifecycle;
 mod replicaset;
+mod resourcequota;
 mod scheduler;
 mod serviceaccount;
 mod statefulset;
@@ -91,6 +93,13 @@ pub enum Controller {
     /// Deletes a finished Job (in the foreground, with its pods) `ttlSecondsAfterFinished`
     /// seconds after it finished (`ttl-after-finished-controller`).
     TtlAfterFinished,
+    /// Keeps every HorizontalPodAutoscaler's target within its replica bounds through its
+    /// `/scale` subresource and reports its metrics, unavailable without a metrics API
+    /// (`horizontal-pod-autoscaler`).
+    HorizontalPodAutoscaler,
+    /// Keeps every ResourceQuota's `status.hard` and `status.used` current from the objects of
+    /// its namespace (`resourcequota-controller`).
+    ResourceQuota,
 }
 
 impl Controller {
@@ -110,6 +119,8 @@ impl Controller {
         Controller::Job,
         Controller::CronJob,
         Controller::TtlAfterFinished,
+        Controller::HorizontalPodAutoscaler,
+        Controller::ResourceQuota,
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
@@ -135,6 +146,8 @@ impl Controller {
             Controller::Job => "job-controller",
             Controller::CronJob => "cronjob-controller",
             Controller::TtlAfterFinished => "ttl-after-finished-controller",
+            Controller::HorizontalPodAutoscaler => "horizontal-pod-autoscaler",
+            Controller::ResourceQuota => "resourcequota-controller",
         }
     }
 
@@ -161,6 +174,10 @@ impl Controller {
             Controller::TtlAfterFinished => {
                 Identity::ServiceAccount("ttl-after-finished-controller")
             }
+            Controller::HorizontalPodAutoscaler => {
+                Identity::ServiceAccount("horizontal-pod-autoscaler")
+            }
+            Controller::ResourceQuota => Identity::ServiceAccount("resourcequota-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -191,6 +208,8 @@ impl Controller {
             Controller::Job => "job",
             Controller::CronJob => "cronjob",
             Controller::TtlAfterFinished => "ttl-after-finished",
+            Controller::HorizontalPodAutoscaler => "horizontalpodautoscaling",
+            Controller::ResourceQuota => "resourcequota",
         }
     }
 
@@ -288,6 +307,9 @@ pub struct Config {
     /// The `MaxUnavailableStatefulSet` feature gate (alpha in v1.33, off by default): a
     /// RollingUpdate replaces up to `maxUnavailable` pods at once instead of one.
     pub max_unavailable_statefulset: bool,
+    /// How often every HorizontalPodAutoscaler is synced
+    /// (`--horizontal-pod-autoscaler-sync-period`, 15 s).
+    pub horizontal_pod_autoscaler_sync_period: Duration,
 }
 
 impl Default for Config {
@@ -298,6 +320,7 @@ impl Default for Config {
             node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
             node_monitor_period: node_lifecycle::DEFAULT_MONITOR_PERIOD,
             max_unavailable_statefulset: false,
+            horizontal_pod_autoscaler_sync_period: hpa::DEFAULT_SYNC_PERIOD,
         }
     }
 }
@@ -390,6 +413,8 @@ pub fn spawn(
                 Controller::Job => tokio::spawn(job::run(context)),
                 Controller::CronJob => tokio::spawn(cronjob::run(context)),
                 Controller::TtlAfterFinished => tokio::spawn(ttl_after_finished::run(context)),
+                Controller::HorizontalPodAutoscaler => tokio::spawn(hpa::run(context)),
+                Controller::ResourceQuota => tokio::spawn(resourcequota::run(context)),
             };
             (controller, task)
         })

@@ -1,7 +1,7 @@
 //! core/v1 rules (`pkg/apis/core/validation/validation.go`): pods and pod specs (containers,
 //! ports, resources, probes, volumes and mounts), services, persistent volumes and claims,
-//! config maps, secrets, namespaces, nodes, endpoints, events and service accounts, with
-//! what each update may change.
+//! config maps, secrets, namespaces, nodes, endpoints, events, service accounts and limit
+//! ranges, with what each update may change.
 
 use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -14,6 +14,7 @@ use super::{
     same, str_of, str_or_empty,
 };
 use crate::defaults::VOLUME_SOURCES;
+use crate::quantity::{Format::DecimalSi, Quantity};
 
 /// `MaxSecretSize`, also the limit of a config map.
 const MAX_SECRET_SIZE: usize = 1024 * 1024;
@@ -71,6 +72,7 @@ pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
         "Node" => node(errs, object),
         "Endpoints" => endpoints(errs, object),
         "Event" => event(errs, object),
+        "LimitRange" => limit_range(errs, object),
         _ => {}
     }
 }
@@ -106,6 +108,7 @@ pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old
         }
         "Endpoints" => endpoints(errs, object),
         "Event" => event(errs, object),
+        "LimitRange" => limit_range(errs, object),
         _ => {}
     }
 }
@@ -1538,4 +1541,238 @@ pub(crate) fn event_strings(errs: &mut Errors, object: &Value, fields: &[(&str, 
             errs.invalid(field, "", &format!("can have at most {limit} characters"));
         }
     }
+}
+
+// === limit ranges ===
+
+/// The limit types of `IsStandardLimitRangeType`.
+const LIMIT_TYPES: [&str; 3] = ["Pod", "Container", "PersistentVolumeClaim"];
+/// `standardResources` of `IsStandardResourceName`.
+const STANDARD_RESOURCES: [&str; 20] = [
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+    "resourcequotas",
+    "services",
+    "replicationcontrollers",
+    "secrets",
+    "configmaps",
+    "persistentvolumeclaims",
+    "storage",
+    "requests.storage",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+/// `resource.MaxMilliValue`: above it, quantities are compared in whole units.
+const MAX_MILLI_VALUE: i128 = 9_223_372_036_854_775;
+
+/// `ValidateLimitRange` (create and update alike): each item's type (standard or qualified,
+/// once), its resource names, no defaults for `Pod` items, a storage bound for
+/// `PersistentVolumeClaim` items, then per resource min ≤ default request ≤ default ≤ max, a
+/// max limit/request ratio of at least 1 and at most max/min, and equal default and default
+/// request for what cannot be overcommitted. Go walks the resource maps in random order; here
+/// each map is taken as written and the resources of the comparisons by name.
+fn limit_range(errs: &mut Errors, object: &Value) {
+    let spec = get(object, "spec").unwrap_or(&Value::Null);
+    let mut types = HashSet::new();
+    for (i, item) in list(spec, "limits").iter().enumerate() {
+        let at = index("spec.limits", i);
+        let type_ = str_or_empty(item, "type");
+        limit_type(errs, type_, &child(&at, "type"));
+        if !types.insert(type_) {
+            errs.duplicate(&child(&at, "type"), type_);
+        }
+        let names = |errs: &mut Errors, field: &str| {
+            for resource in map_of(item, field).into_iter().flatten().map(|(k, _)| k) {
+                limit_resource_name(errs, type_, resource, &key(&child(&at, field), resource));
+            }
+        };
+        names(errs, "max");
+        names(errs, "min");
+        let pod = type_ == "Pod";
+        if pod {
+            for field in ["default", "defaultRequest"] {
+                if map_of(item, field).is_some_and(|m| !m.is_empty()) {
+                    errs.forbidden(&child(&at, field), "may not be specified when `type` is 'Pod'");
+                }
+            }
+        } else {
+            names(errs, "default");
+            names(errs, "defaultRequest");
+        }
+        if type_ == "PersistentVolumeClaim" {
+            let bounds =
+                |field: &str| map_of(item, field).is_some_and(|m| m.contains_key("storage"));
+            if !bounds("min") && !bounds("max") {
+                errs.required(
+                    &child(&at, "limits"),
+                    "either minimum or maximum storage value is required, but neither was provided",
+                );
+            }
+        }
+        names(errs, "maxLimitRequestRatio");
+        // A `Pod` item's defaults are refused above and take no part in the comparisons.
+        let fields = ["min", "max", "default", "defaultRequest", "maxLimitRequestRatio"];
+        let compared = |field: &str| !pod || !matches!(field, "default" | "defaultRequest");
+        let resources: BTreeSet<&str> = fields
+            .into_iter()
+            .filter(|field| compared(field))
+            .flat_map(|field| map_of(item, field).into_iter().flatten().map(|(k, _)| k.as_str()))
+            .collect();
+        for resource in resources {
+            let bound = |field: &str| {
+                let found = compared(field).then(|| item.get(field)?.get(resource)).flatten()?;
+                // A malformed quantity was refused when the object was decoded.
+                Some(Quantity::of(found).unwrap_or(Quantity { nanos: 0, format: DecimalSi }))
+            };
+            let path = |field: &str| key(&child(&at, field), resource);
+            let (min, max) = (bound("min"), bound("max"));
+            let (default, request) = (bound("default"), bound("defaultRequest"));
+            let ratio = bound("maxLimitRequestRatio");
+            if let (Some(min), Some(max)) = (min, max)
+                && min.nanos > max.nanos
+            {
+                let msg = format!("min value {min} is greater than max value {max}");
+                errs.invalid(&path("min"), stringer(min), &msg);
+            }
+            if let (Some(request), Some(min)) = (request, min)
+                && min.nanos > request.nanos
+            {
+                let msg =
+                    format!("min value {min} is greater than default request value {request}");
+                errs.invalid(&path("defaultRequest"), stringer(request), &msg);
+            }
+            if let (Some(request), Some(max)) = (request, max)
+                && request.nanos > max.nanos
+            {
+                let msg =
+                    format!("default request value {request} is greater than max value {max}");
+                errs.invalid(&path("defaultRequest"), stringer(request), &msg);
+            }
+            if let (Some(request), Some(default)) = (request, default)
+                && request.nanos > default.nanos
+            {
+                let msg = format!(
+                    "default request value {request} is greater than default limit value {default}"
+                );
+                errs.invalid(&path("defaultRequest"), stringer(request), &msg);
+            }
+            if let (Some(default), Some(min)) = (default, min)
+                && min.nanos > default.nanos
+            {
+                let msg = format!("min value {min} is greater than default value {default}");
+                errs.invalid(&path("default"), stringer(min), &msg);
+            }
+            if let (Some(default), Some(max)) = (default, max)
+                && default.nanos > max.nanos
+            {
+                let msg = format!("default value {default} is greater than max value {max}");
+                errs.invalid(&path("default"), stringer(max), &msg);
+            }
+            if let Some(ratio) = ratio
+                && ratio.nanos < 1_000_000_000
+            {
+                let msg = format!("ratio {ratio} is less than 1");
+                errs.invalid(&path("maxLimitRequestRatio"), stringer(ratio), &msg);
+            }
+            if let (Some(ratio), Some(min), Some(max)) = (ratio, min, max) {
+                // `maxRatio.Value() < MaxMilliValue && …`: thousandths when they all fit.
+                let precise = [ratio, min, max].iter().all(|q| q.value() < MAX_MILLI_VALUE);
+                let (ratio_value, min_value, max_value) = if precise {
+                    (ratio.milli_value() as f64 / 1000.0, min.milli_value(), max.milli_value())
+                } else {
+                    (ratio.value() as f64, min.value(), max.value())
+                };
+                let limit = max_value as f64 / min_value as f64;
+                if ratio_value > limit {
+                    let msg = format!("ratio {ratio} is greater than max/min = {limit:.6}");
+                    errs.invalid(&path("maxLimitRequestRatio"), stringer(ratio), &msg);
+                }
+            }
+            if !overcommit_allowed(resource)
+                && let (Some(default), Some(request)) = (default, request)
+                && default.nanos != request.nanos
+            {
+                let msg = format!(
+                    "default value {default} must equal to defaultRequest value {request} in {resource}"
+                );
+                errs.invalid(&path("defaultRequest"), stringer(request), &msg);
+            }
+        }
+    }
+}
+
+/// A quantity as an error shows it: `Quantity.String()`, unquoted (a `fmt.Stringer`).
+fn stringer(quantity: Quantity) -> Shown {
+    Shown::Raw(quantity.to_string())
+}
+
+/// `validateLimitRangeTypeName`: a qualified name, and a standard type unless it has a prefix.
+fn limit_type(errs: &mut Errors, type_: &str, path: &str) {
+    let problems = meta::qualified_name(type_);
+    for msg in &problems {
+        errs.invalid(path, type_, msg);
+    }
+    if problems.is_empty() && !type_.contains('/') && !LIMIT_TYPES.contains(&type_) {
+        errs.invalid(path, type_, "must be a standard limit type or fully qualified");
+    }
+}
+
+/// `validateLimitRangeResourceName`: what a container may ask for in `Pod` and `Container`
+/// items (`validateContainerResourceName`), any standard or qualified resource in others
+/// (`validateResourceName`).
+fn limit_resource_name(errs: &mut Errors, type_: &str, name: &str, path: &str) {
+    standard_resource_name(errs, name, path);
+    if !matches!(type_, "Pod" | "Container") {
+        return;
+    }
+    if !name.contains('/') {
+        let container = ["cpu", "memory", "ephemeral-storage"].contains(&name);
+        if !container && !name.starts_with("hugepages-") {
+            errs.invalid(path, name, "must be a standard resource for containers");
+        }
+    } else if !native_resource(name) && !extended_resource(name) {
+        errs.invalid(path, name, "doesn't follow extended resource name standard");
+    }
+}
+
+/// `validateResourceName`: a qualified name; without a prefix, a standard resource.
+fn standard_resource_name(errs: &mut Errors, name: &str, path: &str) {
+    let problems = meta::qualified_name(name);
+    for msg in &problems {
+        errs.invalid(path, name, msg);
+    }
+    let hugepages = name.starts_with("hugepages-") || name.starts_with("requests.hugepages-");
+    if problems.is_empty()
+        && !name.contains('/')
+        && !STANDARD_RESOURCES.contains(&name)
+        && !hugepages
+    {
+        errs.invalid(path, name, "must be a standard resource type or fully qualified");
+    }
+}
+
+/// `IsNativeResource`: no prefix, or a `kubernetes.io/` one.
+fn native_resource(name: &str) -> bool {
+    !name.contains('/') || name.contains("kubernetes.io/")
+}
+
+/// `IsExtendedResourceName`: a prefixed, non-native name that stays qualified as a quota's
+/// `requests.` name.
+fn extended_resource(name: &str) -> bool {
+    !native_resource(name)
+        && !name.starts_with("requests.")
+        && meta::qualified_name(&format!("requests.{name}")).is_empty()
+}
+
+/// `IsOvercommitAllowed`: native resources but huge pages.
+fn overcommit_allowed(name: &str) -> bool {
+    native_resource(name) && !name.starts_with("hugepages-")
 }

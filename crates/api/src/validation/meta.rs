@@ -169,7 +169,8 @@ pub(crate) fn qualified_name(value: &str) -> Vec<String> {
     } else if name.len() > 63 {
         errs.push(format!("name part {}", max_len(63)));
     }
-    if !name.is_empty() && !is_qualified_part(name) {
+    // The pattern needs a character: an empty name fails it too, as in Go.
+    if !is_qualified_part(name) {
         errs.push(format!("name part {QUALIFIED_NAME}"));
     }
     errs

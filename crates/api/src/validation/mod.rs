@@ -10,6 +10,7 @@
 //! services, volumes, …), `apps`, `rbac`, `networking`, `other`.
 
 mod apps;
+mod autoscaling;
 mod batch;
 mod core;
 pub mod fields;
@@ -17,6 +18,7 @@ pub(crate) mod meta;
 mod networking;
 mod other;
 pub mod quantities;
+mod quota;
 mod rbac;
 
 use std::collections::BTreeMap;
@@ -252,8 +254,10 @@ impl Errors {
 
     fn create(&mut self, group: &str, kind: &str, object: &Value) {
         match group {
+            "" if kind == "ResourceQuota" => quota::validate(self, object),
             "" => core::validate(self, kind, object),
             "apps" => apps::validate(self, kind, object),
+            "autoscaling" => autoscaling::validate(self, kind, object),
             "batch" => batch::validate(self, kind, object),
             "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
             "networking.k8s.io" => networking::validate(self, kind, object),
@@ -264,8 +268,10 @@ impl Errors {
     fn update(&mut self, group: &str, kind: &str, object: &Value, old: &Value) {
         meta::object_meta_update(self, object, old);
         match group {
+            "" if kind == "ResourceQuota" => quota::validate_update(self, object, old),
             "" => core::validate_update(self, kind, object, old),
             "apps" => apps::validate_update(self, kind, object, old),
+            "autoscaling" => autoscaling::validate_update(self, kind, object, old),
             "batch" => batch::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
             "networking.k8s.io" => networking::validate_update(self, kind, object, old),
@@ -277,9 +283,11 @@ impl Errors {
         meta::object_meta_update(self, object, old);
         match (group, kind) {
             ("apps", _) => apps::validate_status(self, kind, object, old),
+            ("", "ResourceQuota") => quota::status(self, object),
             ("policy", "PodDisruptionBudget") => other::pod_disruption_budget_status(self, object),
             ("networking.k8s.io", "Ingress") => networking::ingress_status(self, object),
             ("batch", "Job") => batch::status(self, object, old),
+            ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::status(self, object),
             _ => {}
         }
     }

@@ -116,6 +116,14 @@ fn claim_spec(value: &Value) -> Option<&'static str> {
     members(Some(value), |key, member| (key == "resources").then(|| requirements(member)).flatten())
 }
 
+/// A LimitRange's item: its five resource lists.
+fn limit_range_item(item: &Value) -> Option<&'static str> {
+    members(Some(item), |key, member| {
+        let lists = ["max", "min", "default", "defaultRequest", "maxLimitRequestRatio"];
+        lists.contains(&key).then(|| map_error(Some(member))).flatten()
+    })
+}
+
 fn pod_spec(value: &Value) -> Option<&'static str> {
     members(Some(value), |key, member| match key {
         "containers" | "initContainers" | "ephemeralContainers" => items(Some(member), |c| {
@@ -157,6 +165,9 @@ pub fn malformed_quantity(group: &str, kind: &str, object: &Value) -> Option<&'s
             _ => None,
         }),
         ("", "PersistentVolume") => spec.and_then(|s| map_error(s.get("capacity"))),
+        ("", "LimitRange") => members(spec, |key, member| {
+            (key == "limits").then(|| items(Some(member), limit_range_item)).flatten()
+        }),
         ("", "Node") => members(object.get("status"), |key, member| {
             matches!(key, "capacity" | "allocatable").then(|| map_error(Some(member))).flatten()
         }),
@@ -202,6 +213,9 @@ mod tests {
         assert_eq!(malformed_quantity("", "PersistentVolumeClaim", &claim), None);
         let node = json!({"status": {"capacity": {"cpu": true}}});
         assert_eq!(malformed_quantity("", "Node", &node), Some(FORMAT_WRONG));
+        let range = json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}},
+            {"type": "Pod", "maxLimitRequestRatio": {"cpu": "2x"}}]}});
+        assert_eq!(malformed_quantity("", "LimitRange", &range), Some(FORMAT_WRONG));
         assert_eq!(malformed_quantity("", "ConfigMap", &json!({"data": {"a": "1x"}})), None);
     }
 }

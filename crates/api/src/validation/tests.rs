@@ -1901,3 +1901,79 @@ fn generate_names_mask_their_trailing_dash_as_kubernetes_does() {
     assert!(!generate_name_problems("ConfigMap", "Web-").is_empty());
     assert!(!generate_name_problems("ConfigMap", "é-").is_empty());
 }
+
+#[test]
+fn limit_range_rules() {
+    let range = |limits: Value| json!({"metadata": {"name": "limits", "namespace": "d"}, "spec": {"limits": limits}});
+    let good = range(json!([
+        {"type": "Container", "max": {"cpu": "1", "memory": "1Gi"}, "min": {"cpu": "100m"},
+         "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "200m"},
+         "maxLimitRequestRatio": {"cpu": "5"}},
+        {"type": "Pod", "max": {"cpu": "2", "nvidia.com/gpu": "1"}},
+        {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}},
+        {"type": "example.com/thing", "max": {"example.com/widgets": "3"}},
+    ]));
+    assert_eq!(create("", "LimitRange", good.clone()), Vec::<String>::new());
+    let qualified = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    let bad = range(json!([
+        {"type": "Container", "max": {"cpu": "200m"}, "min": {"cpu": "0.5"}, "default": {"cpu": "1"},
+         "defaultRequest": {"cpu": "100m"}, "maxLimitRequestRatio": {"cpu": "500m"}},
+        {"type": "Container"},
+        {"type": "Pod", "max": {"nvidia.com/gpu": "1", "storage": "1Gi"}, "default": {"cpu": "1"}},
+        {"type": "PersistentVolumeClaim", "min": {"cpu": "1"}},
+        {"type": "Foo"},
+        {"type": "example.com/thing", "max": {"foo": "1", "hugepages-2Mi": "1Mi"},
+         "default": {"hugepages-2Mi": "2Mi"}, "defaultRequest": {"hugepages-2Mi": "1024Ki"}},
+        {"type": ""},
+        {"type": "Pod", "min": {"memory": "1Gi"}, "max": {"memory": "4Gi"},
+         "maxLimitRequestRatio": {"memory": "4500m"}},
+    ]));
+    assert_eq!(
+        create("", "LimitRange", bad),
+        vec![
+            "spec.limits[0].min[cpu]: Invalid value: 500m: min value 500m is greater than max value 200m".to_owned(),
+            "spec.limits[0].defaultRequest[cpu]: Invalid value: 100m: min value 500m is greater than default request value 100m".to_owned(),
+            "spec.limits[0].default[cpu]: Invalid value: 200m: default value 1 is greater than max value 200m".to_owned(),
+            "spec.limits[0].maxLimitRequestRatio[cpu]: Invalid value: 500m: ratio 500m is less than 1".to_owned(),
+            "spec.limits[0].maxLimitRequestRatio[cpu]: Invalid value: 500m: ratio 500m is greater than max/min = 0.400000".to_owned(),
+            r#"spec.limits[1].type: Duplicate value: "Container""#.to_owned(),
+            r#"spec.limits[2].max[storage]: Invalid value: "storage": must be a standard resource for containers"#.to_owned(),
+            "spec.limits[2].default: Forbidden: may not be specified when `type` is 'Pod'".to_owned(),
+            "spec.limits[3].limits: Required value: either minimum or maximum storage value is required, but neither was provided".to_owned(),
+            r#"spec.limits[4].type: Invalid value: "Foo": must be a standard limit type or fully qualified"#.to_owned(),
+            r#"spec.limits[5].max[foo]: Invalid value: "foo": must be a standard resource type or fully qualified"#.to_owned(),
+            "spec.limits[5].default[hugepages-2Mi]: Invalid value: 1Mi: default value 2Mi is greater than max value 1Mi".to_owned(),
+            "spec.limits[5].defaultRequest[hugepages-2Mi]: Invalid value: 1Mi: default value 2Mi must equal to defaultRequest value 1Mi in hugepages-2Mi".to_owned(),
+            r#"spec.limits[6].type: Invalid value: "": name part must be non-empty"#.to_owned(),
+            format!(r#"spec.limits[6].type: Invalid value: "": name part {qualified}"#),
+            r#"spec.limits[7].type: Duplicate value: "Pod""#.to_owned(),
+            "spec.limits[7].maxLimitRequestRatio[memory]: Invalid value: 4500m: ratio 4500m is greater than max/min = 4.000000".to_owned(),
+        ]
+    );
+    // The defaults a Container item gets are checked like the ones it states.
+    let defaulted = range(json!([{"type": "Container", "max": {"memory": "1Gi"},
+        "min": {"memory": "2Gi"}}]));
+    assert_eq!(
+        create("", "LimitRange", defaulted),
+        vec![
+            "spec.limits[0].min[memory]: Invalid value: 2Gi: min value 2Gi is greater than max value 1Gi",
+            "spec.limits[0].defaultRequest[memory]: Invalid value: 1Gi: min value 2Gi is greater than default request value 1Gi",
+            "spec.limits[0].default[memory]: Invalid value: 2Gi: min value 2Gi is greater than default value 1Gi",
+        ]
+    );
+    // An update is checked as a create.
+    let mut old = good.clone();
+    defaults::apply("", "LimitRange", &mut old);
+    let shrunk = with(
+        old.clone(),
+        json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": "50m"}, "min": {"cpu": "100m"}}]}}),
+    );
+    assert_eq!(
+        check("", "LimitRange", shrunk, Write::Update(&old)),
+        vec![
+            "spec.limits[0].min[cpu]: Invalid value: 100m: min value 100m is greater than max value 50m",
+            "spec.limits[0].defaultRequest[cpu]: Invalid value: 50m: min value 100m is greater than default request value 50m",
+            "spec.limits[0].default[cpu]: Invalid value: 100m: min value 100m is greater than default value 50m",
+        ]
+    );
+}
