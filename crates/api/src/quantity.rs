@@ -11,6 +11,8 @@ use serde_json::Value;
 
 /// Billionths of a unit in one unit.
 const NANOS: i128 = 1_000_000_000;
+/// `resource.MaxMilliValue`: above it, quantities are compared in whole units.
+pub const MAX_MILLI_VALUE: i128 = 9_223_372_036_854_775;
 
 /// A quantity in billionths of its unit (`1Gi` → 1073741824 × 10⁹, `100m` → 10⁸), rounded up
 /// below a billionth as Kubernetes rounds; `None` when the text is not a quantity. Exact, so

@@ -2067,123 +2067,12 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// A string this parser does not understand is printed as stored.
 fn quantity(v: &Value) -> String {
     match v {
-        Value::String(s) => canonical_quantity(s).unwrap_or_else(|| s.clone()),
-        Value::Number(n) => canonical_quantity(&n.to_string()).unwrap_or_else(|| n.to_string()),
+        Value::String(s) => crate::quantity::canonical(s).unwrap_or_else(|| s.clone()),
+        Value::Number(n) => {
+            crate::quantity::canonical(&n.to_string()).unwrap_or_else(|| n.to_string())
+        }
         _ => "0".to_owned(),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum QuantityFormat {
-    BinarySI,
-    DecimalSI,
-    DecimalExponent,
-}
-
-/// `ParseQuantity` then `CanonicalizeBytes`, over `mantissa * 10^exponent` in i128.
-fn canonical_quantity(s: &str) -> Option<String> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    let (negative, number) = match number.as_bytes().first() {
-        Some(b'-') => (true, &number[1..]),
-        Some(b'+') => (false, &number[1..]),
-        _ => (false, number),
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let all_digits = |p: &str| p.bytes().all(|c| c.is_ascii_digit());
-    if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
-        return None;
-    }
-    let mut mantissa: i128 = 0;
-    for d in whole.bytes().chain(fraction.bytes()) {
-        mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(d - b'0'))?;
-    }
-    let mut exponent = -i32::try_from(fraction.len()).ok()?;
-    let (format, binary_power, decimal_power) = match suffix {
-        "Ki" => (QuantityFormat::BinarySI, 1, 0),
-        "Mi" => (QuantityFormat::BinarySI, 2, 0),
-        "Gi" => (QuantityFormat::BinarySI, 3, 0),
-        "Ti" => (QuantityFormat::BinarySI, 4, 0),
-        "Pi" => (QuantityFormat::BinarySI, 5, 0),
-        "Ei" => (QuantityFormat::BinarySI, 6, 0),
-        "n" => (QuantityFormat::DecimalSI, 0, -9),
-        "u" => (QuantityFormat::DecimalSI, 0, -6),
-        "m" => (QuantityFormat::DecimalSI, 0, -3),
-        "" => (QuantityFormat::DecimalSI, 0, 0),
-        "k" => (QuantityFormat::DecimalSI, 0, 3),
-        "M" => (QuantityFormat::DecimalSI, 0, 6),
-        "G" => (QuantityFormat::DecimalSI, 0, 9),
-        "T" => (QuantityFormat::DecimalSI, 0, 12),
-        "P" => (QuantityFormat::DecimalSI, 0, 15),
-        "E" => (QuantityFormat::DecimalSI, 0, 18),
-        _ => {
-            let power = suffix.strip_prefix(['e', 'E'])?.parse::<i32>().ok()?;
-            (QuantityFormat::DecimalExponent, 0, power)
-        }
-    };
-    mantissa = mantissa.checked_mul(1024_i128.checked_pow(binary_power)?)?;
-    exponent += decimal_power;
-    if negative {
-        mantissa = -mantissa;
-    }
-    if mantissa == 0 {
-        return Some("0".to_owned());
-    }
-    // Below nano precision upstream rounds; leave such values as stored.
-    if exponent < -9 && mantissa % 10_i128.pow(exponent.unsigned_abs() - 9) != 0 {
-        return None;
-    }
-
-    let mut format = format;
-    let mut integer = None;
-    if format == QuantityFormat::BinarySI {
-        let whole = if exponent >= 0 {
-            mantissa.checked_mul(10_i128.checked_pow(exponent.unsigned_abs())?)
-        } else {
-            let divisor = 10_i128.checked_pow(exponent.unsigned_abs())?;
-            (mantissa % divisor == 0).then_some(mantissa / divisor)
-        };
-        match whole {
-            // Small or fractional values print as DecimalSI, avoiding rounding.
-            Some(n) if n.abs() >= 1024 => integer = Some(n),
-            _ => format = QuantityFormat::DecimalSI,
-        }
-    }
-
-    if let Some(mut n) = integer {
-        let mut power = 0;
-        while n % 1024 == 0 {
-            n /= 1024;
-            power += 1;
-        }
-        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].get(power)?;
-        return Some(format!("{n}{suffix}"));
-    }
-
-    while mantissa % 10 == 0 {
-        mantissa /= 10;
-        exponent += 1;
-    }
-    let down = exponent.rem_euclid(3);
-    mantissa = mantissa.checked_mul(10_i128.pow(down.unsigned_abs()))?;
-    exponent -= down;
-    let suffix = match (format, exponent) {
-        (_, 0) => String::new(),
-        (QuantityFormat::DecimalExponent, e) => format!("e{e}"),
-        (_, -9) => "n".to_owned(),
-        (_, -6) => "u".to_owned(),
-        (_, -3) => "m".to_owned(),
-        (_, 3) => "k".to_owned(),
-        (_, 6) => "M".to_owned(),
-        (_, 9) => "G".to_owned(),
-        (_, 12) => "T".to_owned(),
-        (_, 15) => "P".to_owned(),
-        (_, 18) => "E".to_owned(),
-        (_, e) => format!("e{e}"),
-    };
-    Some(format!("{mantissa}{suffix}"))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use berth_api::kinds::{self, ResourceType};
-use berth_api::quantity::Quantity;
+use berth_api::quantity::{MAX_MILLI_VALUE, Quantity};
 use berth_store::{KeyValue, RangeRequest, Store};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -58,8 +58,6 @@ const LIMIT_RANGE_LOOKUP: Duration = Duration::from_secs(30);
 const LIMIT_RANGE_LOOKUPS: usize = 10_000;
 /// The annotation that names what `LimitRanger` set on a pod.
 const LIMIT_RANGER_ANNOTATION: &str = "kubernetes.io/limit-ranger";
-/// `resource.MaxMilliValue`: quantities above it are compared in whole units.
-const MAX_MILLI_VALUE: i128 = 9_223_372_036_854_775;
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 

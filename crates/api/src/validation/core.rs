@@ -14,7 +14,7 @@ use super::{
     same, str_of, str_or_empty,
 };
 use crate::defaults::VOLUME_SOURCES;
-use crate::quantity::{Format::DecimalSi, Quantity};
+use crate::quantity::{Format::DecimalSi, MAX_MILLI_VALUE, Quantity};
 
 /// `MaxSecretSize`, also the limit of a config map.
 const MAX_SECRET_SIZE: usize = 1024 * 1024;
@@ -1547,31 +1547,6 @@ pub(crate) fn event_strings(errs: &mut Errors, object: &Value, fields: &[(&str, 
 
 /// The limit types of `IsStandardLimitRangeType`.
 const LIMIT_TYPES: [&str; 3] = ["Pod", "Container", "PersistentVolumeClaim"];
-/// `standardResources` of `IsStandardResourceName`.
-const STANDARD_RESOURCES: [&str; 20] = [
-    "cpu",
-    "memory",
-    "ephemeral-storage",
-    "requests.cpu",
-    "requests.memory",
-    "requests.ephemeral-storage",
-    "limits.cpu",
-    "limits.memory",
-    "limits.ephemeral-storage",
-    "pods",
-    "resourcequotas",
-    "services",
-    "replicationcontrollers",
-    "secrets",
-    "configmaps",
-    "persistentvolumeclaims",
-    "storage",
-    "requests.storage",
-    "services.nodeports",
-    "services.loadbalancers",
-];
-/// `resource.MaxMilliValue`: above it, quantities are compared in whole units.
-const MAX_MILLI_VALUE: i128 = 9_223_372_036_854_775;
 
 /// `ValidateLimitRange` (create and update alike): each item's type (standard or qualified,
 /// once), its resource names, no defaults for `Pod` items, a storage bound for
@@ -1749,12 +1724,7 @@ fn standard_resource_name(errs: &mut Errors, name: &str, path: &str) {
     for msg in &problems {
         errs.invalid(path, name, msg);
     }
-    let hugepages = name.starts_with("hugepages-") || name.starts_with("requests.hugepages-");
-    if problems.is_empty()
-        && !name.contains('/')
-        && !STANDARD_RESOURCES.contains(&name)
-        && !hugepages
-    {
+    if problems.is_empty() && !name.contains('/') && !super::quota::standard_resource(name) {
         errs.invalid(path, name, "must be a standard resource type or fully qualified");
     }
 }

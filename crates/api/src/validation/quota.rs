@@ -31,8 +31,6 @@ const STANDARD_QUOTA_RESOURCES: [&str; 19] = [
     "services.nodeports",
     "services.loadbalancers",
 ];
-/// `standardResources` of `IsStandardResourceName`: the quota's, and `storage`.
-const STANDARD_OTHER_RESOURCES: [&str; 1] = ["storage"];
 /// `integerResources` of `IsIntegerResourceName`.
 const INTEGER_RESOURCES: [&str; 9] = [
     "pods",
@@ -187,6 +185,11 @@ fn standard_quota_resource(name: &str) -> bool {
     STANDARD_QUOTA_RESOURCES.contains(&name) || hugepages(name)
 }
 
+/// `IsStandardResourceName`: upstream's `standardResources` are the quota's and `storage`.
+pub(super) fn standard_resource(name: &str) -> bool {
+    standard_quota_resource(name) || name == "storage"
+}
+
 /// `IsQuotaHugePageResourceName`.
 fn hugepages(name: &str) -> bool {
     name.starts_with("hugepages-") || name.starts_with("requests.hugepages-")
@@ -216,7 +219,7 @@ fn resource_name(errs: &mut Errors, name: &str, path: &str) {
     if !problems.is_empty() || name.contains('/') {
         return;
     }
-    if !standard_quota_resource(name) && !STANDARD_OTHER_RESOURCES.contains(&name) {
+    if !standard_resource(name) {
         errs.invalid(path, name, "must be a standard resource type or fully qualified");
     } else if !standard_quota_resource(name) {
         errs.invalid(path, name, "must be a standard resource for quota");
