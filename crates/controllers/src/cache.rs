@@ -19,6 +19,8 @@ use tokio::time::Instant;
 
 use crate::informer::{Cached, Informers, Store};
 
+pub(crate) mod workloop;
+
 /// How often a loop reconciles even when nothing changed (time-dependent decisions, and a
 /// safety net).
 pub(crate) const RESYNC: Duration = Duration::from_secs(30);

@@ -19,40 +19,38 @@
 //! and the `ReplicaFailure` condition while creates or deletes fail; it is written (PUT
 //! `…/status`, one retry on a conflict) only when `updateReplicaSetStatus` would.
 //!
-//! The loop ([`run`]) re-plans every set on any change of sets or pods, when a pod becomes
-//! available, and every [`cache::RESYNC`]. Creates go in `slowStartBatch` batches (1, 2, 4, …)
-//! and stop at the first failure; deletes go at once. Like upstream's expectations, a pass
-//! waits until the shared caches show its writes (created pods, deleted pods, patched pods,
-//! status), so the next plan cannot create the same pods again. Events are upstream's
-//! `SuccessfulCreate`, `FailedCreate`, `SuccessfulDelete` and `FailedDelete`.
+//! The loop ([`run`], a [`WorkLoop`]) syncs every set on any change of sets or pods and every
+//! [`cache::RESYNC`], a set when one of its pods becomes available, and a set whose sync
+//! failed after its backoff. Creates go in `slowStartBatch` batches (1, 2, 4, …) and stop at
+//! the first failure; deletes go at once. Like upstream's expectations, a pass waits until the
+//! shared caches show its writes (created pods, deleted pods, patched pods, status), so the next
+//! plan cannot create the same pods again. Events are upstream's `SuccessfulCreate`,
+//! `FailedCreate`, `SuccessfulDelete` and `FailedDelete`.
 //!
 //! Left out versus upstream:
 //! - ReplicationControllers (the same code upstream), which berth does not serve.
 //! - The alpha `DeploymentReplicaSetTerminatingReplicas` gate (`status.terminatingReplicas`),
 //!   off by default in v1.33.
-//! - The work queue: one loop plans every set each pass (as the disruption controller does),
-//!   instead of syncing one key per worker; a set whose writes failed backs off on its own.
+//! - Per-object event handlers: any change of sets or pods queues every set (one worker syncs
+//!   the queued sets in a pass from one index of the pods), not only the sets it concerns.
 //! - Metrics (`SortingDeletionAgeRatio`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use tokio::sync::Notify;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cache;
+use crate::cache::workloop::{self, Expect, WorkLoop};
 use crate::cached_pod::CachedPod;
-use crate::informer::{Cached, Store};
+use crate::informer::Cached;
 use crate::meta::{
-    api_message, controller_of, error_chain, name_of, namespace_of, non_zero, reference_to,
-    selects, status_code,
+    api_message, controller_of, name_of, namespace_of, non_zero, reference_to, selects, status_code,
 };
 use crate::{Context, EventType, Recorder};
 
@@ -556,86 +554,50 @@ enum Error {
     Gone { key: String },
 }
 
-/// A write the caches must show before the next pass plans again.
-#[derive(Debug, Clone)]
-enum Expect {
-    /// A pod created (the name the API server gave it).
-    PodCreated { namespace: String, name: String },
-    /// A pod deleted: gone, replaced or being deleted.
-    PodDeleted { namespace: String, name: String, uid: String },
-    /// A pod patched (adopted or released), at this revision or later.
-    PodAt { namespace: String, name: String, revision: u64 },
-    /// A set's status written, at this revision or later.
-    SetAt { namespace: String, name: String, revision: u64 },
+/// The caches whose writes a pass expects to see.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Pod,
+    Set,
 }
 
 /// The ReplicaSet controller: never returns.
 pub(crate) async fn run(cx: Context) {
-    let wake = Arc::new(Notify::new());
-    let sets = cache::cache::<ReplicaSet>(&cx.informers, &wake);
-    let pods = cache::cache::<CachedPod>(&cx.informers, &wake);
+    let mut work = WorkLoop::new(COMPONENT);
+    let sets = work.cache::<ReplicaSet>(&cx.informers);
+    let pods = work.cache::<CachedPod>(&cx.informers);
     sets.wait_until_ready().await;
     pods.wait_until_ready().await;
-    // Woken by any change of either cache: have they caught up with our writes.
-    let changed = Arc::new(Notify::new());
-    sets.wake(&changed);
-    pods.wake(&changed);
     let client = cx.client.clone();
     let recorder = Recorder::new(client.clone(), COMPONENT, None);
-    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     loop {
-        let mut next = Instant::now() + cache::RESYNC;
-        let mut all = sets.state();
-        all.sort_by_key(|s| key_of(s));
-        backoff.retain(|key: &String| all.iter().any(|s| key_of(s) == *key));
-        // Nothing else is read when there is no set.
-        let pod_list = if all.is_empty() { Vec::new() } else { pods.state() };
-        let observed = Observed::new(&pod_list, &all);
-        let mut expected: Vec<Expect> = Vec::new();
-        for set in &all {
-            let key = key_of(set);
-            if let Some(due) = backoff.waiting(&key) {
-                next = next.min(due);
-                continue;
+        let all = sets.state();
+        let pass = work.pass(all.iter().map(|s| key_of(s)));
+        if !pass.keys.is_empty() {
+            let by_key: HashMap<String, &ReplicaSet> =
+                all.iter().map(|s| (key_of(s), &**s)).collect();
+            let pod_list = pods.state();
+            let observed = Observed::new(&pod_list, &all);
+            let mut expected: Vec<Expect<Kind>> = Vec::new();
+            for key in pass.keys {
+                let set = by_key[&key];
+                let span = tracing::debug_span!("sync replicaset", object.ref = %key);
+                let result =
+                    sync(&client, &recorder, set, &observed, &mut expected).instrument(span).await;
+                // Planned again just after a pod becomes available.
+                work.done(key, result.map(|recheck| recheck.map(workloop::just_after)));
             }
-            let span = tracing::debug_span!("sync replicaset", object.ref = %key);
-            let result =
-                sync(&client, &recorder, set, &observed, &mut expected).instrument(span).await;
-            match result {
-                Ok(recheck) => {
-                    backoff.succeeded(&key);
-                    if let Some(at) = recheck {
-                        let wait = at.duration_since(Timestamp::now());
-                        let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-                        next = next.min(Instant::now() + wait + Duration::from_millis(1));
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(replicaset = %key, error = %error_chain(&error), "sync failed");
-                    next = next.min(backoff.failed(key));
-                }
-            }
+            drop(observed);
+            // The next pass must see what was written, or it would create the same pods again.
+            work.caught_up(|| {
+                expected.iter().all(|e| match e.kind {
+                    Kind::Pod => e.shown_by(&pods),
+                    Kind::Set => e.shown_by(&sets),
+                })
+            })
+            .await;
         }
-        drop(observed);
-        // The next pass must see what was written, or it would create the same pods again.
-        cache::caught_up(&changed, || expected.iter().all(|e| seen(&sets, &pods, e))).await;
-        let _ = tokio::time::timeout_at(next, wake.notified()).await;
-    }
-}
-
-/// Whether the caches show an expected write.
-fn seen(sets: &Store<ReplicaSet>, pods: &Store<CachedPod>, expect: &Expect) -> bool {
-    match expect {
-        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
-        Expect::PodDeleted { namespace, name, uid } => {
-            cache::shows_deleted(pods, namespace, name, uid)
-        }
-        Expect::PodAt { namespace, name, revision } => {
-            cache::shows_at(pods, namespace, name, *revision)
-        }
-        Expect::SetAt { namespace, name, revision } => {
-            cache::shows_at(sets, namespace, name, *revision)
-        }
+        work.wait().await;
     }
 }
 
@@ -645,7 +607,7 @@ async fn sync(
     recorder: &Recorder,
     set: &ReplicaSet,
     observed: &Observed<'_>,
-    expected: &mut Vec<Expect>,
+    expected: &mut Vec<Expect<Kind>>,
 ) -> Result<Option<Timestamp>, Error> {
     let namespace = namespace_of(&set.metadata).to_owned();
     let key = key_of(set);
@@ -673,11 +635,12 @@ async fn sync(
             });
             tracing::info!(pod = %pod.name, "adopting pod");
             match pods.patch(&pod.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
-                Ok(written) => expected.push(Expect::PodAt {
-                    namespace: namespace.clone(),
-                    name: pod.name.clone(),
-                    revision: cache::revision_of(&written.metadata),
-                }),
+                Ok(written) => expected.push(Expect::at(
+                    Kind::Pod,
+                    namespace.clone(),
+                    pod.name.clone(),
+                    cache::revision_of(&written.metadata),
+                )),
                 Err(error) if status_code(&error) == Some(404) => vanished = true,
                 Err(source) => {
                     return Err(Error::Pod {
@@ -698,11 +661,12 @@ async fn sync(
         });
         tracing::info!(pod = %pod.name, "releasing pod");
         match pods.patch(&pod.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
-            Ok(written) => expected.push(Expect::PodAt {
-                namespace: namespace.clone(),
-                name: pod.name.clone(),
-                revision: cache::revision_of(&written.metadata),
-            }),
+            Ok(written) => expected.push(Expect::at(
+                Kind::Pod,
+                namespace.clone(),
+                pod.name.clone(),
+                cache::revision_of(&written.metadata),
+            )),
             // Gone, or no longer ours: nothing to release.
             Err(error) if matches!(status_code(&error), Some(404 | 422)) => {}
             Err(source) => {
@@ -744,8 +708,7 @@ async fn sync(
                                 "SuccessfulCreate",
                                 format!("Created pod: {name}"),
                             );
-                            expected
-                                .push(Expect::PodCreated { namespace: namespace.clone(), name });
+                            expected.push(Expect::created(Kind::Pod, namespace.clone(), name));
                         }
                         // The namespace is going away: no create can succeed, nor is needed.
                         Err(error) if namespace_terminating(&error) => {}
@@ -788,11 +751,12 @@ async fn sync(
                             "SuccessfulDelete",
                             format!("Deleted pod: {}", pod.name),
                         );
-                        expected.push(Expect::PodDeleted {
-                            namespace: namespace.clone(),
-                            name: pod.name.clone(),
-                            uid: pod.uid.clone(),
-                        });
+                        expected.push(Expect::deleted(
+                            Kind::Pod,
+                            namespace.clone(),
+                            pod.name.clone(),
+                            pod.uid.clone(),
+                        ));
                     }
                     // Gone already, or replaced by another pod of the same name.
                     Err(error) if matches!(status_code(&error), Some(404 | 409)) => {}
@@ -833,7 +797,7 @@ async fn write_status(
     client: &kube::Client,
     set: &ReplicaSet,
     status: ReplicaSetStatus,
-    expected: &mut Vec<Expect>,
+    expected: &mut Vec<Expect<Kind>>,
 ) -> Result<(), Error> {
     let namespace = namespace_of(&set.metadata).to_owned();
     let name = name_of(&set.metadata).to_owned();
@@ -845,11 +809,12 @@ async fn write_status(
         current.status = Some(status.clone());
         match api.replace_status(&name, &PostParams::default(), &current).await {
             Ok(written) => {
-                expected.push(Expect::SetAt {
+                expected.push(Expect::at(
+                    Kind::Set,
                     namespace,
                     name,
-                    revision: cache::revision_of(&written.metadata),
-                });
+                    cache::revision_of(&written.metadata),
+                ));
                 return Ok(());
             }
             Err(error) if status_code(&error) == Some(404) => return Ok(()),

@@ -10,9 +10,11 @@
 //! goes (the replenishment controller's job: `used` goes down after a delete), and every
 //! namespace with quotas every five minutes (`--resource-quota-sync-period`'s default), which
 //! also catches what the other kinds (`count/…`, ConfigMaps, Secrets) did in between. The loop
-//! looks at what is, never at which event woke it.
+//! looks at what is, never at which event woke it. Its namespaces wait in a work queue
+//! ([`Queue`]); one whose sync failed is retried after the queue's backoff (5 ms doubling to
+//! 1000 s, as upstream's rate limiter), or at once when something in it changes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,14 +28,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::Context;
+use crate::cache::workloop::Queue;
 use crate::cached_pod::CachedPod;
 use crate::informer::{Cached, Event};
 use crate::meta::error_chain;
 
 /// `--resource-quota-sync-period`'s default: every quota is recalculated this often.
 pub(crate) const FULL_RESYNC: Duration = Duration::from_secs(300);
-/// How long a namespace whose sync failed waits before the next try.
-const RETRY: Duration = Duration::from_secs(1);
 
 impl Cached for ResourceQuota {}
 
@@ -65,36 +66,34 @@ pub(crate) async fn run(cx: Context) {
     forward(cx.informers.get::<Service>().subscribe(), dirty_tx.clone(), |_| true);
     forward(cx.informers.get::<PersistentVolumeClaim>().subscribe(), dirty_tx, |_| true);
     quotas.wait_until_ready().await;
-    let mut dirty: BTreeSet<String> = BTreeSet::new();
-    let mut retry: HashMap<String, Instant> = HashMap::new();
+    let mut queue: Queue<String> = Queue::new();
     let mut next_resync = Instant::now();
     loop {
-        let now = Instant::now();
         let by_namespace = in_namespaces(&quotas.state());
-        if now >= next_resync {
-            dirty.extend(by_namespace.keys().cloned());
-            next_resync = now + FULL_RESYNC;
+        // A namespace without quotas has nothing to sync, nor to retry.
+        queue.retain(|namespace| by_namespace.contains_key(namespace));
+        if Instant::now() >= next_resync {
+            by_namespace.keys().for_each(|namespace| queue.add(namespace.clone()));
+            next_resync = Instant::now() + FULL_RESYNC;
         }
-        for (namespace, at) in &retry {
-            if *at <= now {
-                dirty.insert(namespace.clone());
+        while let Some(namespace) = queue.get() {
+            match sync(&cx, &namespace, &by_namespace[&namespace]).await {
+                Ok(()) => queue.forget(&namespace),
+                Err(error) => {
+                    let error = error_chain(&error);
+                    tracing::warn!(%error, namespace, "resource quota sync failed");
+                    queue.add_rate_limited(namespace.clone());
+                }
             }
+            queue.done(&namespace);
         }
-        retry.retain(|_, at| *at > now);
-        for namespace in std::mem::take(&mut dirty) {
-            let Some(in_namespace) = by_namespace.get(&namespace) else { continue };
-            if let Err(error) = sync(&cx, &namespace, in_namespace).await {
-                tracing::warn!(error = %error_chain(&error), namespace, "resource quota sync failed");
-                retry.insert(namespace, Instant::now() + RETRY);
-            }
-        }
-        let wake_at = retry.values().copied().chain([next_resync]).min().unwrap_or(next_resync);
+        let wake_at = queue.next_due().map_or(next_resync, |at| at.min(next_resync));
         tokio::select! {
             namespace = dirty_rx.recv() => match namespace {
                 Some(namespace) => {
-                    dirty.insert(namespace);
+                    queue.add(namespace);
                     while let Ok(more) = dirty_rx.try_recv() {
-                        dirty.insert(more);
+                        queue.add(more);
                     }
                 }
                 None => return,

@@ -26,17 +26,17 @@
 //! failed: `FailedCreate`. The Job joins `status.active` and its time becomes
 //! `lastScheduleTime`. The status is written by `PUT …/status` only when it changed.
 //!
-//! The loop ([`run`]) syncs a CronJob when it or one of its Jobs changed (their
-//! resourceVersions), at its next schedule time (plus 100 ms, `nextScheduleDelta`), after a
-//! failed sync's backoff, and every CronJob every [`cache::RESYNC`] — what upstream's queue
-//! does with its event handlers and `AddAfter`. A pass waits until the shared caches show its
-//! writes (Jobs created and deleted, statuses), so the next plan sees them.
+//! The loop ([`run`], a [`WorkLoop`]) syncs a CronJob when it or one of its Jobs changed
+//! (their resourceVersions), at its next schedule time (plus 100 ms, `nextScheduleDelta`),
+//! after a failed sync's backoff, and every CronJob every [`cache::RESYNC`] — what upstream's
+//! queue does with its event handlers and `AddAfter`. A pass waits until the shared caches
+//! show its writes (Jobs created and deleted, statuses), so the next plan sees them.
 //!
 //! Left out versus upstream:
-//! - The work queue: one loop syncs the CronJobs due in each pass (as the Job controller does);
-//!   a CronJob whose writes failed backs off on its own. The resync re-plans every CronJob, so
-//!   the events of a standing condition (`JobAlreadyActive`, `UnparseableSchedule`, …) also
-//!   repeat every 30 s (the recorder aggregates them into one event's count).
+//! - Per-object event handlers: any change of CronJobs or Jobs queues every CronJob, which
+//!   skips those whose versions did not change since their last sync. The resync re-plans every
+//!   CronJob, so the events of a standing condition (`JobAlreadyActive`, `UnparseableSchedule`,
+//!   …) also repeat every 30 s (the recorder aggregates them into one event's count).
 //! - The uncached reads: upstream GETs the CronJob when it sees an unfinished Job not in the
 //!   active list, an active Job missing from its cache, and each Job `Replace` deletes. Here the
 //!   caches are the truth (a pass waits until they show its own writes); `Replace` deletes by
@@ -53,18 +53,16 @@ mod tests;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions, PropagationPolicy};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cache;
-use crate::informer::{Cached, Store};
+use crate::cache::workloop::{self, Expect, WorkLoop};
+use crate::informer::Cached;
 use crate::meta::{api_message, error_chain, name_of, namespace_of, reference_to, status_code};
 use crate::replicaset::namespace_terminating;
 use crate::{Context, EventType, Recorder};
@@ -95,45 +93,33 @@ enum Error {
     },
 }
 
-/// A write the caches must show before the next pass plans again.
-#[derive(Debug, Clone)]
-enum Expect {
-    /// A Job created.
-    JobCreated { namespace: String, name: String },
-    /// A Job deleted: gone, replaced or being deleted.
-    JobDeleted { namespace: String, name: String, uid: String },
-    /// A CronJob's status written, at this revision or later.
-    CronJobAt { namespace: String, name: String, revision: u64 },
+/// The caches whose writes a pass expects to see.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    CronJob,
+    Job,
 }
 
 /// The CronJob controller: never returns.
 pub(crate) async fn run(cx: Context) {
-    let wake = Arc::new(Notify::new());
-    let cron_jobs = cache::cache::<CronJob>(&cx.informers, &wake);
-    let jobs = cache::cache::<Job>(&cx.informers, &wake);
+    let mut work = WorkLoop::new(COMPONENT);
+    let cron_jobs = work.cache::<CronJob>(&cx.informers);
+    let jobs = work.cache::<Job>(&cx.informers);
     cron_jobs.wait_until_ready().await;
     jobs.wait_until_ready().await;
-    // Woken by any change of either cache: have they caught up with our writes.
-    let changed = Arc::new(Notify::new());
-    cron_jobs.wake(&changed);
-    jobs.wake(&changed);
     let client = cx.client.clone();
     let recorder = Recorder::new(client.clone(), COMPONENT, None);
-    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     // What each CronJob's last sync saw, and when it is due again regardless.
     let mut synced: HashMap<String, Synced> = HashMap::new();
-    let mut resync = Instant::now() + cache::RESYNC;
     loop {
-        let now = Instant::now();
-        let everything = now >= resync;
-        if everything {
-            resync = now + cache::RESYNC;
-        }
-        let mut next = resync;
-        let mut all = cron_jobs.state();
-        all.sort_by_key(|c| key_of(c));
-        backoff.retain(|key: &String| all.iter().any(|c| key_of(c) == *key));
+        let all = cron_jobs.state();
+        let pass = work.pass(all.iter().map(|c| key_of(c)));
         synced.retain(|key, _| all.iter().any(|c| key_of(c) == *key));
+        if pass.keys.is_empty() {
+            work.wait().await;
+            continue;
+        }
+        let by_key: HashMap<String, &CronJob> = all.iter().map(|c| (key_of(c), &**c)).collect();
         let job_list = jobs.state();
         // `getJobsToBeReconciled` for every CronJob at once: by namespace and CronJob name.
         let mut owned_by: HashMap<(&str, &str), Vec<&Job>> = HashMap::new();
@@ -142,13 +128,9 @@ pub(crate) async fn run(cx: Context) {
                 owned_by.entry((namespace_of(&job.metadata), owner)).or_default().push(job);
             }
         }
-        let mut expected: Vec<Expect> = Vec::new();
-        for cron_job in &all {
-            let key = key_of(cron_job);
-            if let Some(due) = backoff.waiting(&key) {
-                next = next.min(due);
-                continue;
-            }
+        let mut expected: Vec<Expect<Kind>> = Vec::new();
+        for key in pass.keys {
+            let cron_job = by_key[&key];
             let owned = owned_by
                 .get(&(namespace_of(&cron_job.metadata), name_of(&cron_job.metadata)))
                 .map(Vec::as_slice)
@@ -156,14 +138,13 @@ pub(crate) async fn run(cx: Context) {
             // As upstream's queue: a CronJob is synced when it or one of its Jobs changed, at
             // its requeue time, and at each resync — not on every change of any Job.
             let seen = fingerprint(cron_job, owned);
-            if !everything
+            if !pass.resync
                 && let Some(last) = synced.get(&key)
                 && last.seen == seen
-                && last.due.is_none_or(|due| due > now)
+                && last.due.is_none_or(|due| due > Instant::now())
             {
-                if let Some(due) = last.due {
-                    next = next.min(due);
-                }
+                let due = last.due;
+                work.done(key, Ok::<_, Error>(due));
                 continue;
             }
             let span = tracing::debug_span!("sync cronjob", object.ref = %key);
@@ -175,29 +156,28 @@ pub(crate) async fn run(cx: Context) {
                 namespace: namespace_of(&cron_job.metadata).to_owned(),
                 expected: &mut expected,
             };
-            match sync.run(owned).instrument(span).await {
-                Ok(requeue) => {
-                    backoff.succeeded(&key);
-                    let due = requeue.map(|at| {
-                        let wait = at.duration_since(Timestamp::now());
-                        Instant::now() + Duration::try_from(wait).unwrap_or(Duration::ZERO)
-                    });
-                    if let Some(due) = due {
-                        next = next.min(due);
-                    }
-                    synced.insert(key, Synced { seen, due });
+            let result = sync.run(owned).instrument(span).await;
+            let result = result.map(|requeue| requeue.map(workloop::instant_at));
+            match &result {
+                Ok(due) => {
+                    synced.insert(key.clone(), Synced { seen, due: *due });
                 }
-                Err(error) => {
-                    tracing::warn!(cronjob = %key, error = %error_chain(&error), "sync failed");
+                Err(_) => {
                     synced.remove(&key);
-                    next = next.min(backoff.failed(key));
                 }
             }
+            work.done(key, result);
         }
         drop(owned_by);
         // The next pass must see what was written, or it would start the same run again.
-        cache::caught_up(&changed, || expected.iter().all(|e| seen(&cron_jobs, &jobs, e))).await;
-        let _ = tokio::time::timeout_at(next, wake.notified()).await;
+        work.caught_up(|| {
+            expected.iter().all(|e| match e.kind {
+                Kind::CronJob => e.shown_by(&cron_jobs),
+                Kind::Job => e.shown_by(&jobs),
+            })
+        })
+        .await;
+        work.wait().await;
     }
 }
 
@@ -231,19 +211,6 @@ fn key_of(cron_job: &CronJob) -> String {
     format!("{}/{}", namespace_of(&cron_job.metadata), name_of(&cron_job.metadata))
 }
 
-/// Whether the caches show an expected write.
-fn seen(cron_jobs: &Store<CronJob>, jobs: &Store<Job>, expect: &Expect) -> bool {
-    match expect {
-        Expect::JobCreated { namespace, name } => cache::shows_created(jobs, namespace, name),
-        Expect::JobDeleted { namespace, name, uid } => {
-            cache::shows_deleted(jobs, namespace, name, uid)
-        }
-        Expect::CronJobAt { namespace, name, revision } => {
-            cache::shows_at(cron_jobs, namespace, name, *revision)
-        }
-    }
-}
-
 /// One CronJob's sync and what it needs to write.
 struct Sync<'s> {
     client: &'s kube::Client,
@@ -251,7 +218,7 @@ struct Sync<'s> {
     cron_job: &'s CronJob,
     key: String,
     namespace: String,
-    expected: &'s mut Vec<Expect>,
+    expected: &'s mut Vec<Expect<Kind>>,
 }
 
 impl Sync<'_> {
@@ -325,7 +292,7 @@ impl Sync<'_> {
                     reason: "SuccessfulCreate",
                     message: format!("Created job {name}"),
                 });
-                self.expected.push(Expect::JobCreated { namespace: self.namespace.clone(), name });
+                self.expected.push(Expect::created(Kind::Job, self.namespace.clone(), name));
                 plan::record_run(&mut status, reference_to(&created), scheduled);
             }
             // The namespace is going away: no create can succeed, nor is needed.
@@ -401,11 +368,12 @@ impl Sync<'_> {
         };
         match api.delete(name, &params).await {
             Ok(_) => {
-                self.expected.push(Expect::JobDeleted {
-                    namespace: self.namespace.clone(),
-                    name: name.to_owned(),
-                    uid: uid.to_owned(),
-                });
+                self.expected.push(Expect::deleted(
+                    Kind::Job,
+                    self.namespace.clone(),
+                    name.to_owned(),
+                    uid.to_owned(),
+                ));
                 Ok(true)
             }
             Err(error) if matches!(status_code(&error), Some(404 | 409)) => Ok(false),
@@ -428,11 +396,12 @@ impl Sync<'_> {
             .replace_status(&name, &PostParams::default(), &cron_job)
             .await
             .map_err(|source| Error::Status { key: self.key.clone(), source: Box::new(source) })?;
-        self.expected.push(Expect::CronJobAt {
-            namespace: self.namespace.clone(),
+        self.expected.push(Expect::at(
+            Kind::CronJob,
+            self.namespace.clone(),
             name,
-            revision: cache::revision_of(&written.metadata),
-        });
+            cache::revision_of(&written.metadata),
+        ));
         Ok(())
     }
 }

@@ -21,8 +21,9 @@
 //! run a pod, rounded up) nodes lack an available pod, and `manage` replaces them; with
 //! `maxSurge` it creates the new pod beside the old one first. OnDelete replaces nothing.
 //!
-//! The loop ([`run`]) re-plans every set on any change of sets, pods, nodes or revisions, when
-//! a pod becomes available or a failed pod's backoff ends, and every [`cache::RESYNC`]. Like
+//! The loop ([`run`], a [`WorkLoop`]) syncs every set on any change of sets, pods, nodes or
+//! revisions and every [`cache::RESYNC`], a set when one of its pods becomes available or a
+//! failed pod's backoff ends, and a set whose sync failed after its backoff. Like
 //! upstream's expectations, a pass waits until the shared caches show its writes, so the next
 //! plan cannot create the same pods again; and it rolls only when `manage` had nothing to do
 //! (upstream's `SatisfiedExpectations` after `manage`). The status is written by `PUT
@@ -31,8 +32,9 @@
 //! `SelectingAll`.
 //!
 //! Left out versus upstream:
-//! - The work queue and per-key expectations: one loop syncs every set each pass (as the
-//!   ReplicaSet controller does); a set whose writes failed backs off on its own.
+//! - Per-object event handlers and per-key expectations: any change of the caches queues every
+//!   set (as in the ReplicaSet controller), and a pass waits until the caches show all its
+//!   writes.
 //! - Revision names: the hash is FNV-1a over the template's canonical JSON, not over Go's
 //!   struct dump (see the Deployment controller), so `<set>-<hash>` differs from a cluster's.
 //! - `dedupCurHistories` relabels only the pods of the duplicate revisions, not every pod
@@ -47,24 +49,22 @@ mod history;
 mod plan;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cache;
+use crate::cache::workloop::{Expect, WorkLoop};
 use crate::cached_pod::CachedPod;
 use crate::informer::{Cached, Store};
 use crate::meta::{
-    api_message, error_chain, name_of, namespace_of, new_controller_ref, reference_to, status_code,
+    api_message, name_of, namespace_of, new_controller_ref, reference_to, status_code,
 };
 use crate::replicaset::{namespace_terminating, slow_start_batches};
 use crate::{Context, EventType, Recorder};
@@ -115,21 +115,12 @@ enum Error {
     Rollout { key: String, message: String },
 }
 
-/// A write the caches must show before the next pass plans again.
-#[derive(Debug, Clone)]
-enum Expect {
-    /// A pod created (the name the API server gave it).
-    PodCreated { namespace: String, name: String },
-    /// A pod deleted: gone, replaced or being deleted.
-    PodDeleted { namespace: String, name: String, uid: String },
-    /// A pod patched, at this revision or later.
-    PodAt { namespace: String, name: String, revision: u64 },
-    /// A set's status written, at this revision or later.
-    SetAt { namespace: String, name: String, revision: u64 },
-    /// A ControllerRevision created or patched, at this revision or later.
-    RevisionAt { namespace: String, name: String, revision: u64 },
-    /// A ControllerRevision deleted.
-    RevisionDeleted { namespace: String, name: String, uid: String },
+/// The caches whose writes a pass expects to see.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Pod,
+    Set,
+    Revision,
 }
 
 /// The shared caches the controller reads.
@@ -142,55 +133,43 @@ struct Caches {
 
 /// The DaemonSet controller: never returns.
 pub(crate) async fn run(cx: Context) {
-    let wake = Arc::new(Notify::new());
+    let mut work = WorkLoop::new(COMPONENT);
     let caches = Caches {
-        sets: cache::cache::<DaemonSet>(&cx.informers, &wake),
-        pods: cache::cache::<CachedPod>(&cx.informers, &wake),
-        nodes: cache::cache::<Node>(&cx.informers, &wake),
-        revisions: cache::cache::<ControllerRevision>(&cx.informers, &wake),
+        sets: work.cache::<DaemonSet>(&cx.informers),
+        pods: work.cache::<CachedPod>(&cx.informers),
+        nodes: work.cache::<Node>(&cx.informers),
+        revisions: work.cache::<ControllerRevision>(&cx.informers),
     };
     caches.sets.wait_until_ready().await;
     caches.pods.wait_until_ready().await;
     caches.nodes.wait_until_ready().await;
     caches.revisions.wait_until_ready().await;
-    // Woken by any change of the caches: have they caught up with our writes.
-    let changed = Arc::new(Notify::new());
-    caches.sets.wake(&changed);
-    caches.pods.wake(&changed);
-    caches.nodes.wake(&changed);
-    caches.revisions.wake(&changed);
     let client = cx.client.clone();
     let recorder = Recorder::new(client.clone(), COMPONENT, None);
-    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     let mut failed_pods = FailedPodBackoff::default();
     // The sets (uid and generation) already warned about selecting every pod.
     let mut warned: HashSet<String> = HashSet::new();
     loop {
-        let mut next = Instant::now() + cache::RESYNC;
-        let mut all = caches.sets.state();
-        all.sort_by_key(|s| key_of(s));
-        backoff.retain(|key: &String| all.iter().any(|s| key_of(s) == *key));
+        let all = caches.sets.state();
+        let pass = work.pass(all.iter().map(|s| key_of(s)));
         failed_pods.gc(Instant::now());
-        // Nothing else is read when there is no set.
-        let (pods, nodes, revisions) = if all.is_empty() {
-            (Vec::new(), Vec::new(), Vec::new())
-        } else {
-            (caches.pods.state(), caches.nodes.state(), caches.revisions.state())
-        };
+        warned.retain(|warning| all.iter().any(|s| selecting_all_key(s) == *warning));
+        if pass.keys.is_empty() {
+            work.wait().await;
+            continue;
+        }
+        let by_key: HashMap<String, &DaemonSet> = all.iter().map(|s| (key_of(s), &**s)).collect();
+        let (pods, nodes, revisions) =
+            (caches.pods.state(), caches.nodes.state(), caches.revisions.state());
         let observed = Observed::new(nodes.iter().map(|n| &**n), pods.iter().map(|p| &**p));
         let mut revisions_by_namespace: HashMap<&str, Vec<&ControllerRevision>> = HashMap::new();
         for revision in &revisions {
             let namespace = namespace_of(&revision.metadata);
             revisions_by_namespace.entry(namespace).or_default().push(revision);
         }
-        warned.retain(|warning| all.iter().any(|s| selecting_all_key(s) == *warning));
-        let mut expected: Vec<Expect> = Vec::new();
-        for ds in &all {
-            let key = key_of(ds);
-            if let Some(due) = backoff.waiting(&key) {
-                next = next.min(due);
-                continue;
-            }
+        let mut expected: Vec<Expect<Kind>> = Vec::new();
+        for key in pass.keys {
+            let ds = by_key[&key];
             let span = tracing::debug_span!("sync daemonset", object.ref = %key);
             let mut sync = Sync {
                 client: &client,
@@ -209,23 +188,19 @@ pub(crate) async fn run(cx: Context) {
                 .run(&observed, revisions, &mut failed_pods, &mut warned)
                 .instrument(span)
                 .await;
-            match result {
-                Ok(recheck) => {
-                    backoff.succeeded(&key);
-                    if let Some(at) = recheck {
-                        next = next.min(at);
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(daemonset = %key, error = %error_chain(&error), "sync failed");
-                    next = next.min(backoff.failed(key));
-                }
-            }
+            work.done(key, result);
         }
         drop(observed);
         // The next pass must see what was written, or it would create the same pods again.
-        cache::caught_up(&changed, || expected.iter().all(|e| seen(&caches, e))).await;
-        let _ = tokio::time::timeout_at(next, wake.notified()).await;
+        work.caught_up(|| {
+            expected.iter().all(|e| match e.kind {
+                Kind::Pod => e.shown_by(&caches.pods),
+                Kind::Set => e.shown_by(&caches.sets),
+                Kind::Revision => e.shown_by(&caches.revisions),
+            })
+        })
+        .await;
+        work.wait().await;
     }
 }
 
@@ -240,32 +215,6 @@ fn key_of(ds: &DaemonSet) -> String {
     format!("{}/{}", namespace_of(&ds.metadata), name_of(&ds.metadata))
 }
 
-/// Whether the caches show an expected write.
-fn seen(caches: &Caches, expect: &Expect) -> bool {
-    let (pods, sets) = (&caches.pods, &caches.sets);
-    match expect {
-        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
-        Expect::PodDeleted { namespace, name, uid } => {
-            cache::shows_deleted(pods, namespace, name, uid)
-        }
-        Expect::PodAt { namespace, name, revision } => {
-            cache::shows_at(pods, namespace, name, *revision)
-        }
-        Expect::SetAt { namespace, name, revision } => {
-            cache::shows_at(sets, namespace, name, *revision)
-        }
-        // A revision created or patched must be there (it is never deleted under the pass).
-        Expect::RevisionAt { namespace, name, revision } => caches
-            .revisions
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_some_and(|r| cache::revision_of(&r.metadata) >= *revision),
-        Expect::RevisionDeleted { namespace, name, uid } => caches
-            .revisions
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_none_or(|r| r.metadata.uid.as_deref() != Some(uid.as_str())),
-    }
-}
-
 /// One set's sync and what it needs to write.
 struct Sync<'s> {
     client: &'s kube::Client,
@@ -273,7 +222,7 @@ struct Sync<'s> {
     ds: &'s DaemonSet,
     key: String,
     namespace: String,
-    expected: &'s mut Vec<Expect>,
+    expected: &'s mut Vec<Expect<Kind>>,
     /// `RecheckDeletionTimestamp` done this sync.
     checked_not_deleted: bool,
 }
@@ -444,11 +393,12 @@ impl Sync<'_> {
     ) -> Result<(), Error> {
         let error = match result {
             Ok(written) => {
-                self.expected.push(Expect::RevisionAt {
-                    namespace: self.namespace.clone(),
-                    name: revision.name.clone(),
-                    revision: cache::revision_of(&written.metadata),
-                });
+                self.expected.push(Expect::present(
+                    Kind::Revision,
+                    self.namespace.clone(),
+                    revision.name.clone(),
+                    cache::revision_of(&written.metadata),
+                ));
                 return Ok(());
             }
             Err(error) => error,
@@ -477,11 +427,12 @@ impl Sync<'_> {
         };
         match revisions.create(&PostParams::default(), revision).await {
             Ok(written) => {
-                self.expected.push(Expect::RevisionAt {
-                    namespace: self.namespace.clone(),
-                    name: name.clone(),
-                    revision: cache::revision_of(&written.metadata),
-                });
+                self.expected.push(Expect::present(
+                    Kind::Revision,
+                    self.namespace.clone(),
+                    name.clone(),
+                    cache::revision_of(&written.metadata),
+                ));
                 return Ok(history::hash_of(&written));
             }
             Err(e) if status_code(&e) == Some(409) => {}
@@ -511,11 +462,12 @@ impl Sync<'_> {
                 key: key.clone(),
                 source: Box::new(source),
             })?;
-        self.expected.push(Expect::SetAt {
-            namespace: self.namespace.clone(),
-            name: name_of(&self.ds.metadata).to_owned(),
-            revision: cache::revision_of(&written.metadata),
-        });
+        self.expected.push(Expect::at(
+            Kind::Set,
+            self.namespace.clone(),
+            name_of(&self.ds.metadata).to_owned(),
+            cache::revision_of(&written.metadata),
+        ));
         Err(Error::Collision { key, name })
     }
 
@@ -538,11 +490,12 @@ impl Sync<'_> {
             let name = name_of(&pod.metadata).to_owned();
             let patch = json!({ "metadata": { "labels": { plan::REVISION_HASH_LABEL: hash } } });
             match pods.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                Ok(written) => self.expected.push(Expect::PodAt {
-                    namespace: self.namespace.clone(),
+                Ok(written) => self.expected.push(Expect::at(
+                    Kind::Pod,
+                    self.namespace.clone(),
                     name,
-                    revision: cache::revision_of(&written.metadata),
-                }),
+                    cache::revision_of(&written.metadata),
+                )),
                 Err(e) if status_code(&e) == Some(404) => {}
                 Err(source) => {
                     return Err(Error::Pod {
@@ -567,11 +520,12 @@ impl Sync<'_> {
             });
             tracing::debug!(revision = %revision.name, "deleting controllerrevision");
             match revisions.delete(&revision.name, &params).await {
-                Ok(_) => self.expected.push(Expect::RevisionDeleted {
-                    namespace: self.namespace.clone(),
-                    name: revision.name.clone(),
-                    uid: revision.uid.clone(),
-                }),
+                Ok(_) => self.expected.push(Expect::deleted(
+                    Kind::Revision,
+                    self.namespace.clone(),
+                    revision.name.clone(),
+                    revision.uid.clone(),
+                )),
                 Err(e) if matches!(status_code(&e), Some(404 | 409)) => {}
                 Err(source) => {
                     return Err(Error::Revision {
@@ -621,11 +575,12 @@ impl Sync<'_> {
     }
 
     fn pod_patched(&mut self, pod: &PodRef, written: &Pod) {
-        self.expected.push(Expect::PodAt {
-            namespace: self.namespace.clone(),
-            name: pod.name.clone(),
-            revision: cache::revision_of(&written.metadata),
-        });
+        self.expected.push(Expect::at(
+            Kind::Pod,
+            self.namespace.clone(),
+            pod.name.clone(),
+            cache::revision_of(&written.metadata),
+        ));
     }
 
     fn pod_error(&self, action: &'static str, pod: &PodRef, source: kube::Error) -> Error {
@@ -674,8 +629,11 @@ impl Sync<'_> {
                             "SuccessfulCreate",
                             format!("Created pod: {name}"),
                         );
-                        self.expected
-                            .push(Expect::PodCreated { namespace: self.namespace.clone(), name });
+                        self.expected.push(Expect::created(
+                            Kind::Pod,
+                            self.namespace.clone(),
+                            name,
+                        ));
                     }
                     // The namespace is going away: no create can succeed, nor is needed.
                     Err(error) if namespace_terminating(&error) => {}
@@ -740,11 +698,12 @@ impl Sync<'_> {
                         "SuccessfulDelete",
                         format!("Deleted pod: {}", pod.name),
                     );
-                    self.expected.push(Expect::PodDeleted {
-                        namespace: self.namespace.clone(),
-                        name: pod.name.clone(),
-                        uid: pod.uid.clone(),
-                    });
+                    self.expected.push(Expect::deleted(
+                        Kind::Pod,
+                        self.namespace.clone(),
+                        pod.name.clone(),
+                        pod.uid.clone(),
+                    ));
                 }
                 // Gone already, or replaced by another pod of the same name.
                 Err(error) if matches!(status_code(&error), Some(404 | 409)) => {}
@@ -775,11 +734,12 @@ impl Sync<'_> {
             });
             match api.replace_status(&name, &PostParams::default(), &current).await {
                 Ok(written) => {
-                    self.expected.push(Expect::SetAt {
-                        namespace: self.namespace.clone(),
+                    self.expected.push(Expect::at(
+                        Kind::Set,
+                        self.namespace.clone(),
                         name,
-                        revision: cache::revision_of(&written.metadata),
-                    });
+                        cache::revision_of(&written.metadata),
+                    ));
                     return Ok(());
                 }
                 Err(error) if status_code(&error) == Some(404) => return Ok(()),

@@ -29,19 +29,21 @@
 //! count a failure, `FailIndex` rules fail the index. Pods with the finalizer whose Job is gone,
 //! replaced or finished (and orphans) get it removed (`syncOrphanPod`).
 //!
-//! The loop ([`run`]) re-plans every Job on any change of Jobs or pods, at its active deadline
-//! or the end of its backoff, and every [`cache::RESYNC`]. Like upstream's expectations, a pass
-//! waits until the shared caches show its writes (pods created, deleted or patched, statuses),
-//! so the next plan counts what was written. The status is written by `PUT …/status` only when
-//! `trackJobStatusAndRemoveFinalizers` would. Events are upstream's: `SuccessfulCreate`,
-//! `FailedCreate`, `SuccessfulDelete`, `FailedDelete`, `Completed`, `TooManySucceededPods`,
-//! the failure reasons (`BackoffLimitExceeded`, `DeadlineExceeded`, `PodFailurePolicy`, …),
-//! `Suspended` and `Resumed`.
+//! The loop ([`run`], a [`WorkLoop`]) syncs every Job (and the orphan pods) on any change of
+//! Jobs or pods and every [`cache::RESYNC`], a Job at its active deadline or the end of its
+//! pod-failure backoff, and a Job whose sync failed after its backoff. Like upstream's
+//! expectations, a pass waits until the shared caches show its writes (pods created, deleted or
+//! patched, statuses), so the next plan counts what was written. The status is written by
+//! `PUT …/status` only when `trackJobStatusAndRemoveFinalizers` would. Events are upstream's:
+//! `SuccessfulCreate`, `FailedCreate`, `SuccessfulDelete`, `FailedDelete`, `Completed`,
+//! `TooManySucceededPods`, the failure reasons (`BackoffLimitExceeded`, `DeadlineExceeded`,
+//! `PodFailurePolicy`, …), `Suspended` and `Resumed`.
 //!
 //! Left out versus upstream:
-//! - The work queue and per-key expectations: one loop syncs every Job each pass (as the
-//!   ReplicaSet controller does); a Job whose writes failed backs off on its own. An adoption or
-//!   release ends that Job's sync; it is planned again once the caches show it.
+//! - Per-object event handlers and per-key expectations: any change of Jobs or pods queues
+//!   every Job (as in the ReplicaSet controller), and a pass waits until the caches show all its
+//!   writes. An adoption or release ends that Job's sync; it is planned again once the caches
+//!   show it.
 //! - While the pod-failure backoff holds creations back, `status.active` stays the number of
 //!   active pods (upstream's `manageJob` returns 0 there, writing `active: 0` meanwhile).
 //! - `ttlSecondsAfterFinished` is the ttl-after-finished controller's (`ttl_after_finished.rs`),
@@ -56,22 +58,20 @@ mod plan;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
-use tokio::sync::Notify;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cache;
+use crate::cache::workloop::{self, Expect, WorkLoop};
 use crate::cached_pod::CachedPod;
-use crate::informer::{Cached, Store};
+use crate::informer::Cached;
 use crate::meta::{
-    api_message, error_chain, name_of, namespace_of, new_controller_ref, reference_to, status_code,
+    api_message, name_of, namespace_of, new_controller_ref, reference_to, status_code,
 };
 use crate::replicaset::{namespace_terminating, slow_start_batches};
 use crate::{Context, EventType, Recorder};
@@ -105,56 +105,67 @@ enum Error {
     Gone { key: String },
 }
 
-/// A write the caches must show before the next pass plans again.
-#[derive(Debug, Clone)]
-enum Expect {
-    /// A pod created (the name the API server gave it).
-    PodCreated { namespace: String, name: String },
-    /// A pod deleted: gone, replaced or being deleted.
-    PodDeleted { namespace: String, name: String, uid: String },
-    /// A pod patched, at this revision or later.
-    PodAt { namespace: String, name: String, revision: u64 },
-    /// A Job's status written, at this revision or later.
-    JobAt { namespace: String, name: String, revision: u64 },
+/// The caches whose writes a pass expects to see.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Pod,
+    Job,
+}
+
+/// What the loop syncs: a Job, or the tracking finalizers of the pods no Job tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    Job(String),
+    /// After the Jobs of a pass (it skips the orphans they adopt).
+    Orphans,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Job(key) => f.write_str(key),
+            Key::Orphans => f.write_str("orphan pods"),
+        }
+    }
 }
 
 /// The Job controller: never returns.
 pub(crate) async fn run(cx: Context) {
-    let wake = Arc::new(Notify::new());
-    let jobs = cache::cache::<Job>(&cx.informers, &wake);
-    let pods = cache::cache::<CachedPod>(&cx.informers, &wake);
+    let mut work = WorkLoop::new(COMPONENT);
+    let jobs = work.cache::<Job>(&cx.informers);
+    let pods = work.cache::<CachedPod>(&cx.informers);
     jobs.wait_until_ready().await;
     pods.wait_until_ready().await;
-    // Woken by any change of either cache: have they caught up with our writes.
-    let changed = Arc::new(Notify::new());
-    jobs.wake(&changed);
-    pods.wake(&changed);
     let client = cx.client.clone();
     let recorder = Recorder::new(client.clone(), COMPONENT, None);
-    let mut backoff = cache::Backoff::new(cache::RETRY * 128);
     // `podBackoffStore`: the pod-failure backoff of each Job, by uid.
     let mut records: HashMap<String, BackoffRecord> = HashMap::new();
     loop {
-        let mut next = Instant::now() + cache::RESYNC;
-        let mut all = jobs.state();
-        all.sort_by_key(|j| key_of(j));
-        backoff.retain(|key: &String| all.iter().any(|j| key_of(j) == *key));
+        let all = jobs.state();
+        let keys = all.iter().map(|j| Key::Job(key_of(j)));
+        let pass = work.pass(keys.chain([Key::Orphans]));
         records
             .retain(|uid, _| all.iter().any(|j| j.metadata.uid.as_deref() == Some(uid.as_str())));
+        if pass.keys.is_empty() {
+            work.wait().await;
+            continue;
+        }
+        let by_key: HashMap<String, &Job> = all.iter().map(|j| (key_of(j), &**j)).collect();
         let pod_list = pods.state();
         let mut by_namespace: HashMap<&str, Vec<&CachedPod>> = HashMap::new();
         for pod in &pod_list {
             by_namespace.entry(namespace_of(&pod.metadata)).or_default().push(pod);
         }
-        let mut expected: Vec<Expect> = Vec::new();
+        let mut expected: Vec<Expect<Kind>> = Vec::new();
         let mut adopting: HashSet<String> = HashSet::new();
-        for job in &all {
-            let key = key_of(job);
-            if let Some(due) = backoff.waiting(&key) {
-                next = next.min(due);
+        for key in pass.keys {
+            let Key::Job(job_key) = &key else {
+                let result = clean_orphans(&client, &pod_list, &all, &adopting, &mut expected);
+                work.done(key, result.await.map(|()| None));
                 continue;
-            }
-            let span = tracing::debug_span!("sync job", object.ref = %key);
+            };
+            let job = by_key[job_key];
+            let span = tracing::debug_span!("sync job", object.ref = %job_key);
             let namespace_pods = by_namespace
                 .get(namespace_of(&job.metadata))
                 .map(Vec::as_slice)
@@ -163,57 +174,30 @@ pub(crate) async fn run(cx: Context) {
                 client: &client,
                 recorder: &recorder,
                 job,
-                key: key.clone(),
+                key: job_key.clone(),
                 namespace: namespace_of(&job.metadata).to_owned(),
                 expected: &mut expected,
             };
             let result =
                 sync.run(namespace_pods, &mut records, &mut adopting).instrument(span).await;
-            match result {
-                Ok(recheck) => {
-                    backoff.succeeded(&key);
-                    if let Some(at) = recheck {
-                        let wait = at.duration_since(Timestamp::now());
-                        let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-                        next = next.min(Instant::now() + wait + Duration::from_millis(1));
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(job = %key, error = %error_chain(&error), "sync failed");
-                    next = next.min(backoff.failed(key));
-                }
-            }
-        }
-        if let Err(error) = clean_orphans(&client, &pod_list, &all, &adopting, &mut expected).await
-        {
-            tracing::warn!(error = %error_chain(&error), "orphan pod cleanup failed");
-            next = next.min(Instant::now() + cache::RETRY);
+            // Synced again just after its deadline or pod-failure backoff.
+            work.done(key, result.map(|recheck| recheck.map(workloop::just_after)));
         }
         drop(by_namespace);
         // The next pass must see what was written, or it would create the same pods again.
-        cache::caught_up(&changed, || expected.iter().all(|e| seen(&jobs, &pods, e))).await;
-        let _ = tokio::time::timeout_at(next, wake.notified()).await;
+        work.caught_up(|| {
+            expected.iter().all(|e| match e.kind {
+                Kind::Pod => e.shown_by(&pods),
+                Kind::Job => e.shown_by(&jobs),
+            })
+        })
+        .await;
+        work.wait().await;
     }
 }
 
 fn key_of(job: &Job) -> String {
     format!("{}/{}", namespace_of(&job.metadata), name_of(&job.metadata))
-}
-
-/// Whether the caches show an expected write.
-fn seen(jobs: &Store<Job>, pods: &Store<CachedPod>, expect: &Expect) -> bool {
-    match expect {
-        Expect::PodCreated { namespace, name } => cache::shows_created(pods, namespace, name),
-        Expect::PodDeleted { namespace, name, uid } => {
-            cache::shows_deleted(pods, namespace, name, uid)
-        }
-        Expect::PodAt { namespace, name, revision } => {
-            cache::shows_at(pods, namespace, name, *revision)
-        }
-        Expect::JobAt { namespace, name, revision } => {
-            cache::shows_at(jobs, namespace, name, *revision)
-        }
-    }
 }
 
 /// `syncOrphanPod` for every pod that needs it: the finalizer removed from pods whose Job is
@@ -223,7 +207,7 @@ async fn clean_orphans(
     pods: &[Arc<CachedPod>],
     jobs: &[Arc<Job>],
     adopting: &HashSet<String>,
-    expected: &mut Vec<Expect>,
+    expected: &mut Vec<Expect<Kind>>,
 ) -> Result<(), Error> {
     let by_key: HashMap<(&str, &str), &Job> =
         jobs.iter().map(|j| ((namespace_of(&j.metadata), name_of(&j.metadata)), &**j)).collect();
@@ -253,18 +237,19 @@ async fn remove_finalizer(
     client: &kube::Client,
     namespace: &str,
     pod: &PodRef,
-    expected: &mut Vec<Expect>,
+    expected: &mut Vec<Expect<Kind>>,
 ) -> Result<(), Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let patch =
         json!({ "metadata": { "$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER] } });
     match pods.patch(&pod.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
         Ok(written) => {
-            expected.push(Expect::PodAt {
-                namespace: namespace.to_owned(),
-                name: pod.name.clone(),
-                revision: cache::revision_of(&written.metadata),
-            });
+            expected.push(Expect::at(
+                Kind::Pod,
+                namespace.to_owned(),
+                pod.name.clone(),
+                cache::revision_of(&written.metadata),
+            ));
             Ok(())
         }
         Err(error) if status_code(&error) == Some(404) => Ok(()),
@@ -284,7 +269,7 @@ struct Sync<'s> {
     job: &'s Job,
     key: String,
     namespace: String,
-    expected: &'s mut Vec<Expect>,
+    expected: &'s mut Vec<Expect<Kind>>,
 }
 
 impl Sync<'_> {
@@ -471,11 +456,12 @@ impl Sync<'_> {
     }
 
     fn pod_patched(&mut self, name: &str, written: &Pod) {
-        self.expected.push(Expect::PodAt {
-            namespace: self.namespace.clone(),
-            name: name.to_owned(),
-            revision: cache::revision_of(&written.metadata),
-        });
+        self.expected.push(Expect::at(
+            Kind::Pod,
+            self.namespace.clone(),
+            name.to_owned(),
+            cache::revision_of(&written.metadata),
+        ));
     }
 
     /// `manageJob`'s (or `deleteActivePods`') writes: what they achieved, and the first failure.
@@ -504,11 +490,12 @@ impl Sync<'_> {
                         });
                         match pods.delete(&pod.name, &params).await {
                             Ok(_) => {
-                                expected.push(Expect::PodDeleted {
-                                    namespace: namespace.clone(),
-                                    name: pod.name.clone(),
-                                    uid: pod.uid.clone(),
-                                });
+                                expected.push(Expect::deleted(
+                                    Kind::Pod,
+                                    namespace.clone(),
+                                    pod.name.clone(),
+                                    pod.uid.clone(),
+                                ));
                                 Ok((true, expected))
                             }
                             // Gone already, or replaced by another pod of the same name.
@@ -587,10 +574,11 @@ impl Sync<'_> {
                                     "SuccessfulCreate",
                                     format!("Created pod: {name}"),
                                 );
-                                self.expected.push(Expect::PodCreated {
-                                    namespace: self.namespace.clone(),
+                                self.expected.push(Expect::created(
+                                    Kind::Pod,
+                                    self.namespace.clone(),
                                     name,
-                                });
+                                ));
                             }
                             // The namespace is going away: no create can succeed, nor is needed.
                             Err(error) if namespace_terminating(&error) => {}
@@ -635,11 +623,12 @@ impl Sync<'_> {
                     source: Box::new(source),
                 }
             })?;
-        self.expected.push(Expect::JobAt {
-            namespace: self.namespace.clone(),
+        self.expected.push(Expect::at(
+            Kind::Job,
+            self.namespace.clone(),
             name,
-            revision: cache::revision_of(&written.metadata),
-        });
+            cache::revision_of(&written.metadata),
+        ));
         Ok(written)
     }
 }
