@@ -683,6 +683,21 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[status(networking("Ingress"))],
         storage_version_hash: "39NQlfNR+bo=",
     },
+    // networking.k8s.io/v1, `pkg/registry/networking/ipaddress`: the allocation records of
+    // Service cluster IPs, written by the apiserver's allocator (`ipallocator.k8s.io`).
+    ResourceType {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "IPAddress",
+        plural: "ipaddresses",
+        singular: "ipaddress",
+        scope: Scope::Cluster,
+        short_names: &["ip"],
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "3f/plJFChNE=",
+    },
     // networking.k8s.io/v1, `pkg/registry/networking/networkpolicy`: stored and served; as in a
     // cluster whose network plugin does not enforce them, nothing acts on them.
     ResourceType {
@@ -697,6 +712,21 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CRUD,
         subresources: &[],
         storage_version_hash: "YpfwF18m1G8=",
+    },
+    // networking.k8s.io/v1, `pkg/registry/networking/servicecidr`: the ranges Service cluster
+    // IPs come from; `kubernetes` is the --service-cidr one.
+    ResourceType {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "ServiceCIDR",
+        plural: "servicecidrs",
+        singular: "servicecidr",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[status(networking("ServiceCIDR"))],
+        storage_version_hash: "gNLvruQhW2g=",
     },
     // policy/v1, `pkg/registry/policy/poddisruptionbudget`.
     ResourceType {
@@ -862,6 +892,8 @@ mod tests {
             ("job", "batch", "jobs"),
             ("cj", "batch", "cronjobs"),
             ("ingressclass", "networking.k8s.io", "ingressclasses"),
+            ("ip", "networking.k8s.io", "ipaddresses"),
+            ("servicecidr", "networking.k8s.io", "servicecidrs"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
             ("clusterrole", "rbac.authorization.k8s.io", "clusterroles"),
@@ -880,6 +912,7 @@ mod tests {
             "clusterrolebindings",
             "clusterroles",
             "ingressclasses",
+            "ipaddresses",
             "namespaces",
             "nodes",
             "persistentvolumes",
@@ -887,6 +920,7 @@ mod tests {
             "selfsubjectaccessreviews",
             "selfsubjectreviews",
             "selfsubjectrulesreviews",
+            "servicecidrs",
             "storageclasses",
             "subjectaccessreviews",
             "tokenreviews",

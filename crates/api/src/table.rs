@@ -655,6 +655,27 @@ const INGRESS_CLASS_COLUMNS: &[ColumnDefinition] = &[
     AGE,
 ];
 
+/// `printIPAddress`: its rows carry an age cell too, beyond the columns (kubectl drops it).
+const IP_ADDRESS_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "ParentRef",
+        "string",
+        "ParentRef references the resource that an IPAddress is attached to. An IPAddress must reference a parent object.",
+    ),
+];
+
+/// `printServiceCIDR`.
+const SERVICE_CIDR_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "CIDRs",
+        "string",
+        "CIDRs defines the IP blocks in CIDR notation (e.g. \"192.168.0.0/24\" or \"2001:db8::/64\") from which to assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable.",
+    ),
+    AGE,
+];
+
 /// `printNetworkPolicy`.
 const NETWORK_POLICY_COLUMNS: &[ColumnDefinition] = &[
     NAME,
@@ -761,6 +782,8 @@ enum Printer {
     /// autoscaling/v2 or (converted to v2 first) autoscaling/v1.
     HorizontalPodAutoscaler(HpaApi),
     NetworkPolicy,
+    IpAddress,
+    ServiceCidr,
     RoleBinding,
     ClusterRoleBinding,
     /// The generic apiserver's default: `Name`, `Created At`.
@@ -818,6 +841,8 @@ impl Printer {
                 })
             }
             ("networking.k8s.io", "NetworkPolicy") => Printer::NetworkPolicy,
+            ("networking.k8s.io", "IPAddress") => Printer::IpAddress,
+            ("networking.k8s.io", "ServiceCIDR") => Printer::ServiceCidr,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
             // Role and ClusterRole print `Name` and `Created At`, like the default.
@@ -855,6 +880,8 @@ impl Printer {
             Printer::ResourceQuota => RESOURCE_QUOTA_COLUMNS,
             Printer::HorizontalPodAutoscaler(_) => HORIZONTAL_POD_AUTOSCALER_COLUMNS,
             Printer::NetworkPolicy => NETWORK_POLICY_COLUMNS,
+            Printer::IpAddress => IP_ADDRESS_COLUMNS,
+            Printer::ServiceCidr => SERVICE_CIDR_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
@@ -1006,6 +1033,30 @@ impl Printer {
             }
             Printer::NetworkPolicy => {
                 cells![name, format_label_selector(&o["spec"]["podSelector"]), created()]
+            }
+            Printer::IpAddress => {
+                let parent = &o["spec"]["parentRef"];
+                let parent = if parent.is_object() {
+                    // `schema.GroupResource.String()`, lower-cased.
+                    let (group, resource) = (text(&parent["group"]), text(&parent["resource"]));
+                    let mut named = if group.is_empty() {
+                        resource.to_lowercase()
+                    } else {
+                        format!("{resource}.{group}").to_lowercase()
+                    };
+                    let namespace = text(&parent["namespace"]);
+                    if !namespace.is_empty() {
+                        named = format!("{named}/{namespace}");
+                    }
+                    format!("{named}/{}", text(&parent["name"]))
+                } else {
+                    "<none>".to_owned()
+                };
+                cells![name, parent, created()]
+            }
+            Printer::ServiceCidr => {
+                let cidrs: Vec<&str> = array(&o["spec"]["cidrs"]).iter().map(text).collect();
+                cells![name, cidrs.join(","), created()]
             }
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role =
@@ -2109,7 +2160,9 @@ mod tests {
         ];
         for row in table["rows"].as_array().unwrap() {
             let cells = row["cells"].as_array().unwrap();
-            assert_eq!(cells.len(), columns.len(), "one cell per column: {row}");
+            // A cell per column at least: `printIPAddress` adds an age beyond its columns,
+            // which kubectl skips (kubernetes#66379).
+            assert!(cells.len() >= columns.len(), "one cell per column: {row}");
             lines.push(
                 shown
                     .iter()
@@ -3156,7 +3209,14 @@ x       0001-01-01T00:00:00Z
                 "{}",
                 resource.plural
             );
-            assert_eq!(cells(resource, &object, NOW).len(), columns.len(), "{}", resource.plural);
+            // `printIPAddress` alone adds a cell (the age) beyond its columns.
+            let extra = usize::from(resource.kind == "IPAddress");
+            assert_eq!(
+                cells(resource, &object, NOW).len(),
+                columns.len() + extra,
+                "{}",
+                resource.plural
+            );
         }
     }
 
@@ -3387,6 +3447,46 @@ NAME    CONTROLLER             PARAMETERS                                      A
 nginx   k8s.io/ingress-nginx   <none>                                          60m
 lb      example.com/lb         IngressParameters.k8s.example.com/external-lb   60m
 core    example.com/lb         ConfigMap/lb-config                             60m
+",
+            None,
+        );
+    }
+
+    #[test]
+    fn ip_addresses_and_service_cidrs() {
+        let created = "2026-11-25T09:00:00Z";
+        let service = json!({"metadata": {"name": "10.96.0.1", "creationTimestamp": created},
+            "spec": {"parentRef": {"group": "", "resource": "services", "namespace": "default",
+                "name": "kubernetes"}}});
+        let gateway = json!({"metadata": {"name": "10.96.0.9", "creationTimestamp": created},
+            "spec": {"parentRef": {"group": "Gateway.Networking.k8s.io", "resource": "Gateways",
+                "name": "gw"}}});
+        let orphan = json!({"metadata": {"name": "2001:db8::1", "creationTimestamp": created},
+            "spec": {}});
+        check(
+            "networking.k8s.io",
+            "ipaddresses",
+            &[service, gateway, orphan],
+            "
+NAME          PARENTREF
+10.96.0.1     services/default/kubernetes
+10.96.0.9     gateways.gateway.networking.k8s.io/gw
+2001:db8::1   <none>
+",
+            None,
+        );
+        let default = json!({"metadata": {"name": "kubernetes", "creationTimestamp": created},
+            "spec": {"cidrs": ["10.96.0.0/12"]}});
+        let dual = json!({"metadata": {"name": "extra", "creationTimestamp": created},
+            "spec": {"cidrs": ["10.100.0.0/24", "fd00::/108"]}});
+        check(
+            "networking.k8s.io",
+            "servicecidrs",
+            &[default, dual],
+            "
+NAME         CIDRS                      AGE
+kubernetes   10.96.0.0/12               60m
+extra        10.100.0.0/24,fd00::/108   60m
 ",
             None,
         );

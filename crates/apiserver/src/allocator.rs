@@ -1,12 +1,21 @@
-//! Service cluster IPs and node ports, allocated atomically through the store, and the
-//! `default/kubernetes` Service with its Endpoints and EndpointSlice.
+//! Service cluster IPs and node ports, allocated atomically through the store, the default
+//! `kubernetes` ServiceCIDR, and the `default/kubernetes` Service with its Endpoints and
+//! EndpointSlice.
 //!
-//! Each allocated IP or port is a key of its own, created only if absent
-//! (`/registry/berth.dev/serviceips/<ip>`, `/registry/berth.dev/servicenodeports/<port>`, the
-//! value the owning Service's uid), so concurrent creates can never share one, and a restart
-//! keeps every reservation. Dynamic allocation starts at a random offset in the upper band of
-//! the range and leaves the lower band to requested values, as kube-apiserver's allocators do
-//! (`pkg/registry/core/service/ipallocator`, `portallocator`).
+//! A cluster IP's allocation record is its `networking.k8s.io/v1` IPAddress object, named by
+//! the IP and created only if absent, so concurrent creates can never share an IP and an
+//! IPAddress a user created reserves its IP; it is written as kube-apiserver's allocator
+//! (`pkg/registry/core/service/ipallocator`, `ipallocator.k8s.io`) writes it, and released by
+//! the Service it names as its parent. IPs come from every ServiceCIDR that is Ready and not
+//! being deleted, as upstream's `MetaAllocator` chooses. Node ports are private keys
+//! (`/registry/berth.dev/servicenodeports/<port>`, the value the owning Service's uid), as
+//! upstream keeps a bitmap for them. Dynamic allocation starts at a random offset in the upper
+//! band of a range and leaves the lower band to requested values, as kube-apiserver's
+//! allocators do (`ipallocator`, `portallocator`).
+//!
+//! Data dirs from before IPAddress objects kept each IP as a private key
+//! (`/registry/berth.dev/serviceips/<ip>`, the owner's uid); [`bootstrap`] turns those whose
+//! Service still exists into IPAddress objects and drops the keys.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,10 +29,17 @@ use bytes::Bytes;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::resources::{decode, key};
+use crate::resources::{decode, key, prefix};
 use crate::status::{Cause, Status};
 
-const IP_KEYS: &str = "/registry/berth.dev/serviceips/";
+/// Where cluster IPs were kept before IPAddress objects (migrated at start).
+const OLD_IP_KEYS: &str = "/registry/berth.dev/serviceips/";
+/// `ipallocator.ControllerName`, the `ipaddress.kubernetes.io/managed-by` of Services' IPs.
+const IP_MANAGED_BY: &str = "ipallocator.k8s.io";
+/// The default ServiceCIDR (`DefaultServiceCIDRName`).
+const DEFAULT_SERVICE_CIDR: &str = "kubernetes";
+/// The Ready condition's message the default-servicecidr controller writes.
+const DEFAULT_READY_MESSAGE: &str = "Kubernetes default Service CIDR is ready";
 const PORT_KEYS: &str = "/registry/berth.dev/servicenodeports/";
 /// `--service-node-port-range` default.
 const NODE_PORT_FIRST: u32 = 30000;
@@ -31,8 +47,8 @@ const NODE_PORT_LAST: u32 = 32767;
 /// Random probes before falling back to a scan of what is allocated.
 const RANDOM_PROBES: usize = 16;
 
-/// The IPv4 range Service cluster IPs come from (`--service-cluster-ip-range`): a CIDR of
-/// prefix 12 to 30.
+/// The IPv4 range of the default `kubernetes` ServiceCIDR (`--service-cluster-ip-range`): a
+/// CIDR of prefix 12 to 30.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceCidr(Ipv4Cidr);
 
@@ -48,19 +64,9 @@ impl ServiceCidr {
     /// kube-apiserver's default, 10.96.0.0/12.
     pub const DEFAULT: ServiceCidr = ServiceCidr(Ipv4Cidr::new(Ipv4Addr::new(10, 96, 0, 0), 12));
 
-    fn size(self) -> u64 {
-        self.0.size()
-    }
-
-    /// The address at `offset` from the network address (`offset` < [`Self::size`]).
+    /// The address at `offset` from the network address (`offset` < the range's size).
     fn at(self, offset: u64) -> Ipv4Addr {
-        self.0.address(offset).unwrap_or(Ipv4Addr::UNSPECIFIED)
-    }
-
-    /// The offset of `ip`, if the range holds it as an allocatable address (not the network
-    /// or broadcast address).
-    fn offset(self, ip: Ipv4Addr) -> Option<u64> {
-        self.0.index_of(ip).filter(|offset| (1..self.size() - 1).contains(offset))
+        at(self.0, offset)
     }
 
     /// The first allocatable address, the `kubernetes` Service's.
@@ -134,7 +140,8 @@ fn requested_ip(service: &Value) -> Option<String> {
 
 /// Allocates the cluster IP and node ports a Service needs, filling them in. On update
 /// (`current` is the stored Service) a body without `clusterIP` or `nodePort` keeps the current
-/// ones, and a type change allocates what it newly needs. On an error nothing stays reserved.
+/// ones, and a type change allocates what it newly needs. IPs come from the ready
+/// ServiceCIDRs (`cidr` only while there are none). On an error nothing stays reserved.
 pub(crate) async fn reserve_for(
     store: &dyn Store,
     cidr: ServiceCidr,
@@ -205,14 +212,22 @@ async fn allocate(
                 };
                 let parsed: Ipv4Addr =
                     ip.parse().map_err(|_| invalid("not a valid IPv4 address".into()))?;
-                if cidr.offset(parsed).is_none() {
+                let ranges = ready_ranges(store, cidr).await?;
+                let Some(range) = widest_containing(&ranges, parsed) else {
+                    return Err(invalid(
+                        "the provided network does not match the current range".into(),
+                    ));
+                };
+                if !allocatable(range, parsed) {
                     return Err(invalid(format!(
-                        "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
+                        "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {range}"
                     )));
                 }
+                // As upstream's dry-run allocator: the range is checked, the IP is not.
                 if !dry_run {
-                    let key = format!("{IP_KEYS}{parsed}");
-                    if !reserve(store, &key, &owner).await? {
+                    let ips = ip_addresses()?;
+                    let key = key(ips, None, &parsed.to_string());
+                    if !reserve(store, &key, ip_record(ips, parsed, service)).await? {
                         return Err(invalid("provided IP is already allocated".into()));
                     }
                     reserved.keys.push(key);
@@ -220,7 +235,7 @@ async fn allocate(
                 set_ip(service, &ip);
             }
             (None, None) => {
-                let ip = allocate_ip(store, cidr, &owner, dry_run, reserved).await?;
+                let ip = allocate_ip(store, cidr, service, dry_run, reserved).await?;
                 set_ip(service, &ip.to_string());
             }
         }
@@ -286,7 +301,7 @@ async fn allocate(
                 }
                 if !dry_run {
                     let key = format!("{PORT_KEYS}{requested}");
-                    if !reserve(store, &key, &owner).await? {
+                    if !reserve(store, &key, Bytes::from(owner.clone())).await? {
                         return Err(invalid("provided port is already allocated".into()));
                     }
                     reserved.keys.push(key);
@@ -313,9 +328,9 @@ fn set_ip(service: &mut Value, ip: &str) {
     service["spec"]["clusterIPs"] = json!([ip]);
 }
 
-/// Creates `key` if absent; whether it was free.
-async fn reserve(store: &dyn Store, key: &str, owner: &str) -> Result<bool, Status> {
-    match store.create(key, Bytes::from(owner.to_owned())).await {
+/// Creates `key` holding `value` if absent; whether it was free.
+async fn reserve(store: &dyn Store, key: &str, value: Bytes) -> Result<bool, Status> {
+    match store.create(key, value).await {
         Ok(_) => Ok(true),
         Err(berth_store::Error::AlreadyExists { .. }) => Ok(false),
         Err(error) => {
@@ -330,24 +345,148 @@ fn upper_band_start(size: u64, divisor: u64, cap: u64) -> u64 {
     (size / divisor).clamp(16, cap)
 }
 
+fn ip_addresses() -> Result<&'static ResourceType, Status> {
+    kinds::find("networking.k8s.io", "v1", "ipaddresses").ok_or_else(Status::internal)
+}
+
+/// The IPAddress object recording that `service` holds `ip`, as stored: what upstream's
+/// allocator creates through the loopback client (`createIPAddress`).
+fn ip_record(ips: &ResourceType, ip: Ipv4Addr, service: &Value) -> Bytes {
+    let text = |pointer: &str| service.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let mut object = json!({
+        "kind": "IPAddress",
+        "apiVersion": "networking.k8s.io/v1",
+        "metadata": {
+            "name": ip.to_string(),
+            "uid": crate::objects::new_uid(),
+            "creationTimestamp": crate::objects::now_rfc3339(),
+            "labels": {
+                "ipaddress.kubernetes.io/ip-family": "IPv4",
+                "ipaddress.kubernetes.io/managed-by": IP_MANAGED_BY,
+            },
+        },
+        "spec": {
+            "parentRef": {
+                "group": "",
+                "resource": "services",
+                "namespace": text("/metadata/namespace"),
+                "name": text("/metadata/name"),
+            },
+        },
+    });
+    crate::apply::record_own(ips, None, &mut object);
+    Bytes::from(serde_json::to_vec(&object).unwrap_or_default())
+}
+
+/// Whether the IPAddress `record` names `service` as its parent.
+fn held_by(record: &Value, service: &Value) -> bool {
+    let parent = &record["spec"]["parentRef"];
+    let field = |name: &str| parent.get(name).and_then(Value::as_str).unwrap_or("");
+    let meta = |name: &str| service["metadata"].get(name).and_then(Value::as_str).unwrap_or("");
+    field("group").is_empty()
+        && field("resource") == "services"
+        && field("namespace") == meta("namespace")
+        && field("name") == meta("name")
+}
+
+/// The address at `offset` in `range` (`offset` < its size).
+fn at(range: Ipv4Cidr, offset: u64) -> Ipv4Addr {
+    range.address(offset).unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// Whether `range` gives out `ip`: inside it, neither its network nor its broadcast address.
+fn allocatable(range: Ipv4Cidr, ip: Ipv4Addr) -> bool {
+    range.index_of(ip).is_some_and(|offset| offset >= 1 && offset + 1 < range.size())
+}
+
+/// The IPv4 ranges of every ServiceCIDR that is Ready and not being deleted (one without a
+/// Ready condition yet counts as Ready, as upstream's `isReady` assumes), sorted; the
+/// `--service-cidr` while there is no ServiceCIDR at all.
+async fn ready_ranges(store: &dyn Store, fallback: ServiceCidr) -> Result<Vec<Ipv4Cidr>, Status> {
+    let resource =
+        kinds::find("networking.k8s.io", "v1", "servicecidrs").ok_or_else(Status::internal)?;
+    let page =
+        store.range(&RangeRequest::prefix(prefix(resource, None))).await.map_err(|error| {
+            tracing::error!(%error, "reading service CIDRs failed");
+            Status::internal()
+        })?;
+    if page.kvs.is_empty() {
+        return Ok(vec![fallback.0]);
+    }
+    let mut ranges: Vec<Ipv4Cidr> =
+        page.kvs.iter().filter_map(|kv| decode(kv).ok()).flat_map(|o| usable_ranges(&o)).collect();
+    ranges.sort_by_key(|range| (at(*range, 0), range.prefix()));
+    ranges.dedup();
+    Ok(ranges)
+}
+
+/// The IPv4 CIDRs a ServiceCIDR object gives IPs from (none while it is not Ready or is
+/// being deleted).
+fn usable_ranges(object: &Value) -> Vec<Ipv4Cidr> {
+    let deleting = object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+    let conditions = object.pointer("/status/conditions").and_then(Value::as_array);
+    let ready = conditions
+        .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
+        .is_none_or(|ready| ready["status"] == "True");
+    if deleting || !ready {
+        return Vec::new();
+    }
+    let cidrs = object.pointer("/spec/cidrs").and_then(Value::as_array);
+    cidrs.into_iter().flatten().filter_map(|cidr| Ipv4Cidr::parse(cidr.as_str()?).ok()).collect()
+}
+
+/// The widest range holding `ip`: upstream's `ShortestPrefixMatch` (every narrower one lies
+/// inside it).
+fn widest_containing(ranges: &[Ipv4Cidr], ip: Ipv4Addr) -> Option<Ipv4Cidr> {
+    ranges.iter().copied().filter(|r| r.index_of(ip).is_some()).min_by_key(|r| r.prefix())
+}
+
+/// The ranges no other range holds (upstream's `TopLevelPrefixes`), in order.
+fn top_level(ranges: &[Ipv4Cidr]) -> Vec<Ipv4Cidr> {
+    let inside = |r: &Ipv4Cidr, o: &Ipv4Cidr| {
+        o != r && o.prefix() <= r.prefix() && o.index_of(at(*r, 0)).is_some()
+    };
+    ranges.iter().copied().filter(|r| !ranges.iter().any(|o| inside(r, o))).collect()
+}
+
+fn range_full() -> Status {
+    Status::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "Internal error occurred: failed to allocate a serviceIP: range is full",
+    )
+}
+
+/// A free IP from the first top-level ready range that has one, its IPAddress created for
+/// `service` (unless `dry_run`).
 async fn allocate_ip(
     store: &dyn Store,
-    cidr: ServiceCidr,
-    owner: &str,
+    fallback: ServiceCidr,
+    service: &Value,
     dry_run: bool,
     reserved: &mut Reserved,
 ) -> Result<Ipv4Addr, Status> {
-    let size = cidr.size();
-    let usable_last = size - 2; // offsets 1..=size-2
-    let band = upper_band_start(size, 16, 256).min(usable_last);
-    let offset =
-        pick(store, IP_KEYS, band, usable_last, 1, dry_run, owner, |o| cidr.at(o).to_string())
-            .await?;
-    let ip = cidr.at(offset);
-    if !dry_run {
-        reserved.keys.push(format!("{IP_KEYS}{ip}"));
+    let ips = ip_addresses()?;
+    let ip_prefix = prefix(ips, None);
+    for range in top_level(&ready_ranges(store, fallback).await?) {
+        let size = range.size();
+        if size < 4 {
+            continue; // no address besides the network and broadcast ones
+        }
+        let usable_last = size - 2; // offsets 1..=size-2
+        let band = upper_band_start(size, 16, 256).min(usable_last);
+        let name = |offset: u64| at(range, offset).to_string();
+        let record = |offset: u64| ip_record(ips, at(range, offset), service);
+        let picked = pick(store, &ip_prefix, band, usable_last, 1, dry_run, name, record).await?;
+        if let Some(offset) = picked {
+            let ip = at(range, offset);
+            if !dry_run {
+                reserved.keys.push(key(ips, None, &ip.to_string()));
+            }
+            return Ok(ip);
+        }
     }
-    Ok(ip)
+    Err(range_full())
 }
 
 async fn allocate_port(
@@ -358,10 +497,11 @@ async fn allocate_port(
 ) -> Result<u32, Status> {
     let size = u64::from(NODE_PORT_LAST - NODE_PORT_FIRST + 1);
     let band = upper_band_start(size, 32, 128);
-    let offset = pick(store, PORT_KEYS, band, size - 1, 0, dry_run, owner, |o| {
-        (u64::from(NODE_PORT_FIRST) + o).to_string()
-    })
-    .await?;
+    let name = |o: u64| (u64::from(NODE_PORT_FIRST) + o).to_string();
+    let value = |_: u64| Bytes::from(owner.to_owned());
+    let offset = pick(store, PORT_KEYS, band, size - 1, 0, dry_run, name, value)
+        .await?
+        .ok_or_else(range_full)?;
     let port = NODE_PORT_FIRST + offset as u32;
     if !dry_run {
         reserved.keys.push(format!("{PORT_KEYS}{port}"));
@@ -369,8 +509,9 @@ async fn allocate_port(
     Ok(port)
 }
 
-/// Reserves a free offset: random probes in `[band, last]`, then a scan of every offset in
-/// `[first, last]` against what is allocated. Returns the offset (reserved unless `dry_run`).
+/// Reserves a free offset, creating `{prefix}{name(offset)}` holding `value(offset)`: random
+/// probes in `[band, last]`, then a scan of every offset in `[first, last]` against what is
+/// allocated. Returns the offset (reserved unless `dry_run`), or `None` when all are taken.
 #[allow(clippy::too_many_arguments, reason = "one private helper for both allocators")]
 async fn pick(
     store: &dyn Store,
@@ -379,26 +520,27 @@ async fn pick(
     last: u64,
     first: u64,
     dry_run: bool,
-    owner: &str,
     name: impl Fn(u64) -> String,
-) -> Result<u64, Status> {
+    value: impl Fn(u64) -> Bytes,
+) -> Result<Option<u64>, Status> {
     let try_one = |offset: u64| {
         let key = format!("{prefix}{}", name(offset));
+        let value = (!dry_run).then(|| value(offset));
         async move {
-            if dry_run {
-                return match store.get(&key).await {
+            match value {
+                None => match store.get(&key).await {
                     Ok(found) => Ok(found.is_none()),
                     Err(_) => Err(Status::internal()),
-                };
+                },
+                Some(value) => reserve(store, &key, value).await,
             }
-            reserve(store, &key, owner).await
         }
     };
     if band <= last {
         for _ in 0..RANDOM_PROBES {
             let offset = rand::rng().random_range(band..=last);
             if try_one(offset).await? {
-                return Ok(offset);
+                return Ok(Some(offset));
             }
         }
     }
@@ -411,14 +553,10 @@ async fn pick(
     let upper = (band.max(first)..=last).chain(first..band.min(last + 1));
     for offset in upper {
         if !taken.contains(&name(offset)) && try_one(offset).await? {
-            return Ok(offset);
+            return Ok(Some(offset));
         }
     }
-    Err(Status::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "Internal error occurred: failed to allocate a serviceIP: range is full",
-    ))
+    Ok(None)
 }
 
 /// Releases what a Service held, after it was removed from the store.
@@ -427,10 +565,10 @@ pub(crate) async fn release(store: &dyn Store, resource: &ResourceType, service:
         return;
     }
     let owner = service.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
-    let mut keys = Vec::new();
     if let Some(ip) = requested_ip(service).filter(|ip| ip != "None") {
-        keys.push(format!("{IP_KEYS}{ip}"));
+        release_ip(store, &ip, service).await;
     }
+    let mut keys = Vec::new();
     for port in service.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
         if let Some(node_port) = port.get("nodePort").and_then(Value::as_i64) {
             keys.push(format!("{PORT_KEYS}{node_port}"));
@@ -459,16 +597,33 @@ pub(crate) async fn release_unused(
             .unwrap_or_default()
     };
     let kept = node_ports(updated);
-    let mut keys: Vec<String> = node_ports(current)
+    let keys: Vec<String> = node_ports(current)
         .into_iter()
         .filter(|p| !kept.contains(p))
         .map(|p| format!("{PORT_KEYS}{p}"))
         .collect();
     let old_ip = requested_ip(current).filter(|ip| ip != "None");
-    if old_ip.is_some() && requested_ip(updated) != old_ip {
-        keys.extend(old_ip.map(|ip| format!("{IP_KEYS}{ip}")));
+    if let Some(ip) = old_ip.as_deref()
+        && requested_ip(updated).as_deref() != Some(ip)
+    {
+        release_ip(store, ip, current).await;
     }
     release_owned(store, keys, owner).await;
+}
+
+/// Deletes the IPAddress of `ip` if `service` is its parent.
+async fn release_ip(store: &dyn Store, ip: &str, service: &Value) {
+    let Ok(ips) = ip_addresses() else { return };
+    let key = key(ips, None, ip);
+    match store.get(&key).await {
+        Ok(Some(kv)) if decode(&kv).is_ok_and(|record| held_by(&record, service)) => {
+            if let Err(error) = store.delete(&key, Some(kv.mod_revision)).await {
+                tracing::warn!(%error, key, "releasing an IP failed");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, key, "reading an IP allocation failed"),
+    }
 }
 
 /// Deletes each key that still names `owner`.
@@ -486,10 +641,110 @@ async fn release_owned(store: &dyn Store, keys: Vec<String>, owner: &str) {
     }
 }
 
-// === the kubernetes Service ===
+// === bootstrap: old records, the default ServiceCIDR, the kubernetes Service ===
+
+/// Turns each old private IP key whose Service still exists into that Service's IPAddress
+/// (unless one exists) and deletes the old keys.
+async fn migrate_ip_keys(
+    store: &dyn Store,
+    ips: &ResourceType,
+    services: &ResourceType,
+) -> Result<(), berth_store::Error> {
+    let old = store.range(&RangeRequest::prefix(OLD_IP_KEYS)).await?;
+    if old.kvs.is_empty() {
+        return Ok(());
+    }
+    let all = store.range(&RangeRequest::prefix(prefix(services, None))).await?;
+    let by_uid: std::collections::HashMap<String, Value> = all
+        .kvs
+        .iter()
+        .filter_map(|kv| decode(kv).ok())
+        .filter_map(|s| Some((s.pointer("/metadata/uid")?.as_str()?.to_owned(), s)))
+        .collect();
+    for kv in &old.kvs {
+        let ip = kv.key[OLD_IP_KEYS.len()..].parse::<Ipv4Addr>();
+        let owner = by_uid.get(String::from_utf8_lossy(&kv.value).as_ref());
+        if let (Ok(ip), Some(service)) = (ip, owner) {
+            let record = ip_record(ips, ip, service);
+            match store.create(&key(ips, None, &ip.to_string()), record).await {
+                Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        match store.delete(&kv.key, Some(kv.mod_revision)).await {
+            Ok(_) | Err(berth_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the `kubernetes` ServiceCIDR of `cidr`, and sets its Ready condition as the
+/// default-servicecidr controller does (`pkg/controlplane/controller/defaultservicecidr`):
+/// when there is none or it is Unknown, the ServiceCIDR is not being deleted and its CIDRs
+/// are this server's.
+async fn default_service_cidr(
+    store: &dyn Store,
+    resource: &ResourceType,
+    cidr: ServiceCidr,
+) -> Result<(), berth_store::Error> {
+    let key = key(resource, None, DEFAULT_SERVICE_CIDR);
+    let now = crate::objects::now_rfc3339();
+    let ready = json!({
+        "type": "Ready",
+        "status": "True",
+        "lastTransitionTime": now,
+        "reason": "",
+        "message": DEFAULT_READY_MESSAGE,
+    });
+    let existing = store.get(&key).await?;
+    let Some(kv) = existing else {
+        let mut object = json!({
+            "kind": "ServiceCIDR",
+            "apiVersion": "networking.k8s.io/v1",
+            "metadata": {
+                "name": DEFAULT_SERVICE_CIDR,
+                "uid": crate::objects::new_uid(),
+                "creationTimestamp": now,
+            },
+            "spec": { "cidrs": [cidr.to_string()] },
+            "status": {},
+        });
+        crate::apply::record_own(resource, None, &mut object);
+        let created = object.clone();
+        object["status"] = json!({ "conditions": [ready] });
+        let supplied = crate::apply::take_supplied(&mut object);
+        crate::apply::record_loopback(resource, Some("status"), &created, supplied, &mut object);
+        let bytes = Bytes::from(serde_json::to_vec(&object).unwrap_or_default());
+        return match store.create(&key, bytes).await {
+            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(error) => Err(error),
+        };
+    };
+    let Ok(live) = decode(&kv).map(without_rv) else {
+        return Ok(());
+    };
+    let deleting = live.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+    let same_config = live.pointer("/spec/cidrs") == Some(&json!([cidr.to_string()]));
+    let conditions = live.pointer("/status/conditions").and_then(Value::as_array);
+    let current = conditions.and_then(|all| all.iter().find(|c| c["type"] == "Ready"));
+    if deleting || !same_config || current.is_some_and(|c| c["status"] != "Unknown") {
+        return Ok(());
+    }
+    let mut object = live.clone();
+    let mut kept: Vec<Value> =
+        conditions.into_iter().flatten().filter(|c| c["type"] != "Ready").cloned().collect();
+    kept.push(ready);
+    object["status"]["conditions"] = Value::Array(kept);
+    let supplied = crate::apply::take_supplied(&mut object);
+    crate::apply::record_loopback(resource, Some("status"), &live, supplied, &mut object);
+    let bytes = Bytes::from(serde_json::to_vec(&object).unwrap_or_default());
+    store.update(&key, bytes, kv.mod_revision).await.map(drop)
+}
 
 /// Creates or refreshes `default/kubernetes` (cluster IP: the range's first address, port 443 →
-/// the API server's port) and its Endpoints and EndpointSlice, pointing at `addr`.
+/// the API server's port) and its Endpoints and EndpointSlice, pointing at `addr`; before
+/// that migrates old IP records and writes the default ServiceCIDR.
 pub(crate) async fn bootstrap(
     store: &dyn Store,
     cidr: ServiceCidr,
@@ -508,6 +763,13 @@ pub(crate) async fn bootstrap(
     else {
         return Ok(());
     };
+    let (Some(ips), Some(service_cidrs)) =
+        (find("networking.k8s.io", "ipaddresses"), find("networking.k8s.io", "servicecidrs"))
+    else {
+        return Ok(());
+    };
+    migrate_ip_keys(store, ips, services).await?;
+    default_service_cidr(store, service_cidrs, cidr).await?;
 
     let service_key = key(services, Some("default"), "kubernetes");
     let existing = store.get(&service_key).await?;
@@ -540,12 +802,13 @@ pub(crate) async fn bootstrap(
         service["spec"]["ports"] =
             json!([{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": port }]);
     }
-    let owner =
-        service.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let ip_key = format!("{IP_KEYS}{}", requested_ip(&service).unwrap_or(cluster_ip));
-    match store.create(&ip_key, Bytes::from(owner)).await {
-        Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
-        Err(error) => return Err(error),
+    let held = requested_ip(&service).unwrap_or(cluster_ip).parse::<Ipv4Addr>();
+    if let Ok(ip) = held {
+        let record = ip_record(ips, ip, &service);
+        match store.create(&key(ips, None, &ip.to_string()), record).await {
+            Ok(_) | Err(berth_store::Error::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
     }
     upsert(store, services, &service_key, existing.as_ref(), live, service).await?;
 
@@ -653,11 +916,11 @@ mod tests {
         assert_eq!(cidr, ServiceCidr::DEFAULT);
         assert_eq!(cidr.to_string(), "10.96.0.0/12");
         assert_eq!(cidr.first(), Ipv4Addr::new(10, 96, 0, 1));
-        assert_eq!(cidr.offset(Ipv4Addr::new(10, 96, 0, 0)), None);
-        assert_eq!(cidr.offset(Ipv4Addr::new(10, 96, 0, 10)), Some(10));
-        assert_eq!(cidr.offset(Ipv4Addr::new(10, 111, 255, 255)), None);
-        assert_eq!(cidr.offset(Ipv4Addr::new(10, 111, 255, 254)), Some((1 << 20) - 2));
-        assert_eq!(cidr.offset(Ipv4Addr::new(10, 95, 255, 255)), None);
+        assert!(!allocatable(cidr.0, Ipv4Addr::new(10, 96, 0, 0)));
+        assert!(allocatable(cidr.0, Ipv4Addr::new(10, 96, 0, 10)));
+        assert!(!allocatable(cidr.0, Ipv4Addr::new(10, 111, 255, 255)));
+        assert!(allocatable(cidr.0, Ipv4Addr::new(10, 111, 255, 254)));
+        assert!(!allocatable(cidr.0, Ipv4Addr::new(10, 95, 255, 255)));
         assert_eq!("10.96.5.5/24".parse::<ServiceCidr>().unwrap().to_string(), "10.96.5.0/24");
         assert!("10.0.0.0/8".parse::<ServiceCidr>().is_err());
         assert!("fd00::/108".parse::<ServiceCidr>().is_err());
@@ -671,6 +934,26 @@ mod tests {
         assert_eq!(upper_band_start(2768, 32, 128), 86);
     }
 
+    fn service(name: &str, spec: Value) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")},
+            "spec": spec})
+    }
+
+    async fn ip_address(store: &dyn Store, ip: &str) -> Option<Value> {
+        let ips = ip_addresses().unwrap();
+        store.get(&key(ips, None, ip)).await.unwrap().map(|kv| decode(&kv).unwrap())
+    }
+
+    async fn put_service_cidr(store: &dyn Store, name: &str, cidrs: Value, ready: Option<&str>) {
+        let resource = kinds::find("networking.k8s.io", "v1", "servicecidrs").unwrap();
+        let mut object = json!({"metadata": {"name": name}, "spec": {"cidrs": cidrs}});
+        if let Some(status) = ready {
+            object["status"] = json!({"conditions": [{"type": "Ready", "status": status}]});
+        }
+        let bytes = Bytes::from(serde_json::to_vec(&object).unwrap());
+        store.create(&key(resource, None, name), bytes).await.unwrap();
+    }
+
     #[tokio::test]
     async fn allocations_are_unique_and_released() {
         let store = berth_store::MemoryStore::new();
@@ -678,10 +961,7 @@ mod tests {
         let cidr: ServiceCidr = "10.0.0.0/29".parse().unwrap();
         let mut ips = Vec::new();
         for n in 0..6 {
-            let mut svc = json!({
-                "metadata": { "name": format!("s{n}"), "uid": format!("u{n}") },
-                "spec": { "type": "ClusterIP", "ports": [{ "port": 80 }] },
-            });
+            let mut svc = service(&format!("s{n}"), json!({"type": "ClusterIP"}));
             reserve_for(&store, cidr, services, None, &mut svc, false).await.unwrap();
             ips.push(svc["spec"]["clusterIP"].as_str().unwrap().to_owned());
         }
@@ -689,21 +969,99 @@ mod tests {
         distinct.sort();
         distinct.dedup();
         assert_eq!(distinct.len(), 6, "{ips:?}");
-        let mut full = json!({ "metadata": { "name": "x", "uid": "ux" }, "spec": {} });
-        assert!(reserve_for(&store, cidr, services, None, &mut full, false).await.is_err());
-        let owner =
-            json!({ "metadata": { "uid": "someone-else" }, "spec": { "clusterIP": ips[0] } });
-        release(&store, services, &owner).await;
-        let mut again = json!({ "metadata": { "uid": "u9" }, "spec": { "clusterIP": ips[0] } });
-        assert!(reserve_for(&store, cidr, services, None, &mut again, false).await.is_err());
-        // Each IP is released by its owner only.
-        let mut freed = json!({ "metadata": { "uid": "u9" }, "spec": {} });
+        // Each allocation is an IPAddress naming its Service.
+        let record = ip_address(&store, &ips[0]).await.unwrap();
+        assert_eq!(
+            record["spec"]["parentRef"],
+            json!({"group": "", "resource": "services", "namespace": "default", "name": "s0"})
+        );
+        assert_eq!(
+            record["metadata"]["labels"],
+            json!({"ipaddress.kubernetes.io/ip-family": "IPv4",
+                "ipaddress.kubernetes.io/managed-by": "ipallocator.k8s.io"})
+        );
+        assert_eq!(record["metadata"]["managedFields"][0]["manager"], "kube-apiserver");
+        let mut full = service("x", json!({}));
+        let error = reserve_for(&store, cidr, services, None, &mut full, false).await.unwrap_err();
+        assert!(String::from_utf8(error.to_json()).unwrap().contains("range is full"));
+        // Another Service does not release an IP it does not hold.
+        let other = service("someone-else", json!({"clusterIP": ips[0]}));
+        release(&store, services, &other).await;
+        let mut again = service("s9", json!({"clusterIP": ips[0]}));
+        let error = reserve_for(&store, cidr, services, None, &mut again, false).await.unwrap_err();
+        let body = String::from_utf8(error.to_json()).unwrap();
+        assert!(body.contains("provided IP is already allocated"), "{body}");
         for (n, ip) in ips.iter().enumerate() {
-            let svc =
-                json!({ "metadata": { "uid": format!("u{n}") }, "spec": { "clusterIP": ip } });
-            release(&store, services, &svc).await;
+            release(&store, services, &service(&format!("s{n}"), json!({"clusterIP": ip}))).await;
         }
+        assert!(ip_address(&store, &ips[0]).await.is_none());
+        let mut freed = service("s9", json!({}));
         reserve_for(&store, cidr, services, None, &mut freed, false).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ips_come_from_every_ready_service_cidr() {
+        let store = berth_store::MemoryStore::new();
+        let services = kinds::find("", "v1", "services").unwrap();
+        let fallback: ServiceCidr = "10.96.0.0/12".parse().unwrap();
+        // Only the default's range, full after six.
+        put_service_cidr(&store, "kubernetes", json!(["10.0.0.0/29"]), Some("True")).await;
+        put_service_cidr(&store, "not-ready", json!(["10.2.0.0/29"]), Some("False")).await;
+        let request = |name: &str, ip: &str| service(name, json!({"clusterIP": ip}));
+        let refused = |status: Status| String::from_utf8(status.to_json()).unwrap();
+        let mut outside = request("out", "10.2.0.3");
+        let error = reserve_for(&store, fallback, services, None, &mut outside, false).await;
+        assert!(refused(error.unwrap_err()).contains(
+            "failed to allocate IP 10.2.0.3: the provided network does not match the current range"
+        ));
+        let mut broadcast = request("b", "10.0.0.7");
+        let error = reserve_for(&store, fallback, services, None, &mut broadcast, false).await;
+        assert!(refused(error.unwrap_err()).contains(
+            "the provided IP (10.0.0.7) is not in the valid range. The range of valid IPs is 10.0.0.0/29"
+        ));
+        for n in 0..6 {
+            let mut svc = service(&format!("s{n}"), json!({}));
+            reserve_for(&store, fallback, services, None, &mut svc, false).await.unwrap();
+        }
+        let mut seventh = service("s6", json!({}));
+        assert!(reserve_for(&store, fallback, services, None, &mut seventh, false).await.is_err());
+        // A second ServiceCIDR extends the range; one inside another is no new top level.
+        put_service_cidr(&store, "extra", json!(["10.1.0.0/29"]), None).await;
+        put_service_cidr(&store, "inner", json!(["10.1.0.0/30"]), Some("True")).await;
+        reserve_for(&store, fallback, services, None, &mut seventh, false).await.unwrap();
+        let ip = seventh["spec"]["clusterIP"].as_str().unwrap().to_owned();
+        assert!(ip.starts_with("10.1.0."), "{ip}");
+        // The widest range holding a requested IP decides what is in range: 10.1.0.3 is the
+        // broadcast address of the /30 but inside the /29.
+        let mut inner = request("inner", "10.1.0.3");
+        if ip != "10.1.0.3" {
+            reserve_for(&store, fallback, services, None, &mut inner, false).await.unwrap();
+        }
+        assert_eq!(
+            top_level(&[
+                Ipv4Cidr::parse("10.1.0.0/30").unwrap(),
+                Ipv4Cidr::parse("10.1.0.0/29").unwrap()
+            ]),
+            [Ipv4Cidr::parse("10.1.0.0/29").unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn old_ip_keys_become_ip_addresses() {
+        let store = berth_store::MemoryStore::new();
+        let services = kinds::find("", "v1", "services").unwrap();
+        let ips = ip_addresses().unwrap();
+        let web = service("web", json!({"clusterIP": "10.96.0.20"}));
+        let bytes = Bytes::from(serde_json::to_vec(&web).unwrap());
+        store.create(&key(services, Some("default"), "web"), bytes).await.unwrap();
+        store.create(&format!("{OLD_IP_KEYS}10.96.0.20"), Bytes::from("uid-web")).await.unwrap();
+        store.create(&format!("{OLD_IP_KEYS}10.96.0.21"), Bytes::from("uid-gone")).await.unwrap();
+        migrate_ip_keys(&store, ips, services).await.unwrap();
+        let record = ip_address(&store, "10.96.0.20").await.unwrap();
+        assert!(held_by(&record, &web));
+        assert!(ip_address(&store, "10.96.0.21").await.is_none());
+        let old = store.range(&RangeRequest::prefix(OLD_IP_KEYS)).await.unwrap();
+        assert!(old.kvs.is_empty());
     }
 
     #[tokio::test]

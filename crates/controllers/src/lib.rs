@@ -27,6 +27,7 @@ mod replicaset;
 mod resourcequota;
 mod scheduler;
 mod serviceaccount;
+mod servicecidrs;
 mod statefulset;
 mod ttl_after_finished;
 mod volume;
@@ -100,6 +101,9 @@ pub enum Controller {
     /// Keeps every ResourceQuota's `status.hard` and `status.used` current from the objects of
     /// its namespace (`resourcequota-controller`).
     ResourceQuota,
+    /// Gives every ServiceCIDR its protection finalizer and Ready condition, and lets one being
+    /// deleted go once no Service IP would be orphaned (`service-cidr-controller`).
+    ServiceCidrs,
 }
 
 impl Controller {
@@ -124,6 +128,7 @@ impl Controller {
         Controller::Disruption,
         Controller::NodeLifecycle,
         Controller::ClusterRoleAggregation,
+        Controller::ServiceCidrs,
     ];
 
     /// The name used in logs and as the events' `source.component`.
@@ -148,6 +153,7 @@ impl Controller {
             Controller::TtlAfterFinished => "ttl-after-finished-controller",
             Controller::HorizontalPodAutoscaler => "horizontal-pod-autoscaler",
             Controller::ResourceQuota => "resourcequota-controller",
+            Controller::ServiceCidrs => "service-cidr-controller",
         }
     }
 
@@ -178,6 +184,7 @@ impl Controller {
                 Identity::ServiceAccount("horizontal-pod-autoscaler")
             }
             Controller::ResourceQuota => Identity::ServiceAccount("resourcequota-controller"),
+            Controller::ServiceCidrs => Identity::ServiceAccount("service-cidrs-controller"),
             // Its role also covers the updates of pvc- and pv-protection; the default
             // StorageClass is created as an addon manager would, with the loopback identity.
             Controller::Volume => Identity::ServiceAccount("persistent-volume-binder"),
@@ -210,6 +217,7 @@ impl Controller {
             Controller::TtlAfterFinished => "ttl-after-finished",
             Controller::HorizontalPodAutoscaler => "horizontalpodautoscaling",
             Controller::ResourceQuota => "resourcequota",
+            Controller::ServiceCidrs => "service-cidr-controller",
         }
     }
 
@@ -415,6 +423,7 @@ pub fn spawn(
                 Controller::TtlAfterFinished => tokio::spawn(ttl_after_finished::run(context)),
                 Controller::HorizontalPodAutoscaler => tokio::spawn(hpa::run(context)),
                 Controller::ResourceQuota => tokio::spawn(resourcequota::run(context)),
+                Controller::ServiceCidrs => tokio::spawn(servicecidrs::run(context)),
             };
             (controller, task)
         })

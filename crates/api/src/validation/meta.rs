@@ -22,6 +22,8 @@ pub(crate) enum NameRule {
     Label1035,
     /// `path.IsValidPathSegmentName`: not `.` or `..`, no `/` or `%` (RBAC names).
     PathSegment,
+    /// `ValidateIPAddressName`: an IP address in canonical form.
+    IpAddress,
 }
 
 /// The name rule of `kind` (its `ValidateXName`).
@@ -30,6 +32,7 @@ pub(crate) fn name_rule(kind: &str) -> NameRule {
         "Namespace" | "StatefulSet" => NameRule::Label,
         "Service" => NameRule::Label1035,
         "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => NameRule::PathSegment,
+        "IPAddress" => NameRule::IpAddress,
         _ => NameRule::Subdomain,
     }
 }
@@ -62,11 +65,12 @@ pub(crate) fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String
         NameRule::Label => dns1123_label(name),
         NameRule::Label1035 => dns1035_label(name),
         NameRule::PathSegment => path_segment(name),
+        NameRule::IpAddress => super::networking::ip_problems(name),
     }
 }
 
 /// `path.IsValidPathSegmentName`.
-fn path_segment(name: &str) -> Vec<String> {
+pub(crate) fn path_segment(name: &str) -> Vec<String> {
     if let Some(bad) = [".", ".."].into_iter().find(|bad| name == *bad) {
         return vec![format!("may not be '{bad}'")];
     }

@@ -1,13 +1,13 @@
-//! Rules of networking.k8s.io: NetworkPolicy, Ingress and IngressClass
+//! Rules of networking.k8s.io: NetworkPolicy, Ingress, IngressClass, IPAddress and ServiceCIDR
 //! (`pkg/apis/networking/validation`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::Value;
 
 use super::core::{CIDR_MESSAGE, IP_MESSAGE, network, parse_cidr};
 use super::meta::{self, NameRule};
-use super::{Errors, Shown, child, get, index, list, str_of, str_or_empty};
+use super::{Errors, Shown, child, get, go_quote, index, list, str_of, str_or_empty};
 
 /// The annotation that named an Ingress's class before `spec.ingressClassName`.
 const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
@@ -47,6 +47,16 @@ pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
             meta::object_meta(errs, object, false, NameRule::Subdomain);
             ingress_class_spec(errs, spec);
         }
+        // `ValidateIPAddress`.
+        "IPAddress" => {
+            meta::object_meta(errs, object, false, NameRule::IpAddress);
+            ip_address_parent(errs, spec);
+        }
+        // `ValidateServiceCIDR`.
+        "ServiceCIDR" => {
+            meta::object_meta(errs, object, false, NameRule::Subdomain);
+            service_cidr_spec(errs, spec);
+        }
         kind => meta::object_meta(errs, object, true, meta::name_rule(kind)),
     }
 }
@@ -63,6 +73,15 @@ pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old
             errs.immutable("spec.controller", get(spec, "controller"), get(old_spec, "controller"));
             ingress_class_spec(errs, spec);
         }
+        // `ValidateIPAddress` and `ValidateIPAddressUpdate`: the parent is set once.
+        "IPAddress" => {
+            ip_address_parent(errs, spec);
+            let (parent, old_parent) = (get(spec, "parentRef"), get(old_spec, "parentRef"));
+            if !super::same(parent, old_parent) {
+                errs.invalid("spec.parentRef", parent_shown(parent), "field is immutable");
+            }
+        }
+        "ServiceCIDR" => service_cidr_update(errs, spec, old_spec),
         _ => {}
     }
 }
@@ -484,4 +503,188 @@ fn ip_block(errs: &mut Errors, block: &Value, at: &str) {
 
 fn contains((net, bits): (IpAddr, u8), ip: IpAddr) -> bool {
     net.is_ipv4() == ip.is_ipv4() && network(ip, bits) == net
+}
+
+// === IPAddress and ServiceCIDR ===
+
+/// `validation.IsValidIP`: an IP address, strictly parsed, in canonical form (the
+/// `ValidateIPAddressName` rule, so the name is the one spelling of its address).
+pub(crate) fn ip_problems(value: &str) -> Vec<String> {
+    let ip = match value.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        // `netutils.ParseIPSloppy` takes what `netip.ParseAddr` does not only for leading 0s.
+        Err(_) if sloppy_ipv4(value).is_some() => return vec!["must not have leading 0s".into()],
+        Err(_) => return vec![IP_MESSAGE.into()],
+    };
+    if let IpAddr::V6(v6) = ip
+        && v6.to_ipv4_mapped().is_some()
+    {
+        return vec!["must not be an IPv4-mapped IPv6 address".into()];
+    }
+    let canonical = ip.to_string();
+    if canonical != value {
+        return vec![format!("must be in canonical form ({})", go_quote(&canonical))];
+    }
+    Vec::new()
+}
+
+/// `validation.IsValidCIDR`: a subnet, strictly parsed, in canonical form.
+pub(crate) fn cidr_problems(value: &str) -> Vec<String> {
+    let Some((ip_text, bits_text)) = value.split_once('/') else {
+        return vec![CIDR_MESSAGE.into()];
+    };
+    let sloppy_bits = !bits_text.is_empty()
+        && bits_text.len() <= 3
+        && bits_text.bytes().all(|b| b.is_ascii_digit());
+    let strict = ip_text.parse::<IpAddr>().ok();
+    let ip = strict.or_else(|| sloppy_ipv4(ip_text).map(IpAddr::V4));
+    let width = if ip.is_some_and(|ip| ip.is_ipv4()) { 32 } else { 128 };
+    let bits = bits_text.parse::<u8>().ok().filter(|bits| sloppy_bits && *bits <= width);
+    let (Some(ip), Some(bits)) = (ip, bits) else {
+        return vec![CIDR_MESSAGE.into()];
+    };
+    if strict.is_none() || (bits_text.len() > 1 && bits_text.starts_with('0')) {
+        return vec!["must not have leading 0s in IP or prefix length".into()];
+    }
+    if let IpAddr::V6(v6) = ip
+        && v6.to_ipv4_mapped().is_some()
+    {
+        return vec!["must not have an IPv4-mapped IPv6 address".into()];
+    }
+    let network = network(ip, bits);
+    if network != ip {
+        return vec!["must not have bits set beyond the prefix length".into()];
+    }
+    let canonical = format!("{network}/{bits}");
+    if canonical != value {
+        return vec![format!("must be in canonical form ({})", go_quote(&canonical))];
+    }
+    Vec::new()
+}
+
+/// An IPv4 address as Go's `ParseIPSloppy` reads one: decimal octets, leading 0s allowed.
+fn sloppy_ipv4(value: &str) -> Option<Ipv4Addr> {
+    let octets: Vec<u8> = value
+        .split('.')
+        .map(|octet| {
+            let digits = !octet.is_empty() && octet.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| octet.parse::<u8>().ok()).flatten()
+        })
+        .collect::<Option<_>>()?;
+    let octets: [u8; 4] = octets.try_into().ok()?;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// `validateIPAddressParentReference`.
+fn ip_address_parent(errs: &mut Errors, spec: &Value) {
+    let Some(parent) = get(spec, "parentRef").filter(|p| p.is_object()) else {
+        errs.required("spec.parentRef", "");
+        return;
+    };
+    let at = "spec.parentRef";
+    // The core group of Services is "", so a group cannot be required.
+    let group = str_or_empty(parent, "group");
+    if !group.is_empty() {
+        for problem in meta::dns1123_subdomain(group) {
+            errs.invalid(&child(at, "group"), group, &problem);
+        }
+    }
+    for (field, required) in [("resource", true), ("name", true), ("namespace", false)] {
+        let value = str_or_empty(parent, field);
+        if value.is_empty() {
+            if required {
+                errs.required(&child(at, field), "");
+            }
+            continue;
+        }
+        for problem in meta::path_segment(value) {
+            errs.invalid(&child(at, field), value, &problem);
+        }
+    }
+}
+
+/// A `*networking.ParentReference` as `field.Invalid` shows it (`%#v` of the struct).
+fn parent_shown(parent: Option<&Value>) -> Shown {
+    let Some(parent) = parent.filter(|p| p.is_object()) else {
+        return Shown::Null;
+    };
+    let field = |name: &str| go_quote(str_or_empty(parent, name));
+    Shown::Raw(format!(
+        "networking.ParentReference{{Group:{}, Resource:{}, Namespace:{}, Name:{}}}",
+        field("group"),
+        field("resource"),
+        field("namespace"),
+        field("name")
+    ))
+}
+
+/// `[]string{"a", "b"}`, as `%#v` shows a string slice.
+fn strings_shown(values: &[Value]) -> String {
+    if values.is_empty() {
+        return "[]string(nil)".to_owned();
+    }
+    let quoted: Vec<String> = values.iter().map(|v| go_quote(v.as_str().unwrap_or(""))).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+/// `validateServiceCIDRSpec`: one or two CIDRs, of different families.
+fn service_cidr_spec(errs: &mut Errors, spec: &Value) {
+    const AT: &str = "spec.cidrs";
+    let cidrs = list(spec, "cidrs");
+    if cidrs.is_empty() {
+        errs.required(AT, "at least one CIDR required");
+        return;
+    }
+    if cidrs.len() > 2 {
+        let shown = format!("networking.ServiceCIDRSpec{{CIDRs:{}}}", strings_shown(cidrs));
+        errs.invalid(AT, Shown::Raw(shown), "may only hold up to 2 values");
+        return;
+    }
+    for (i, cidr) in cidrs.iter().enumerate() {
+        let text = cidr.as_str().unwrap_or("");
+        for problem in cidr_problems(text) {
+            errs.invalid(&index(AT, i), text, &problem);
+        }
+    }
+    // `netutils.IPFamilyOfCIDRString`, of sloppily parsed values.
+    let family = |cidr: &Value| {
+        let ip = cidr.as_str().and_then(|c| c.split_once('/')).map(|(ip, _)| ip)?;
+        ip.parse::<IpAddr>().ok().or_else(|| sloppy_ipv4(ip).map(IpAddr::V4)).map(|ip| match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => 6,
+            _ => 4,
+        })
+    };
+    if cidrs.len() == 2 && family(&cidrs[0]).is_some() && family(&cidrs[0]) == family(&cidrs[1]) {
+        errs.invalid(
+            AT,
+            Shown::Raw(strings_shown(cidrs)),
+            "may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64",
+        );
+    }
+}
+
+/// `ValidateServiceCIDRUpdate`: the CIDRs are immutable, but a single-stack ServiceCIDR may
+/// gain a second family's CIDR.
+fn service_cidr_update(errs: &mut Errors, spec: &Value, old_spec: &Value) {
+    let (cidrs, old) = (list(spec, "cidrs"), list(old_spec, "cidrs"));
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    if cidrs.len() == old.len() {
+        for (i, (new, old)) in cidrs.iter().zip(old).enumerate() {
+            if new != old {
+                errs.invalid(&index("spec.cidrs", i), text(new), "field is immutable");
+            }
+        }
+    } else if old.len() == 1 && cidrs.len() == 2 {
+        if cidrs[0] != old[0] {
+            errs.invalid("spec.cidrs[0]", text(&cidrs[0]), "field is immutable");
+        }
+        service_cidr_spec(errs, spec);
+    } else {
+        // A JSON `[]` decodes to an empty slice, an absent field to a nil one.
+        let shown = match get(spec, "cidrs") {
+            Some(Value::Array(_)) if cidrs.is_empty() => "[]string{}".to_owned(),
+            _ => strings_shown(cidrs),
+        };
+        errs.invalid("spec.cidrs", Shown::Raw(shown), "field is immutable");
+    }
 }

@@ -1977,3 +1977,137 @@ fn limit_range_rules() {
         ]
     );
 }
+
+#[test]
+fn ip_address_rules() {
+    let group = "networking.k8s.io";
+    let ip = |name: &str, parent: Value| json!({"metadata": {"name": name}, "spec": {"parentRef": parent}});
+    let service =
+        json!({"group": "", "resource": "services", "namespace": "default", "name": "web"});
+    assert!(create(group, "IPAddress", ip("10.96.0.10", service.clone())).is_empty());
+    assert!(create(group, "IPAddress", ip("2001:db8::1", service.clone())).is_empty());
+    let name = |name: &str| create(group, "IPAddress", ip(name, service.clone()));
+    assert_eq!(
+        name("10.096.0.10"),
+        [r#"metadata.name: Invalid value: "10.096.0.10": must not have leading 0s"#]
+    );
+    assert_eq!(
+        name("2001:db8:0:0::1"),
+        [
+            r#"metadata.name: Invalid value: "2001:db8:0:0::1": must be in canonical form ("2001:db8::1")"#
+        ]
+    );
+    assert_eq!(
+        name("::ffff:10.96.0.1"),
+        [
+            r#"metadata.name: Invalid value: "::ffff:10.96.0.1": must not be an IPv4-mapped IPv6 address"#
+        ]
+    );
+    assert_eq!(
+        name("web"),
+        [
+            r#"metadata.name: Invalid value: "web": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#
+        ]
+    );
+    assert_eq!(
+        create(group, "IPAddress", json!({"metadata": {"name": "10.0.0.1"}, "spec": {}})),
+        ["spec.parentRef: Required value"]
+    );
+    assert_eq!(
+        create(
+            group,
+            "IPAddress",
+            ip("10.0.0.1", json!({"group": "Bad_Group", "namespace": "a/b", "name": ".."}))
+        ),
+        [
+            r#"spec.parentRef.group: Invalid value: "Bad_Group": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#,
+            "spec.parentRef.resource: Required value",
+            r#"spec.parentRef.name: Invalid value: "..": may not be '..'"#,
+            r#"spec.parentRef.namespace: Invalid value: "a/b": may not contain '/'"#,
+        ]
+    );
+    // The parent is set once.
+    let old = ip("10.0.0.1", service.clone());
+    let moved = ip(
+        "10.0.0.1",
+        json!({"group": "", "resource": "services", "namespace": "default", "name": "db"}),
+    );
+    assert_eq!(
+        check(group, "IPAddress", moved, Write::Update(&old)),
+        [
+            r#"spec.parentRef: Invalid value: networking.ParentReference{Group:"", Resource:"services", Namespace:"default", Name:"db"}: field is immutable"#
+        ]
+    );
+}
+
+#[test]
+fn service_cidr_rules() {
+    let group = "networking.k8s.io";
+    let cidr = |cidrs: Value| json!({"metadata": {"name": "extra"}, "spec": {"cidrs": cidrs}});
+    assert!(create(group, "ServiceCIDR", cidr(json!(["10.100.0.0/16"]))).is_empty());
+    assert!(create(group, "ServiceCIDR", cidr(json!(["10.100.0.0/16", "fd00::/108"]))).is_empty());
+    assert_eq!(
+        create(group, "ServiceCIDR", cidr(json!([]))),
+        ["spec.cidrs: Required value: at least one CIDR required"]
+    );
+    assert_eq!(
+        create(group, "ServiceCIDR", cidr(json!(["10.1.0.0/16", "10.2.0.0/16", "fd00::/64"]))),
+        [
+            r#"spec.cidrs: Invalid value: networking.ServiceCIDRSpec{CIDRs:[]string{"10.1.0.0/16", "10.2.0.0/16", "fd00::/64"}}: may only hold up to 2 values"#
+        ]
+    );
+    assert_eq!(
+        create(group, "ServiceCIDR", cidr(json!(["10.1.0.0/16", "10.2.0.0/16"]))),
+        [
+            r#"spec.cidrs: Invalid value: []string{"10.1.0.0/16", "10.2.0.0/16"}: may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64"#
+        ]
+    );
+    let one = |text: &str| create(group, "ServiceCIDR", cidr(json!([text])));
+    assert_eq!(
+        one("10.1.2.3/16"),
+        [
+            r#"spec.cidrs[0]: Invalid value: "10.1.2.3/16": must not have bits set beyond the prefix length"#
+        ]
+    );
+    assert_eq!(
+        one("010.1.0.0/16"),
+        [
+            r#"spec.cidrs[0]: Invalid value: "010.1.0.0/16": must not have leading 0s in IP or prefix length"#
+        ]
+    );
+    assert_eq!(
+        one("10.1.0.0/016"),
+        [
+            r#"spec.cidrs[0]: Invalid value: "10.1.0.0/016": must not have leading 0s in IP or prefix length"#
+        ]
+    );
+    assert_eq!(
+        one("fd00:0::/64"),
+        [r#"spec.cidrs[0]: Invalid value: "fd00:0::/64": must be in canonical form ("fd00::/64")"#]
+    );
+    assert_eq!(
+        one("10.1.0.0/33"),
+        [
+            r#"spec.cidrs[0]: Invalid value: "10.1.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"#
+        ]
+    );
+    // Immutable, but a single-stack range may become dual-stack.
+    let old = cidr(json!(["10.100.0.0/16"]));
+    let update = |cidrs: Value| check(group, "ServiceCIDR", cidr(cidrs), Write::Update(&old));
+    assert!(update(json!(["10.100.0.0/16", "fd00::/108"])).is_empty());
+    assert_eq!(
+        update(json!(["10.101.0.0/16"])),
+        [r#"spec.cidrs[0]: Invalid value: "10.101.0.0/16": field is immutable"#]
+    );
+    assert_eq!(
+        update(json!(["10.100.0.0/16", "10.2.0.0/16"])),
+        [
+            r#"spec.cidrs: Invalid value: []string{"10.100.0.0/16", "10.2.0.0/16"}: may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64"#
+        ]
+    );
+    assert_eq!(update(json!([])), [r#"spec.cidrs: Invalid value: []string{}: field is immutable"#]);
+    assert_eq!(
+        update(Value::Null),
+        [r#"spec.cidrs: Invalid value: []string(nil): field is immutable"#]
+    );
+}
