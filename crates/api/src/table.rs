@@ -634,7 +634,6 @@ const HORIZONTAL_POD_AUTOSCALER_COLUMNS: &[ColumnDefinition] = &[
 /// `printResourceQuota`.
 const RESOURCE_QUOTA_COLUMNS: &[ColumnDefinition] = &[
     NAME,
-    AGE,
     col(
         "Request",
         "string",
@@ -645,6 +644,7 @@ const RESOURCE_QUOTA_COLUMNS: &[ColumnDefinition] = &[
         "string",
         "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
     ),
+    AGE,
 ];
 
 /// `printIngressClass`.
@@ -1029,7 +1029,7 @@ impl Printer {
             Printer::HorizontalPodAutoscaler(api) => horizontal_pod_autoscaler_cells(api, o, now),
             Printer::ResourceQuota => {
                 let (request, limit) = resource_quota_cells(o);
-                cells![name, created(), request, limit]
+                cells![name, request, limit, created()]
             }
             Printer::NetworkPolicy => {
                 cells![name, format_label_selector(&o["spec"]["podSelector"]), created()]
@@ -3378,8 +3378,8 @@ nightly   0 2 * * *   Europe/Berlin   True      0        <none>          60m   h
             "resourcequotas",
             &[quota],
             "
-NAME      AGE   REQUEST                                                         LIMIT
-compute   60m   count/deployments.apps: 0/3, pods: 1/10, requests.cpu: 500m/1   limits.cpu: 1/2, limits.memory: 0/2Gi
+NAME      REQUEST                                                         LIMIT                                   AGE
+compute   count/deployments.apps: 0/3, pods: 1/10, requests.cpu: 500m/1   limits.cpu: 1/2, limits.memory: 0/2Gi   60m
 ",
             None,
         );

@@ -71,14 +71,14 @@ async fn quotas_are_charged_enforced_and_replenished() {
 
     // `printResourceQuota`: every tracked resource as used/hard, limits in their own column.
     let table = kubectl.ok(&["get", "quota"]).await;
-    let age = table.lines().nth(1).and_then(|row| row.split_whitespace().nth(1)).unwrap();
+    let age = table.lines().nth(1).and_then(|row| row.split_whitespace().last()).unwrap();
     assert!(age.len() <= 3, "{table}");
     let lines: Vec<&str> = table.lines().map(str::trim_end).collect();
     assert_eq!(
         lines,
         [
-            "NAME   AGE   REQUEST                        LIMIT".to_owned(),
-            format!("q      {age:<6}pods: 0/2, requests.cpu: 0/1"),
+            "NAME   REQUEST                        LIMIT   AGE".to_owned(),
+            format!("q      pods: 0/2, requests.cpu: 0/1           {age}"),
         ]
     );
     assert_eq!(
