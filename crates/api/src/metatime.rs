@@ -35,6 +35,18 @@ pub fn normalize(text: &str, precision: Precision) -> Result<Option<String>, Str
     Ok(Some(format(seconds, parsed.nanos, precision)))
 }
 
+/// The Unix seconds of a time field's text as Go's `time.Parse(time.RFC3339, …)` reads it (a
+/// fraction is dropped), or `None` if it does not parse.
+pub fn unix_seconds(text: &str) -> Option<i64> {
+    parse(text, Precision::Seconds).ok().map(|parsed| parsed.unix_seconds())
+}
+
+/// `time.Unix(unix, 0).UTC().Format(time.RFC3339)`: a timestamp as Kubernetes writes it
+/// (`2026-12-07T22:00:00Z`).
+pub fn format_seconds(unix: i64) -> String {
+    format(unix, 0, Precision::Seconds)
+}
+
 /// A decoding error for a value that is not a JSON string at all (`encoding/json`'s, from the
 /// types' `UnmarshalJSON`, which decodes a string first).
 pub fn not_a_string(value: &serde_json::Value) -> String {
@@ -48,8 +60,8 @@ pub fn not_a_string(value: &serde_json::Value) -> String {
     format!("json: cannot unmarshal {found} into Go value of type string")
 }
 
-/// Unix seconds of `0001-01-01T00:00:00Z`.
-const ZERO_UNIX: i64 = -62_135_596_800;
+/// Unix seconds of `0001-01-01T00:00:00Z`, Go's zero time (which `IsZero` treats as unset).
+pub const ZERO_UNIX: i64 = -62_135_596_800;
 
 #[derive(Debug)]
 struct Parsed {

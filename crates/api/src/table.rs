@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::kinds::ResourceType;
+use crate::metatime;
 
 mod stored;
 
@@ -1066,8 +1067,8 @@ impl Printer {
             }
             Printer::Default => {
                 let created =
-                    timestamp(&o["metadata"]["creationTimestamp"]).unwrap_or(GO_ZERO_TIME);
-                cells![name, format_rfc3339(created)]
+                    timestamp(&o["metadata"]["creationTimestamp"]).unwrap_or(metatime::ZERO_UNIX);
+                cells![name, metatime::format_seconds(created)]
             }
         }
     }
@@ -1987,9 +1988,6 @@ fn deleting(o: &Value) -> bool {
 
 // === Time ===
 
-/// Go's zero `time.Time` (0001-01-01T00:00:00Z) in Unix seconds.
-const GO_ZERO_TIME: i64 = -62_135_596_800;
-
 /// AGE: `HumanDuration(now - creationTimestamp)`, `<unknown>` without a timestamp.
 /// `rbac.SubjectsStrings`, each list joined with `, `: users, groups and service accounts
 /// (`namespace/name`).
@@ -2022,93 +2020,7 @@ fn since(time: Option<i64>, now: i64) -> String {
 /// An RFC 3339 timestamp field in Unix seconds (fraction dropped); `None` when absent,
 /// unparsable or Go's zero time (which `IsZero` treats as unset).
 fn timestamp(v: &Value) -> Option<i64> {
-    parse_rfc3339(v.as_str()?).filter(|&t| t != GO_ZERO_TIME)
-}
-
-/// Parses `2026-11-25T10:00:00Z`, `…T10:00:00.123456Z` and `…T12:00:00+02:00`.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(range)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if separators.iter().any(|&(i, c)| b.get(i) != Some(&c))
-        || !matches!(b.get(10), Some(b'T' | b't'))
-    {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
-        if end == 0 {
-            return None;
-        }
-        rest = &fraction[end..];
-    }
-    let offset = match rest.as_bytes() {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let field = |a: &u8, b: &u8| -> Option<i64> {
-                (a.is_ascii_digit() && b.is_ascii_digit())
-                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
-            };
-            let minutes = field(h1, h2)? * 60 + field(m1, m2)?;
-            if *sign == b'+' { minutes * 60 } else { -minutes * 60 }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// `time.RFC3339` in UTC, as the default table's `Created At`: `2026-11-25T10:00:00Z`.
-fn format_rfc3339(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    metatime::unix_seconds(v.as_str()?).filter(|&t| t != metatime::ZERO_UNIX)
 }
 
 // === Quantity ===

@@ -268,7 +268,7 @@ pub(crate) async fn self_subject_review(
     let answer = json!({
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
-        "metadata": {"creationTimestamp": deletion::format_time(deletion::now())},
+        "metadata": {"creationTimestamp": berth_api::metatime::format_seconds(deletion::now())},
         "status": {"userInfo": info},
     });
     Ok(json_response(StatusCode::CREATED, &answer))

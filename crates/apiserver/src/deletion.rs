@@ -11,6 +11,7 @@
 
 use axum::http::StatusCode;
 use berth_api::kinds::ResourceType;
+use berth_api::metatime::{format_seconds, unix_seconds};
 use serde_json::{Value, json};
 
 use crate::request::Query;
@@ -184,7 +185,7 @@ pub(crate) fn plan(
     if resource.group.is_empty() && resource.kind == "Namespace" {
         if !marked {
             // The first DELETE only starts termination; the namespace controller empties it.
-            set_meta(&mut object, "deletionTimestamp", json!(format_time(now)));
+            set_meta(&mut object, "deletionTimestamp", json!(format_seconds(now)));
             object["status"]["phase"] = json!("Terminating");
             update_gc_finalizers(resource, &mut object, options);
             return Outcome::Keep(object);
@@ -211,10 +212,10 @@ pub(crate) fn plan(
                         let started = object
                             .pointer("/metadata/deletionTimestamp")
                             .and_then(Value::as_str)
-                            .and_then(parse_time)
+                            .and_then(unix_seconds)
                             .unwrap_or(now + existing);
                         let at = started - existing + shorter;
-                        set_meta(&mut object, "deletionTimestamp", json!(format_time(at)));
+                        set_meta(&mut object, "deletionTimestamp", json!(format_seconds(at)));
                         set_meta(&mut object, "deletionGracePeriodSeconds", json!(shorter));
                         graceful = true;
                         lasting = shorter > 0;
@@ -225,7 +226,7 @@ pub(crate) fn plan(
             }
         } else {
             let period = pod_grace(&object, grace);
-            set_meta(&mut object, "deletionTimestamp", json!(format_time(now + period)));
+            set_meta(&mut object, "deletionTimestamp", json!(format_seconds(now + period)));
             set_meta(&mut object, "deletionGracePeriodSeconds", json!(period));
             bump_generation(&mut object);
             graceful = true;
@@ -269,13 +270,15 @@ fn pod_grace(pod: &Value, requested: Option<i64>) -> i64 {
 
 /// `markAsDeleting`: a deletion timestamp (now, unless an earlier one is set) and no grace.
 fn mark_as_deleting(object: &mut Value, now: i64) {
-    let existing =
-        object.pointer("/metadata/deletionTimestamp").and_then(Value::as_str).and_then(parse_time);
+    let existing = object
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .and_then(unix_seconds);
     if existing.is_none() {
         bump_generation(object);
     }
     if existing.is_none_or(|at| at > now) {
-        set_meta(object, "deletionTimestamp", json!(format_time(now)));
+        set_meta(object, "deletionTimestamp", json!(format_seconds(now)));
     }
     set_meta(object, "deletionGracePeriodSeconds", json!(0));
 }
@@ -403,62 +406,6 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// RFC 3339 in UTC with whole seconds, as Kubernetes writes timestamps.
-pub(crate) fn format_time(unix: i64) -> String {
-    let at =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to Unix seconds.
-pub(crate) fn parse_time(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[10] != b'T' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date =
-        time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
-            .ok()?;
-    let clock = time::Time::from_hms(
-        u8::try_from(hour).ok()?,
-        u8::try_from(minute).ok()?,
-        u8::try_from(second).ok()?,
-    )
-    .ok()?;
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        zone if zone.len() == 6 => {
-            let sign = match zone.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let hours = zone.get(1..3)?.parse::<i64>().ok()?;
-            let minutes = zone.get(4..6)?.parse::<i64>().ok()?;
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return None,
-    };
-    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp() - offset)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,7 +464,7 @@ mod tests {
                     assert_eq!(kept["metadata"]["deletionGracePeriodSeconds"], expected);
                     assert_eq!(
                         kept["metadata"]["deletionTimestamp"],
-                        json!(format_time(NOW + expected))
+                        json!(format_seconds(NOW + expected))
                     );
                 }
             }
@@ -534,7 +481,7 @@ mod tests {
         // Shorter: the deadline moves back by the difference.
         let shorter = kept(plan(kind("pods"), &marked, &options(Some(5), None), NOW + 1));
         assert_eq!(shorter["metadata"]["deletionGracePeriodSeconds"], 5);
-        assert_eq!(shorter["metadata"]["deletionTimestamp"], json!(format_time(NOW + 5)));
+        assert_eq!(shorter["metadata"]["deletionTimestamp"], json!(format_seconds(NOW + 5)));
         // The kubelet's grace 0 removes it.
         assert_eq!(plan(kind("pods"), &marked, &options(Some(0), None), NOW + 2), Outcome::Remove);
         // Unless a finalizer holds it.
@@ -554,7 +501,7 @@ mod tests {
         let orphan =
             kept(plan(kind("configmaps"), &cm, &options(None, Some(Propagation::Orphan)), NOW));
         assert_eq!(orphan["metadata"]["finalizers"], json!(["orphan"]));
-        assert_eq!(orphan["metadata"]["deletionTimestamp"], json!(format_time(NOW)));
+        assert_eq!(orphan["metadata"]["deletionTimestamp"], json!(format_seconds(NOW)));
         assert_eq!(orphan["metadata"]["deletionGracePeriodSeconds"], 0);
         let legacy = DeleteOptions { orphan_dependents: Some(true), ..DeleteOptions::default() };
         assert_eq!(
@@ -575,7 +522,7 @@ mod tests {
         // A finalizer of someone else's keeps the object, marked once.
         let held = json!({ "metadata": { "name": "c", "finalizers": ["example.com/x"] } });
         let marked = kept(plan(kind("configmaps"), &held, &options(None, None), NOW));
-        assert_eq!(marked["metadata"]["deletionTimestamp"], json!(format_time(NOW)));
+        assert_eq!(marked["metadata"]["deletionTimestamp"], json!(format_seconds(NOW)));
         let again = kept(plan(kind("configmaps"), &marked, &options(None, None), NOW + 10));
         assert_eq!(again, marked);
         // Background on an orphaning object drops the orphan finalizer and removes it.
@@ -591,7 +538,7 @@ mod tests {
         });
         let terminating = kept(plan(kind("namespaces"), &ns, &options(None, None), NOW));
         assert_eq!(terminating["status"]["phase"], "Terminating");
-        assert_eq!(terminating["metadata"]["deletionTimestamp"], json!(format_time(NOW)));
+        assert_eq!(terminating["metadata"]["deletionTimestamp"], json!(format_seconds(NOW)));
         assert_eq!(
             kept(plan(kind("namespaces"), &terminating, &options(None, None), NOW)),
             terminating
@@ -643,9 +590,9 @@ mod tests {
 
     #[test]
     fn timestamps_round_trip() {
-        assert_eq!(parse_time(&format_time(NOW)), Some(NOW));
-        assert_eq!(parse_time("2023-11-14T22:13:20.123456Z"), Some(NOW));
-        assert_eq!(parse_time("2023-11-14T23:13:20+01:00"), Some(NOW));
-        assert_eq!(parse_time("nonsense"), None);
+        assert_eq!(unix_seconds(&format_seconds(NOW)), Some(NOW));
+        assert_eq!(unix_seconds("2023-11-14T22:13:20.123456Z"), Some(NOW));
+        assert_eq!(unix_seconds("2023-11-14T23:13:20+01:00"), Some(NOW));
+        assert_eq!(unix_seconds("nonsense"), None);
     }
 }

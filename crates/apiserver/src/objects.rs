@@ -66,16 +66,7 @@ pub(crate) fn new_uid() -> String {
 
 /// Now, as Kubernetes writes timestamps: RFC 3339, UTC, whole seconds.
 pub(crate) fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    berth_api::metatime::format_seconds(crate::deletion::now())
 }
 
 /// The name rules of `resource` (`berth_api::validation`): DNS-1123 labels for namespaces and

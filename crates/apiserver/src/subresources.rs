@@ -113,7 +113,7 @@ pub(crate) async fn bind(cx: &Context, pod: Option<&str>, body: Body) -> Result<
 
 /// `PodScheduled=True`, with a transition time when it changes (`podutil.UpdatePodCondition`).
 fn set_scheduled(pod: &mut Value) {
-    let now = deletion::format_time(deletion::now());
+    let now = berth_api::metatime::format_seconds(deletion::now());
     if !pod.get("status").is_some_and(Value::is_object) {
         pod["status"] = json!({});
     }

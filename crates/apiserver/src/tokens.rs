@@ -139,7 +139,7 @@ pub(crate) async fn create(cx: &Context, key: &SigningKey, body: Body) -> Result
     let mut metadata = metadata;
     metadata.insert("name".into(), json!(name));
     metadata.insert("namespace".into(), json!(namespace));
-    metadata.insert("creationTimestamp".into(), json!(deletion::format_time(now)));
+    metadata.insert("creationTimestamp".into(), json!(berth_api::metatime::format_seconds(now)));
     let mut spec_json = json!({
         "audiences": spec.audiences,
         "expirationSeconds": spec.expiration_seconds,
@@ -154,7 +154,7 @@ pub(crate) async fn create(cx: &Context, key: &SigningKey, body: Body) -> Result
         "apiVersion": "authentication.k8s.io/v1",
         "metadata": metadata,
         "spec": spec_json,
-        "status": {"token": token, "expirationTimestamp": deletion::format_time(claims.exp)},
+        "status": {"token": token, "expirationTimestamp": berth_api::metatime::format_seconds(claims.exp)},
     });
     Ok(json_response(StatusCode::CREATED, &response))
 }
@@ -425,7 +425,7 @@ pub(crate) async fn authenticate(
         object
             .pointer("/metadata/deletionTimestamp")
             .and_then(Value::as_str)
-            .and_then(deletion::parse_time)
+            .and_then(berth_api::metatime::unix_seconds)
             .is_some_and(|at| at < now - LEEWAY_SECONDS)
     };
     let lookup = |kind: &'static str, plural: &'static str, namespaced: bool, name: String| async move {
