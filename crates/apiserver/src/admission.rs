@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use berth_api::kinds::{self, ResourceType};
 use berth_api::quantity::{MAX_MILLI_VALUE, Quantity};
-use berth_store::{KeyValue, RangeRequest, Store};
+use berth_store::{KeyValue, RangeRequest, Revision, Store};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -76,7 +76,7 @@ pub(crate) struct Listers {
     priority_classes: Arc<Follower<Objects>>,
     limit_ranges: Arc<Follower<Objects>>,
     /// The ResourceQuotas the `ResourceQuota` plugin (`quota.rs`) evaluates writes against.
-    pub(crate) quotas: Arc<Follower<crate::quota::Quotas>>,
+    pub(crate) quotas: Arc<Follower<Objects>>,
     /// Namespaces deleted through this server, and when (`forceLiveLookupCache`).
     deleted: Mutex<HashMap<String, Instant>>,
     /// The LimitRanges read from the store for a namespace the view showed none in, and when
@@ -95,11 +95,7 @@ impl Listers {
             service_accounts: follower(store, "", "serviceaccounts"),
             priority_classes: follower(store, "scheduling.k8s.io", "priorityclasses"),
             limit_ranges: follower(store, "", "limitranges"),
-            quotas: Follower::new(
-                store.clone(),
-                crate::quota::stored_under(),
-                crate::quota::Quotas::default(),
-            ),
+            quotas: follower(store, "", "resourcequotas"),
             deleted: Mutex::default(),
             limit_range_lookups: Mutex::default(),
         })
@@ -137,15 +133,17 @@ fn follower(store: &Arc<dyn Store>, group: &str, plural: &str) -> Arc<Follower<O
     Follower::new(store.clone(), stored_under(group, plural), Objects::default())
 }
 
-/// Decoded objects by store key.
+/// Decoded objects by store key, each with the revision it was stored at (the quota plugin's
+/// charge is a compare-and-swap at it).
 #[derive(Debug, Default)]
-struct Objects {
-    objects: RwLock<HashMap<String, Arc<Value>>>,
+pub(crate) struct Objects {
+    objects: RwLock<HashMap<String, (Revision, Arc<Value>)>>,
 }
 
 impl Objects {
     fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.objects.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
+        objects.get(key).map(|(_, object)| object.clone())
     }
 
     /// The object `keep` accepts with the lowest `key`, read under the lock (no copy of the
@@ -156,20 +154,28 @@ impl Objects {
         key: impl Fn(&Value) -> K,
     ) -> Option<Arc<Value>> {
         let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
-        objects.values().filter(|object| keep(object)).min_by_key(|object| key(object)).cloned()
+        let objects = objects.values().map(|(_, object)| object);
+        objects.filter(|object| keep(object)).min_by_key(|object| key(object)).cloned()
     }
 
     /// The objects whose keys start with `prefix` (a namespace's), in key order.
     fn under(&self, prefix: &str) -> Vec<Arc<Value>> {
-        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
-        let found: BTreeMap<&String, &Arc<Value>> =
-            objects.iter().filter(|(key, _)| key.starts_with(prefix)).collect();
-        found.into_values().cloned().collect()
+        let held = self.under_at(prefix).into_iter();
+        held.map(|(_, _, object)| object).collect()
     }
 
-    fn decoded(kv: &KeyValue) -> Option<Arc<Value>> {
+    /// [`Objects::under`], each with its key and the revision it was read at.
+    pub(crate) fn under_at(&self, prefix: &str) -> Vec<(String, Revision, Arc<Value>)> {
+        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
+        let found: BTreeMap<&String, &(Revision, Arc<Value>)> =
+            objects.iter().filter(|(key, _)| key.starts_with(prefix)).collect();
+        let found = found.into_iter();
+        found.map(|(key, (revision, object))| (key.clone(), *revision, object.clone())).collect()
+    }
+
+    fn decoded(kv: &KeyValue) -> Option<(Revision, Arc<Value>)> {
         // `decode` logs what does not decode; the store keeps the truth for live lookups.
-        decode(kv).ok().map(Arc::new)
+        decode(kv).ok().map(|object| (kv.mod_revision, Arc::new(object)))
     }
 }
 
@@ -330,7 +336,8 @@ async fn limit_ranges(
     }
     let page = store.range(&RangeRequest::prefix(under)).await;
     let page = page.map_err(|e| Status::from_store(e, ranges, ""))?;
-    let found: Vec<Arc<Value>> = page.kvs.iter().filter_map(Objects::decoded).collect();
+    let found = page.kvs.iter().filter_map(Objects::decoded);
+    let found: Vec<Arc<Value>> = found.map(|(_, object)| object).collect();
     let mut lookups = listers.limit_range_lookups.lock().unwrap_or_else(PoisonError::into_inner);
     if lookups.len() >= LIMIT_RANGE_LOOKUPS {
         lookups.retain(|_, (at, _)| at.elapsed() < LIMIT_RANGE_LOOKUP);

@@ -6,23 +6,21 @@
 //! or charged: the quotas' `status.used` are raised in the store before the object is written,
 //! as upstream writes them through its loopback client (`UpdateStatus`).
 //!
-//! The quotas are read from a view kept current by a store watch ([`Quotas`], an informer's
+//! The quotas are read from a view kept current by a store watch (admission's `Listers`, an informer's
 //! stand-in), with the revision each was read at. Each charge is a compare-and-swap of the
 //! quota at that revision, so of two creates racing for the last unit one is refused: a quota
 //! whose write conflicts is read again from the store and the write evaluated again against it
 //! (only the quotas that conflicted, as `checkQuotas` retries, three times). A dry run is
 //! evaluated and refused alike, but charges nothing. Subresource writes are not evaluated.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
-use berth_api::kinds::{self, ResourceType};
+use berth_api::kinds::ResourceType;
 use berth_api::quota::{self, Evaluator, Operation};
-use berth_store::{KeyValue, Revision};
+use berth_store::Revision;
 use serde_json::Value;
 
-use crate::follower::View;
 use crate::resources::{Context, Manager, decode, prefix, write_back};
 use crate::status::{Details, Status, qualified};
 
@@ -32,67 +30,12 @@ type Result<T> = std::result::Result<T, Status>;
 /// `remainingRetries`).
 const RETRIES: usize = 3;
 
-/// The ResourceQuotas of every namespace by store key, each with the revision it was read at:
-/// what the plugin's quota lister holds.
-#[derive(Debug, Default)]
-pub(crate) struct Quotas {
-    objects: RwLock<HashMap<String, (Revision, Arc<Value>)>>,
-}
-
 /// One quota as the plugin evaluates it: where it is stored, at which revision.
 #[derive(Debug, Clone)]
 struct Held {
     key: String,
     revision: Revision,
     quota: Arc<Value>,
-}
-
-impl Quotas {
-    /// The quotas stored under `prefix` (one namespace's), in key (name) order.
-    fn under(&self, prefix: &str) -> Vec<Held> {
-        let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
-        let found: BTreeMap<&String, &(Revision, Arc<Value>)> =
-            objects.iter().filter(|(key, _)| key.starts_with(prefix)).collect();
-        found
-            .into_iter()
-            .map(|(key, (revision, quota))| Held {
-                key: key.clone(),
-                revision: *revision,
-                quota: quota.clone(),
-            })
-            .collect()
-    }
-
-    fn decoded(kv: &KeyValue) -> Option<(Revision, Arc<Value>)> {
-        // `decode` logs what does not decode.
-        decode(kv).ok().map(|quota| (kv.mod_revision, Arc::new(quota)))
-    }
-}
-
-impl View for Quotas {
-    fn reset(&self, kvs: &[KeyValue]) {
-        let objects =
-            kvs.iter().filter_map(|kv| Some((kv.key.clone(), Quotas::decoded(kv)?))).collect();
-        *self.objects.write().unwrap_or_else(PoisonError::into_inner) = objects;
-    }
-
-    fn put(&self, kv: &KeyValue) {
-        let decoded = Quotas::decoded(kv);
-        let mut objects = self.objects.write().unwrap_or_else(PoisonError::into_inner);
-        match decoded {
-            Some(held) => objects.insert(kv.key.clone(), held),
-            None => objects.remove(&kv.key),
-        };
-    }
-
-    fn delete(&self, key: &str) {
-        self.objects.write().unwrap_or_else(PoisonError::into_inner).remove(key);
-    }
-}
-
-/// Where every ResourceQuota is stored.
-pub(crate) fn stored_under() -> String {
-    kinds::find("", "v1", "resourcequotas").map(|r| prefix(r, None)).unwrap_or_default()
 }
 
 /// Evaluates a create of `object` (named `name`) in `namespace` and charges the quotas it
@@ -140,7 +83,9 @@ async fn admit(
     }
     let quotas_resource = cx.resource_named("", "resourcequotas")?;
     let under = prefix(quotas_resource, Some(namespace));
-    let mut held = cx.listers.quotas.view().under(&under);
+    let viewed = cx.listers.quotas.view().under_at(&under).into_iter();
+    let mut held: Vec<Held> =
+        viewed.map(|(key, revision, quota)| Held { key, revision, quota }).collect();
     if held.is_empty() {
         return Ok(());
     }
