@@ -884,7 +884,7 @@ async fn namespace_lifecycle(
 }
 
 /// `pods "web-0" is forbidden: <why>` (403), as `admission.NewForbidden` words it.
-fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
+pub(crate) fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
     let message = if name.is_empty() {
         format!("{} is forbidden: {why}", qualified(resource))
     } else {

@@ -22,7 +22,7 @@ use berth_store::Revision;
 use serde_json::Value;
 
 use crate::resources::{Context, Manager, decode, prefix, write_back};
-use crate::status::{Details, Status, qualified};
+use crate::status::Status;
 
 type Result<T> = std::result::Result<T, Status>;
 
@@ -101,7 +101,7 @@ async fn admit(
         let quotas: Vec<&Value> = held.iter().map(|h| h.quota.as_ref()).collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let changes = quota::check(&quotas, &evaluator, operation, object, old, now)
-            .map_err(|why| forbidden(resource, name, why))?;
+            .map_err(|why| crate::admission::forbidden(resource, name, why))?;
         if dry_run || changes.is_empty() {
             return Ok(());
         }
@@ -168,19 +168,4 @@ async fn read_again(
         });
     }
     Ok(fresh)
-}
-
-/// `admission.NewForbidden`: `pods "web-0" is forbidden: <why>` (403).
-fn forbidden(resource: &ResourceType, name: &str, why: String) -> Status {
-    let message = if name.is_empty() {
-        format!("{} is forbidden: {why}", qualified(resource))
-    } else {
-        format!("{} {name:?} is forbidden: {why}", qualified(resource))
-    };
-    Status::forbidden(message).with_details(Details {
-        name: Some(name.to_owned()),
-        group: (!resource.group.is_empty()).then(|| resource.group.to_owned()),
-        kind: Some(resource.plural.to_owned()),
-        ..Details::default()
-    })
 }
