@@ -234,8 +234,8 @@ fn pod_usage(pod: &Value, now: i64) -> ResourceList {
         return result;
     }
     let spec = &pod["spec"];
-    let requests = pod_resources(spec, "requests");
-    let limits = pod_resources(spec, "limits");
+    let requests = pod_resources(spec, "requests", true);
+    let limits = pod_resources(spec, "limits", true);
     add_into(&mut result, &compute_usage(&requests, &limits));
     result
 }
@@ -243,7 +243,8 @@ fn pod_usage(pod: &Value, now: i64) -> ResourceList {
 /// `QuotaV1Pod`: not terminal, and not stuck past its deletion grace period.
 pub fn pod_counts(pod: &Value, now: i64) -> bool {
     let metadata = &pod["metadata"];
-    if let Some(deleted) = metadata["deletionTimestamp"].as_str().and_then(unix_seconds)
+    if let Some(deleted) =
+        metadata["deletionTimestamp"].as_str().and_then(crate::metatime::unix_seconds)
         && let Some(grace) = metadata["deletionGracePeriodSeconds"].as_i64()
         && now > deleted.saturating_add(grace)
     {
@@ -252,14 +253,11 @@ pub fn pod_counts(pod: &Value, now: i64) -> bool {
     !matches!(pod["status"]["phase"].as_str(), Some("Failed" | "Succeeded"))
 }
 
-fn unix_seconds(text: &str) -> Option<i64> {
-    text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
-}
-
 /// `resourcehelper.PodRequests`/`PodLimits` (`which` is `requests` or `limits`): the
 /// containers' sum, at least each init container's (plus the sidecars started before it),
-/// sidecars counted with the containers; the overhead added (to limits only where limited).
-fn pod_resources(spec: &Value, which: &str) -> ResourceList {
+/// sidecars counted with the containers; with `overhead`, the pod's overhead added (to limits
+/// only where limited). LimitRanger sums without it.
+pub fn pod_resources(spec: &Value, which: &str, overhead: bool) -> ResourceList {
     let of = |container: &Value| resource_list(&container["resources"][which]);
     let mut total = ResourceList::new();
     for container in spec["containers"].as_array().into_iter().flatten() {
@@ -281,6 +279,9 @@ fn pod_resources(spec: &Value, which: &str) -> ResourceList {
         max_into(&mut init, &needs);
     }
     max_into(&mut total, &init);
+    if !overhead {
+        return total;
+    }
     for (name, quantity) in resource_list(&spec["overhead"]) {
         if which == "requests" || total.contains_key(&name) {
             add_into(&mut total, &ResourceList::from([(name, quantity)]));

@@ -500,7 +500,10 @@ fn pod_limit_problems(range: &Value, pod: &Value) -> Vec<String> {
                     }
                 }
             }
-            "Pod" => check(&pod_total(spec, "requests"), &pod_total(spec, "limits")),
+            "Pod" => {
+                let total = |which| berth_api::quota::pod_resources(spec, which, false);
+                check(&total("requests"), &total("limits"));
+            }
             _ => {}
         }
     }
@@ -544,50 +547,6 @@ type Quantities = BTreeMap<String, Quantity>;
 
 fn quantities(list: Option<&Value>) -> Quantities {
     resources_of(list).into_iter().map(|(name, value)| (name, quantity(&value))).collect()
-}
-
-/// A pod's requests or limits as `podRequests`/`podLimits` sum them: its containers', and
-/// its restartable (sidecar) init containers', added up; where an init container, with the
-/// sidecars started before it, needs more, that.
-fn pod_total(spec: &Value, field: &str) -> Quantities {
-    let of = |container: &Value| quantities(container["resources"].get(field));
-    let mut total = Quantities::new();
-    for container in spec["containers"].as_array().into_iter().flatten() {
-        add_quantities(&mut total, &of(container));
-    }
-    let (mut sidecars, mut init) = (Quantities::new(), Quantities::new());
-    for container in spec["initContainers"].as_array().into_iter().flatten() {
-        let own = of(container);
-        let needed = if container["restartPolicy"] == "Always" {
-            add_quantities(&mut total, &own);
-            add_quantities(&mut sidecars, &own);
-            sidecars.clone()
-        } else {
-            let mut needed = own;
-            add_quantities(&mut needed, &sidecars);
-            needed
-        };
-        max_quantities(&mut init, &needed);
-    }
-    max_quantities(&mut total, &init);
-    total
-}
-
-/// `addResourceList`.
-fn add_quantities(list: &mut Quantities, more: &Quantities) {
-    for (name, quantity) in more {
-        let sum = list.get(name).map_or(*quantity, |have| *have + *quantity);
-        list.insert(name.clone(), sum);
-    }
-}
-
-/// `maxResourceList`.
-fn max_quantities(list: &mut Quantities, other: &Quantities) {
-    for (name, quantity) in other {
-        if list.get(name).is_none_or(|have| quantity.nanos > have.nanos) {
-            list.insert(name.clone(), *quantity);
-        }
-    }
 }
 
 /// `requestLimitEnforcedValues`: thousandths when all three fit, else whole units (an absent
@@ -1295,7 +1254,10 @@ mod tests {
              "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "100m", "memory": "64Mi"}}},
         ]);
         assert_eq!(problems(&wide).unwrap(), "maximum cpu usage per Pod is 2, but limit is 2100m");
-        assert_eq!(pod_total(&wide["spec"], "requests")["cpu"].to_string(), "1600m");
+        assert_eq!(
+            berth_api::quota::pod_resources(&wide["spec"], "requests", false)["cpu"].to_string(),
+            "1600m"
+        );
         // One problem is not bracketed; a repeated one counts once.
         assert_eq!(aggregate(&["a".to_owned(), "a".to_owned()]).unwrap(), "a");
         // Claims: the storage request, against min and max.
