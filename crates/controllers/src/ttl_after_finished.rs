@@ -27,7 +27,6 @@
 //! - Events: upstream creates a recorder but records none; so does this (none).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -39,6 +38,7 @@ use tracing::Instrument;
 
 use crate::Context;
 use crate::cache;
+use crate::cache::workloop::just_after;
 use crate::informer::Store;
 use crate::meta::{error_chain, name_of, namespace_of, status_code};
 
@@ -156,7 +156,7 @@ pub(crate) async fn run(cx: Context) {
         let plan = plan(&all, now);
         drop(all);
         if let Some(at) = plan.next {
-            next = next.min(instant_at(at, now));
+            next = next.min(just_after(at));
         }
         for job in &plan.unknown {
             let key = job.key();
@@ -184,7 +184,7 @@ pub(crate) async fn run(cx: Context) {
                 Ok(Cleanup::Kept(later)) => {
                     backoff.succeeded(&key);
                     if let Some(at) = later {
-                        next = next.min(instant_at(at, Timestamp::now()));
+                        next = next.min(just_after(at));
                     }
                 }
                 Err(error) => {
@@ -197,13 +197,6 @@ pub(crate) async fn run(cx: Context) {
         cache::caught_up(&changed, || deleted.iter().all(|j| seen_deleted(&jobs, j))).await;
         let _ = tokio::time::timeout_at(next, wake.notified()).await;
     }
-}
-
-/// The tokio instant of `at` (just after it), at most a [`cache::RESYNC`] away.
-fn instant_at(at: Timestamp, now: Timestamp) -> Instant {
-    let wait = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
-    let wait = wait.min(cache::RESYNC);
-    Instant::now() + wait + Duration::from_millis(1)
 }
 
 /// Whether the cache shows a deleted Job being deleted, gone or replaced.

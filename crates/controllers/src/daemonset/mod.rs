@@ -49,7 +49,6 @@ mod history;
 mod plan;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -288,12 +287,7 @@ impl Sync<'_> {
         if let Some(error) = failure {
             return Err(error);
         }
-        let available_at = plan.status.recheck.map(|at| {
-            let wait = at.duration_since(Timestamp::now());
-            Instant::now()
-                + Duration::try_from(wait).unwrap_or(Duration::ZERO)
-                + Duration::from_millis(1)
-        });
+        let available_at = plan.status.recheck.map(crate::cache::workloop::just_after);
         let backoff_ends = plan.writes.retry_in.map(|wait| Instant::now() + wait);
         Ok(available_at.into_iter().chain(backoff_ends).min())
     }
