@@ -22,17 +22,35 @@ impl Precision {
     }
 }
 
-/// The text a time field holds once kube-apiserver has decoded `text` and encoded it again:
-/// `Ok(None)` for the zero time (`null`), `Ok(Some(text))` otherwise, or the decoding error
-/// (`parsing time "…" as "…": cannot parse "…" as "…"`).
-pub fn normalize(text: &str, precision: Precision) -> Result<Option<String>, String> {
+/// What a time field's text becomes once kube-apiserver has decoded it and encoded it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reencoded {
+    /// The text is already what `MarshalJSON` writes (the common case: nothing to allocate).
+    Unchanged,
+    /// This text instead.
+    Text(String),
+    /// The zero time, written as `null`.
+    Null,
+}
+
+/// `text` as kube-apiserver decodes and re-encodes it, or the decoding error (`parsing time
+/// "…" as "…": cannot parse "…" as "…"`).
+pub fn normalize(text: &str, precision: Precision) -> Result<Reencoded, String> {
     let parsed = parse(text, precision)?;
     // Seconds since 0001-01-01T00:00:00Z, Go's zero time.
     let seconds = parsed.unix_seconds();
     if seconds == ZERO_UNIX && parsed.nanos == 0 {
-        return Ok(None);
+        return Ok(Reencoded::Null);
     }
-    Ok(Some(format(seconds, parsed.nanos, precision)))
+    // Parsed with every element at full width and in UTC: formatting would give it back.
+    let canonical_len = match precision {
+        Precision::Seconds => "2006-01-02T15:04:05Z".len(),
+        Precision::Micros => "2006-01-02T15:04:05.000000Z".len(),
+    };
+    if text.len() == canonical_len && text.ends_with('Z') {
+        return Ok(Reencoded::Unchanged);
+    }
+    Ok(Reencoded::Text(format(seconds, parsed.nanos, precision)))
 }
 
 /// The Unix seconds of a time field's text as Go's `time.Parse(time.RFC3339, …)` reads it (a
@@ -339,12 +357,21 @@ fn format(unix: i64, nanos: i64, precision: Precision) -> String {
 mod tests {
     use super::*;
 
+    /// The text stored for `text`; `None` for `null`.
+    fn stored(text: &str, precision: Precision) -> Result<Option<String>, String> {
+        Ok(match normalize(text, precision)? {
+            Reencoded::Unchanged => Some(text.to_owned()),
+            Reencoded::Text(text) => Some(text),
+            Reencoded::Null => None,
+        })
+    }
+
     fn time(text: &str) -> Result<Option<String>, String> {
-        normalize(text, Precision::Seconds)
+        stored(text, Precision::Seconds)
     }
 
     fn micro(text: &str) -> Result<Option<String>, String> {
-        normalize(text, Precision::Micros)
+        stored(text, Precision::Micros)
     }
 
     #[test]

@@ -11,7 +11,7 @@ use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::metatime::{self, Precision};
+use crate::metatime::{self, Precision, Reencoded};
 
 #[derive(Debug, Deserialize)]
 struct Schema {
@@ -65,9 +65,9 @@ fn reencode_time(value: &mut Value, precision: Precision, decoded: &mut Decoded)
     let result = match &*value {
         Value::Null => return,
         Value::String(text) => match metatime::normalize(text, precision) {
-            Ok(Some(normal)) if normal == *text => return,
-            Ok(Some(normal)) => Ok(Value::String(normal)),
-            Ok(None) => Ok(Value::Null),
+            Ok(Reencoded::Unchanged) => return,
+            Ok(Reencoded::Text(normal)) => Ok(Value::String(normal)),
+            Ok(Reencoded::Null) => Ok(Value::Null),
             Err(error) => Err(error),
         },
         other => Err(metatime::not_a_string(other)),
