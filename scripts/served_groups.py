@@ -17,4 +17,5 @@ GROUPS = {
     ("authentication.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("rbac.authorization.k8s.io", "v1"),
+    ("apiextensions.k8s.io", "v1"),
 }

@@ -75,6 +75,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
             }
         }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => binding(object),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crate::crd::set_defaults(object),
         _ => {}
     }
 }

@@ -120,45 +120,86 @@ pub fn api_versions(server_address: Option<&str>) -> Value {
     })
 }
 
-/// `GET /apis`: the legacy `APIGroupList` of every served group except core.
-pub fn api_group_list() -> Value {
-    let groups: Vec<Value> =
-        kinds::groups().iter().filter(|g| !g.name.is_empty()).map(group_body).collect();
+/// A group served besides the static ones (custom resources, from CustomResourceDefinitions):
+/// its versions, preferred first, each with its resources sorted by plural. Such groups come
+/// after the static ones, by name, as kube-apiserver lists groups of priority 1000.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraGroup<'a> {
+    pub name: &'a str,
+    pub versions: &'a [ExtraVersion<'a>],
+}
+
+/// One version of an [`ExtraGroup`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraVersion<'a> {
+    pub name: &'a str,
+    pub resources: &'a [&'static ResourceType],
+}
+
+/// `GET /apis`: the legacy `APIGroupList` of every served group except core, then `extra`.
+pub fn api_group_list(extra: &[ExtraGroup<'_>]) -> Value {
+    let groups: Vec<Value> = kinds::groups()
+        .iter()
+        .filter(|g| !g.name.is_empty())
+        .map(|g| group_body(g.name, g.versions))
+        .chain(extra.iter().map(|g| {
+            let versions: Vec<&str> = g.versions.iter().map(|v| v.name).collect();
+            group_body(g.name, &versions)
+        }))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-/// `GET /apis/{group}`: the `APIGroup`, or `None` when berth does not serve the group.
-pub fn api_group(name: &str) -> Option<Value> {
-    let group = kinds::group(name).filter(|g| !g.name.is_empty())?;
+/// `GET /apis/{group}`: the `APIGroup`, or `None` when berth does not serve the group (neither
+/// statically nor among `extra`).
+pub fn api_group(name: &str, extra: &[ExtraGroup<'_>]) -> Option<Value> {
+    let fields = match kinds::group(name).filter(|g| !g.name.is_empty()) {
+        Some(group) => group_body(group.name, group.versions),
+        None => {
+            let group = extra.iter().find(|g| g.name == name && !g.versions.is_empty())?;
+            let versions: Vec<&str> = group.versions.iter().map(|v| v.name).collect();
+            group_body(group.name, &versions)
+        }
+    };
     let mut body = Map::new();
     body.insert("kind".into(), "APIGroup".into());
     body.insert("apiVersion".into(), "v1".into());
-    if let Value::Object(fields) = group_body(group) {
+    if let Value::Object(fields) = fields {
         body.extend(fields);
     }
     Some(Value::Object(body))
 }
 
-fn group_body(group: &kinds::ApiGroup) -> Value {
-    let version =
-        |v: &str| json!({"groupVersion": kinds::group_version(group.name, v), "version": v});
+/// A group's versions, the first preferred.
+fn group_body(name: &str, versions: &[&str]) -> Value {
+    let version = |v: &str| json!({"groupVersion": kinds::group_version(name, v), "version": v});
     json!({
-        "name": group.name,
-        "versions": group.versions.iter().map(|v| version(v)).collect::<Vec<_>>(),
-        "preferredVersion": version(group.preferred_version()),
+        "name": name,
+        "versions": versions.iter().map(|v| version(v)).collect::<Vec<_>>(),
+        "preferredVersion": versions.first().map(|v| version(v)),
     })
 }
 
 /// `GET /api/v1` (`group` `""`) or `GET /apis/{group}/{version}`: the `APIResourceList`, every
 /// resource and subresource (`pods/status`) sorted by name as Kubernetes sorts them, or `None`
-/// when berth does not serve that group version.
-pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
-    let served = kinds::group(group)?;
-    if !served.versions.contains(&version) {
-        return None;
-    }
+/// when berth does not serve that group version (neither statically nor among `extra`).
+pub fn api_resource_list(group: &str, version: &str, extra: &[ExtraGroup<'_>]) -> Option<Value> {
+    let resources: Vec<&'static ResourceType> = match kinds::group(group) {
+        Some(served) if served.versions.contains(&version) => {
+            kinds::resources_in(group, version).collect()
+        }
+        Some(_) => return None,
+        None => extra
+            .iter()
+            .find(|g| g.name == group)?
+            .versions
+            .iter()
+            .find(|v| v.name == version)?
+            .resources
+            .to_vec(),
+    };
     let mut entries: Vec<(String, Value)> = Vec::new();
-    for r in kinds::resources_in(group, version) {
+    for r in resources {
         entries.push((r.plural.to_owned(), legacy_resource(r)));
         for s in r.subresources {
             let name = format!("{}/{}", r.plural, s.name);
@@ -214,8 +255,20 @@ fn insert_nonempty(entry: &mut Map<String, Value>, key: &str, values: &[&str]) {
 
 /// The aggregated `APIGroupDiscoveryList` (`apidiscovery.k8s.io/v2`): for `/api` when `core`
 /// (one item, the unnamed core group), for `/apis` otherwise (every other group, in
-/// [`kinds::groups`] order). Serve it with [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
-pub fn aggregated_discovery(core: bool) -> Value {
+/// [`kinds::groups`] order, then `extra`). Serve it with [`AGGREGATED_DISCOVERY_CONTENT_TYPE`].
+pub fn aggregated_discovery(core: bool, extra: &[ExtraGroup<'_>]) -> Value {
+    let extra = extra.iter().filter(|_| !core).map(|g| {
+        let versions: Vec<Value> = g
+            .versions
+            .iter()
+            .map(|v| {
+                let resources: Vec<Value> =
+                    v.resources.iter().map(|r| aggregated_resource(r, true)).collect();
+                json!({"version": v.name, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+        json!({"metadata": {"name": g.name, "creationTimestamp": null}, "versions": versions})
+    });
     let items: Vec<Value> = kinds::groups()
         .iter()
         .filter(|g| g.name.is_empty() == core)
@@ -229,13 +282,15 @@ pub fn aggregated_discovery(core: bool) -> Value {
                 .versions
                 .iter()
                 .map(|v| {
-                    let resources: Vec<Value> =
-                        kinds::resources_in(g.name, v).map(aggregated_resource).collect();
+                    let resources: Vec<Value> = kinds::resources_in(g.name, v)
+                        .map(|r| aggregated_resource(r, false))
+                        .collect();
                     json!({"version": v, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
             json!({"metadata": metadata, "versions": versions})
         })
+        .chain(extra)
         .collect();
     json!({
         "kind": "APIGroupDiscoveryList",
@@ -245,10 +300,14 @@ pub fn aggregated_discovery(core: bool) -> Value {
     })
 }
 
-fn aggregated_resource(r: &ResourceType) -> Value {
+/// One resource of aggregated discovery. A `custom` resource names its own group and version
+/// in its response kinds, as the CRD discovery controller writes them.
+fn aggregated_resource(r: &ResourceType, custom: bool) -> Value {
     let mut entry = Map::new();
     entry.insert("resource".into(), r.plural.into());
-    entry.insert("responseKind".into(), json!({"group": "", "version": "", "kind": r.kind}));
+    let (group, version) = if custom { (r.group, r.version) } else { ("", "") };
+    entry
+        .insert("responseKind".into(), json!({"group": group, "version": version, "kind": r.kind}));
     let scope = match r.scope {
         Scope::Namespaced => "Namespaced",
         Scope::Cluster => "Cluster",
@@ -263,11 +322,12 @@ fn aggregated_resource(r: &ResourceType) -> Value {
             .subresources
             .iter()
             .map(|s| {
-                let (group, version) = if (s.kind.group, s.kind.version) == (r.group, r.version) {
-                    ("", "")
-                } else {
-                    (s.kind.group, s.kind.version)
-                };
+                let (group, version) =
+                    if (s.kind.group, s.kind.version) == (r.group, r.version) && !custom {
+                        ("", "")
+                    } else {
+                        (s.kind.group, s.kind.version)
+                    };
                 json!({
                     "subresource": s.name,
                     "responseKind": {"group": group, "version": version, "kind": s.kind.kind},
@@ -370,7 +430,7 @@ mod tests {
                  "verbs": ["get", "patch", "update"]},
             ],
         });
-        let list = aggregated_discovery(false);
+        let list = aggregated_discovery(false, &[]);
         assert_eq!(list["kind"], "APIGroupDiscoveryList");
         assert_eq!(list["apiVersion"], "apidiscovery.k8s.io/v2");
         assert_eq!(list["metadata"], json!({}));
@@ -385,7 +445,7 @@ mod tests {
 
     #[test]
     fn aggregated_core_is_one_unnamed_group() {
-        let list = aggregated_discovery(true);
+        let list = aggregated_discovery(true, &[]);
         let items = list["items"].as_array().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["metadata"], json!({"creationTimestamp": null}));
@@ -414,7 +474,7 @@ mod tests {
         let ns = resources.iter().find(|r| r["resource"] == "namespaces").unwrap();
         assert_eq!(ns["scope"], "Cluster");
         // `/apis` never lists the core group.
-        let groups = aggregated_discovery(false);
+        let groups = aggregated_discovery(false, &[]);
         let names: Vec<_> = groups["items"]
             .as_array()
             .unwrap()
@@ -434,6 +494,7 @@ mod tests {
                 "policy",
                 "rbac.authorization.k8s.io",
                 "storage.k8s.io",
+                "apiextensions.k8s.io",
                 "scheduling.k8s.io",
                 "coordination.k8s.io",
                 "discovery.k8s.io"
@@ -453,21 +514,21 @@ mod tests {
             "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
             "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
         });
-        let list = api_group_list();
+        let list = api_group_list(&[]);
         assert_eq!((&list["kind"], &list["apiVersion"]), (&json!("APIGroupList"), &json!("v1")));
         assert_eq!(list["groups"][0], apps_group);
         assert_eq!(list["groups"].as_array().unwrap().len(), kinds::groups().len() - 1);
         let mut group = apps_group.as_object().unwrap().clone();
         group.insert("kind".into(), "APIGroup".into());
         group.insert("apiVersion".into(), "v1".into());
-        assert_eq!(api_group("apps"), Some(Value::Object(group)));
-        assert_eq!(api_group(""), None);
-        assert_eq!(api_group("certificates.k8s.io"), None);
+        assert_eq!(api_group("apps", &[]), Some(Value::Object(group)));
+        assert_eq!(api_group("", &[]), None);
+        assert_eq!(api_group("certificates.k8s.io", &[]), None);
     }
 
     #[test]
     fn resource_lists_match_kubernetes() {
-        let apps = api_resource_list("apps", "v1").unwrap();
+        let apps = api_resource_list("apps", "v1", &[]).unwrap();
         assert_eq!(apps["kind"], "APIResourceList");
         assert_eq!(apps["apiVersion"], "v1");
         assert_eq!(apps["groupVersion"], "apps/v1");
@@ -500,7 +561,7 @@ mod tests {
         );
 
         // The core list has no apiVersion, and entries are sorted by full name.
-        let core = api_resource_list("", "v1").unwrap();
+        let core = api_resource_list("", "v1", &[]).unwrap();
         assert!(core.get("apiVersion").is_none());
         assert_eq!(core["groupVersion"], "v1");
         let names: Vec<&str> = core["resources"]
@@ -523,9 +584,9 @@ mod tests {
         assert!(find(&core, "pods/binding").unwrap().get("group").is_none());
         assert_eq!(find(&core, "nodes").unwrap()["namespaced"], false);
 
-        assert_eq!(api_resource_list("apps", "v2"), None);
-        assert_eq!(api_resource_list("autoscaling", "v2beta2"), None);
-        assert_eq!(api_resource_list("", "v2"), None);
+        assert_eq!(api_resource_list("apps", "v2", &[]), None);
+        assert_eq!(api_resource_list("autoscaling", "v2beta2", &[]), None);
+        assert_eq!(api_resource_list("", "v2", &[]), None);
     }
 
     #[test]
@@ -533,8 +594,8 @@ mod tests {
         // Every legacy entry appears in aggregated discovery with the same verbs, and back.
         for group in kinds::groups() {
             for version in group.versions {
-                let legacy = api_resource_list(group.name, version).unwrap();
-                let list = aggregated_discovery(group.name.is_empty());
+                let legacy = api_resource_list(group.name, version, &[]).unwrap();
+                let list = aggregated_discovery(group.name.is_empty(), &[]);
                 let item = list["items"]
                     .as_array()
                     .unwrap()

@@ -66,7 +66,8 @@ pub struct ResourceType {
     pub subresources: &'static [Subresource],
     /// Kubernetes' `storageVersionHash`: the first 8 bytes of SHA-256 over
     /// `group/version/kind` of the storage version, base64. `events.k8s.io` events are stored
-    /// as core `v1 Event`, so they share its hash.
+    /// as core `v1 Event`, so they share its hash; CustomResourceDefinitions are stored as
+    /// `apiextensions.k8s.io/v1beta1`, so theirs is of that version.
     pub storage_version_hash: &'static str,
 }
 
@@ -149,7 +150,9 @@ pub fn resources_in(group: &str, version: &str) -> impl Iterator<Item = &'static
 
 /// The served API groups, core (`""`) first, then in the order Kubernetes lists them in `/apis`
 /// (kube-apiserver's group priorities: apps, events.k8s.io, authentication.k8s.io, …,
-/// storage.k8s.io, coordination.k8s.io, discovery.k8s.io).
+/// storage.k8s.io, apiextensions.k8s.io, scheduling.k8s.io, coordination.k8s.io,
+/// discovery.k8s.io). apiextensions.k8s.io has group priority 16700, as admissionregistration.k8s.io
+/// (not served) has: between storage.k8s.io (16800) and scheduling.k8s.io (16600).
 pub fn groups() -> &'static [ApiGroup] {
     GROUPS
 }
@@ -171,6 +174,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "policy", versions: &["v1"] },
     ApiGroup { name: "rbac.authorization.k8s.io", versions: &["v1"] },
     ApiGroup { name: "storage.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "apiextensions.k8s.io", versions: &["v1"] },
     ApiGroup { name: "scheduling.k8s.io", versions: &["v1"] },
     ApiGroup { name: "coordination.k8s.io", versions: &["v1"] },
     ApiGroup { name: "discovery.k8s.io", versions: &["v1"] },
@@ -809,6 +813,26 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "K+m6uJwbjGY=",
     },
+    // apiextensions.k8s.io/v1, `apiextensions-apiserver/pkg/registry/customresourcedefinition`.
+    // CRDs are stored as apiextensions.k8s.io/v1beta1 (the apiextensions server's storage
+    // codec), so the hash is of `apiextensions.k8s.io/v1beta1/CustomResourceDefinition`.
+    ResourceType {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        singular: "customresourcedefinition",
+        scope: Scope::Cluster,
+        short_names: &["crd", "crds"],
+        categories: &["api-extensions"],
+        verbs: CRUD,
+        subresources: &[status(GroupVersionKind {
+            group: "apiextensions.k8s.io",
+            version: "v1",
+            kind: "CustomResourceDefinition",
+        })],
+        storage_version_hash: "jfWCUB31mvA=",
+    },
     // scheduling.k8s.io/v1, `pkg/registry/scheduling/priorityclass`.
     ResourceType {
         group: "scheduling.k8s.io",
@@ -887,6 +911,8 @@ mod tests {
             ("controllerrevision", "apps", "controllerrevisions"),
             ("sc", "storage.k8s.io", "storageclasses"),
             ("pc", "scheduling.k8s.io", "priorityclasses"),
+            ("crd", "apiextensions.k8s.io", "customresourcedefinitions"),
+            ("crds", "apiextensions.k8s.io", "customresourcedefinitions"),
             ("netpol", "networking.k8s.io", "networkpolicies"),
             ("ing", "networking.k8s.io", "ingresses"),
             ("job", "batch", "jobs"),
@@ -911,6 +937,7 @@ mod tests {
         let cluster = [
             "clusterrolebindings",
             "clusterroles",
+            "customresourcedefinitions",
             "ingressclasses",
             "ipaddresses",
             "namespaces",
@@ -1035,6 +1062,17 @@ mod tests {
                 "status",
                 ("apps", "v1", "DaemonSet", &["get", "patch", "update"]),
             ),
+            (
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                "status",
+                (
+                    "apiextensions.k8s.io",
+                    "v1",
+                    "CustomResourceDefinition",
+                    &["get", "patch", "update"],
+                ),
+            ),
         ];
         for (group, plural, name, (g, v, k, verbs)) in cases {
             let s = find(group, "v1", plural).and_then(|r| r.subresource(name)).unwrap();
@@ -1043,6 +1081,16 @@ mod tests {
         // Namespaces cannot be deleted as a collection; everything else listable can.
         assert!(!find("", "v1", "namespaces").unwrap().verbs.contains(&"deletecollection"));
         assert_eq!(find("", "v1", "services").unwrap().verbs, CRUD);
+    }
+
+    #[test]
+    fn storage_version_hashes_are_of_the_storage_version() {
+        // `discovery.StorageVersionHash`: base64 of the first 8 bytes of SHA-256 over
+        // `group/version/kind`; CRDs are stored as v1beta1 (upstream discovery shows this).
+        let crds = find("apiextensions.k8s.io", "v1", "customresourcedefinitions").unwrap();
+        assert_eq!(crds.storage_version_hash, "jfWCUB31mvA=");
+        assert_eq!(crds.categories, ["api-extensions"]);
+        assert_eq!(crds.short_names, ["crd", "crds"]);
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! - [`metatime`]: `metav1.Time` and `MicroTime`, as kube-apiserver decodes and re-encodes them.
 //! - [`cron`]: cron schedules as CronJobs read them (robfig/cron's standard parser and `Next`).
 //! - [`autoscaling`]: HorizontalPodAutoscalers' autoscaling/v1 ↔ v2 conversion and defaults.
+//! - [`crd`]: CustomResourceDefinitions as objects: defaults, create/update preparation, the
+//!   naming/establishing/deletion status kube-apiserver's controllers compute.
+//! - [`custom`]: custom resources under their CRD version: the structural schema's pruning,
+//!   defaulting and validation, and the printer columns of their Table.
 //! - [`quota`]: ResourceQuota usage, the quota admission's decision and the controller's
 //!   recalculation (pure).
 //! - [`json`]: JSON value helpers for the write path (an equality without a hash per key).
@@ -26,7 +30,9 @@
 
 pub mod apply;
 pub mod autoscaling;
+pub mod crd;
 pub mod cron;
+pub mod custom;
 pub mod defaults;
 pub mod discovery;
 pub mod duration;

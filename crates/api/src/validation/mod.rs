@@ -74,6 +74,25 @@ pub fn validate(group: &str, kind: &str, object: &Value, write: Write<'_>) -> Ve
     errs.0
 }
 
+/// The metadata rules of a custom resource (`customResourceValidator.Validate` and
+/// `ValidateUpdate`: `ValidateObjectMetaAccessor` with DNS-subdomain names, and on update
+/// `ValidateObjectMetaAccessorUpdate` against `old`). Its schema is checked apart
+/// (`crate::custom::Schema::validate`).
+pub fn custom_resource_meta(
+    object: &Value,
+    namespaced: bool,
+    old: Option<&Value>,
+) -> Vec<FieldError> {
+    let mut errs = Errors::default();
+    meta::object_meta(&mut errs, object, namespaced, meta::NameRule::Subdomain);
+    if let Some(old) = old {
+        meta::object_meta_update(&mut errs, object, old);
+    }
+    let mut seen = std::collections::HashSet::new();
+    errs.0.retain(|e| seen.insert(e.to_string()));
+    errs.0
+}
+
 // === errors and values ===
 
 /// The value an error shows, rendered as Go's `%v`/`%q`/`%#v` would for the Go type.
@@ -261,6 +280,9 @@ impl Errors {
             "batch" => batch::validate(self, kind, object),
             "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
             "networking.k8s.io" => networking::validate(self, kind, object),
+            "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => {
+                crate::crd::validation::validate(self, object)
+            }
             _ => other::validate(self, group, kind, object),
         }
     }
@@ -275,6 +297,9 @@ impl Errors {
             "batch" => batch::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
             "networking.k8s.io" => networking::validate_update(self, kind, object, old),
+            "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => {
+                crate::crd::validation::validate_update(self, object, old)
+            }
             _ => other::validate_update(self, group, kind, object, old),
         }
     }
@@ -288,6 +313,9 @@ impl Errors {
             ("networking.k8s.io", "Ingress") => networking::ingress_status(self, object),
             ("batch", "Job") => batch::status(self, object, old),
             ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::status(self, object),
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                crate::crd::validation::validate_status(self, object)
+            }
             _ => {}
         }
     }
