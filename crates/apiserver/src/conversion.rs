@@ -16,6 +16,14 @@ pub(crate) enum Conversion {
     EventsV1,
     /// autoscaling/v1 HorizontalPodAutoscalers, stored as autoscaling/v2 ones.
     AutoscalingV1,
+    /// A custom resource's version other than its CRD's storage version (strategy `None`:
+    /// only `apiVersion` changes).
+    Custom {
+        /// `group/version` served.
+        served: &'static str,
+        /// `group/version` stored.
+        stored: &'static str,
+    },
 }
 
 /// The conversion `resource`'s objects go through, if any.
@@ -27,7 +35,11 @@ pub(crate) fn of(resource: &ResourceType) -> Option<Conversion> {
     {
         Some(Conversion::AutoscalingV1)
     } else {
-        None
+        let custom = crate::crds::info(resource)?;
+        (custom.api_version != custom.storage_api_version).then_some(Conversion::Custom {
+            served: custom.api_version,
+            stored: custom.storage_api_version,
+        })
     }
 }
 
@@ -42,6 +54,7 @@ impl Conversion {
         match self {
             Conversion::EventsV1 => crate::events::from_core(stored),
             Conversion::AutoscalingV1 => berth_api::autoscaling::v2_to_v1(&stored),
+            Conversion::Custom { served, .. } => with_api_version(stored, served),
         }
     }
 
@@ -56,8 +69,18 @@ impl Conversion {
                 berth_api::defaults::apply("autoscaling", "HorizontalPodAutoscaler", &mut stored);
                 stored
             }
+            Conversion::Custom { stored, .. } => with_api_version(served, stored),
         }
     }
+}
+
+/// The `None` conversion strategy of custom resources: the object as it is, but for its
+/// `apiVersion`.
+fn with_api_version(mut object: Value, api_version: &str) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), api_version.into());
+    }
+    object
 }
 
 /// A stored object as `resource` shows it.

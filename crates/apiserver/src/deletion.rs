@@ -182,6 +182,15 @@ pub(crate) fn plan(
 ) -> Outcome {
     let mut object = object.clone();
     let marked = is_marked(&object);
+    if (resource.group, resource.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition")
+        && !marked
+    {
+        // The CRD storage's `Delete`: the first DELETE marks it, adds the cleanup finalizer and
+        // says so in a condition; the finalizer controller (`crds.rs`) removes the instances.
+        set_meta(&mut object, "deletionTimestamp", json!(format_seconds(now)));
+        berth_api::crd::mark_for_deletion(&mut object, &format_seconds(now));
+        return Outcome::Keep(object);
+    }
     if resource.group.is_empty() && resource.kind == "Namespace" {
         if !marked {
             // The first DELETE only starts termination; the namespace controller empties it.

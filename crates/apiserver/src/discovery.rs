@@ -6,18 +6,26 @@
 //! `NotFound` `Status`. `Vary: Accept` on `/api` and `/apis` keeps HTTP caches (kubectl keeps
 //! one) from answering a legacy request with an aggregated body or the other way round.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use berth_api::discovery::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE};
+use berth_api::discovery::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE, ExtraGroup, ExtraVersion};
 use serde_json::Value;
 
+use crate::crds::{Crds, Served};
 use crate::status::Status;
 
-/// The discovery routes, to merge into the server's router.
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The discovery routes, to merge into the server's router; custom resources come from the
+/// state's [`Crds`].
+pub(crate) fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Crds>: FromRef<S>,
+{
     Router::new()
         .route("/api", get(core_root))
         .route("/apis", get(groups_root))
@@ -31,36 +39,74 @@ async fn core_root(uri: Uri, headers: HeaderMap) -> Response {
     if wants_aggregated(&headers) {
         return negotiated(
             AGGREGATED_DISCOVERY_CONTENT_TYPE,
-            &discovery::aggregated_discovery(true),
+            &discovery::aggregated_discovery(true, &[]),
         );
     }
     negotiated(JSON, &discovery::api_versions(server_address(&uri, &headers)))
 }
 
 /// `GET /apis`: every other group, aggregated, or `APIGroupList`.
-async fn groups_root(headers: HeaderMap) -> Response {
+async fn groups_root(State(crds): State<Arc<Crds>>, headers: HeaderMap) -> Response {
+    let served = crds.served();
+    let extra = Extra::of(&served);
     if wants_aggregated(&headers) {
         return negotiated(
             AGGREGATED_DISCOVERY_CONTENT_TYPE,
-            &discovery::aggregated_discovery(false),
+            &discovery::aggregated_discovery(false, &extra.groups()),
         );
     }
-    negotiated(JSON, &discovery::api_group_list())
+    negotiated(JSON, &discovery::api_group_list(&extra.groups()))
 }
 
 /// `GET /api/v1`.
 async fn core_resources() -> Response {
-    found(discovery::api_resource_list("", "v1"))
+    found(discovery::api_resource_list("", "v1", &[]))
 }
 
 /// `GET /apis/{group}`.
-async fn group(Path(group): Path<String>) -> Response {
-    found(discovery::api_group(&group))
+async fn group(State(crds): State<Arc<Crds>>, Path(group): Path<String>) -> Response {
+    let served = crds.served();
+    found(discovery::api_group(&group, &Extra::of(&served).groups()))
 }
 
 /// `GET /apis/{group}/{version}`.
-async fn group_resources(Path((group, version)): Path<(String, String)>) -> Response {
-    found(discovery::api_resource_list(&group, &version))
+async fn group_resources(
+    State(crds): State<Arc<Crds>>,
+    Path((group, version)): Path<(String, String)>,
+) -> Response {
+    let served = crds.served();
+    found(discovery::api_resource_list(&group, &version, &Extra::of(&served).groups()))
+}
+
+/// The served custom resources as `berth_api::discovery` takes them.
+struct Extra<'a> {
+    served: &'a Served,
+    versions: Vec<Vec<ExtraVersion<'a>>>,
+}
+
+impl<'a> Extra<'a> {
+    fn of(served: &'a Served) -> Extra<'a> {
+        let versions = served
+            .groups
+            .iter()
+            .map(|g| {
+                g.versions
+                    .iter()
+                    .map(|v| ExtraVersion { name: &v.version, resources: &v.resources })
+                    .collect()
+            })
+            .collect();
+        Extra { served, versions }
+    }
+
+    fn groups(&self) -> Vec<ExtraGroup<'_>> {
+        self.served
+            .groups
+            .iter()
+            .zip(&self.versions)
+            .map(|(g, versions)| ExtraGroup { name: &g.name, versions })
+            .collect()
+    }
 }
 
 const JSON: &str = "application/json";
@@ -112,7 +158,11 @@ mod tests {
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);
         }
-        let response = routes::<()>().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let response = routes::<Arc<Crds>>()
+            .with_state(Crds::new(Arc::new(berth_store::MemoryStore::new())))
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let header = |name| {
             response.headers().get(name).map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
         };
@@ -130,7 +180,7 @@ mod tests {
             assert_eq!(status, StatusCode::OK, "{path}");
             assert_eq!(content_type, AGGREGATED_DISCOVERY_CONTENT_TYPE, "{path}");
             assert_eq!(vary.as_deref(), Some("Accept"), "{path}");
-            assert_eq!(body, discovery::aggregated_discovery(core), "{path}");
+            assert_eq!(body, discovery::aggregated_discovery(core, &[]), "{path}");
         }
     }
 
@@ -148,7 +198,7 @@ mod tests {
             );
             let (status, content_type, _, body) = get("/apis", accept).await;
             assert_eq!((status, content_type.as_str()), (StatusCode::OK, JSON), "{accept:?}");
-            assert_eq!(body, discovery::api_group_list());
+            assert_eq!(body, discovery::api_group_list(&[]));
         }
     }
 
@@ -163,7 +213,7 @@ mod tests {
         {
             let (status, content_type, _, body) = get(path, accept).await;
             assert_eq!((status, content_type.as_str()), (StatusCode::OK, JSON), "{path}");
-            assert_eq!(Some(body), discovery::api_resource_list(group, "v1"), "{path}");
+            assert_eq!(Some(body), discovery::api_resource_list(group, "v1", &[]), "{path}");
         }
         let (status, _, _, body) = get("/apis/apps", accept).await;
         assert_eq!(status, StatusCode::OK);

@@ -17,6 +17,7 @@ mod auth;
 mod authz;
 mod body;
 mod conversion;
+mod crds;
 mod decoded;
 mod deletion;
 mod discovery;

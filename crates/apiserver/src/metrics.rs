@@ -77,6 +77,8 @@ pub(crate) struct Metrics {
     store: Mutex<HashMap<(&'static str, &'static str), Histogram>>,
     /// The last `apiserver_storage_objects` count and when it was taken.
     objects: tokio::sync::Mutex<Option<(Instant, ObjectCounts)>>,
+    /// The custom resources, to label their requests (set once at start).
+    pub(crate) custom: std::sync::OnceLock<Arc<crate::crds::Crds>>,
 }
 
 #[derive(Debug, Default)]
@@ -334,8 +336,9 @@ pub(crate) async fn observe(
     request: Request,
     next: Next,
 ) -> Response {
-    let labels =
-        classify(request.method(), request.uri().path(), request.uri().query(), request.headers());
+    let custom = metrics.custom.get().map(|crds| crds.served()).unwrap_or_default();
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+    let labels = classify(&custom, method, uri.path(), uri.query(), headers);
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -392,12 +395,13 @@ const CONNECT_SUBRESOURCES: [&str; 4] = ["exec", "attach", "portforward", "proxy
 /// Labels a request as kube-apiserver's `RequestInfo` and `metrics.CleanVerb`/`CleanScope`
 /// would.
 pub(crate) fn classify(
+    custom: &crate::crds::Served,
     method: &Method,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> RequestLabels {
-    let Some(resource) = request::parse_path(path) else {
+    let Some(resource) = request::parse_path(path, custom) else {
         let verb = match *method {
             Method::GET | Method::HEAD => "GET",
             Method::POST => "POST",
@@ -512,7 +516,7 @@ mod tests {
         if let Some(content_type) = content_type {
             headers.insert(header::CONTENT_TYPE, content_type.parse().unwrap());
         }
-        request_labels(&classify(&method, path, query, &headers), true)
+        request_labels(&classify(&Default::default(), &method, path, query, &headers), true)
     }
 
     fn expect(verb: &str, group: &str, resource: &str, sub: &str, scope: &str) -> String {
@@ -635,11 +639,23 @@ mod tests {
     #[test]
     fn renders_counters_gauges_and_cumulative_buckets() {
         let metrics = Metrics::default();
-        let get = classify(&Method::GET, "/api/v1/namespaces/s/pods/p", None, &HeaderMap::new());
+        let get = classify(
+            &Default::default(),
+            &Method::GET,
+            "/api/v1/namespaces/s/pods/p",
+            None,
+            &HeaderMap::new(),
+        );
         metrics.record(get, 200, 0.001);
         metrics.record(get, 200, 0.3);
         metrics.record(get, 404, 100.0);
-        let watch = classify(&Method::GET, "/api/v1/pods", Some("watch=1"), &HeaderMap::new());
+        let watch = classify(
+            &Default::default(),
+            &Method::GET,
+            "/api/v1/pods",
+            Some("watch=1"),
+            &HeaderMap::new(),
+        );
         let first = LongRunning::start(&Arc::new(Metrics::default()), watch);
         drop(first);
         let metrics = Arc::new(metrics);

@@ -132,12 +132,17 @@ pub(crate) fn strict_fields(
         Duplicates::Json(list) if !list.is_empty() && directive != "Ignore" => Some(object.clone()),
         _ => None,
     };
-    let typed = berth_api::validation::fields::decode_typed(
+    let mut typed = berth_api::validation::fields::decode_typed(
         resource.group,
         resource.version,
         resource.kind,
         object,
     );
+    if let Some(custom) = crate::crds::info(resource) {
+        // apiextensions-apiserver prunes what the version's schema does not specify; the
+        // pruned fields are the unknown ones fieldValidation reports.
+        typed.unknown = custom.schema.prune(object);
+    }
     if let Some(error) = typed.malformed_time {
         // The typed decoding fails whatever the directive.
         return Err(Status::bad_request(match decoded {
@@ -315,7 +320,27 @@ pub(crate) fn validate(
     object: &Value,
     write: berth_api::validation::Write<'_>,
 ) -> Result<(), Status> {
-    let errors = berth_api::validation::validate(resource.group, resource.kind, object, write);
+    let errors = match crate::crds::info(resource) {
+        Some(custom) => {
+            let old = match write {
+                berth_api::validation::Write::Create => None,
+                berth_api::validation::Write::Update(old)
+                | berth_api::validation::Write::Status(old) => Some(old),
+            };
+            let mut errors =
+                berth_api::validation::custom_resource_meta(object, resource.namespaced(), old);
+            errors.extend(match old {
+                None => custom.schema.validate(object),
+                // Ratcheting: what was already invalid and did not change stays allowed.
+                Some(old) => custom.schema.validate_update(object, old),
+            });
+            // `ToAggregate` drops repeated messages.
+            let mut seen = std::collections::HashSet::new();
+            errors.retain(|e| seen.insert(e.to_string()));
+            errors
+        }
+        None => berth_api::validation::validate(resource.group, resource.kind, object, write),
+    };
     if errors.is_empty() {
         return Ok(());
     }
@@ -372,7 +397,23 @@ fn keep_cluster_ips(current: &Value, updated: &mut Value) {
 /// it has scheduling gates); every other kind with a status subresource but Node starts with
 /// an empty status, whatever the body carried (a manifest exported from another cluster).
 pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
+    if crate::crds::is_custom(resource) {
+        // `customResourceStrategy.PrepareForCreate`: with a status subresource the status is
+        // not the creator's to set; every custom resource starts at generation 1.
+        if resource.subresource("status").is_some()
+            && let Some(map) = object.as_object_mut()
+        {
+            map.remove("status");
+        }
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("generation".into(), json!(1));
+        }
+        return;
+    }
     match (resource.group, resource.kind) {
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            berth_api::crd::prepare_for_create(object);
+        }
         ("", "Namespace") => {
             if !object["spec"].is_object() {
                 object["spec"] = json!({});
@@ -465,6 +506,11 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
 /// carries its name as the
 /// `kubernetes.io/metadata.name` label; a secret's `stringData` moves into `data` (base64).
 pub(crate) fn normalize(resource: &ResourceType, object: &mut Value) {
+    if let Some(custom) = crate::crds::info(resource) {
+        // The schema's `default`s, as apiextensions-apiserver applies them on every decode.
+        custom.schema.default(object);
+        return;
+    }
     berth_api::defaults::apply(resource.group, resource.kind, object);
     match (resource.group, resource.kind) {
         ("", "Namespace") => {
@@ -653,10 +699,32 @@ pub(crate) fn keep_immutable(
         };
     }
     metadata.remove("resourceVersion");
-    if current.get("spec") != updated.get("spec")
+    let changed = if crate::crds::is_custom(resource) {
+        // `customResourceStrategy.PrepareForUpdate`: any change but metadata (and the status,
+        // when it has its own subresource) is a new generation.
+        let content = |o: &Value| -> Map<String, Value> {
+            let mut map = o.as_object().cloned().unwrap_or_default();
+            map.remove("metadata");
+            if has_status {
+                map.remove("status");
+            }
+            map
+        };
+        subresource.is_none() && content(current) != content(updated)
+    } else {
+        current.get("spec") != updated.get("spec")
+    };
+    if changed
         && let Some(generation) = current.pointer("/metadata/generation").and_then(Value::as_i64)
     {
         metadata_mut(updated)?.insert("generation".into(), json!(generation + 1));
+    }
+    if (resource.group, resource.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition") {
+        match subresource {
+            None => berth_api::crd::prepare_for_update(updated, current),
+            Some("status") => berth_api::crd::prepare_for_status_update(updated, current),
+            Some(_) => {}
+        }
     }
     if (resource.group, resource.kind) == ("apps", "DaemonSet") {
         // `daemonSetStrategy.PrepareForUpdate`: no write sets the template generation; a new

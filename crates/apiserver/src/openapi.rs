@@ -13,10 +13,10 @@
 //! kubectl only accepts it as protobuf.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use axum::Router;
-use axum::extract::{Path, RawQuery};
+use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use crate::crds::{Crds, CustomGroupVersion};
 use crate::status::Status;
 
 /// Changes when the served documents change, so kubectl's cache of them is refreshed.
@@ -37,19 +38,32 @@ const SCHEMAS: &str = include_str!("openapi-schemas.json");
 /// The documents built so far, by group-version path (`api/v1`, `apis/apps/v1`).
 static DOCUMENTS: LazyLock<Mutex<HashMap<String, Bytes>>> = LazyLock::new(Mutex::default);
 
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub(crate) fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Crds>: FromRef<S>,
+{
     Router::new()
         .route("/openapi/v3", get(index))
         .route("/openapi/v3/api/{version}", get(core_document))
         .route("/openapi/v3/apis/{group}/{version}", get(group_document))
 }
 
-async fn index() -> Response {
+async fn index(State(crds): State<Arc<Crds>>) -> Response {
     let mut paths = Map::new();
     for group in kinds::groups() {
         for version in group.versions {
             let gv = path_of(group.name, version);
             let url = format!("/openapi/v3/{gv}?hash={HASH}");
+            paths.insert(gv, json!({ "serverRelativeURL": url }));
+        }
+    }
+    let served = crds.served();
+    for group in &served.groups {
+        for version in &group.versions {
+            let gv = path_of(&group.name, &version.version);
+            let hash = custom_hash(&custom_build(&group.name, version));
+            let url = format!("/openapi/v3/{gv}?hash={hash}");
             paths.insert(gv, json!({ "serverRelativeURL": url }));
         }
     }
@@ -61,10 +75,106 @@ async fn core_document(Path(version): Path<String>, RawQuery(query): RawQuery) -
 }
 
 async fn group_document(
+    State(crds): State<Arc<Crds>>,
     Path((group, version)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    document(&group, &version, query.as_deref())
+    let served = crds.served();
+    let custom =
+        served.group(&group).and_then(|g| g.versions.iter().find(|v| v.version == version));
+    match custom {
+        Some(custom) if kinds::group(&group).is_none() => {
+            let body = custom_build(&group, custom);
+            let hash = custom_hash(&body);
+            let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+            if query
+                .is_some_and(|query| query.split('&').any(|pair| pair == format!("hash={hash}")))
+            {
+                let immutable = HeaderValue::from_static("public, immutable");
+                response.headers_mut().insert(header::CACHE_CONTROL, immutable);
+            }
+            response
+        }
+        _ => document(&group, &version, query.as_deref()),
+    }
+}
+
+/// The document of a custom resources' group-version, as apiextensions-apiserver publishes
+/// it: a `patch` operation per resource and each version's schema (named by the reversed group,
+/// `com.example.stable.v1.CronTab`) with the standard `apiVersion`, `kind` and `metadata`
+/// properties, plus ObjectMeta and what it references.
+fn custom_build(group: &str, version: &CustomGroupVersion) -> String {
+    let root = format!("/{}", path_of(group, &version.version));
+    let all: HashMap<&str, &RawValue> = serde_json::from_str(SCHEMAS).unwrap_or_default();
+    let standard: Value = all
+        .get("io.k8s.api.core.v1.ConfigMap")
+        .and_then(|schema| serde_json::from_str(schema.get()).ok())
+        .unwrap_or_default();
+    let reversed: Vec<&str> = group.split('.').rev().collect();
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    for resource in &version.resources {
+        let path = if resource.namespaced() {
+            format!("{root}/namespaces/{{namespace}}/{}/{{name}}", resource.plural)
+        } else {
+            format!("{root}/{}/{{name}}", resource.plural)
+        };
+        let gvk =
+            json!({ "group": resource.group, "version": resource.version, "kind": resource.kind });
+        paths.insert(
+            path,
+            json!({ "patch": {
+                "x-kubernetes-group-version-kind": gvk,
+                "parameters": [ { "name": "fieldValidation", "in": "query", "schema": { "type": "string" } } ],
+                "responses": { "200": { "description": "OK" } },
+            }}),
+        );
+        let given = crate::crds::info(resource).and_then(|info| info.open_api.clone());
+        let mut schema = match given {
+            Some(Value::Object(schema)) => schema,
+            _ => {
+                let mut open = Map::new();
+                open.insert("type".into(), "object".into());
+                open.insert("x-kubernetes-preserve-unknown-fields".into(), true.into());
+                open
+            }
+        };
+        let properties = schema.entry("properties").or_insert_with(|| json!({}));
+        if let Some(properties) = properties.as_object_mut() {
+            for field in ["apiVersion", "kind", "metadata"] {
+                if let Some(standard) = standard.pointer(&format!("/properties/{field}")) {
+                    properties.insert(field.into(), standard.clone());
+                }
+            }
+        }
+        schema.insert("x-kubernetes-group-version-kind".into(), json!([gvk]));
+        let name = format!("{}.{}.{}", reversed.join("."), resource.version, resource.kind);
+        schemas.insert(name, Value::Object(schema));
+    }
+    let mut todo = vec!["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"];
+    while let Some(name) = todo.pop() {
+        if schemas.contains_key(name) {
+            continue;
+        }
+        let Some((name, schema)) = all.get_key_value(name) else { continue };
+        todo.extend(references(schema.get()));
+        if let Ok(schema) = serde_json::from_str(schema.get()) {
+            schemas.insert((*name).to_owned(), schema);
+        }
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": { "title": "Kubernetes CRD Swagger", "version": "v0.1.0" },
+        "paths": paths,
+        "components": { "schemas": schemas },
+    })
+    .to_string()
+}
+
+/// A custom document's hash: it changes whenever the document does.
+fn custom_hash(document: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, document.as_bytes());
+    digest.as_ref()[..8].iter().map(|b| format!("{b:02X}")).collect()
 }
 
 fn document(group: &str, version: &str, query: Option<&str>) -> Response {

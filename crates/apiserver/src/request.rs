@@ -22,8 +22,9 @@ pub(crate) struct ResourcePath {
     pub(crate) subresource: Option<String>,
 }
 
-/// Parses a resource path. `None` when the path names no served resource (a 404).
-pub(crate) fn parse_path(path: &str) -> Option<ResourcePath> {
+/// Parses a resource path. `None` when the path names no served resource (a 404): neither a
+/// static kind nor one of the `custom` resources.
+pub(crate) fn parse_path(path: &str, custom: &crate::crds::Served) -> Option<ResourcePath> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, mut rest) = match parts.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
@@ -47,7 +48,8 @@ pub(crate) fn parse_path(path: &str) -> Option<ResourcePath> {
     if plural.is_empty() || name.is_some_and(str::is_empty) {
         return None;
     }
-    let resource = kinds::find(group, version, plural)?;
+    let resource =
+        kinds::find(group, version, plural).or_else(|| custom.find(group, version, plural))?;
     if let Some(sub) = subresource
         && resource.subresource(sub).is_none()
     {
@@ -133,7 +135,8 @@ mod tests {
     type Parsed = (String, Option<String>, Option<String>, Option<String>);
 
     fn path(p: &str) -> Option<Parsed> {
-        parse_path(p).map(|r| (r.resource.plural.to_owned(), r.namespace, r.name, r.subresource))
+        parse_path(p, &crate::crds::Served::default())
+            .map(|r| (r.resource.plural.to_owned(), r.namespace, r.name, r.subresource))
     }
 
     fn some(

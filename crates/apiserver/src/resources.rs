@@ -42,7 +42,14 @@ type Result<T, E = Status> = std::result::Result<T, E>;
 /// Every resource request: routes by method and path shape.
 pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(path) = request::parse_path(parts.uri.path()) else {
+    let mut path = request::parse_path(parts.uri.path(), &state.crds.served());
+    if path.is_none() && parts.uri.path().starts_with("/apis/") {
+        // A custom resource whose CRD was established a moment ago may not be in the view
+        // yet: a client that saw `Established` must find it.
+        state.crds.catch_up().await;
+        path = request::parse_path(parts.uri.path(), &state.crds.served());
+    }
+    let Some(path) = path else {
         return Status::path_not_found().into_response();
     };
     let query = Query::parse(parts.uri.query());
@@ -248,7 +255,7 @@ async fn get(cx: &Context) -> Result<Response> {
     }
     let object = decode_for(cx.resource(), &kv)?;
     if subresource == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale::view(&object)));
+        return Ok(json_response(StatusCode::OK, &scale::view(cx.resource(), &object)));
     }
     if cx.wants_table() {
         let rv = kv.mod_revision.to_string();
@@ -304,6 +311,7 @@ async fn list(cx: &Context) -> Result<Response> {
     // read (converted resources are converted, and a selector on managedFields needs them).
     let rows = cx.wants_table()
         && !crate::conversion::is_converted(cx.resource())
+        && !crate::crds::is_custom(cx.resource())
         && !fields.fields().any(|field| field.contains("managedFields"));
     let view = if fields.is_empty() { View::Printed } else { View::Whole };
     let mut items = match (raw, rows) {
@@ -558,6 +566,17 @@ fn field_selector(resource: &ResourceType, query: &Query) -> Result<FieldSelecto
     let selector = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())
         .map_err(Status::bad_request)?;
     crate::events::check_field_selector(resource, &selector)?;
+    if let Some(custom) = crate::crds::info(resource) {
+        // A custom resource's field labels: its name, its namespace and the version's
+        // `selectableFields`.
+        let selectable = |field: &str| {
+            matches!(field, "metadata.name" | "metadata.namespace")
+                || custom.selectable_fields.iter().any(|path| path.strip_prefix('.') == Some(field))
+        };
+        if let Some(field) = selector.fields().find(|field| !selectable(field)) {
+            return Err(Status::bad_request(format!("field label not supported: {field}")));
+        }
+    }
     Ok(selector)
 }
 
@@ -869,6 +888,16 @@ async fn create_object(
     duplicates: &Duplicates,
 ) -> Result<Response> {
     let resource = cx.resource();
+    if let Some(custom) = crate::crds::info(resource)
+        && custom.terminating
+    {
+        // kube-apiserver's `crdHandler`: a CRD being deleted takes no new instances.
+        return Err(Status::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "create not allowed while custom resource definition is terminating",
+        ));
+    }
     objects::check_quantities(resource, &object)?;
     let mut warnings = objects::strict_fields(
         resource,
@@ -1018,10 +1047,11 @@ async fn update(cx: &Context, body: Body) -> Result<Response> {
         .map(parse_rv)
         .transpose()?;
     if subresource == Some("scale") {
-        let written =
-            write_back(cx, None, expected, |current| scale::with_replicas(current, &object))
-                .await?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
+        let written = write_back(cx, None, expected, |current| {
+            scale::with_replicas(cx.resource(), current, &object)
+        })
+        .await?;
+        return Ok(json_response(StatusCode::OK, &scale::view(cx.resource(), &written.object)));
     }
     objects::check_quantities(cx.resource(), &object)?;
     let warnings = objects::strict_fields(
@@ -1068,6 +1098,14 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let kind = match content_type.as_str() {
         "application/merge-patch+json" => Kind::Merge,
         "application/json-patch+json" => Kind::Json,
+        "application/strategic-merge-patch+json" if crate::crds::is_custom(cx.resource()) => {
+            // Custom resources have no patch strategies (kubectl falls back to a merge patch).
+            return Err(Status::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
         "application/strategic-merge-patch+json" => Kind::Strategic,
         other => return Err(Status::unsupported_media_type(other)),
     };
@@ -1093,12 +1131,12 @@ async fn patch(cx: &Context, body: Body) -> Result<Response> {
     let invalid = |e: String| Status::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e);
     if subresource == Some("scale") {
         let written = write_back(cx, None, None, |current| {
-            let mut view = scale::view(current);
+            let mut view = scale::view(cx.resource(), current);
             apply(&mut view, &patch).map_err(invalid)?;
-            scale::with_replicas(current, &view)
+            scale::with_replicas(cx.resource(), current, &view)
         })
         .await?;
-        return Ok(json_response(StatusCode::OK, &scale::view(&written.object)));
+        return Ok(json_response(StatusCode::OK, &scale::view(cx.resource(), &written.object)));
     }
     let strict = cx.query.get("fieldValidation");
     let json_patch = matches!(kind, Kind::Json);

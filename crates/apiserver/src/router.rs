@@ -47,11 +47,19 @@ pub(crate) struct AppState {
     pub(crate) authorizer: Arc<crate::rbac::Authorizer>,
     /// The namespaces and ServiceAccounts admission reads (`admission.rs`).
     pub(crate) listers: Arc<crate::admission::Listers>,
+    /// The CRDs and the custom resources they serve (`crds.rs`).
+    pub(crate) crds: Arc<crate::crds::Crds>,
 }
 
 impl FromRef<AppState> for Arc<dyn Store> {
     fn from_ref(state: &AppState) -> Self {
         state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::crds::Crds> {
+    fn from_ref(state: &AppState) -> Self {
+        state.crds.clone()
     }
 }
 
@@ -199,6 +207,7 @@ mod tests {
             signing_key,
             authorizer: crate::rbac::Authorizer::new(store.clone()),
             listers: crate::admission::Listers::new(&store),
+            crds: crate::crds::Crds::new(store.clone()),
             store,
             authenticator,
             decoded: Arc::default(),

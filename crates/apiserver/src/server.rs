@@ -153,6 +153,9 @@ pub async fn start(
     authorizer.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
     let listers = crate::admission::Listers::new(&store);
     listers.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
+    let crds = crate::crds::Crds::new(store.clone());
+    crds.follow(stopped.clone()).await.map_err(|source| Error::Store { source })?;
+    let _ = metrics.custom.set(crds.clone());
     let signing_key = Arc::new(pki.service_account_key);
     let authenticator =
         Arc::new(Authenticator::new(pki.admin_token.clone(), store.clone(), signing_key.clone()));
@@ -168,6 +171,7 @@ pub async fn start(
         decoded: Arc::default(),
         authorizer,
         listers,
+        crds: crds.clone(),
     };
     let app = router(state);
     let local = LocalService {
@@ -175,6 +179,7 @@ pub async fn start(
         peer: Peer { user: Some(loopback_user()) },
         user_agent: None,
     };
+    tokio::spawn(crate::crds::run(crds, local.clone(), stopped.clone()));
     let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(tls)), app, stopped));
     tracing::info!(%local_addr, kubeconfig = %kubeconfig.display(), "serving the Kubernetes API");
     Ok(ApiServer { local_addr, kubeconfig, stop, task, local })

@@ -17,6 +17,10 @@ pub(crate) fn build(
     resource_version: &str,
     query: &Query,
 ) -> Value {
+    if let Some(custom) = crate::crds::info(resource) {
+        // `additionalPrinterColumns` (apiextensions-apiserver's table convertor).
+        return custom.columns.table(objects, resource_version, include(query), now());
+    }
     berth_api::table::table(resource, objects, resource_version, include(query), now())
 }
 

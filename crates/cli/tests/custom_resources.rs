@@ -1,0 +1,424 @@
+//! CustomResourceDefinitions and their custom resources through real kubectl against `berth
+//! server --runtime simulated`, with the `CronTab` of Kubernetes' "Extend the Kubernetes API
+//! with CustomResourceDefinitions" task: the CRD applied and established, its resource in
+//! discovery (`api-resources`, the short name), instances created, listed with the CRD's
+//! printer columns, read back, refused by the schema (a bound, a pattern, an unknown field),
+//! patched (merge, JSON, the strategic merge kubectl falls back from), applied server-side,
+//! scaled and given a status through their subresources, and removed with their CRD.
+
+use std::time::Duration;
+
+use berth_testkit::kubectl::{BerthProcess, Kubectl};
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                cronSpec:
+                  type: string
+                  pattern: '^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$'
+                image:
+                  type: string
+                replicas:
+                  type: integer
+                  minimum: 1
+                  maximum: 10
+                  default: 1
+            status:
+              type: object
+              properties:
+                replicas:
+                  type: integer
+                labelSelector:
+                  type: string
+      subresources:
+        status: {}
+        scale:
+          specReplicasPath: .spec.replicas
+          statusReplicasPath: .status.replicas
+          labelSelectorPath: .status.labelSelector
+      additionalPrinterColumns:
+      - name: Spec
+        type: string
+        description: The cron spec defining the interval a CronJob is run
+        jsonPath: .spec.cronSpec
+      - name: Replicas
+        type: integer
+        description: The number of jobs launched by the CronJob
+        jsonPath: .spec.replicas
+      - name: Age
+        type: date
+        jsonPath: .metadata.creationTimestamp
+  scope: Namespaced
+  names:
+    plural: crontabs
+    singular: crontab
+    kind: CronTab
+    shortNames:
+    - ct
+"#;
+
+const CRONTAB: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: my-new-cron-object
+spec:
+  cronSpec: "* * * * */5"
+  image: my-awesome-cron-image
+"#;
+
+const TOO_MANY: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: too-many
+spec:
+  cronSpec: "* * * * */5"
+  replicas: 20
+"#;
+
+const BAD_SPEC: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: bad-spec
+spec:
+  cronSpec: "every minute"
+"#;
+
+const UNKNOWN: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: unknown
+spec:
+  cronSpec: "* * * * */5"
+  colour: blue
+"#;
+
+const APPLIED: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: applied
+spec:
+  cronSpec: "*/5 * * * *"
+  image: server-side
+"#;
+
+/// Runs `args` until it prints `want` (kubectl's view of discovery and of the controllers
+/// trails a write by a moment), or fails with the last output.
+async fn eventually(kubectl: &Kubectl, args: &[&str], want: &str) {
+    let mut last = (false, String::new(), String::new());
+    for _ in 0..100 {
+        last = kubectl.run(args).await;
+        if last.0 && last.1 == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kubectl {args:?} printed {last:?}, not {want:?}");
+}
+
+#[tokio::test]
+async fn custom_resources_are_served_as_their_definition_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = BerthProcess::start(
+        env!("CARGO_BIN_EXE_berth").as_ref(),
+        &dir.path().join("data"),
+        &["--runtime", "simulated"],
+    )
+    .await;
+    let Some(kubectl) = Kubectl::new(&berth.kubeconfig()) else { return };
+
+    // The definition: created, named and established by the API server's own controllers.
+    let created = kubectl.run_with_stdin(&["apply", "-f", "-"], CRD).await;
+    assert_eq!(
+        created,
+        (
+            true,
+            "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created\n"
+                .to_owned(),
+            String::new()
+        )
+    );
+    let waited = kubectl
+        .ok(&[
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/crontabs.stable.example.com",
+        ])
+        .await;
+    assert_eq!(
+        waited,
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com condition met\n"
+    );
+    let conditions = [
+        "get",
+        "crd",
+        "crontabs.stable.example.com",
+        "-o",
+        r#"jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}"#,
+    ];
+    assert_eq!(
+        kubectl.ok(&conditions).await,
+        "NamesAccepted=True NoConflicts: no conflicts found\nEstablished=True InitialNamesAccepted: the initial names have been accepted\n"
+    );
+    let names =
+        ["get", "crd", "crontabs.stable.example.com", "-o", "jsonpath={.status.acceptedNames}"];
+    assert_eq!(
+        kubectl.ok(&names).await,
+        r#"{"kind":"CronTab","listKind":"CronTabList","plural":"crontabs","shortNames":["ct"],"singular":"crontab"}"#
+    );
+    let stored =
+        ["get", "crd", "crontabs.stable.example.com", "-o", "jsonpath={.status.storedVersions}"];
+    assert_eq!(kubectl.ok(&stored).await, r#"["v1"]"#);
+    let at = [
+        "get",
+        "crd",
+        "crontabs.stable.example.com",
+        "-o",
+        "jsonpath={.metadata.creationTimestamp}",
+    ];
+    let at = kubectl.ok(&at).await;
+    assert_eq!(
+        kubectl.ok(&["get", "crds"]).await,
+        format!("NAME                          CREATED AT\ncrontabs.stable.example.com   {at}\n")
+    );
+
+    // Discovery lists the resource under its names.
+    eventually(
+        &kubectl,
+        &["api-resources", "--api-group=stable.example.com"],
+        "NAME       SHORTNAMES   APIVERSION              NAMESPACED   KIND\ncrontabs   ct           stable.example.com/v1   true         CronTab\n",
+    )
+    .await;
+
+    // An instance: created, defaulted by the schema, printed with the CRD's columns.
+    let created = kubectl.run_with_stdin(&["apply", "-f", "-"], CRONTAB).await;
+    assert_eq!(
+        created,
+        (true, "crontab.stable.example.com/my-new-cron-object created\n".to_owned(), String::new())
+    );
+    let table = kubectl.ok(&["get", "crontab"]).await;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split("   ").map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "SPEC", "REPLICAS", "AGE"], "{table}");
+    assert_eq!(&rows[1][..3], ["my-new-cron-object", "* * * * */5", "1"], "{table}");
+    assert!(rows[1][3].ends_with('s'), "{table}");
+    let spec = ["get", "ct", "my-new-cron-object", "-o", "jsonpath={.spec}"];
+    assert_eq!(
+        kubectl.ok(&spec).await,
+        r#"{"cronSpec":"* * * * */5","image":"my-awesome-cron-image","replicas":1}"#
+    );
+    let meta = [
+        "get",
+        "ct",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.apiVersion} {.kind} {.metadata.generation} {.metadata.namespace}",
+    ];
+    assert_eq!(kubectl.ok(&meta).await, "stable.example.com/v1 CronTab 1 default");
+    // Applying the same manifest again changes nothing.
+    let again = kubectl.run_with_stdin(&["apply", "-f", "-"], CRONTAB).await;
+    assert_eq!(
+        again,
+        (
+            true,
+            "crontab.stable.example.com/my-new-cron-object unchanged\n".to_owned(),
+            String::new()
+        )
+    );
+
+    // The schema refuses what it does not allow, as kube-apiserver words it.
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], TOO_MANY).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The CronTab \"too-many\" is invalid: spec.replicas: Invalid value: 20: spec.replicas in body should be less than or equal to 10\n"
+    );
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], BAD_SPEC).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The CronTab \"bad-spec\" is invalid: spec.cronSpec: Invalid value: \"every minute\": spec.cronSpec in body should match '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$'\n"
+    );
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], UNKNOWN).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "Error from server (BadRequest): error when creating \"STDIN\": CronTab in version \"v1\" cannot be handled as a CronTab: strict decoding error: unknown field \"spec.colour\"\n"
+    );
+    // Without validation the unknown field is pruned instead.
+    let pruned = kubectl.run_with_stdin(&["apply", "--validate=false", "-f", "-"], UNKNOWN).await;
+    assert_eq!(
+        pruned,
+        (true, "crontab.stable.example.com/unknown created\n".to_owned(), String::new())
+    );
+    let spec = ["get", "ct", "unknown", "-o", "jsonpath={.spec}"];
+    assert_eq!(kubectl.ok(&spec).await, r#"{"cronSpec":"* * * * */5","replicas":1}"#);
+
+    // Patches: merge and JSON; a strategic merge patch is refused, as for every custom
+    // resource, and kubectl says so.
+    let patched = kubectl
+        .ok(&[
+            "patch",
+            "ct",
+            "my-new-cron-object",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"image":"nightly"}}"#,
+        ])
+        .await;
+    assert_eq!(patched, "crontab.stable.example.com/my-new-cron-object patched\n");
+    let patched = kubectl
+        .ok(&[
+            "patch",
+            "ct",
+            "my-new-cron-object",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/cronSpec","value":"*/10 * * * *"}]"#,
+        ])
+        .await;
+    assert_eq!(patched, "crontab.stable.example.com/my-new-cron-object patched\n");
+    let (ok, _, stderr) = kubectl
+        .run(&["patch", "ct", "my-new-cron-object", "-p", r#"{"spec":{"image":"x"}}"#])
+        .await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: application/strategic-merge-patch+json is not supported by stable.example.com/v1, Kind=CronTab: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml\n"
+    );
+    let after = [
+        "get",
+        "ct",
+        "my-new-cron-object",
+        "-o",
+        "jsonpath={.spec.cronSpec} {.spec.image} {.metadata.generation}",
+    ];
+    assert_eq!(kubectl.ok(&after).await, "*/10 * * * * nightly 3");
+
+    // The scale subresource reads and writes the paths the CRD names.
+    let scaled = kubectl.ok(&["scale", "ct", "my-new-cron-object", "--replicas=3"]).await;
+    assert_eq!(scaled, "crontab.stable.example.com/my-new-cron-object scaled\n");
+    let replicas = ["get", "ct", "my-new-cron-object", "-o", "jsonpath={.spec.replicas}"];
+    assert_eq!(kubectl.ok(&replicas).await, "3");
+    let scale = [
+        "get",
+        "--raw",
+        "/apis/stable.example.com/v1/namespaces/default/crontabs/my-new-cron-object/scale",
+    ];
+    let scale: serde_json::Value = serde_json::from_str(&kubectl.ok(&scale).await).unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 3);
+    assert_eq!(scale["status"]["replicas"], 0);
+
+    // The status subresource: a status written there stays; one written through the main
+    // resource is ignored, and neither is a new generation.
+    let status = kubectl
+        .ok(&[
+            "patch",
+            "ct",
+            "my-new-cron-object",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"replicas":3,"labelSelector":"app=cron"}}"#,
+        ])
+        .await;
+    assert_eq!(status, "crontab.stable.example.com/my-new-cron-object patched\n");
+    let ignored = kubectl
+        .ok(&[
+            "patch",
+            "ct",
+            "my-new-cron-object",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"replicas":7}}"#,
+        ])
+        .await;
+    assert_eq!(ignored, "crontab.stable.example.com/my-new-cron-object patched (no change)\n");
+    let status =
+        ["get", "ct", "my-new-cron-object", "-o", "jsonpath={.status} {.metadata.generation}"];
+    assert_eq!(kubectl.ok(&status).await, r#"{"labelSelector":"app=cron","replicas":3} 4"#);
+    let scale = [
+        "get",
+        "--raw",
+        "/apis/stable.example.com/v1/namespaces/default/crontabs/my-new-cron-object/scale",
+    ];
+    let scale: serde_json::Value = serde_json::from_str(&kubectl.ok(&scale).await).unwrap();
+    assert_eq!(scale["status"], serde_json::json!({"replicas": 3, "selector": "app=cron"}));
+
+    // Server-side apply, and a field selector on the name.
+    let applied = kubectl.run_with_stdin(&["apply", "--server-side", "-f", "-"], APPLIED).await;
+    assert_eq!(
+        applied,
+        (true, "crontab.stable.example.com/applied serverside-applied\n".to_owned(), String::new())
+    );
+    let managers = ["get", "ct", "applied", "-o", "jsonpath={.metadata.managedFields[*].manager}"];
+    assert_eq!(kubectl.ok(&managers).await, "kubectl");
+    let named = ["get", "ct", "--field-selector", "metadata.name=applied", "-o", "name"];
+    assert_eq!(kubectl.ok(&named).await, "crontab.stable.example.com/applied\n");
+    let (ok, _, stderr) = kubectl.run(&["get", "ct", "--field-selector", "spec.image=x"]).await;
+    assert!(!ok);
+    // kubectl wraps the server's message in its own words.
+    assert_eq!(
+        stderr,
+        "Error from server (BadRequest): Unable to find \"stable.example.com/v1, Resource=crontabs\" that match label selector \"\", field selector \"spec.image=x\": field label not supported: spec.image\n"
+    );
+
+    // Deleting the definition deletes its instances, then the definition itself.
+    let deleted = kubectl.ok(&["delete", "crd", "crontabs.stable.example.com"]).await;
+    assert_eq!(
+        deleted,
+        "customresourcedefinition.apiextensions.k8s.io \"crontabs.stable.example.com\" deleted\n"
+    );
+    let (ok, _, stderr) = kubectl.run(&["get", "crd", "crontabs.stable.example.com"]).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io \"crontabs.stable.example.com\" not found\n"
+    );
+    let raw = ["get", "--raw", "/apis/stable.example.com/v1/namespaces/default/crontabs"];
+    let (ok, _, stderr) = kubectl.run(&raw).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "Error from server (NotFound): the server could not find the requested resource\n"
+    );
+
+    // Defined again, the resource starts empty: the old instances went with the old CRD.
+    kubectl.run_with_stdin(&["apply", "-f", "-"], CRD).await;
+    kubectl
+        .ok(&[
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/crontabs.stable.example.com",
+        ])
+        .await;
+    let mut last = (false, String::new(), String::new());
+    for _ in 0..100 {
+        last = kubectl.run(&["get", "ct", "-A"]).await;
+        if last.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, (true, String::new(), "No resources found\n".to_owned()));
+}
