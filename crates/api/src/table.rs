@@ -117,6 +117,11 @@ pub fn table(
         .into_iter()
         .map(|object| row(printer, resource, object, include_object, now_unix_seconds))
         .collect();
+    envelope(columns, rows, resource_version)
+}
+
+/// The `Table` around `columns` and `rows`, `metadata.resourceVersion` set unless empty.
+pub(crate) fn envelope(columns: Vec<Value>, rows: Vec<Value>, resource_version: &str) -> Value {
     let mut metadata = Map::new();
     if !resource_version.is_empty() {
         metadata.insert("resourceVersion".into(), resource_version.into());
@@ -1101,17 +1106,7 @@ impl Printer {
 fn row_object(resource: &ResourceType, mut object: Value, include_object: IncludeObject) -> Value {
     match include_object {
         IncludeObject::None => Value::Null,
-        IncludeObject::Metadata => {
-            let metadata = match object.get_mut("metadata").map(Value::take) {
-                Some(Value::Object(m)) => Value::Object(m),
-                _ => json!({}),
-            };
-            let mut partial = Map::new();
-            partial.insert("kind".into(), "PartialObjectMetadata".into());
-            partial.insert("apiVersion".into(), "meta.k8s.io/v1".into());
-            partial.insert("metadata".into(), metadata);
-            Value::Object(partial)
-        }
+        IncludeObject::Metadata => partial_object_metadata(object),
         IncludeObject::Object => {
             if let Value::Object(map) = &mut object {
                 map.entry("kind").or_insert_with(|| resource.kind.into());
@@ -1120,6 +1115,19 @@ fn row_object(resource: &ResourceType, mut object: Value, include_object: Includ
             object
         }
     }
+}
+
+/// `object`'s metadata as a `PartialObjectMetadata` (a row's `object` by default).
+pub(crate) fn partial_object_metadata(mut object: Value) -> Value {
+    let metadata = match object.get_mut("metadata").map(Value::take) {
+        Some(Value::Object(m)) => Value::Object(m),
+        _ => json!({}),
+    };
+    let mut partial = Map::new();
+    partial.insert("kind".into(), "PartialObjectMetadata".into());
+    partial.insert("apiVersion".into(), "meta.k8s.io/v1".into());
+    partial.insert("metadata".into(), metadata);
+    Value::Object(partial)
 }
 
 // === impl Pod ===

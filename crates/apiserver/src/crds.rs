@@ -52,6 +52,10 @@ pub(crate) struct CustomVersion {
     pub(crate) storage_api_version: &'static str,
     /// `group/version` of this version.
     pub(crate) api_version: &'static str,
+    /// `status.acceptedNames.listKind`: the kind of its lists.
+    pub(crate) list_kind: String,
+    /// The warning every request for a deprecated version gets.
+    pub(crate) deprecation: Option<String>,
     pub(crate) schema: Schema,
     /// The version's `schema.openAPIV3Schema` as written, for `/openapi/v3`.
     pub(crate) open_api: Option<Value>,
@@ -344,6 +348,13 @@ impl Inner {
                     storage_version_hash: storage_version_hash.clone(),
                 };
                 let resource = *self.leaked.entry(shape.clone()).or_insert_with(|| shape.leak());
+                // Server-side apply merges by the version's schema (list types, map types).
+                berth_api::apply::register_custom(
+                    &group,
+                    version_name,
+                    &kind,
+                    version.pointer("/schema/openAPIV3Schema"),
+                );
                 let path_text = |field: &str| {
                     scale.and_then(|s| s.get(field)).and_then(Value::as_str).map(str::to_owned)
                 };
@@ -363,6 +374,16 @@ impl Inner {
                     CustomVersion {
                         storage_api_version,
                         api_version: Box::leak(format!("{group}/{version_name}").into_boxed_str()),
+                        deprecation: deprecation(
+                            version,
+                            versions,
+                            &group,
+                            &text("/spec/names/kind"),
+                        ),
+                        list_kind: match text("/status/acceptedNames/listKind") {
+                            list_kind if list_kind.is_empty() => format!("{kind}List"),
+                            list_kind => list_kind,
+                        },
                         schema: Schema::new(version.pointer("/schema/openAPIV3Schema")),
                         open_api: version.pointer("/schema/openAPIV3Schema").cloned(),
                         columns: Columns::new(version.get("additionalPrinterColumns")),
@@ -407,6 +428,33 @@ impl Inner {
             .collect();
         self.served = Arc::new(served);
     }
+}
+
+/// The warning of a deprecated `version` of a CRD (`crdHandler`'s): its `deprecationWarning`,
+/// else `defaultDeprecationWarning`'s text naming the most preferred newer version that is
+/// served and not deprecated.
+fn deprecation(version: &Value, versions: &[Value], group: &str, kind: &str) -> Option<String> {
+    if version.get("deprecated") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    if let Some(warning) = version.get("deprecationWarning").and_then(Value::as_str) {
+        return Some(warning.to_owned());
+    }
+    let name = version.get("name").and_then(Value::as_str).unwrap_or_default();
+    let mut message = format!("{group}/{name} {kind} is deprecated");
+    let newer = versions
+        .iter()
+        .filter(|v| {
+            v.get("served") == Some(&Value::Bool(true))
+                && v.get("deprecated") != Some(&Value::Bool(true))
+        })
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .filter(|v| compare_kube_aware(name, v) == Ordering::Less)
+        .max_by(|a, b| compare_kube_aware(a, b));
+    if let Some(newer) = newer {
+        message.push_str(&format!("; use {group}/{newer} {kind}"));
+    }
+    Some(message)
 }
 
 /// Whether `crd` has condition `kind` with status `True`.
@@ -708,6 +756,28 @@ mod tests {
                 "bar",
                 "foo"
             ]
+        );
+    }
+
+    #[test]
+    fn deprecated_versions_warn_as_upstream_words_it() {
+        let versions = vec![
+            json!({"name": "v1alpha1", "served": true, "deprecated": true}),
+            json!({"name": "v1beta1", "served": true, "deprecated": true, "deprecationWarning": "use v2"}),
+            json!({"name": "v1", "served": true}),
+            json!({"name": "v2", "served": false}),
+        ];
+        let warning = |i: usize| deprecation(&versions[i], &versions, "example.com", "Widget");
+        assert_eq!(
+            warning(0).as_deref(),
+            Some("example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget")
+        );
+        assert_eq!(warning(1).as_deref(), Some("use v2"));
+        assert_eq!(warning(2), None);
+        let alone = vec![json!({"name": "v1", "served": true, "deprecated": true})];
+        assert_eq!(
+            deprecation(&alone[0], &alone, "example.com", "Widget").as_deref(),
+            Some("example.com/v1 Widget is deprecated")
         );
     }
 

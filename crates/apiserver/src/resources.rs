@@ -111,7 +111,12 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         (&Method::DELETE, false, _) => delete_collection(&cx, body).await,
         _ => Err(Status::method_not_allowed()),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    match crate::crds::info(cx.resource()).and_then(|custom| custom.deprecation.clone()) {
+        // Every request for a deprecated custom resource version says so.
+        Some(warning) => objects::with_warnings(response, &[warning]),
+        None => response,
+    }
 }
 
 /// One request's parsed parts.
@@ -422,8 +427,12 @@ fn list_envelope(cx: &Context, rv: &str, continue_token: Option<String>) -> Valu
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
+    let kind = match crate::crds::info(cx.resource()) {
+        Some(custom) => custom.list_kind.clone(),
+        None => format!("{}List", cx.resource().kind),
+    };
     json!({
-        "kind": format!("{}List", cx.resource().kind),
+        "kind": kind,
         "apiVersion": cx.resource().api_version(),
         "metadata": metadata,
     })

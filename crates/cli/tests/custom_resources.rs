@@ -37,6 +37,16 @@ spec:
                   minimum: 1
                   maximum: 10
                   default: 1
+                ports:
+                  type: array
+                  x-kubernetes-list-type: map
+                  x-kubernetes-list-map-keys: [name]
+                  items:
+                    type: object
+                    required: [name]
+                    properties:
+                      name: {type: string}
+                      port: {type: integer}
             status:
               type: object
               properties:
@@ -113,6 +123,42 @@ metadata:
 spec:
   cronSpec: "*/5 * * * *"
   image: server-side
+  ports: [{name: http, port: 80}]
+"#;
+
+/// Another manager's port on the same object: the list merges by its key, as its schema says.
+const SIDECAR: &str = r#"apiVersion: "stable.example.com/v1"
+kind: CronTab
+metadata:
+  name: applied
+spec:
+  ports: [{name: metrics, port: 9090}]
+"#;
+
+/// Two versions, the older deprecated: objects are stored in v1 and served in either.
+const GADGETS: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.berth.dev}
+spec:
+  group: example.berth.dev
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    deprecated: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+
+const OLD_GADGET: &str = r#"apiVersion: example.berth.dev/v1beta1
+kind: Gadget
+metadata: {name: old}
+spec: {colour: green}
 "#;
 
 /// Runs `args` until it prints `want` (kubectl's view of discovery and of the controllers
@@ -371,6 +417,22 @@ async fn custom_resources_are_served_as_their_definition_says() {
     );
     let managers = ["get", "ct", "applied", "-o", "jsonpath={.metadata.managedFields[*].manager}"];
     assert_eq!(kubectl.ok(&managers).await, "kubectl");
+    let sidecar = ["apply", "--server-side", "--field-manager=sidecar", "-f", "-"];
+    let applied = kubectl.run_with_stdin(&sidecar, SIDECAR).await;
+    assert_eq!(
+        applied,
+        (true, "crontab.stable.example.com/applied serverside-applied\n".to_owned(), String::new())
+    );
+    let ports = ["get", "ct", "applied", "-o", "jsonpath={.spec.ports[*].name}"];
+    assert_eq!(kubectl.ok(&ports).await, "http metrics");
+    // Taking another manager's item is a conflict naming it.
+    let taken = SIDECAR.replace("9090", "8080").replace("metrics", "http");
+    let (ok, _, stderr) = kubectl.run_with_stdin(&sidecar, &taken).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(r#"conflict with "kubectl": .spec.ports[name="http"].port"#),
+        "{stderr}"
+    );
     let named = ["get", "ct", "--field-selector", "metadata.name=applied", "-o", "name"];
     assert_eq!(kubectl.ok(&named).await, "crontab.stable.example.com/applied\n");
     let (ok, _, stderr) = kubectl.run(&["get", "ct", "--field-selector", "spec.image=x"]).await;
@@ -380,6 +442,37 @@ async fn custom_resources_are_served_as_their_definition_says() {
         stderr,
         "Error from server (BadRequest): Unable to find \"stable.example.com/v1, Resource=crontabs\" that match label selector \"\", field selector \"spec.image=x\": field label not supported: spec.image\n"
     );
+
+    // A deprecated version is served with upstream's warning, and the same object is
+    // served in every version (conversion `None`: only `apiVersion` differs).
+    kubectl.run_with_stdin(&["apply", "-f", "-"], GADGETS).await;
+    kubectl
+        .ok(&[
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/gadgets.example.berth.dev",
+        ])
+        .await;
+    let created = kubectl.run_with_stdin(&["create", "-f", "-"], OLD_GADGET).await;
+    assert_eq!(
+        created,
+        (
+            true,
+            "gadget.example.berth.dev/old created\n".to_owned(),
+            "Warning: example.berth.dev/v1beta1 Gadget is deprecated; use example.berth.dev/v1 Gadget\n"
+                .to_owned()
+        )
+    );
+    let preferred = ["get", "gadget", "old", "-o", "jsonpath={.apiVersion} {.spec.colour}"];
+    assert_eq!(kubectl.ok(&preferred).await, "example.berth.dev/v1 green");
+    let old = kubectl
+        .ok(&["get", "--raw", "/apis/example.berth.dev/v1beta1/namespaces/default/gadgets/old"])
+        .await;
+    let old: serde_json::Value = serde_json::from_str(&old).unwrap();
+    assert_eq!(old["apiVersion"], "example.berth.dev/v1beta1");
+    assert_eq!(old["spec"]["colour"], "green");
 
     // Deleting the definition deletes its instances, then the definition itself.
     let deleted = kubectl.ok(&["delete", "crd", "crontabs.stable.example.com"]).await;

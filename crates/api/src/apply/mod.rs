@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::json::equal_opt;
 
 pub use fieldpath::{Element, Set, display};
+pub use schema::register_custom;
 use schema::Ty;
 use typed::Comparison;
 pub use undeclared::undeclared;

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use foldhash::{HashMap, HashMapExt};
 
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 struct Meta {
@@ -70,22 +71,149 @@ pub(crate) enum Ty {
     Deduced,
 }
 
-/// The type of a whole object of `group/version/kind`.
+/// The type of a whole object of `group/version/kind`: a served kind's, else a custom
+/// resource's as [`register_custom`] last recorded it, else deduced.
 pub(crate) fn root(group: &str, version: &str, kind: &str) -> Ty {
-    let definition = meta().kinds.get(&format!("{group}/{version}/{kind}"));
-    definition.map_or(Ty::Deduced, |name| of_definition(Some(name)))
+    let gvk = format!("{group}/{version}/{kind}");
+    if let Some(name) = meta().kinds.get(&gvk) {
+        return of_definition(Some(name));
+    }
+    let custom =
+        CUSTOM.read().ok().and_then(|custom| custom.roots.get(&gvk).map(|(_, root)| *root));
+    custom.map_or(Ty::Deduced, |root| of_definition(Some(root)))
 }
 
 fn of_definition(name: Option<&str>) -> Ty {
     match name {
         None => Ty::Deduced,
-        Some(name) => match meta().types.get(name) {
+        Some(name) => match meta().types.get(name).or_else(|| custom_type(name)) {
             Some(def) if def.atomic == 1 => Ty::Atomic,
             Some(def) => Ty::Struct(def),
             // Time, Quantity, IntOrString, RawExtension: leaves.
             None => Ty::Atomic,
         },
     }
+}
+
+// === custom resources ===
+
+/// The merge types of custom resources, from their CRD versions' structural schemas, as
+/// apiextensions-apiserver gives structured-merge-diff a CRD's schema: objects with properties
+/// are structs (atomic with `x-kubernetes-map-type: atomic`), objects with
+/// `additionalProperties` are maps, lists are atomic unless `x-kubernetes-list-type` says
+/// `set` or `map` (keyed by `x-kubernetes-list-map-keys`), and what the schema leaves open
+/// (`x-kubernetes-preserve-unknown-fields`, no schema) is deduced. Process-wide, by
+/// group/version/kind: definitions are leaked, once per distinct schema of a kind.
+#[derive(Default)]
+struct Custom {
+    /// `group/version/Kind` → (the schema's text, its root definition's name).
+    roots: std::collections::HashMap<String, (String, &'static str)>,
+    /// Definition names (`custom:<gvk>#<path>`) → definitions.
+    types: std::collections::HashMap<&'static str, &'static TypeDef>,
+}
+
+static CUSTOM: std::sync::LazyLock<std::sync::RwLock<Custom>> =
+    std::sync::LazyLock::new(std::sync::RwLock::default);
+
+fn custom_type(name: &str) -> Option<&'static TypeDef> {
+    CUSTOM.read().ok()?.types.get(name).copied()
+}
+
+/// Records how the objects of custom resource `group/version/kind` merge, from its CRD
+/// version's `openAPIV3Schema` (`None`: everything deduced). Registering the same schema again
+/// changes nothing.
+pub fn register_custom(group: &str, version: &str, kind: &str, schema: Option<&Value>) {
+    let gvk = format!("{group}/{version}/{kind}");
+    let text = schema.map(Value::to_string).unwrap_or_default();
+    let Ok(mut custom) = CUSTOM.write() else { return };
+    if custom.roots.get(&gvk).is_some_and(|(known, _)| *known == text) {
+        return;
+    }
+    let mut types = Vec::new();
+    let root = match schema {
+        Some(schema) if has_properties(schema) => {
+            Some(custom_struct(&format!("custom:{gvk}#"), schema, &mut types))
+        }
+        _ => None,
+    };
+    for (name, def) in types {
+        custom.types.insert(name, def);
+    }
+    match root {
+        Some(root) => {
+            custom.roots.insert(gvk, (text, root));
+        }
+        None => {
+            custom.roots.remove(&gvk);
+        }
+    }
+}
+
+fn has_properties(schema: &Value) -> bool {
+    schema.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+}
+
+/// Leaks the struct definition of `schema` (an object with properties) as `name`, and the
+/// definitions it leads to, into `types`; the leaked name.
+fn custom_struct(
+    name: &str,
+    schema: &Value,
+    types: &mut Vec<(&'static str, &'static TypeDef)>,
+) -> &'static str {
+    let mut fields = HashMap::new();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (field, property) in properties {
+            let path = format!("{name}/{field}");
+            fields.insert(field.clone(), custom_field(&path, property, types));
+        }
+    }
+    let atomic =
+        u8::from(schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"));
+    let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    types.push((name, Box::leak(Box::new(TypeDef { fields, atomic }))));
+    name
+}
+
+/// The field of a property `schema`, its definitions leaked under `path`.
+fn custom_field(
+    path: &str,
+    schema: &Value,
+    types: &mut Vec<(&'static str, &'static TypeDef)>,
+) -> FieldDef {
+    let text = |key: &str| schema.get(key).and_then(Value::as_str);
+    let mut field = FieldDef { target: None, list: None, keys: Vec::new(), map: 0, atomic: 0 };
+    let target = |element: &Value, types: &mut Vec<_>| {
+        has_properties(element).then(|| custom_struct(path, element, types).to_owned())
+    };
+    if text("type") == Some("array") {
+        let items = schema.get("items").unwrap_or(&Value::Null);
+        match text("x-kubernetes-list-type") {
+            Some("set") => field.list = Some("set".into()),
+            Some("map") => {
+                field.list = Some("map".into());
+                field.keys = schema
+                    .get("x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                field.target = target(items, types);
+            }
+            // Lists of a structural schema are atomic unless said otherwise.
+            _ => field.atomic = 1,
+        }
+    } else if has_properties(schema) {
+        field.target = target(schema, types);
+    } else if let Some(element) = schema.get("additionalProperties").filter(|e| e.is_object()) {
+        if text("x-kubernetes-map-type") == Some("atomic") {
+            field.atomic = 1;
+        } else {
+            field.map = 1;
+            field.target = target(element, types);
+        }
+    } else if text("x-kubernetes-map-type") == Some("atomic") {
+        field.atomic = 1;
+    }
+    field
 }
 
 impl Ty {
@@ -163,5 +291,42 @@ mod tests {
         let claims =
             root("apps", "v1", "StatefulSet").member("spec").member("volumeClaimTemplates");
         assert!(matches!(claims, Ty::Deduced), "atomic lists are not listed");
+    }
+
+    #[test]
+    fn custom_resources_merge_by_their_schema() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "spec": {"type": "object", "properties": {
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+                    },
+                    "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                    "args": {"type": "array", "items": {"type": "string"}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+                                 "properties": {"app": {"type": "string"}}},
+                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                }},
+            },
+        });
+        assert!(matches!(root("schema.test.berth.dev", "v1", "Thing"), Ty::Deduced));
+        register_custom("schema.test.berth.dev", "v1", "Thing", Some(&schema));
+        let spec = root("schema.test.berth.dev", "v1", "Thing").member("spec");
+        assert!(spec.is_struct());
+        assert!(matches!(spec.member("ports"), Ty::Keyed(keys, Some(_)) if keys == ["name"]));
+        assert!(!spec.member("ports").item().member("name").is_struct());
+        assert!(matches!(spec.member("tags"), Ty::Set));
+        assert!(matches!(spec.member("args"), Ty::Atomic));
+        assert!(matches!(spec.member("labels"), Ty::Map(None)));
+        assert!(matches!(spec.member("selector"), Ty::Atomic));
+        assert!(matches!(spec.member("free"), Ty::Deduced));
+        // Registered again without a schema: deduced again.
+        register_custom("schema.test.berth.dev", "v1", "Thing", None);
+        assert!(matches!(root("schema.test.berth.dev", "v1", "Thing"), Ty::Deduced));
     }
 }

@@ -135,41 +135,17 @@ impl Columns {
             .map(|object| {
                 let mut row = Map::new();
                 row.insert("cells".into(), Value::Array(self.cells(&object, now_unix_seconds)));
-                row.insert("object".into(), row_object(object, include_object));
+                let object = match include_object {
+                    IncludeObject::None => Value::Null,
+                    // A stored custom resource always has its kind and apiVersion.
+                    IncludeObject::Object => object,
+                    IncludeObject::Metadata => crate::table::partial_object_metadata(object),
+                };
+                row.insert("object".into(), object);
                 Value::Object(row)
             })
             .collect();
-        let mut metadata = Map::new();
-        if !resource_version.is_empty() {
-            metadata.insert("resourceVersion".into(), resource_version.into());
-        }
-        let mut table = Map::new();
-        table.insert("kind".into(), "Table".into());
-        table.insert("apiVersion".into(), "meta.k8s.io/v1".into());
-        table.insert("metadata".into(), Value::Object(metadata));
-        table.insert("columnDefinitions".into(), Value::Array(self.definitions()));
-        table.insert("rows".into(), Value::Array(rows));
-        Value::Object(table)
-    }
-}
-
-/// The row's `object` per `includeObject`. (`table.rs`'s own version takes a built-in
-/// resource type to fill in a missing `kind`; a stored custom resource always has one.)
-fn row_object(mut object: Value, include_object: IncludeObject) -> Value {
-    match include_object {
-        IncludeObject::None => Value::Null,
-        IncludeObject::Object => object,
-        IncludeObject::Metadata => {
-            let metadata = match object.get_mut("metadata").map(Value::take) {
-                Some(Value::Object(m)) => Value::Object(m),
-                _ => json!({}),
-            };
-            json!({
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": metadata,
-            })
-        }
+        crate::table::envelope(self.definitions(), rows, resource_version)
     }
 }
 
