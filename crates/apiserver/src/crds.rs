@@ -487,12 +487,12 @@ pub(crate) fn compare_kube_aware(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// `v<major>[(alpha|beta)<minor>]` as (stability, major, minor), ordered by preference.
+/// `^v(\d+)(?:(alpha|beta)(\d+))?$` as (stability, major, minor), ordered by preference.
 fn kube_version(version: &str) -> Option<(u8, u64, u64)> {
     let rest = version.strip_prefix('v')?;
     let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
     let (major, rest) = rest.split_at(digits);
-    if major.is_empty() || major.starts_with('0') {
+    if major.is_empty() {
         return None;
     }
     let major: u64 = major.parse().ok()?;
@@ -504,7 +504,7 @@ fn kube_version(version: &str) -> Option<(u8, u64, u64)> {
     } else {
         (0, rest.strip_prefix("alpha")?)
     };
-    if minor.is_empty() || minor.starts_with('0') || !minor.bytes().all(|b| b.is_ascii_digit()) {
+    if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     Some((stability, major, minor.parse().ok()?))
