@@ -6,13 +6,15 @@
 //! Everything is pure and tolerant: a CRD that reached the store passed validation, but nothing
 //! here panics on any schema or object. Suggested reading order: [`Schema`] (`schema`: parsing,
 //! [`Schema::prune`], [`Schema::default`]), `validate` ([`Schema::validate`], kube-openapi's
-//! validator and its error conversion; `formats`), then [`Columns`] (`columns`) and `jsonpath`.
+//! validator and its error conversion; `formats`), `cel` (the `x-kubernetes-validations`
+//! rules), then [`Columns`] (`columns`) and `jsonpath`.
 //! `regex` is the small RE2-style engine behind `pattern`; `gofmt` renders JSON values as Go's
 //! `fmt` prints the decoded `interface{}` values upstream reports.
 //!
 //! A write runs them in upstream's order: [`Schema::prune`] (the decoder's schema coercion),
 //! [`Schema::default`], then [`Schema::validate`] or [`Schema::validate_update`] (the strategy).
 
+mod cel;
 mod columns;
 mod formats;
 mod gofmt;
@@ -21,6 +23,8 @@ mod regex;
 mod schema;
 mod validate;
 
+#[cfg(test)]
+mod cel_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +35,21 @@ use crate::validation::FieldError;
 pub use columns::Columns;
 
 use schema::Node;
+
+/// The compile problems of each of the `x-kubernetes-validations` rules of one schema node (a
+/// `JSONSchemaProps`), as CRD validation reports them; `resource_root`: the node is the
+/// resource root or an embedded resource. See `cel` for what a compile checks.
+pub(crate) fn compile_problems(schema: &Value, resource_root: bool) -> Vec<cel::Problems> {
+    cel::compile_problems(schema, resource_root)
+}
+
+/// `ValidFieldPath`: a rule's `fieldPath` resolved against the schema node declaring the rule,
+/// or why it does not resolve.
+pub(crate) fn valid_field_path(schema: &Value, field_path: &str) -> Result<String, String> {
+    cel::valid_field_path(field_path, &Node::parse_shape(schema))
+}
+
+pub(crate) use cel::go_rule;
 
 /// One CRD version's structural schema (`spec.versions[i].schema.openAPIV3Schema`), parsed once.
 #[derive(Debug, Clone)]
@@ -81,10 +100,11 @@ impl Schema {
     /// and `kind` checks of embedded resources; then `listtype.ValidateListSetsAndMaps`
     /// (`x-kubernetes-list-type` `set` and `map` uniqueness).
     ///
-    /// Not done here: CEL `x-kubernetes-validations` rules (where the schema has some and a
-    /// blocking error was found, upstream's `some validation rules were not checked…` error is
-    /// added, as upstream does instead of running them), the `ObjectMeta` validation of
-    /// embedded resources' `metadata`, and the root `metadata` (the generic code validates it).
+    /// Then the CEL `x-kubernetes-validations` rules (`cel`: `Validator.Validate`), each at the
+    /// node that declares it with `self` bound to that node's value; where a blocking error was
+    /// found they are not run and upstream's `some validation rules were not checked…` error
+    /// is added instead. Not done here: the `ObjectMeta` validation of embedded resources'
+    /// `metadata`, and the root `metadata` (the generic code validates it).
     /// Errors that name no property (`anyOf`/`oneOf`/`allOf`/`not` failures, integer range
     /// checks) have the field `<nil>`, as upstream's nil root path prints. Upstream walks
     /// properties in Go's random map order; this walks them sorted by name.
@@ -101,7 +121,10 @@ impl Schema {
     /// correlated old value is dropped (properties correlate by name, `map` lists by their
     /// keys, other lists by index, `set` and `atomic` lists not at all), and list-type
     /// uniqueness is checked only when the old object satisfied it. CEL rules as in
-    /// [`Schema::validate`].
+    /// [`Schema::validate`], plus the transition rules (those using `oldSelf`) where the old
+    /// object has a correlated value (properties and map keys by name, `map` list items by
+    /// their keys); a failure of a rule that is not a transition rule is dropped when the value
+    /// (or its nearest correlated ancestor) is unchanged (upstream warns instead).
     pub fn validate_update(&self, object: &Value, old: &Value) -> Vec<FieldError> {
         match &self.root {
             Some(root) => validate::validate_update(root, object, old),

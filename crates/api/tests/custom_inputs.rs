@@ -2,7 +2,7 @@
 //! serves them: a valid CRD and a valid instance are mutated at random places into random JSON
 //! (thousands of times, from a seed printed on failure) and each goes through defaulting,
 //! validation (create and update), naming, and the instance through its version's schema
-//! (prune, default, validate, validate on update) and printer columns.
+//! (prune, default, validate, validate on update, with its CEL rules) and printer columns.
 
 #![recursion_limit = "256"]
 
@@ -86,6 +86,26 @@ const WORDS: &[&str] = &[
     "",
     "Namespaced",
     "Cluster",
+    "rule",
+    "message",
+    "messageExpression",
+    "fieldPath",
+    "reason",
+    "optionalOldSelf",
+    "FieldValueForbidden",
+    "self.size() > 1",
+    "self == oldSelf",
+    "self.all(x, x.matches('['))",
+    "self.replicas / 0 == 1",
+    "self.x.y.z",
+    "[].max() < self",
+    "self.map(k, k + 1).sum() > 9223372036854775807",
+    "'abc'.substring(5)",
+    "has(self.spec) ? self.spec.replicas : oldSelf",
+    "self.ports.exists_one(p, p.name.indexOf('h', 9) > 0)",
+    "(((",
+    ".spec.tags",
+    "['a']",
 ];
 
 fn word(rng: &mut Rng) -> String {
@@ -155,6 +175,11 @@ fn crd() -> Value {
                         "spec": {
                             "type": "object",
                             "required": ["cronSpec"],
+                            "x-kubernetes-validations": [
+                                {"rule": "self.replicas <= 10 && self.cronSpec.split(' ').size() == 5"},
+                                {"rule": "!has(self.mode) || self.mode != 'b'", "messageExpression": "'mode ' + self.mode + ' is retired'"},
+                                {"rule": "self.tags.all(t, t.size() < 10) && self.labels.all(k, self.labels[k] != '')", "fieldPath": ".tags", "reason": "FieldValueForbidden"},
+                            ],
                             "properties": {
                                 "cronSpec": {"type": "string", "pattern": "^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$"},
                                 "replicas": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
@@ -167,7 +192,10 @@ fn crd() -> Value {
                                     "items": {"type": "object", "required": ["name"], "properties": {
                                         "name": {"type": "string"},
                                         "port": {"type": "integer", "format": "int32"},
-                                    }},
+                                    }, "x-kubernetes-validations": [
+                                        {"rule": "self.port == oldSelf.port", "message": "port is immutable"},
+                                        {"rule": "!oldSelf.hasValue() || oldSelf.value().name == self.name", "optionalOldSelf": true},
+                                    ]},
                                 },
                                 "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
                                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -37,6 +37,11 @@ spec:
                   minimum: 1
                   maximum: 10
                   default: 1
+                timezone:
+                  type: string
+                  x-kubernetes-validations:
+                  - rule: self == oldSelf
+                    message: Value is immutable
                 ports:
                   type: array
                   x-kubernetes-list-type: map
@@ -425,6 +430,16 @@ async fn custom_resources_are_served_as_their_definition_says() {
     );
     let ports = ["get", "ct", "applied", "-o", "jsonpath={.spec.ports[*].name}"];
     assert_eq!(kubectl.ok(&ports).await, "http metrics");
+    // A CEL rule: the time zone may be set once, then never changed.
+    let set = ["patch", "ct", "applied", "--type=merge", "-p", r#"{"spec":{"timezone":"UTC"}}"#];
+    assert_eq!(kubectl.ok(&set).await, "crontab.stable.example.com/applied patched\n");
+    let change = ["patch", "ct", "applied", "--type=merge", "-p", r#"{"spec":{"timezone":"CET"}}"#];
+    let (ok, _, stderr) = kubectl.run(&change).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "The CronTab \"applied\" is invalid: spec.timezone: Invalid value: \"string\": Value is immutable\n"
+    );
     // Taking another manager's item is a conflict naming it.
     let taken = SIDECAR.replace("9090", "8080").replace("metrics", "http");
     let (ok, _, stderr) = kubectl.run_with_stdin(&sidecar, &taken).await;

@@ -445,7 +445,8 @@ fn openapi_schema_rules() {
             "spec.preserveUnknownFields: Invalid value: true: cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead",
         ]
     );
-    // CEL rules are not compiled: any non-empty rule passes, an empty one does not.
+    // An empty rule is a schema error, and a node with schema errors has its rules not
+    // compiled (so the bad CEL is not reported; `custom::cel_tests` covers compile errors).
     let errors = create_errors(schema_with(
         "/properties/spec/x-kubernetes-validations",
         json!([{"rule": "this is not CEL"}, {"rule": " ", "reason": "Bad"}]),

@@ -14,9 +14,11 @@
 //! `spec.conversion.webhookClientConfig`; a printer column's path is `JSONPath`. [`Internal`]
 //! is that view of the v1 JSON, so the paths kubectl prints are upstream's.
 //!
-//! Not ported (each needs machinery this crate does not have): compiling and costing CEL
-//! `x-kubernetes-validations` rules (a rule is accepted when it is not empty and its
-//! message/reason/fieldPath are well formed; `fieldPath` is not resolved), compiling `pattern`
+//! CEL `x-kubernetes-validations` rules are compiled (parsed and statically checked, see
+//! `custom::cel`) against their node's schema, and `fieldPath` is resolved.
+//!
+//! Not ported (each needs machinery this crate does not have): the CEL cost estimation, and
+//! type-checking rules beyond what `custom::cel` checks, compiling `pattern`
 //! regular expressions (RE2), checking a `default` against the schema's value validations and
 //! ObjectMeta rules (only its pruning is checked), `NewStructural`'s own conversion errors
 //! (the OpenAPI rules report the same problems), `ValidateCABundle` (PEM parsing), and the
@@ -1115,9 +1117,12 @@ fn custom_resource_validation(
             "nullable cannot be true at the root",
         );
     }
+    // Upstream has a CEL context (and compiles rules) only for a structural schema.
+    let mut structural_ok = true;
     if opts.require_structural_schema {
         let structural_errs = structural::validate_structural(schema, &at);
         if !structural_errs.0.is_empty() {
+            structural_ok = false;
             errs.0.extend(structural_errs.0);
         } else {
             let default_errs = structural::validate_defaults(schema, &at);
@@ -1132,7 +1137,86 @@ fn custom_resource_validation(
         inside_resource_meta: false,
         require_valid_property_type: opts.require_valid_property_type,
     };
+    let before = errs.0.len();
     openapi_schema(errs, Some(schema), &at, &ssv, true, opts);
+    if structural_ok {
+        let schema_errors: Vec<String> = errs.0[before..].iter().map(|e| e.field.clone()).collect();
+        cel_rules(errs, schema, &at, true, None, &schema_errors);
+    }
+}
+
+/// The CEL half of `ValidateCustomResourceDefinitionOpenAPISchema` (its `CELErrors`, which
+/// upstream lists after all schema errors): along the structural spine (`additionalProperties`,
+/// properties, items, then the node itself), every node with rules and no schema error at or
+/// below it has its rules compiled against its type ([`crate::custom::compile_problems`]); a transition
+/// rule under the items of a list that is not a `map` list cannot correlate `oldSelf`, and
+/// `optionalOldSelf` needs a transition rule. Cost estimation is not ported.
+fn cel_rules(
+    errs: &mut Errors,
+    s: &Value,
+    path: &str,
+    resource_root: bool,
+    uncorrelatable: Option<&str>,
+    schema_errors: &[String],
+) {
+    if !s.is_object() {
+        return;
+    }
+    if let Some(additional @ Value::Object(_)) = s.get("additionalProperties") {
+        let at = format!("{path}.additionalProperties");
+        let embedded = flag(additional, "x-kubernetes-embedded-resource");
+        cel_rules(errs, additional, &at, embedded, uncorrelatable, schema_errors);
+    }
+    for (k, prop) in properties(s) {
+        let at = format!("{path}.properties[{k}]");
+        let embedded = flag(prop, "x-kubernetes-embedded-resource");
+        cel_rules(errs, prop, &at, embedded, uncorrelatable, schema_errors);
+    }
+    if let Some(items @ Value::Object(_)) = s.get("items") {
+        let at = format!("{path}.items");
+        let map_list = s.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
+        let within = uncorrelatable.or(if map_list { None } else { Some(path) });
+        let embedded = flag(items, "x-kubernetes-embedded-resource");
+        cel_rules(errs, items, &at, embedded, within, schema_errors);
+    }
+    // Upstream compiles a node's rules after its children's.
+    let rules = array(s, "x-kubernetes-validations");
+    let clean = !schema_errors.iter().any(|field| {
+        field.strip_prefix(path).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    });
+    if !rules.is_empty() && clean {
+        let problems = crate::custom::compile_problems(s, resource_root);
+        for (i, (problem, raw)) in problems.iter().zip(rules).enumerate() {
+            let at = format!("{path}.x-kubernetes-validations[{i}]");
+            if let Some(detail) = &problem.rule {
+                errs.invalid(&format!("{at}.rule"), crate::custom::go_rule(raw), detail);
+            }
+            if let Some(detail) = &problem.message_expression {
+                errs.invalid(
+                    &format!("{at}.messageExpression"),
+                    crate::custom::go_rule(raw),
+                    detail,
+                );
+            }
+            if problem.uses_old_self {
+                if let Some(within) = uncorrelatable {
+                    errs.invalid(
+                        &format!("{at}.rule"),
+                        raw.get("rule").and_then(Value::as_str).unwrap_or(""),
+                        &format!(
+                            "oldSelf cannot be used on the uncorrelatable portion of the schema within {within}"
+                        ),
+                    );
+                }
+            } else if let Some(optional) = raw.get("optionalOldSelf").and_then(Value::as_bool) {
+                errs.invalid(
+                    &format!("{at}.optionalOldSelf"),
+                    Shown::Bool(optional),
+                    "may not be set if oldSelf is not used in rule",
+                );
+            }
+        }
+    }
 }
 
 /// `specStandardValidatorV3`.
@@ -1475,8 +1559,8 @@ fn map_list_keys_map_set(errs: &mut Errors, s: &Value, path: &str) {
     }
 }
 
-/// The static rules of `x-kubernetes-validations`. The CEL rules themselves are not compiled
-/// or costed here (berth has no CEL): a rule is accepted when it is not empty.
+/// The static rules of `x-kubernetes-validations` (the rules are compiled afterwards, by
+/// `cel_rules`, as upstream's `CELErrors` come after the schema errors).
 fn validation_rules(errs: &mut Errors, s: &Value, path: &str) {
     for (i, rule) in array(s, "x-kubernetes-validations").iter().enumerate() {
         let at = format!("{path}.x-kubernetes-validations[{i}]");
@@ -1525,6 +1609,15 @@ fn validation_rules(errs: &mut Errors, s: &Value, path: &str) {
                 &format!("{at}.fieldPath"),
                 field_path,
                 "fieldPath must not contain line breaks",
+            );
+        }
+        if !field_path.is_empty()
+            && let Err(e) = crate::custom::valid_field_path(s, field_path)
+        {
+            errs.invalid(
+                &format!("{at}.fieldPath"),
+                field_path,
+                &format!("fieldPath must be a valid path: {e}"),
             );
         }
     }

@@ -100,8 +100,15 @@ pub(super) struct Node {
     pub(super) embedded_resource: bool,
     pub(super) list_type: Option<String>,
     pub(super) list_map_keys: Vec<String>,
-    /// `x-kubernetes-validations` has rules (which this port does not evaluate).
-    pub(super) has_cel_rules: bool,
+    /// `x-kubernetes-validations`, compiled.
+    pub(super) rules: Vec<super::cel::Rule>,
+}
+
+/// Whether [`Node::parse_with`] compiles the CEL rules it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    Compile,
+    Skip,
 }
 
 /// `additionalProperties`: a schema, or `true`/`false`.
@@ -114,6 +121,17 @@ pub(super) struct Additional {
 impl Node {
     /// Reads one `JSONSchemaProps`; whatever is of the wrong JSON type is read as absent.
     pub(super) fn parse(v: &Value) -> Node {
+        Node::parse_with(v, Rules::Compile)
+    }
+
+    /// Reads one `JSONSchemaProps` for its shape only: its CEL rules (and those below it) are
+    /// left out, not compiled (what checking one node's rules needs of the schema).
+    pub(super) fn parse_shape(v: &Value) -> Node {
+        Node::parse_with(v, Rules::Skip)
+    }
+
+    fn parse_with(v: &Value, rules: Rules) -> Node {
+        let parse = |v: &Value| Node::parse_with(v, rules);
         let Some(m) = v.as_object() else {
             return Node::default();
         };
@@ -124,7 +142,7 @@ impl Node {
         let nodes = |k: &str| -> Vec<Node> {
             m.get(k)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().map(Node::parse).collect())
+                .map(|a| a.iter().map(parse).collect())
                 .unwrap_or_default()
         };
         let strings = |k: &str| -> Vec<String> {
@@ -149,21 +167,21 @@ impl Node {
         let additional_properties = match m.get("additionalProperties") {
             Some(Value::Bool(allows)) => Some(Additional { allows: *allows, schema: None }),
             Some(schema @ Value::Object(_)) => {
-                Some(Additional { allows: true, schema: Some(Box::new(Node::parse(schema))) })
+                Some(Additional { allows: true, schema: Some(Box::new(parse(schema))) })
             }
             _ => None,
         };
-        Node {
+        let mut node = Node {
             types,
             format,
             nullable: bool_of("nullable"),
             properties: m
                 .get("properties")
                 .and_then(Value::as_object)
-                .map(|p| p.iter().map(|(k, v)| (k.clone(), Node::parse(v))).collect())
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), parse(v))).collect())
                 .unwrap_or_default(),
             additional_properties,
-            items: m.get("items").filter(|i| i.is_object()).map(|i| Box::new(Node::parse(i))),
+            items: m.get("items").filter(|i| i.is_object()).map(|i| Box::new(parse(i))),
             required: strings("required"),
             enum_values: m.get("enum").and_then(Value::as_array).cloned().unwrap_or_default(),
             default: m.get("default").filter(|d| !d.is_null()).cloned(),
@@ -183,22 +201,23 @@ impl Node {
             all_of: nodes("allOf"),
             one_of: nodes("oneOf"),
             any_of: nodes("anyOf"),
-            not: m.get("not").filter(|n| n.is_object()).map(|n| Box::new(Node::parse(n))),
+            not: m.get("not").filter(|n| n.is_object()).map(|n| Box::new(parse(n))),
             preserve_unknown_fields: bool_of("x-kubernetes-preserve-unknown-fields"),
             embedded_resource: bool_of("x-kubernetes-embedded-resource"),
             list_type: str_of("x-kubernetes-list-type").map(str::to_owned),
             list_map_keys: strings("x-kubernetes-list-map-keys"),
-            has_cel_rules: m
-                .get("x-kubernetes-validations")
-                .and_then(Value::as_array)
-                .is_some_and(|rules| !rules.is_empty()),
+            rules: Vec::new(),
+        };
+        if rules == Rules::Compile {
+            node.rules = super::cel::Rule::all_of(m.get("x-kubernetes-validations"), &node);
         }
+        node
     }
 
     /// Whether this node or one below it (properties, `additionalProperties`, items) has CEL
     /// rules: whether upstream builds a CEL validator for the schema (`hasXValidations`).
     pub(super) fn any_cel_rules(&self) -> bool {
-        self.has_cel_rules
+        !self.rules.is_empty()
             || self.properties.values().any(Node::any_cel_rules)
             || self.additional().flatten().is_some_and(Node::any_cel_rules)
             || self.items.as_deref().is_some_and(Node::any_cel_rules)

@@ -891,9 +891,12 @@ fn cel_rules_are_reported_unchecked_after_blocking_errors() {
              object was invalid; correct the existing errors to complete validation",
         ]
     );
-    // Not a blocking error: upstream would run the rules, which this port does not.
+    // Not a blocking error: the rules run.
     assert_eq!(
         show(json!({"spec": {"min": 1, "max": -2}})),
-        ["spec.max: Invalid value: -2: spec.max in body should be greater than or equal to 0"]
+        [
+            "spec.max: Invalid value: -2: spec.max in body should be greater than or equal to 0",
+            r#"spec: Invalid value: "object": failed rule: self.min <= self.max"#,
+        ]
     );
 }

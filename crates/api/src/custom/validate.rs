@@ -26,7 +26,7 @@ pub(super) fn validate(root: &Node, object: &Value) -> Vec<FieldError> {
     }
     embedded_resources(&mut errs, object, root, "");
     list_sets_and_maps_of(&mut errs, root, object);
-    cel_blocked(&mut errs, root);
+    cel_rules(&mut errs, root, object, None);
     errs.0
 }
 
@@ -46,15 +46,15 @@ pub(super) fn validate_update(root: &Node, object: &Value, old: &Value) -> Vec<F
     if old_errs.0.is_empty() {
         list_sets_and_maps_of(&mut errs, root, object);
     }
-    cel_blocked(&mut errs, root);
+    cel_rules(&mut errs, root, object, Some(old));
     errs.0
 }
 
 /// Where the schema has CEL rules, the strategy's `hasBlockingErr`: after an error of a type
 /// that blocks CEL (unsupported, required, too long, too many, wrong type), upstream reports
-/// that the rules were not checked instead of running them. (Otherwise it runs them; this port
-/// does not.)
-fn cel_blocked(errs: &mut Errors, root: &Node) {
+/// that the rules were not checked instead of running them; otherwise it runs them
+/// (`celValidator.Validate`, with `old` on an update).
+fn cel_rules(errs: &mut Errors, root: &Node, object: &Value, old: Option<&Value>) {
     const BLOCKING: &[&str] = &[
         "FieldValueNotSupported",
         "FieldValueRequired",
@@ -66,6 +66,8 @@ fn cel_blocked(errs: &mut Errors, root: &Node) {
         let detail = "some validation rules were not checked because the object was invalid; \
                       correct the existing errors to complete validation";
         errs.invalid(NIL_PATH, Shown::Str("null".to_owned()), detail);
+    } else {
+        super::cel::validate(errs, root, object, old);
     }
 }
 
@@ -94,7 +96,7 @@ fn validate_node(s: &Node, path: &str, data: &Value, old: Option<&Value>) -> Out
 /// `CachedDeepEqual`: deep equality through the correlated children the validation visits —
 /// every old key must be a visited property (or `additionalProperties` key) of the new value,
 /// every list item must correlate (`correlate_item`).
-fn ratchet_equal(s: &Node, new: &Value, old: &Value) -> bool {
+pub(super) fn ratchet_equal(s: &Node, new: &Value, old: &Value) -> bool {
     match (new, old) {
         (Value::Null, Value::Null) => true,
         (Value::Array(n), Value::Array(o)) => {
@@ -133,7 +135,12 @@ fn ratchet_equal(s: &Node, new: &Value, old: &Value) -> bool {
 
 /// `correlateOldValueForChildAtNewIndex`: the old item of a `map` list with the same keys, the
 /// old item at the same index for a list without a list type, none for `set` and `atomic`.
-fn correlate_item<'a>(s: &Node, new: &[Value], old: &'a [Value], i: usize) -> Option<&'a Value> {
+pub(super) fn correlate_item<'a>(
+    s: &Node,
+    new: &[Value],
+    old: &'a [Value],
+    i: usize,
+) -> Option<&'a Value> {
     let item = new.get(i)?;
     let found = match s.list_type.as_deref() {
         Some("map") => {
