@@ -166,6 +166,12 @@ metadata: {name: old}
 spec: {colour: green}
 "#;
 
+/// `kubectl wait` for CRD `name` to be established; what it printed.
+async fn established(kubectl: &Kubectl, name: &str) -> String {
+    let crd = format!("crd/{name}");
+    kubectl.ok(&["wait", "--for", "condition=established", "--timeout=60s", &crd]).await
+}
+
 /// Runs `args` until it prints `want` (kubectl's view of discovery and of the controllers
 /// trails a write by a moment), or fails with the last output.
 async fn eventually(kubectl: &Kubectl, args: &[&str], want: &str) {
@@ -202,17 +208,8 @@ async fn custom_resources_are_served_as_their_definition_says() {
             String::new()
         )
     );
-    let waited = kubectl
-        .ok(&[
-            "wait",
-            "--for",
-            "condition=established",
-            "--timeout=60s",
-            "crd/crontabs.stable.example.com",
-        ])
-        .await;
     assert_eq!(
-        waited,
+        established(&kubectl, "crontabs.stable.example.com").await,
         "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com condition met\n"
     );
     let conditions = [
@@ -461,15 +458,7 @@ async fn custom_resources_are_served_as_their_definition_says() {
     // A deprecated version is served with upstream's warning, and the same object is
     // served in every version (conversion `None`: only `apiVersion` differs).
     kubectl.run_with_stdin(&["apply", "-f", "-"], GADGETS).await;
-    kubectl
-        .ok(&[
-            "wait",
-            "--for",
-            "condition=established",
-            "--timeout=60s",
-            "crd/gadgets.example.berth.dev",
-        ])
-        .await;
+    established(&kubectl, "gadgets.example.berth.dev").await;
     let created = kubectl.run_with_stdin(&["create", "-f", "-"], OLD_GADGET).await;
     assert_eq!(
         created,
@@ -511,15 +500,7 @@ async fn custom_resources_are_served_as_their_definition_says() {
 
     // Defined again, the resource starts empty: the old instances went with the old CRD.
     kubectl.run_with_stdin(&["apply", "-f", "-"], CRD).await;
-    kubectl
-        .ok(&[
-            "wait",
-            "--for",
-            "condition=established",
-            "--timeout=60s",
-            "crd/crontabs.stable.example.com",
-        ])
-        .await;
+    established(&kubectl, "crontabs.stable.example.com").await;
     let mut last = (false, String::new(), String::new());
     for _ in 0..100 {
         last = kubectl.run(&["get", "ct", "-A"]).await;
