@@ -302,3 +302,23 @@ fn random_definitions_and_instances_never_panic() {
         assert!(outcome.is_ok(), "seed {seed}, round {round}: panicked");
     }
 }
+
+/// A custom resource's metadata is checked as apimachinery checks it: a finalizer needs no
+/// `/` (core's rule for built-in kinds does not apply), but must still be a qualified name.
+#[test]
+fn custom_resource_finalizers_follow_apimachinery() {
+    let mut object = crontab();
+    object["metadata"]["finalizers"] = json!(["cleanup", "example.com/cleanup"]);
+    assert_eq!(validation::custom_resource_meta(&object, true, None), vec![]);
+    object["metadata"]["finalizers"] = json!(["bad finalizer"]);
+    let errors: Vec<String> = validation::custom_resource_meta(&object, true, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "metadata.finalizers[0]: Invalid value: \"bad finalizer\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        ]
+    );
+}

@@ -135,7 +135,7 @@ pub(crate) fn validate(errs: &mut Errors, crd: &Value) {
 
 /// `ValidateCustomResourceDefinitionUpdate` (the object meta update rules ran already).
 pub(crate) fn validate_update(errs: &mut Errors, crd: &Value, old: &Value) {
-    generic_finalizer_rules(errs);
+    meta::generic_finalizer_rules(errs);
     let spec = Internal::of(crd);
     let old_spec = Internal::of(old);
     let opts = Options::update(&old_spec, old);
@@ -155,20 +155,8 @@ pub(crate) fn validate_update(errs: &mut Errors, crd: &Value, old: &Value) {
 
 /// `ValidateUpdateCustomResourceDefinitionStatus` (the object meta update rules ran already).
 pub(crate) fn validate_status(errs: &mut Errors, crd: &Value) {
-    generic_finalizer_rules(errs);
+    meta::generic_finalizer_rules(errs);
     status(errs, crd);
-}
-
-/// The apiextensions server validates metadata with apimachinery's `ValidateObjectMeta` and
-/// `ValidateObjectMetaUpdate`, which lack core's `validateKubeFinalizerName`: a finalizer without
-/// a `/` (as [`super::FINALIZER`]) is fine on a CRD. Drops that rule's errors, which the shared
-/// metadata checks report.
-fn generic_finalizer_rules(errs: &mut Errors) {
-    errs.0.retain(|e| {
-        !(e.field.starts_with("metadata.finalizers[")
-            && e.message
-                .ends_with(": name is neither a standard finalizer name nor is it fully qualified"))
-    });
 }
 
 /// `ValidateObjectMeta` with the CRD's name function: a DNS subdomain, and
@@ -176,7 +164,7 @@ fn generic_finalizer_rules(errs: &mut Errors) {
 fn object_meta(errs: &mut Errors, crd: &Value, spec: &Internal<'_>) {
     let mut meta_errs = Errors::default();
     meta::object_meta(&mut meta_errs, crd, false, NameRule::Subdomain);
-    generic_finalizer_rules(&mut meta_errs);
+    meta::generic_finalizer_rules(&mut meta_errs);
     let required = format!("{}.{}", spec.text("/names/plural"), spec.text("/group"));
     let detail = "must be spec.names.plural+\".\"+spec.group";
     let generate = str_at(crd, "/metadata/generateName");

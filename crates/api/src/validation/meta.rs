@@ -277,6 +277,18 @@ fn meta_common(errs: &mut Errors, meta: &Value) {
     finalizers(errs, list(meta, "finalizers"), "metadata.finalizers");
 }
 
+/// What apimachinery's `ValidateObjectMeta`/`ValidateObjectMetaUpdate` report where core's
+/// add `validateKubeFinalizerName`: the apiextensions server validates CRDs and custom
+/// resources with the former, so a finalizer without a `/` (`customresourcecleanup…`) is fine
+/// there. Drops that rule's errors, which the shared metadata checks report.
+pub(crate) fn generic_finalizer_rules(errs: &mut Errors) {
+    errs.0.retain(|e| {
+        !(e.field.starts_with("metadata.finalizers[")
+            && e.message
+                .ends_with(": name is neither a standard finalizer name nor is it fully qualified"))
+    });
+}
+
 /// `ValidateFinalizers` and core's `validateKubeFinalizerName`.
 pub(crate) fn finalizers(errs: &mut Errors, finalizers: &[Value], path: &str) {
     let mut has_orphan = false;

@@ -88,6 +88,7 @@ pub fn custom_resource_meta(
     if let Some(old) = old {
         meta::object_meta_update(&mut errs, object, old);
     }
+    meta::generic_finalizer_rules(&mut errs);
     let mut seen = std::collections::HashSet::new();
     errs.0.retain(|e| seen.insert(e.to_string()));
     errs.0
