@@ -510,4 +510,18 @@ async fn custom_resources_are_served_as_their_definition_says() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(last, (true, String::new(), "No resources found\n".to_owned()));
+
+    // A restart serves what the stored CRDs define, at once.
+    kubectl.run_with_stdin(&["apply", "-f", "-"], CRONTAB).await;
+    berth.stop().await;
+    let berth = BerthProcess::start(
+        env!("CARGO_BIN_EXE_berth").as_ref(),
+        &dir.path().join("data"),
+        &["--runtime", "simulated"],
+    )
+    .await;
+    let kubectl = Kubectl::new(&berth.kubeconfig()).expect("kubectl, as before");
+    let spec = ["get", "ct", "my-new-cron-object", "-o", "jsonpath={.spec.cronSpec}"];
+    assert_eq!(kubectl.ok(&spec).await, "* * * * */5");
+    berth.stop().await;
 }
