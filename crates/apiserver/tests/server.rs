@@ -188,6 +188,157 @@ async fn malformed_bodies_get_client_errors_and_never_crash_the_server() {
     server.shutdown().await;
 }
 
+/// Randomly mutated CustomResourceDefinitions and custom resources: every answer is a 2xx or a
+/// 4xx Status, whatever CRDs get established on the way, and the server keeps serving what it
+/// had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_definitions_and_custom_resources_never_crash_the_server() {
+    use rand::{Rng, SeedableRng};
+    use serde_json::{Value, json};
+
+    fn random(rng: &mut rand::rngs::StdRng, depth: usize) -> Value {
+        const WORDS: &[&str] = &[
+            "type",
+            "object",
+            "array",
+            "string",
+            "integer",
+            "properties",
+            "items",
+            "required",
+            "default",
+            "x-kubernetes-preserve-unknown-fields",
+            "x-kubernetes-validations",
+            "x-kubernetes-list-type",
+            "map",
+            "rule",
+            "self.size() > 1",
+            "self == oldSelf",
+            "spec",
+            "status",
+            "v1",
+            "Namespaced",
+            "Cluster",
+            "scale",
+            ".spec.replicas",
+            "",
+        ];
+        match rng.random_range(0..if depth > 2 { 5 } else { 7 }) {
+            0 => Value::Null,
+            1 => json!(rng.random::<bool>()),
+            2 => json!(rng.random::<i64>() >> rng.random_range(0..64)),
+            3 | 4 => json!(WORDS[rng.random_range(0..WORDS.len())]),
+            5 => {
+                Value::Array((0..rng.random_range(0..3)).map(|_| random(rng, depth + 1)).collect())
+            }
+            _ => Value::Object(
+                (0..rng.random_range(0..3))
+                    .map(|_| {
+                        (WORDS[rng.random_range(0..WORDS.len())].to_owned(), random(rng, depth + 1))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    fn mutate(rng: &mut rand::rngs::StdRng, value: &mut Value) {
+        let stop = rng.random_range(0..4) == 0;
+        match value {
+            Value::Object(map) if !map.is_empty() && !stop => {
+                let at = rng.random_range(0..map.len());
+                if let Some((_, member)) = map.iter_mut().nth(at) {
+                    mutate(rng, member);
+                }
+            }
+            Value::Array(items) if !items.is_empty() && !stop => {
+                let at = rng.random_range(0..items.len());
+                mutate(rng, &mut items[at]);
+            }
+            _ => *value = random(rng, 0),
+        }
+    }
+
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path()).await;
+    let (dir, addr) = (data.path(), server.local_addr());
+    let bearer = format!("Bearer {}", token(dir));
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.fuzz.berth.dev"},
+        "spec": {
+            "group": "fuzz.berth.dev",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "size": {"type": "integer", "minimum": 1, "default": 1},
+                        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    }, "x-kubernetes-validations": [{"rule": "self.size <= 10"}]},
+                }}},
+            }],
+        },
+    });
+    let crds = "POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let (code, body) =
+        common::raw_with_body(dir, addr, crds, &headers, crd.to_string().as_bytes()).await;
+    assert_eq!(code, 201, "{body}");
+    let widget = json!({
+        "apiVersion": "fuzz.berth.dev/v1", "kind": "Widget",
+        "metadata": {"name": "keep"},
+        "spec": {"size": 2, "tags": ["a"], "free": {"x": [1]}},
+    });
+    let widgets = "POST /apis/fuzz.berth.dev/v1/namespaces/default/widgets";
+    let mut created = (0, String::new());
+    for _ in 0..100 {
+        created =
+            common::raw_with_body(dir, addr, widgets, &headers, widget.to_string().as_bytes())
+                .await;
+        if created.0 == 201 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(created.0, 201, "{}", created.1);
+
+    let seed: u64 = rand::rng().random();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..150 {
+        let mut definition = crd.clone();
+        definition["metadata"]["name"] = json!(format!("widgets{i}.fuzz{i}.berth.dev"));
+        definition["spec"]["group"] = json!(format!("fuzz{i}.berth.dev"));
+        definition["spec"]["names"]["plural"] = json!(format!("widgets{i}"));
+        mutate(&mut rng, &mut definition);
+        let body = definition.to_string();
+        let (code, answer) =
+            common::raw_with_body(dir, addr, crds, &headers, body.as_bytes()).await;
+        assert!((200..500).contains(&code), "seed {seed}: CRD {body} → {code} {answer}");
+
+        let mut object = widget.clone();
+        object["metadata"]["name"] = json!(format!("w{i}"));
+        mutate(&mut rng, &mut object);
+        let body = object.to_string();
+        let (code, answer) =
+            common::raw_with_body(dir, addr, widgets, &headers, body.as_bytes()).await;
+        assert!((200..500).contains(&code), "seed {seed}: POST {body} → {code} {answer}");
+        let patch = "PATCH /apis/fuzz.berth.dev/v1/namespaces/default/widgets/keep";
+        let merge = [headers[0], ("Content-Type", "application/merge-patch+json")];
+        let (code, answer) = common::raw_with_body(dir, addr, patch, &merge, body.as_bytes()).await;
+        assert!((200..500).contains(&code), "seed {seed}: PATCH {body} → {code} {answer}");
+    }
+    assert_eq!(raw(dir, addr, "GET /readyz", &[]).await, (200, "ok".into()));
+    let get = "GET /apis/fuzz.berth.dev/v1/namespaces/default/widgets/keep";
+    let (code, body) = raw(dir, addr, get, &[headers[0]]).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = raw(dir, addr, "GET /apis", &[headers[0]]).await;
+    assert_eq!(code, 200, "{body}");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_tables_select_page_and_print_rows_as_get_does() {
     use serde_json::{Value, json};
