@@ -139,9 +139,13 @@ pub(crate) fn strict_fields(
         object,
     );
     if let Some(custom) = crate::crds::info(resource) {
-        // apiextensions-apiserver prunes what the version's schema does not specify; the
-        // pruned fields are the unknown ones fieldValidation reports.
-        typed.unknown = custom.schema.prune(object);
+        // apiextensions-apiserver prunes what the version's schema does not specify, and
+        // decodes `metadata` as ObjectMeta; what both drop are the unknown fields
+        // fieldValidation reports.
+        typed = berth_api::validation::fields::decode_object_meta(object);
+        let mut unknown = custom.schema.prune(object);
+        unknown.append(&mut typed.unknown);
+        typed.unknown = unknown;
     }
     if let Some(error) = typed.malformed_time {
         // The typed decoding fails whatever the directive.

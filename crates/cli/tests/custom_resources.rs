@@ -310,6 +310,15 @@ async fn custom_resources_are_served_as_their_definition_says() {
         stderr,
         "Error from server (BadRequest): error when creating \"STDIN\": CronTab in version \"v1\" cannot be handled as a CronTab: strict decoding error: unknown field \"spec.colour\"\n"
     );
+    // Its metadata is decoded as ObjectMeta: an unknown field there is refused too.
+    let odd =
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: odd, colour: blue}\n";
+    let (ok, _, stderr) = kubectl.run_with_stdin(&["apply", "-f", "-"], odd).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "Error from server (BadRequest): error when creating \"STDIN\": CronTab in version \"v1\" cannot be handled as a CronTab: strict decoding error: unknown field \"metadata.colour\"\n"
+    );
     // Without validation the unknown field is pruned instead.
     let pruned = kubectl.run_with_stdin(&["apply", "--validate=false", "-f", "-"], UNKNOWN).await;
     assert_eq!(

@@ -60,6 +60,19 @@ pub fn decode_typed(group: &str, version: &str, kind: &str, object: &mut Value) 
     decoded
 }
 
+/// Decodes the `metadata` of `object` as the typed decoding of `metav1.ObjectMeta` would
+/// (unknown fields removed and reported as `metadata.…`, times re-encoded): what a custom
+/// resource's metadata goes through (`schemaobjectmeta.GetObjectMeta`), its schema being
+/// pruned apart.
+pub fn decode_object_meta(object: &mut Value) -> Decoded {
+    let mut decoded = Decoded::default();
+    if let Some(metadata) = object.get_mut("metadata") {
+        let at = At::Field(&At::Root, "metadata");
+        walk("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", metadata, at, &mut decoded);
+    }
+    decoded
+}
+
 /// Writes the time `value` as kube-apiserver re-encodes it, or notes why it does not decode.
 fn reencode_time(value: &mut Value, precision: Precision, decoded: &mut Decoded) {
     let result = match &*value {
