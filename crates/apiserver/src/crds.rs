@@ -81,6 +81,24 @@ pub(crate) struct ScalePaths {
 /// never share an entry.
 static INFO: LazyLock<RwLock<HashMap<usize, Arc<CustomVersion>>>> = LazyLock::new(RwLock::default);
 
+/// Whether each custom resource type (by address, as [`INFO`]) is still served: `true` once
+/// its CRD stopped serving it, so that open watches on it end (kube-apiserver tears a
+/// custom resource's storage down, watches included, when its CRD goes).
+static GONE: LazyLock<RwLock<HashMap<usize, watch::Sender<bool>>>> = LazyLock::new(RwLock::default);
+
+/// Resolves once `resource`, a custom resource, is no longer served; never for the static
+/// kinds.
+pub(crate) async fn gone(resource: &ResourceType) {
+    let address = std::ptr::from_ref(resource) as usize;
+    let signal = GONE.read().ok().and_then(|gone| gone.get(&address).map(watch::Sender::subscribe));
+    match signal {
+        Some(mut gone) => {
+            let _ = gone.wait_for(|gone| *gone).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// What `resource` serves as a custom resource; `None` for the static kinds.
 pub(crate) fn info(resource: &ResourceType) -> Option<Arc<CustomVersion>> {
     let address = std::ptr::from_ref(resource);
@@ -405,6 +423,22 @@ impl Inner {
                     .entry(version_name.to_owned())
                     .or_default()
                     .push(resource);
+            }
+        }
+        if let Ok(mut gone) = GONE.write() {
+            // What this view served before and serves no more is gone; what it serves is not.
+            for resource in self.served.by_path.values() {
+                if !served.by_path.values().any(|now| std::ptr::eq(*now, *resource))
+                    && let Some(signal) = gone.get(&(std::ptr::from_ref(*resource) as usize))
+                {
+                    signal.send_replace(true);
+                }
+            }
+            for resource in served.by_path.values() {
+                let address = std::ptr::from_ref(*resource) as usize;
+                if gone.get(&address).is_none_or(|signal| *signal.borrow()) {
+                    gone.insert(address, watch::Sender::new(false));
+                }
             }
         }
         if let Ok(mut map) = INFO.write() {

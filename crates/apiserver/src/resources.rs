@@ -628,13 +628,18 @@ async fn watch(cx: Context) -> Response {
     match start_watch(&cx).await {
         Ok(events) => {
             let mut stopping = cx.stopping.clone();
+            let resource = cx.resource();
             let stream = futures::StreamExt::take_until(
                 futures::stream::unfold(events, |mut events| async move {
                     let line = events.next_line().await?;
                     Some((Ok::<_, std::convert::Infallible>(line), events))
                 }),
                 async move {
-                    let _ = stopping.changed().await;
+                    // The server stops, or the watched custom resource's CRD went.
+                    tokio::select! {
+                        _ = stopping.changed() => {}
+                        () = crate::crds::gone(resource) => {}
+                    }
                 },
             );
             Response::builder()

@@ -139,6 +139,16 @@ async fn kube_rs_reads_writes_and_watches_custom_resources() {
         }
         other => panic!("expected DELETED, got {other:?}"),
     }
+
+    // When the CRD goes, open watches on its resource end, as kube-apiserver ends them.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = "widgets.example.berth.dev";
+    crds.delete(name, &DeleteParams::default()).await.expect("delete the CRD");
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(_)) = watch.try_next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the watch outlived its CRD");
     cluster.shutdown().await;
 }
 
