@@ -150,4 +150,10 @@ impl Schema {
     pub fn preserves_unknown_fields(&self) -> bool {
         self.root.as_ref().is_none_or(|root| root.preserve_unknown_fields)
     }
+
+    /// Whether the schema has a `default` anywhere: whether [`Schema::default`] can change an
+    /// object (apiextensions-apiserver also defaults what it reads from storage).
+    pub fn has_defaults(&self) -> bool {
+        self.root.as_ref().is_some_and(Node::any_defaults)
+    }
 }

@@ -17,12 +17,16 @@ pub(crate) enum Conversion {
     /// autoscaling/v1 HorizontalPodAutoscalers, stored as autoscaling/v2 ones.
     AutoscalingV1,
     /// A custom resource's version other than its CRD's storage version (strategy `None`:
-    /// only `apiVersion` changes).
+    /// only `apiVersion` changes), or one whose schema has defaults: apiextensions-apiserver
+    /// defaults what it reads from storage, so an object stored before a default was added
+    /// shows it.
     Custom {
         /// `group/version` served.
         served: &'static str,
         /// `group/version` stored.
         stored: &'static str,
+        /// The resource type's key in `crds::info_at`, when its schema has defaults.
+        defaults: Option<usize>,
     },
 }
 
@@ -36,10 +40,14 @@ pub(crate) fn of(resource: &ResourceType) -> Option<Conversion> {
         Some(Conversion::AutoscalingV1)
     } else {
         let custom = crate::crds::info(resource)?;
-        (custom.api_version != custom.storage_api_version).then_some(Conversion::Custom {
-            served: custom.api_version,
-            stored: custom.storage_api_version,
-        })
+        let defaults = custom.schema.has_defaults().then(|| crate::crds::address(resource));
+        (custom.api_version != custom.storage_api_version || defaults.is_some()).then_some(
+            Conversion::Custom {
+                served: custom.api_version,
+                stored: custom.storage_api_version,
+                defaults,
+            },
+        )
     }
 }
 
@@ -54,7 +62,13 @@ impl Conversion {
         match self {
             Conversion::EventsV1 => crate::events::from_core(stored),
             Conversion::AutoscalingV1 => berth_api::autoscaling::v2_to_v1(&stored),
-            Conversion::Custom { served, .. } => with_api_version(stored, served),
+            Conversion::Custom { served, defaults, .. } => {
+                let mut object = with_api_version(stored, served);
+                if let Some(custom) = defaults.and_then(crate::crds::info_at) {
+                    custom.schema.default(&mut object);
+                }
+                object
+            }
         }
     }
 

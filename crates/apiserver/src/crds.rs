@@ -108,6 +108,16 @@ pub(crate) fn info(resource: &ResourceType) -> Option<Arc<CustomVersion>> {
     INFO.read().ok()?.get(&(address as usize)).cloned()
 }
 
+/// The [`CustomVersion`] of the custom resource type at `address` (see [`address`]).
+pub(crate) fn info_at(address: usize) -> Option<Arc<CustomVersion>> {
+    INFO.read().ok()?.get(&address).cloned()
+}
+
+/// The key of `resource` in [`info_at`].
+pub(crate) fn address(resource: &ResourceType) -> usize {
+    std::ptr::from_ref(resource) as usize
+}
+
 /// Whether `resource` is a custom resource.
 pub(crate) fn is_custom(resource: &ResourceType) -> bool {
     info(resource).is_some()

@@ -130,8 +130,26 @@ async fn kube_rs_reads_writes_and_watches_custom_resources() {
         other => panic!("expected MODIFIED, got {other:?}"),
     }
 
+    // A default added to the schema later shows on objects stored before it, as they are
+    // read (apiextensions-apiserver defaults what it reads from storage).
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut defined =
+        serde_json::to_value(crds.get("widgets.example.berth.dev").await.expect("get"))
+            .expect("JSON");
+    defined["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["shape"] = json!({"type": "string", "default": "round"});
+    let defined: CustomResourceDefinition = serde_json::from_value(defined).expect("a CRD");
+    crds.replace("widgets.example.berth.dev", &PostParams::default(), &defined)
+        .await
+        .expect("add a default");
+    eventually("the new default on the stored widget", || async {
+        let read = widgets.get("small").await.expect("get");
+        (read.data["spec"]["shape"] == "round").then_some(())
+    })
+    .await;
     let listed = widgets.list(&ListParams::default()).await.expect("list");
     assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].data["spec"]["shape"], "round");
     widgets.delete("small", &DeleteParams::default()).await.expect("delete");
     match watch.try_next().await.expect("a watch event") {
         Some(WatchEvent::Deleted(object)) => {

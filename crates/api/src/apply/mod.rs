@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 use crate::json::equal_opt;
 
 pub use fieldpath::{Element, Set, display};
-pub use schema::register_custom;
 use schema::Ty;
+pub use schema::register_custom;
 use typed::Comparison;
 pub use undeclared::undeclared;
 

@@ -216,6 +216,15 @@ impl Node {
 
     /// Whether this node or one below it (properties, `additionalProperties`, items) has CEL
     /// rules: whether upstream builds a CEL validator for the schema (`hasXValidations`).
+    /// Whether this node or one below it (properties, `additionalProperties`, items) has a
+    /// `default`: whether defaulting can change an object.
+    pub(super) fn any_defaults(&self) -> bool {
+        self.default.is_some()
+            || self.properties.values().any(Node::any_defaults)
+            || self.additional().flatten().is_some_and(Node::any_defaults)
+            || self.items.as_deref().is_some_and(Node::any_defaults)
+    }
+
     pub(super) fn any_cel_rules(&self) -> bool {
         !self.rules.is_empty()
             || self.properties.values().any(Node::any_cel_rules)
