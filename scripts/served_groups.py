@@ -18,4 +18,5 @@ GROUPS = {
     ("authorization.k8s.io", "v1"),
     ("rbac.authorization.k8s.io", "v1"),
     ("apiextensions.k8s.io", "v1"),
+    ("node.k8s.io", "v1"),
 }

@@ -1,6 +1,6 @@
 //! Defaulting: the values kube-apiserver v1.33 fills in when a field is left out
 //! (`pkg/apis/core/v1/defaults.go`, `pkg/apis/apps/v1/defaults.go`,
-//! `pkg/apis/storage/v1/defaults.go`, `pkg/apis/discovery/v1/defaults.go`,
+//! `pkg/apis/storage/v1/defaults.go` (StorageClass, CSIDriver), `pkg/apis/discovery/v1/defaults.go`,
 //! `pkg/apis/rbac/v1/defaults.go`), applied to JSON
 //! objects on every write. Defaults never overwrite a value the client set.
 
@@ -21,6 +21,12 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         }
         ("", "Node") => node(object),
         ("", "LimitRange") => limit_range(object),
+        // A PodTemplate's pod spec gets `SetDefaults_PodSpec` and the rest a pod's spec gets.
+        ("", "PodTemplate") => {
+            if let Some(pod) = object.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                pod_spec(pod);
+            }
+        }
         ("", "Endpoints") => {
             if let Some(Value::Array(subsets)) = object.get_mut("subsets") {
                 for subset in subsets.iter_mut() {
@@ -47,6 +53,7 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
                 default(class, "volumeBindingMode", json!("Immediate"));
             }
         }
+        ("storage.k8s.io", "CSIDriver") => csi_driver(object),
         ("scheduling.k8s.io", "PriorityClass") => {
             if let Some(class) = object.as_object_mut() {
                 // Not a default: `value` has no `omitempty`, so a typed decode writes 0.
@@ -78,6 +85,23 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crate::crd::set_defaults(object),
         _ => {}
     }
+}
+
+/// `SetDefaults_CSIDriver` (pkg/apis/storage/v1/defaults.go) with v1.33's default feature gates
+/// (`SELinuxMountReadWriteOncePod` on): an attach step, no pod info on mount, no capacity
+/// tracking, fsGroup applied for ReadWriteOnce volumes with an fsType, persistent volumes only,
+/// no republishing, no SELinux mount. An empty mode list counts as unset.
+fn csi_driver(object: &mut Value) {
+    let Some(spec) = object_at(object, "spec") else { return };
+    default(spec, "attachRequired", json!(true));
+    default(spec, "podInfoOnMount", json!(false));
+    default(spec, "storageCapacity", json!(false));
+    default(spec, "fsGroupPolicy", json!("ReadWriteOnceWithFSType"));
+    if spec.get("volumeLifecycleModes").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        spec.insert("volumeLifecycleModes".into(), json!(["Persistent"]));
+    }
+    default(spec, "requiresRepublish", json!(false));
+    default(spec, "seLinuxMount", json!(false));
 }
 
 /// `SetDefaults_NetworkPolicy` and `SetDefaults_NetworkPolicyPort`: policy types from the rules
@@ -196,6 +220,7 @@ fn embedded_metadata(group: &str, kind: &str, object: &mut Value) {
             &["/spec/template"]
         }
         ("batch", "CronJob") => &["/spec/jobTemplate", "/spec/jobTemplate/spec/template"],
+        ("", "PodTemplate") => &["/template"],
         _ => return,
     };
     for path in paths {

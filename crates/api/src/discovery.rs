@@ -497,6 +497,7 @@ mod tests {
                 "apiextensions.k8s.io",
                 "scheduling.k8s.io",
                 "coordination.k8s.io",
+                "node.k8s.io",
                 "discovery.k8s.io"
             ]
         );

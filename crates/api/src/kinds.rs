@@ -151,7 +151,7 @@ pub fn resources_in(group: &str, version: &str) -> impl Iterator<Item = &'static
 /// The served API groups, core (`""`) first, then in the order Kubernetes lists them in `/apis`
 /// (kube-apiserver's group priorities: apps, events.k8s.io, authentication.k8s.io, …,
 /// storage.k8s.io, apiextensions.k8s.io, scheduling.k8s.io, coordination.k8s.io,
-/// discovery.k8s.io). apiextensions.k8s.io has group priority 16700, as admissionregistration.k8s.io
+/// node.k8s.io (16300), discovery.k8s.io). apiextensions.k8s.io has group priority 16700, as admissionregistration.k8s.io
 /// (not served) has: between storage.k8s.io (16800) and scheduling.k8s.io (16600).
 pub fn groups() -> &'static [ApiGroup] {
     GROUPS
@@ -177,6 +177,7 @@ const GROUPS: &[ApiGroup] = &[
     ApiGroup { name: "apiextensions.k8s.io", versions: &["v1"] },
     ApiGroup { name: "scheduling.k8s.io", versions: &["v1"] },
     ApiGroup { name: "coordination.k8s.io", versions: &["v1"] },
+    ApiGroup { name: "node.k8s.io", versions: &["v1"] },
     ApiGroup { name: "discovery.k8s.io", versions: &["v1"] },
 ];
 
@@ -383,6 +384,20 @@ const RESOURCES: &[ResourceType] = &[
     },
     // `pkg/registry/core/resourcequota`: the ResourceQuota admission plugin charges them and
     // the resource quota controller recalculates their status.
+    // `pkg/registry/core/podtemplate/storage`.
+    ResourceType {
+        group: "",
+        version: "v1",
+        kind: "PodTemplate",
+        plural: "podtemplates",
+        singular: "podtemplate",
+        scope: Scope::Namespaced,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "LIXB2x4IFpk=",
+    },
     ResourceType {
         group: "",
         version: "v1",
@@ -799,7 +814,46 @@ const RESOURCES: &[ResourceType] = &[
         subresources: &[],
         storage_version_hash: "7FuwZcIIItM=",
     },
-    // storage.k8s.io/v1.
+    // storage.k8s.io/v1, `pkg/registry/storage/*/storage`: no short names or categories in v1.33.
+    ResourceType {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSIDriver",
+        plural: "csidrivers",
+        singular: "csidriver",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "hL6j/rwBV5w=",
+    },
+    ResourceType {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSINode",
+        plural: "csinodes",
+        singular: "csinode",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "Pe62DkZtjuo=",
+    },
+    ResourceType {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSIStorageCapacity",
+        plural: "csistoragecapacities",
+        singular: "csistoragecapacity",
+        scope: Scope::Namespaced,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "xeVl+2Ly1kE=",
+    },
     ResourceType {
         group: "storage.k8s.io",
         version: "v1",
@@ -812,6 +866,24 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CRUD,
         subresources: &[],
         storage_version_hash: "K+m6uJwbjGY=",
+    },
+    // `volumeattachments/status`: the external attacher reports through it.
+    ResourceType {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "VolumeAttachment",
+        plural: "volumeattachments",
+        singular: "volumeattachment",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[status(GroupVersionKind {
+            group: "storage.k8s.io",
+            version: "v1",
+            kind: "VolumeAttachment",
+        })],
+        storage_version_hash: "tJx/ezt6UDU=",
     },
     // apiextensions.k8s.io/v1, `apiextensions-apiserver/pkg/registry/customresourcedefinition`.
     // CRDs are stored as apiextensions.k8s.io/v1beta1 (the apiextensions server's storage
@@ -860,6 +932,20 @@ const RESOURCES: &[ResourceType] = &[
         verbs: CRUD,
         subresources: &[],
         storage_version_hash: "gqkMMb/YqFM=",
+    },
+    // node.k8s.io/v1, `pkg/registry/node/runtimeclass/storage`.
+    ResourceType {
+        group: "node.k8s.io",
+        version: "v1",
+        kind: "RuntimeClass",
+        plural: "runtimeclasses",
+        singular: "runtimeclass",
+        scope: Scope::Cluster,
+        short_names: NONE,
+        categories: NONE,
+        verbs: CRUD,
+        subresources: &[],
+        storage_version_hash: "WQTu1GL3T2Q=",
     },
     // discovery.k8s.io/v1.
     ResourceType {
@@ -922,6 +1008,12 @@ mod tests {
             ("servicecidr", "networking.k8s.io", "servicecidrs"),
             ("lease", "coordination.k8s.io", "leases"),
             ("endpointslices", "discovery.k8s.io", "endpointslices"),
+            ("podtemplate", "", "podtemplates"),
+            ("runtimeclass", "node.k8s.io", "runtimeclasses"),
+            ("csidriver", "storage.k8s.io", "csidrivers"),
+            ("csinodes", "storage.k8s.io", "csinodes"),
+            ("volumeattachment", "storage.k8s.io", "volumeattachments"),
+            ("csistoragecapacity", "storage.k8s.io", "csistoragecapacities"),
             ("clusterrole", "rbac.authorization.k8s.io", "clusterroles"),
             ("rolebindings", "rbac.authorization.k8s.io", "rolebindings"),
         ];
@@ -937,6 +1029,8 @@ mod tests {
         let cluster = [
             "clusterrolebindings",
             "clusterroles",
+            "csidrivers",
+            "csinodes",
             "customresourcedefinitions",
             "ingressclasses",
             "ipaddresses",
@@ -944,6 +1038,7 @@ mod tests {
             "nodes",
             "persistentvolumes",
             "priorityclasses",
+            "runtimeclasses",
             "selfsubjectaccessreviews",
             "selfsubjectreviews",
             "selfsubjectrulesreviews",
@@ -951,6 +1046,7 @@ mod tests {
             "storageclasses",
             "subjectaccessreviews",
             "tokenreviews",
+            "volumeattachments",
         ];
         for r in all() {
             let expected =
@@ -1091,6 +1187,16 @@ mod tests {
         assert_eq!(crds.storage_version_hash, "jfWCUB31mvA=");
         assert_eq!(crds.categories, ["api-extensions"]);
         assert_eq!(crds.short_names, ["crd", "crds"]);
+        for (group, plural, hash) in [
+            ("", "podtemplates", "LIXB2x4IFpk="),
+            ("node.k8s.io", "runtimeclasses", "WQTu1GL3T2Q="),
+            ("storage.k8s.io", "csidrivers", "hL6j/rwBV5w="),
+            ("storage.k8s.io", "csinodes", "Pe62DkZtjuo="),
+            ("storage.k8s.io", "volumeattachments", "tJx/ezt6UDU="),
+            ("storage.k8s.io", "csistoragecapacities", "xeVl+2Ly1kE="),
+        ] {
+            assert_eq!(find(group, "v1", plural).unwrap().storage_version_hash, hash, "{plural}");
+        }
     }
 
     #[test]

@@ -739,6 +739,90 @@ const ROLE_BINDING_COLUMNS: &[ColumnDefinition] = &[
     wide("ServiceAccounts", "string", "ServiceAccounts in the roleBinding"),
 ];
 
+// `pkg/printers/internalversion/printers.go` `AddHandlers`: PodTemplate, RuntimeClass (whose
+// `Handler` description is `ObjectMeta`'s swagger doc of a key it lacks: empty) and the CSI kinds
+// of storage.k8s.io. CSIStorageCapacity's table has no `Age`.
+const POD_TEMPLATE_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col("Containers", "string", CONTAINERS_DESC),
+    col("Images", "string", IMAGES_DESC),
+    col("Pod Labels", "string", "The labels for the pod template."),
+];
+const RUNTIME_CLASS_COLUMNS: &[ColumnDefinition] = &[NAME, col("Handler", "string", ""), AGE];
+const CSI_DRIVER_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "AttachRequired",
+        "boolean",
+        "attachRequired indicates this CSI volume driver requires an attach operation (because it implements the CSI ControllerPublishVolume() method), and that the Kubernetes attach detach controller should call the attach volume interface which checks the volumeattachment status and waits until the volume is attached before proceeding to mounting. The CSI external-attacher coordinates with CSI volume driver and updates the volumeattachment status when the attach operation is complete. If the CSIDriverRegistry feature gate is enabled and the value is specified to false, the attach operation will be skipped. Otherwise the attach operation will be called.\n\nThis field is immutable.",
+    ),
+    col(
+        "PodInfoOnMount",
+        "boolean",
+        "podInfoOnMount indicates this CSI volume driver requires additional pod information (like podName, podUID, etc.) during mount operations, if set to true. If set to false, pod information will not be passed on mount. Default is false.\n\nThe CSI driver specifies podInfoOnMount as part of driver deployment. If true, Kubelet will pass pod information as VolumeContext in the CSI NodePublishVolume() calls. The CSI driver is responsible for parsing and validating the information passed in as VolumeContext.\n\nThe following VolumeContext will be passed if podInfoOnMount is set to true. This list might grow, but the prefix will be used. \"csi.storage.k8s.io/pod.name\": pod.Name \"csi.storage.k8s.io/pod.namespace\": pod.Namespace \"csi.storage.k8s.io/pod.uid\": string(pod.UID) \"csi.storage.k8s.io/ephemeral\": \"true\" if the volume is an ephemeral inline volume\n                                defined by a CSIVolumeSource, otherwise \"false\"\n\n\"csi.storage.k8s.io/ephemeral\" is a new feature in Kubernetes 1.16. It is only required for drivers which support both the \"Persistent\" and \"Ephemeral\" VolumeLifecycleMode. Other drivers can leave pod info disabled and/or ignore this field. As Kubernetes 1.15 doesn't support this field, drivers can only support one mode when deployed on such a cluster and the deployment determines which mode that is, for example via a command line parameter of the driver.\n\nThis field was immutable in Kubernetes < 1.29 and now is mutable.",
+    ),
+    col(
+        "StorageCapacity",
+        "boolean",
+        "storageCapacity indicates that the CSI volume driver wants pod scheduling to consider the storage capacity that the driver deployment will report by creating CSIStorageCapacity objects with capacity information, if set to true.\n\nThe check can be enabled immediately when deploying a driver. In that case, provisioning new volumes with late binding will pause until the driver deployment has published some suitable CSIStorageCapacity object.\n\nAlternatively, the driver can be deployed with the field unset or false and it can be flipped later when storage capacity information has been published.\n\nThis field was immutable in Kubernetes <= 1.22 and now is mutable.",
+    ),
+    col(
+        "TokenRequests",
+        "string",
+        "tokenRequests indicates the CSI driver needs pods' service account tokens it is mounting volume for to do necessary authentication. Kubelet will pass the tokens in VolumeContext in the CSI NodePublishVolume calls. The CSI driver should parse and validate the following VolumeContext: \"csi.storage.k8s.io/serviceAccount.tokens\": {\n  \"<audience>\": {\n    \"token\": <token>,\n    \"expirationTimestamp\": <expiration timestamp in RFC3339>,\n  },\n  ...\n}\n\nNote: Audience in each TokenRequest should be different and at most one token is empty string. To receive a new token after expiry, RequiresRepublish can be used to trigger NodePublishVolume periodically.",
+    ),
+    col(
+        "RequiresRepublish",
+        "boolean",
+        "requiresRepublish indicates the CSI driver wants `NodePublishVolume` being periodically called to reflect any possible change in the mounted volume. This field defaults to false.\n\nNote: After a successful initial NodePublishVolume call, subsequent calls to NodePublishVolume should only update the contents of the volume. New mount points will not be seen by a running container.",
+    ),
+    col(
+        "Modes",
+        "string",
+        "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports. The default if the list is empty is \"Persistent\", which is the usage defined by the CSI specification and implemented in Kubernetes via the usual PV/PVC mechanism.\n\nThe other mode is \"Ephemeral\". In this mode, volumes are defined inline inside the pod spec with CSIVolumeSource and their lifecycle is tied to the lifecycle of that pod. A driver has to be aware of this because it is only going to get a NodePublishVolume call for such a volume.\n\nFor more information about implementing this mode, see https://kubernetes-csi.github.io/docs/ephemeral-local-volumes.html A driver can support one or more of these modes and more modes may be added in the future.\n\nThis field is beta. This field is immutable.",
+    ),
+    AGE,
+];
+const CSI_NODE_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col("Drivers", "integer", "Drivers indicates the number of CSI drivers registered on the node"),
+    AGE,
+];
+const VOLUME_ATTACHMENT_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    ColumnDefinition {
+        name: "Attacher",
+        type_: "string",
+        format: "name",
+        description: "attacher indicates the name of the volume driver that MUST handle this request. This is the name returned by GetPluginName().",
+        priority: 0,
+    },
+    col(
+        "PV",
+        "string",
+        "persistentVolumeName represents the name of the persistent volume to attach.",
+    ),
+    col("Node", "string", "nodeName represents the node that the volume should be attached to."),
+    col(
+        "Attached",
+        "boolean",
+        "attached indicates the volume is successfully attached. This field must only be set by the entity completing the attach operation, i.e. the external-attacher.",
+    ),
+    AGE,
+];
+const CSI_STORAGE_CAPACITY_COLUMNS: &[ColumnDefinition] = &[
+    NAME,
+    col(
+        "StorageClassName",
+        "string",
+        "storageClassName represents the name of the StorageClass that the reported capacity applies to. It must meet the same requirements as the name of a StorageClass object (non-empty, DNS subdomain). If that object no longer exists, the CSIStorageCapacity object is obsolete and should be removed by its creator. This field is immutable.",
+    ),
+    col(
+        "Capacity",
+        "string",
+        "capacity is the value reported by the CSI driver in its GetCapacityResponse for a GetCapacityRequest with topology and parameters that match the previous fields.\n\nThe semantic is currently (CSI spec 1.2) defined as: The available capacity, in bytes, of the storage that can be used to provision volumes. If not set, that information is currently unavailable.",
+    ),
+];
 const CLUSTER_ROLE_BINDING_COLUMNS: &[ColumnDefinition] = &[
     NAME,
     col(
@@ -792,6 +876,12 @@ enum Printer {
     ServiceCidr,
     RoleBinding,
     ClusterRoleBinding,
+    PodTemplate,
+    RuntimeClass,
+    CsiDriver,
+    CsiNode,
+    VolumeAttachment,
+    CsiStorageCapacity,
     /// The generic apiserver's default: `Name`, `Created At`.
     Default,
 }
@@ -851,6 +941,12 @@ impl Printer {
             ("networking.k8s.io", "ServiceCIDR") => Printer::ServiceCidr,
             ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
+            ("", "PodTemplate") => Printer::PodTemplate,
+            ("node.k8s.io", "RuntimeClass") => Printer::RuntimeClass,
+            ("storage.k8s.io", "CSIDriver") => Printer::CsiDriver,
+            ("storage.k8s.io", "CSINode") => Printer::CsiNode,
+            ("storage.k8s.io", "VolumeAttachment") => Printer::VolumeAttachment,
+            ("storage.k8s.io", "CSIStorageCapacity") => Printer::CsiStorageCapacity,
             // Role and ClusterRole print `Name` and `Created At`, like the default.
             _ => Printer::Default,
         }
@@ -890,6 +986,12 @@ impl Printer {
             Printer::ServiceCidr => SERVICE_CIDR_COLUMNS,
             Printer::RoleBinding => ROLE_BINDING_COLUMNS,
             Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING_COLUMNS,
+            Printer::PodTemplate => POD_TEMPLATE_COLUMNS,
+            Printer::RuntimeClass => RUNTIME_CLASS_COLUMNS,
+            Printer::CsiDriver => CSI_DRIVER_COLUMNS,
+            Printer::CsiNode => CSI_NODE_COLUMNS,
+            Printer::VolumeAttachment => VOLUME_ATTACHMENT_COLUMNS,
+            Printer::CsiStorageCapacity => CSI_STORAGE_CAPACITY_COLUMNS,
             Printer::Default => DEFAULT_COLUMNS,
         }
     }
@@ -1063,6 +1165,37 @@ impl Printer {
             Printer::ServiceCidr => {
                 let cidrs: Vec<&str> = array(&o["spec"]["cidrs"]).iter().map(text).collect();
                 cells![name, cidrs.join(","), created()]
+            }
+            // `printPodTemplate`.
+            Printer::PodTemplate => {
+                let template = &o["template"];
+                let (names, images) = container_cells(&template["spec"]["containers"]);
+                cells![name, names, images, format_labels(&template["metadata"]["labels"])]
+            }
+            // `printRuntimeClass`.
+            Printer::RuntimeClass => cells![name, text(&o["handler"]), created()],
+            Printer::CsiDriver => csi_driver_cells(o, now),
+            // `printCSINode`.
+            Printer::CsiNode => cells![name, len(&o["spec"]["drivers"]), created()],
+            // `printVolumeAttachment`: an inline volume spec shows no PV.
+            Printer::VolumeAttachment => {
+                let spec = &o["spec"];
+                cells![
+                    name,
+                    text(&spec["attacher"]),
+                    text(&spec["source"]["persistentVolumeName"]),
+                    text(&spec["nodeName"]),
+                    o["status"]["attached"].as_bool().unwrap_or(false),
+                    created()
+                ]
+            }
+            // `printCSIStorageCapacity`: `<unset>` when no capacity was reported.
+            Printer::CsiStorageCapacity => {
+                let capacity = match &o["capacity"] {
+                    Value::Null => "<unset>".to_owned(),
+                    capacity => quantity(capacity),
+                };
+                cells![name, text(&o["storageClassName"]), capacity]
             }
             Printer::RoleBinding | Printer::ClusterRoleBinding => {
                 let role =
@@ -1874,6 +2007,31 @@ fn controller_name(revision: &Value) -> String {
         (kind, "") => format!("{}/{name}", kind.to_lowercase()),
         (kind, group) => format!("{}.{}/{name}", kind.to_lowercase(), group.to_lowercase()),
     }
+}
+
+/// `printCSIDriver`: unset booleans as the driver behaves without them (attach required), the
+/// token audiences or `<unset>`, the lifecycle modes or `<none>`.
+fn csi_driver_cells(o: &Value, now: i64) -> Vec<Value> {
+    let spec = &o["spec"];
+    let flag = |field: &str, unset: bool| spec[field].as_bool().unwrap_or(unset);
+    let requests = array(&spec["tokenRequests"]);
+    let token_requests = if requests.is_empty() {
+        "<unset>".to_owned()
+    } else {
+        requests.iter().map(|r| text(&r["audience"])).collect::<Vec<_>>().join(",")
+    };
+    let modes: Vec<&str> = array(&spec["volumeLifecycleModes"]).iter().map(text).collect();
+    let modes = if modes.is_empty() { "<none>".to_owned() } else { modes.join(",") };
+    cells![
+        text(&o["metadata"]["name"]),
+        flag("attachRequired", true),
+        flag("podInfoOnMount", false),
+        flag("storageCapacity", false),
+        token_requests,
+        flag("requiresRepublish", false),
+        modes,
+        age(o, now)
+    ]
 }
 
 // === Shared formatting ===
@@ -3488,5 +3646,115 @@ bare   ReplicaSet/rs     <unknown>/30 (avg)                                     
         assert_eq!(age(json!("0001-01-01T00:00:00Z")), "<unknown>");
         assert_eq!(age(json!("yesterday")), "<unknown>");
         assert_eq!(age(json!("2026-13-25T10:00:00Z")), "<unknown>");
+    }
+
+    #[test]
+    fn pod_templates_runtime_classes_and_csi_kinds() {
+        let at = "2026-11-25T09:59:48Z";
+        let template = json!({
+            "metadata": meta("web", "default", at),
+            "template": {"metadata": {"labels": {"tier": "web", "app": "nginx"}},
+                         "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"},
+                                                 {"name": "log", "image": "busybox"}]}},
+        });
+        let bare = json!({"metadata": meta("bare", "default", at),
+                          "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}});
+        check(
+            "",
+            "podtemplates",
+            &[template, bare],
+            "
+NAME   CONTAINERS   IMAGES               POD LABELS
+web    nginx,log    nginx:1.27,busybox   app=nginx,tier=web
+bare   c            i                    <none>
+",
+            None,
+        );
+        let runc = json!({"metadata": meta("runc", "", at), "handler": "runc"});
+        check(
+            "node.k8s.io",
+            "runtimeclasses",
+            &[runc],
+            "
+NAME   HANDLER   AGE
+runc   runc      12s
+",
+            None,
+        );
+        let defaulted = json!({"metadata": meta("hostpath.csi.k8s.io", "", at), "spec": {
+            "attachRequired": false, "podInfoOnMount": true, "storageCapacity": true,
+            "tokenRequests": [{"audience": "vault"}, {"audience": "gcp"}],
+            "requiresRepublish": true, "volumeLifecycleModes": ["Persistent", "Ephemeral"]}});
+        let unset = json!({"metadata": meta("unset.csi.io", "", at), "spec": {}});
+        check(
+            "storage.k8s.io",
+            "csidrivers",
+            &[defaulted, unset],
+            "
+NAME                  ATTACHREQUIRED   PODINFOONMOUNT   STORAGECAPACITY   TOKENREQUESTS   REQUIRESREPUBLISH   MODES                  AGE
+hostpath.csi.k8s.io   false            true             true              vault,gcp       true                Persistent,Ephemeral   12s
+unset.csi.io          true             false            false             <unset>         false               <none>                 12s
+",
+            None,
+        );
+        let node = json!({"metadata": meta("node-1", "", at), "spec": {"drivers": [
+            {"name": "a.csi.io", "nodeID": "n1"}, {"name": "b.csi.io", "nodeID": "n1"}]}});
+        let empty = json!({"metadata": meta("node-2", "", at), "spec": {"drivers": null}});
+        check(
+            "storage.k8s.io",
+            "csinodes",
+            &[node, empty],
+            "
+NAME     DRIVERS   AGE
+node-1   2         12s
+node-2   0         12s
+",
+            None,
+        );
+        let attached = json!({"metadata": meta("csi-123", "", at),
+            "spec": {"attacher": "a.csi.io", "nodeName": "node-1",
+                     "source": {"persistentVolumeName": "pv-1"}},
+            "status": {"attached": true}});
+        let inline = json!({"metadata": meta("csi-456", "", at),
+            "spec": {"attacher": "a.csi.io", "nodeName": "node-2",
+                     "source": {"inlineVolumeSpec": {}}},
+            "status": {"attached": false}});
+        check(
+            "storage.k8s.io",
+            "volumeattachments",
+            &[attached, inline],
+            "
+NAME      ATTACHER   PV     NODE     ATTACHED   AGE
+csi-123   a.csi.io   pv-1   node-1   true       12s
+csi-456   a.csi.io          node-2   false      12s
+",
+            None,
+        );
+        let reported = json!({"metadata": meta("csisc-1", "default", at),
+            "storageClassName": "standard", "capacity": "1024Mi"});
+        let unknown = json!({"metadata": meta("csisc-2", "default", at),
+            "storageClassName": "fast"});
+        check(
+            "storage.k8s.io",
+            "csistoragecapacities",
+            &[reported, unknown],
+            "
+NAME      STORAGECLASSNAME   CAPACITY
+csisc-1   standard           1Gi
+csisc-2   fast               <unset>
+",
+            None,
+        );
+        // The column definitions carry upstream's types and formats.
+        let columns = column_definitions(resource("storage.k8s.io", "volumeattachments"));
+        assert_eq!((columns[1].name, columns[1].format), ("Attacher", "name"));
+        let columns = column_definitions(resource("node.k8s.io", "runtimeclasses"));
+        assert_eq!((columns[1].name, columns[1].description), ("Handler", ""));
+        let columns = column_definitions(resource("storage.k8s.io", "csidrivers"));
+        let types: Vec<_> = columns.iter().map(|c| c.type_).collect();
+        assert_eq!(
+            types,
+            ["string", "boolean", "boolean", "boolean", "string", "boolean", "string", "string"]
+        );
     }
 }

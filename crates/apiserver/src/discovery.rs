@@ -231,7 +231,7 @@ mod tests {
         for path in [
             "/apis/certificates.k8s.io/v1",
             "/apis/apps/v2",
-            "/apis/node.k8s.io",
+            "/apis/flowcontrol.apiserver.k8s.io",
             "/apis/autoscaling/v2beta2",
         ] {
             let (status, content_type, _, body) = get(path, None).await;

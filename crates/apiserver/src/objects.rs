@@ -476,6 +476,16 @@ pub(crate) fn prepare_for_create(resource: &ResourceType, object: &mut Value) {
             object["status"] = json!({});
         }
         ("apps", "ReplicaSet") => object["status"] = json!({ "replicas": 0 }),
+        // `csiDriverStrategy.PrepareForCreate`: `MutableCSINodeAllocatableCount` is off (alpha)
+        // in v1.33, so its field is dropped.
+        ("storage.k8s.io", "CSIDriver") => {
+            if let Some(spec) = object["spec"].as_object_mut() {
+                spec.remove("nodeAllocatableUpdatePeriodSeconds");
+            }
+        }
+        // `volumeAttachmentStrategy.PrepareForCreate`: the attacher reports the status; its
+        // `attached` is not `omitempty`.
+        ("storage.k8s.io", "VolumeAttachment") => object["status"] = json!({ "attached": false }),
         ("apps", "DaemonSet") => {
             let given = template_generation(object).filter(|generation| *generation >= 1);
             set_template_generation(object, given.unwrap_or(1));
@@ -956,6 +966,7 @@ mod tests {
         assert_eq!(status("apps", "deployments"), json!({}));
         assert_eq!(status("apps", "replicasets"), json!({"replicas": 0}));
         assert_eq!(status("apps", "daemonsets")["desiredNumberScheduled"], 0);
+        assert_eq!(status("storage.k8s.io", "volumeattachments"), json!({"attached": false}));
         assert_eq!(
             status("", "nodes"),
             exported["status"],

@@ -47,6 +47,13 @@ static ZEROS: LazyLock<Vec<(&str, &str, Value)>> = LazyLock::new(|| {
         ),
         ("", "Event", json!({ "metadata": {}, "involvedObject": {}, "source": {} })),
         ("", "PodTemplate", json!({ "metadata": {}, "template": template })),
+        ("storage.k8s.io", "CSIDriver", json!({ "metadata": {}, "spec": {} })),
+        ("storage.k8s.io", "CSINode", json!({ "metadata": {}, "spec": { "drivers": null } })),
+        (
+            "storage.k8s.io",
+            "VolumeAttachment",
+            json!({ "metadata": {}, "spec": { "source": {} }, "status": {} }),
+        ),
         (
             "events.k8s.io",
             "Event",

@@ -73,6 +73,7 @@ pub(crate) fn validate(errs: &mut Errors, kind: &str, object: &Value) {
         "Endpoints" => endpoints(errs, object),
         "Event" => event(errs, object),
         "LimitRange" => limit_range(errs, object),
+        "PodTemplate" => pod_template(errs, object),
         _ => {}
     }
 }
@@ -109,11 +110,30 @@ pub(crate) fn validate_update(errs: &mut Errors, kind: &str, object: &Value, old
         "Endpoints" => endpoints(errs, object),
         "Event" => event(errs, object),
         "LimitRange" => limit_range(errs, object),
+        // `ValidatePodTemplateUpdate`: the metadata update (run by the caller) and the template.
+        "PodTemplate" => pod_template(errs, object),
         _ => {}
     }
 }
 
 // === pods ===
+
+/// `ValidatePodTemplate`'s `ValidatePodTemplateSpec` of `template` (the metadata is checked
+/// with every kind's): its labels and annotations, its pod spec, and no ephemeral containers.
+fn pod_template(errs: &mut Errors, object: &Value) {
+    let template = get(object, "template").unwrap_or(&Value::Null);
+    let template_meta = get(template, "metadata").unwrap_or(&Value::Null);
+    meta::labels(errs, get(template_meta, "labels"), "template.labels");
+    meta::annotations(errs, get(template_meta, "annotations"), "template.annotations");
+    let pod = get(template, "spec").unwrap_or(&Value::Null);
+    pod_spec(errs, pod, "template.spec");
+    if !list(pod, "ephemeralContainers").is_empty() {
+        errs.forbidden(
+            "template.spec.ephemeralContainers",
+            "ephemeral containers not allowed in pod template",
+        );
+    }
+}
 
 fn pod(errs: &mut Errors, object: &Value) {
     let spec = get(object, "spec").unwrap_or(&Value::Null);
@@ -536,7 +556,7 @@ fn mounts(errs: &mut Errors, mounts: &[Value], path: &str, volumes: &HashSet<Str
 }
 
 /// `ValidateContainerResourceRequirements`.
-fn resources(errs: &mut Errors, resources: &Value, path: &str) {
+pub(crate) fn resources(errs: &mut Errors, resources: &Value, path: &str) {
     let limits = map_of(resources, "limits");
     let requests = map_of(resources, "requests");
     for (field, map) in [("limits", limits), ("requests", requests)] {
@@ -625,7 +645,7 @@ fn port_or_name(errs: &mut Errors, port: Option<&Value>, path: &str) {
     }
 }
 
-fn tolerations(errs: &mut Errors, tolerations: &[Value], path: &str) {
+pub(crate) fn tolerations(errs: &mut Errors, tolerations: &[Value], path: &str) {
     for (i, toleration) in tolerations.iter().enumerate() {
         let at = index(path, i);
         let k = str_or_empty(toleration, "key");

@@ -7,7 +7,8 @@
 //! [`fields`] finds (and drops) fields the v1.33 schema does not know, for `fieldValidation`.
 //!
 //! Suggested reading order: [`validate`], then `meta` (names, labels, selectors), `core` (pods,
-//! services, volumes, …), `apps`, `rbac`, `networking`, `other`.
+//! services, volumes, …), `apps`, `rbac`, `networking`, `storage_node` (CSI kinds,
+//! RuntimeClass), `other`.
 
 mod apps;
 mod autoscaling;
@@ -20,6 +21,7 @@ mod other;
 pub mod quantities;
 mod quota;
 mod rbac;
+mod storage_node;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -281,6 +283,10 @@ impl Errors {
             "batch" => batch::validate(self, kind, object),
             "rbac.authorization.k8s.io" => rbac::validate(self, kind, object),
             "networking.k8s.io" => networking::validate(self, kind, object),
+            "node.k8s.io" => storage_node::validate(self, kind, object),
+            "storage.k8s.io" if kind != "StorageClass" => {
+                storage_node::validate(self, kind, object)
+            }
             "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => {
                 crate::crd::validation::validate(self, object)
             }
@@ -298,6 +304,10 @@ impl Errors {
             "batch" => batch::validate_update(self, kind, object, old),
             "rbac.authorization.k8s.io" => rbac::validate_update(self, kind, object, old),
             "networking.k8s.io" => networking::validate_update(self, kind, object, old),
+            "node.k8s.io" => storage_node::validate_update(self, kind, object, old),
+            "storage.k8s.io" if kind != "StorageClass" => {
+                storage_node::validate_update(self, kind, object, old)
+            }
             "apiextensions.k8s.io" if kind == "CustomResourceDefinition" => {
                 crate::crd::validation::validate_update(self, object, old)
             }
@@ -314,6 +324,7 @@ impl Errors {
             ("networking.k8s.io", "Ingress") => networking::ingress_status(self, object),
             ("batch", "Job") => batch::status(self, object, old),
             ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::status(self, object),
+            ("storage.k8s.io", _) => storage_node::validate_status(self, kind, object, old),
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {
                 crate::crd::validation::validate_status(self, object)
             }
