@@ -81,6 +81,12 @@ async fn established(client: &kube::Client) {
         conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
     })
     .await;
+    // Once established, the controllers leave it alone: no write goes round in a loop.
+    let version = |crd: CustomResourceDefinition| crd.metadata.resource_version;
+    let before = version(crds.get("widgets.example.berth.dev").await.expect("get the CRD"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = version(crds.get("widgets.example.berth.dev").await.expect("get the CRD"));
+    assert_eq!(before, after, "the CRD is still being written");
 }
 
 #[tokio::test]
