@@ -120,14 +120,34 @@ pub fn all() -> &'static [ResourceType] {
     RESOURCES
 }
 
+/// The resources by plural and by kind (a few share each, across groups and versions):
+/// [`find`] runs for every request, several times for a write, and a scan of the whole table
+/// was a measurable part of one (docs/benchmarks.md, session 17).
+static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
+    let mut index = Index::default();
+    for resource in RESOURCES {
+        index.by_plural.entry(resource.plural).or_default().push(resource);
+        index.by_kind.entry(resource.kind).or_default().push(resource);
+    }
+    index
+});
+
+#[derive(Default)]
+struct Index {
+    by_plural: foldhash::HashMap<&'static str, Vec<&'static ResourceType>>,
+    by_kind: foldhash::HashMap<&'static str, Vec<&'static ResourceType>>,
+}
+
 /// The resource `plural` of `group`/`version`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    let candidates = INDEX.by_plural.get(plural)?;
+    candidates.iter().copied().find(|r| r.group == group && r.version == version)
 }
 
 /// The resource serving objects of `group`/`version` `kind`.
 pub fn find_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.kind == kind)
+    let candidates = INDEX.by_kind.get(kind)?;
+    candidates.iter().copied().find(|r| r.group == group && r.version == version)
 }
 
 /// Resolves a name as kubectl does for `kubectl get NAME`: plural, singular or short name,
