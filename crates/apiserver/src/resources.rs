@@ -102,7 +102,10 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
             subresources::bind(&cx, None, body).await
         }
         (&Method::GET, true, _) => get(&cx).await,
-        (&Method::GET, false, _) if cx.query.flag("watch") => return watch(cx).await,
+        (&Method::GET, false, _) if cx.query.flag("watch") => {
+            let resource = cx.resource();
+            return with_deprecation(resource, watch(cx).await);
+        }
         (&Method::GET, false, _) => list(&cx).await,
         (&Method::POST, false, _) => create(&cx, body).await,
         (&Method::PUT, true, _) => update(&cx, body).await,
@@ -111,12 +114,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
         (&Method::DELETE, false, _) => delete_collection(&cx, body).await,
         _ => Err(Status::method_not_allowed()),
     };
-    let response = result.unwrap_or_else(IntoResponse::into_response);
-    match crate::crds::info(cx.resource()).and_then(|custom| custom.deprecation.clone()) {
-        // Every request for a deprecated custom resource version says so.
-        Some(warning) => objects::with_warnings(response, &[warning]),
-        None => response,
-    }
+    with_deprecation(cx.resource(), result.unwrap_or_else(IntoResponse::into_response))
 }
 
 /// One request's parsed parts.
@@ -650,6 +648,15 @@ async fn watch(cx: Context) -> Response {
                 .unwrap_or_else(|_| Status::internal().into_response())
         }
         Err(status) => status.into_response(),
+    }
+}
+
+/// `response` with the deprecation warning of `resource`, if it is a deprecated version of a
+/// custom resource: every request for one gets it, watches included.
+fn with_deprecation(resource: &ResourceType, response: Response) -> Response {
+    match crate::crds::info(resource).and_then(|custom| custom.deprecation.clone()) {
+        Some(warning) => objects::with_warnings(response, &[warning]),
+        None => response,
     }
 }
 

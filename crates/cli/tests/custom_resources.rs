@@ -486,6 +486,19 @@ async fn custom_resources_are_served_as_their_definition_says() {
     let old: serde_json::Value = serde_json::from_str(&old).unwrap();
     assert_eq!(old["apiVersion"], "example.berth.dev/v1beta1");
     assert_eq!(old["spec"]["colour"], "green");
+    // A watch of the deprecated version is warned too.
+    let watch =
+        "/apis/example.berth.dev/v1beta1/namespaces/default/gadgets?watch=1&timeoutSeconds=1";
+    let (ok, stdout, stderr) = kubectl.run(&["get", "--raw", watch]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with(r#"{"type":"ADDED","object":{"apiVersion":"example.berth.dev/v1beta1""#),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        "Warning: example.berth.dev/v1beta1 Gadget is deprecated; use example.berth.dev/v1 Gadget\n"
+    );
 
     // Deleting the definition deletes its instances, then the definition itself.
     let deleted = kubectl.ok(&["delete", "crd", "crontabs.stable.example.com"]).await;
