@@ -285,7 +285,8 @@ pub(crate) async fn serve(
                 objects.clone()
             }
             _ => {
-                let objects = count_objects(&*store).await;
+                let custom = metrics.custom.get().map(|crds| crds.served());
+                let objects = count_objects(&*store, custom).await;
                 *cached = Some((Instant::now(), objects.clone()));
                 objects
             }
@@ -295,10 +296,14 @@ pub(crate) async fn serve(
         .into_response()
 }
 
-/// Objects stored per resource (`apiserver_storage_objects`), read page by page. A store
-/// error leaves the resource out rather than failing the scrape.
-async fn count_objects(store: &dyn Store) -> ObjectCounts {
-    let mut counts = Vec::new();
+/// Objects stored per resource (`apiserver_storage_objects`), read page by page: the static
+/// kinds', then the served custom resources' (one count per resource, whatever its versions).
+/// A store error leaves the resource out rather than failing the scrape.
+async fn count_objects(
+    store: &dyn Store,
+    custom: Option<Arc<crate::crds::Served>>,
+) -> ObjectCounts {
+    let mut counts: Vec<(String, u64)> = Vec::new();
     for resource in kinds::all() {
         // Reviews are never stored; converted resources (events.k8s.io Events, autoscaling/v1
         // HorizontalPodAutoscalers) share their storage's objects, counted once.
@@ -308,26 +313,42 @@ async fn count_objects(store: &dyn Store) -> ObjectCounts {
         {
             continue;
         }
-        let mut request = RangeRequest::prefix(crate::resources::prefix(resource, None));
-        request.limit = Some(1000);
-        let mut count = 0u64;
-        let complete = loop {
-            let Ok(page) = store.range(&request).await else { break false };
-            count += page.kvs.len() as u64;
-            match page.kvs.last() {
-                Some(last) if page.more => {
-                    request.start_after = Some(last.key.clone());
-                    request.revision = Some(page.revision);
-                }
-                _ => break true,
-            }
-        };
-        if complete {
+        let prefix = crate::resources::prefix(resource, None);
+        if let Some(count) = count_prefix(store, prefix).await {
             counts.push((resource.storage_type().to_owned(), count));
+        }
+    }
+    let custom = custom.iter().flat_map(|served| served.groups.clone());
+    for resource in custom.flat_map(|group| group.versions).flat_map(|version| version.resources) {
+        let name = format!("{}.{}", resource.plural, resource.group);
+        if counts.iter().any(|(counted, _)| *counted == name) {
+            continue;
+        }
+        let prefix = crate::resources::prefix(resource, None);
+        if let Some(count) = count_prefix(store, prefix).await {
+            counts.push((name, count));
         }
     }
     counts.sort();
     counts
+}
+
+/// The objects stored under `prefix`; `None` if the store failed.
+async fn count_prefix(store: &dyn Store, prefix: String) -> Option<u64> {
+    let mut request = RangeRequest::prefix(prefix);
+    request.limit = Some(1000);
+    let mut count = 0u64;
+    loop {
+        let page = store.range(&request).await.ok()?;
+        count += page.kvs.len() as u64;
+        match page.kvs.last() {
+            Some(last) if page.more => {
+                request.start_after = Some(last.key.clone());
+                request.revision = Some(page.revision);
+            }
+            _ => return Some(count),
+        }
+    }
 }
 
 /// The outermost middleware: a span per request (method, path, status) and its metrics.

@@ -327,6 +327,13 @@ async fn custom_resources_are_served_as_their_definition_says() {
     );
     let spec = ["get", "ct", "unknown", "-o", "jsonpath={.spec}"];
     assert_eq!(kubectl.ok(&spec).await, r#"{"cronSpec":"* * * * */5","replicas":1}"#);
+    // The stored objects metric counts custom resources as kube-apiserver labels them.
+    let metrics = kubectl.ok(&["get", "--raw", "/metrics"]).await;
+    assert!(
+        metrics
+            .contains("\napiserver_storage_objects{resource=\"crontabs.stable.example.com\"} 2\n"),
+        "{metrics}"
+    );
 
     // Patches: merge and JSON; a strategic merge patch is refused, as for every custom
     // resource, and kubectl says so.
