@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The formats CRD schemas support (`apiserver/validation/formats.go`, normalized without
 /// `-`); any other format is stripped (`StripUnsupportedFormatsPostProcess`) and never checked.
@@ -38,29 +38,6 @@ const SUPPORTED_FORMATS: &[&str] = &[
 
 /// `apiVersion`, `kind` and `metadata`: kept by pruning where a resource is embedded.
 const META_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
-
-/// The JSON fields of `metav1.ObjectMeta`: what survives in an embedded resource's `metadata`.
-const OBJECT_META_FIELDS: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-const OWNER_REFERENCE_FIELDS: &[&str] =
-    &["apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"];
-const MANAGED_FIELDS_ENTRY_FIELDS: &[&str] =
-    &["manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource"];
 
 /// One schema node: what kube-openapi's `spec.Schema` (after `ConvertJSONSchemaProps`) and the
 /// structural schema hold of a `JSONSchemaProps`.
@@ -392,7 +369,7 @@ fn coerce_embedded(x: &mut Value, s: &Node, is_root: bool, pth: &str, out: &mut 
         Value::Object(map) => {
             if s.embedded_resource
                 && !is_root
-                && let Some(Value::Object(meta)) = map.get_mut("metadata")
+                && let Some(meta) = map.get_mut("metadata").filter(|meta| meta.is_object())
             {
                 let prefix = join(pth, "metadata");
                 prune_object_meta(meta, &prefix, out);
@@ -421,31 +398,13 @@ fn join(path: &str, name: &str) -> String {
 }
 
 /// Drops what `ObjectMeta` does not have (and what its owner references and managed-fields
-/// entries do not have), reporting each as `UnmarshalStrict` names it; a zero
-/// `creationTimestamp` is dropped as `SetObjectMeta` writes none.
-fn prune_object_meta(meta: &mut Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
-    let mut drop_unknown = |obj: &mut Map<String, Value>, known: &[&str], at: &str| {
-        let unknown: Vec<String> =
-            obj.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect();
-        for k in unknown {
-            out.push(format!("{prefix}.{at}{k}"));
-            obj.remove(&k);
-        }
-    };
-    drop_unknown(meta, OBJECT_META_FIELDS, "");
-    for (field, known) in [
-        ("ownerReferences", OWNER_REFERENCE_FIELDS),
-        ("managedFields", MANAGED_FIELDS_ENTRY_FIELDS),
-    ] {
-        if let Some(Value::Array(entries)) = meta.get_mut(field) {
-            for (i, entry) in entries.iter_mut().enumerate() {
-                if let Value::Object(entry) = entry {
-                    drop_unknown(entry, known, &format!("{field}[{i}]."));
-                }
-            }
-        }
-    }
-    if meta.get("creationTimestamp").is_some_and(Value::is_null) {
+/// entries do not have), reporting each as `UnmarshalStrict` names it (the typed decoding of
+/// `validation::fields`); a zero `creationTimestamp` is dropped as `SetObjectMeta` writes none.
+fn prune_object_meta(meta: &mut Value, prefix: &str, out: &mut Vec<String>) {
+    out.append(&mut crate::validation::fields::decode_object_meta_at(meta, prefix).unknown);
+    if let Some(meta) = meta.as_object_mut()
+        && meta.get("creationTimestamp").is_some_and(Value::is_null)
+    {
         meta.remove("creationTimestamp");
     }
 }

@@ -65,10 +65,19 @@ pub fn decode_typed(group: &str, version: &str, kind: &str, object: &mut Value) 
 /// resource's metadata goes through (`schemaobjectmeta.GetObjectMeta`), its schema being
 /// pruned apart.
 pub fn decode_object_meta(object: &mut Value) -> Decoded {
+    match object.get_mut("metadata") {
+        Some(metadata) => decode_object_meta_at(metadata, "metadata"),
+        None => Decoded::default(),
+    }
+}
+
+/// [`decode_object_meta`] of a `metadata` value found at `path` (an embedded resource's,
+/// `spec.template.metadata`): the unknown fields are reported under `path`.
+pub fn decode_object_meta_at(metadata: &mut Value, path: &str) -> Decoded {
     let mut decoded = Decoded::default();
-    if let Some(metadata) = object.get_mut("metadata") {
-        let at = At::Field(&At::Root, "metadata");
-        walk("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", metadata, at, &mut decoded);
+    walk("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", metadata, At::Root, &mut decoded);
+    for unknown in &mut decoded.unknown {
+        *unknown = format!("{path}.{unknown}");
     }
     decoded
 }
