@@ -6,8 +6,6 @@
 //! patched (merge, JSON, the strategic merge kubectl falls back from), applied server-side,
 //! scaled and given a status through their subresources, and removed with their CRD.
 
-use std::time::Duration;
-
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
 const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -175,15 +173,8 @@ async fn established(kubectl: &Kubectl, name: &str) -> String {
 /// Runs `args` until it prints `want` (kubectl's view of discovery and of the controllers
 /// trails a write by a moment), or fails with the last output.
 async fn eventually(kubectl: &Kubectl, args: &[&str], want: &str) {
-    let mut last = (false, String::new(), String::new());
-    for _ in 0..100 {
-        last = kubectl.run(args).await;
-        if last.0 && last.1 == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("kubectl {args:?} printed {last:?}, not {want:?}");
+    let last = kubectl.poll(args, |(ok, stdout, _)| *ok && stdout == want).await;
+    assert!(last.0 && last.1 == want, "kubectl {args:?} printed {last:?}, not {want:?}");
 }
 
 #[tokio::test]
@@ -530,14 +521,7 @@ async fn custom_resources_are_served_as_their_definition_says() {
     // Defined again, the resource starts empty: the old instances went with the old CRD.
     kubectl.run_with_stdin(&["apply", "-f", "-"], CRD).await;
     established(&kubectl, "crontabs.stable.example.com").await;
-    let mut last = (false, String::new(), String::new());
-    for _ in 0..100 {
-        last = kubectl.run(&["get", "ct", "-A"]).await;
-        if last.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = kubectl.poll(&["get", "ct", "-A"], |(ok, _, _)| *ok).await;
     assert_eq!(last, (true, String::new(), "No resources found\n".to_owned()));
 
     // A restart serves what the stored CRDs define, at once.

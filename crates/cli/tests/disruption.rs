@@ -3,8 +3,6 @@
 //! controller keeps (and the field manager its User-Agent makes), and `drain`, whose evictions
 //! the budget stops.
 
-use std::time::Duration;
-
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
 const SET: &str = "apiVersion: apps/v1
@@ -21,16 +19,8 @@ spec:
 
 /// Polls `kubectl get` with `args` until its output is `want` (trimmed); panics after 30 s.
 async fn wait_for(kubectl: &Kubectl, args: &[&str], want: &str) {
-    let mut last = String::new();
-    for _ in 0..300 {
-        let (ok, stdout, _) = kubectl.run(args).await;
-        if ok && stdout.trim() == want {
-            return;
-        }
-        last = stdout;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("kubectl {args:?} printed {last:?}, not {want:?}, for 30 s");
+    let last = kubectl.poll(args, |(ok, stdout, _)| *ok && stdout.trim() == want).await;
+    assert!(last.0 && last.1.trim() == want, "kubectl {args:?} printed {last:?}, not {want:?}");
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 //! claims over a limit refused, a refused LimitRange, and the defaults a ReplicaSet's pods get
 //! through the same create path.
 
-use std::time::Duration;
-
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
 const LIMITS: &str = "apiVersion: v1
@@ -161,13 +159,7 @@ PersistentVolumeClaim  storage   -     10Gi  -                -              -
         "jsonpath={.items[*].metadata.annotations.kubernetes\\.io/limit-ranger}",
     ];
     let want = "LimitRanger plugin set: cpu, memory request for container web; cpu, memory limit for container web";
-    let mut last = String::new();
-    for _ in 0..300 {
-        last = kubectl.ok(&pods).await;
-        if !last.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (ok, last, stderr) = kubectl.poll(&pods, |(ok, stdout, _)| *ok && !stdout.is_empty()).await;
+    assert!(ok, "{stderr}");
     assert_eq!(last, want);
 }

@@ -4,8 +4,6 @@
 //! the quota or without the requests it tracks, the quota controller taking usage back after a
 //! delete, and a StatefulSet's pods beyond the quota not created (`FailedCreate`).
 
-use std::time::Duration;
-
 use berth_testkit::kubectl::{BerthProcess, Kubectl};
 
 fn pod(name: &str, cpu: Option<&str>) -> String {
@@ -40,17 +38,9 @@ spec:
 
 const USED: &str = "jsonpath={.status.used.pods} {.status.used.requests\\.cpu}";
 
-/// Polls `kubectl args` until it prints `want` (10 s at most); what it printed last.
+/// Polls `kubectl args` until it prints `want`; what it printed last.
 async fn until(kubectl: &Kubectl, args: &[&str], want: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        last = kubectl.ok(args).await;
-        if last == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
+    kubectl.poll(args, |(ok, stdout, _)| *ok && stdout == want).await.1
 }
 
 #[tokio::test]
@@ -145,14 +135,8 @@ requests.cpu  200m  1
         "-o",
         "jsonpath={.items[0].message}",
     ];
-    let mut message = String::new();
-    for _ in 0..100 {
-        message = kubectl.ok(&events).await;
-        if !message.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let polled = kubectl.poll(&events, |(ok, stdout, _)| *ok && !stdout.is_empty()).await;
+    let message = polled.1;
     let refused = regex_like_pod(&message);
     assert_eq!(
         message,

@@ -17,18 +17,10 @@ async fn simulated(dir: &Path) -> (BerthProcess, Option<Kubectl>) {
     (berth, kubectl)
 }
 
-/// Runs `kubectl args` until it prints `want` (10 s at most); what it printed last.
+/// Runs `kubectl args` until it prints `want` (stdout, then stderr); what it printed last.
 async fn eventually(kubectl: &Kubectl, args: &[&str], want: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        let (_, stdout, stderr) = kubectl.run(args).await;
-        last = format!("{stdout}{stderr}");
-        if last == want {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    last
+    let last = kubectl.poll(args, |(_, stdout, stderr)| format!("{stdout}{stderr}") == want).await;
+    format!("{}{}", last.1, last.2)
 }
 
 /// The cells of each line of a table, as kubectl aligns them.

@@ -88,6 +88,24 @@ impl Kubectl {
         stdout
     }
 
+    /// Runs kubectl with `args` every 100 ms until `done` accepts what it printed (success,
+    /// stdout, stderr) or 30 s passed (kubectl's view of a controller's or discovery's work
+    /// trails a write); what it printed last, for the caller to assert on.
+    pub async fn poll(
+        &self,
+        args: &[&str],
+        done: impl Fn(&(bool, String, String)) -> bool,
+    ) -> (bool, String, String) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let last = self.run(args).await;
+            if done(&last) || tokio::time::Instant::now() >= deadline {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Applies a manifest given inline (`kubectl apply -f -`); returns stdout.
     pub async fn apply(&self, manifest: &str) -> String {
         let (success, stdout, stderr) = self.run_with_stdin(&["apply", "-f", "-"], manifest).await;
