@@ -541,6 +541,17 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
     json!({"type": kind, "status": status, "reason": reason, "message": message})
 }
 
+/// `FindCRDCondition` on a whole CRD: its condition of type `kind`, if any.
+pub fn crd_condition<'a>(crd: &'a Value, kind: &str) -> Option<&'a Value> {
+    find_condition(crd.get("status")?.as_object()?, kind)
+}
+
+/// `IsCRDConditionTrue`.
+pub fn condition_true(crd: &Value, kind: &str) -> bool {
+    crd_condition(crd, kind)
+        .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"))
+}
+
 /// `FindCRDCondition`.
 fn find_condition<'a>(status: &'a Map<String, Value>, kind: &str) -> Option<&'a Value> {
     status

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use berth_api::crd::{Termination, set_terminating};
+use berth_api::crd::{Termination, condition_true, crd_condition, set_terminating};
 
 use crate::follower::{Follower, View};
 
@@ -501,15 +501,6 @@ fn deprecation(version: &Value, versions: &[Value], group: &str, kind: &str) -> 
     Some(message)
 }
 
-/// Whether `crd` has condition `kind` with status `True`.
-fn condition_true(crd: &Value, kind: &str) -> bool {
-    crd.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|conditions| {
-        conditions
-            .iter()
-            .any(|c| c.get("type") == Some(&json!(kind)) && c.get("status") == Some(&json!("True")))
-    })
-}
-
 /// apiserver's `discovery.StorageVersionHash`: the first 8 bytes of SHA-256 over
 /// `group/version/kind`, base64.
 fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
@@ -663,7 +654,8 @@ async fn finalize(
         && let Some(resource) = resource
     {
         if !condition_true(&crd, "Terminating")
-            || condition_reason(&crd, "Terminating") != Some("InstanceDeletionInProgress")
+            || crd_condition(&crd, "Terminating").and_then(|c| c.get("reason"))
+                != Some(&json!("InstanceDeletionInProgress"))
         {
             set_terminating(&mut crd, &Termination::InProgress, &crate::objects::now_rfc3339());
             crd = write_status(app, &crd).await?;
@@ -718,15 +710,6 @@ async fn list_instances(
 ) -> Result<Vec<Value>, String> {
     let list = call(app, Method::GET, &format!("{base}/{}", resource.plural), None).await?;
     Ok(list.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
-}
-
-fn condition_reason<'a>(crd: &'a Value, kind: &str) -> Option<&'a str> {
-    crd.pointer("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| c.get("type") == Some(&json!(kind)))?
-        .get("reason")?
-        .as_str()
 }
 
 /// PUTs `crd` to its status subresource; the CRD as written.
